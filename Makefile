@@ -1,0 +1,44 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+# uv is installed with pip when it is missing; no Python is ever downloaded.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen
+
+PACKAGES := -p tracengent -p opentelemetry.exporter.tracengent -p opentelemetry.instrumentation.tracengent_httpx
+
+.PHONY: help sync demo test lint fmt typecheck pytest bench
+
+help:
+	@echo "make demo   run the sample agent against the embedded local platform"
+	@echo "make test   lint, type-check and run every test"
+	@echo "make bench  the performance suite (thresholds enforced)"
+
+.venv/.synced: pyproject.toml uv.lock exporters/*/pyproject.toml instrumentors/*/pyproject.toml
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --python $(PYTHON) --all-packages
+	@touch $@
+
+sync: .venv/.synced
+
+demo: sync
+	$(RUN) tracengent demo
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy --strict $(PACKAGES)
+	$(RUN) mypy --strict tests conformance benchmarks
+
+fmt: sync
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+pytest: sync
+	$(RUN) pytest
+
+test: lint pytest
+
+bench: sync
+	$(RUN) python -m benchmarks

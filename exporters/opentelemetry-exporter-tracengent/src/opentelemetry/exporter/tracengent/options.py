@@ -1,0 +1,216 @@
+"""`TracengentOptions`: everything an SDK instance is configured with, validated in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry.exporter.tracengent import environment_variables as env
+from opentelemetry.exporter.tracengent.errors import TracengentConfigError
+
+__all__ = ["DEFAULT_BASE_URL", "TracengentOptions", "parse_bool", "parse_csv"]
+
+DEFAULT_BASE_URL = "http://localhost:8080"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """Parse an environment flag; raises `TracengentConfigError` naming the variable."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise TracengentConfigError(f"{name}={raw!r} is not a boolean: set it to true or false")
+
+
+def parse_csv(raw: str) -> list[str]:
+    """Split a comma-separated setting, dropping blanks."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+@dataclass
+class TracengentOptions:
+    """Configuration of one Tracengent client (0.1.0's fields, plus governance settings).
+
+    Construct it directly or with `TracengentOptions.from_env()`, then call `validate()` (the
+    client does so and raises `TracengentConfigError` naming the field to fix).
+
+    Attributes:
+        agent_id: the agent events are recorded under (required).
+        base_url: the platform's base URL.
+        client_id: OAuth client id (`key_...`); with `client_secret`, preferred over `ingest_key`.
+        client_secret: OAuth client secret (`ags_...`).
+        ingest_key: legacy organisation key (`agk_...`) sent as `X-Ingest-Key`.
+        environment: the tag put first on every event.
+        max_batch_size: events per ingest request, at most.
+        flush_interval_ms: buffered events are sent at least this often.
+        queue_capacity: events buffered at most; beyond it new events are dropped and counted.
+        max_retries: retries of a request answered 429/5xx or failing in transport.
+        gzip_threshold_bytes: bodies this large or larger are sent gzip-compressed.
+        default_tags: tags added to every event after the environment tag.
+        tool_governance_fail_open: let HTTP egress proceed (with a warning) when the platform is
+            unreachable, timed out or failing with 5xx; never on a deny or a malformed answer.
+        governance_timeout_s: deadline of one governance call, token fetch included.
+        approval_poll_interval_s: how often a blocking wait polls an approval.
+        approval_timeout_s: how long a blocking wait for an approval lasts before it denies.
+        governed_hosts: hosts whose HTTP calls are authorized before they leave (exact names or
+            `*.suffix` globs); used by zero-code egress gating.
+        capture_payloads: record inputs, outputs and arguments on spans; `False` records none.
+        scrub_patterns: extra scrubbing rules: attribute-name globs or JSON paths.
+        request_timeout_s: timeout of one telemetry HTTP request to the platform.
+    """
+
+    agent_id: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    client_id: str | None = None
+    client_secret: str | None = None
+    ingest_key: str | None = None
+    environment: str = "production"
+    max_batch_size: int = 100
+    flush_interval_ms: int = 2000
+    queue_capacity: int = 10_000
+    max_retries: int = 3
+    gzip_threshold_bytes: int = 1024
+    default_tags: list[str] = field(default_factory=list)
+    tool_governance_fail_open: bool = False
+    governance_timeout_s: float = 5.0
+    approval_poll_interval_s: float = 2.0
+    approval_timeout_s: float = 300.0
+    governed_hosts: list[str] = field(default_factory=list)
+    capture_payloads: bool = True
+    scrub_patterns: list[str] = field(default_factory=list)
+    request_timeout_s: float = 10.0
+
+    @property
+    def uses_client_credentials(self) -> bool:
+        """True when both `client_id` and `client_secret` are set (Bearer tokens are used)."""
+        return bool(self.client_id) and bool(self.client_secret)
+
+    def validate(self) -> TracengentOptions:
+        """Check every field; returns `self` so it chains.
+
+        Raises:
+            TracengentConfigError: naming the first invalid field and what to set.
+        """
+        if not self.agent_id or not self.agent_id.strip():
+            raise TracengentConfigError(
+                "agent_id is missing: pass TracengentOptions(agent_id=...) or set TRACENGENT_AGENT_ID"
+            )
+        if not self.base_url or not self.base_url.strip():
+            raise TracengentConfigError(
+                "base_url is missing: pass TracengentOptions(base_url=...) or set TRACENGENT_URL"
+            )
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TracengentConfigError(
+                f"base_url {self.base_url!r} is not an http(s) URL: use e.g. http://localhost:8080"
+            )
+        if bool(self.client_id) != bool(self.client_secret):
+            missing = "client_secret" if self.client_id else "client_id"
+            raise TracengentConfigError(
+                f"{missing} is missing: client credentials need both client_id and client_secret "
+                "(TRACENGENT_CLIENT_ID / TRACENGENT_CLIENT_SECRET)"
+            )
+        if not self.uses_client_credentials and not self.ingest_key:
+            raise TracengentConfigError(
+                "no credentials: set client_id and client_secret (TRACENGENT_CLIENT_ID, "
+                "TRACENGENT_CLIENT_SECRET) or ingest_key (TRACENGENT_INGEST_KEY)"
+            )
+        for name in ("max_batch_size", "queue_capacity", "flush_interval_ms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TracengentConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("max_retries", "gzip_threshold_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TracengentConfigError(f"{name} must be an integer >= 0, got {value!r}")
+        for name in (
+            "governance_timeout_s",
+            "approval_poll_interval_s",
+            "approval_timeout_s",
+            "request_timeout_s",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise TracengentConfigError(
+                    f"{name} must be a positive number of seconds, got {value!r}"
+                )
+        if not self.environment or not self.environment.strip():
+            raise TracengentConfigError("environment must be a non-empty tag such as 'production'")
+        for name in ("default_tags", "governed_hosts", "scrub_patterns"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise TracengentConfigError(f"{name} must be a list of strings, got {value!r}")
+        return self
+
+    @classmethod
+    def from_env(
+        cls,
+        agent_id: str | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> TracengentOptions:
+        """Build options from `TRACENGENT_*` variables; explicit arguments win.
+
+        Not validated: call `validate()` (the client does).
+
+        Raises:
+            TracengentConfigError: when a variable cannot be parsed (the message names it), or an
+                override names no field.
+        """
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+
+        def text(name: str) -> str | None:
+            raw = source.get(name)
+            return raw.strip() if raw is not None and raw.strip() else None
+
+        if (url := text(env.TRACENGENT_URL)) is not None:
+            values["base_url"] = url
+        for field_name, var in (
+            ("client_id", env.TRACENGENT_CLIENT_ID),
+            ("client_secret", env.TRACENGENT_CLIENT_SECRET),
+            ("ingest_key", env.TRACENGENT_INGEST_KEY),
+            ("agent_id", env.TRACENGENT_AGENT_ID),
+            ("environment", env.TRACENGENT_ENVIRONMENT),
+        ):
+            if (value := text(var)) is not None:
+                values[field_name] = value
+        for field_name, var in (
+            ("default_tags", env.TRACENGENT_DEFAULT_TAGS),
+            ("governed_hosts", env.TRACENGENT_GOVERNED_HOSTS),
+            ("scrub_patterns", env.TRACENGENT_SCRUB_PATTERNS),
+        ):
+            if (value := text(var)) is not None:
+                values[field_name] = parse_csv(value)
+        for field_name, var in (
+            ("capture_payloads", env.TRACENGENT_CAPTURE_PAYLOADS),
+            ("tool_governance_fail_open", env.TRACENGENT_TOOL_GOVERNANCE_FAIL_OPEN),
+        ):
+            if (value := text(var)) is not None:
+                values[field_name] = parse_bool(var, value)
+        if (value := text(env.TRACENGENT_GOVERNANCE_TIMEOUT_S)) is not None:
+            try:
+                values["governance_timeout_s"] = float(value)
+            except ValueError:
+                raise TracengentConfigError(
+                    f"{env.TRACENGENT_GOVERNANCE_TIMEOUT_S}={value!r} is not a number of seconds"
+                ) from None
+        if agent_id is not None:
+            values["agent_id"] = agent_id
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TracengentConfigError(
+                f"unknown option(s) {', '.join(unknown)}: known are {sorted(known)}"
+            )
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,367 @@
+"""The wire contract's data model: events, decisions and their (de)serialization.
+
+Serialization follows the contract to the byte: camelCase keys in the contract's order, null
+fields omitted, compact JSON. Parsing of decisions is strict: only an unambiguous allow allows;
+anything malformed becomes a deny whose reason says what was wrong (it never raises).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from opentelemetry.exporter.tracengent.attributes import EventStatuses
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.redaction import Redaction
+
+__all__ = [
+    "Actor",
+    "AgentEvent",
+    "AuthDecision",
+    "AuthObligations",
+    "LlmCallResult",
+    "Money",
+    "ToolDecision",
+    "TraceClose",
+    "Usage",
+    "format_timestamp",
+    "merge_tags",
+    "utc_now_iso",
+]
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO-8601 UTC with microseconds, as the contract writes it (`...T10:15:02.123456+00:00`)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def utc_now_iso() -> str:
+    """Now, formatted by `format_timestamp`."""
+    return format_timestamp(datetime.now(timezone.utc))
+
+
+def merge_tags(
+    environment: str, default_tags: Iterable[str], own: Iterable[str] | None
+) -> list[str]:
+    """The environment tag first, then the default tags, then the event's own, de-duplicated."""
+    merged: list[str] = []
+    seen: set[str] = set()
+    for tag in (environment, *default_tags, *(own or ())):
+        if isinstance(tag, str) and tag and tag not in seen:
+            seen.add(tag)
+            merged.append(tag)
+    return merged
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount of money; `currency` is an ISO 4217 code."""
+
+    amount: float
+    currency: str = "USD"
+
+    @classmethod
+    def eur(cls, amount: float) -> Money:
+        """An amount in euros."""
+        return cls(amount, "EUR")
+
+    @classmethod
+    def usd(cls, amount: float) -> Money:
+        """An amount in US dollars."""
+        return cls(amount, "USD")
+
+    def to_wire(self) -> JsonObject:
+        """`{"amount", "currency"}`."""
+        return {"amount": self.amount, "currency": self.currency}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token usage of an LLM call."""
+
+    tokens: int
+    model: str | None = None
+
+    def to_wire(self) -> JsonObject:
+        """`{"tokens", "model"?}`."""
+        wire: JsonObject = {"tokens": self.tokens}
+        if self.model is not None:
+            wire["model"] = self.model
+        return wire
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The end user an agent acts for."""
+
+    user_id: str
+
+    def to_wire(self) -> JsonObject:
+        """`{"userId"}`."""
+        return {"userId": self.user_id}
+
+
+@dataclass(frozen=True)
+class LlmCallResult:
+    """What a callable given to `track_llm_call` returns: its value and the usage to record."""
+
+    value: Any
+    tokens: int
+    model: str | None = None
+    cost: Money | None = None
+
+
+@dataclass
+class AgentEvent:
+    """One event of the wire contract (§2). `type`, `name` and `status` are required on the wire.
+
+    The client fills `event_id`, `agent_id`, `occurred_at` and the trace fields when they are left
+    empty.
+    """
+
+    name: str
+    type: str
+    status: str = EventStatuses.SUCCESS
+    event_id: str | None = None
+    idempotency_key: str | None = None
+    agent_id: str | None = None
+    trace_id: str | None = None
+    parent_event_id: str | None = None
+    cost: Money | None = None
+    usage: Usage | None = None
+    actor: Actor | None = None
+    input: JsonValue = None
+    output: JsonValue = None
+    attributes: dict[str, JsonValue] | None = None
+    occurred_at: str | None = None
+    duration_ms: float | None = None
+    tags: list[str] = field(default_factory=list)
+    root_request: str | None = None
+
+    def to_wire(self) -> JsonObject:
+        """The event as a wire object: camelCase, contract order, nulls omitted."""
+        wire: JsonObject = {}
+        if self.event_id is not None:
+            wire["eventId"] = self.event_id
+        if self.idempotency_key is not None:
+            wire["idempotencyKey"] = self.idempotency_key
+        if self.agent_id is not None:
+            wire["agentId"] = self.agent_id
+        if self.trace_id is not None:
+            wire["traceId"] = self.trace_id
+        if self.parent_event_id is not None:
+            wire["parentEventId"] = self.parent_event_id
+        wire["type"] = self.type
+        wire["name"] = self.name
+        wire["status"] = self.status
+        if self.cost is not None:
+            wire["cost"] = self.cost.to_wire()
+        if self.usage is not None:
+            wire["usage"] = self.usage.to_wire()
+        if self.actor is not None:
+            wire["actor"] = self.actor.to_wire()
+        if self.input is not None:
+            wire["input"] = self.input
+        if self.output is not None:
+            wire["output"] = self.output
+        if self.attributes is not None:
+            wire["attributes"] = dict(self.attributes)
+        if self.occurred_at is not None:
+            wire["occurredAt"] = self.occurred_at
+        if self.duration_ms is not None:
+            wire["durationMs"] = self.duration_ms
+        if self.tags:
+            wire["tags"] = list(self.tags)
+        if self.root_request is not None:
+            wire["rootRequest"] = self.root_request
+        return wire
+
+
+@dataclass(frozen=True)
+class TraceClose:
+    """The trace close of §3, sent once after a decision trace's events."""
+
+    trace_id: str
+    agent_id: str
+    status: str
+    occurred_at: str
+    root_request: str | None = None
+    summary: str | None = None
+
+    def to_wire(self) -> JsonObject:
+        """`{"traceId", "agentId", "rootRequest"?, "op": "Close", "status", "occurredAt", "summary"?}`."""
+        wire: JsonObject = {"traceId": self.trace_id, "agentId": self.agent_id}
+        if self.root_request is not None:
+            wire["rootRequest"] = self.root_request
+        wire["op"] = "Close"
+        wire["status"] = self.status
+        wire["occurredAt"] = self.occurred_at
+        if self.summary is not None:
+            wire["summary"] = self.summary
+        return wire
+
+
+def _opt_str(raw: Mapping[str, object], key: str) -> str | None:
+    value = raw.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _opt_number(raw: Mapping[str, object], key: str) -> float | None:
+    value = raw.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _str_list(value: object) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class AuthObligations:
+    """Conditions attached to an allow: limits, the currency they are in, fields to redact."""
+
+    max_amount: float | None = None
+    require_approval_over: float | None = None
+    redact_fields: list[str] = field(default_factory=list)
+    currency: str | None = None
+
+    @classmethod
+    def from_wire(cls, raw: object) -> AuthObligations | None:
+        """Parse `{"maxAmount", "requireApprovalOver", "currency", "redactFields"}`; None if absent."""
+        if not isinstance(raw, Mapping):
+            return None
+        return cls(
+            max_amount=_opt_number(raw, "maxAmount"),
+            require_approval_over=_opt_number(raw, "requireApprovalOver"),
+            redact_fields=_str_list(raw.get("redactFields")),
+            currency=_opt_str(raw, "currency"),
+        )
+
+
+_DECISION_STATUSES = frozenset({"allowed", "denied", "pending_approval"})
+
+
+def _decision_problem(raw: object) -> str | None:
+    """Why `raw` is not a well-formed decision, or None when it is one."""
+    if not isinstance(raw, Mapping):
+        return f"expected a JSON object, got {type(raw).__name__}"
+    allowed = raw.get("allowed")
+    if allowed is not True and allowed is not False:
+        return f"'allowed' must be true or false, got {allowed!r}"
+    status = raw.get("status")
+    if status not in _DECISION_STATUSES:
+        return f"'status' must be one of allowed/denied/pending_approval, got {status!r}"
+    if allowed is True and status != "allowed":
+        return f"'allowed' is true but 'status' is {status!r}"
+    if allowed is False and status == "allowed":
+        return "'allowed' is false but 'status' is 'allowed'"
+    return None
+
+
+@dataclass(frozen=True)
+class AuthDecision:
+    """The answer to `/v1/authorize` (§4). `allowed` is True only for an unambiguous allow."""
+
+    allowed: bool
+    reason: str = ""
+    obligations: AuthObligations | None = None
+    decision_id: str | None = None
+    status: str = "denied"
+    approval_id: str | None = None
+    acting_for: str | None = None
+    chain: list[str] = field(default_factory=list)
+
+    @property
+    def pending(self) -> bool:
+        """True when the decision waits for a person's approval."""
+        return self.status == "pending_approval"
+
+    @classmethod
+    def deny(cls, reason: str) -> AuthDecision:
+        """A deny made by the SDK itself (fail closed), with the reason why."""
+        return cls(allowed=False, reason=reason, status="denied")
+
+    @classmethod
+    def from_wire(cls, raw: object) -> AuthDecision:
+        """Parse a decision strictly; a malformed one is a deny naming what was wrong. Never raises."""
+        problem = _decision_problem(raw)
+        if problem is not None or not isinstance(raw, Mapping):
+            return cls.deny(f"malformed decision from the platform: {problem}")
+        status = str(raw["status"])
+        return cls(
+            allowed=raw["allowed"] is True,
+            reason=_opt_str(raw, "reason") or "",
+            obligations=AuthObligations.from_wire(raw.get("obligations")),
+            decision_id=_opt_str(raw, "decisionId"),
+            status=status,
+            approval_id=_opt_str(raw, "approvalId"),
+            acting_for=_opt_str(raw, "actingFor"),
+            chain=_str_list(raw.get("chain")),
+        )
+
+
+@dataclass(frozen=True)
+class ToolDecision:
+    """The answer to `/v1/tool-authorize` (§6). `allowed` is True only for an unambiguous allow."""
+
+    allowed: bool
+    status: str = "denied"
+    outcome: str | None = None
+    reason: str = ""
+    permission: str | None = None
+    decision_id: str | None = None
+    approval_id: str | None = None
+    redactions: list[Redaction] = field(default_factory=list)
+
+    @property
+    def pending(self) -> bool:
+        """True when the tool call waits for a person's approval."""
+        return self.status == "pending_approval"
+
+    @classmethod
+    def deny(cls, reason: str, outcome: str = "sdk_deny") -> ToolDecision:
+        """A deny made by the SDK itself (fail closed); `outcome` says which failure."""
+        return cls(allowed=False, status="denied", outcome=outcome, reason=reason)
+
+    @classmethod
+    def from_wire(cls, raw: object) -> ToolDecision:
+        """Parse a tool decision strictly; malformed → deny naming what was wrong. Never raises."""
+        problem = _decision_problem(raw)
+        if problem is not None or not isinstance(raw, Mapping):
+            return cls.deny(
+                f"malformed tool decision from the platform: {problem}", "malformed_decision"
+            )
+        redactions_raw = raw.get("redactions")
+        redactions: list[Redaction] = []
+        if isinstance(redactions_raw, list):
+            for item in redactions_raw:
+                parsed = Redaction.from_wire(item)
+                if parsed is None and raw["allowed"] is True:
+                    # A redaction we cannot apply must not let the unredacted body leave.
+                    return cls.deny(
+                        f"malformed tool decision from the platform: bad redaction {item!r}",
+                        "malformed_decision",
+                    )
+                if parsed is not None:
+                    redactions.append(parsed)
+        elif redactions_raw is not None and raw["allowed"] is True:
+            return cls.deny(
+                "malformed tool decision from the platform: 'redactions' must be a list",
+                "malformed_decision",
+            )
+        return cls(
+            allowed=raw["allowed"] is True,
+            status=str(raw["status"]),
+            outcome=_opt_str(raw, "outcome"),
+            reason=_opt_str(raw, "reason") or "",
+            permission=_opt_str(raw, "permission"),
+            decision_id=_opt_str(raw, "decisionId"),
+            approval_id=_opt_str(raw, "approvalId"),
+            redactions=redactions,
+        )
