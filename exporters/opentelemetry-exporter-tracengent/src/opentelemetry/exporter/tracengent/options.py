@@ -12,7 +12,13 @@ from urllib.parse import urlsplit
 from opentelemetry.exporter.tracengent import environment_variables as env
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "TracengentOptions", "parse_bool", "parse_csv"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "TracengentOptions",
+    "options_from_environment",
+    "parse_bool",
+    "parse_csv",
+]
 
 DEFAULT_BASE_URL = "http://localhost:8080"
 
@@ -214,3 +220,24 @@ class TracengentOptions:
             )
         values.update(overrides)
         return cls(**values)
+
+
+def options_from_environment(environ: Mapping[str, str] | None = None) -> TracengentOptions:
+    """Validated options from `TRACENGENT_*`, the agent id falling back to `OTEL_SERVICE_NAME`.
+
+    This is how the zero-code set-up and an exporter built without options configure themselves.
+
+    Raises:
+        TracengentConfigError: naming what to set.
+    """
+    source = os.environ if environ is None else environ
+    options = TracengentOptions.from_env(environ=source)
+    if not options.agent_id:
+        service = source.get(env.OTEL_SERVICE_NAME, "").strip()
+        if service:
+            options.agent_id = service
+    if not options.agent_id:
+        raise TracengentConfigError(
+            f"agent_id is missing: set {env.TRACENGENT_AGENT_ID} (or {env.OTEL_SERVICE_NAME})"
+        )
+    return options.validate()

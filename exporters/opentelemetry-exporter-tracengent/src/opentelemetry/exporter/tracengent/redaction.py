@@ -152,6 +152,9 @@ def apply_redactions(body_json: str | bytes, rules: Iterable[RedactionRule]) -> 
     except (ValueError, TypeError, RecursionError):
         return body_json
     redacted = redact_value(document, rule_list)
+    if redacted == document:
+        # Nothing resolved: keep the caller's exact bytes rather than a re-serialization.
+        return body_json
     text = json.dumps(redacted, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8") if isinstance(body_json, bytes) else text
 

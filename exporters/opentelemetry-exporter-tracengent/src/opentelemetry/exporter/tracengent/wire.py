@@ -215,7 +215,11 @@ def _opt_number(raw: Mapping[str, object], key: str) -> float | None:
     value = raw.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _str_list(value: object) -> list[str]:
@@ -255,7 +259,8 @@ def _decision_problem(raw: object) -> str | None:
     if allowed is not True and allowed is not False:
         return f"'allowed' must be true or false, got {allowed!r}"
     status = raw.get("status")
-    if status not in _DECISION_STATUSES:
+    # isinstance first: an unhashable status (a list) must not raise out of the membership test.
+    if not isinstance(status, str) or status not in _DECISION_STATUSES:
         return f"'status' must be one of allowed/denied/pending_approval, got {status!r}"
     if allowed is True and status != "allowed":
         return f"'allowed' is true but 'status' is {status!r}"

@@ -1,0 +1,244 @@
+"""Replaying `wire_contract.json`: load it, record what the SDK sends, compare modulo sentinels.
+
+Reusable by any test that drives the SDK (the wire layer, or the public API) through an
+`httpx.MockTransport`:
+
+    recorder = Recorder.for_fixture(load_fixture())
+    client = PlatformClient(options, transport=recorder.transport())
+    ...
+    assert normalize(recorder.last("/v1/ingest/events").json()) == entry["request"]
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import parse_qsl
+
+import httpx
+
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+
+__all__ = [
+    "FIXTURE_PATH",
+    "VOLATILE_KEYS",
+    "RecordedRequest",
+    "Recorder",
+    "entry",
+    "entry_names",
+    "hydrate",
+    "load_fixture",
+    "make_jwt",
+    "normalize",
+    "normalize_headers",
+    "trace_link_problems",
+]
+
+FIXTURE_PATH: Final = Path(__file__).with_name("wire_contract.json")
+"""This project's conformance fixture."""
+
+VOLATILE_KEYS: Final[Mapping[str, str]] = {
+    "eventId": "<id>",
+    "idempotencyKey": "<id>",
+    "traceId": "<id>",
+    "parentEventId": "<id>",
+    "occurredAt": "<ts>",
+    "durationMs": "<duration>",
+    "access_token": "<jwt>",
+    "accessToken": "<jwt>",
+}
+"""Keys whose values are generated per run, and the sentinel the fixture writes instead."""
+
+_USER_AGENT = re.compile(r"^tracengent-python/\S+$")
+_BEARER = re.compile(r"^Bearer \S+$")
+
+
+def load_fixture(path: Path = FIXTURE_PATH) -> JsonObject:
+    """The whole fixture (`options`, `sentinels`, `entries`)."""
+    loaded: JsonObject = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def entry_names(fixture: JsonObject | None = None) -> list[str]:
+    """The fixture's entry names, sorted."""
+    entries = (fixture or load_fixture())["entries"]
+    assert isinstance(entries, dict)
+    return sorted(entries)
+
+
+def entry(name: str, fixture: JsonObject | None = None) -> JsonObject:
+    """One entry of the fixture by name (`"ingest_events_traced"`, ...)."""
+    entries = (fixture or load_fixture())["entries"]
+    assert isinstance(entries, dict)
+    found = entries[name]
+    assert isinstance(found, dict)
+    return found
+
+
+def normalize(value: JsonValue) -> JsonValue:
+    """A copy of `value` with every volatile value (see `VOLATILE_KEYS`) replaced by its sentinel."""
+    if isinstance(value, dict):
+        return {
+            key: VOLATILE_KEYS[key]
+            if key in VOLATILE_KEYS and item is not None
+            else normalize(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [normalize(item) for item in value]
+    return value
+
+
+def normalize_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Lower-case header names; bearer tokens become `Bearer <jwt>`, the UA version `<version>`."""
+    normalized: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        if key == "authorization" and _BEARER.match(value):
+            value = "Bearer <jwt>"
+        elif key == "user-agent" and _USER_AGENT.match(value):
+            value = "tracengent-python/<version>"
+        normalized[key] = value
+    return normalized
+
+
+def make_jwt(claims: Mapping[str, JsonValue]) -> str:
+    """An unsigned JWT carrying `claims` (the SDK reads claims without verifying them)."""
+
+    def segment(part: Mapping[str, JsonValue]) -> str:
+        raw = json.dumps(dict(part), separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return f"{segment({'alg': 'none', 'typ': 'JWT'})}.{segment(claims)}.sig"
+
+
+def hydrate(value: JsonValue, *, token: str) -> JsonValue:
+    """A fixture response made concrete: the `<jwt>` sentinel becomes `token`."""
+    if value == "<jwt>":
+        return token
+    if isinstance(value, dict):
+        return {key: hydrate(item, token=token) for key, item in value.items()}
+    if isinstance(value, list):
+        return [hydrate(item, token=token) for item in value]
+    return value
+
+
+def trace_link_problems(events: list[JsonValue]) -> list[str]:
+    """What breaks §2's trace rules in a list of wire events of ONE trace (empty: none).
+
+    Every event carries the same `traceId`; each later event's `parentEventId` names an event
+    seen before it; only the first carries `rootRequest`.
+    """
+    problems: list[str] = []
+    seen: set[object] = set()
+    trace_ids = {e.get("traceId") for e in events if isinstance(e, dict)}
+    if len(trace_ids) != 1 or None in trace_ids:
+        problems.append(f"events do not share one traceId: {sorted(map(str, trace_ids))}")
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            problems.append(f"event {index} is not an object")
+            continue
+        if index == 0 and "rootRequest" not in event:
+            problems.append("the first event has no rootRequest")
+        if index > 0 and "rootRequest" in event:
+            problems.append(f"event {index} repeats rootRequest")
+        if index > 0 and event.get("parentEventId") not in seen:
+            problems.append(f"event {index}'s parentEventId names no earlier event")
+        seen.add(event.get("eventId"))
+    return problems
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the SDK sent, its body already gunzipped."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    gzipped: bool
+
+    def json(self) -> JsonValue:
+        """The body parsed as JSON."""
+        parsed: JsonValue = json.loads(self.body)
+        return parsed
+
+    def form(self) -> list[list[str]]:
+        """The form fields as ordered `[name, value]` pairs."""
+        return [[k, v] for k, v in parse_qsl(self.body.decode("ascii"), keep_blank_values=True)]
+
+
+class Recorder:
+    """An `httpx.MockTransport` handler answering by path and recording every request.
+
+    Thread-safe; usable by sync and async clients alike.
+    """
+
+    def __init__(self, answers: Mapping[str, tuple[int, JsonValue]]) -> None:
+        self._answers = dict(answers)
+        self._lock = threading.Lock()
+        self.requests: list[RecordedRequest] = []
+
+    @classmethod
+    def for_fixture(
+        cls, fixture: JsonObject, *, token: str | None = None, names: Iterable[str] | None = None
+    ) -> Recorder:
+        """Answers the paths of entries `names` (default: all) with their fixture responses.
+
+        Entries sharing a path (the authorize ones) overwrite each other: name the one you replay
+        (and `oauth_token`). `<jwt>` in a response becomes `token`.
+        """
+        jwt = token or make_jwt({"sub": "key_billing", "permissions": ["payments:*"]})
+        answers: dict[str, tuple[int, JsonValue]] = {}
+        entries = fixture["entries"]
+        assert isinstance(entries, dict)
+        wanted = set(entries) if names is None else set(names)
+        for name, item in entries.items():
+            if name not in wanted:
+                continue
+            assert isinstance(item, dict)
+            status = item.get("status", 200)
+            assert isinstance(status, int)
+            answers[str(item["path"])] = (status, hydrate(item.get("response"), token=jwt))
+        return cls(answers)
+
+    def answer(self, path: str, status: int, body: JsonValue) -> None:
+        """Answer `path` with `status` and JSON `body` from now on."""
+        with self._lock:
+            self._answers[path] = (status, body)
+
+    def transport(self) -> httpx.MockTransport:
+        """A transport for `httpx.Client` or `httpx.AsyncClient`."""
+        return httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Record `request` and answer it (404 for an unknown path)."""
+        body = request.read()
+        gzipped = request.headers.get("content-encoding") == "gzip"
+        if gzipped:
+            body = gzip.decompress(body)
+        recorded = RecordedRequest(
+            request.method, request.url.path, dict(request.headers), body, gzipped
+        )
+        with self._lock:
+            self.requests.append(recorded)
+            status, answer = self._answers.get(request.url.path, (404, {"error": "not found"}))
+        return httpx.Response(status, json=answer)
+
+    def to(self, path: str) -> list[RecordedRequest]:
+        """The requests sent to `path`, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def last(self, path: str) -> RecordedRequest:
+        """The last request sent to `path`."""
+        sent = self.to(path)
+        assert sent, f"nothing was sent to {path}"
+        return sent[-1]

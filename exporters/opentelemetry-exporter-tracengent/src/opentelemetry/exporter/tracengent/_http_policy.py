@@ -1,0 +1,327 @@
+"""The request/retry policy of every platform call, written once and free of I/O.
+
+`run_call` is a generator: it yields steps (`SendRequest`, `Wait`, `FetchToken`) and receives what
+the step produced (a response or an exception, whether the wait was interrupted, a token or the
+`PlatformError` the token fetch raised). The sync and async shells in `transport.py` only perform
+the steps, so both follow exactly the same rules (wire contract §2, §4):
+
+- auth: Bearer from the token provider, or a fixed header (`X-Ingest-Key`, a delegated bearer);
+- a 401 with a token provider: fetch a new token once and retry the call once;
+- 429, 5xx and transport errors: retried up to `max_retries` times with exponential backoff from
+  0.2 s with jitter; `Retry-After` (seconds or an HTTP date) is honoured: the retry never comes
+  sooner than it says, and an answer asking for more than 30 s is not retried at all (we never wait
+  that long, and never come back sooner than asked);
+- any other non-2xx is a permanent rejection, never retried;
+- nothing waits past the deadline: a wait that would pass it ends the call instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Final, Literal, TypeAlias
+
+import httpx
+
+from opentelemetry.exporter.tracengent.errors import (
+    AgentDisabledError,
+    MalformedResponseError,
+    PlatformError,
+    PlatformRejectedError,
+    PlatformUnavailableError,
+)
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, dumps_compact
+from opentelemetry.exporter.tracengent.version import __version__
+
+__all__ = [
+    "BACKOFF_BASE_S",
+    "MAX_WAIT_S",
+    "USER_AGENT",
+    "CallOutcome",
+    "CallSettings",
+    "FetchToken",
+    "PreparedBody",
+    "SendRequest",
+    "Step",
+    "Wait",
+    "backoff_seconds",
+    "encode_json_body",
+    "parse_json_object",
+    "parse_retry_after",
+    "run_call",
+]
+
+BACKOFF_BASE_S: Final = 0.2
+"""The first retry's backoff; each further retry doubles it (wire contract §2)."""
+
+MAX_WAIT_S: Final = 30.0
+"""No single wait is longer; a `Retry-After` asking for more ends the call."""
+
+USER_AGENT: Final = f"tracengent-python/{__version__}"
+"""The `User-Agent` of every platform request."""
+
+_GZIP_LEVEL: Final = 6  # beyond 6 the CPU cost grows much faster than the bytes saved
+_SNIPPET_CHARS: Final = 200
+
+
+@dataclass(frozen=True)
+class PreparedBody:
+    """A serialized JSON request body, gzip-compressed when it reached the threshold."""
+
+    content: bytes
+    gzipped: bool
+
+
+def encode_json_body(value: JsonValue, gzip_threshold_bytes: int) -> PreparedBody:
+    """Compact JSON, gzipped when at least `gzip_threshold_bytes` long.
+
+    Raises:
+        ValueError: NaN/infinity or a circular structure.
+        TypeError: a value JSON cannot represent.
+    """
+    raw = dumps_compact(value).encode("utf-8")
+    if len(raw) >= gzip_threshold_bytes:
+        # mtime=0 keeps the bytes reproducible for the same body.
+        return PreparedBody(gzip.compress(raw, compresslevel=_GZIP_LEVEL, mtime=0), True)
+    return PreparedBody(raw, False)
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """What the policy needs to know about the client making the call."""
+
+    base_url: str
+    max_retries: int
+    request_timeout_s: float
+    uses_token: bool
+    fixed_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """Step: send this request; reply with the `httpx.Response` or the `httpx.HTTPError` raised."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | None
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Step: sleep this long; reply True when the sleep was cut short by shutdown."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FetchToken:
+    """Step: reply with a bearer token, or the `PlatformError` raised getting one.
+
+    `stale` is the token the platform just answered 401 to: drop it before fetching.
+    """
+
+    deadline: float
+    stale: str | None = None
+
+
+Step: TypeAlias = SendRequest | Wait | FetchToken
+
+OutcomeKind: TypeAlias = Literal["ok", "rejected", "failed"]
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """How a call ended: `ok` with the 2xx response, else `error` says why.
+
+    `rejected` is a permanent refusal of this request by the platform (a non-retryable answer);
+    `failed` is everything else (retries exhausted, deadline, shutdown, no token, disabled agent).
+    """
+
+    kind: OutcomeKind
+    response: httpx.Response | None = None
+    error: PlatformError | None = None
+
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status of the last answer, when there was one."""
+        if self.response is not None:
+            return self.response.status_code
+        return self.error.status_code if self.error is not None else None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the call did not succeed; None when it did."""
+        return str(self.error) if self.error is not None else None
+
+
+def backoff_seconds(retry_index: int, jitter: float) -> float:
+    """Backoff before retry number `retry_index` (0-based): 0.2 s doubling, times 1 to 1.5.
+
+    `jitter` is a number in [0, 1); the result never exceeds `MAX_WAIT_S`.
+    """
+    base = BACKOFF_BASE_S * (2.0 ** min(retry_index, 16))
+    return min(base * (1.0 + 0.5 * min(max(jitter, 0.0), 1.0)), MAX_WAIT_S)
+
+
+def parse_retry_after(value: str | None, now_epoch_s: float) -> float | None:
+    """Seconds a `Retry-After` header asks to wait (delta-seconds or HTTP date); None if unusable.
+
+    A date in the past means 0.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        return max(moment.timestamp() - now_epoch_s, 0.0)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def parse_json_object(response: httpx.Response) -> JsonObject:
+    """The 2xx answer's body as a JSON object.
+
+    Raises:
+        MalformedResponseError: empty, not JSON, or JSON that is not an object.
+    """
+    try:
+        value = json.loads(response.content)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedResponseError(
+            f"{response.status_code} answer is not JSON: {_snippet(response)!r}",
+            status_code=response.status_code,
+        ) from exc
+    if not isinstance(value, dict):
+        raise MalformedResponseError(
+            f"{response.status_code} answer is not a JSON object but {type(value).__name__}",
+            status_code=response.status_code,
+        )
+    return value
+
+
+def _snippet(response: httpx.Response) -> str:
+    try:
+        text = response.content.decode("utf-8", errors="replace")
+    except httpx.HTTPError:
+        return ""
+    return " ".join(text.split())[:_SNIPPET_CHARS]
+
+
+def _rejected(response: httpx.Response) -> CallOutcome:
+    status = response.status_code
+    return CallOutcome(
+        "rejected",
+        error=PlatformRejectedError(
+            f"rejected: {status} {_snippet(response)}".rstrip(), status_code=status
+        ),
+    )
+
+
+def _failed(error: PlatformError) -> CallOutcome:
+    return CallOutcome("failed", error=error)
+
+
+def _unavailable(message: str, status_code: int | None) -> CallOutcome:
+    return _failed(PlatformUnavailableError(message, status_code=status_code))
+
+
+def _token_problem(error: PlatformError) -> CallOutcome:
+    if isinstance(error, AgentDisabledError):
+        return _failed(AgentDisabledError("agent disabled", status_code=error.status_code))
+    return _failed(error)
+
+
+def run_call(
+    method: str,
+    path: str,
+    body: PreparedBody | None,
+    settings: CallSettings,
+    *,
+    deadline: float,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+    jitter: Callable[[], float],
+) -> Generator[Step, object, CallOutcome]:
+    """The policy of one platform call, as steps for a shell to perform (see the module doc)."""
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    headers.update(settings.fixed_headers)
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        if body.gzipped:
+            headers["Content-Encoding"] = "gzip"
+    token: str | None = None
+    if settings.uses_token:
+        reply = yield FetchToken(deadline)
+        if isinstance(reply, PlatformError):
+            return _token_problem(reply)
+        token = str(reply)
+    url = settings.base_url.rstrip("/") + path
+    refreshed = False
+    retries = 0
+    last = "no answer"
+    last_status: int | None = None
+    while True:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return _unavailable(f"deadline exceeded ({last})", last_status)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        content = body.content if body is not None else None
+        reply = yield SendRequest(
+            method, url, dict(headers), content, min(remaining, settings.request_timeout_s)
+        )
+        retry_after: float | None = None
+        if isinstance(reply, httpx.Response):
+            status = reply.status_code
+            if 200 <= status < 300:
+                return CallOutcome("ok", response=reply)
+            if status == 401 and token is not None and not refreshed:
+                refreshed = True
+                reply = yield FetchToken(deadline, stale=token)
+                if isinstance(reply, PlatformError):
+                    return _token_problem(reply)
+                token = str(reply)
+                continue
+            if status != 429 and status < 500:
+                return _rejected(reply)
+            last, last_status = str(status), status
+            retry_after = parse_retry_after(reply.headers.get("Retry-After"), wall_clock())
+        elif isinstance(reply, httpx.TransportError):
+            last, last_status = f"{type(reply).__name__}: {reply}", None
+        elif isinstance(reply, Exception):
+            # Not a transport problem (an invalid URL, a broken custom transport): retrying
+            # would only repeat it.
+            return _unavailable(f"request failed: {type(reply).__name__}: {reply}", None)
+        else:
+            return _unavailable(f"request failed: unexpected reply {reply!r}", None)
+        if retries >= settings.max_retries:
+            return _unavailable(f"retries exhausted: {last}", last_status)
+        if retry_after is not None and retry_after > MAX_WAIT_S:
+            return _unavailable(
+                f"retries stopped: Retry-After {retry_after:.0f}s is over the {MAX_WAIT_S:.0f}s cap ({last})",
+                last_status,
+            )
+        wait = max(backoff_seconds(retries, jitter()), retry_after or 0.0)
+        if clock() + wait >= deadline:
+            return _unavailable(
+                f"retries stopped: a {wait:.2f}s wait would pass the deadline ({last})",
+                last_status,
+            )
+        retries += 1
+        interrupted = yield Wait(wait)
+        if interrupted is True:
+            return _unavailable(f"shutting down ({last})", last_status)

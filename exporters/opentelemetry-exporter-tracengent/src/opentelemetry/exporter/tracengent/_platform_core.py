@@ -1,0 +1,273 @@
+"""What the sync and async platform clients share: settings, request bodies, answer parsing.
+
+Everything here is free of I/O; `transport.py` holds the two thin shells that perform requests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import quote
+
+import httpx
+
+from opentelemetry.exporter.tracengent._http_policy import (
+    CallOutcome,
+    CallSettings,
+    PreparedBody,
+    Step,
+    encode_json_body,
+    parse_json_object,
+    run_call,
+)
+from opentelemetry.exporter.tracengent.errors import (
+    MalformedResponseError,
+    PlatformError,
+    PlatformRejectedError,
+    PlatformUnavailableError,
+)
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.options import TracengentOptions
+
+__all__ = [
+    "AGENT_DISABLED",
+    "APPROVALS_PATH",
+    "AUTHORIZE_PATH",
+    "EVENTS_PATH",
+    "TOOL_AUTHORIZE_PATH",
+    "TRACES_PATH",
+    "DeliveryResult",
+    "PlatformCore",
+    "approval_path",
+    "attenuate_path",
+    "parse_approval_status",
+    "parse_attenuated_token",
+]
+
+EVENTS_PATH: Final = "/v1/ingest/events"
+TRACES_PATH: Final = "/v1/ingest/traces"
+AUTHORIZE_PATH: Final = "/v1/authorize"
+TOOL_AUTHORIZE_PATH: Final = "/v1/tool-authorize"
+APPROVALS_PATH: Final = "/v1/approvals/"
+
+_APPROVAL_STATUSES: Final = frozenset({"pending", "approved", "denied", "expired"})
+
+_logger = logging.getLogger("tracengent.transport")
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """The outcome of one ingest request (events or a trace close). Never an exception.
+
+    Attributes:
+        delivered: events/closes the platform acknowledged (2xx).
+        rejected: permanently refused (a non-retryable 4xx such as 400); not retried.
+        failed: not delivered for another reason: retries exhausted, transport error, deadline,
+            shutdown, a disabled agent, no token, or a body that could not be serialized.
+        reason: why not everything was delivered (`"rejected: 400 ..."`, `"retries exhausted:
+            503"`, `"agent disabled"`); None on success.
+        status_code: the last HTTP status answered, when there was one.
+    """
+
+    delivered: int
+    rejected: int
+    failed: int
+    reason: str | None
+    status_code: int | None
+
+
+AGENT_DISABLED: Final = "agent disabled"
+"""The reason of telemetry not sent because the token endpoint disabled the agent."""
+
+
+def approval_path(approval_id: str) -> str:
+    """`/v1/approvals/{approvalId}`, the id percent-encoded."""
+    return APPROVALS_PATH + quote(approval_id, safe="")
+
+
+def attenuate_path(grant_id: str) -> str:
+    """`/v1/delegations/{grantId}/attenuate`, the id percent-encoded."""
+    return f"/v1/delegations/{quote(grant_id, safe='')}/attenuate"
+
+
+def parse_approval_status(response: httpx.Response) -> str:
+    """The `status` of an approval answer.
+
+    Raises:
+        MalformedResponseError: not an object, or a status outside pending/approved/denied/expired.
+    """
+    status = parse_json_object(response).get("status")
+    if not isinstance(status, str) or status not in _APPROVAL_STATUSES:
+        raise MalformedResponseError(
+            f"approval status must be pending/approved/denied/expired, got {status!r}",
+            status_code=response.status_code,
+        )
+    return status
+
+
+def parse_attenuated_token(response: httpx.Response) -> JsonObject:
+    """The `token` object of an attenuation answer.
+
+    Raises:
+        MalformedResponseError: no `token` object with an `accessToken` string.
+    """
+    token = parse_json_object(response).get("token")
+    if not isinstance(token, dict):
+        raise MalformedResponseError(
+            "attenuation answer has no 'token' object", status_code=response.status_code
+        )
+    access = token.get("accessToken")
+    if not isinstance(access, str) or not access:
+        raise MalformedResponseError(
+            "attenuation answer's token has no 'accessToken' string",
+            status_code=response.status_code,
+        )
+    return token
+
+
+class _LogOnce:
+    """Logs the first occurrence of each key as a warning and later ones at debug level."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def log(self, key: str, message: str, *args: object) -> None:
+        with self._lock:
+            first = key not in self._seen
+            self._seen.add(key)
+        _logger.log(logging.WARNING if first else logging.DEBUG, message, *args)
+
+
+class PlatformCore:
+    """Settings and I/O-free helpers of one platform client (sync or async).
+
+    Raises `TracengentConfigError` at construction when the options are invalid.
+    """
+
+    def __init__(
+        self,
+        options: TracengentOptions,
+        *,
+        bearer_token: str | None,
+        uses_token: bool,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+        jitter: Callable[[], float],
+    ) -> None:
+        if bearer_token is not None:
+            # A delegated session authenticates with its token alone: the agent's own
+            # credentials are neither needed nor used.
+            dataclasses.replace(
+                options, client_id=None, client_secret=None, ingest_key="delegated"
+            ).validate()
+            fixed = {"Authorization": f"Bearer {bearer_token}"}
+        else:
+            options.validate()
+            fixed = {} if uses_token else {"X-Ingest-Key": options.ingest_key or ""}
+        self.options = options
+        self.settings = CallSettings(
+            base_url=options.base_url,
+            max_retries=options.max_retries,
+            request_timeout_s=options.request_timeout_s,
+            uses_token=uses_token and bearer_token is None,
+            fixed_headers=fixed,
+        )
+        self.clock = clock
+        self._wall_clock = wall_clock
+        self._jitter = jitter
+        self._log = _LogOnce()
+
+    def telemetry_deadline(self, deadline: float | None) -> float:
+        """`deadline`, or now + `request_timeout_s`."""
+        return self.clock() + self.options.request_timeout_s if deadline is None else deadline
+
+    def governance_deadline(self, deadline: float | None) -> float:
+        """`deadline`, or now + `governance_timeout_s`."""
+        return self.clock() + self.options.governance_timeout_s if deadline is None else deadline
+
+    def call(
+        self, method: str, path: str, body: PreparedBody | None, deadline: float
+    ) -> Generator[Step, object, CallOutcome]:
+        """The policy generator of one call (see `_http_policy.run_call`)."""
+        return run_call(
+            method,
+            path,
+            body,
+            self.settings,
+            deadline=deadline,
+            clock=self.clock,
+            wall_clock=self._wall_clock,
+            jitter=self._jitter,
+        )
+
+    def encode(self, value: JsonValue) -> PreparedBody:
+        """A JSON request body, gzipped at the threshold. Raises ValueError/TypeError."""
+        return encode_json_body(value, self.options.gzip_threshold_bytes)
+
+    def begin_post(
+        self, payload: JsonObject | Sequence[JsonObject], count: int, *, disabled: bool
+    ) -> PreparedBody | DeliveryResult:
+        """The body of an ingest request, or the `DeliveryResult` when nothing is to be sent."""
+        if count == 0:
+            return DeliveryResult(0, 0, 0, None, None)
+        if disabled:
+            return self.unsent(count, AGENT_DISABLED)
+        try:
+            return self.encode(payload if isinstance(payload, dict) else list(payload))
+        except (ValueError, TypeError) as exc:
+            return self.unsent(count, f"not serializable: {exc}")
+
+    def governance_body(self, request: JsonObject) -> PreparedBody:
+        """A governance request body.
+
+        Raises:
+            PlatformRejectedError: the request cannot be serialized as JSON (never sent).
+        """
+        try:
+            return self.encode(request)
+        except (ValueError, TypeError) as exc:
+            raise PlatformRejectedError(f"request is not serializable as JSON: {exc}") from exc
+
+    def delivery(self, outcome: CallOutcome, count: int, what: str) -> DeliveryResult:
+        """The `DeliveryResult` of an ingest call for `count` items, logging a failure once."""
+        status = outcome.status_code
+        if outcome.kind == "ok":
+            return DeliveryResult(count, 0, 0, None, status)
+        reason = outcome.reason or "unknown failure"
+        if outcome.kind == "rejected":
+            self._log.log(f"rejected:{status}", "platform rejected %s %s: %s", count, what, reason)
+            return DeliveryResult(0, count, 0, reason, status)
+        self._log.log(
+            f"failed:{status}:{type(outcome.error).__name__}",
+            "could not deliver %s %s: %s",
+            count,
+            what,
+            reason,
+        )
+        return DeliveryResult(0, 0, count, reason, status)
+
+    def unsent(self, count: int, reason: str) -> DeliveryResult:
+        """A `DeliveryResult` for items that were never sent (disabled, unserializable, a bug)."""
+        self._log.log(f"unsent:{reason.split(':')[0]}", "did not send %s items: %s", count, reason)
+        return DeliveryResult(0, 0, count, reason, None)
+
+    def governance_response(self, outcome: CallOutcome) -> httpx.Response:
+        """The 2xx response of a governance call.
+
+        Raises:
+            PlatformError: the error the call ended with.
+        """
+        if outcome.kind == "ok" and outcome.response is not None:
+            return outcome.response
+        raise outcome.error or PlatformUnavailableError("platform call failed")
+
+    @staticmethod
+    def internal_error(exc: Exception) -> PlatformError:
+        """A `PlatformError` for an unexpected failure, so callers see only the documented types."""
+        _logger.debug("unexpected error in a platform call", exc_info=exc)
+        return PlatformUnavailableError(f"platform call failed: {type(exc).__name__}: {exc}")

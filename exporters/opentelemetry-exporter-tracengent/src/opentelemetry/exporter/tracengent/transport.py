@@ -1,0 +1,252 @@
+"""The platform wire layer: `PlatformClient` (blocking) and `AsyncPlatformClient` (coroutines).
+
+Both are thin shells over one I/O-free policy (`_http_policy.run_call`): they perform the steps it
+yields (send a request, sleep, get a token) and nothing else, so auth, retries, backoff,
+`Retry-After`, deadlines and gzip behave identically in both. Every request runs under OTel's
+suppress-instrumentation context: the platform calls never become spans and are never gated.
+
+`post_events` / `post_trace_close` never raise: they return a `DeliveryResult`. The governance
+calls raise only `PlatformError` subclasses (see `errors.py`); a malformed decision object is not
+an error but a deny (`AuthDecision.from_wire`, `ToolDecision.from_wire`).
+
+The request/retry rules live in `_http_policy`, what both shells share in `_platform_core`, and
+the coroutine shell in `_async_client` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+
+import httpx
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+from opentelemetry.exporter.tracengent._async_client import AsyncPlatformClient
+from opentelemetry.exporter.tracengent._http_policy import (
+    CallOutcome,
+    FetchToken,
+    PreparedBody,
+    SendRequest,
+    Step,
+    Wait,
+    parse_json_object,
+)
+from opentelemetry.exporter.tracengent._platform_core import (
+    AUTHORIZE_PATH,
+    EVENTS_PATH,
+    TOOL_AUTHORIZE_PATH,
+    TRACES_PATH,
+    DeliveryResult,
+    PlatformCore,
+    approval_path,
+    attenuate_path,
+    parse_approval_status,
+    parse_attenuated_token,
+)
+from opentelemetry.exporter.tracengent.errors import PlatformError
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
+from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.token import AgentTokenProvider
+from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
+
+__all__ = ["AsyncPlatformClient", "DeliveryResult", "PlatformClient"]
+
+
+class PlatformClient:
+    """Blocking client of the platform's HTTP API (wire contract §1-§7). Thread-safe.
+
+    Args:
+        options: validated here; `TracengentConfigError` names the field to fix.
+        transport: the httpx transport of the client it creates (tests: `httpx.MockTransport`).
+        http: an `httpx.Client` to use instead (not closed by `close`).
+        token_provider: a provider to share; by default one is made when client credentials are set.
+        bearer_token: a fixed bearer (a delegated token): no token provider is used.
+        stop_event: setting it wakes backoff sleeps and ends the call (shutdown).
+        clock: monotonic clock in seconds, for deadlines (tests inject one).
+        sleep: `sleep(seconds) -> interrupted`; by default `stop_event.wait` (tests inject one).
+        wall_clock: epoch seconds, to read `Retry-After` dates.
+        jitter: a number in [0, 1) per backoff.
+    """
+
+    def __init__(
+        self,
+        options: TracengentOptions,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        http: httpx.Client | None = None,
+        token_provider: AgentTokenProvider | None = None,
+        bearer_token: str | None = None,
+        stop_event: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], bool] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        uses_token = bearer_token is None and (
+            token_provider is not None or options.uses_client_credentials
+        )
+        self._core = PlatformCore(
+            options,
+            bearer_token=bearer_token,
+            uses_token=uses_token,
+            clock=clock,
+            wall_clock=wall_clock,
+            jitter=jitter,
+        )
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(transport=transport)
+        self._owns_tokens = uses_token and token_provider is None
+        self._tokens: AgentTokenProvider | None = None
+        if uses_token:
+            self._tokens = token_provider or AgentTokenProvider(options, self._http, clock=clock)
+        self._stop = stop_event if stop_event is not None else threading.Event()
+        self._sleep = sleep if sleep is not None else self._stop.wait
+
+    @property
+    def token_provider(self) -> AgentTokenProvider | None:
+        """The agent's token provider; None with an ingest key or a fixed bearer token."""
+        return self._tokens
+
+    def post_events(
+        self, events: Sequence[JsonObject], *, deadline: float | None = None
+    ) -> DeliveryResult:
+        """`POST /v1/ingest/events` with one batch. Blocks until `deadline`; never raises.
+
+        Args:
+            events: wire events (`AgentEvent.to_wire()`), sent as one JSON array.
+            deadline: absolute `time.monotonic()` time; None means now + `request_timeout_s`.
+        """
+        return self._post(EVENTS_PATH, events, "events", deadline)
+
+    def post_trace_close(
+        self, close: JsonObject, *, deadline: float | None = None
+    ) -> DeliveryResult:
+        """`POST /v1/ingest/traces` with one trace close. Blocks until `deadline`; never raises."""
+        return self._post(TRACES_PATH, close, "trace closes", deadline)
+
+    def authorize(self, request: JsonObject, *, deadline: float | None = None) -> AuthDecision:
+        """`POST /v1/authorize`; a malformed decision object becomes a deny. Blocks until `deadline`.
+
+        Args:
+            request: `{"permission", "context"?, "traceId"?}`.
+            deadline: absolute `time.monotonic()` time; None means now + `governance_timeout_s`.
+
+        Raises:
+            PlatformError: `PlatformUnavailableError`, `PlatformRejectedError`,
+                `AgentDisabledError` or `MalformedResponseError` (no decision was obtained).
+        """
+        response = self._governance("POST", AUTHORIZE_PATH, request, deadline)
+        return AuthDecision.from_wire(parse_json_object(response))
+
+    def tool_authorize(self, request: JsonObject, *, deadline: float | None = None) -> ToolDecision:
+        """`POST /v1/tool-authorize` (§6); otherwise as `authorize`.
+
+        Raises:
+            PlatformError: as `authorize`.
+        """
+        response = self._governance("POST", TOOL_AUTHORIZE_PATH, request, deadline)
+        return ToolDecision.from_wire(parse_json_object(response))
+
+    def approval_status(self, approval_id: str, *, deadline: float | None = None) -> str:
+        """`GET /v1/approvals/{id}`: `pending`, `approved`, `denied` or `expired`. Blocks.
+
+        Raises:
+            PlatformError: as `authorize`; `MalformedResponseError` for any other status.
+        """
+        return parse_approval_status(
+            self._governance("GET", approval_path(approval_id), None, deadline)
+        )
+
+    def attenuate(
+        self, grant_id: str, request: JsonObject, *, deadline: float | None = None
+    ) -> JsonObject:
+        """`POST /v1/delegations/{grantId}/attenuate`: the answer's `token` object. Blocks.
+
+        Raises:
+            PlatformError: as `authorize`; `MalformedResponseError` without `token.accessToken`.
+        """
+        return parse_attenuated_token(
+            self._governance("POST", attenuate_path(grant_id), request, deadline)
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client (when this client created it) and its own token provider."""
+        if self._owns_http:
+            self._http.close()
+        if self._owns_tokens and self._tokens is not None:
+            self._tokens.close()
+
+    # --- the shell --------------------------------------------------------------------------
+
+    def _post(
+        self,
+        path: str,
+        payload: JsonObject | Sequence[JsonObject],
+        what: str,
+        deadline: float | None,
+    ) -> DeliveryResult:
+        core = self._core
+        count = 0
+        try:
+            count = 1 if isinstance(payload, dict) else len(payload)
+            disabled = self._tokens is not None and self._tokens.disabled
+            prepared = core.begin_post(payload, count, disabled=disabled)
+            if isinstance(prepared, DeliveryResult):
+                return prepared
+            steps = core.call("POST", path, prepared, core.telemetry_deadline(deadline))
+            return core.delivery(self._drive(steps), count, what)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            return core.unsent(count, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _governance(
+        self, method: str, path: str, request: JsonObject | None, deadline: float | None
+    ) -> httpx.Response:
+        core = self._core
+        body: PreparedBody | None = None
+        if request is not None:
+            body = core.governance_body(request)
+        try:
+            outcome = self._drive(core.call(method, path, body, core.governance_deadline(deadline)))
+        except Exception as exc:  # callers are promised PlatformError only
+            raise core.internal_error(exc) from exc
+        return core.governance_response(outcome)
+
+    def _drive(self, steps: Generator[Step, object, CallOutcome]) -> CallOutcome:
+        with suppress_instrumentation():
+            reply: object = None
+            try:
+                step = next(steps)
+                while True:
+                    if isinstance(step, SendRequest):
+                        reply = self._send(step)
+                    elif isinstance(step, Wait):
+                        reply = self._stop.is_set() or self._sleep(step.seconds)
+                    else:
+                        reply = self._token(step)
+                    step = steps.send(reply)
+            except StopIteration as done:
+                outcome: CallOutcome = done.value
+                return outcome
+
+    def _send(self, step: SendRequest) -> object:
+        try:
+            return self._http.request(
+                step.method,
+                step.url,
+                headers=step.headers,
+                content=step.content,
+                timeout=step.timeout_s,
+            )
+        except Exception as exc:  # noqa: BLE001 - the policy decides (only transport errors retry)
+            return exc
+
+    def _token(self, step: FetchToken) -> object:
+        assert self._tokens is not None  # the policy only asks when a provider is configured
+        if step.stale is not None:
+            self._tokens._drop(step.stale)
+        try:
+            return self._tokens.get_token(deadline=step.deadline)
+        except PlatformError as exc:
+            return exc

@@ -1,0 +1,257 @@
+"""Credentials, the token cache and its refresh, 401 handling and a disabled agent (sync and async)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import httpx
+import pytest
+
+from conformance.replay import make_jwt
+from opentelemetry.exporter.tracengent.errors import (
+    AgentDisabledError,
+    PlatformRejectedError,
+    PlatformUnavailableError,
+)
+from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.token import AgentTokenProvider
+from opentelemetry.exporter.tracengent.transport import DeliveryResult
+
+from .conftest import (
+    AGENT_TOKEN,
+    ALLOW,
+    AUTHORIZE_PATH,
+    EVENT,
+    EVENTS_PATH,
+    TOKEN_PATH,
+    FakeClock,
+    HarnessFactory,
+    Script,
+    credentials_options,
+    paths,
+    token_answer,
+)
+
+PERMISSION = {"permission": "payments:refund"}
+TOKEN_A = make_jwt({"sub": "a", "permissions": ["payments:*"], "exp": 2_000_000_000})
+TOKEN_B = make_jwt({"sub": "b", "permissions": "invoices:read"})
+
+
+async def test_ingest_key_is_sent_without_any_token_call(
+    script: Script, harness: HarnessFactory
+) -> None:
+    """Without client credentials the org key goes in `X-Ingest-Key` and no token is fetched."""
+    script.on(EVENTS_PATH, httpx.Response(202))
+    h = harness(TracengentOptions(agent_id="billing-agent", ingest_key="agk_test"))
+    await h.call("post_events", [EVENT])
+    (request,) = script.requests
+    assert request.headers["x-ingest-key"] == "agk_test"
+    assert "authorization" not in request.headers
+    assert h.client.token_provider is None
+
+
+async def test_token_is_fetched_once_and_reused(script: Script, harness: HarnessFactory) -> None:
+    """Several calls within the token's life share one token fetch."""
+    script.on(AUTHORIZE_PATH, httpx.Response(200, json=ALLOW))
+    h = harness()
+    for _ in range(3):
+        await h.call("authorize", PERMISSION)
+    assert paths(script.requests) == [TOKEN_PATH] + [AUTHORIZE_PATH] * 3
+    assert script.requests[1].headers["authorization"] == f"Bearer {AGENT_TOKEN}"
+
+
+async def test_token_is_refreshed_60_seconds_before_expiry(
+    script: Script, harness: HarnessFactory
+) -> None:
+    """A 900 s token is reused until 840 s, then replaced by a fresh one."""
+    script.on(TOKEN_PATH, token_answer(TOKEN_A, 900), token_answer(TOKEN_B, 900))
+    script.on(AUTHORIZE_PATH, httpx.Response(200, json=ALLOW))
+    h = harness()
+    await h.call("authorize", PERMISSION)
+    h.clock.now += 839
+    await h.call("authorize", PERMISSION)
+    assert len(script.to(TOKEN_PATH)) == 1
+    h.clock.now += 2
+    await h.call("authorize", PERMISSION)
+    assert len(script.to(TOKEN_PATH)) == 2
+    assert script.to(AUTHORIZE_PATH)[-1].headers["authorization"] == f"Bearer {TOKEN_B}"
+
+
+async def test_token_without_exp_or_expires_in_lives_900_seconds(
+    script: Script, harness: HarnessFactory
+) -> None:
+    """A token with no `exp` claim and no `expires_in` is assumed to live 900 s."""
+    script.on(TOKEN_PATH, token_answer(TOKEN_B, None))
+    script.on(AUTHORIZE_PATH, httpx.Response(200, json=ALLOW))
+    h = harness()
+    await h.call("authorize", PERMISSION)
+    h.clock.now += 839
+    await h.call("authorize", PERMISSION)
+    assert len(script.to(TOKEN_PATH)) == 1
+    provider = h.client.token_provider
+    assert provider is not None
+    assert provider.cached_permissions == ("invoices:read",)
+    h.clock.now += 2
+    await h.call("authorize", PERMISSION)
+    assert len(script.to(TOKEN_PATH)) == 2
+
+
+async def test_short_lived_token_is_reused_for_half_its_life(
+    script: Script, harness: HarnessFactory
+) -> None:
+    """`expires_in: 20` must not make every call fetch a token: it is reused for 10 s."""
+    script.on(TOKEN_PATH, token_answer(AGENT_TOKEN, 20))
+    script.on(AUTHORIZE_PATH, httpx.Response(200, json=ALLOW))
+    h = harness()
+    for _ in range(3):
+        await h.call("authorize", PERMISSION)
+    h.clock.now += 9
+    await h.call("authorize", PERMISSION)
+    assert len(script.to(TOKEN_PATH)) == 1
+    h.clock.now += 2
+    await h.call("authorize", PERMISSION)
+    assert len(script.to(TOKEN_PATH)) == 2
+
+
+async def test_401_once_refetches_the_token_and_retries_once(
+    script: Script, harness: HarnessFactory
+) -> None:
+    """A 401 drops the token, fetches a new one, and the retried call carries it."""
+    script.on(TOKEN_PATH, token_answer(TOKEN_A), token_answer(TOKEN_B))
+    script.on(AUTHORIZE_PATH, httpx.Response(401), httpx.Response(200, json=ALLOW))
+    h = harness()
+    decision = await h.call("authorize", PERMISSION)
+    assert getattr(decision, "allowed", None) is True
+    assert paths(script.requests) == [TOKEN_PATH, AUTHORIZE_PATH, TOKEN_PATH, AUTHORIZE_PATH]
+    auth = [r.headers["authorization"] for r in script.to(AUTHORIZE_PATH)]
+    assert auth == [f"Bearer {TOKEN_A}", f"Bearer {TOKEN_B}"]
+
+
+async def test_second_401_is_a_rejection(script: Script, harness: HarnessFactory) -> None:
+    """A 401 after the refresh raises `PlatformRejectedError(401)`; no third attempt."""
+    script.on(AUTHORIZE_PATH, httpx.Response(401))
+    h = harness()
+    with pytest.raises(PlatformRejectedError) as caught:
+        await h.call("authorize", PERMISSION)
+    assert caught.value.status_code == 401
+    assert len(script.to(AUTHORIZE_PATH)) == 2
+    assert len(script.to(TOKEN_PATH)) == 2
+
+
+async def test_token_endpoint_401_disables_quietly(script: Script, harness: HarnessFactory) -> None:
+    """A 401 from the token endpoint disables the agent: no more token calls, telemetry dropped."""
+    script.on(TOKEN_PATH, httpx.Response(401))
+    h = harness()
+    with pytest.raises(AgentDisabledError):
+        await h.call("authorize", PERMISSION)
+    provider = h.client.token_provider
+    assert provider is not None
+    assert provider.disabled
+    with pytest.raises(AgentDisabledError):
+        await h.call("tool_authorize", {"transport": "mcp", "toolName": "t"})
+    result = await h.call("post_events", [EVENT])
+    assert result == DeliveryResult(0, 0, 1, "agent disabled", None)
+    h.clock.now += 3600
+    with pytest.raises(AgentDisabledError):
+        await h.call("authorize", PERMISSION)
+    assert paths(script.requests) == [TOKEN_PATH]
+
+
+async def test_token_endpoint_503_backs_off_instead_of_spinning(
+    script: Script, harness: HarnessFactory
+) -> None:
+    """After a 503 the token endpoint is not asked again until the backoff has passed."""
+    script.on(TOKEN_PATH, httpx.Response(503), token_answer())
+    script.on(AUTHORIZE_PATH, httpx.Response(200, json=ALLOW))
+    h = harness()
+    for _ in range(3):
+        with pytest.raises(PlatformUnavailableError):
+            await h.call("authorize", PERMISSION)
+    assert len(script.to(TOKEN_PATH)) == 1
+    result = await h.call("post_events", [EVENT])
+    assert isinstance(result, DeliveryResult)
+    assert result.failed == 1
+    h.clock.now += 1.0
+    decision = await h.call("authorize", PERMISSION)
+    assert getattr(decision, "allowed", None) is True
+    assert len(script.to(TOKEN_PATH)) == 2
+
+
+async def test_delegated_bearer_is_used_alone_and_not_refreshed(
+    script: Script, harness: HarnessFactory
+) -> None:
+    """A fixed (delegated) bearer is sent as is; a 401 is a rejection, with no token call."""
+    script.on(AUTHORIZE_PATH, httpx.Response(401))
+    h = harness(TracengentOptions(agent_id="billing-agent"), bearer_token="dlg.token.jwt")
+    with pytest.raises(PlatformRejectedError):
+        await h.call("authorize", PERMISSION)
+    assert paths(script.requests) == [AUTHORIZE_PATH]
+    assert script.requests[0].headers["authorization"] == "Bearer dlg.token.jwt"
+
+
+def test_concurrent_sync_callers_share_one_fetch(script: Script) -> None:
+    """Eight threads asking for a token at once cause a single token request."""
+    with httpx.Client(transport=httpx.MockTransport(script.handle)) as http:
+        provider = AgentTokenProvider(credentials_options(), http)
+        tokens: list[str] = []
+        threads = [
+            threading.Thread(target=lambda: tokens.append(provider.get_token())) for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+    assert tokens == [AGENT_TOKEN] * 8
+    assert len(script.to(TOKEN_PATH)) == 1
+
+
+async def test_concurrent_async_callers_share_one_fetch(script: Script) -> None:
+    """Eight coroutines asking for a token at once cause a single token request."""
+    async with httpx.AsyncClient(transport=httpx.MockTransport(script.handle)) as http:
+        provider = AgentTokenProvider(credentials_options(), async_http=http)
+        tokens = await asyncio.gather(*(provider.get_token_async() for _ in range(8)))
+    assert tokens == [AGENT_TOKEN] * 8
+    assert len(script.to(TOKEN_PATH)) == 1
+
+
+def test_token_form_fields_are_in_contract_order(script: Script) -> None:
+    """The token request is form-encoded grant_type, client_id, client_secret, in that order."""
+    with httpx.Client(transport=httpx.MockTransport(script.handle)) as http:
+        AgentTokenProvider(credentials_options(), http).get_token()
+    (request,) = script.requests
+    assert (
+        request.content
+        == b"grant_type=client_credentials&client_id=key_test&client_secret=ags_test"
+    )
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+
+
+def test_invalidate_forces_a_new_fetch(script: Script) -> None:
+    """After `invalidate()` the next `get_token` fetches again and claims reflect the new token."""
+    script.on(TOKEN_PATH, token_answer(TOKEN_A), token_answer(TOKEN_B))
+    clock = FakeClock()
+    with httpx.Client(transport=httpx.MockTransport(script.handle)) as http:
+        provider = AgentTokenProvider(credentials_options(), http, clock=clock)
+        assert provider.cached_claims is None
+        assert provider.get_token() == TOKEN_A
+        before = provider.cached_permissions
+        provider.invalidate()
+        after = provider.cached_permissions
+        assert (before, after) == (("payments:*",), ())
+        assert provider.get_token() == TOKEN_B
+    assert len(script.to(TOKEN_PATH)) == 2
+
+
+def test_malformed_token_answer_raises_and_backs_off(script: Script) -> None:
+    """A 200 without `access_token` is malformed, and the next call does not hit the endpoint."""
+    from opentelemetry.exporter.tracengent.errors import MalformedResponseError
+
+    script.on(TOKEN_PATH, httpx.Response(200, json={"token_type": "Bearer"}))
+    with httpx.Client(transport=httpx.MockTransport(script.handle)) as http:
+        provider = AgentTokenProvider(credentials_options(), http, clock=FakeClock())
+        with pytest.raises(MalformedResponseError):
+            provider.get_token()
+        with pytest.raises(PlatformUnavailableError):
+            provider.get_token()
+    assert len(script.to(TOKEN_PATH)) == 1
