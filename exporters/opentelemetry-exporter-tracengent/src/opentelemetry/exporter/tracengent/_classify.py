@@ -1,0 +1,75 @@
+"""Which finished spans matter to Tracengent: the cheap test `on_end` runs on every span.
+
+Events are spans with `tracengent.event.type`, GenAI LLM and tool spans, and HTTP client spans
+inside a decision trace or from a tracked client; decision-trace roots (`invoke_agent`) send the
+trace close. Everything else (databases, frameworks, governance spans) is skipped at once.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AttributeValue
+
+from opentelemetry.exporter.tracengent import attributes as A
+
+__all__ = [
+    "EVENT",
+    "NOT_EXPORTED",
+    "ROOT",
+    "Attributes",
+    "attributes_of",
+    "classify",
+    "is_http_client",
+]
+
+Attributes = dict[str, AttributeValue]
+"""A span's attributes, copied once into a plain dict."""
+
+NOT_EXPORTED: Final = 0
+"""`classify`: the span is neither an event nor a decision-trace root (db, framework, governance)."""
+EVENT: Final = 1
+"""`classify`: the span becomes a wire event."""
+ROOT: Final = 2
+"""`classify`: the span is a decision-trace root; its end sends the trace close."""
+
+_EMPTY: Attributes = {}
+
+
+def attributes_of(span: ReadableSpan) -> Attributes:
+    """A plain-dict copy of the span's attributes, made at C speed for SDK spans."""
+    attrs = span.attributes
+    if attrs is None:
+        return _EMPTY
+    if isinstance(attrs, MappingProxyType):
+        # The SDK wraps its BoundedAttributes in a proxy; `.copy()` reaches the inner dict's copy.
+        return attrs.copy()
+    return dict(attrs)
+
+
+def is_http_client(attrs: Attributes, kind: SpanKind) -> bool:
+    """A client span carrying an HTTP method (stable or pre-1.23 name)."""
+    return kind is SpanKind.CLIENT and (
+        A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs
+    )
+
+
+def classify(attrs: Attributes, kind: SpanKind) -> int:
+    """`EVENT`, `ROOT` or `NOT_EXPORTED`: a few dict lookups, cheap enough for `on_end`."""
+    if A.GOVERNANCE_KIND in attrs:
+        # The platform records decisions itself; governance spans are never events.
+        return NOT_EXPORTED
+    operation = attrs.get(A.GEN_AI_OPERATION_NAME)
+    if operation == A.OPERATION_INVOKE_AGENT:
+        return ROOT
+    if isinstance(attrs.get(A.EVENT_TYPE), str):
+        return EVENT
+    if operation in A.LLM_OPERATIONS or operation == A.OPERATION_EXECUTE_TOOL:
+        return EVENT
+    if is_http_client(attrs, kind) and (A.TRACE_ID in attrs or attrs.get(A.TRACKED) is True):
+        # HTTP spans nested under an LLM/tool event carry neither, so they are not counted twice.
+        return EVENT
+    return NOT_EXPORTED

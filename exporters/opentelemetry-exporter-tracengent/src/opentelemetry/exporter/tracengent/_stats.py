@@ -1,0 +1,156 @@
+"""Delivery counters: what was delivered, and every drop with its reason (nothing lost silently)."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+__all__ = ["DeliveryStats", "DropReason"]
+
+_LOGGER = logging.getLogger("tracengent.export")
+
+
+class DropReason(str, enum.Enum):
+    """Why an event or a trace close was not delivered."""
+
+    QUEUE_FULL = "queue_full"
+    """The bounded buffer was full when the span ended."""
+    REJECTED = "rejected"
+    """The platform answered a permanent 4xx."""
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    """429/5xx/transport errors outlasted the retries."""
+    UNSERIALIZABLE = "unserializable"
+    """The event could not be translated or encoded as JSON (NaN, an unsupported value)."""
+    AFTER_SHUTDOWN = "after_shutdown"
+    """The span ended after the processor or exporter was shut down."""
+    SHUTDOWN_TIMEOUT = "shutdown_timeout"
+    """Still buffered or in flight when the flush/close timeout ran out."""
+    NOT_CONFIGURED = "not_configured"
+    """The exporter has no valid options (it is a counting no-op)."""
+    AGENT_DISABLED = "agent_disabled"
+    """The platform disabled the agent (its token endpoint answered 401)."""
+
+
+_ERROR_LOG_INTERVAL_S = 60.0
+
+_CAUSES: dict[DropReason, str] = {
+    DropReason.QUEUE_FULL: "the buffer is full; raise queue_capacity or flush more often",
+    DropReason.REJECTED: "the platform rejected a batch permanently",
+    DropReason.RETRIES_EXHAUSTED: "the platform could not be reached after the retries",
+    DropReason.UNSERIALIZABLE: "an event could not be encoded as JSON",
+    DropReason.AFTER_SHUTDOWN: "spans ended after shutdown",
+    DropReason.SHUTDOWN_TIMEOUT: "the flush/close timeout ran out",
+    DropReason.NOT_CONFIGURED: "the exporter is not configured",
+    DropReason.AGENT_DISABLED: "the platform disabled this agent",
+}
+
+
+class DeliveryStats:
+    """Thread-safe counters of one delivery pipeline (exporter and its processor share one).
+
+    `delivered` counts events the platform accepted and `traces_closed` the trace closes it
+    accepted; drops count both events and trace closes, by `DropReason`. The first drop of each
+    reason is logged once on the `tracengent.export` logger (later ones only counted), so a
+    broken pipeline cannot flood the application's logs. Reading never blocks for long.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._delivered = 0
+        self._traces_closed = 0
+        self._dropped: dict[DropReason, int] = dict.fromkeys(DropReason, 0)
+        self._logged: set[DropReason] = set()
+        self._internal_errors = 0
+        self._error_logged_at: dict[str, float] = {}
+
+    @property
+    def delivered(self) -> int:
+        """Events the platform accepted."""
+        return self._delivered
+
+    @property
+    def traces_closed(self) -> int:
+        """Trace closes the platform accepted."""
+        return self._traces_closed
+
+    @property
+    def dropped_count(self) -> int:
+        """Every drop, whatever its reason (0.1.0's `dropped_count`)."""
+        with self._lock:
+            return sum(self._dropped.values())
+
+    @property
+    def internal_errors(self) -> int:
+        """Unexpected errors telemetry swallowed so the agent runs on (each logged, rate-limited)."""
+        return self._internal_errors
+
+    def dropped(self, reason: DropReason) -> int:
+        """The drops counted with `reason`."""
+        return self._dropped[reason]
+
+    def dropped_by_reason(self) -> dict[str, int]:
+        """A snapshot `{reason value: count}` with every reason present."""
+        with self._lock:
+            return {reason.value: count for reason, count in self._dropped.items()}
+
+    def add_delivered(self, events: int, *, traces_closed: int = 0) -> None:
+        """Count accepted events and trace closes."""
+        with self._lock:
+            self._delivered += events
+            self._traces_closed += traces_closed
+
+    def already_explained(self, reason: DropReason) -> None:
+        """Count later drops of `reason` without the first-drop warning (the cause was logged)."""
+        with self._lock:
+            self._logged.add(reason)
+
+    def add_dropped(self, reason: DropReason, count: int = 1, *, detail: str | None = None) -> None:
+        """Count `count` drops with `reason`; the first drop of a reason is logged (WARNING)."""
+        if count <= 0:
+            return
+        with self._lock:
+            self._dropped[reason] += count
+            first = reason not in self._logged
+            self._logged.add(reason)
+        if first:
+            _LOGGER.warning(
+                "tracengent: dropped %s item(s) (%s): %s%s; further drops of this kind are "
+                "counted silently (see dropped_count)",
+                count,
+                reason.value,
+                _CAUSES[reason],
+                f" ({detail})" if detail else "",
+            )
+
+    def add_internal_error(self, stage: str, exc: Exception) -> None:
+        """Count an unexpected error in `stage`; log it at most once a minute per stage."""
+        now = time.monotonic()
+        with self._lock:
+            self._internal_errors += 1
+            last = self._error_logged_at.get(stage)
+            due = last is None or now - last >= _ERROR_LOG_INTERVAL_S
+            if due:
+                self._error_logged_at[stage] = now
+        if due:
+            _LOGGER.warning(
+                "tracengent: unexpected error in %s, telemetry continues: %s: %s",
+                stage,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
+
+    @contextlib.contextmanager
+    def guard(self, stage: str) -> Iterator[None]:
+        """Run a block whose failure must not reach the agent: count and log it, then go on.
+
+        Catches `Exception` only; cancellation and interpreter exit propagate.
+        """
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self.add_internal_error(stage, exc)

@@ -1,0 +1,374 @@
+"""`TracengentSpanExporter`: finished spans → wire events and trace closes → the platform."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol
+
+import orjson
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from opentelemetry.exporter.tracengent._classify import (
+    EVENT,
+    NOT_EXPORTED,
+    Attributes,
+    attributes_of,
+    classify,
+)
+from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
+from opentelemetry.exporter.tracengent._translate import (
+    TimestampFormatter,
+    TranslationSettings,
+    event_of_classified,
+    span_to_trace_close,
+)
+from opentelemetry.exporter.tracengent.errors import TracengentConfigError
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, dumps_compact
+from opentelemetry.exporter.tracengent.options import TracengentOptions, options_from_environment
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["MAX_BODY_BYTES", "DeliveryOutcome", "EventPlatform", "TracengentSpanExporter"]
+
+_LOGGER = logging.getLogger("tracengent.export")
+
+MAX_BODY_BYTES: Final = 1024 * 1024
+"""The largest JSON body of one ingest request (an event alone above it is still sent alone)."""
+
+
+class DeliveryOutcome(Protocol):
+    """What one platform request reports (`transport.DeliveryResult` satisfies it)."""
+
+    @property
+    def delivered(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def reason(self) -> str | None: ...
+
+
+class EventPlatform(Protocol):
+    """The part of `transport.PlatformClient` the exporter uses; tests pass a fake."""
+
+    def post_events(
+        self, events: Sequence[JsonObject], *, deadline: float | None = None
+    ) -> DeliveryOutcome: ...
+
+    def post_trace_close(
+        self, close: JsonObject, *, deadline: float | None = None
+    ) -> DeliveryOutcome: ...
+
+    def close(self) -> None: ...
+
+
+def _new_platform(
+    options: TracengentOptions, transport: httpx.BaseTransport | None, stop: threading.Event
+) -> EventPlatform:
+    from opentelemetry.exporter.tracengent.transport import PlatformClient
+
+    return PlatformClient(options, transport=transport, stop_event=stop)
+
+
+def _encoded_size(event: JsonObject) -> int:
+    """Bytes of the event's compact JSON.
+
+    orjson is ~15x faster than `json` here; translation already refused NaN and infinities
+    (which orjson would write as null). An int beyond 64 bits falls back to `json`.
+
+    Raises:
+        ValueError, TypeError: the event has no JSON encoding.
+    """
+    try:
+        return len(orjson.dumps(event))
+    except TypeError:
+        text = dumps_compact(event)
+        return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The deadline of one delivery and how what it cuts off is counted."""
+
+    deadline: float | None
+    on_deadline: DropReason
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+class TracengentSpanExporter(SpanExporter):
+    """Exports finished spans to the Tracengent platform as events and trace closes.
+
+    Spans that are not events or decision-trace roots are skipped. Events go out in batches of at
+    most `max_batch_size` events and `MAX_BODY_BYTES` of JSON, then the trace closes of the
+    traces that ended. `export` never raises: every event not delivered is counted in `stats`
+    by reason. Use it under `TracengentSpanProcessor` (counted, bounded buffering); under OTel's
+    `BatchSpanProcessor` (the `OTEL_TRACES_EXPORTER=tracengent` path) it works too.
+
+    Args:
+        options: validated here. None reads `options_from_environment()` (`TRACENGENT_*`, the
+            agent id falling back to `OTEL_SERVICE_NAME`); if those are invalid a single warning
+            names what to set and the exporter becomes a no-op that counts every event as
+            `not_configured`.
+        platform: the platform client to post through (shared with the SDK's client); by default
+            a `PlatformClient` is created and closed at shutdown.
+        transport: the httpx transport of the default platform client (tests: `MockTransport`).
+        stop_event: the event that wakes `platform`'s backoff (the one it was built with); the
+            exporter sets it from `interrupt()` and `shutdown()`. The default client gets one.
+
+    Raises:
+        TracengentConfigError: when `options` are given and invalid.
+    """
+
+    def __init__(
+        self,
+        options: TracengentOptions | None = None,
+        *,
+        platform: EventPlatform | None = None,
+        transport: httpx.BaseTransport | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self._stats = DeliveryStats()
+        self._stop = stop_event if stop_event is not None else threading.Event()
+        self._shutdown = False
+        self._format_time = TimestampFormatter()
+        self._options: TracengentOptions | None
+        if options is not None:
+            self._options = options.validate()
+        else:
+            try:
+                self._options = options_from_environment()
+            except TracengentConfigError as exc:
+                _LOGGER.warning(
+                    "tracengent: the Tracengent exporter is not configured, events will be "
+                    "dropped and counted: %s",
+                    exc,
+                )
+                self._options = None
+                self._stats.already_explained(DropReason.NOT_CONFIGURED)
+        self._owns_platform = platform is None
+        self._platform: EventPlatform | None = None
+        if self._options is not None:
+            self._platform = platform or _new_platform(self._options, transport, self._stop)
+        agent_id = self._options.agent_id if self._options is not None else None
+        self._settings = TranslationSettings(
+            agent_id=agent_id or "",
+            environment=self._options.environment if self._options is not None else "",
+            default_tags=tuple(self._options.default_tags) if self._options is not None else (),
+        )
+        self._base_tags = self._settings.base_tags
+        self._max_batch_size = self._options.max_batch_size if self._options is not None else 1
+
+    @property
+    def options(self) -> TracengentOptions | None:
+        """The validated options, or None when the exporter is a not-configured no-op."""
+        return self._options
+
+    @property
+    def configured(self) -> bool:
+        """False when the exporter counts events as `not_configured` instead of sending them."""
+        return self._platform is not None
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """Delivered and dropped counters (shared with a `TracengentSpanProcessor` over it)."""
+        return self._stats
+
+    @property
+    def dropped_count(self) -> int:
+        """Events and trace closes not delivered, whatever the reason."""
+        return self._stats.dropped_count
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Translate and send `spans`; blocks while sending (retries included). Never raises.
+
+        Returns:
+            SUCCESS when everything exportable was delivered, FAILURE when something was dropped.
+        """
+        result = SpanExportResult.FAILURE
+        with self._stats.guard("export"):
+            result = self.deliver([(span, attributes_of(span)) for span in spans], deadline=None)
+        return result
+
+    def deliver(
+        self,
+        entries: Iterable[tuple[ReadableSpan, Attributes]],
+        *,
+        deadline: float | None,
+        on_deadline: DropReason = DropReason.SHUTDOWN_TIMEOUT,
+    ) -> SpanExportResult:
+        """`export` for spans whose attributes were already copied (the processor's path).
+
+        Blocks while sending, at most until `deadline`; never raises.
+
+        Args:
+            entries: `(span, attributes_of(span))` pairs, in the order the spans ended.
+            deadline: absolute `time.monotonic()` after which nothing more is sent; batches not
+                sent by then are counted `shutdown_timeout`. None: the platform client's own
+                timeouts and retries bound it.
+            on_deadline: how what the deadline cut off is counted: `shutdown_timeout` for a
+                flush or close, `retries_exhausted` for the background worker's own bound.
+        """
+        result = SpanExportResult.FAILURE
+        with self._stats.guard("export"):
+            events, sizes, closes, dropped = self._translate(entries)
+            if events:
+                dropped += self._send_events(events, sizes, _Budget(deadline, on_deadline))
+            for close in closes:
+                dropped += self._send_close(close, _Budget(deadline, on_deadline))
+            result = SpanExportResult.FAILURE if dropped else SpanExportResult.SUCCESS
+        return result
+
+    def _translate(
+        self, entries: Iterable[tuple[ReadableSpan, Attributes]]
+    ) -> tuple[list[JsonObject], list[int], list[JsonObject], int]:
+        """`(events, their encoded sizes, trace closes, drops counted)`."""
+        events: list[JsonObject] = []
+        sizes: list[int] = []
+        closes: list[JsonObject] = []
+        unserializable = 0
+        after_shutdown = 0
+        not_configured = 0
+        settings = self._settings
+        for span, attrs in entries:
+            span_kind = span.kind
+            kind = classify(attrs, span_kind)
+            if kind == NOT_EXPORTED:
+                continue
+            if self._shutdown:
+                after_shutdown += 1
+                continue
+            if self._platform is None:
+                if kind == EVENT:
+                    not_configured += 1
+                continue
+            try:
+                if kind == EVENT:
+                    event = event_of_classified(
+                        span,
+                        attrs,
+                        settings,
+                        span_kind,
+                        format_time=self._format_time,
+                        base_tags=self._base_tags,
+                    )
+                    if event is not None:
+                        # Encoding each event alone isolates a bad one (NaN, an odd value) from
+                        # its batch-mates and measures it for the 1 MiB body limit.
+                        sizes.append(_encoded_size(event))
+                        events.append(event)
+                else:
+                    close = span_to_trace_close(
+                        span, attrs, settings, format_time=self._format_time
+                    )
+                    if close is not None:
+                        closes.append(close)
+            except Exception as exc:  # noqa: BLE001 - one bad span must not sink its batch-mates
+                unserializable += 1
+                if not isinstance(exc, (ValueError, TypeError, RecursionError)):
+                    self._stats.add_internal_error("translate", exc)
+        self._stats.add_dropped(DropReason.UNSERIALIZABLE, unserializable)
+        self._stats.add_dropped(DropReason.AFTER_SHUTDOWN, after_shutdown)
+        self._stats.add_dropped(DropReason.NOT_CONFIGURED, not_configured)
+        return events, sizes, closes, unserializable + after_shutdown + not_configured
+
+    def _send_events(self, events: list[JsonObject], sizes: list[int], budget: _Budget) -> int:
+        """Post `events` in bounded batches; returns how many were dropped."""
+        dropped = 0
+        batch: list[JsonObject] = []
+        batch_bytes = 2  # the array's brackets
+        for event, size in zip(events, sizes, strict=True):
+            if batch and (
+                len(batch) >= self._max_batch_size or batch_bytes + size > MAX_BODY_BYTES
+            ):
+                dropped += self._post_events(batch, budget)
+                batch = []
+                batch_bytes = 2
+            batch.append(event)
+            batch_bytes += size + 1  # the event and its comma
+        if batch:
+            dropped += self._post_events(batch, budget)
+        return dropped
+
+    def _failure_reason(self, reason: str | None, budget: _Budget) -> DropReason:
+        if self._stop.is_set():
+            return DropReason.SHUTDOWN_TIMEOUT
+        if budget.expired():
+            return budget.on_deadline
+        if reason is not None and "disabled" in reason.lower():
+            return DropReason.AGENT_DISABLED
+        return DropReason.RETRIES_EXHAUSTED
+
+    def _post_events(self, batch: list[JsonObject], budget: _Budget) -> int:
+        platform = self._platform
+        if platform is None:
+            return 0
+        if budget.expired():
+            self._stats.add_dropped(budget.on_deadline, len(batch))
+            return len(batch)
+        try:
+            result = platform.post_events(batch, deadline=budget.deadline)
+        except Exception as exc:  # noqa: BLE001 - counted below, the agent never sees it
+            # The platform client promises not to raise; if it does, the batch is still counted.
+            self._stats.add_internal_error("post_events", exc)
+            self._stats.add_dropped(self._failure_reason(None, budget), len(batch))
+            return len(batch)
+        delivered = max(0, min(result.delivered, len(batch)))
+        rejected = max(0, min(result.rejected, len(batch) - delivered))
+        failed = len(batch) - delivered - rejected
+        self._stats.add_delivered(delivered)
+        self._stats.add_dropped(DropReason.REJECTED, rejected, detail=result.reason)
+        self._stats.add_dropped(
+            self._failure_reason(result.reason, budget), failed, detail=result.reason
+        )
+        return rejected + failed
+
+    def _send_close(self, close: JsonObject, budget: _Budget) -> int:
+        platform = self._platform
+        if platform is None:
+            return 0
+        if budget.expired():
+            self._stats.add_dropped(budget.on_deadline)
+            return 1
+        try:
+            result = platform.post_trace_close(close, deadline=budget.deadline)
+        except Exception as exc:  # noqa: BLE001 - counted below, the agent never sees it
+            self._stats.add_internal_error("post_trace_close", exc)
+            self._stats.add_dropped(self._failure_reason(None, budget))
+            return 1
+        if result.delivered > 0:
+            self._stats.add_delivered(0, traces_closed=1)
+            return 0
+        if result.rejected > 0:
+            self._stats.add_dropped(DropReason.REJECTED, detail=result.reason)
+        else:
+            self._stats.add_dropped(
+                self._failure_reason(result.reason, budget), detail=result.reason
+            )
+        return 1
+
+    def interrupt(self) -> None:
+        """Wake an in-flight request's backoff so it gives up now (used as a deadline nears)."""
+        self._stop.set()
+
+    def shutdown(self) -> None:
+        """Stop exporting: later spans are counted `after_shutdown`; closes an owned client."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        self._stop.set()
+        if self._owns_platform and self._platform is not None:
+            with self._stats.guard("shutdown"):
+                self._platform.close()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing to flush: `export` sends synchronously. Returns True."""
+        return True
