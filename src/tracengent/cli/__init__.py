@@ -1,0 +1,112 @@
+"""The `tracengent` command line: the local platform (`dev`, `demo`) and its store commands."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from tracengent.cli._store_commands import (
+    approvals,
+    approve,
+    db_option,
+    default_db_path,
+    deny,
+    grant,
+    policy_option,
+    traces,
+)
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Tracengent: decision traces and governance for AI agents.
+
+    `tracengent dev` runs the local platform; the other commands read and decide what it stored.
+    """
+
+
+@main.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port (0: any free port).",
+)
+@db_option
+@policy_option
+def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None:
+    """Serve the whole Tracengent wire contract locally (stop with Ctrl-C)."""
+    from tracengent.platform import PlatformStore, PolicyError, default_policy, load_policy
+    from tracengent.platform._server import bind_socket, make_server
+
+    try:
+        policy = load_policy(policy_path) if policy_path else default_policy()
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = db or default_db_path()
+    store = PlatformStore(path)
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+    bound = int(sock.getsockname()[1])
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"database: {path}")
+    click.echo(f"policy:   {policy_path or 'built-in default'}")
+    click.echo(f"listening on http://{shown_host}:{bound}  (Ctrl-C to stop)")
+    click.echo("agents:")
+    for agent in policy.agents:
+        if agent.disabled:
+            click.echo(f"  {agent.agent_id}: disabled")
+            continue
+        credentials = []
+        if agent.client_id:
+            credentials.append(f"client_id={agent.client_id} client_secret={agent.client_secret}")
+        if agent.ingest_key:
+            credentials.append(f"ingest_key={agent.ingest_key}")
+        click.echo(f"  {agent.agent_id}: {' '.join(credentials) or 'no credentials'}")
+    server = make_server(policy, store, log_level="info")
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully, then re-raises the SIGINT it captured: Ctrl-C is the
+        # documented way to stop, so it ends cleanly rather than as click's "Aborted!".
+        pass
+    finally:
+        sock.close()
+    click.echo("stopped")
+
+
+@main.command()
+@db_option
+def demo(db: Path | None) -> None:
+    """Run a sample agent against an in-process local platform, then show its trace."""
+    from tracengent import _demo
+    from tracengent.cli._render import render_traces
+    from tracengent.platform import LocalPlatform
+
+    with tempfile.TemporaryDirectory(prefix="tracengent-demo-") as scratch:
+        path = db or Path(scratch) / "demo.sqlite3"
+        with LocalPlatform(path) as platform:
+            click.echo(f"local platform on {platform.url} (database {path})")
+
+            def approve(approval_id: str) -> None:
+                record = platform.store.decide_approval(approval_id, True)
+                click.echo(f"  (a person approved {record.approval_id})")
+
+            _demo.run(platform.url, click.echo, approve=approve)
+            click.echo("")
+            click.echo("what the platform stored:")
+            render_traces(platform.store.traces(), platform.store.standalone_events(), click.echo)
+
+
+for _command in (traces, approvals, approve, deny, grant):
+    main.add_command(_command)

@@ -1,0 +1,209 @@
+"""CLI commands over the local platform's store: traces, approvals, approve, deny, grant.
+
+They open the SQLite file directly, so they work while `tracengent dev` serves the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from opentelemetry.exporter.tracengent.environment_variables import TRACENGENT_DEV_DB
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+
+if TYPE_CHECKING:
+    from tracengent.platform import PlatformStore
+
+__all__ = [
+    "approvals",
+    "approve",
+    "db_option",
+    "default_db_path",
+    "deny",
+    "grant",
+    "open_store",
+    "traces",
+]
+
+
+def default_db_path() -> Path:
+    """`TRACENGENT_DEV_DB`, else `dev.sqlite3` in the user's data dir (platformdirs)."""
+    configured = os.environ.get(TRACENGENT_DEV_DB)
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tracengent", appauthor=False)) / "dev.sqlite3"
+
+
+db_option = click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"SQLite file of the local platform (default: ${TRACENGENT_DEV_DB} or the user data dir).",
+)
+
+policy_option = click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML policy file (default: the built-in policy).",
+)
+
+
+def open_store(db: Path | None) -> PlatformStore:
+    """The store at `db` (or the default file)."""
+    from tracengent.platform import PlatformStore
+
+    return PlatformStore(db or default_db_path())
+
+
+def _dump(value: JsonValue) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@click.command()
+@db_option
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N traces.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (events exactly as received).")
+def traces(db: Path | None, limit: int | None, as_json: bool) -> None:
+    """Show decision traces as trees, newest first, then standalone events."""
+    from tracengent.cli._render import render_traces
+
+    store = open_store(db)
+    found = store.traces(limit=limit)
+    standalone = store.standalone_events()
+    if as_json:
+        click.echo(
+            _dump(
+                {
+                    "traces": [t.to_json() for t in found],
+                    "standaloneEvents": [e.body for e in standalone],
+                }
+            )
+        )
+        return
+    render_traces(found, standalone, click.echo)
+
+
+@click.command()
+@db_option
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "approved", "denied", "expired"]),
+    default=None,
+    help="Only approvals with this status.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def approvals(db: Path | None, status: str | None, as_json: bool) -> None:
+    """List approvals (pending ones wait for `tracengent approve` or `tracengent deny`)."""
+    found = open_store(db).approvals(status=status)
+    if as_json:
+        click.echo(_dump({"approvals": [a.to_json() for a in found]}))
+        return
+    if not found:
+        click.echo("no approvals")
+    for a in found:
+        amount = f" {a.amount:g} {a.currency or ''}".rstrip() if a.amount is not None else ""
+        click.echo(
+            f"{a.approval_id} [{a.status}] {a.agent_id} {a.permission}{amount} {a.created_at}"
+        )
+
+
+def _decide(db: Path | None, approval_id: str, approved: bool) -> None:
+    from tracengent.platform import StoreError
+
+    try:
+        record = open_store(db).decide_approval(approval_id, approved)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{record.approval_id} {record.status}")
+
+
+@click.command()
+@db_option
+@click.argument("approval_id")
+def approve(db: Path | None, approval_id: str) -> None:
+    """Approve a pending approval (the waiting agent proceeds)."""
+    _decide(db, approval_id, True)
+
+
+@click.command()
+@db_option
+@click.argument("approval_id")
+def deny(db: Path | None, approval_id: str) -> None:
+    """Deny a pending approval (the waiting agent is refused)."""
+    _decide(db, approval_id, False)
+
+
+@click.command()
+@db_option
+@policy_option
+@click.option("--from", "from_agent", required=True, help="The delegating agent id.")
+@click.option("--to", "to_agent", required=True, help="The agent that receives the token.")
+@click.option(
+    "--permissions",
+    required=True,
+    help="Comma-separated permissions (patterns) to delegate, e.g. flights:search,hotels:*.",
+)
+@click.option(
+    "--max-amount", type=click.FloatRange(min=0), default=None, help="Amount cap (policy currency)."
+)
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Lifetime in seconds.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def grant(
+    db: Path | None,
+    policy_path: Path | None,
+    from_agent: str,
+    to_agent: str,
+    permissions: str,
+    max_amount: float | None,
+    ttl: int,
+    as_json: bool,
+) -> None:
+    """Create a delegation grant and print the delegated token (JWT) for the --to agent."""
+    from tracengent.platform import DelegationRefused, create_grant, default_policy, load_policy
+
+    policy = load_policy(policy_path) if policy_path else default_policy()
+    wanted = [p.strip() for p in permissions.split(",") if p.strip()]
+    try:
+        record, token = create_grant(
+            open_store(db),
+            policy,
+            from_agent=from_agent,
+            to_agent=to_agent,
+            permissions=wanted,
+            ttl_seconds=ttl,
+            max_amount=max_amount,
+        )
+    except DelegationRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(
+            _dump(
+                {
+                    "grantId": record.grant_id,
+                    "accessToken": token.access_token,
+                    "tokenType": "Bearer",
+                    "expiresIn": token.expires_in,
+                    "jti": token.jti,
+                }
+            )
+        )
+        return
+    click.echo(
+        f"grant {record.grant_id}: {to_agent} may act for {from_agent} on {', '.join(wanted)}"
+    )
+    click.echo(token.access_token)

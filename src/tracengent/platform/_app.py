@@ -1,0 +1,216 @@
+"""The local platform's ASGI app: every endpoint of the wire contract over one store and policy."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import cast
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
+from tracengent.platform._decide import Engine, Principal, RequestError
+from tracengent.platform._delegation import DelegationRefused, attenuate
+from tracengent.platform._ingest import (
+    MAX_BODY_BYTES,
+    IngestError,
+    decode_body,
+    validate_close,
+    validate_events,
+)
+from tracengent.platform._policy import Policy
+from tracengent.platform._tokens import TokenError, issue_access_token, verify_token
+from tracengent.platform.store import PlatformStore
+
+__all__ = ["create_app"]
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def _error(status: int, error: str, detail: str, **extra: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": error, "detail": detail, **extra}, status, headers=headers)
+
+
+def create_app(policy: Policy, store: PlatformStore) -> Starlette:
+    """The Starlette app serving the wire contract from `policy`, storing into `store`."""
+    engine = Engine(policy, store)
+
+    def authenticate(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        if header[:7].lower() == "bearer ":
+            try:
+                claims = verify_token(store.signing_key, header[7:].strip(), now=store.clock())
+            except TokenError as exc:
+                raise _Unauthorized(str(exc)) from exc
+            agent = policy.agent(str(claims["sub"]))
+            if agent is None or agent.disabled:
+                raise _Unauthorized("the token's agent is unknown or disabled")
+            grant_id = claims.get("grant_id")
+            if grant_id is None:
+                return Principal(agent)
+            grant = store.grant(str(grant_id))
+            if grant is None or grant.to_agent != agent.agent_id:
+                raise _Unauthorized("the token's grant is unknown")
+            if grant.expires_at_s <= store.clock():
+                raise _Unauthorized("the token's grant has expired")
+            return Principal(agent, grant)
+        key = request.headers.get("x-ingest-key")
+        if key:
+            agent = policy.agent_by_ingest_key(key)
+            if agent is None or agent.disabled:
+                raise _Unauthorized("unknown or disabled ingest key")
+            return Principal(agent)
+        raise _Unauthorized("send Authorization: Bearer <token> or X-Ingest-Key")
+
+    async def read_json(request: Request) -> object:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise IngestError("too large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        return decode_body(await request.body(), request.headers.get("content-encoding"))
+
+    def endpoint(
+        handler: Callable[[Request, Principal, object], JSONResponse],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            try:
+                principal = await run_in_threadpool(authenticate, request)
+            except _Unauthorized as exc:
+                return _error(401, "unauthorized", str(exc))
+            try:
+                body = await read_json(request)
+            except IngestError as exc:
+                if request.url.path.startswith("/v1/ingest/"):
+                    await run_in_threadpool(
+                        store.count_rejection, principal.agent.agent_id, exc.error
+                    )
+                return _error(400, exc.error, exc.detail)
+            try:
+                return await run_in_threadpool(handler, request, principal, body)
+            except RequestError as exc:
+                return _error(400, "invalid_request", str(exc))
+
+        return run
+
+    def ingest_events(_: Request, principal: Principal, body: object) -> JSONResponse:
+        agent_id = principal.agent.agent_id
+        try:
+            events = validate_events(body)
+        except IngestError as exc:
+            store.count_rejection(agent_id, exc.error)
+            return _error(400, exc.error, exc.detail)
+        result = store.ingest_events(agent_id, events)
+        return JSONResponse(
+            {"accepted": len(events), "stored": result.stored, "duplicates": result.duplicates}
+        )
+
+    def ingest_traces(_: Request, principal: Principal, body: object) -> JSONResponse:
+        agent_id = principal.agent.agent_id
+        try:
+            close = validate_close(body)
+        except IngestError as exc:
+            store.count_rejection(agent_id, exc.error)
+            return _error(400, exc.error, exc.detail)
+        stored = store.ingest_trace_close(agent_id, close)
+        return JSONResponse({"accepted": 1, "stored": int(stored), "duplicates": int(not stored)})
+
+    def as_object(body: object) -> JsonObject:
+        if not isinstance(body, dict):
+            raise RequestError("body must be a JSON object")
+        return cast(JsonObject, body)
+
+    def authorize(_: Request, principal: Principal, body: object) -> JSONResponse:
+        return JSONResponse(engine.authorize(principal, as_object(body)))
+
+    def tool_authorize(_: Request, principal: Principal, body: object) -> JSONResponse:
+        return JSONResponse(engine.tool_authorize(principal, as_object(body)))
+
+    def attenuate_grant(request: Request, principal: Principal, body: object) -> JSONResponse:
+        grant_id = request.path_params["grant_id"]
+        if principal.grant is None or principal.grant.grant_id != grant_id:
+            return JSONResponse(
+                {
+                    "error": "forbidden",
+                    "reason": f"the bearer is not a delegated token of {grant_id}",
+                },
+                403,
+            )
+        try:
+            token = attenuate(store, policy, principal.grant, as_object(body))
+        except DelegationRefused as exc:
+            return JSONResponse({"error": "subset_violation", "reason": str(exc)}, 403)
+        return JSONResponse(
+            {
+                "token": {
+                    "accessToken": token.access_token,
+                    "tokenType": "Bearer",
+                    "expiresIn": token.expires_in,
+                    "jti": token.jti,
+                }
+            }
+        )
+
+    async def get_approval(request: Request) -> Response:
+        try:
+            principal = await run_in_threadpool(authenticate, request)
+        except _Unauthorized as exc:
+            return _error(401, "unauthorized", str(exc))
+        approval_id = request.path_params["approval_id"]
+        approval = await run_in_threadpool(store.approval, approval_id)
+        mine = {principal.agent.agent_id}
+        if principal.grant is not None:
+            mine.add(principal.grant.acting_for)
+        if approval is None or approval.agent_id not in mine:
+            return _error(404, "not_found", f"no approval {approval_id} for this agent")
+        return JSONResponse(approval.to_json())
+
+    def issue_token(body: bytes) -> JSONResponse:
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "client_credentials":
+            return _error(400, "unsupported_grant_type", "grant_type must be client_credentials")
+        agent = policy.agent_by_client_id(form.get("client_id", ""))
+        if agent is None or agent.client_secret != form.get("client_secret"):
+            return _error(401, "invalid_client", "unknown client_id or wrong client_secret")
+        if agent.disabled:
+            return _error(401, "invalid_client", f"agent {agent.agent_id} is disabled")
+        token = issue_access_token(
+            store.signing_key,
+            agent_id=agent.agent_id,
+            permissions=list(agent.permissions),
+            ttl_seconds=policy.token_ttl_seconds,
+            now=store.clock(),
+        )
+        return JSONResponse(
+            {
+                "access_token": token.access_token,
+                "token_type": "Bearer",
+                "expires_in": token.expires_in,
+            }
+        )
+
+    async def token(request: Request) -> Response:
+        return await run_in_threadpool(issue_token, await request.body())
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/v1/oauth/token", token, methods=["POST"]),
+            Route("/v1/ingest/events", endpoint(ingest_events), methods=["POST"]),
+            Route("/v1/ingest/traces", endpoint(ingest_traces), methods=["POST"]),
+            Route("/v1/authorize", endpoint(authorize), methods=["POST"]),
+            Route("/v1/tool-authorize", endpoint(tool_authorize), methods=["POST"]),
+            Route(
+                "/v1/delegations/{grant_id}/attenuate", endpoint(attenuate_grant), methods=["POST"]
+            ),
+            Route("/v1/approvals/{approval_id}", get_approval, methods=["GET"]),
+            Route("/healthz", health, methods=["GET"]),
+        ]
+    )

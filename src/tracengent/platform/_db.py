@@ -1,0 +1,162 @@
+"""SQLite plumbing of the local platform: connections, the versioned schema, the signing key.
+
+Every operation opens its own short connection (WAL, busy timeout) so the server and CLI commands
+can use one database file at the same time.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+__all__ = ["BUSY_TIMEOUT_MS", "SCHEMA_VERSION", "connect", "migrate", "read_or_create_secret"]
+
+BUSY_TIMEOUT_MS: Final = 5000
+"""How long a statement waits for another process's write lock before failing."""
+
+_MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        dedupe_key TEXT UNIQUE,
+        agent_id TEXT NOT NULL,
+        trace_id TEXT,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX events_trace ON events (trace_id);
+    CREATE TABLE trace_closes (
+        trace_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        agent_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE TABLE decisions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT UNIQUE NOT NULL,
+        agent_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        permission TEXT,
+        status TEXT NOT NULL,
+        outcome TEXT,
+        reason TEXT NOT NULL,
+        trace_id TEXT,
+        approval_id TEXT,
+        acting_for TEXT,
+        request TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE approvals (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT UNIQUE NOT NULL,
+        agent_id TEXT NOT NULL,
+        permission TEXT NOT NULL,
+        context TEXT NOT NULL,
+        amount REAL,
+        currency TEXT,
+        trace_id TEXT,
+        created_at TEXT NOT NULL,
+        expires_at_s REAL NOT NULL,
+        status TEXT NOT NULL,
+        decided_at TEXT
+    );
+    CREATE TABLE grants (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT UNIQUE NOT NULL,
+        parent_id TEXT,
+        from_agent TEXT NOT NULL,
+        to_agent TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        max_amount REAL,
+        expires_at_s REAL NOT NULL,
+        chain TEXT NOT NULL,
+        reason TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE reservations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        agent_id TEXT NOT NULL,
+        trace_id TEXT,
+        tokens INTEGER NOT NULL,
+        released INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE token_usage (agent_id TEXT PRIMARY KEY, used INTEGER NOT NULL);
+    CREATE TABLE counters (
+        agent_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (agent_id, name)
+    );
+    """,
+)
+
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
+"""The `PRAGMA user_version` a migrated database carries."""
+
+
+@contextmanager
+def connect(path: Path, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection; with `write`, one IMMEDIATE transaction committed on success."""
+    connection = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    try:
+        connection.row_factory = sqlite3.Row
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not write:
+            yield connection
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+def migrate(path: Path) -> None:
+    """Create or upgrade the schema to `SCHEMA_VERSION` (WAL on); refuses a newer database.
+
+    Raises:
+        RuntimeError: the database was written by a newer Tracengent (its version is higher).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with connect(path) as connection:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"database {path} has schema version {version}, newer than this Tracengent "
+                    f"({SCHEMA_VERSION}): upgrade Tracengent or use another --db"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def read_or_create_secret(path: Path, name: str) -> str:
+    """A random secret stored in `meta` under `name`, generated on first use (race-free)."""
+    with connect(path, write=True) as connection:
+        connection.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (name, secrets.token_hex(32))
+        )
+        row = connection.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
+    return str(row["value"])

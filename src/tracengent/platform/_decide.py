@@ -1,0 +1,359 @@
+"""The local platform's decisions: `/v1/authorize` and `/v1/tool-authorize` (wire contract §4, §6).
+
+Each handler takes the authenticated principal and the parsed request, stores the decision with its
+reason, and returns the HTTP status and JSON answer. Anything not clearly allowed is denied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.permissions import permission_matches
+from opentelemetry.exporter.tracengent.redaction import Redaction, redact_value
+from tracengent.platform._policy import AgentPolicy, PermissionRule, Policy
+from tracengent.platform._records import ApprovalRecord, GrantRecord
+from tracengent.platform.store import PlatformStore
+
+__all__ = ["Engine", "Principal", "RequestError"]
+
+_LLM_CALL: Final = "llm:call"
+
+
+class RequestError(Exception):
+    """A request body that breaks the contract (answered 400 with this detail)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the agent the credentials belong to, and the grant of a delegated token."""
+
+    agent: AgentPolicy
+    grant: GrantRecord | None = None
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    status: str
+    reason: str
+    rule: PermissionRule | None = None
+    approval: ApprovalRecord | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == "allowed"
+
+
+def _deny(reason: str, rule: PermissionRule | None = None) -> _Verdict:
+    return _Verdict("denied", reason, rule)
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{value:.2f} {currency}"
+
+
+def _optional_str(request: JsonObject, key: str) -> str | None:
+    value = request.get(key)
+    if value is not None and not isinstance(value, str):
+        raise RequestError(f"{key!r} must be a string")
+    return value
+
+
+def _required_str(request: JsonObject, key: str) -> str:
+    value = _optional_str(request, key)
+    if not value:
+        raise RequestError(f"{key!r} is required (a non-empty string)")
+    return value
+
+
+def _scrubbed(context: JsonObject, rule: PermissionRule | None) -> JsonObject:
+    """The context as it may be stored: the rule's `redact_fields` masked (a card number is not
+    kept in the decision log or shown to the approver)."""
+    if rule is None or not rule.redact_fields:
+        return context
+    redacted = redact_value(context, [Redaction(f, "mask") for f in rule.redact_fields])
+    return redacted if isinstance(redacted, dict) else {}
+
+
+def _parse_amount(
+    policy: Policy, context: JsonObject
+) -> tuple[float | None, str | None, float | None] | str:
+    """`(amount, currency, amount in the policy currency)`, or why the context is refused."""
+    amount = context.get("amount")
+    currency = context.get("currency")
+    if currency is not None and not isinstance(currency, str):
+        return f"context currency must be a string, got {currency!r}"
+    if amount is None:
+        return None, currency, None
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+        return f"context amount must be a number >= 0, got {amount!r}"
+    converted = policy.convert(float(amount), currency)
+    if converted is None:
+        return f"no conversion rate from {currency} to {policy.currency}"
+    return float(amount), currency, converted
+
+
+class Engine:
+    """Decides requests against a policy, recording every decision in the store."""
+
+    def __init__(self, policy: Policy, store: PlatformStore) -> None:
+        self.policy = policy
+        self.store = store
+
+    # -- the shared evaluation ----------------------------------------------------------------
+
+    def _evaluate(
+        self,
+        principal: Principal,
+        permission: str,
+        context: JsonObject,
+        trace_id: str | None,
+        *,
+        approval_required: bool = False,
+    ) -> _Verdict:
+        policy, agent, grant = self.policy, principal.agent, principal.grant
+        subject = agent
+        if grant is not None:
+            if not any(permission_matches(p, permission) for p in grant.permissions):
+                return _deny(
+                    f"{permission} is outside the delegated permissions of {grant.grant_id}"
+                )
+            root = policy.agent(grant.acting_for)
+            if root is None or root.disabled:
+                return _deny(f"the delegating agent {grant.acting_for} is unknown or disabled")
+            subject = root
+        if not subject.holds(permission):
+            return _deny(f"agent {subject.agent_id} does not hold permission {permission}")
+        rule = policy.rule_for(permission, subject.agent_id)
+        parsed = _parse_amount(policy, context)
+        if isinstance(parsed, str):
+            return _deny(parsed, rule)
+        amount, currency, converted = parsed
+        cur = policy.currency
+        grant_cap = grant.max_amount if grant is not None else None
+        if converted is not None and grant_cap is not None and converted > grant_cap:
+            return _deny(
+                f"amount {_money(converted, cur)} exceeds the delegated maximum "
+                f"{_money(grant_cap, cur)}",
+                rule,
+            )
+        rule_cap = rule.max_amount if rule is not None else None
+        if converted is not None and rule_cap is not None and converted > rule_cap:
+            return _deny(
+                f"amount {_money(converted, cur)} exceeds the limit "
+                f"{_money(rule_cap, cur)} for {permission}",
+                rule,
+            )
+        threshold = rule.require_approval_over if rule is not None else None
+        over = converted is not None and threshold is not None and converted > threshold
+        if approval_required or over:
+            approval = self.store.create_approval(
+                agent_id=agent.agent_id,
+                permission=permission,
+                context=_scrubbed(context, rule),
+                ttl_seconds=policy.approval_ttl_seconds,
+                amount=amount,
+                currency=currency,
+                trace_id=trace_id,
+            )
+            reason = (
+                f"amount {_money(converted or 0.0, cur)} is over the approval threshold "
+                f"{_money(threshold or 0.0, cur)}"
+                if over
+                else f"{permission} requires a person's approval"
+            )
+            return _Verdict("pending_approval", reason, rule, approval)
+        if permission == _LLM_CALL and agent.llm_token_budget is not None:
+            estimated = context.get("estimatedTokens", 0)
+            if isinstance(estimated, bool) or not isinstance(estimated, int) or estimated < 0:
+                return _deny(f"estimatedTokens must be an integer >= 0, got {estimated!r}", rule)
+            budget = agent.llm_token_budget
+            if not self.store.reserve_tokens(agent.agent_id, budget, estimated, trace_id):
+                usage = self.store.token_usage(agent.agent_id)
+                left = max(0, budget - usage.used - usage.reserved)
+                return _deny(
+                    f"LLM token budget exceeded: {estimated} estimated, {left} of {budget} left",
+                    rule,
+                )
+        return _Verdict("allowed", f"{permission} allowed by policy", rule)
+
+    def _record(
+        self,
+        principal: Principal,
+        kind: str,
+        permission: str | None,
+        verdict: _Verdict,
+        request: JsonObject,
+        trace_id: str | None,
+        outcome: str | None = None,
+    ) -> str:
+        return self.store.record_decision(
+            agent_id=principal.agent.agent_id,
+            kind=kind,
+            permission=permission,
+            status=verdict.status,
+            reason=verdict.reason,
+            request=request,
+            outcome=outcome,
+            trace_id=trace_id,
+            approval_id=verdict.approval.approval_id if verdict.approval else None,
+            acting_for=principal.grant.acting_for if principal.grant else None,
+        )
+
+    # -- POST /v1/authorize -------------------------------------------------------------------
+
+    def authorize(self, principal: Principal, request: JsonObject) -> JsonObject:
+        """Decide `{"permission", "context"?, "traceId"?}`.
+
+        Raises:
+            RequestError: the request breaks the contract.
+        """
+        permission = _required_str(request, "permission")
+        trace_id = _optional_str(request, "traceId")
+        context = request.get("context") or {}
+        if not isinstance(context, dict):
+            raise RequestError("'context' must be a JSON object")
+        verdict = self._evaluate(principal, permission, context, trace_id)
+        answer: JsonObject = {
+            "allowed": verdict.allowed,
+            "status": verdict.status,
+            "reason": verdict.reason,
+            "decisionId": self._record(
+                principal,
+                "authorize",
+                permission,
+                verdict,
+                {**request, "context": _scrubbed(context, verdict.rule)},
+                trace_id,
+            ),
+        }
+        if verdict.approval is not None:
+            answer["approvalId"] = verdict.approval.approval_id
+        if principal.grant is not None:
+            answer["actingFor"] = principal.grant.acting_for
+            answer["chain"] = list(principal.grant.chain)
+        obligations = self._obligations(verdict.rule)
+        if obligations:
+            answer["obligations"] = obligations
+        return answer
+
+    def _obligations(self, rule: PermissionRule | None) -> JsonObject:
+        if rule is None:
+            return {}
+        obligations: JsonObject = {}
+        if rule.max_amount is not None:
+            obligations["maxAmount"] = rule.max_amount
+        if rule.require_approval_over is not None:
+            obligations["requireApprovalOver"] = rule.require_approval_over
+        if obligations:
+            obligations["currency"] = self.policy.currency
+        if rule.redact_fields:
+            obligations["redactFields"] = list(rule.redact_fields)
+        return obligations
+
+    # -- POST /v1/tool-authorize --------------------------------------------------------------
+
+    def tool_authorize(self, principal: Principal, request: JsonObject) -> JsonObject:
+        """Decide a governed tool call of any transport (`http`, `mcp`, `function`).
+
+        Raises:
+            RequestError: the request breaks the contract.
+        """
+        transport = _required_str(request, "transport")
+        trace_id = _optional_str(request, "traceId")
+        # Header values may carry secrets: keep only their names in the stored request.
+        headers = request.get("headers")
+        stored: JsonObject = {k: v for k, v in request.items() if k != "headers"}
+        if isinstance(headers, dict):
+            stored["headerNames"] = list[JsonValue](sorted(headers))
+        permission: str | None = None
+        approval = False
+        redactions: tuple[Redaction, ...] = ()
+        denial: tuple[str, str] | None = None
+        if transport == "http":
+            method = _required_str(request, "method").upper()
+            host = _required_str(request, "host").lower()
+            path = _required_str(request, "path")
+            if host.rsplit(":", 1)[-1].isdigit() and host.count(":") == 1:
+                host = host.rsplit(":", 1)[0]
+            egress = self.policy.egress
+            route = egress.route_for(method, host, path)
+            if not egress.is_allowed_host(host):
+                denial = ("egress_deny", f"host {host} is not in the egress allowlist")
+            elif route is not None:
+                permission, approval, redactions = (
+                    route.permission,
+                    route.approval,
+                    route.redactions,
+                )
+            elif egress.unmatched_routes == "allow":
+                verdict = _Verdict("allowed", f"host {host} is allowlisted (no route rule)")
+                return self._tool_answer(
+                    principal, None, verdict, "policy_allow", (), stored, trace_id
+                )
+            else:
+                denial = ("policy_deny", f"no route rule for {method} {host}{path}")
+        elif transport in ("mcp", "function"):
+            key = "toolName" if transport == "mcp" else "functionName"
+            name = _required_str(request, key)
+            binding = self.policy.binding(transport, name)
+            if binding is None:
+                label = "MCP tool" if transport == "mcp" else "function"
+                denial = ("policy_deny", f"tool not bound: {label} {name!r} has no binding")
+            else:
+                permission, approval = binding.permission, binding.approval
+                redactions = binding.redactions
+        else:
+            raise RequestError(f"'transport' must be one of http/mcp/function, got {transport!r}")
+        if denial is not None or permission is None:
+            outcome, reason = denial or ("policy_deny", "no permission bound")
+            return self._tool_answer(principal, None, _deny(reason), outcome, (), stored, trace_id)
+        body = request.get("body")
+        context: JsonObject = body if isinstance(body, dict) else {}
+        verdict = self._evaluate(
+            principal, permission, context, trace_id, approval_required=approval
+        )
+        outcome = {"allowed": "policy_allow", "pending_approval": "approval_required"}.get(
+            verdict.status, "policy_deny"
+        )
+        if verdict.rule is not None:
+            named = {r.field for r in redactions}
+            extra = tuple(
+                Redaction(f, "mask") for f in verdict.rule.redact_fields if f not in named
+            )
+            redactions = redactions + extra
+        return self._tool_answer(
+            principal, permission, verdict, outcome, redactions, stored, trace_id
+        )
+
+    def _tool_answer(
+        self,
+        principal: Principal,
+        permission: str | None,
+        verdict: _Verdict,
+        outcome: str,
+        redactions: tuple[Redaction, ...],
+        stored: JsonObject,
+        trace_id: str | None,
+    ) -> JsonObject:
+        answer: JsonObject = {
+            "allowed": verdict.allowed,
+            "status": verdict.status,
+            "outcome": outcome,
+            "reason": verdict.reason,
+        }
+        if permission is not None:
+            answer["permission"] = permission
+        if redactions and "body" in stored:
+            # What the tool would redact is not kept in the decision log either.
+            stored = {**stored, "body": redact_value(stored["body"], redactions)}
+        answer["decisionId"] = self._record(
+            principal, "tool", permission, verdict, stored, trace_id, outcome
+        )
+        if verdict.approval is not None:
+            answer["approvalId"] = verdict.approval.approval_id
+        if verdict.allowed and redactions:
+            wire: list[JsonValue] = [{"field": r.field, "strategy": r.strategy} for r in redactions]
+            answer["redactions"] = wire
+        return answer

@@ -1,0 +1,154 @@
+"""`LocalPlatform`: the local platform served by uvicorn on a loopback socket, in a thread."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from tracengent.platform._defaults import default_policy
+from tracengent.platform._policy import Policy, load_policy
+from tracengent.platform.store import PlatformStore
+
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["LocalPlatform", "bind_socket", "make_server"]
+
+_logger = logging.getLogger("tracengent.platform")
+_START_DEADLINE_S = 10.0
+_STOP_DEADLINE_S = 10.0
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host:port` (`port=0` picks a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def make_server(
+    policy: Policy, store: PlatformStore, *, log_level: str = "warning"
+) -> uvicorn.Server:
+    """A uvicorn server for the platform app (h11, no websockets, no lifespan)."""
+    import uvicorn
+
+    from tracengent.platform._app import create_app
+
+    config = uvicorn.Config(
+        create_app(policy, store),
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+    )
+    return uvicorn.Server(config)
+
+
+class LocalPlatform:
+    """The embedded Tracengent platform, for tests, the demo and `tracengent dev`.
+
+    Usage: `with LocalPlatform(tmp_path / "db.sqlite3") as platform: ... platform.url ...`.
+
+    Args:
+        db_path: the SQLite file (created and migrated when missing).
+        policy: a `Policy`, a path to a TOML policy file, or None for the built-in policy.
+        host: the loopback address to listen on.
+        port: the port; 0 picks a free one.
+        clock: seconds since the epoch (tests inject one to expire tokens and approvals).
+
+    Raises:
+        PolicyError: the policy file is invalid (at construction).
+    """
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        policy: Policy | str | Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if policy is None:
+            policy = default_policy()
+        elif not isinstance(policy, Policy):
+            policy = load_policy(policy)
+        self.policy = policy
+        self.store = PlatformStore(db_path, clock=clock)
+        self.host = host
+        self.port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL agents use (`http://127.0.0.1:<port>`)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> LocalPlatform:
+        """Bind, start serving in a daemon thread and return once it accepts connections.
+
+        Blocks at most 10 s.
+
+        Raises:
+            OSError: the address cannot be bound.
+            RuntimeError: the server did not start in time (or is already started).
+        """
+        if self._server is not None:
+            raise RuntimeError("the platform is already started")
+        sock = bind_socket(self.host, self.port)
+        self.port = int(sock.getsockname()[1])
+        server = make_server(self.policy, self.store)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="tracengent-platform", daemon=True
+        )
+        self._server, self._thread = server, thread
+        thread.start()
+        deadline = time.monotonic() + _START_DEADLINE_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                sock.close()
+                raise RuntimeError(f"the local platform did not start on {self.url}")
+            # Waiting for uvicorn's own startup flag; a short poll under a deadline.
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait (at most 10 s) for the server thread; idempotent."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(_STOP_DEADLINE_S)
+        if thread.is_alive():
+            _logger.warning(
+                "the local platform on %s did not stop within %s s", self.url, _STOP_DEADLINE_S
+            )
+
+    def __enter__(self) -> LocalPlatform:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,181 @@
+"""The ingest half of the platform store: events, trace closes, counters, LLM token budgets."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Final
+
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, dumps_compact
+from opentelemetry.exporter.tracengent.wire import format_timestamp
+from tracengent.platform._db import connect, migrate, read_or_create_secret
+from tracengent.platform._records import AgentCounters, IngestResult, TokenUsage
+
+__all__ = ["IngestStore"]
+
+_SIGNING_KEY: Final = "jwt_signing_key"
+
+
+class IngestStore:
+    """What ingest writes and counts; `PlatformStore` adds decisions, approvals, grants, traces."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        migrate(self.path)
+        self._signing_key = read_or_create_secret(self.path, _SIGNING_KEY)
+
+    @property
+    def signing_key(self) -> str:
+        """The HS256 key every token of this database is signed with (generated once)."""
+        return self._signing_key
+
+    def now_iso(self) -> str:
+        """The store clock's now, formatted as the wire contract writes timestamps."""
+        return format_timestamp(datetime.fromtimestamp(self.clock(), timezone.utc))
+
+    # -- ingest -------------------------------------------------------------------------------
+
+    def ingest_events(self, agent_id: str, events: list[JsonObject]) -> IngestResult:
+        """Store a validated batch atomically; an `eventId` (or `idempotencyKey`) already stored is
+        ignored and counted as a duplicate. Stored `llm_call` events with `usage.tokens` reconcile
+        the agent's token reservations."""
+        received_at = self.now_iso()
+        stored = duplicates = 0
+        with connect(self.path, write=True) as db:
+            for event in events:
+                key = event.get("eventId") or event.get("idempotencyKey")
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO events (dedupe_key, agent_id, trace_id, body, received_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        key if isinstance(key, str) else None,
+                        agent_id,
+                        event.get("traceId") if isinstance(event.get("traceId"), str) else None,
+                        dumps_compact(event),
+                        received_at,
+                    ),
+                )
+                if cursor.rowcount == 0:
+                    duplicates += 1
+                    continue
+                stored += 1
+                self._reconcile_tokens(db, agent_id, event)
+            self._bump(db, agent_id, "events_received", len(events))
+            self._bump(db, agent_id, "events_stored", stored)
+            self._bump(db, agent_id, "duplicates_ignored", duplicates)
+        return IngestResult(stored=stored, duplicates=duplicates)
+
+    def ingest_trace_close(self, agent_id: str, close: JsonObject) -> bool:
+        """Store a validated trace close; False (and counted) when that trace was already closed."""
+        with connect(self.path, write=True) as db:
+            seq = self._take_event_seq(db)
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO trace_closes (trace_id, seq, agent_id, body, received_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (close["traceId"], seq, agent_id, dumps_compact(close), self.now_iso()),
+            )
+            self._bump(db, agent_id, "trace_closes_received", 1)
+            if cursor.rowcount == 0:
+                self._bump(db, agent_id, "duplicates_ignored", 1)
+                return False
+        return True
+
+    @staticmethod
+    def _take_event_seq(db: sqlite3.Connection) -> int:
+        # A close takes the next number of the events' own sequence (SQLite lets sqlite_sequence
+        # be written), so events and closes order as received and traces sort newest first.
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        seq = (int(row[0]) if row is not None else 0) + 1
+        if row is None:
+            db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (seq,))
+        else:
+            db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (seq,))
+        return seq
+
+    def count_rejection(self, agent_id: str, reason: str) -> None:
+        """Count a rejected batch of `agent_id` under a short `reason` (e.g. `invalid status`)."""
+        with connect(self.path, write=True) as db:
+            self._bump(db, agent_id, "batches_rejected", 1)
+            self._bump(db, agent_id, f"reason:{reason}", 1)
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection, agent_id: str, name: str, by: int) -> None:
+        db.execute(
+            "INSERT INTO counters (agent_id, name, value) VALUES (?, ?, ?)"
+            " ON CONFLICT (agent_id, name) DO UPDATE SET value = value + excluded.value",
+            (agent_id, name, by),
+        )
+
+    def counters(self) -> dict[str, AgentCounters]:
+        """Ingest counters per agent id."""
+        values: dict[str, dict[str, int]] = {}
+        with connect(self.path) as db:
+            for row in db.execute("SELECT agent_id, name, value FROM counters"):
+                values.setdefault(row["agent_id"], {})[row["name"]] = int(row["value"])
+        return {
+            agent: AgentCounters(
+                events_received=v.get("events_received", 0),
+                events_stored=v.get("events_stored", 0),
+                duplicates_ignored=v.get("duplicates_ignored", 0),
+                trace_closes_received=v.get("trace_closes_received", 0),
+                batches_rejected=v.get("batches_rejected", 0),
+                rejection_reasons={
+                    k.removeprefix("reason:"): n for k, n in v.items() if k.startswith("reason:")
+                },
+            )
+            for agent, v in values.items()
+        }
+
+    # -- LLM token budgets --------------------------------------------------------------------
+
+    def reserve_tokens(self, agent_id: str, budget: int, tokens: int, trace_id: str | None) -> bool:
+        """Reserve `tokens` when used + reserved + tokens stays within `budget`; atomic."""
+        with connect(self.path, write=True) as db:
+            usage = self._usage(db, agent_id)
+            if usage.used + usage.reserved + tokens > budget:
+                return False
+            db.execute(
+                "INSERT INTO reservations (agent_id, trace_id, tokens) VALUES (?, ?, ?)",
+                (agent_id, trace_id, tokens),
+            )
+        return True
+
+    def token_usage(self, agent_id: str) -> TokenUsage:
+        """Tokens the agent used (from `llm_call` events) and holds reserved."""
+        with connect(self.path) as db:
+            return self._usage(db, agent_id)
+
+    @staticmethod
+    def _usage(db: sqlite3.Connection, agent_id: str) -> TokenUsage:
+        used = db.execute("SELECT used FROM token_usage WHERE agent_id = ?", (agent_id,)).fetchone()
+        reserved = db.execute(
+            "SELECT COALESCE(SUM(tokens), 0) FROM reservations WHERE agent_id = ? AND released = 0",
+            (agent_id,),
+        ).fetchone()[0]
+        return TokenUsage(used=int(used[0]) if used else 0, reserved=int(reserved))
+
+    @staticmethod
+    def _reconcile_tokens(db: sqlite3.Connection, agent_id: str, event: JsonObject) -> None:
+        usage = event.get("usage")
+        if event.get("type") != "llm_call" or not isinstance(usage, dict):
+            return
+        tokens = usage.get("tokens")
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+            return
+        # Release the reservation this call made: the same trace's oldest first, else the oldest.
+        row = db.execute(
+            "SELECT seq FROM reservations WHERE agent_id = ? AND released = 0"
+            " ORDER BY (trace_id IS NOT ? AND trace_id IS NOT NULL), seq LIMIT 1",
+            (agent_id, event.get("traceId")),
+        ).fetchone()
+        if row is not None:
+            db.execute("UPDATE reservations SET released = 1 WHERE seq = ?", (row["seq"],))
+        db.execute(
+            "INSERT INTO token_usage (agent_id, used) VALUES (?, ?)"
+            " ON CONFLICT (agent_id) DO UPDATE SET used = used + excluded.used",
+            (agent_id, tokens),
+        )

@@ -1,0 +1,101 @@
+"""A strict reader of TOML tables: every value type-checked, every error naming its dotted key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from opentelemetry.exporter.tracengent.errors import TracengentConfigError
+
+__all__ = ["PolicyError", "TomlTable"]
+
+
+class PolicyError(TracengentConfigError):
+    """The policy file is invalid; the message names the key and what was expected."""
+
+
+class TomlTable:
+    """A TOML table read key by key; every error names the dotted key."""
+
+    def __init__(self, raw: Mapping[str, object], path: str) -> None:
+        self.raw = raw
+        self.path = path
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def get(self, name: str) -> object:
+        self.used.add(name)
+        return self.raw.get(name)
+
+    def string(self, name: str, *, default: str | None = None, required: bool = False) -> str:
+        value = self.get(name)
+        if value is None:
+            if required or default is None:
+                raise PolicyError(f"{self.key(name)!r} is required (expected a string)")
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise PolicyError(f"{self.key(name)!r}: expected a non-empty string, got {value!r}")
+        return value
+
+    def optional_string(self, name: str) -> str | None:
+        if self.get(name) is None:
+            return None
+        return self.string(name)
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise PolicyError(f"{self.key(name)!r}: expected true or false, got {value!r}")
+        return value
+
+    def number(self, name: str, *, minimum: float = 0.0) -> float | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+            raise PolicyError(
+                f"{self.key(name)!r}: expected a number >= {minimum:g}, got {value!r}"
+            )
+        return float(value)
+
+    def integer(self, name: str, *, default: int | None = None, minimum: int = 1) -> int | None:
+        value = self.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise PolicyError(
+                f"{self.key(name)!r}: expected an integer >= {minimum}, got {value!r}"
+            )
+        return value
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        value = self.get(name)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise PolicyError(f"{self.key(name)!r}: expected an array of strings, got {value!r}")
+        return tuple(value)
+
+    def table(self, name: str) -> TomlTable:
+        value = self.get(name)
+        if value is None:
+            return TomlTable({}, self.key(name))
+        if not isinstance(value, dict):
+            raise PolicyError(f"{self.key(name)!r}: expected a table, got {value!r}")
+        return TomlTable(value, self.key(name))
+
+    def tables(self, name: str) -> list[TomlTable]:
+        value = self.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise PolicyError(f"{self.key(name)!r}: expected an array of tables ([[{name}]])")
+        return [TomlTable(v, f"{self.key(name)}[{i}]") for i, v in enumerate(value)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.raw) - self.used)
+        if unknown:
+            raise PolicyError(f"{self.key(unknown[0])!r}: unknown key")

@@ -1,0 +1,325 @@
+"""`PlatformStore`: everything the local platform keeps, in one SQLite file.
+
+The server writes through it; the CLI, the demo and tests read and decide approvals through it,
+even while a server runs on the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import cast
+
+from opentelemetry.exporter.tracengent.ids import new_id
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, dumps_compact
+from tracengent.platform._db import connect
+from tracengent.platform._records import (
+    ApprovalRecord,
+    DecisionRecord,
+    GrantRecord,
+    StoredEvent,
+    StoreError,
+    TraceRecord,
+)
+from tracengent.platform._store_ingest import IngestStore
+
+__all__ = ["PlatformStore"]
+
+
+def _loads(text: str) -> JsonObject:
+    return cast(JsonObject, json.loads(text))
+
+
+class PlatformStore(IngestStore):
+    """Typed access to the platform's SQLite database (created and migrated on construction).
+
+    Args:
+        path: the database file (its directory is created).
+        clock: seconds since the epoch; tests inject one to expire approvals and tokens.
+
+    Raises:
+        RuntimeError: the file holds a schema newer than this Tracengent.
+    """
+
+    # -- decisions and approvals --------------------------------------------------------------
+
+    def record_decision(
+        self,
+        *,
+        agent_id: str,
+        kind: str,
+        permission: str | None,
+        status: str,
+        reason: str,
+        request: JsonObject,
+        outcome: str | None = None,
+        trace_id: str | None = None,
+        approval_id: str | None = None,
+        acting_for: str | None = None,
+    ) -> str:
+        """Store a decision and return its new `dec_...` id."""
+        decision_id = new_id("dec")
+        with connect(self.path, write=True) as db:
+            db.execute(
+                "INSERT INTO decisions (id, agent_id, kind, permission, status, outcome, reason,"
+                " trace_id, approval_id, acting_for, request, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    decision_id,
+                    agent_id,
+                    kind,
+                    permission,
+                    status,
+                    outcome,
+                    reason,
+                    trace_id,
+                    approval_id,
+                    acting_for,
+                    dumps_compact(request),
+                    self.now_iso(),
+                ),
+            )
+        return decision_id
+
+    def decisions(self) -> list[DecisionRecord]:
+        """Every decision, oldest first."""
+        with connect(self.path) as db:
+            rows = db.execute("SELECT * FROM decisions ORDER BY seq").fetchall()
+        return [
+            DecisionRecord(
+                decision_id=r["id"],
+                agent_id=r["agent_id"],
+                kind=r["kind"],
+                permission=r["permission"],
+                status=r["status"],
+                outcome=r["outcome"],
+                reason=r["reason"],
+                trace_id=r["trace_id"],
+                approval_id=r["approval_id"],
+                acting_for=r["acting_for"],
+                request=_loads(r["request"]),
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    def create_approval(
+        self,
+        *,
+        agent_id: str,
+        permission: str,
+        context: JsonObject,
+        ttl_seconds: float,
+        amount: float | None = None,
+        currency: str | None = None,
+        trace_id: str | None = None,
+    ) -> ApprovalRecord:
+        """Store a new pending approval (`apr_...`) that expires after `ttl_seconds`."""
+        approval_id = new_id("apr")
+        with connect(self.path, write=True) as db:
+            db.execute(
+                "INSERT INTO approvals (id, agent_id, permission, context, amount, currency,"
+                " trace_id, created_at, expires_at_s, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
+                (
+                    approval_id,
+                    agent_id,
+                    permission,
+                    dumps_compact(context),
+                    amount,
+                    currency,
+                    trace_id,
+                    self.now_iso(),
+                    self.clock() + ttl_seconds,
+                ),
+            )
+        found = self.approval(approval_id)
+        if found is None:  # just inserted in a committed transaction
+            raise StoreError("the record just written cannot be read back")
+        return found
+
+    def _expire(self, db: sqlite3.Connection) -> None:
+        db.execute(
+            "UPDATE approvals SET status = 'expired', decided_at = ?"
+            " WHERE status = 'pending' AND expires_at_s <= ?",
+            (self.now_iso(), self.clock()),
+        )
+
+    @staticmethod
+    def _approval(r: sqlite3.Row) -> ApprovalRecord:
+        return ApprovalRecord(
+            approval_id=r["id"],
+            agent_id=r["agent_id"],
+            permission=r["permission"],
+            context=_loads(r["context"]),
+            amount=r["amount"],
+            currency=r["currency"],
+            trace_id=r["trace_id"],
+            created_at=r["created_at"],
+            status=r["status"],
+            decided_at=r["decided_at"],
+        )
+
+    def approvals(self, *, status: str | None = None) -> list[ApprovalRecord]:
+        """Approvals (stale pending ones marked expired first), oldest first, optionally by status."""
+        with connect(self.path, write=True) as db:
+            self._expire(db)
+            rows = db.execute("SELECT * FROM approvals ORDER BY seq").fetchall()
+        records = [self._approval(r) for r in rows]
+        return [r for r in records if status is None or r.status == status]
+
+    def approval(self, approval_id: str) -> ApprovalRecord | None:
+        """One approval (expired first if stale), or None when unknown."""
+        with connect(self.path, write=True) as db:
+            self._expire(db)
+            row = db.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+        return None if row is None else self._approval(row)
+
+    def decide_approval(self, approval_id: str, approved: bool) -> ApprovalRecord:
+        """Approve or deny a pending approval.
+
+        Raises:
+            StoreError: the approval is unknown, or no longer pending (decided or expired).
+        """
+        with connect(self.path, write=True) as db:
+            self._expire(db)
+            row = db.execute("SELECT status FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"unknown approval {approval_id!r}")
+            if row["status"] != "pending":
+                raise StoreError(f"approval {approval_id} is already {row['status']}")
+            db.execute(
+                "UPDATE approvals SET status = ?, decided_at = ? WHERE id = ?",
+                ("approved" if approved else "denied", self.now_iso(), approval_id),
+            )
+        found = self.approval(approval_id)
+        if found is None:  # approvals are never deleted
+            raise StoreError("the record just written cannot be read back")
+        return found
+
+    # -- delegation grants --------------------------------------------------------------------
+
+    def create_grant(
+        self,
+        *,
+        from_agent: str,
+        to_agent: str,
+        permissions: Iterable[str],
+        expires_at_s: float,
+        chain: Iterable[str],
+        max_amount: float | None = None,
+        parent_id: str | None = None,
+        reason: str | None = None,
+    ) -> GrantRecord:
+        """Store a new grant (`dlg_...`)."""
+        grant_id = new_id("dlg")
+        with connect(self.path, write=True) as db:
+            db.execute(
+                "INSERT INTO grants (id, parent_id, from_agent, to_agent, permissions, max_amount,"
+                " expires_at_s, chain, reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    grant_id,
+                    parent_id,
+                    from_agent,
+                    to_agent,
+                    json.dumps(list(permissions)),
+                    max_amount,
+                    expires_at_s,
+                    json.dumps(list(chain)),
+                    reason,
+                    self.now_iso(),
+                ),
+            )
+        found = self.grant(grant_id)
+        if found is None:  # just inserted in a committed transaction
+            raise StoreError("the record just written cannot be read back")
+        return found
+
+    @staticmethod
+    def _grant(r: sqlite3.Row) -> GrantRecord:
+        return GrantRecord(
+            grant_id=r["id"],
+            parent_id=r["parent_id"],
+            from_agent=r["from_agent"],
+            to_agent=r["to_agent"],
+            permissions=json.loads(r["permissions"]),
+            max_amount=r["max_amount"],
+            expires_at_s=r["expires_at_s"],
+            chain=json.loads(r["chain"]),
+            reason=r["reason"],
+            created_at=r["created_at"],
+        )
+
+    def grant(self, grant_id: str) -> GrantRecord | None:
+        """One grant, or None when unknown."""
+        with connect(self.path) as db:
+            row = db.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+        return None if row is None else self._grant(row)
+
+    def grants(self) -> list[GrantRecord]:
+        """Every grant, oldest first."""
+        with connect(self.path) as db:
+            return [self._grant(r) for r in db.execute("SELECT * FROM grants ORDER BY seq")]
+
+    # -- events and traces --------------------------------------------------------------------
+
+    def events(self) -> list[StoredEvent]:
+        """Every stored event in the order received."""
+        with connect(self.path) as db:
+            rows = db.execute("SELECT * FROM events ORDER BY seq").fetchall()
+        return [
+            StoredEvent(r["seq"], r["agent_id"], r["received_at"], _loads(r["body"])) for r in rows
+        ]
+
+    def standalone_events(self) -> list[StoredEvent]:
+        """Events recorded outside any decision trace (no `traceId`), in the order received."""
+        return [e for e in self.events() if not isinstance(e.body.get("traceId"), str)]
+
+    def traces(self, *, limit: int | None = None) -> list[TraceRecord]:
+        """Decision traces, newest first (by their latest event or close).
+
+        A trace exists once it has a close or events; its status is the close's, else `"open"`.
+        """
+        by_trace: dict[str, list[StoredEvent]] = {}
+        latest: dict[str, int] = {}
+        for event in self.events():
+            trace_id = event.body.get("traceId")
+            if isinstance(trace_id, str):
+                by_trace.setdefault(trace_id, []).append(event)
+                latest[trace_id] = event.seq
+        with connect(self.path) as db:
+            closes = {r["trace_id"]: r for r in db.execute("SELECT * FROM trace_closes")}
+        for trace_id, row in closes.items():
+            latest[trace_id] = max(latest.get(trace_id, 0), int(row["seq"]))
+        ordered = sorted(latest, key=lambda t: latest[t], reverse=True)
+        records = [self._trace(t, by_trace.get(t, []), closes.get(t)) for t in ordered]
+        return records if limit is None else records[:limit]
+
+    @staticmethod
+    def _trace(trace_id: str, events: list[StoredEvent], row: sqlite3.Row | None) -> TraceRecord:
+        close = _loads(row["body"]) if row is not None else None
+
+        def text(value: JsonValue) -> str | None:
+            return value if isinstance(value, str) else None
+
+        root = text(close.get("rootRequest")) if close else None
+        if root is None:
+            root = next(
+                (text(e.body.get("rootRequest")) for e in events if "rootRequest" in e.body), None
+            )
+        if close is not None and row is not None:
+            agent = text(close.get("agentId")) or str(row["agent_id"])
+            status = text(close.get("status")) or "open"
+            summary = text(close.get("summary"))
+        else:
+            agent = text(events[0].body.get("agentId")) or events[0].agent_id
+            status, summary = "open", None
+        return TraceRecord(
+            trace_id=trace_id,
+            agent_id=agent,
+            root_request=root,
+            status=status,
+            summary=summary,
+            events=events,
+            close=close,
+        )

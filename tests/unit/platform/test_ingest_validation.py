@@ -1,0 +1,43 @@
+"""Ingest body decoding and validation, without a server."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from tracengent.platform._ingest import MAX_BODY_BYTES, IngestError, decode_body, validate_events
+
+
+def test_gzip_body_is_decoded() -> None:
+    """A gzip body with Content-Encoding gzip decodes to its JSON."""
+    assert decode_body(gzip.compress(b'[{"a": 1}]'), "gzip") == [{"a": 1}]
+
+
+def test_truncated_gzip_is_refused() -> None:
+    """A gzip stream cut short is `bad gzip`, not a partial document."""
+    with pytest.raises(IngestError) as caught:
+        decode_body(gzip.compress(b"[1, 2, 3]")[:-6], "gzip")
+    assert caught.value.error == "bad gzip"
+
+
+def test_gzip_bomb_stops_at_the_size_limit() -> None:
+    """A body that inflates beyond MAX_BODY_BYTES is refused as too large."""
+    bomb = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    data = bomb.compress(b" " * (MAX_BODY_BYTES + 10)) + bomb.flush()
+    with pytest.raises(IngestError) as caught:
+        decode_body(data, "gzip")
+    assert caught.value.error == "too large"
+
+
+def test_unknown_encoding_is_refused() -> None:
+    """A Content-Encoding other than gzip/identity is refused, not guessed."""
+    with pytest.raises(IngestError, match="br"):
+        decode_body(b"[]", "br")
+
+
+def test_valid_events_pass_through_unchanged() -> None:
+    """Valid events come back as the same objects, in order."""
+    batch = [{"type": "error", "name": "boom", "status": "failure", "extra": {"kept": True}}]
+    assert validate_events(batch) == batch
