@@ -1,0 +1,314 @@
+"""`TracengentClient`, the telemetry half: configuration, the tracer, events and decision traces.
+
+Which `TracerProvider` records our spans: when the global provider is an SDK `TracerProvider`
+(the application configured OpenTelemetry), our processors are added to it once (the registry in
+`tracengent._state`), so decision traces sit in the application's own traces and exporters; the
+global provider is never replaced. Otherwise the client makes a private SDK provider and leaves
+the global one alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Hashable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import httpx
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.trace import Tracer
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.errors import TracengentConfigError
+from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
+from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
+from opentelemetry.exporter.tracengent.transport import PlatformClient
+from opentelemetry.exporter.tracengent.wire import AgentEvent, Money
+from tracengent._client_governance import GovernanceMethods
+from tracengent._processors.context import ContextProcessor
+from tracengent._recording import Recorder
+from tracengent._scrubbing import Scrubber, ScrubbingProcessor
+from tracengent._state import CURRENT_TRACE, attach_to_provider, release_from_provider
+from tracengent._trace import AgentTrace, begin_trace
+from tracengent._version import __version__
+
+if TYPE_CHECKING:
+    from opentelemetry.exporter.tracengent.token import AgentTokenProvider
+    from tracengent._decorators import TrackDecorator
+
+__all__ = ["TracengentClient"]
+
+_LOGGER = logging.getLogger("tracengent.client")
+_TRACER_NAME = "tracengent"
+
+
+class TracengentClient(GovernanceMethods):
+    """The agent's connection to Tracengent: decision traces as OTel spans, and governance.
+
+    Spans are exported to the platform in the background (bounded queue, counted drops); no
+    telemetry method blocks on the network except `close` and `force_flush`, which wait at most
+    their timeout. Governance methods (`authorize`, `ensure_authorized`, `tools`, ...) block
+    (or await) until the platform decides, bounded by `governance_timeout_s`. Use it as a
+    context manager (`with` or `async with`), or call `close()` at the end.
+
+    Args:
+        options: the configuration; validated here.
+        transport: the `httpx.BaseTransport` every platform call goes through (tests pass
+            `httpx.MockTransport`, which also serves the async calls).
+        http: an `httpx.Client` to make platform calls with (it stays the caller's).
+        async_transport: the `httpx.AsyncBaseTransport` of the async governance calls (default:
+            `transport` when it is also an async transport, else a new connection pool).
+
+    Raises:
+        TracengentConfigError: the options are invalid (the message names the field to set).
+    """
+
+    def __init__(
+        self,
+        options: TracengentOptions,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        http: httpx.Client | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not isinstance(options, TracengentOptions):
+            raise TracengentConfigError("options must be a TracengentOptions")
+        self._options = options.validate()
+        agent_id = self._options.agent_id or ""
+        self._platform = PlatformClient(self._options, transport=transport, http=http)
+        scrubber = Scrubber(
+            capture_payloads=self._options.capture_payloads,
+            patterns=tuple(self._options.scrub_patterns),
+        )
+        self._closed = False
+        self._flushed: bool | None = None
+        self._close_lock = threading.Lock()
+
+        def new_export_processor() -> SpanProcessor:
+            # The exporter owns a platform client of its own: an export processor may be shared
+            # by several clients configured alike and must outlive the one that created it.
+            platform = PlatformClient(self._options, http=http) if http is not None else None
+            exporter = TracengentSpanExporter(self._options, platform=platform, transport=transport)
+            return TracengentSpanProcessor(exporter)
+
+        global_provider = otel_trace.get_tracer_provider()
+        self._export_key: Hashable | None = None
+        if isinstance(global_provider, TracerProvider):
+            self._provider = global_provider
+            self._owns_provider = False
+            self._export_key = _export_key(self._options, transport, http)
+            self._export = attach_to_provider(
+                global_provider,
+                shared_processors=lambda: [ScrubbingProcessor(scrubber)],
+                export_key=self._export_key,
+                export_processor=new_export_processor,
+            )
+        else:
+            self._provider = TracerProvider(resource=Resource.create({SERVICE_NAME: agent_id}))
+            self._owns_provider = True
+            self._export = new_export_processor()
+            for processor in (ContextProcessor(), ScrubbingProcessor(scrubber), self._export):
+                self._provider.add_span_processor(processor)
+        self._tracer: Tracer = self._provider.get_tracer(_TRACER_NAME, __version__)
+        self._recorder = Recorder(self._tracer, scrubber, agent_id)
+        self._init_governance(
+            self._options,
+            tracer=self._tracer,
+            platform=self._platform,
+            transport=transport,
+            async_transport=async_transport,
+            token_provider=self._platform.token_provider,
+        )
+        self._recorder.llm_authorizer = self._governance.authorizer
+
+    # --- properties ------------------------------------------------------------------------
+    @property
+    def options(self) -> TracengentOptions:
+        """The validated options."""
+        return self._options
+
+    @property
+    def tracer(self) -> Tracer:
+        """The OTel tracer our spans are made with."""
+        return self._tracer
+
+    @property
+    def tracer_provider(self) -> TracerProvider:
+        """The SDK provider our processors are on (the global one, or the client's own)."""
+        return self._provider
+
+    @property
+    def recorder(self) -> Recorder:
+        """The span builder shared by this client's traces, decorators and tracked clients."""
+        return self._recorder
+
+    @property
+    def platform(self) -> PlatformClient:
+        """The platform client (auth, retries) shared by telemetry and governance."""
+        return self._platform
+
+    @property
+    def token_provider(self) -> AgentTokenProvider | None:
+        """The agent's token provider (None with an ingest key)."""
+        return self._platform.token_provider
+
+    @property
+    def dropped_count(self) -> int:
+        """Events lost so far: dropped by the export queue or exporter, or never recorded
+        because recording failed or was misused (e.g. `record(None)`)."""
+        return self._export_dropped() + self._recorder.guard.failures
+
+    def _export_dropped(self) -> int:
+        dropped = getattr(self._export, "dropped_count", 0)
+        return dropped if isinstance(dropped, int) else 0
+
+    @property
+    def flushed(self) -> bool | None:
+        """After `close()`: whether everything buffered was delivered in time; before: None."""
+        return self._flushed
+
+    # --- recording ----------------------------------------------------------------------------
+    def record(self, event: AgentEvent) -> None:
+        """Record `event` in the current decision trace, or standalone outside one.
+
+        Empty ids, agent and time are filled. Never raises or blocks; a bad argument is logged
+        and counted in `dropped_count`.
+        """
+        trace = CURRENT_TRACE.get()
+        if trace is not None:
+            trace.record(event)
+        else:
+            self._recorder.record(event, None, ())
+
+    def begin_trace(self, root_request: str, actor_user_id: str | None = None) -> AgentTrace:
+        """Start a decision trace answering `root_request` (its root span starts now).
+
+        Begun inside an active span (a web request's, say), the trace is that span's child in
+        the same OTel trace. Use the result with `with`/`async with`, or end it with
+        `complete()`/`close()`. Never raises or blocks.
+        """
+        return begin_trace(self._recorder, root_request, actor_user_id)
+
+    def tool(self, name: str | None = None) -> TrackDecorator:
+        """Decorate a sync or async function: each call is a `tool_call` event, in the trace
+        current at call time or standalone."""
+        from tracengent._decorators import client_decorator
+
+        return client_decorator(self._recorder, A.EventTypes.TOOL_CALL, name, None)
+
+    def action(self, name: str | None = None, *, cost: Money | None = None) -> TrackDecorator:
+        """Decorate a sync or async function: each call is an `action` event (with `cost`)."""
+        from tracengent._decorators import client_decorator
+
+        return client_decorator(self._recorder, A.EventTypes.ACTION, name, cost)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def force_flush(self, timeout: float = 5.0) -> bool:
+        """Export what is buffered; blocks at most `timeout` seconds. True when all went out."""
+        try:
+            timeout_ms = max(0, int(timeout * 1000))
+            if self._owns_provider:
+                return self._provider.force_flush(timeout_ms)
+            return self._export.force_flush(timeout_ms)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._recorder.guard.failed("force_flush", exc)
+            return False
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Flush and shut down what this client added; blocks at most about `timeout` seconds.
+
+        Attached to the global provider, only this client's export processor is flushed (and
+        shut down when no other client shares it); the provider itself is left running.
+        Idempotent; never raises. Returns (and keeps in `flushed`) whether the buffer drained
+        in time with nothing dropped on the way.
+        """
+        with self._close_lock:
+            if self._closed:
+                return bool(self._flushed)
+            self._closed = True
+        flushed = False
+        timeout_ms = max(0, int(timeout * 1000))
+        dropped_before = self._export_dropped()
+        try:
+            if self._owns_provider:
+                flushed = self._provider.force_flush(timeout_ms)
+                self._provider.shutdown()
+            else:
+                assert self._export_key is not None
+                last_user = release_from_provider(self._provider, self._export_key)
+                flushed = self._export.force_flush(timeout_ms)
+                if last_user is not None:
+                    last_user.shutdown()
+        except Exception as exc:  # noqa: BLE001 - close never raises
+            self._recorder.guard.failed("close", exc)
+        try:
+            self._platform.close()
+        except Exception as exc:  # noqa: BLE001 - close never raises
+            self._recorder.guard.failed("closing the platform client", exc)
+        # Flushed means delivered: events the exporter gave up on during the flush count too.
+        flushed = flushed and self._export_dropped() == dropped_before
+        self._flushed = flushed
+        if not flushed:
+            _LOGGER.warning("tracengent: not every event was delivered before close")
+        return flushed
+
+    async def aclose(self, timeout: float = 5.0) -> bool:
+        """`close()`, plus the async connections of the `*_async` governance calls.
+
+        Blocks the event loop only for the flush (at most about `timeout` seconds). Never raises.
+        """
+        flushed = self.close(timeout)
+        try:
+            await self._aclose_governance()
+        except Exception as exc:  # noqa: BLE001 - close never raises
+            self._recorder.guard.failed("closing the async platform client", exc)
+        return flushed
+
+    async def __aenter__(self) -> TracengentClient:
+        """The client itself."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """`aclose()`."""
+        await self.aclose()
+
+    def __enter__(self) -> TracengentClient:
+        """The client itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """`close()`."""
+        self.close()
+
+
+def _export_key(
+    options: TracengentOptions,
+    transport: httpx.BaseTransport | None,
+    http: httpx.Client | None,
+) -> Hashable:
+    """Clients configured alike (same platform, credentials, agent, transport) share exports."""
+    return (
+        options.base_url,
+        options.agent_id,
+        options.client_id,
+        options.client_secret,
+        options.ingest_key,
+        options.environment,
+        tuple(options.default_tags),
+        id(transport) if transport is not None else None,
+        id(http) if http is not None else None,
+    )

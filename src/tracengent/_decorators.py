@@ -1,0 +1,128 @@
+"""Decorators that record each call of a function as an event: sync and async functions alike.
+
+`AgentTrace.tool/action` record into that trace; `TracengentClient.tool/action` record into the
+trace current at call time, or standalone outside one. The call's arguments are the event's input
+(`self`/`cls` left out), its return value the output; both go through the scrubber. An exception
+marks the event failed and propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+
+from opentelemetry.exporter.tracengent.wire import Money
+from tracengent._recording import Attributes, Recorder, run_tracked, run_tracked_async
+from tracengent._state import CURRENT_TRACE
+
+if TYPE_CHECKING:
+    from tracengent._trace import AgentTrace
+
+__all__ = ["TrackDecorator", "client_decorator", "trace_decorator"]
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class TrackDecorator(Protocol):
+    """What `tool(...)`/`action(...)` return: a decorator keeping the function's signature."""
+
+    def __call__(self, fn: F, /) -> F:
+        """Wrap `fn` (sync or async) so that each call is recorded as an event."""
+        ...
+
+
+_UNBOUND_NAMES = frozenset({"self", "cls"})
+
+
+def _input_of(
+    signature: inspect.Signature | None, args: tuple[object, ...], kwargs: dict[str, object]
+) -> object:
+    """The call's arguments by parameter name (None when they cannot be bound)."""
+    if signature is None:
+        return None
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return None
+    return {k: v for k, v in bound.arguments.items() if k not in _UNBOUND_NAMES} or None
+
+
+def _decorate(
+    fn: F,
+    recorder: Recorder,
+    event_type: str,
+    name: str | None,
+    cost: Money | None,
+    resolve_trace: Callable[[], AgentTrace | None],
+) -> F:
+    event_name: str = name or str(getattr(fn, "__name__", "call"))
+    try:
+        signature: inspect.Signature | None = inspect.signature(fn)
+    except (TypeError, ValueError):
+        signature = None
+
+    def attributes(
+        trace: AgentTrace | None, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> Attributes:
+        redact = trace.redact_fields if trace is not None else ()
+        attrs = recorder.tracked_attributes(
+            event_type, _input_of(signature, args, kwargs), cost, redact
+        )
+        if trace is None:
+            recorder.standalone_attributes(attrs)
+        return attrs
+
+    if inspect.iscoroutinefunction(fn):
+        async_fn = cast(Callable[..., Awaitable[object]], fn)
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: object, **kwargs: object) -> object:
+            trace = resolve_trace()
+            attrs = attributes(trace, args, kwargs)
+            return await run_tracked_async(
+                recorder,
+                event_name,
+                attrs,
+                lambda: async_fn(*args, **kwargs),
+                trace,
+            )
+
+        return cast(F, async_wrapper)
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        trace = resolve_trace()
+        attrs = attributes(trace, args, kwargs)
+        return run_tracked(
+            recorder,
+            event_name,
+            attrs,
+            lambda: fn(*args, **kwargs),
+            trace,
+        )
+
+    return cast(F, wrapper)
+
+
+def trace_decorator(
+    trace: AgentTrace, event_type: str, name: str | None, cost: Money | None
+) -> TrackDecorator:
+    """A decorator recording each call as an `event_type` event of `trace`."""
+
+    def decorator(fn: F) -> F:
+        return _decorate(fn, trace.recorder, event_type, name, cost, lambda: trace)
+
+    return decorator
+
+
+def client_decorator(
+    recorder: Recorder, event_type: str, name: str | None, cost: Money | None
+) -> TrackDecorator:
+    """A decorator recording each call in the trace current at call time, else standalone."""
+
+    def decorator(fn: F) -> F:
+        return _decorate(fn, recorder, event_type, name, cost, CURRENT_TRACE.get)
+
+    return decorator

@@ -1,0 +1,349 @@
+"""What a client and its decision traces share: the tracer, the scrubber and the guard.
+
+`Recorder` builds event spans: instant events from `AgentEvent`s, and the spans of tracked
+callables (opened current, closed with the outcome). Everything here is I/O-free and never
+raises into the agent: a failure is counted (`TelemetryGuard.failures`) and logged at most once a
+minute on the `tracengent.trace` logger; the agent's callable still runs and its exception
+propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import Token
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.util.types import AttributeValue
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
+from opentelemetry.exporter.tracengent.wire import AgentEvent, AuthDecision, LlmCallResult, Money
+from tracengent._scrubbing import Scrubber
+from tracengent._state import CURRENT_TRACE
+
+if TYPE_CHECKING:
+    from tracengent._trace import AgentTrace
+
+__all__ = [
+    "ActiveSpan",
+    "Attributes",
+    "Recorder",
+    "TelemetryGuard",
+    "cost_attributes",
+    "mark_failed",
+    "run_tracked",
+    "run_tracked_async",
+]
+
+_LOGGER = logging.getLogger("tracengent.trace")
+_LOG_INTERVAL_S: Final = 60.0
+
+Attributes = dict[str, AttributeValue]
+T = TypeVar("T")
+
+
+class TelemetryGuard:
+    """Counts telemetry failures and logs them, rate-limited. Never raises."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self._last_log = -math.inf
+
+    def failed(self, what: str, problem: object) -> None:
+        """Count one failure (or misuse) of `what` and log it unless one was logged recently."""
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._last_log >= _LOG_INTERVAL_S:
+            self._last_log = now
+            _LOGGER.warning(
+                "tracengent: %s failed (%s failures so far): %s", what, self.failures, problem
+            )
+
+
+class ActiveSpan:
+    """A tracked callable's span while it runs, and the tokens that made it current."""
+
+    __slots__ = ("otel_token", "span", "trace_token")
+
+    def __init__(
+        self,
+        span: Span,
+        otel_token: Token[Context],
+        trace_token: Token[AgentTrace | None] | None,
+    ) -> None:
+        self.span = span
+        self.otel_token = otel_token
+        self.trace_token = trace_token
+
+
+def cost_attributes(attrs: Attributes, cost: Money | None) -> None:
+    """Add a cost's amount and currency."""
+    if cost is not None:
+        attrs[A.COST_AMOUNT] = float(cost.amount)
+        attrs[A.COST_CURRENCY] = cost.currency
+
+
+_LLM_CALL = "llm:call"
+
+
+class LlmAuthorizer(Protocol):
+    """What authorizes `llm:call` before a governed LLM call (the client's `Authorizer`)."""
+
+    def authorize_llm_call(self, estimated_tokens: int, model: str | None = None) -> AuthDecision:
+        """Authorize `llm:call`; never raises (a failure is a deny)."""
+        ...
+
+    async def authorize_llm_call_async(
+        self, estimated_tokens: int, model: str | None = None
+    ) -> AuthDecision:
+        """The coroutine twin."""
+        ...
+
+
+class Recorder:
+    """Builds Tracengent event spans on one tracer (see the module docstring).
+
+    Args:
+        tracer: the tracer of the provider our processors are on.
+        scrubber: scrubs every payload attribute before it is set.
+        agent_id: the client's agent, stamped on standalone events.
+    """
+
+    def __init__(self, tracer: Tracer, scrubber: Scrubber, agent_id: str) -> None:
+        self.tracer = tracer
+        self.scrubber = scrubber
+        self.agent_id = agent_id
+        self.guard = TelemetryGuard()
+        self.llm_authorizer: LlmAuthorizer | None = None
+
+    def authorize_llm_call(self, estimated_tokens: int, model: str | None) -> None:
+        """Authorize `llm:call` for `estimated_tokens` (reserving budget); blocks.
+
+        Raises:
+            NotAuthorizedException: denied, or no authorizer is configured (fail closed).
+        """
+        if self.llm_authorizer is None:
+            raise NotAuthorizedException(_LLM_CALL, "no authorizer configured for llm:call")
+        decision = self.llm_authorizer.authorize_llm_call(estimated_tokens, model)
+        if not decision.allowed:
+            raise NotAuthorizedException(_LLM_CALL, decision.reason)
+
+    async def authorize_llm_call_async(self, estimated_tokens: int, model: str | None) -> None:
+        """The coroutine twin of `authorize_llm_call`."""
+        if self.llm_authorizer is None:
+            raise NotAuthorizedException(_LLM_CALL, "no authorizer configured for llm:call")
+        decision = await self.llm_authorizer.authorize_llm_call_async(estimated_tokens, model)
+        if not decision.allowed:
+            raise NotAuthorizedException(_LLM_CALL, decision.reason)
+
+    def payload(
+        self, attrs: Attributes, key: str, value: object, redact_paths: Sequence[str]
+    ) -> None:
+        """Set a payload attribute through the scrubber (absent when capture is off or unsafe)."""
+        if value is None:
+            return
+        text = self.scrubber.payload_text(value, redact_paths=redact_paths)
+        if text is not None:
+            attrs[key] = text
+
+    def event_attributes(self, event: AgentEvent, redact_paths: Sequence[str]) -> Attributes:
+        """The attributes of the span standing for a user's `AgentEvent`, in one dict."""
+        attrs: Attributes = {A.EVENT_TYPE: event.type, A.EVENT_STATUS: event.status}
+        if event.duration_ms is None:
+            attrs[A.EVENT_INSTANT] = True
+        else:
+            attrs[A.EVENT_DURATION_MS] = float(event.duration_ms)
+        if event.event_id:
+            attrs[A.EVENT_ID] = event.event_id
+        if event.idempotency_key:
+            attrs[A.EVENT_IDEMPOTENCY_KEY] = event.idempotency_key
+        attrs[A.GEN_AI_AGENT_ID] = event.agent_id or self.agent_id
+        if event.parent_event_id:
+            attrs[A.EVENT_PARENT_ID] = event.parent_event_id
+        cost_attributes(attrs, event.cost)
+        if event.usage is not None:
+            attrs[A.USAGE_TOKENS] = int(event.usage.tokens)
+            if event.usage.model:
+                attrs[A.USAGE_MODEL] = event.usage.model
+        if event.actor is not None:
+            attrs[A.ACTOR_USER_ID] = event.actor.user_id
+        self.payload(attrs, A.INPUT, event.input, redact_paths)
+        self.payload(attrs, A.OUTPUT, event.output, redact_paths)
+        self.payload(attrs, A.ATTRIBUTES, event.attributes, redact_paths)
+        if event.occurred_at:
+            attrs[A.EVENT_OCCURRED_AT] = event.occurred_at
+        if event.tags:
+            attrs[A.EVENT_TAGS] = tuple(str(tag) for tag in event.tags)
+        if event.root_request:
+            attrs[A.TRACE_ROOT_REQUEST] = event.root_request
+        return attrs
+
+    def standalone_attributes(self, attrs: Attributes) -> None:
+        """Stamp the client's agent on an event recorded outside any trace."""
+        attrs.setdefault(A.GEN_AI_AGENT_ID, self.agent_id)
+
+    def tracked_attributes(
+        self, event_type: str, input: object, cost: Money | None, redact_paths: Sequence[str]
+    ) -> Attributes:
+        """The start attributes of a tracked callable's span (input scrubbed)."""
+        attrs: Attributes = {A.EVENT_TYPE: event_type}
+        try:
+            self.payload(attrs, A.INPUT, input, redact_paths)
+            cost_attributes(attrs, cost)
+        except Exception as exc:  # noqa: BLE001 - the event is recorded without them
+            self.guard.failed("building attributes", exc)
+        return attrs
+
+    def instant(self, name: str, attrs: Attributes, parent: Context | None) -> None:
+        """Record a point-in-time event span: started and ended at one instant, never current."""
+        now = time.time_ns()
+        span = self.tracer.start_span(name, context=parent, attributes=attrs, start_time=now)
+        if attrs.get(A.EVENT_STATUS) == A.EventStatuses.FAILURE:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end(end_time=now)
+
+    def record(self, event: object, parent: Context | None, redact_paths: Sequence[str]) -> None:
+        """Record a user's `AgentEvent` as an instant span; misuse is counted, never raised."""
+        try:
+            if not isinstance(event, AgentEvent):
+                self.guard.failed("record", f"expected an AgentEvent, got {type(event).__name__}")
+                return
+            self.instant(event.name, self.event_attributes(event, redact_paths), parent)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self.guard.failed("record", exc)
+
+    def open(
+        self,
+        name: str,
+        attrs: Attributes,
+        trace: AgentTrace | None,
+        *,
+        kind: SpanKind = SpanKind.INTERNAL,
+    ) -> ActiveSpan | None:
+        """Start a tracked callable's span and make it current (and `trace` the current trace).
+
+        The span's parent is the current span, or `trace`'s root when the trace is not current.
+        """
+        try:
+            parent = trace.parent_context() if trace is not None else None
+            span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
+            otel_token = otel_context.attach(set_span_in_context(span, parent))
+            trace_token = CURRENT_TRACE.set(trace) if trace is not None else None
+            return ActiveSpan(span, otel_token, trace_token)
+        except Exception as exc:  # noqa: BLE001 - the callable runs untracked
+            self.guard.failed("starting a span", exc)
+            return None
+
+    def close_ok(
+        self,
+        active: ActiveSpan | None,
+        result: object,
+        trace: AgentTrace | None,
+        *,
+        llm: bool = False,
+    ) -> object:
+        """End a tracked span that succeeded; returns what the tracker returns to the agent.
+
+        For an LLM call the callable's `LlmCallResult` gives the usage, model and cost, and its
+        `.value` is returned.
+        """
+        value = result
+        if llm:
+            if isinstance(result, LlmCallResult):
+                value = result.value
+            else:
+                self.guard.failed(
+                    "track_llm_call", f"expected an LlmCallResult, got {type(result).__name__}"
+                )
+        if active is None:
+            return value
+        try:
+            self.detach(active)
+            attrs: Attributes = {}
+            if llm and isinstance(result, LlmCallResult):
+                attrs[A.USAGE_TOKENS] = int(result.tokens)
+                if result.model:
+                    attrs[A.USAGE_MODEL] = result.model
+                cost_attributes(attrs, result.cost)
+            redact_paths = trace.redact_fields if trace is not None else ()
+            self.payload(attrs, A.OUTPUT, value, redact_paths)
+            if attrs:
+                active.span.set_attributes(attrs)
+            active.span.end()
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self.guard.failed("ending a span", exc)
+        return value
+
+    def close_failed(self, active: ActiveSpan | None, error: BaseException) -> None:
+        """End a tracked span whose callable raised: status ERROR, the exception recorded."""
+        if active is None:
+            return
+        try:
+            self.detach(active)
+            mark_failed(active.span, error)
+            active.span.end()
+        except Exception as exc:  # noqa: BLE001 - the agent's exception matters, not ours
+            self.guard.failed("ending a failed span", exc)
+
+    def detach(self, active: ActiveSpan) -> None:
+        """Undo what `open` made current (the span stays open)."""
+        try:
+            if active.trace_token is not None:
+                CURRENT_TRACE.reset(active.trace_token)
+                active.trace_token = None
+        finally:
+            otel_context.detach(active.otel_token)
+
+
+def run_tracked(
+    recorder: Recorder,
+    name: str,
+    attrs: Attributes,
+    call: Callable[[], T],
+    trace: AgentTrace | None,
+    *,
+    llm: bool = False,
+) -> object:
+    """Run `call` with its event span current; end the span with the outcome.
+
+    Returns the call's result (an LLM call's `.value`); re-raises its exception unchanged.
+    """
+    active = recorder.open(name, attrs, trace)
+    try:
+        result = call()
+    except BaseException as exc:
+        recorder.close_failed(active, exc)
+        raise
+    return recorder.close_ok(active, result, trace, llm=llm)
+
+
+async def run_tracked_async(
+    recorder: Recorder,
+    name: str,
+    attrs: Attributes,
+    call: Callable[[], Awaitable[T]],
+    trace: AgentTrace | None,
+    *,
+    llm: bool = False,
+) -> object:
+    """`run_tracked` for a coroutine function: awaits `call()`."""
+    active = recorder.open(name, attrs, trace)
+    try:
+        result = await call()
+    except BaseException as exc:
+        recorder.close_failed(active, exc)
+        raise
+    return recorder.close_ok(active, result, trace, llm=llm)
+
+
+def mark_failed(span: Span, error: BaseException) -> None:
+    """Status ERROR and the exception recorded; the event's status says failure."""
+    span.set_attribute(A.EVENT_STATUS, A.EventStatuses.FAILURE)
+    span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, type(error).__name__))

@@ -1,0 +1,172 @@
+"""All process-wide state of the `tracengent` package, in one place.
+
+- `CURRENT_TRACE`: the active decision trace (a `ContextVar`, so it flows across `await` and into
+  threads started with `contextvars.copy_context()`).
+- The registry of SDK `TracerProviders` we attached our processors to. A provider (the global
+  one, typically) gets our context and scrubbing processors exactly once, however many clients
+  are created; each distinct client configuration gets one export processor, shared by clients
+  configured alike and shut down when the last of them closes. Providers are never replaced and
+  processors never removed (the SDK has no such API); a shut-down export processor stays inert.
+
+- The zero-code set-up (`tracengent._zero_code`): the options read from the environment (or the
+  problem that kept them from being read), recorded once the SDK is configured.
+
+`reset_for_tests()` forgets all of it (structlog's `reset_defaults()` habit).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Hashable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+from tracengent._processors.context import ContextProcessor
+
+if TYPE_CHECKING:
+    from opentelemetry.exporter.tracengent.options import TracengentOptions
+    from tracengent._trace import AgentTrace
+
+__all__ = [
+    "CURRENT_TRACE",
+    "ProviderAttachment",
+    "adopt_provider",
+    "attach_to_provider",
+    "attachment_of",
+    "release_from_provider",
+    "reset_for_tests",
+    "set_zero_code",
+    "zero_code",
+]
+
+_LOGGER = logging.getLogger("tracengent.state")
+
+CURRENT_TRACE: ContextVar[AgentTrace | None] = ContextVar("tracengent_current_trace", default=None)
+"""The decision trace whose `with` block (or tracked callable) is running, if any."""
+
+
+@dataclass
+class _SharedExport:
+    processor: SpanProcessor
+    users: int = 0
+
+
+@dataclass
+class ProviderAttachment:
+    """What we added to one provider: the shared processors and the export processors by key."""
+
+    context_processor: ContextProcessor
+    exports: dict[Hashable, _SharedExport] = field(default_factory=dict)
+
+
+_lock = threading.Lock()
+_attachments: weakref.WeakKeyDictionary[TracerProvider, ProviderAttachment] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+_zero_code: tuple[TracengentOptions | None, str | None] | None = None
+
+
+def set_zero_code(options: TracengentOptions | None, problem: str | None) -> None:
+    """Record the zero-code set-up: its options, or why there are none."""
+    global _zero_code
+    with _lock:
+        _zero_code = (options, problem)
+
+
+def zero_code() -> tuple[TracengentOptions | None, str | None] | None:
+    """The zero-code set-up `(options, problem)`, or None when zero-code did not run."""
+    return _zero_code
+
+
+def adopt_provider(provider: TracerProvider, context_processor: ContextProcessor) -> None:
+    """Record that `provider` already has our context and scrubbing processors.
+
+    Zero-code configuration adds them itself; clients created later then add only their export
+    processor instead of a second set.
+    """
+    with _lock:
+        if provider not in _attachments:
+            _attachments[provider] = ProviderAttachment(context_processor=context_processor)
+
+
+def attach_to_provider(
+    provider: TracerProvider,
+    *,
+    shared_processors: Callable[[], list[SpanProcessor]],
+    export_key: Hashable,
+    export_processor: Callable[[], SpanProcessor],
+) -> SpanProcessor:
+    """Add our processors to `provider` once; return the export processor for `export_key`.
+
+    `shared_processors` (called only on the provider's first attachment) builds the processors
+    that run after the context processor (scrubbing); `export_processor` is called only when no
+    live export processor exists for `export_key`. Blocks briefly on a lock (configuration time
+    only, never on a span's path).
+    """
+    with _lock:
+        attachment = _attachments.get(provider)
+        if attachment is None:
+            attachment = ProviderAttachment(context_processor=ContextProcessor())
+            # The context processor first, so the processors after it see the stamped trace ids.
+            provider.add_span_processor(attachment.context_processor)
+            for processor in shared_processors():
+                provider.add_span_processor(processor)
+            _attachments[provider] = attachment
+        shared = attachment.exports.get(export_key)
+        if shared is None:
+            shared = _SharedExport(export_processor())
+            provider.add_span_processor(shared.processor)
+            attachment.exports[export_key] = shared
+        shared.users += 1
+        return shared.processor
+
+
+def release_from_provider(provider: TracerProvider, export_key: Hashable) -> SpanProcessor | None:
+    """Drop one user of the export processor for `export_key`.
+
+    Returns the processor when this was its last user (the caller flushes and shuts it down),
+    else None. Never raises.
+    """
+    with _lock:
+        attachment = _attachments.get(provider)
+        if attachment is None:
+            return None
+        shared = attachment.exports.get(export_key)
+        if shared is None:
+            return None
+        shared.users -= 1
+        if shared.users > 0:
+            return None
+        del attachment.exports[export_key]
+        return shared.processor
+
+
+def attachment_of(provider: TracerProvider) -> ProviderAttachment | None:
+    """What we attached to `provider`, if anything (for tests and diagnostics)."""
+    with _lock:
+        return _attachments.get(provider)
+
+
+def reset_for_tests() -> None:
+    """Forget every attachment and shut down the export processors we created.
+
+    Tests call it between cases; the processors stay on their providers, inert.
+    """
+    global _zero_code
+    with _lock:
+        attachments = list(_attachments.values())
+        _attachments.clear()
+        _zero_code = None
+    for attachment in attachments:
+        for shared in attachment.exports.values():
+            try:
+                shared.processor.shutdown()
+            except Exception as exc:  # noqa: BLE001 - a reset must finish
+                _LOGGER.warning("shutting down a processor during reset failed: %s", exc)

@@ -1,0 +1,364 @@
+"""`AgentTrace`: a decision trace on OpenTelemetry spans, and `current_trace()`.
+
+A decision trace is an OTel span with `gen_ai.operation.name = invoke_agent` (the root), started
+by `TracengentClient.begin_trace`; its events are child spans. `with trace:` (or `async with`)
+makes the root the current span and the trace the current trace; without `with`, the trace's
+methods parent their spans to the root explicitly. Tracked callables run with their span
+current, so whatever they record or call nests under them.
+
+Nothing here raises into the agent (telemetry failures are counted and logged, rate-limited);
+the agent's own exceptions propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import Token
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import INVALID_SPAN, Span, set_span_in_context
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.ids import trace_id_for
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+from opentelemetry.exporter.tracengent.wire import AgentEvent, LlmCallResult, Money
+from tracengent._recording import (
+    Attributes,
+    Recorder,
+    mark_failed,
+    run_tracked,
+    run_tracked_async,
+)
+from tracengent._state import CURRENT_TRACE
+
+if TYPE_CHECKING:
+    from tracengent._decorators import TrackDecorator
+
+__all__ = ["AgentTrace", "begin_trace", "current_trace"]
+
+T = TypeVar("T")
+
+_TRACE_STATUS_ALIASES: Mapping[str, str] = {
+    A.TraceStatuses.COMPLETED: A.TraceStatuses.COMPLETED,
+    A.TraceStatuses.FAILED: A.TraceStatuses.FAILED,
+    # 0.1.0 users sometimes pass event statuses; their meaning is unambiguous.
+    A.EventStatuses.SUCCESS: A.TraceStatuses.COMPLETED,
+    A.EventStatuses.FAILURE: A.TraceStatuses.FAILED,
+}
+
+
+def current_trace() -> AgentTrace | None:
+    """The decision trace active in this context (`with` block or tracked callable), if any.
+
+    It flows across `await` and into threads started with `contextvars.copy_context()`.
+    Never blocks, never raises.
+    """
+    return CURRENT_TRACE.get()
+
+
+def begin_trace(
+    recorder: Recorder, root_request: str, actor_user_id: str | None = None
+) -> AgentTrace:
+    """Start a decision trace's root span (a child of the current span, if any). Never raises."""
+    attrs: Attributes = {
+        A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT,
+        A.GEN_AI_AGENT_ID: recorder.agent_id,
+        A.TRACE_ROOT_REQUEST: str(root_request),
+    }
+    if actor_user_id:
+        attrs[A.ACTOR_USER_ID] = actor_user_id
+    root: Span
+    try:
+        name = f"{A.OPERATION_INVOKE_AGENT} {recorder.agent_id}"
+        root = recorder.tracer.start_span(name, attributes=attrs)
+    except Exception as exc:  # noqa: BLE001 - the agent runs on with an unrecorded trace
+        recorder.guard.failed("begin_trace", exc)
+        root = INVALID_SPAN
+    return AgentTrace(recorder, root, str(root_request))
+
+
+class AgentTrace:
+    """One decision trace: the agent's events answering one request, as one OTel span tree.
+
+    Returned by `TracengentClient.begin_trace` (the root span starts then). Use it as a context
+    manager (`with` or `async with`): leaving the block ends the trace, and an exception leaving
+    it marks the trace failed and propagates unchanged. Without `with`, call `complete()` or
+    `close()` when done. No method raises (misuse is logged and counted) except that trackers
+    re-raise the tracked callable's exception untouched. Nothing blocks.
+    """
+
+    def __init__(self, recorder: Recorder, root: Span, root_request: str) -> None:
+        self._recorder = recorder
+        self._root = root
+        self._root_request = root_request
+        span_context = root.get_span_context()
+        self._trace_id = trace_id_for(span_context.trace_id, span_context.span_id)
+        # Children of a trace used without `with` are parented to the root explicitly.
+        self._root_context = set_span_in_context(root)
+        self._redact_fields: tuple[str, ...] = ()
+        self._entered: list[tuple[Token[Context], Token[AgentTrace | None]]] = []
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    # --- identity ------------------------------------------------------------------------
+    @property
+    def trace_id(self) -> str:
+        """The Tracengent trace id (`trc_<otel trace id><root span id>`)."""
+        return self._trace_id
+
+    @property
+    def root_request(self) -> str:
+        """The request the agent is acting on."""
+        return self._root_request
+
+    @property
+    def recorder(self) -> Recorder:
+        """The span builder this trace records with (shared with its client)."""
+        return self._recorder
+
+    @property
+    def otel_span(self) -> Span:
+        """The root span (to add attributes, or to correlate with other OTel data)."""
+        return self._root
+
+    @property
+    def closed(self) -> bool:
+        """True once the trace ended (`complete`, `close` or leaving `with`)."""
+        return self._closed
+
+    @property
+    def redact_fields(self) -> tuple[str, ...]:
+        """JSON paths masked in this trace's payloads (authorization `redactFields` obligations)."""
+        return self._redact_fields
+
+    def add_redact_fields(self, paths: Iterable[str]) -> None:
+        """Mask these JSON paths in the payloads recorded from now on in this trace."""
+        current = self._redact_fields
+        added = tuple(p for p in dict.fromkeys(paths) if isinstance(p, str) and p not in current)
+        if added:
+            # One rebinding: readers on other threads see the old or the new tuple, both whole.
+            self._redact_fields = current + added
+
+    # --- context management ----------------------------------------------------------------
+    def __enter__(self) -> AgentTrace:
+        """Make the root the current span and this the current trace."""
+        try:
+            self._entered.append((otel_context.attach(self._root_context), CURRENT_TRACE.set(self)))
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._recorder.guard.failed("entering a trace", exc)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Detach, mark the trace failed if an exception is leaving, end it. Never raises."""
+        try:
+            if self._entered:
+                otel_token, trace_token = self._entered.pop()
+                CURRENT_TRACE.reset(trace_token)
+                otel_context.detach(otel_token)
+        except Exception as problem:  # noqa: BLE001 - e.g. exited in another context
+            self._recorder.guard.failed("leaving a trace", problem)
+        if exc is not None:
+            self._end(A.TraceStatuses.FAILED, None, exc)
+        else:
+            self.close()
+
+    async def __aenter__(self) -> AgentTrace:
+        """`async with` form of `__enter__` (the context is task-local)."""
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """`async with` form of `__exit__`."""
+        self.__exit__(exc_type, exc, tb)
+
+    def parent_context(self) -> Context | None:
+        """The parent of a span this trace starts now: None (the current span) while this trace
+        is current, else a context holding the root."""
+        return None if CURRENT_TRACE.get() is self else self._root_context
+
+    # --- recording ---------------------------------------------------------------------------
+    def step(self, reasoning: str, attributes: Mapping[str, JsonValue] | None = None) -> None:
+        """Record a reasoning step: an instant `decision` event named by the reasoning.
+
+        `attributes` become the event's attributes payload (scrubbed). Never raises.
+        """
+        try:
+            attrs: Attributes = {
+                A.EVENT_TYPE: A.EventTypes.DECISION,
+                A.EVENT_STATUS: A.EventStatuses.SUCCESS,
+                A.EVENT_INSTANT: True,
+            }
+            if attributes is not None:
+                self._recorder.payload(attrs, A.ATTRIBUTES, dict(attributes), self._redact_fields)
+            self._recorder.instant(str(reasoning), attrs, self.parent_context())
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._recorder.guard.failed("step", exc)
+
+    def record(self, event: AgentEvent) -> None:
+        """Record a user-built event in this trace (ids, agent and time filled when empty)."""
+        self._recorder.record(event, self.parent_context(), self._redact_fields)
+
+    def _attrs(self, event_type: str, input: object, cost: Money | None = None) -> Attributes:
+        return self._recorder.tracked_attributes(event_type, input, cost, self._redact_fields)
+
+    def track_tool_call(self, name: str, call: Callable[[], T], input: JsonValue = None) -> T:
+        """Run `call` as a `tool_call` event and return its result (its output payload).
+
+        Raises:
+            Whatever `call` raises, unchanged (the event is marked failed).
+        """
+        attrs = self._attrs(A.EventTypes.TOOL_CALL, input)
+        return run_tracked(self._recorder, name, attrs, call, self)  # type: ignore[return-value]
+
+    def track_action(
+        self,
+        name: str,
+        action: Callable[[], T],
+        input: JsonValue = None,
+        cost: Money | None = None,
+    ) -> T:
+        """Run `action` as an `action` event (with its cost) and return its result.
+
+        Raises:
+            Whatever `action` raises, unchanged (the event is marked failed).
+        """
+        attrs = self._attrs(A.EventTypes.ACTION, input, cost)
+        return run_tracked(self._recorder, name, attrs, action, self)  # type: ignore[return-value]
+
+    def track_llm_call(
+        self,
+        name: str,
+        call: Callable[[], LlmCallResult],
+        estimated_tokens: int | None = None,
+        input: JsonValue = None,
+        *,
+        model: str | None = None,
+    ) -> object:
+        """Run `call` as an `llm_call` event; record its tokens, model and cost; return `.value`.
+
+        With `estimated_tokens`, `llm:call` is authorized first (context `{"estimatedTokens",
+        "model"}`): the platform reserves that much of the agent's token budget, and the recorded
+        usage reconciles it. A deny raises before `call` runs. Blocks while authorizing.
+
+        Raises:
+            NotAuthorizedException: `llm:call` was denied (or could not be decided: fail closed).
+            Whatever `call` raises, unchanged (the event is marked failed).
+        """
+        if estimated_tokens is not None:
+            self._recorder.authorize_llm_call(estimated_tokens, model)
+        attrs = self._attrs(A.EventTypes.LLM_CALL, input)
+        return run_tracked(self._recorder, name, attrs, call, self, llm=True)
+
+    async def track_tool_call_async(
+        self, name: str, call: Callable[[], Awaitable[T]], *, input: JsonValue = None
+    ) -> T:
+        """Await `call()` as a `tool_call` event and return its result.
+
+        Raises:
+            Whatever the coroutine raises, unchanged (the event is marked failed).
+        """
+        attrs = self._attrs(A.EventTypes.TOOL_CALL, input)
+        return await run_tracked_async(self._recorder, name, attrs, call, self)  # type: ignore[return-value]
+
+    async def track_action_async(
+        self,
+        name: str,
+        action: Callable[[], Awaitable[T]],
+        *,
+        input: JsonValue = None,
+        cost: Money | None = None,
+    ) -> T:
+        """Await `action()` as an `action` event and return its result.
+
+        Raises:
+            Whatever the coroutine raises, unchanged (the event is marked failed).
+        """
+        attrs = self._attrs(A.EventTypes.ACTION, input, cost)
+        return await run_tracked_async(self._recorder, name, attrs, action, self)  # type: ignore[return-value]
+
+    async def track_llm_call_async(
+        self,
+        name: str,
+        call: Callable[[], Awaitable[LlmCallResult]],
+        *,
+        estimated_tokens: int | None = None,
+        input: JsonValue = None,
+        model: str | None = None,
+    ) -> object:
+        """Await `call()` as an `llm_call` event; record its usage; return the result's `.value`.
+
+        With `estimated_tokens`, `llm:call` is authorized first, as in `track_llm_call`.
+
+        Raises:
+            NotAuthorizedException: `llm:call` was denied (or could not be decided: fail closed).
+            Whatever the coroutine raises, unchanged (the event is marked failed).
+        """
+        if estimated_tokens is not None:
+            await self._recorder.authorize_llm_call_async(estimated_tokens, model)
+        attrs = self._attrs(A.EventTypes.LLM_CALL, input)
+        return await run_tracked_async(self._recorder, name, attrs, call, self, llm=True)
+
+    # --- decorators ---------------------------------------------------------------------------
+    def tool(self, name: str | None = None) -> TrackDecorator:
+        """Decorate a sync or async function: each call is a `tool_call` event in this trace.
+
+        The event is named `name` (default: the function's name); the call's arguments are its
+        input, the return value its output.
+        """
+        from tracengent._decorators import trace_decorator
+
+        return trace_decorator(self, A.EventTypes.TOOL_CALL, name, None)
+
+    def action(self, name: str | None = None, *, cost: Money | None = None) -> TrackDecorator:
+        """Decorate a sync or async function: each call is an `action` event in this trace."""
+        from tracengent._decorators import trace_decorator
+
+        return trace_decorator(self, A.EventTypes.ACTION, name, cost)
+
+    # --- ending ---------------------------------------------------------------------------------
+    def complete(self, status: str, summary: str | None = None) -> None:
+        """End the trace with `status` (`completed` or `failed`) and an optional summary.
+
+        An unknown status is logged and counted, and the trace ends without one. Idempotent;
+        never raises.
+        """
+        resolved = _TRACE_STATUS_ALIASES.get(status) if isinstance(status, str) else None
+        if resolved is None:
+            self._recorder.guard.failed("complete", f"unknown trace status {status!r}")
+        self._end(resolved, summary, None)
+
+    def close(self) -> None:
+        """End the trace if it is still open (status from the span). Idempotent; never raises."""
+        self._end(None, None, None)
+
+    def _end(self, status: str | None, summary: str | None, error: BaseException | None) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            attrs: Attributes = {}
+            if status is not None:
+                attrs[A.TRACE_STATUS] = status
+            if summary is not None:
+                attrs[A.TRACE_SUMMARY] = str(summary)
+            if attrs:
+                self._root.set_attributes(attrs)
+            if error is not None:
+                mark_failed(self._root, error)
+            self._root.end()
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._recorder.guard.failed("ending a trace", exc)

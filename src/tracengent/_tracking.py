@@ -1,0 +1,184 @@
+"""Tracked HTTP clients: every request is a `tool_call` event on an OTel CLIENT span.
+
+`TrackingTransport` and `AsyncTrackingTransport` wrap an inner transport. Per request they start
+a CLIENT span with the HTTP semantic-convention attributes, mark it tracked (so it is an event even
+outside a decision trace), make it current while the inner transport runs, and inject the W3C
+`traceparent` into the outgoing headers. A status >= 400, or an exception, marks the event failed;
+the application's exception is re-raised untouched. The span logic is shared and I/O-free; only
+the two thin `handle_*` shells differ.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from opentelemetry.exporter.tracengent import attributes as A
+from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
+
+if TYPE_CHECKING:
+    from tracengent._client import TracengentClient
+
+__all__ = [
+    "AsyncTrackingTransport",
+    "TrackingTransport",
+    "tracked_async_client",
+    "tracked_client",
+]
+
+_FAILURE_STATUS = 400
+
+
+def request_span_name(request: httpx.Request) -> str:
+    """0.1.0's event name: `"GET host/path"`."""
+    return f"{request.method} {request.url.host}{request.url.path}"
+
+
+def _safe_url(url: httpx.URL) -> str:
+    # Credentials in the URL's userinfo must not be recorded (OTel semconv says the same).
+    if url.userinfo:
+        url = url.copy_with(username=None, password=None)
+    return str(url)
+
+
+def request_attributes(request: httpx.Request, name: str) -> Attributes:
+    """The span's start attributes: HTTP semconv, tracked, a `tool_call` event named `name`."""
+    return {
+        A.EVENT_TYPE: A.EventTypes.TOOL_CALL,
+        # 0.1.0 names the event by host without port; the exporter's own HTTP naming keeps it.
+        A.EVENT_NAME: name,
+        A.TRACKED: True,
+        A.HTTP_REQUEST_METHOD: request.method,
+        A.URL_FULL: _safe_url(request.url),
+        A.SERVER_ADDRESS: request.url.host,
+    }
+
+
+def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | None:
+    """Start the request's span, make it current and inject `traceparent` into its headers."""
+    name = request_span_name(request)
+    active = recorder.open(name, request_attributes(request, name), None, kind=SpanKind.CLIENT)
+    if active is not None:
+        try:
+            propagate.inject(request.headers)
+        except Exception as exc:  # noqa: BLE001 - the request goes out without the header
+            recorder.guard.failed("injecting traceparent", exc)
+    return active
+
+
+def finish_response(
+    recorder: Recorder, active: ActiveSpan | None, request: httpx.Request, status_code: int
+) -> None:
+    """End the span with the response status; failure when it is >= 400. Never raises."""
+    if active is None:
+        return
+    try:
+        recorder.detach(active)
+        # The exporter derives the event's `method`/`url`/`statusCode` attributes from these.
+        attrs: Attributes = {A.HTTP_RESPONSE_STATUS_CODE: status_code}
+        if status_code >= _FAILURE_STATUS:
+            attrs[A.EVENT_STATUS] = A.EventStatuses.FAILURE
+        active.span.set_attributes(attrs)
+        if status_code >= _FAILURE_STATUS:
+            active.span.set_status(Status(StatusCode.ERROR, str(status_code)))
+        active.span.end()
+    except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+        recorder.guard.failed("ending a request span", exc)
+
+
+def finish_error(recorder: Recorder, active: ActiveSpan | None, error: BaseException) -> None:
+    """End the span of a request that raised. Never raises."""
+    if active is None:
+        return
+    try:
+        recorder.detach(active)
+        mark_failed(active.span, error)
+        active.span.end()
+    except Exception as exc:  # noqa: BLE001 - the application's exception matters, not ours
+        recorder.guard.failed("ending a request span", exc)
+
+
+class TrackingTransport(httpx.BaseTransport):
+    """An `httpx.BaseTransport` recording each request through `inner` as a `tool_call` event.
+
+    Args:
+        client: the Tracengent client whose tracer records the spans.
+        inner: the transport that sends the requests (default: `httpx.HTTPTransport()`).
+
+    `handle_request` blocks as long as `inner` does; `inner`'s exceptions propagate unchanged.
+    """
+
+    def __init__(self, client: TracengentClient, inner: httpx.BaseTransport | None = None) -> None:
+        self._recorder = client.recorder
+        self._inner = inner if inner is not None else httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` through `inner` inside its event span."""
+        active = start_request(self._recorder, request)
+        try:
+            response = self._inner.handle_request(request)
+        except BaseException as exc:
+            finish_error(self._recorder, active, exc)
+            raise
+        finish_response(self._recorder, active, request, response.status_code)
+        return response
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self._inner.close()
+
+
+class AsyncTrackingTransport(httpx.AsyncBaseTransport):
+    """The `httpx.AsyncBaseTransport` twin of `TrackingTransport`.
+
+    Args:
+        client: the Tracengent client whose tracer records the spans.
+        inner: the transport that sends the requests (default: `httpx.AsyncHTTPTransport()`).
+    """
+
+    def __init__(
+        self, client: TracengentClient, inner: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._recorder = client.recorder
+        self._inner = inner if inner is not None else httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` through `inner` inside its event span."""
+        active = start_request(self._recorder, request)
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException as exc:
+            finish_error(self._recorder, active, exc)
+            raise
+        finish_response(self._recorder, active, request, response.status_code)
+        return response
+
+    async def aclose(self) -> None:
+        """Close the inner transport."""
+        await self._inner.aclose()
+
+
+def tracked_client(
+    client: TracengentClient,
+    *,
+    inner: httpx.BaseTransport | None = None,
+    **httpx_kwargs: object,
+) -> httpx.Client:
+    """An `httpx.Client` whose every request is recorded as a `tool_call` event.
+
+    `httpx_kwargs` go to `httpx.Client` (not `transport`: that is `inner`). Never blocks.
+    """
+    return httpx.Client(transport=TrackingTransport(client, inner), **httpx_kwargs)  # type: ignore[arg-type]
+
+
+def tracked_async_client(
+    client: TracengentClient,
+    *,
+    inner: httpx.AsyncBaseTransport | None = None,
+    **httpx_kwargs: object,
+) -> httpx.AsyncClient:
+    """An `httpx.AsyncClient` whose every request is recorded as a `tool_call` event."""
+    return httpx.AsyncClient(transport=AsyncTrackingTransport(client, inner), **httpx_kwargs)  # type: ignore[arg-type]
