@@ -1,0 +1,73 @@
+"""The one request flow shared by the patched httpx transports and `GatedTransport`.
+
+Everything here is I/O-free except the `send` callable the thin shells pass in. The flow never
+catches what `send` raises: the application's own exception reaches it untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import httpx
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from opentelemetry.instrumentation.tracengent_httpx.gate import EgressGate
+
+# Set while a gated request is handed to the transport below the gate: a `GatedTransport` whose
+# inner transport is a patched `HTTPTransport` must not authorize the same request twice.
+_INSIDE_GATE: ContextVar[bool] = ContextVar("tracengent_httpx_inside_gate", default=False)
+
+
+def must_check(gate: EgressGate | None, request: httpx.Request) -> bool:
+    """Whether `request` goes through `gate` before it is sent.
+
+    Not when there is no gate, when the request is already past a gate, or when instrumentation
+    is suppressed (the platform's own calls run suppressed: gating them would recurse). OTel's
+    narrower *HTTP* suppression key is deliberately ignored: libraries set it to avoid duplicate
+    client spans, and that must not let a governed request leave unchecked.
+    """
+    return (
+        gate is not None
+        and not _INSIDE_GATE.get()
+        and is_instrumentation_enabled()
+        and gate.is_governed(request)
+    )
+
+
+@contextmanager
+def _past_gate() -> Iterator[None]:
+    token = _INSIDE_GATE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE_GATE.reset(token)
+
+
+def send_gated(
+    gate: EgressGate | None,
+    request: httpx.Request,
+    send: Callable[[httpx.Request], httpx.Response],
+) -> httpx.Response:
+    """Check `request` with `gate` when it must be, then send what the gate returned."""
+    if not must_check(gate, request):
+        return send(request)
+    assert gate is not None  # narrowed by must_check
+    approved = gate.check(request)
+    with _past_gate():
+        return send(approved)
+
+
+async def send_gated_async(
+    gate: EgressGate | None,
+    request: httpx.Request,
+    send: Callable[[httpx.Request], Awaitable[httpx.Response]],
+) -> httpx.Response:
+    """The coroutine twin of `send_gated`."""
+    if not must_check(gate, request):
+        return await send(request)
+    assert gate is not None  # narrowed by must_check
+    approved = await gate.check_async(request)
+    with _past_gate():
+        return await send(approved)

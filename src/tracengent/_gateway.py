@@ -1,0 +1,136 @@
+"""Governed httpx clients: every request of the client is authorized before it leaves.
+
+`governed_client(client)` builds an `httpx.Client` whose transport asks the Tracengent client's
+egress gate (governing every request, whatever its host) before handing the request to `inner`.
+It composes with zero-code gating: a request that passed this gate is not authorized again by a
+patched `httpx.HTTPTransport` below it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Protocol, cast, runtime_checkable
+
+import httpx
+
+from opentelemetry.instrumentation.tracengent_httpx import (
+    AsyncGatedTransport,
+    EgressGate,
+    GatedTransport,
+)
+
+__all__ = [
+    "AsyncGatewayTransport",
+    "EgressGateSource",
+    "GatewayTransport",
+    "governed_async_client",
+    "governed_client",
+]
+
+# Each of these would route requests around the gated transport (httpx ignores `transport` for
+# mounted and proxied URLs), so they are refused; pass `inner=` instead.
+_BYPASSING_KWARGS: Final = ("transport", "mounts", "proxy")
+# httpx applies these to its default transport only; we build that transport ourselves.
+_TRANSPORT_KWARGS: Final = ("verify", "cert", "trust_env", "http1", "http2", "limits")
+
+
+@runtime_checkable
+class EgressGateSource(Protocol):
+    """An object that hands out egress gates: `TracengentClient` implements it."""
+
+    def egress_gate(self, *, govern_all: bool) -> EgressGate:
+        """A gate using this client's platform connection; `govern_all` ignores host lists."""
+        ...
+
+
+def _gate_of(source: EgressGate | EgressGateSource) -> EgressGate:
+    if isinstance(source, EgressGateSource):
+        return source.egress_gate(govern_all=True)
+    if isinstance(source, EgressGate):
+        return source
+    raise TypeError(
+        f"expected a TracengentClient (egress_gate) or an EgressGate, got {type(source).__name__}"
+    )
+
+
+class GatewayTransport(GatedTransport):
+    """An `httpx.BaseTransport` that governs every request through `/v1/tool-authorize`.
+
+    Args:
+        source: a `TracengentClient` (every request is governed), or an `EgressGate` used as is.
+        inner: the transport that sends approved requests (default: a new `httpx.HTTPTransport`).
+
+    Raises:
+        TypeError: `source` is neither.
+
+    A denied or pending request raises `ToolDeniedException` / `ToolPendingApprovalException`
+    from `handle_request` and never reaches `inner`. Blocks while the platform decides.
+    """
+
+    def __init__(
+        self,
+        source: EgressGate | EgressGateSource,
+        *,
+        inner: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(inner if inner is not None else httpx.HTTPTransport(), _gate_of(source))
+
+
+class AsyncGatewayTransport(AsyncGatedTransport):
+    """The `httpx.AsyncBaseTransport` twin of `GatewayTransport`."""
+
+    def __init__(
+        self,
+        source: EgressGate | EgressGateSource,
+        *,
+        inner: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            inner if inner is not None else httpx.AsyncHTTPTransport(), _gate_of(source)
+        )
+
+
+def _client_kwargs(httpx_kwargs: dict[str, object]) -> tuple[dict[str, Any], dict[str, Any]]:
+    bypassing = sorted(set(httpx_kwargs) & set(_BYPASSING_KWARGS))
+    if bypassing:
+        raise TypeError(
+            f"governed clients do not accept {', '.join(bypassing)}: it would bypass the gate; "
+            "pass inner=httpx.HTTPTransport(...) instead"
+        )
+    transport_kwargs = {k: v for k, v in httpx_kwargs.items() if k in _TRANSPORT_KWARGS}
+    return cast(dict[str, Any], httpx_kwargs), cast(dict[str, Any], transport_kwargs)
+
+
+def governed_client(
+    client: EgressGate | EgressGateSource,
+    *,
+    inner: httpx.BaseTransport | None = None,
+    **httpx_kwargs: object,
+) -> httpx.Client:
+    """An `httpx.Client` whose every request is authorized before it leaves.
+
+    Args:
+        client: the `TracengentClient` (or an `EgressGate`) deciding each request.
+        inner: the transport that sends approved requests; by default an `httpx.HTTPTransport`
+            built with the `verify`, `cert`, `trust_env`, `http1`, `http2`, `limits` given here.
+        **httpx_kwargs: passed to `httpx.Client` (`base_url`, `headers`, `timeout`, ...).
+
+    Raises:
+        TypeError: `transport`, `mounts` or `proxy` was given (they would bypass the gate).
+    """
+    client_kwargs, transport_kwargs = _client_kwargs(httpx_kwargs)
+    if inner is None:
+        inner = httpx.HTTPTransport(**transport_kwargs)
+    return httpx.Client(transport=GatewayTransport(client, inner=inner), **client_kwargs)
+
+
+def governed_async_client(
+    client: EgressGate | EgressGateSource,
+    *,
+    inner: httpx.AsyncBaseTransport | None = None,
+    **httpx_kwargs: object,
+) -> httpx.AsyncClient:
+    """The `httpx.AsyncClient` twin of `governed_client` (same arguments and errors)."""
+    client_kwargs, transport_kwargs = _client_kwargs(httpx_kwargs)
+    if inner is None:
+        inner = httpx.AsyncHTTPTransport(**transport_kwargs)
+    return httpx.AsyncClient(transport=AsyncGatewayTransport(client, inner=inner), **client_kwargs)

@@ -1,0 +1,256 @@
+"""I/O-free pieces of authorization shared by the sync and async shells.
+
+Request building, the fail-closed translation of every failure into a deny with a reason, and the
+mapping of an approval's status onto a decision live here once; only the thin shells that wait on
+the network differ between `Authorizer.authorize` and `Authorizer.authorize_async`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Final, Protocol, TypeVar
+
+import httpx
+
+from opentelemetry.exporter.tracengent.claims import TokenClaims
+from opentelemetry.exporter.tracengent.errors import (
+    AgentDisabledError,
+    MalformedResponseError,
+    PlatformError,
+    PlatformRejectedError,
+    PlatformUnavailableError,
+)
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, dumps_compact
+from opentelemetry.exporter.tracengent.wire import AuthDecision
+
+__all__ = [
+    "APPROVAL_STATUSES",
+    "AsyncGovernancePlatform",
+    "GovernancePlatform",
+    "TokenSource",
+    "approval_decision",
+    "bounded",
+    "build_authorize_request",
+    "current_trace_id",
+    "deny_for_error",
+    "llm_call_context",
+]
+
+T = TypeVar("T")
+
+APPROVAL_STATUSES: Final = frozenset({"pending", "approved", "denied", "expired"})
+"""The statuses `GET /v1/approvals/{id}` answers (wire contract §5)."""
+
+
+class TokenSource(Protocol):
+    """What authorization needs of the agent's token provider (token-local checks)."""
+
+    @property
+    def disabled(self) -> bool:
+        """True once the token endpoint said the agent is disabled."""
+        ...
+
+    @property
+    def cached_claims(self) -> TokenClaims | None:
+        """The claims of the cached token; None when no token is cached."""
+        ...
+
+    def get_token(self, *, deadline: float | None = None) -> str:
+        """A valid access token (fetched when none is cached); raises `PlatformError`."""
+        ...
+
+
+class GovernancePlatform(Protocol):
+    """The synchronous platform calls governance makes (`transport.PlatformClient`)."""
+
+    @property
+    def token_provider(self) -> TokenSource | None:
+        """The agent's token provider; None with an ingest key or a fixed bearer token."""
+        ...
+
+    def authorize(self, request: JsonObject, *, deadline: float | None = None) -> AuthDecision:
+        """`POST /v1/authorize`; raises only `PlatformError`."""
+        ...
+
+    def approval_status(self, approval_id: str, *, deadline: float | None = None) -> str:
+        """`GET /v1/approvals/{id}`'s status; raises only `PlatformError`."""
+        ...
+
+    def attenuate(
+        self, grant_id: str, request: JsonObject, *, deadline: float | None = None
+    ) -> JsonObject:
+        """`POST /v1/delegations/{id}/attenuate`'s `token` object; raises only `PlatformError`."""
+        ...
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        ...
+
+
+class AsyncGovernancePlatform(Protocol):
+    """The asynchronous twin of `GovernancePlatform` (`transport.AsyncPlatformClient`)."""
+
+    async def authorize(
+        self, request: JsonObject, *, deadline: float | None = None
+    ) -> AuthDecision:
+        """`POST /v1/authorize`; raises only `PlatformError`."""
+        ...
+
+    async def approval_status(self, approval_id: str, *, deadline: float | None = None) -> str:
+        """`GET /v1/approvals/{id}`'s status; raises only `PlatformError`."""
+        ...
+
+    async def attenuate(
+        self, grant_id: str, request: JsonObject, *, deadline: float | None = None
+    ) -> JsonObject:
+        """`POST /v1/delegations/{id}/attenuate`'s `token` object; raises only `PlatformError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the client's connections."""
+        ...
+
+
+def current_trace_id() -> str | None:
+    """The Tracengent id of the active decision trace (sent as `traceId`); None outside one."""
+    try:
+        from tracengent._trace import current_trace
+    except ImportError:
+        return None
+    trace = current_trace()
+    return trace.trace_id if trace is not None else None
+
+
+def add_redact_fields(fields: Sequence[str]) -> None:
+    """Make an allow's `redactFields` obligations apply to the rest of the current trace."""
+    if not fields:
+        return
+    try:
+        from tracengent._trace import current_trace
+    except ImportError:
+        return
+    trace = current_trace()
+    if trace is not None:
+        trace.add_redact_fields(list(fields))
+
+
+def build_authorize_request(
+    permission: str, context: Mapping[str, JsonValue] | None, trace_id: str | None
+) -> JsonObject:
+    """`{"permission", "context"?, "traceId"?}` (wire contract §4).
+
+    Raises:
+        ValueError: `permission` is empty or `context` cannot be encoded as JSON (the shells turn
+            this into a deny, so nothing unencodable reaches the transport).
+    """
+    if not isinstance(permission, str) or not permission:
+        raise ValueError(f"permission must be a non-empty string, got {permission!r}")
+    request: JsonObject = {"permission": permission}
+    if context is not None:
+        copied: JsonObject = dict(context)
+        dumps_compact(copied)
+        request["context"] = copied
+    if trace_id is not None:
+        request["traceId"] = trace_id
+    return request
+
+
+def llm_call_context(estimated_tokens: int, model: str | None) -> JsonObject:
+    """`{"estimatedTokens": N, "model": <model or null>}`: the key is kept even when null (§4)."""
+    return {"estimatedTokens": estimated_tokens, "model": model}
+
+
+async def bounded(awaitable: Awaitable[T], timeout_s: float) -> T:
+    """Await `awaitable` for at most `timeout_s` (raises `TimeoutError` past it).
+
+    The transport honours its deadline; this bounds a stalled one regardless. On 3.11+ it uses
+    `asyncio.timeout`, because `asyncio.wait_for` there can swallow a cancellation that arrives
+    as the inner call completes (CPython gh-86296) and a cancelled wait must stay cancelled.
+    """
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(max(timeout_s, 0.0)):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, timeout=max(timeout_s, 0.0))
+
+
+# The transport reports a timeout as a PlatformUnavailableError whose message names httpx's
+# timeout class (`ReadTimeout: ...`) or the exceeded deadline, without an exception chain.
+_TIMEOUT_MARKERS: Final = ("Timeout", "timed out", "deadline exceeded")
+
+
+def _timed_out(error: BaseException, deadline: float | None) -> bool:
+    if deadline is not None and time.monotonic() >= deadline:
+        return True
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, (httpx.TimeoutException, TimeoutError, asyncio.TimeoutError)):
+            return True
+        cause = cause.__cause__
+    message = str(error)
+    return any(marker in message for marker in _TIMEOUT_MARKERS)
+
+
+def deny_for_error(error: BaseException, *, deadline: float | None = None) -> AuthDecision:
+    """The fail-closed deny for a governance call that raised `error`; its reason says which.
+
+    Reasons: `agent disabled`, `malformed decision: ...`, `platform answered <status>: ...`,
+    `platform timed out`, `platform unreachable: ...` (and, for SDK-side problems,
+    `invalid authorization request: ...` / `authorization failed: ...`).
+    """
+    if isinstance(error, AgentDisabledError):
+        detail = str(error)
+        return AuthDecision.deny(
+            detail if detail.startswith("agent disabled") else f"agent disabled: {detail}"
+        )
+    if isinstance(error, MalformedResponseError):
+        return AuthDecision.deny(f"malformed decision: {error}")
+    if isinstance(error, PlatformRejectedError):
+        return AuthDecision.deny(f"platform answered {error.status_code}: {error}")
+    if isinstance(error, PlatformUnavailableError):
+        if error.status_code is not None:
+            return AuthDecision.deny(f"platform answered {error.status_code}: {error}")
+        if _timed_out(error, deadline):
+            return AuthDecision.deny("platform timed out")
+        return AuthDecision.deny(f"platform unreachable: {error}")
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException)):
+        return AuthDecision.deny("platform timed out")
+    if isinstance(error, PlatformError):
+        return AuthDecision.deny(f"platform error: {error}")
+    if isinstance(error, ValueError):
+        return AuthDecision.deny(f"invalid authorization request: {error}")
+    return AuthDecision.deny(f"authorization failed: {type(error).__name__}: {error}")
+
+
+def approval_decision(
+    status: str, approval_id: str, pending: AuthDecision | None
+) -> AuthDecision | None:
+    """The decision an approval status settles on; None while it is still pending.
+
+    Approved carries over the pending decision's obligations and ids; denied and expired deny.
+    """
+    if status == "pending":
+        return None
+    if status == "approved":
+        return AuthDecision(
+            allowed=True,
+            reason="approved",
+            obligations=pending.obligations if pending else None,
+            decision_id=pending.decision_id if pending else None,
+            status="allowed",
+            approval_id=approval_id,
+            acting_for=pending.acting_for if pending else None,
+            chain=list(pending.chain) if pending else [],
+        )
+    reason = "approval expired" if status == "expired" else "approval denied"
+    return AuthDecision(
+        allowed=False,
+        reason=reason,
+        decision_id=pending.decision_id if pending else None,
+        status="denied",
+        approval_id=approval_id,
+        acting_for=pending.acting_for if pending else None,
+        chain=list(pending.chain) if pending else [],
+    )

@@ -1,0 +1,192 @@
+"""Waiting for a person's approval (wire contract §5): polling, bounded in time and in failures.
+
+`wait_for_approval` / `wait_for_approval_async` poll `GET /v1/approvals/{id}` every
+`poll_interval_s` for up to `timeout_s`. Approved allows; denied, expired, a timeout, or a poll
+that keeps failing (`MAX_CONSECUTIVE_POLL_FAILURES` in a row) deny. The wait is an
+`approval_wait` governance span that always ends, cancellation included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Final
+
+from opentelemetry.trace import Tracer
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.errors import MalformedResponseError
+from opentelemetry.exporter.tracengent.wire import AuthDecision
+from tracengent._governance._decisions import (
+    APPROVAL_STATUSES,
+    AsyncGovernancePlatform,
+    GovernancePlatform,
+    approval_decision,
+    bounded,
+    deny_for_error,
+)
+from tracengent._governance._spans import governance_span, record_decision, record_delegation
+
+__all__ = ["MAX_CONSECUTIVE_POLL_FAILURES", "wait_for_approval", "wait_for_approval_async"]
+
+MAX_CONSECUTIVE_POLL_FAILURES: Final = 3
+"""A poll failing this many times in a row ends the wait with a deny (fail closed, bounded)."""
+
+
+class _ApprovalWait:
+    """The I/O-free state of one wait: the deadline, failures in a row, what each answer means."""
+
+    def __init__(
+        self,
+        approval_id: str,
+        pending: AuthDecision | None,
+        *,
+        timeout_s: float,
+        poll_interval_s: float,
+        request_timeout_s: float,
+    ) -> None:
+        self.approval_id = approval_id
+        self.pending = pending
+        self.timeout_s = timeout_s
+        self.poll_interval_s = poll_interval_s
+        self.request_timeout_s = request_timeout_s
+        self.end = time.monotonic() + timeout_s
+        self.failures = 0
+
+    def request_deadline(self) -> float:
+        """One poll is bounded by the governance timeout and by the end of the whole wait."""
+        return min(time.monotonic() + self.request_timeout_s, self.end)
+
+    def on_status(self, status: object) -> AuthDecision | None:
+        if not isinstance(status, str) or status not in APPROVAL_STATUSES:
+            return self.on_error(MalformedResponseError(f"unknown approval status {status!r}"))
+        self.failures = 0
+        return approval_decision(status, self.approval_id, self.pending)
+
+    def on_error(self, error: BaseException) -> AuthDecision | None:
+        self.failures += 1
+        if self.failures < MAX_CONSECUTIVE_POLL_FAILURES:
+            return None
+        why = deny_for_error(error, deadline=self.request_deadline()).reason
+        return self._deny(f"approval status unavailable ({self.failures} polls failed): {why}")
+
+    def pause_s(self) -> float | None:
+        """How long to wait before the next poll; None when the wait is over."""
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            return None
+        return min(self.poll_interval_s, remaining)
+
+    def timed_out(self) -> AuthDecision:
+        return self._deny(f"approval timed out after {self.timeout_s:g} s")
+
+    def _deny(self, reason: str) -> AuthDecision:
+        pending = self.pending
+        return AuthDecision(
+            allowed=False,
+            reason=reason,
+            decision_id=pending.decision_id if pending else None,
+            status="denied",
+            approval_id=self.approval_id,
+            acting_for=pending.acting_for if pending else None,
+            chain=list(pending.chain) if pending else [],
+        )
+
+
+def wait_for_approval(
+    platform: GovernancePlatform,
+    tracer: Tracer,
+    permission: str,
+    approval_id: str,
+    *,
+    pending: AuthDecision | None = None,
+    timeout_s: float,
+    poll_interval_s: float,
+    request_timeout_s: float,
+    acting_for: str | None = None,
+    chain: Sequence[str] = (),
+) -> AuthDecision:
+    """Block until the approval is decided, the wait times out, or polling keeps failing.
+
+    Never raises (every failure is a deny); blocks the calling thread for up to `timeout_s`.
+    """
+    wait = _ApprovalWait(
+        approval_id,
+        pending,
+        timeout_s=timeout_s,
+        poll_interval_s=poll_interval_s,
+        request_timeout_s=request_timeout_s,
+    )
+    with governance_span(
+        tracer, A.GovernanceKinds.APPROVAL_WAIT, permission, permission=permission
+    ) as span:
+        span.set_attribute(A.AUTHZ_APPROVAL_ID, approval_id)
+        record_delegation(span, acting_for, chain)
+        while True:
+            try:
+                status = platform.approval_status(approval_id, deadline=wait.request_deadline())
+            except Exception as exc:  # noqa: BLE001 - fail closed on anything the poll raises
+                decision = wait.on_error(exc)
+            else:
+                decision = wait.on_status(status)
+            if decision is None:
+                pause = wait.pause_s()
+                if pause is None:
+                    decision = wait.timed_out()
+                else:
+                    time.sleep(pause)
+                    continue
+            record_decision(span, decision)
+            return decision
+
+
+async def wait_for_approval_async(
+    platform: AsyncGovernancePlatform,
+    tracer: Tracer,
+    permission: str,
+    approval_id: str,
+    *,
+    pending: AuthDecision | None = None,
+    timeout_s: float,
+    poll_interval_s: float,
+    request_timeout_s: float,
+    acting_for: str | None = None,
+    chain: Sequence[str] = (),
+) -> AuthDecision:
+    """The coroutine twin of `wait_for_approval`; never blocks the event loop.
+
+    Cancelling it cancels the in-flight poll and ends the span; nothing is left running.
+    """
+    wait = _ApprovalWait(
+        approval_id,
+        pending,
+        timeout_s=timeout_s,
+        poll_interval_s=poll_interval_s,
+        request_timeout_s=request_timeout_s,
+    )
+    with governance_span(
+        tracer, A.GovernanceKinds.APPROVAL_WAIT, permission, permission=permission
+    ) as span:
+        span.set_attribute(A.AUTHZ_APPROVAL_ID, approval_id)
+        record_delegation(span, acting_for, chain)
+        while True:
+            deadline = wait.request_deadline()
+            try:
+                status = await bounded(
+                    platform.approval_status(approval_id, deadline=deadline),
+                    deadline - time.monotonic(),
+                )
+            except Exception as exc:  # noqa: BLE001 - fail closed on anything the poll raises
+                decision = wait.on_error(exc)
+            else:
+                decision = wait.on_status(status)
+            if decision is None:
+                pause = wait.pause_s()
+                if pause is None:
+                    decision = wait.timed_out()
+                else:
+                    await asyncio.sleep(pause)
+                    continue
+            record_decision(span, decision)
+            return decision

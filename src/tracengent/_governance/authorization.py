@@ -1,0 +1,289 @@
+"""Authorization (wire contract §4): `authorize`, `ensure_authorized`, approvals, `has_permission`.
+
+Governance fails closed: an unreachable or slow platform, a non-2xx answer, a malformed decision
+or a disabled agent is a deny whose reason says which, and only an unambiguous allow allows. No
+platform, HTTP or JSON exception ever leaves these methods: they return a deny or raise
+`NotAuthorizedException`. Every decision is an `authorize` governance span.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from opentelemetry.trace import Span, Tracer
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.permissions import permission_matches
+from opentelemetry.exporter.tracengent.wire import AuthDecision, AuthObligations
+from tracengent._governance import approvals
+from tracengent._governance._decisions import (
+    AsyncGovernancePlatform,
+    GovernancePlatform,
+    add_redact_fields,
+    bounded,
+    build_authorize_request,
+    current_trace_id,
+    deny_for_error,
+    llm_call_context,
+)
+from tracengent._governance._spans import governance_span, record_decision, record_delegation
+
+__all__ = ["LLM_CALL_PERMISSION", "Authorizer"]
+
+LLM_CALL_PERMISSION = "llm:call"
+"""The permission a governed LLM call reserves its token budget under (§4)."""
+
+
+class Authorizer:
+    """Authorizes permissions against the platform, sync and async, failing closed.
+
+    Args:
+        options: supplies `governance_timeout_s` (the deadline of one decision, token fetch
+            included), `approval_poll_interval_s` and `approval_timeout_s`.
+        platform: the synchronous platform client (`transport.PlatformClient`).
+        async_platform: its asynchronous twin (`transport.AsyncPlatformClient`).
+        tracer: starts the governance spans.
+        acting_for: on a delegated session, who it acts for (put on every span).
+        chain: on a delegated session, its delegation chain (put on every span).
+    """
+
+    def __init__(
+        self,
+        options: TracengentOptions,
+        *,
+        platform: GovernancePlatform,
+        async_platform: AsyncGovernancePlatform,
+        tracer: Tracer,
+        acting_for: str | None = None,
+        chain: Sequence[str] = (),
+    ) -> None:
+        self._options = options
+        self._platform = platform
+        self._async_platform = async_platform
+        self._tracer = tracer
+        self._acting_for = acting_for
+        self._chain = tuple(chain)
+
+    # --- authorize ------------------------------------------------------------------------
+
+    def authorize(
+        self, permission: str, context: Mapping[str, JsonValue] | None = None
+    ) -> AuthDecision:
+        """Ask the platform whether `permission` is allowed now (`POST /v1/authorize`).
+
+        Blocks for at most `governance_timeout_s`. Never raises: any failure is a deny whose
+        reason says why. A pending decision is returned as is (see `ensure_authorized`).
+        """
+        with governance_span(
+            self._tracer, A.GovernanceKinds.AUTHORIZE, permission, permission=permission
+        ) as span:
+            record_delegation(span, self._acting_for, self._chain)
+            deadline = time.monotonic() + self._options.governance_timeout_s
+            try:
+                request = build_authorize_request(permission, context, current_trace_id())
+                decision = self._platform.authorize(request, deadline=deadline)
+            except Exception as exc:  # noqa: BLE001 - fail closed: nothing but a deny leaves
+                decision = deny_for_error(exc, deadline=deadline)
+            return self._settle(span, decision)
+
+    async def authorize_async(
+        self, permission: str, context: Mapping[str, JsonValue] | None = None
+    ) -> AuthDecision:
+        """The coroutine twin of `authorize`; never blocks the event loop. Never raises."""
+        with governance_span(
+            self._tracer, A.GovernanceKinds.AUTHORIZE, permission, permission=permission
+        ) as span:
+            record_delegation(span, self._acting_for, self._chain)
+            timeout_s = self._options.governance_timeout_s
+            deadline = time.monotonic() + timeout_s
+            try:
+                request = build_authorize_request(permission, context, current_trace_id())
+                decision = await bounded(
+                    self._async_platform.authorize(request, deadline=deadline), timeout_s
+                )
+            except Exception as exc:  # noqa: BLE001 - fail closed: nothing but a deny leaves
+                decision = deny_for_error(exc, deadline=deadline)
+            return self._settle(span, decision)
+
+    def authorize_llm_call(self, estimated_tokens: int, model: str | None = None) -> AuthDecision:
+        """Reserve LLM token budget: authorize `llm:call` with `estimatedTokens` and `model`.
+
+        Blocks like `authorize`; never raises.
+        """
+        return self.authorize(LLM_CALL_PERMISSION, llm_call_context(estimated_tokens, model))
+
+    async def authorize_llm_call_async(
+        self, estimated_tokens: int, model: str | None = None
+    ) -> AuthDecision:
+        """The coroutine twin of `authorize_llm_call`; never raises."""
+        return await self.authorize_async(
+            LLM_CALL_PERMISSION, llm_call_context(estimated_tokens, model)
+        )
+
+    # --- ensure_authorized ----------------------------------------------------------------
+
+    def ensure_authorized(
+        self, permission: str, context: Mapping[str, JsonValue] | None = None
+    ) -> AuthObligations | None:
+        """Authorize `permission`, waiting for a person's approval when it is pending.
+
+        Blocks for the decision and, when pending, for up to `approval_timeout_s`.
+
+        Returns:
+            The allow's obligations (None when it has none).
+
+        Raises:
+            NotAuthorizedException: denied, the approval was denied/expired/timed out, or the
+                decision could not be obtained (fail closed).
+        """
+        decision = self.authorize(permission, context)
+        if decision.pending:
+            decision = self._wait_pending(permission, decision)
+        return self._obligations_or_raise(permission, decision)
+
+    async def ensure_authorized_async(
+        self, permission: str, context: Mapping[str, JsonValue] | None = None
+    ) -> AuthObligations | None:
+        """The coroutine twin of `ensure_authorized`; never blocks the event loop.
+
+        Raises:
+            NotAuthorizedException: as `ensure_authorized`.
+        """
+        decision = await self.authorize_async(permission, context)
+        if decision.pending:
+            if decision.approval_id is None:
+                decision = AuthDecision.deny("pending approval without an approval id")
+            else:
+                decision = await self._wait_async(permission, decision.approval_id, decision)
+        return self._obligations_or_raise(permission, decision)
+
+    # --- approvals --------------------------------------------------------------------------
+
+    def wait_for_approval(
+        self,
+        permission: str,
+        approval_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> AuthDecision:
+        """Poll an approval until approved (allow), denied/expired (deny) or `timeout_s` (deny).
+
+        Blocks the calling thread; `timeout_s` and `poll_interval_s` default to the options'
+        `approval_timeout_s` and `approval_poll_interval_s`. Never raises.
+        """
+        return self._wait(permission, approval_id, None, timeout_s, poll_interval_s)
+
+    async def wait_for_approval_async(
+        self,
+        permission: str,
+        approval_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> AuthDecision:
+        """The coroutine twin of `wait_for_approval`; cancellation leaves nothing behind."""
+        return await self._wait_async(permission, approval_id, None, timeout_s, poll_interval_s)
+
+    # --- token-local ------------------------------------------------------------------------
+
+    def has_permission(self, permission: str) -> bool:
+        """True when the agent's token grants `permission` (wire contract §9), without a call.
+
+        Reads the cached token's claims; when none is cached a token is fetched first (blocking
+        for at most the platform client's token deadline). False with an ingest key, a disabled
+        agent, or a token that cannot be obtained. Never raises. A hint, not a decision: context
+        limits (amounts, budgets) are only enforced by `authorize`.
+        """
+        try:
+            provider = self._platform.token_provider
+            if provider is None or provider.disabled:
+                return False
+            claims = provider.cached_claims
+            if claims is None:
+                provider.get_token(deadline=time.monotonic() + self._options.governance_timeout_s)
+                claims = provider.cached_claims
+            if claims is None:
+                return False
+            return any(permission_matches(granted, permission) for granted in claims.permissions)
+        except Exception:  # noqa: BLE001 - no token means no permission, never an exception
+            return False
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _settle(self, span: Span, decision: AuthDecision) -> AuthDecision:
+        record_decision(span, decision)
+        return self._apply_obligations(decision)
+
+    def _wait_pending(self, permission: str, pending: AuthDecision) -> AuthDecision:
+        if pending.approval_id is None:
+            return AuthDecision.deny("pending approval without an approval id")
+        return self._wait(permission, pending.approval_id, pending)
+
+    def _wait(
+        self,
+        permission: str,
+        approval_id: str,
+        pending: AuthDecision | None,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> AuthDecision:
+        decision = approvals.wait_for_approval(
+            self._platform,
+            self._tracer,
+            permission,
+            approval_id,
+            pending=pending,
+            timeout_s=self._options.approval_timeout_s if timeout_s is None else timeout_s,
+            poll_interval_s=(
+                self._options.approval_poll_interval_s
+                if poll_interval_s is None
+                else poll_interval_s
+            ),
+            request_timeout_s=self._options.governance_timeout_s,
+            acting_for=self._acting_for,
+            chain=self._chain,
+        )
+        return self._apply_obligations(decision)
+
+    async def _wait_async(
+        self,
+        permission: str,
+        approval_id: str,
+        pending: AuthDecision | None,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> AuthDecision:
+        decision = await approvals.wait_for_approval_async(
+            self._async_platform,
+            self._tracer,
+            permission,
+            approval_id,
+            pending=pending,
+            timeout_s=self._options.approval_timeout_s if timeout_s is None else timeout_s,
+            poll_interval_s=(
+                self._options.approval_poll_interval_s
+                if poll_interval_s is None
+                else poll_interval_s
+            ),
+            request_timeout_s=self._options.governance_timeout_s,
+            acting_for=self._acting_for,
+            chain=self._chain,
+        )
+        return self._apply_obligations(decision)
+
+    @staticmethod
+    def _apply_obligations(decision: AuthDecision) -> AuthDecision:
+        if decision.allowed and decision.obligations is not None:
+            add_redact_fields(decision.obligations.redact_fields)
+        return decision
+
+    @staticmethod
+    def _obligations_or_raise(permission: str, decision: AuthDecision) -> AuthObligations | None:
+        if not decision.allowed:
+            raise NotAuthorizedException(permission, decision.reason or decision.status)
+        return decision.obligations

@@ -1,0 +1,278 @@
+"""Delegation (wire contract §7): acting under a delegated token, and attenuating it for a hop.
+
+A `DelegatedSession` authorizes with the delegated token as the bearer — never the agent's own
+credentials — so the platform decides on the delegated authority and answers with `actingFor` and
+`chain`. `attenuate_for_call` hands a narrower token to another agent; the platform enforces the
+subset invariant, and any refusal or failure is a `DelegationException`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+
+import httpx
+from opentelemetry.trace import Span, Tracer
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.claims import read_claims
+from opentelemetry.exporter.tracengent.errors import DelegationException
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.wire import AuthDecision, AuthObligations
+from tracengent._governance._decisions import (
+    AsyncGovernancePlatform,
+    GovernancePlatform,
+    bounded,
+    deny_for_error,
+)
+from tracengent._governance._spans import governance_span, record_delegation
+from tracengent._governance.authorization import Authorizer
+
+__all__ = ["DelegatedSession", "PlatformFactory", "begin_delegated_task"]
+
+PlatformFactory = Callable[[str], tuple[GovernancePlatform, AsyncGovernancePlatform]]
+"""Builds the sync and async platform clients that authenticate with a given bearer token."""
+
+
+class DelegatedSession:
+    """An agent acting under a delegated token (received out of band).
+
+    Build one with `TracengentClient.begin_delegated_task(token)`. The claims are read from the
+    token without verifying it (hints for spans; the platform decides).
+
+    Attributes:
+        token: the delegated access token, the bearer of every call this session makes.
+        grant_id: the delegation grant (`dlg_...`); None on a token that is not delegated.
+        acting_for: who the session acts for.
+        chain: the agents the authority passed through.
+        delegated_permissions: the permissions delegated.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        options: TracengentOptions,
+        tracer: Tracer,
+        platforms: PlatformFactory,
+    ) -> None:
+        if not isinstance(token, str) or not token.strip():
+            raise DelegationException("a delegated session needs a non-empty token")
+        claims = read_claims(token)
+        self.token = token
+        self.grant_id = claims.grant_id
+        self.acting_for = claims.acting_for
+        self.chain = list(claims.delegation_chain)
+        self.delegated_permissions = list(claims.delegated_permissions)
+        self._options = options
+        self._tracer = tracer
+        self._platforms = platforms
+        self._platform, self._async_platform = platforms(token)
+        self._authorizer = Authorizer(
+            options,
+            platform=self._platform,
+            async_platform=self._async_platform,
+            tracer=tracer,
+            acting_for=self.acting_for,
+            chain=self.chain,
+        )
+
+    @property
+    def is_delegated(self) -> bool:
+        """True when the token carries a delegation grant."""
+        return self.grant_id is not None
+
+    def close(self) -> None:
+        """Release the blocking client's connections (`aclose` releases both). Idempotent."""
+        self._platform.close()
+
+    async def aclose(self) -> None:
+        """Release both platform clients' connections. Idempotent."""
+        self._platform.close()
+        await self._async_platform.aclose()
+
+    def __enter__(self) -> DelegatedSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> DelegatedSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        # Never the token itself: reprs end up in logs.
+        return (
+            f"DelegatedSession(grant_id={self.grant_id!r}, acting_for={self.acting_for!r}, "
+            f"chain={self.chain!r})"
+        )
+
+    def authorize(
+        self, permission: str, context: Mapping[str, JsonValue] | None = None
+    ) -> AuthDecision:
+        """Authorize `permission` under the delegated authority (bearer: the delegated token).
+
+        Blocks for at most `governance_timeout_s`; never raises (fails closed with a deny).
+        """
+        return self._authorizer.authorize(permission, context)
+
+    async def authorize_async(
+        self, permission: str, context: Mapping[str, JsonValue] | None = None
+    ) -> AuthDecision:
+        """The coroutine twin of `authorize`; never blocks the event loop, never raises."""
+        return await self._authorizer.authorize_async(permission, context)
+
+    def ensure_authorized(
+        self, permission: str, context: Mapping[str, JsonValue] | None = None
+    ) -> AuthObligations | None:
+        """Like `TracengentClient.ensure_authorized`, under the delegated authority.
+
+        Raises:
+            NotAuthorizedException: denied, or the decision could not be obtained.
+        """
+        return self._authorizer.ensure_authorized(permission, context)
+
+    async def ensure_authorized_async(
+        self, permission: str, context: Mapping[str, JsonValue] | None = None
+    ) -> AuthObligations | None:
+        """The coroutine twin of `ensure_authorized`.
+
+        Raises:
+            NotAuthorizedException: denied, or the decision could not be obtained.
+        """
+        return await self._authorizer.ensure_authorized_async(permission, context)
+
+    def attenuate_for_call(
+        self,
+        callee_agent_id: str,
+        permissions: Sequence[str],
+        *,
+        max_amount: float | None = None,
+        expires_in_seconds: int | None = None,
+        reason: str | None = None,
+    ) -> DelegatedSession:
+        """Hand narrower authority to `callee_agent_id` for an agent-to-agent hop.
+
+        Blocks for at most `governance_timeout_s`. Pass the returned session's `token` to the
+        callee.
+
+        Raises:
+            DelegationException: the token carries no `grant_id`, or the platform refused
+                (subset invariant), failed, timed out or answered malformed.
+        """
+        grant_id, request = self._attenuation(
+            callee_agent_id, permissions, max_amount, expires_in_seconds, reason
+        )
+        with self._span(callee_agent_id) as span:
+            deadline = time.monotonic() + self._options.governance_timeout_s
+            try:
+                answer = self._platform.attenuate(grant_id, request, deadline=deadline)
+            except Exception as exc:
+                raise self._failure(span, exc, deadline) from exc
+            return self._child(span, answer)
+
+    async def attenuate_for_call_async(
+        self,
+        callee_agent_id: str,
+        permissions: Sequence[str],
+        *,
+        max_amount: float | None = None,
+        expires_in_seconds: int | None = None,
+        reason: str | None = None,
+    ) -> DelegatedSession:
+        """The coroutine twin of `attenuate_for_call`; never blocks the event loop.
+
+        Raises:
+            DelegationException: as `attenuate_for_call`.
+        """
+        grant_id, request = self._attenuation(
+            callee_agent_id, permissions, max_amount, expires_in_seconds, reason
+        )
+        with self._span(callee_agent_id) as span:
+            timeout_s = self._options.governance_timeout_s
+            deadline = time.monotonic() + timeout_s
+            try:
+                answer = await bounded(
+                    self._async_platform.attenuate(grant_id, request, deadline=deadline),
+                    timeout_s,
+                )
+            except Exception as exc:
+                raise self._failure(span, exc, deadline) from exc
+            return self._child(span, answer)
+
+    def _attenuation(
+        self,
+        callee_agent_id: str,
+        permissions: Sequence[str],
+        max_amount: float | None,
+        expires_in_seconds: int | None,
+        reason: str | None,
+    ) -> tuple[str, JsonObject]:
+        if self.grant_id is None:
+            raise DelegationException(
+                "cannot attenuate: the session's token carries no grant_id (not a delegated token)"
+            )
+        wanted = [permissions] if isinstance(permissions, str) else list(permissions)
+        request: JsonObject = {"grantedToAgentId": callee_agent_id, "permissions": list(wanted)}
+        if max_amount is not None:
+            request["maxAmount"] = max_amount
+        if expires_in_seconds is not None:
+            request["expiresInSeconds"] = expires_in_seconds
+        if reason is not None:
+            request["reason"] = reason
+        return self.grant_id, request
+
+    def _span(self, callee_agent_id: str) -> AbstractContextManager[Span]:
+        return governance_span(self._tracer, A.GovernanceKinds.ATTENUATE, callee_agent_id)
+
+    def _failure(self, span: Span, error: Exception, deadline: float) -> DelegationException:
+        why = deny_for_error(error, deadline=deadline).reason
+        span.set_attribute(A.AUTHZ_STATUS, "denied")
+        span.set_attribute(A.AUTHZ_REASON, why)
+        record_delegation(span, self.acting_for, self.chain)
+        return DelegationException(f"attenuation of grant {self.grant_id} failed: {why}")
+
+    def _child(self, span: Span, answer: object) -> DelegatedSession:
+        record_delegation(span, self.acting_for, self.chain)
+        token = answer.get("accessToken") if isinstance(answer, Mapping) else None
+        if not isinstance(token, str) or not token:
+            why = f"malformed attenuation answer: no accessToken in {type(answer).__name__}"
+            span.set_attribute(A.AUTHZ_STATUS, "denied")
+            span.set_attribute(A.AUTHZ_REASON, why)
+            raise DelegationException(why)
+        span.set_attribute(A.AUTHZ_STATUS, "allowed")
+        return DelegatedSession(
+            token, options=self._options, tracer=self._tracer, platforms=self._platforms
+        )
+
+
+def begin_delegated_task(
+    options: TracengentOptions,
+    token: str,
+    *,
+    tracer: Tracer,
+    transport: httpx.BaseTransport | None = None,
+    async_transport: httpx.AsyncBaseTransport | None = None,
+) -> DelegatedSession:
+    """A session that acts under `token`; its platform clients authenticate with that token only.
+
+    `transport` / `async_transport` are passed to the platform clients (tests pass
+    `httpx.MockTransport`). Does not block (no call is made until the session is used).
+
+    Raises:
+        DelegationException: `token` is empty.
+    """
+    from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
+
+    def platforms(bearer: str) -> tuple[GovernancePlatform, AsyncGovernancePlatform]:
+        return (
+            PlatformClient(options, transport=transport, bearer_token=bearer),
+            AsyncPlatformClient(options, transport=async_transport, bearer_token=bearer),
+        )
+
+    return DelegatedSession(token, options=options, tracer=tracer, platforms=platforms)

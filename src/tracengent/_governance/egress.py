@@ -1,0 +1,308 @@
+"""`EgressGovernor`: the tracengent side of egress gating (the instrumentor's `EgressGate`).
+
+Each governed httpx request is authorized through `/v1/tool-authorize` (wire contract §6,
+`transport: "http"`) before it leaves. What the platform is told:
+
+- `method`, `host` (no port), `path`;
+- `query`: a dict of str; a key given more than once maps to the list of its values, in order,
+  so a policy sees every value the server might act on;
+- `headers`: lower-cased names (repeated ones joined by ", " as httpx does), minus credentials:
+  `Authorization`, `Proxy-Authorization`, `Cookie` (contract) and also `X-Api-Key`, `Api-Key`,
+  `X-Auth-Token`, `X-Ingest-Key` (third-party secrets the platform has no use for);
+- `body`: the parsed JSON, only for a JSON content type and an in-memory, un-encoded body;
+  streaming, compressed and non-JSON bodies are never read or buffered;
+- `traceId` of the active decision trace.
+
+On an allow every redaction is applied to the JSON body and the request is rebuilt with the
+redacted bytes and a matching `Content-Length`. A redaction that cannot be applied because the
+JSON body is streamed or compressed denies (outcome `redaction_unapplicable`): the unredacted body
+must not leave. Fail-open (`tool_governance_fail_open`) only for `PlatformUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+from opentelemetry.trace import Span, Tracer
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.errors import PlatformUnavailableError
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.redaction import redact_value
+from opentelemetry.exporter.tracengent.wire import ToolDecision
+from tracengent._governance._decisions import current_trace_id
+from tracengent._governance._spans import record_decision
+from tracengent._governance.tools import (
+    TRANSPORT_HTTP,
+    AsyncToolAuthorizer,
+    ToolAuthorizer,
+    deadline_for,
+    decision_from_error,
+    raise_unless_allowed,
+    tool_span,
+)
+
+__all__ = ["CREDENTIAL_HEADERS", "EgressGovernor", "is_governed_host"]
+
+_logger = logging.getLogger("tracengent.governance.egress")
+
+CREDENTIAL_HEADERS: Final = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-ingest-key",
+    }
+)
+"""Header names (lower-case) never sent to the platform in a tool-authorize request."""
+
+_FAIL_OPEN_LOG_INTERVAL_S: Final = 60.0
+
+
+def is_governed_host(host: str, patterns: Sequence[str]) -> bool:
+    """Whether `host` matches one of `patterns`: an exact name, or `*.suffix` (subdomains only).
+
+    Case-insensitive, a trailing dot ignored; `*.example.com` matches `api.example.com` but not
+    `example.com` itself.
+    """
+    name = host.lower().rstrip(".")
+    for raw in patterns:
+        pattern = raw.strip().lower().rstrip(".")
+        if pattern.startswith("*."):
+            if name.endswith(pattern[1:]) and len(name) > len(pattern) - 1:
+                return True
+        elif pattern and name == pattern:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Body:
+    """What egress knows of a request body without reading a stream."""
+
+    is_json: bool = False  # a JSON content type
+    readable: bool = False  # in memory and not content-encoded
+    parsed: bool = False  # `value` holds the parsed document
+    value: JsonValue = None
+
+
+def _read_body(request: httpx.Request) -> _Body:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    is_json = media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+    if not is_json:
+        return _Body()
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    # Only an in-memory body can be inspected without consuming a stream the app still needs.
+    if not isinstance(request.stream, httpx.ByteStream) or encoding not in ("", "identity"):
+        return _Body(is_json=True)
+    if not request.content:
+        return _Body(is_json=True, readable=True)
+    try:
+        document: JsonValue = json.loads(request.content)
+    except (ValueError, RecursionError):
+        # Malformed JSON passes unchanged (contract §8); the platform decides without a body.
+        return _Body(is_json=True, readable=True)
+    return _Body(is_json=True, readable=True, parsed=True, value=document)
+
+
+def _query(url: httpx.URL) -> dict[str, JsonValue]:
+    query: dict[str, JsonValue] = {}
+    for key, value in url.params.multi_items():
+        previous = query.get(key)
+        if previous is None:
+            query[key] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            query[key] = [previous, value]
+    return query
+
+
+def http_tool_request(request: httpx.Request, body: _Body, trace_id: str | None) -> JsonObject:
+    """The `/v1/tool-authorize` body for an HTTP request (module docstring: what is sent)."""
+    payload: JsonObject = {
+        "transport": TRANSPORT_HTTP,
+        "method": request.method,
+        "host": request.url.host,
+        "path": request.url.path,
+    }
+    if query := _query(request.url):
+        payload["query"] = query
+    headers: dict[str, JsonValue] = {
+        name: value
+        for name, value in request.headers.items()
+        if name.lower() not in CREDENTIAL_HEADERS
+    }
+    if headers:
+        payload["headers"] = headers
+    if body.parsed:
+        payload["body"] = body.value
+    if trace_id is not None:
+        payload["traceId"] = trace_id
+    return payload
+
+
+def _enforceable(decision: ToolDecision, body: _Body) -> ToolDecision:
+    """`decision`, unless it requires redactions of a JSON body we cannot read: then a deny,
+    because the unredacted body must not leave."""
+    if decision.allowed and decision.redactions and body.is_json and not body.readable:
+        return ToolDecision.deny(
+            "the platform requires redactions but the JSON body is streamed or encoded",
+            "redaction_unapplicable",
+        )
+    return decision
+
+
+def _redacted(request: httpx.Request, body: _Body, decision: ToolDecision) -> httpx.Request:
+    """The request to send on an allow: rebuilt with the redacted JSON body when it changed."""
+    if not decision.redactions or not body.parsed:
+        return request
+    redacted = redact_value(body.value, decision.redactions)
+    if redacted == body.value:
+        return request
+    content = json.dumps(redacted, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    headers = request.headers.copy()
+    headers["Content-Length"] = str(len(content))
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=headers,
+        content=content,
+        extensions=request.extensions,
+    )
+
+
+class EgressGovernor:
+    """Authorizes outgoing httpx requests; implements the instrumentor's `EgressGate`.
+
+    Args:
+        options: `governed_hosts`, `governance_timeout_s` and `tool_governance_fail_open` apply.
+        platform: the blocking platform client (`check`).
+        async_platform: the coroutine platform client (`check_async`).
+        tracer: where each decision is recorded as a governance span.
+        govern_all: govern every request, whatever its host (a `governed_client`).
+        clock: monotonic seconds, for rate-limiting the fail-open warning (tests inject one).
+
+    `check`/`check_async` block (await) until the platform decides or the deadline passes. They
+    raise only `ToolDeniedException` or `ToolPendingApprovalException`.
+    """
+
+    def __init__(
+        self,
+        options: TracengentOptions,
+        *,
+        platform: ToolAuthorizer,
+        async_platform: AsyncToolAuthorizer,
+        tracer: Tracer,
+        govern_all: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._options = options
+        self._platform = platform
+        self._async_platform = async_platform
+        self._tracer = tracer
+        self._govern_all = govern_all
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._fail_open_count = 0
+        self._last_fail_open_log: float | None = None
+
+    @property
+    def fail_open_count(self) -> int:
+        """How many requests were let through because the platform was unavailable."""
+        return self._fail_open_count
+
+    def is_governed(self, request: httpx.Request) -> bool:
+        """Whether `request` is authorized before it leaves (its host, or `govern_all`)."""
+        return self._govern_all or is_governed_host(request.url.host, self._options.governed_hosts)
+
+    def check(self, request: httpx.Request) -> httpx.Request:
+        """Authorize `request`; returns the request to send (possibly with a redacted body).
+
+        Raises:
+            ToolDeniedException: denied, or the decision could not be obtained (fail closed).
+            ToolPendingApprovalException: held for a person's approval.
+        """
+        with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
+            body = _Body()
+            try:
+                body = _read_body(request)
+                payload = http_tool_request(request, body, current_trace_id())
+                decision = self._platform.tool_authorize(
+                    payload, deadline=deadline_for(self._options)
+                )
+            except Exception as error:  # noqa: BLE001 - a gate lets no raw error out
+                if self._fails_open(error, span):
+                    return request
+                decision = decision_from_error(error)
+            decision = _enforceable(decision, body)
+            record_decision(span, decision)
+        # Raised outside the governance span: a deny is a decision, not a failed span.
+        raise_unless_allowed(decision)
+        return _redacted(request, body, decision)
+
+    async def check_async(self, request: httpx.Request) -> httpx.Request:
+        """The coroutine twin of `check` (same results and exceptions)."""
+        with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
+            body = _Body()
+            try:
+                body = _read_body(request)
+                payload = http_tool_request(request, body, current_trace_id())
+                decision = await self._async_platform.tool_authorize(
+                    payload, deadline=deadline_for(self._options)
+                )
+            except Exception as error:  # noqa: BLE001 - a gate lets no raw error out
+                if self._fails_open(error, span):
+                    return request
+                decision = decision_from_error(error)
+            decision = _enforceable(decision, body)
+            record_decision(span, decision)
+        # Raised outside the governance span: a deny is a decision, not a failed span.
+        raise_unless_allowed(decision)
+        return _redacted(request, body, decision)
+
+    def _fails_open(self, error: Exception, span: Span) -> bool:
+        """Whether to let the request through unauthorized: only a person's explicit choice,
+        and only for an unavailable platform (never 401/403, a deny, nonsense, a disabled agent)."""
+        if not (
+            self._options.tool_governance_fail_open and isinstance(error, PlatformUnavailableError)
+        ):
+            return False
+        span.set_attribute(A.AUTHZ_FAIL_OPEN, True)
+        span.set_attribute(A.AUTHZ_OUTCOME, "platform_unavailable")
+        span.set_attribute(A.AUTHZ_REASON, f"platform unavailable: {error}")
+        with self._lock:
+            self._fail_open_count += 1
+            now = self._clock()
+            due = (
+                self._last_fail_open_log is None
+                or now - self._last_fail_open_log >= _FAIL_OPEN_LOG_INTERVAL_S
+            )
+            if due:
+                self._last_fail_open_log = now
+            count = self._fail_open_count
+        if due:
+            _logger.warning(
+                "tool governance failed open (tool_governance_fail_open=true): the platform is "
+                "unavailable (%s); %d request(s) sent unauthorized so far",
+                error,
+                count,
+            )
+        return True
+
+
+def _target(request: httpx.Request) -> str:
+    return f"{request.method} {request.url.host}"

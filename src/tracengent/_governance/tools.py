@@ -1,0 +1,280 @@
+"""MCP and function tool gates (`client.tools`), and the tool-decision helpers egress shares.
+
+Every tool decision asks `/v1/tool-authorize` (wire contract §6) and is recorded as a governance
+span. MCP and function gates ALWAYS fail closed: whatever goes wrong becomes a deny whose outcome
+says what (`platform_unavailable`, `platform_rejected`, `agent_disabled`, `malformed_decision`,
+`sdk_error`); nothing but a `ToolDecision` or a governance exception leaves them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Final, Generic, Protocol, TypeVar
+
+from opentelemetry.trace import Span, Tracer
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.errors import (
+    AgentDisabledError,
+    MalformedResponseError,
+    PlatformRejectedError,
+    PlatformUnavailableError,
+    ToolDeniedException,
+    ToolPendingApprovalException,
+)
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.redaction import redact_value
+from opentelemetry.exporter.tracengent.wire import ToolDecision
+from tracengent._governance._decisions import current_trace_id
+from tracengent._governance._spans import governance_span, record_decision
+
+__all__ = [
+    "AsyncToolAuthorizer",
+    "ToolAuthorizer",
+    "ToolGate",
+    "ToolGuardResult",
+]
+
+T = TypeVar("T")
+
+TRANSPORT_HTTP: Final = "http"
+TRANSPORT_MCP: Final = "mcp"
+TRANSPORT_FUNCTION: Final = "function"
+
+
+class ToolAuthorizer(Protocol):
+    """What a tool gate needs of the platform client (`PlatformClient` implements it)."""
+
+    def tool_authorize(
+        self, request: JsonObject, *, deadline: float | None = None
+    ) -> ToolDecision:  # pragma: no cover - protocol
+        """POST `/v1/tool-authorize`; raises only `PlatformError` subclasses."""
+        ...
+
+
+class AsyncToolAuthorizer(Protocol):
+    """The coroutine twin of `ToolAuthorizer` (`AsyncPlatformClient` implements it)."""
+
+    async def tool_authorize(
+        self, request: JsonObject, *, deadline: float | None = None
+    ) -> ToolDecision:  # pragma: no cover - protocol
+        """POST `/v1/tool-authorize`; raises only `PlatformError` subclasses."""
+        ...
+
+
+# --- helpers shared with egress (I/O-free) --------------------------------------------------
+
+
+def deadline_for(options: TracengentOptions) -> float:
+    """The absolute `time.monotonic()` deadline of one governance call."""
+    return time.monotonic() + options.governance_timeout_s
+
+
+def decision_from_error(error: Exception) -> ToolDecision:
+    """The fail-closed deny for a tool-authorize call that raised `error` (never an allow)."""
+    if isinstance(error, PlatformUnavailableError):
+        return ToolDecision.deny(f"platform unavailable: {error}", "platform_unavailable")
+    if isinstance(error, AgentDisabledError):
+        return ToolDecision.deny(f"agent disabled: {error}", "agent_disabled")
+    if isinstance(error, PlatformRejectedError):
+        return ToolDecision.deny(f"platform rejected the request: {error}", "platform_rejected")
+    if isinstance(error, MalformedResponseError):
+        return ToolDecision.deny(
+            f"malformed answer from the platform: {error}", "malformed_decision"
+        )
+    return ToolDecision.deny(
+        f"tool authorization failed: {type(error).__name__}: {error}", "sdk_error"
+    )
+
+
+def raise_unless_allowed(decision: ToolDecision) -> None:
+    """Raise the governance exception a non-allow decision stands for.
+
+    Raises:
+        ToolPendingApprovalException: the decision is pending approval.
+        ToolDeniedException: any other decision that is not an unambiguous allow.
+    """
+    if decision.allowed:
+        return
+    if decision.pending:
+        raise ToolPendingApprovalException(decision.approval_id, decision.reason)
+    raise ToolDeniedException(decision.reason, decision.permission, decision.outcome)
+
+
+def tool_span(tracer: Tracer, transport: str, target: str) -> AbstractContextManager[Span]:
+    """The governance span of one tool decision (`tracengent.governance.kind=tool_authorize`)."""
+    return governance_span(tracer, A.GovernanceKinds.TOOL_AUTHORIZE, target, transport=transport)
+
+
+# --- MCP and function gates -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolGuardResult(Generic[T]):
+    """What `ToolGate.guard_*` did: the decision, the arguments, and the tool's value.
+
+    Attributes:
+        decision: the platform's (or the SDK's fail-closed) decision.
+        arguments: on an allow, the redacted arguments the tool was invoked with; otherwise the
+            arguments as given (the tool was not invoked).
+        value: what the tool returned; None when it was not invoked.
+    """
+
+    decision: ToolDecision
+    arguments: JsonValue
+    value: T | None = None
+
+    @property
+    def allowed(self) -> bool:
+        """True when the tool call was allowed (and made)."""
+        return self.decision.allowed
+
+    def ensure_allowed(self) -> ToolGuardResult[T]:
+        """Return `self` when allowed.
+
+        Raises:
+            ToolPendingApprovalException: the call waits for a person's approval.
+            ToolDeniedException: the call was denied (by policy, or failing closed).
+        """
+        raise_unless_allowed(self.decision)
+        return self
+
+
+def _mcp_request(tool: str, args: JsonValue) -> JsonObject:
+    request: JsonObject = {"transport": TRANSPORT_MCP, "toolName": tool}
+    return _with_body_and_trace(request, args)
+
+
+def _function_request(function: str, args: JsonValue) -> JsonObject:
+    request: JsonObject = {"transport": TRANSPORT_FUNCTION, "functionName": function}
+    return _with_body_and_trace(request, args)
+
+
+def _with_body_and_trace(request: JsonObject, args: JsonValue) -> JsonObject:
+    if args is not None:
+        request["body"] = args
+    trace_id = current_trace_id()
+    if trace_id is not None:
+        request["traceId"] = trace_id
+    return request
+
+
+def _allowed_arguments(decision: ToolDecision, args: JsonValue) -> JsonValue:
+    return redact_value(args, decision.redactions) if decision.redactions else args
+
+
+class ToolGate:
+    """Governs MCP tool calls and LLM function calls (0.1.0's `client.tools`).
+
+    Args:
+        options: the client's options (`governance_timeout_s` bounds each decision).
+        platform: the blocking platform client.
+        async_platform: the coroutine platform client.
+        tracer: where each decision is recorded as a governance span.
+
+    Every method blocks (or awaits) until the platform decides or the deadline passes, and never
+    raises a platform error: an unreachable, slow, refusing or nonsensical platform is a deny.
+    """
+
+    def __init__(
+        self,
+        options: TracengentOptions,
+        *,
+        platform: ToolAuthorizer,
+        async_platform: AsyncToolAuthorizer,
+        tracer: Tracer,
+    ) -> None:
+        self._options = options
+        self._platform = platform
+        self._async_platform = async_platform
+        self._tracer = tracer
+
+    def authorize_mcp(self, tool: str, args: JsonValue = None) -> ToolDecision:
+        """Ask whether MCP tool `tool` may be called with `args`; fails closed."""
+        return self._decide(TRANSPORT_MCP, tool, _mcp_request(tool, args))
+
+    def authorize_function(self, fn: str, args: JsonValue = None) -> ToolDecision:
+        """Ask whether function `fn` may be called with `args`; fails closed."""
+        return self._decide(TRANSPORT_FUNCTION, fn, _function_request(fn, args))
+
+    async def authorize_mcp_async(self, tool: str, args: JsonValue = None) -> ToolDecision:
+        """The coroutine twin of `authorize_mcp`."""
+        return await self._decide_async(TRANSPORT_MCP, tool, _mcp_request(tool, args))
+
+    async def authorize_function_async(self, fn: str, args: JsonValue = None) -> ToolDecision:
+        """The coroutine twin of `authorize_function`."""
+        return await self._decide_async(TRANSPORT_FUNCTION, fn, _function_request(fn, args))
+
+    def guard_mcp(
+        self, tool: str, args: JsonValue, invoke: Callable[[JsonValue], T]
+    ) -> ToolGuardResult[T]:
+        """Authorize MCP tool `tool`; on an allow call `invoke(redacted_args)`.
+
+        `invoke` is not called unless the decision is an allow; its exception propagates
+        unchanged. Call `.ensure_allowed()` on the result to raise on a deny.
+        """
+        return _guarded(self.authorize_mcp(tool, args), args, invoke)
+
+    def guard_function(
+        self, fn: str, args: JsonValue, invoke: Callable[[JsonValue], T]
+    ) -> ToolGuardResult[T]:
+        """Authorize function `fn`; on an allow call `invoke(redacted_args)` (see `guard_mcp`)."""
+        return _guarded(self.authorize_function(fn, args), args, invoke)
+
+    async def guard_mcp_async(
+        self, tool: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
+    ) -> ToolGuardResult[T]:
+        """The coroutine twin of `guard_mcp`: `invoke` returns an awaitable, awaited on allow."""
+        decision = await self.authorize_mcp_async(tool, args)
+        return await _guarded_async(decision, args, invoke)
+
+    async def guard_function_async(
+        self, fn: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
+    ) -> ToolGuardResult[T]:
+        """The coroutine twin of `guard_function`."""
+        decision = await self.authorize_function_async(fn, args)
+        return await _guarded_async(decision, args, invoke)
+
+    def _decide(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
+        with tool_span(self._tracer, transport, target) as span:
+            try:
+                decision = self._platform.tool_authorize(
+                    request, deadline=deadline_for(self._options)
+                )
+            except Exception as error:  # noqa: BLE001 - a gate lets no raw error out
+                decision = decision_from_error(error)
+            record_decision(span, decision)
+        return decision
+
+    async def _decide_async(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
+        with tool_span(self._tracer, transport, target) as span:
+            try:
+                decision = await self._async_platform.tool_authorize(
+                    request, deadline=deadline_for(self._options)
+                )
+            except Exception as error:  # noqa: BLE001 - a gate lets no raw error out
+                decision = decision_from_error(error)
+            record_decision(span, decision)
+        return decision
+
+
+def _guarded(
+    decision: ToolDecision, args: JsonValue, invoke: Callable[[JsonValue], T]
+) -> ToolGuardResult[T]:
+    if not decision.allowed:
+        return ToolGuardResult(decision, args)
+    arguments = _allowed_arguments(decision, args)
+    return ToolGuardResult(decision, arguments, invoke(arguments))
+
+
+async def _guarded_async(
+    decision: ToolDecision, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
+) -> ToolGuardResult[T]:
+    if not decision.allowed:
+        return ToolGuardResult(decision, args)
+    arguments = _allowed_arguments(decision, args)
+    return ToolGuardResult(decision, arguments, await invoke(arguments))

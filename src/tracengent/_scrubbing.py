@@ -1,0 +1,279 @@
+"""Scrubbing: what must not leave the process is masked before any exporter sees a span.
+
+Two kinds of rules, both case-insensitive:
+
+- **Name globs** (`*password*`, `*api_key*`): an attribute, or a key at any depth of a JSON
+  payload, whose name matches is masked (`MASK_TOKEN`). Defaults that are always on cover
+  passwords, secrets, API keys, authorization headers, cookies, access/refresh tokens, private
+  keys and card numbers. Plain `token` is deliberately not a default: `gen_ai.usage.input_tokens`
+  and friends are usage counts, not credentials.
+- **JSON paths** (`$.card`, wire contract §8): masked inside payload attributes
+  (`attributes.PAYLOAD_ATTRIBUTES`). A rule is a path when it starts with `$`; anything else is a
+  name glob (attribute names contain dots, so `a.b` is read as a name).
+
+Where it runs, and what it covers:
+
+- `Scrubber.payload_text` is called by the decision-trace helpers for every payload attribute
+  they set, so those values are scrubbed *where they are set*, with the trace's redact fields
+  (obligation `redactFields`) and the configured rules.
+- `ScrubbingProcessor.on_start` scrubs the attributes a span *starts with*: payload attributes are
+  re-scrubbed (JSON text is parsed, masked and re-encoded) with the current decision trace's
+  redact fields, or replaced by `MASK_TOKEN` when payload capture is off; attributes whose name
+  matches a glob are masked. Because it runs before any span ends, it protects every exporter on
+  the provider, the user's own OTLP or console exporter included.
+- Not covered: attributes a third-party instrumentation sets *after* the span started (with
+  `span.set_attribute`), and span events/links. The OTel SDK freezes a span's attributes before
+  `SpanProcessor.on_end`, and we never patch private SDK fields, so those cannot be scrubbed here;
+  turn payload capture off in that instrumentation, or set its payloads through our trace helpers.
+
+Nothing here raises into the agent: a value that cannot be encoded or made safe is dropped (None),
+never sent unredacted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.util.types import AttributeValue
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_compact
+from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
+
+__all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor"]
+
+_logger = logging.getLogger("tracengent.scrubbing")
+
+DEFAULT_SENSITIVE_NAMES: Final = (
+    "*password*",
+    "*passwd*",
+    "*secret*",
+    "*api_key*",
+    "*api-key*",
+    "*apikey*",
+    "*authorization*",
+    "*cookie*",
+    "*access_token*",
+    "*access-token*",
+    "*accesstoken*",
+    "*refresh_token*",
+    "*refresh-token*",
+    "*refreshtoken*",
+    "*private_key*",
+    "*card_number*",
+    "*card-number*",
+    "*cardnumber*",
+)
+"""Name globs that are always masked, whatever else is configured."""
+
+# Deeper than any real payload; beyond it a value is dropped rather than walked (also stops cycles).
+_MAX_DEPTH: Final = 64
+_NAME_CACHE_LIMIT: Final = 4096
+
+
+class _Unsafe(Exception):
+    """A value that cannot be encoded as JSON (so it is dropped)."""
+
+
+class Scrubber:
+    """Masks sensitive names and JSON paths in payloads and attributes. Thread-safe, never raises.
+
+    Args:
+        capture_payloads: when False, `payload_text` returns None and payload attributes are
+            replaced by `MASK_TOKEN`.
+        patterns: extra rules on top of the defaults: name globs (`*ssn*`) or JSON paths
+            (`$.card`, starting with `$`).
+    """
+
+    def __init__(self, *, capture_payloads: bool = True, patterns: Sequence[str] = ()) -> None:
+        self.capture_payloads = capture_payloads
+        globs = list(DEFAULT_SENSITIVE_NAMES)
+        paths: list[str] = []
+        for pattern in patterns:
+            rule = pattern.strip() if isinstance(pattern, str) else ""
+            if not rule:
+                continue
+            (paths if rule.startswith("$") else globs).append(rule)
+        self._paths: tuple[str, ...] = tuple(paths)
+        self._name_regex = re.compile(
+            "|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs), re.IGNORECASE
+        )
+        # Attribute names repeat endlessly on the hot path; remember the verdict per name.
+        self._name_cache: dict[str, bool] = {}
+        self._cache_lock = threading.Lock()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The configured JSON-path rules (masked in every payload)."""
+        return self._paths
+
+    def is_sensitive_name(self, name: str) -> bool:
+        """True when `name` (an attribute or a JSON key) matches a sensitive-name glob."""
+        verdict = self._name_cache.get(name)
+        if verdict is None:
+            verdict = self._name_regex.fullmatch(name) is not None
+            with self._cache_lock:
+                if len(self._name_cache) >= _NAME_CACHE_LIMIT:
+                    self._name_cache.clear()
+                self._name_cache[name] = verdict
+        return verdict
+
+    def payload_text(self, value: object, *, redact_paths: Sequence[str] = ()) -> str | None:
+        """The scrubbed compact JSON text of a payload, or None when it must not be recorded.
+
+        Sensitive keys are masked at any depth, then the configured JSON paths and
+        `redact_paths` are masked. Never raises, does not block.
+
+        Returns:
+            None when payload capture is off, or when `value` cannot be encoded as JSON (NaN,
+            a cycle, an unknown object) — the value is dropped, never sent unredacted.
+        """
+        if not self.capture_payloads:
+            return None
+        try:
+            document = self._safe_copy(value, 0)
+            return self._encode(document, redact_paths)
+        except Exception:  # noqa: BLE001 - dropping the value is the safe answer to any failure
+            return None
+
+    def scrub_attribute(
+        self, key: str, value: AttributeValue, *, redact_paths: Sequence[str] = ()
+    ) -> AttributeValue | None:
+        """The value an already-set span attribute should have; None means drop it.
+
+        A sensitive name becomes `MASK_TOKEN`; a payload attribute's JSON text is re-scrubbed
+        (None when capture is off or it cannot be made safe; text that is not JSON is kept, as
+        there is no structure to mask). Anything else is returned unchanged. Never raises.
+        """
+        try:
+            if self.is_sensitive_name(key):
+                return MASK_TOKEN
+            if key not in A.PAYLOAD_ATTRIBUTES:
+                return value
+            if not self.capture_payloads:
+                return None
+            if not isinstance(value, str):
+                return value
+            try:
+                parsed = json.loads(value)
+            except (ValueError, RecursionError):
+                return value
+            document = self._safe_copy(parsed, 0)
+            text = self._encode(document, redact_paths)
+            return value if text == value else text
+        except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
+            return None
+
+    def _encode(self, document: JsonValue, redact_paths: Sequence[str]) -> str:
+        rules = [*self._paths, *(p for p in redact_paths if isinstance(p, str))]
+        if rules:
+            document = redact_value(document, rules)
+        return dumps_compact(document)
+
+    def _safe_copy(self, value: object, depth: int) -> JsonValue:
+        """A JSON-native copy of `value` with sensitive keys masked; raises `_Unsafe`."""
+        if depth > _MAX_DEPTH:
+            raise _Unsafe("too deep")
+        if value is None or isinstance(value, (bool, int, str)):
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise _Unsafe("not a finite number")
+            return value
+        if isinstance(value, Mapping):
+            copied: dict[str, JsonValue] = {}
+            for raw_key, item in value.items():
+                if not isinstance(raw_key, str):
+                    raise _Unsafe("a non-string key")
+                copied[raw_key] = (
+                    MASK_TOKEN
+                    if self.is_sensitive_name(raw_key)
+                    else self._safe_copy(item, depth + 1)
+                )
+            return copied
+        if isinstance(value, (list, tuple)):
+            return [self._safe_copy(item, depth + 1) for item in value]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            return self._safe_copy(fields, depth + 1)
+        raise _Unsafe(f"cannot encode {type(value).__name__}")
+
+
+def _resolve_redact_fields() -> Callable[[], Sequence[str]]:
+    """How to read the current decision trace's redact fields (nothing when traces are absent)."""
+    try:
+        from tracengent._trace import current_trace
+    except ImportError:
+        return lambda: ()
+
+    def read() -> Sequence[str]:
+        trace = current_trace()
+        if trace is None:
+            return ()
+        return tuple(trace.redact_fields)
+
+    return read
+
+
+class ScrubbingProcessor(SpanProcessor):
+    """A span processor that scrubs the attributes a span starts with (see the module docstring).
+
+    Add it to the provider once; it protects every exporter on that provider. It never raises:
+    a failure is counted in `failures` and logged at most once a minute.
+    """
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self._scrubber = scrubber
+        self._redact_fields: Callable[[], Sequence[str]] | None = None
+        self.failures = 0
+        self._last_log = -math.inf
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Mask sensitive attributes and re-scrub payload attributes of a starting span."""
+        try:
+            attributes = span.attributes
+            if not attributes:
+                return
+            if self._redact_fields is None:
+                self._redact_fields = _resolve_redact_fields()
+            redact_paths: Sequence[str] | None = None
+            for key, value in list(attributes.items()):
+                if key in A.PAYLOAD_ATTRIBUTES and redact_paths is None:
+                    redact_paths = self._redact_fields()
+                scrubbed = self._scrubber.scrub_attribute(
+                    key, value, redact_paths=redact_paths or ()
+                )
+                if scrubbed is None:
+                    # Attributes cannot be removed from a live span; the mask replaces the value.
+                    scrubbed = MASK_TOKEN
+                if scrubbed is not value:
+                    span.set_attribute(key, scrubbed)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self.failures += 1
+            now = time.monotonic()
+            if now - self._last_log >= 60.0:
+                self._last_log = now
+                _logger.warning(
+                    "scrubbing a span failed (%s failures so far): %s", self.failures, exc
+                )
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Nothing to do: attributes are frozen by now."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered."""
+        return True

@@ -1,0 +1,157 @@
+"""Scrubbing of payloads and span attributes before any exporter sees them."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
+from tracengent._scrubbing import Scrubber, ScrubbingProcessor
+
+
+def test_default_names_are_masked_at_any_depth() -> None:
+    """Passwords, API keys, cookies and card numbers are masked however deep they sit."""
+    text = Scrubber().payload_text(
+        {"user": {"Password": "p", "creds": [{"X-Api-Key": "k"}]}, "card_number": "4111", "n": 1}
+    )
+    assert text is not None
+    assert json.loads(text) == {
+        "user": {"Password": MASK_TOKEN, "creds": [{"X-Api-Key": MASK_TOKEN}]},
+        "card_number": MASK_TOKEN,
+        "n": 1,
+    }
+
+
+def test_plain_token_counts_survive() -> None:
+    """`input_tokens` is a usage count, not a credential, so it is kept."""
+    scrubber = Scrubber()
+    assert scrubber.scrub_attribute(A.GEN_AI_USAGE_INPUT_TOKENS, 12) == 12
+    assert scrubber.scrub_attribute("http.request.header.authorization", "Bearer x") == MASK_TOKEN
+    assert scrubber.scrub_attribute("oauth.access_token", "t") == MASK_TOKEN
+
+
+def test_configured_globs_and_paths_apply() -> None:
+    """A configured name glob masks keys and a JSON path masks its value only."""
+    scrubber = Scrubber(patterns=["*ssn*", "$.order.card", "  "])
+    text = scrubber.payload_text({"SSN_last4": "1234", "order": {"card": "4111", "id": 7}})
+    assert text is not None
+    assert json.loads(text) == {"SSN_last4": MASK_TOKEN, "order": {"card": MASK_TOKEN, "id": 7}}
+    assert scrubber.paths == ("$.order.card",)
+
+
+def test_redact_paths_per_call_apply() -> None:
+    """Paths given per call (a trace's obligations) are masked too."""
+    text = Scrubber().payload_text({"iban": "DE00", "a": [1, 2]}, redact_paths=["$.iban", "$.a[1]"])
+    assert text == '{"iban":"***REDACTED***","a":[1,"***REDACTED***"]}'
+
+
+def test_capture_off_records_nothing() -> None:
+    """With capture off no payload text is produced and payload attributes are dropped."""
+    scrubber = Scrubber(capture_payloads=False)
+    assert scrubber.payload_text({"a": 1}) is None
+    assert scrubber.scrub_attribute(A.INPUT, '{"a":1}') is None
+    assert scrubber.scrub_attribute("http.method", "GET") == "GET"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"x": math.nan},
+        {1: "non-string key"},
+        {"x": object()},
+        {"x": {1, 2}},
+    ],
+)
+def test_unencodable_values_are_dropped(value: object) -> None:
+    """A value that cannot be encoded as JSON is dropped, never sent unscrubbed."""
+    assert Scrubber().payload_text(value) is None
+
+
+def test_cycles_are_dropped() -> None:
+    """A self-referencing structure is dropped rather than walked forever."""
+    cyclic: dict[str, object] = {}
+    cyclic["self"] = cyclic
+    assert Scrubber().payload_text(cyclic) is None
+
+
+def test_payload_attribute_json_text_is_rescrubbed() -> None:
+    """A payload attribute's JSON text is parsed, masked and re-encoded; other text is kept."""
+    scrubber = Scrubber(patterns=["$.card"])
+    assert (
+        scrubber.scrub_attribute(A.OUTPUT, '{"card": "4111", "password": "p"}')
+        == '{"card":"***REDACTED***","password":"***REDACTED***"}'
+    )
+    assert scrubber.scrub_attribute(A.OUTPUT, "plain words") == "plain words"
+
+
+@pytest.fixture
+def pipeline() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    """A provider with the scrubbing processor and the user's own in-memory exporter."""
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(ScrubbingProcessor(Scrubber(patterns=["$.card", "*ssn*"])))
+    users_exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(users_exporter))
+    yield provider, users_exporter
+    provider.shutdown()
+
+
+def test_users_exporter_sees_scrubbed_start_attributes(
+    pipeline: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    """The user's own exporter on the same provider receives only scrubbed values."""
+    provider, users_exporter = pipeline
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span(
+        "refund",
+        attributes={
+            A.INPUT: '{"card":"4111","amount":5}',
+            "customer.ssn": "123-45-6789",
+            A.GEN_AI_USAGE_OUTPUT_TOKENS: 3,
+        },
+    ):
+        pass
+    (span,) = users_exporter.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes[A.INPUT] == '{"card":"***REDACTED***","amount":5}'
+    assert span.attributes["customer.ssn"] == MASK_TOKEN
+    assert span.attributes[A.GEN_AI_USAGE_OUTPUT_TOKENS] == 3
+
+
+def test_capture_off_masks_payload_attributes_on_every_exporter() -> None:
+    """With capture off the processor replaces payload attributes by the mask."""
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(ScrubbingProcessor(Scrubber(capture_payloads=False)))
+    users_exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(users_exporter))
+    with provider.get_tracer("test").start_as_current_span(
+        "tool", attributes={A.GEN_AI_TOOL_CALL_ARGUMENTS: '{"q":"x"}', "k": "v"}
+    ):
+        pass
+    (span,) = users_exporter.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes[A.GEN_AI_TOOL_CALL_ARGUMENTS] == MASK_TOKEN
+    assert span.attributes["k"] == "v"
+    provider.shutdown()
+
+
+def test_processor_never_raises_into_the_agent() -> None:
+    """A scrubber that fails is counted by the processor and the span still ends."""
+
+    class Broken(Scrubber):
+        def scrub_attribute(self, key, value, *, redact_paths=()):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+
+    processor = ScrubbingProcessor(Broken())
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    with provider.get_tracer("test").start_as_current_span("s", attributes={"a": 1}):
+        pass
+    assert processor.failures == 1
+    provider.shutdown()
