@@ -1,0 +1,137 @@
+"""Zero code: what `opentelemetry-instrument` loads from Tracengent.
+
+Three OTel entry points live here:
+
+- `TracengentDistro` (`opentelemetry_distro`) only sets defaults (`os.environ.setdefault`): the
+  OTLP protocol of the exporter we ship (`http/protobuf`), and no GenAI message capture when
+  `TRACENGENT_CAPTURE_PAYLOADS=false`.
+- `TracengentConfigurator` (`opentelemetry_configurator`) builds the SDK exactly as OTel's own
+  configurator does (exporters from `OTEL_TRACES_EXPORTER`, resource, id generator, processors),
+  and adds Tracengent to it: the sampler that never drops decision traces, the decision-trace
+  context and scrubbing processors, and the Tracengent exporter under its counted, batching
+  processor. Configured `TRACENGENT_*` credentials add the `tracengent` exporter even when
+  `OTEL_TRACES_EXPORTER` does not name it.
+- `egress_gate` (`tracengent_egress_gate`) hands the httpx egress instrumentor its gate.
+
+Bad or missing settings print one warning and leave the application running: telemetry is off,
+and a governed host (`TRACENGENT_GOVERNED_HOSTS`) is denied unless fail-open was chosen.
+`OTEL_SDK_DISABLED=true` turns telemetry off; `TRACENGENT_DISABLED=true` turns everything off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.util._importlib_metadata import EntryPoint
+
+from opentelemetry.exporter.tracengent import environment_variables as env
+from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
+from opentelemetry.exporter.tracengent.options import parse_bool, parse_csv
+from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
+from opentelemetry.instrumentation.tracengent_httpx import EgressGate
+from tracengent import _zero_code
+
+__all__ = ["TracengentConfigurator", "TracengentDistro", "egress_gate"]
+
+_LOGGER = logging.getLogger("tracengent.distro")
+
+_OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+_GENAI_CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+_EXPORTER_NAME = "tracengent"
+
+
+def _flag(name: str) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return False
+    try:
+        return parse_bool(name, raw)
+    except ValueError:
+        return False
+
+
+class TracengentDistro(BaseDistro):  # type: ignore[misc]
+    """Sets Tracengent's defaults for `opentelemetry-instrument`; never overrides what is set."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        # The OTLP exporter we depend on speaks HTTP; `otlp` alone would otherwise mean gRPC.
+        os.environ.setdefault(_OTLP_PROTOCOL, "http/protobuf")
+        raw_capture = os.environ.get(env.TRACENGENT_CAPTURE_PAYLOADS)
+        if raw_capture is not None and not _flag_true_or_unset(raw_capture):
+            os.environ.setdefault(_GENAI_CAPTURE, "false")
+
+    def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
+        """Activate one instrumentation; ours gets the configured gate, or none when disabled."""
+        if _flag(env.TRACENGENT_DISABLED) and entry_point.name == _zero_code.EGRESS_ENTRY_POINT:
+            return
+        super().load_instrumentor(entry_point, **kwargs)
+
+
+def _flag_true_or_unset(raw: str) -> bool:
+    try:
+        return parse_bool(env.TRACENGENT_CAPTURE_PAYLOADS, raw)
+    except ValueError:
+        return True
+
+
+def _export_processor(exporter: SpanExporter) -> SpanProcessor:
+    """Our exporter under its counted, batching processor; every other one under OTel's."""
+    if isinstance(exporter, TracengentSpanExporter) and exporter.options is not None:
+        options = exporter.options
+        return TracengentSpanProcessor(
+            exporter,
+            max_queue_size=options.queue_capacity,
+            max_batch_size=options.max_batch_size,
+            schedule_delay_ms=options.flush_interval_ms,
+        )
+    return BatchSpanProcessor(exporter)
+
+
+def _exporter_names_from_env() -> list[str]:
+    raw = os.environ.get(env.OTEL_TRACES_EXPORTER, "")
+    return [] if raw.strip().lower() == "none" else parse_csv(raw)
+
+
+class TracengentConfigurator(_OTelSDKConfigurator):
+    """OTel's SDK configuration plus Tracengent's sampler, processors and exporter."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        if _flag(env.TRACENGENT_DISABLED):
+            _LOGGER.info("tracengent: TRACENGENT_DISABLED is set; configuring plain OpenTelemetry")
+            super()._configure(**kwargs)  # type: ignore[no-untyped-call]  # OTel leaves it untyped
+            return
+        setup = _zero_code.configure_from_environment()
+        names = _exporter_names_from_env()
+        if setup.options is None:
+            if _EXPORTER_NAME in names:
+                # One warning (from setup) is enough: keep the exporter out rather than have it
+                # warn again and count every span as not configured.
+                remaining = [n for n in names if n != _EXPORTER_NAME]
+                os.environ[env.OTEL_TRACES_EXPORTER] = ",".join(remaining) or "none"
+        else:
+            if _EXPORTER_NAME not in names:
+                kwargs["trace_exporter_names"] = [
+                    *kwargs.get("trace_exporter_names", []),
+                    _EXPORTER_NAME,
+                ]
+            args_map = dict(kwargs.get("exporter_args_map") or {})
+            args_map[TracengentSpanExporter] = {"options": setup.options}
+            kwargs["exporter_args_map"] = args_map
+            kwargs["export_span_processor"] = _export_processor
+        kwargs.setdefault("sampler", setup.sampler)
+        processors: Sequence[SpanProcessor] = kwargs.get("span_processors") or ()
+        kwargs["span_processors"] = [*processors, *setup.span_processors]
+        super()._configure(**kwargs)  # type: ignore[no-untyped-call]  # OTel leaves it untyped
+        setup.configured()
+
+
+def egress_gate() -> EgressGate | None:
+    """The gate of the zero-code set-up (the `tracengent_egress_gate` entry point); None: no gating."""
+    return _zero_code.current_egress_gate()

@@ -1,0 +1,98 @@
+"""Small real HTTP servers on 127.0.0.1 for tests: they record what they received and answer canned replies."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as the server saw it (body already gunzipped when it was gzip-encoded)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> object:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server answers."""
+
+    status: int = 200
+    body: bytes = b"{}"
+    content_type: str = "application/json"
+
+
+Responder = Callable[[Received], Reply]
+
+
+@dataclass
+class LoopbackServer:
+    """A running server: its base URL and every request it received, in order."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        """The paths received, in order."""
+        return [r.path for r in self.received]
+
+
+@contextmanager
+def serve(responder: Responder) -> Iterator[LoopbackServer]:
+    """Serve `responder` on a free loopback port until the block exits (then shut down)."""
+    lock = threading.Lock()
+    state: LoopbackServer | None = None
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            received = Received(
+                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+            )
+            assert state is not None
+            with lock:
+                state.received.append(received)
+            reply = responder(received)
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815 (http.server names)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep test output quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    host, port = server.server_address[:2]
+    state = LoopbackServer(url=f"http://{host!s}:{port}")
+    thread = threading.Thread(target=server.serve_forever, name="loopback-server", daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def json_reply(value: object, status: int = 200) -> Reply:
+    """A JSON reply."""
+    return Reply(status=status, body=json.dumps(value).encode())

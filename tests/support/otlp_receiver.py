@@ -1,0 +1,35 @@
+"""A loopback OTLP/HTTP (protobuf) trace receiver, standing in for a user's collector."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.support.loopback import LoopbackServer, Received, Reply, serve
+
+
+def _answer(request: Received) -> Reply:
+    return Reply(status=200, body=b"", content_type="application/x-protobuf")
+
+
+def received_spans(server: LoopbackServer) -> list[tuple[str, str]]:
+    """Every span the receiver got as `(trace id hex, span name)`."""
+    spans: list[tuple[str, str]] = []
+    for request in server.received:
+        if request.path != "/v1/traces":
+            continue
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(request.body)
+        for resource_spans in message.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                spans.extend((span.trace_id.hex(), span.name) for span in scope_spans.spans)
+    return spans
+
+
+@contextmanager
+def otlp_receiver() -> Iterator[LoopbackServer]:
+    """Accept OTLP/HTTP protobuf exports at `/v1/traces`."""
+    with serve(_answer) as server:
+        yield server
