@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 
-PACKAGES := -p tracengent -p opentelemetry.exporter.tracengent -p opentelemetry.instrumentation.tracengent_httpx
+PACKAGES := -p tracengent -p opentelemetry.exporter.tracengent -p opentelemetry.instrumentation.tracengent_httpx -p opentelemetry.instrumentation.tracengent_mcp
 
 .PHONY: help sync demo test lint fmt typecheck pytest bench
 

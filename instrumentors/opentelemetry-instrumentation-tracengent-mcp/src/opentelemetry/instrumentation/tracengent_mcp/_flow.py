@@ -1,0 +1,186 @@
+"""The one `tools/call` flow every patched method runs: span, gate, payloads, trace context.
+
+The flow never catches what the wrapped call or the gate raises: the application's exception
+(and the gate's deny) reach the caller untouched. Only the payload hook is guarded, because
+telemetry never raises into the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Final
+
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+
+from opentelemetry.instrumentation.tracengent_mcp.hooks import PayloadHook, ToolCallGate
+from opentelemetry.instrumentation.tracengent_mcp.propagation import inject_context
+
+__all__ = ["ToolCallState", "call_tool_traced"]
+
+_logger = logging.getLogger(__name__)
+
+_EXECUTE_TOOL: Final = gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
+_TOOL_ERROR: Final = "tool_error"
+_HOOK_LOG_INTERVAL_S: Final = 60.0
+
+# Set while a traced call runs the wrapped method: `mcp.Client.call_tool` calls
+# `ClientSession.call_tool` (once per input-required round), which must not become a second span
+# nor be authorized a second time.
+_INSIDE_TOOL_CALL: ContextVar[bool] = ContextVar("tracengent_mcp_inside_tool_call", default=False)
+
+CallToolMethod = Callable[..., Awaitable[Any]]
+
+
+class ToolCallState:
+    """What one `instrument()` call armed: tracer, gate, payload hook; `active=False` disarms.
+
+    The payload hook's failures are counted in `hook_failures` and logged at most once a minute.
+    """
+
+    def __init__(
+        self, tracer: Tracer, gate: ToolCallGate | None, payload_hook: PayloadHook | None
+    ) -> None:
+        self.tracer = tracer
+        self.gate = gate
+        self.payload_hook = payload_hook
+        self.active = True
+        self.hook_failures = 0
+        self._last_log = -math.inf
+
+    def payload(self, value: object) -> str | None:
+        """The hook's text for `value`; None without a hook or when the hook failed."""
+        hook = self.payload_hook
+        if hook is None:
+            return None
+        try:
+            text = hook.payload_text(value)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self.hook_failures += 1
+            now = time.monotonic()
+            if now - self._last_log >= _HOOK_LOG_INTERVAL_S:
+                self._last_log = now
+                _logger.warning(
+                    "MCP payload hook failed (%s failures so far): %s", self.hook_failures, exc
+                )
+            return None
+        return text if isinstance(text, str) else None
+
+
+@contextmanager
+def _inside_tool_call() -> Iterator[None]:
+    token = _INSIDE_TOOL_CALL.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE_TOOL_CALL.reset(token)
+
+
+def _name_and_arguments(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[str | None, Mapping[str, object] | None]:
+    """`name` and `arguments` as `call_tool(name, arguments=None, ...)` receives them."""
+    name = args[0] if args else kwargs.get("name")
+    arguments = args[1] if len(args) > 1 else kwargs.get("arguments")
+    if not isinstance(name, str):
+        return None, None
+    return name, arguments if isinstance(arguments, Mapping) else None
+
+
+def _with_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any], arguments: Mapping[str, object] | None
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    value = dict(arguments) if arguments is not None else None
+    if len(args) > 1:
+        return (args[0], value, *args[2:]), kwargs
+    return args, {**kwargs, "arguments": value}
+
+
+async def _checked(
+    gate: ToolCallGate, name: str, arguments: Mapping[str, object] | None
+) -> Mapping[str, object] | None:
+    approved = await gate.check_async(name, arguments)
+    if approved is not None and not isinstance(approved, Mapping):
+        # A gate answering nonsense must not let the call through (fail closed).
+        raise TypeError(f"MCP tool gate returned {type(approved).__name__}, not a mapping")
+    return approved
+
+
+def _result_document(result: object) -> object:
+    """A JSON-native view of a `CallToolResult` (pydantic), as the server sent it."""
+    dump = getattr(result, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", by_alias=True, exclude_none=True)
+        except Exception:  # noqa: BLE001 - an unexpected result shape only loses the payload
+            return None
+    return result
+
+
+def _is_tool_error(result: object) -> bool:
+    # `is_error` in mcp 2.x, `isError` in 1.x.
+    return getattr(result, "is_error", None) is True or getattr(result, "isError", None) is True
+
+
+def _record_result(state: ToolCallState, span: Span, result: object) -> None:
+    if _is_tool_error(result):
+        span.set_attribute(ERROR_TYPE, _TOOL_ERROR)
+        span.set_status(StatusCode.ERROR)
+    if span.is_recording() and state.payload_hook is not None:
+        text = state.payload(_result_document(result))
+        if text is not None:
+            span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_RESULT, text)
+
+
+async def call_tool_traced(
+    state: ToolCallState,
+    wrapped: CallToolMethod,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run one `call_tool`: authorize, trace and propagate, then call `wrapped` (see module)."""
+    if not state.active or _INSIDE_TOOL_CALL.get():
+        return await wrapped(*args, **kwargs)
+    name, arguments = _name_and_arguments(args, kwargs)
+    if name is None:
+        # Not a call the SDK itself would accept: let it raise its own error.
+        return await wrapped(*args, **kwargs)
+    if not is_instrumentation_enabled():
+        # No span while instrumentation is suppressed, but governance is never skipped.
+        if state.gate is not None:
+            arguments = await _checked(state.gate, name, arguments)
+            args, kwargs = _with_arguments(args, kwargs, arguments)
+        with _inside_tool_call():
+            return await wrapped(*args, **kwargs)
+    attributes = {
+        gen_ai.GEN_AI_OPERATION_NAME: _EXECUTE_TOOL,
+        gen_ai.GEN_AI_TOOL_NAME: name,
+    }
+    with state.tracer.start_as_current_span(
+        f"{_EXECUTE_TOOL} {name}", kind=SpanKind.INTERNAL, attributes=attributes
+    ) as span:
+        try:
+            if state.gate is not None:
+                arguments = await _checked(state.gate, name, arguments)
+                args, kwargs = _with_arguments(args, kwargs, arguments)
+            if span.is_recording() and state.payload_hook is not None and arguments is not None:
+                text = state.payload(dict(arguments))
+                if text is not None:
+                    span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS, text)
+            meta = inject_context(kwargs.get("meta"))
+            if meta is not None:
+                kwargs = {**kwargs, "meta": meta}
+            with _inside_tool_call():
+                result = await wrapped(*args, **kwargs)
+        except Exception as exc:
+            span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
+            raise
+        _record_result(state, span, result)
+        return result

@@ -1,0 +1,144 @@
+"""`TracengentMCPInstrumentor`: trace, govern and propagate every MCP `tools/call` of the process.
+
+It replaces `mcp.ClientSession.call_tool` (every transport's client session: stdio, streamable
+HTTP, SSE, in-memory) and, when the SDK has it, `mcp.Client.call_tool` (which may send several
+`tools/call` rounds for one call: that is still one span and one authorization). `uninstrument()`
+puts the very same function objects back.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Final
+
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
+from opentelemetry.trace import get_tracer
+
+from opentelemetry.instrumentation.tracengent_mcp._flow import (
+    CallToolMethod,
+    ToolCallState,
+    call_tool_traced,
+)
+from opentelemetry.instrumentation.tracengent_mcp.hooks import (
+    MCPHooks,
+    PayloadHook,
+    ToolCallGate,
+    load_hooks,
+)
+from opentelemetry.instrumentation.tracengent_mcp.package import _instruments
+from opentelemetry.instrumentation.tracengent_mcp.version import __version__
+
+__all__ = ["TracengentMCPInstrumentor"]
+
+_logger = logging.getLogger(__name__)
+
+# (module, class) whose `call_tool` is replaced; a class the installed SDK lacks is skipped.
+_TARGETS: Final = (
+    ("mcp.client.session", "ClientSession"),
+    ("mcp.client.client", "Client"),
+)
+_METHOD: Final = "call_tool"
+
+
+@dataclass(frozen=True)
+class _Replacement:
+    owner: type
+    original: object
+    patched: object
+
+
+def _patched_call_tool(state: ToolCallState, original: CallToolMethod) -> CallToolMethod:
+    @functools.wraps(original)
+    async def call_tool(self: object, *args: Any, **kwargs: Any) -> Any:
+        return await call_tool_traced(state, functools.partial(original, self), args, kwargs)
+
+    return call_tool
+
+
+def _owners() -> list[type]:
+    owners: list[type] = []
+    for module_name, class_name in _TARGETS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        owner = getattr(module, class_name, None)
+        if isinstance(owner, type) and callable(vars(owner).get(_METHOD)):
+            owners.append(owner)
+    return owners
+
+
+class TracengentMCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Makes each MCP `tools/call` an `execute_tool` span, authorized first when a gate is given.
+
+    `instrument()` keyword arguments:
+
+    - `tracer_provider`: where spans go (default: the global provider);
+    - `gate`: a `ToolCallGate` awaited before each call (deny: it raises, nothing is sent);
+    - `payload_hook`: a `PayloadHook` writing arguments and results onto the span.
+
+    When neither `gate` nor `payload_hook` is passed, both are taken from the `tracengent_mcp_hooks` entry point
+    group (what `opentelemetry-instrument` does). Every call carries the W3C trace context in
+    `params._meta`. `instrument()` is idempotent (OTel's `BaseInstrumentor` contract) and
+    `uninstrument()` restores the SDK's own methods.
+
+    Raises:
+        TypeError: from `instrument()` when `gate` or `payload_hook` has the wrong type.
+    """
+
+    _state: ToolCallState | None = None
+    _replacements: tuple[_Replacement, ...] = ()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The `mcp` versions this instrumentation applies to."""
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        gate = kwargs.get("gate")
+        payload_hook = kwargs.get("payload_hook")
+        if "gate" not in kwargs and "payload_hook" not in kwargs:
+            hooks = load_hooks()
+            gate, payload_hook = hooks.gate, hooks.payload_hook
+        _check_hooks(MCPHooks(gate=gate, payload_hook=payload_hook))
+        tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
+        state = ToolCallState(tracer, gate, payload_hook)
+        replacements: list[_Replacement] = []
+        for owner in _owners():
+            original = vars(owner)[_METHOD]
+            patched = _patched_call_tool(state, original)
+            setattr(owner, _METHOD, patched)
+            replacements.append(_Replacement(owner, original, patched))
+        self._state = state
+        self._replacements = tuple(replacements)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        state, self._state = self._state, None
+        replacements, self._replacements = self._replacements, ()
+        if state is not None:
+            # Disarm first: a replacement someone else wrapped over stays, but passes through.
+            state.active = False
+        for replacement in replacements:
+            current = vars(replacement.owner).get(_METHOD)
+            if current is replacement.patched:
+                setattr(replacement.owner, _METHOD, replacement.original)
+            else:
+                _logger.info(
+                    "%s.%s was wrapped again after instrumentation; left in place, disarmed",
+                    replacement.owner.__name__,
+                    _METHOD,
+                )
+
+
+def _check_hooks(hooks: MCPHooks) -> None:
+    if hooks.gate is not None and not isinstance(hooks.gate, ToolCallGate):
+        raise TypeError(f"gate must implement ToolCallGate, got {type(hooks.gate).__name__}")
+    if hooks.payload_hook is not None and not isinstance(hooks.payload_hook, PayloadHook):
+        raise TypeError(
+            f"payload_hook must implement PayloadHook, got {type(hooks.payload_hook).__name__}"
+        )

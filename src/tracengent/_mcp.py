@@ -1,0 +1,280 @@
+"""The tracengent side of MCP: the gate and payload hook the MCP instrumentation is given.
+
+`MCPGovernor` authorizes each `tools/call` through `ToolGate` (`/v1/tool-authorize`,
+`transport: "mcp"`, wire contract §6) and ALWAYS fails closed: a deny raises
+`ToolDeniedException`, a pending decision `ToolPendingApprovalException` (the `execute_tool` span is
+then marked `pending`), arguments that are not JSON are denied, and any failure of the gate itself
+is a deny. On an allow the server receives the arguments with every redaction applied.
+
+`MCPPayloadWriter` writes tool arguments and results through the `Scrubber`, so the capture switch
+(`TRACENGENT_CAPTURE_PAYLOADS`), the configured scrub rules and the current decision trace's redact
+fields apply.
+
+`zero_code_mcp_hooks` is the `tracengent_mcp_hooks` entry point: under `opentelemetry-instrument`
+MCP calls are traced with payloads per the settings, and governed when `TRACENGENT_GOVERN_MCP=true`
+(then a missing or broken configuration denies every tool call rather than letting one through).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Final
+
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent import environment_variables as env
+from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_compact
+from opentelemetry.exporter.tracengent.options import TracengentOptions, parse_bool, parse_csv
+from opentelemetry.exporter.tracengent.redaction import redact_value
+from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
+from opentelemetry.exporter.tracengent.wire import ToolDecision
+from opentelemetry.instrumentation.tracengent_mcp import MCPHooks, TracengentMCPInstrumentor
+from tracengent import _state
+from tracengent._governance.tools import ToolGate, raise_unless_allowed
+from tracengent._scrubbing import Scrubber
+
+__all__ = [
+    "MCPGovernor",
+    "MCPPayloadWriter",
+    "instrument_mcp",
+    "mcp_hooks",
+    "zero_code_mcp_hooks",
+]
+
+_LOGGER = logging.getLogger("tracengent.mcp")
+
+_INSTRUMENTATION_SCOPE: Final = "tracengent"
+
+
+def _redact_fields() -> tuple[str, ...]:
+    from tracengent._trace import current_trace
+
+    active = current_trace()
+    return tuple(active.redact_fields) if active is not None else ()
+
+
+class MCPPayloadWriter:
+    """A `PayloadHook`: tool arguments and results as scrubbed JSON text, or nothing.
+
+    Args:
+        scrubber: applies the capture switch and the scrub rules; the current decision trace's
+            redact fields are added to its JSON paths.
+    """
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self._scrubber = scrubber
+
+    def payload_text(self, value: object) -> str | None:
+        """The scrubbed compact JSON of `value`; None when capture is off or it is not JSON.
+
+        Never raises, does not block.
+        """
+        try:
+            redact_paths = _redact_fields()
+        except Exception:  # noqa: BLE001 - an unreadable trace must not leak the value unmasked
+            return None
+        return self._scrubber.payload_text(value, redact_paths=redact_paths)
+
+
+def _json_arguments(tool: str, arguments: Mapping[str, object] | None) -> JsonValue:
+    """`arguments` as JSON-native data (what the server would receive).
+
+    Raises:
+        ToolDeniedException: they cannot be encoded as JSON (outcome `sdk_error`).
+    """
+    if arguments is None:
+        return None
+    try:
+        document: JsonValue = json.loads(dumps_compact(dict(arguments)))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ToolDeniedException(
+            f"arguments of MCP tool {tool!r} are not JSON: {exc}", None, "sdk_error"
+        ) from exc
+    return document
+
+
+def _mark_pending(decision: ToolDecision) -> None:
+    # The gate runs while the tool call's span is current: a held call is a `pending` event.
+    if decision.pending:
+        trace.get_current_span().set_attribute(A.EVENT_STATUS, A.EventStatuses.PENDING)
+
+
+def _approved_arguments(decision: ToolDecision, body: JsonValue) -> dict[str, object] | None:
+    approved = redact_value(body, decision.redactions) if decision.redactions else body
+    return dict(approved) if isinstance(approved, dict) else None
+
+
+class MCPGovernor:
+    """A `ToolCallGate` on `ToolGate`; fails closed (see the module docstring).
+
+    Args:
+        tools: the tool gate that asks `/v1/tool-authorize` and records the decision span.
+    """
+
+    def __init__(self, tools: ToolGate) -> None:
+        self._tools = tools
+
+    def check(self, tool: str, arguments: Mapping[str, object] | None) -> dict[str, object] | None:
+        """Authorize MCP tool `tool` with `arguments`; blocks until the platform decides.
+
+        Returns:
+            The arguments to send, every redaction applied (None when there were none).
+
+        Raises:
+            ToolDeniedException: denied, by policy or failing closed; nothing may be sent.
+            ToolPendingApprovalException: held for a person's approval; nothing may be sent.
+        """
+        body = _json_arguments(tool, arguments)
+        try:
+            decision = self._tools.authorize_mcp(tool, body)
+        except Exception as exc:  # noqa: BLE001 - a gate that fails, fails closed
+            decision = ToolDecision.deny(f"tool authorization failed: {exc}", "sdk_error")
+        _mark_pending(decision)
+        raise_unless_allowed(decision)
+        return _approved_arguments(decision, body)
+
+    async def check_async(
+        self, tool: str, arguments: Mapping[str, object] | None
+    ) -> dict[str, object] | None:
+        """The coroutine twin of `check` (what the MCP instrumentation awaits)."""
+        body = _json_arguments(tool, arguments)
+        try:
+            decision = await self._tools.authorize_mcp_async(tool, body)
+        except Exception as exc:  # noqa: BLE001 - a gate that fails, fails closed
+            decision = ToolDecision.deny(f"tool authorization failed: {exc}", "sdk_error")
+        _mark_pending(decision)
+        raise_unless_allowed(decision)
+        return _approved_arguments(decision, body)
+
+
+class _DenyAllGate:
+    """Governance was asked for but cannot work: every tool call is denied (fail closed)."""
+
+    def __init__(self, problem: str) -> None:
+        self._problem = problem
+
+    async def check_async(
+        self, tool: str, arguments: Mapping[str, object] | None
+    ) -> Mapping[str, object] | None:
+        raise ToolDeniedException(
+            f"MCP governance is on but Tracengent is not configured: {self._problem}",
+            None,
+            "not_configured",
+        )
+
+
+def mcp_hooks(
+    options: TracengentOptions,
+    *,
+    tracer: Tracer,
+    govern: bool = True,
+    platform: PlatformClient | None = None,
+    async_platform: AsyncPlatformClient | None = None,
+) -> MCPHooks:
+    """The gate and payload hook for `TracengentMCPInstrumentor`, from `options`.
+
+    Args:
+        options: validated options (capture switch, scrub patterns, governance deadline).
+        tracer: records each decision as a governance span.
+        govern: False: calls are traced, not authorized.
+        platform: the blocking platform client (default: a new one for `options`).
+        async_platform: the coroutine platform client (default: a new one for `options`).
+
+    Raises:
+        TracengentConfigError: `options` are invalid.
+    """
+    writer = MCPPayloadWriter(
+        Scrubber(capture_payloads=options.capture_payloads, patterns=options.scrub_patterns)
+    )
+    if not govern:
+        return MCPHooks(payload_hook=writer)
+    tools = ToolGate(
+        options,
+        platform=platform if platform is not None else PlatformClient(options),
+        async_platform=async_platform
+        if async_platform is not None
+        else AsyncPlatformClient(options),
+        tracer=tracer,
+    )
+    return MCPHooks(gate=MCPGovernor(tools), payload_hook=writer)
+
+
+def instrument_mcp(
+    options: TracengentOptions,
+    *,
+    tracer: Tracer,
+    tracer_provider: trace.TracerProvider | None = None,
+    govern: bool = True,
+    platform: PlatformClient | None = None,
+    async_platform: AsyncPlatformClient | None = None,
+) -> TracengentMCPInstrumentor:
+    """Instrument the MCP client SDK with `mcp_hooks(...)`; undo with `.uninstrument()`.
+
+    `TracengentMCPInstrumentor` is a process-wide singleton: a second call while instrumented
+    changes nothing.
+
+    Raises:
+        TracengentConfigError: `options` are invalid.
+    """
+    hooks = mcp_hooks(
+        options, tracer=tracer, govern=govern, platform=platform, async_platform=async_platform
+    )
+    instrumentor = TracengentMCPInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=tracer_provider, gate=hooks.gate, payload_hook=hooks.payload_hook
+    )
+    return instrumentor
+
+
+def _govern_from_environment() -> bool:
+    raw = os.environ.get(env.TRACENGENT_GOVERN_MCP)
+    if raw is None:
+        return False
+    try:
+        return parse_bool(env.TRACENGENT_GOVERN_MCP, raw)
+    except (TracengentConfigError, ValueError):
+        # Someone meant to set the switch: an unreadable value governs rather than lets calls by.
+        _LOGGER.warning(
+            "tracengent: %s=%r is not a boolean; governing MCP calls",
+            env.TRACENGENT_GOVERN_MCP,
+            raw,
+        )
+        return True
+
+
+def _scrubber_from_environment() -> Scrubber:
+    raw = os.environ.get(env.TRACENGENT_CAPTURE_PAYLOADS)
+    try:
+        capture = True if raw is None else parse_bool(env.TRACENGENT_CAPTURE_PAYLOADS, raw)
+    except (TracengentConfigError, ValueError):
+        capture = False
+    patterns = parse_csv(os.environ.get(env.TRACENGENT_SCRUB_PATTERNS, ""))
+    return Scrubber(capture_payloads=capture, patterns=patterns)
+
+
+def zero_code_mcp_hooks() -> MCPHooks | None:
+    """The `tracengent_mcp_hooks` entry point: the hooks of the zero-code set-up.
+
+    None when zero-code configuration did not run (MCP calls are then traced without payloads).
+    Never raises: when governance is on and the hooks cannot be built, every call is denied.
+    """
+    state = _state.zero_code()
+    if state is None:
+        return None
+    options, problem = state
+    govern = _govern_from_environment()
+    try:
+        if options is None:
+            writer = MCPPayloadWriter(_scrubber_from_environment())
+            gate = _DenyAllGate(problem or "invalid settings") if govern else None
+            return MCPHooks(gate=gate, payload_hook=writer)
+        return mcp_hooks(options, tracer=trace.get_tracer(_INSTRUMENTATION_SCOPE), govern=govern)
+    except Exception as exc:  # noqa: BLE001 - an entry point must not stop the application
+        _LOGGER.warning("tracengent: MCP hooks could not be built: %s", exc)
+        return MCPHooks(gate=_DenyAllGate(str(exc))) if govern else None
