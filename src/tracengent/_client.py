@@ -32,7 +32,12 @@ from tracengent._client_governance import GovernanceMethods
 from tracengent._processors.context import ContextProcessor
 from tracengent._recording import Recorder
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
-from tracengent._state import CURRENT_TRACE, attach_to_provider, release_from_provider
+from tracengent._state import (
+    CURRENT_TRACE,
+    attach_to_provider,
+    export_key,
+    release_from_provider,
+)
 from tracengent._trace import AgentTrace, begin_trace
 from tracengent._version import __version__
 
@@ -100,7 +105,7 @@ class TracengentClient(GovernanceMethods):
         if isinstance(global_provider, TracerProvider):
             self._provider = global_provider
             self._owns_provider = False
-            self._export_key = _export_key(self._options, transport, http)
+            self._export_key = export_key(self._options, transport, http)
             self._export = attach_to_provider(
                 global_provider,
                 shared_processors=lambda: [ScrubbingProcessor(scrubber)],
@@ -293,22 +298,3 @@ class TracengentClient(GovernanceMethods):
     ) -> None:
         """`close()`."""
         self.close()
-
-
-def _export_key(
-    options: TracengentOptions,
-    transport: httpx.BaseTransport | None,
-    http: httpx.Client | None,
-) -> Hashable:
-    """Clients configured alike (same platform, credentials, agent, transport) share exports."""
-    return (
-        options.base_url,
-        options.agent_id,
-        options.client_id,
-        options.client_secret,
-        options.ingest_key,
-        options.environment,
-        tuple(options.default_tags),
-        id(transport) if transport is not None else None,
-        id(http) if http is not None else None,
-    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -38,6 +38,7 @@ __all__ = [
     "adopt_provider",
     "attach_to_provider",
     "attachment_of",
+    "export_key",
     "release_from_provider",
     "reset_for_tests",
     "set_zero_code",
@@ -85,15 +86,45 @@ def zero_code() -> tuple[TracengentOptions | None, str | None] | None:
     return _zero_code
 
 
-def adopt_provider(provider: TracerProvider, context_processor: ContextProcessor) -> None:
-    """Record that `provider` already has our context and scrubbing processors.
+def adopt_provider(
+    provider: TracerProvider,
+    context_processor: ContextProcessor,
+    *,
+    exports: Mapping[Hashable, SpanProcessor] | None = None,
+) -> None:
+    """Record that `provider` already has our context and scrubbing processors (and exports).
 
-    Zero-code configuration adds them itself; clients created later then add only their export
-    processor instead of a second set.
+    Zero-code configuration adds them itself; clients created later then add only an export
+    processor of their own when none with their key exists, instead of a second set. An adopted
+    export keeps one user for the set-up that made it, so closing a client never shuts it down.
     """
     with _lock:
-        if provider not in _attachments:
-            _attachments[provider] = ProviderAttachment(context_processor=context_processor)
+        attachment = _attachments.get(provider)
+        if attachment is None:
+            attachment = ProviderAttachment(context_processor=context_processor)
+            _attachments[provider] = attachment
+        for key, processor in (exports or {}).items():
+            if key not in attachment.exports:
+                attachment.exports[key] = _SharedExport(processor, users=1)
+
+
+def export_key(
+    options: TracengentOptions,
+    transport: object | None = None,
+    http: object | None = None,
+) -> Hashable:
+    """Clients configured alike (same platform, credentials, agent, transport) share exports."""
+    return (
+        options.base_url,
+        options.agent_id,
+        options.client_id,
+        options.client_secret,
+        options.ingest_key,
+        options.environment,
+        tuple(options.default_tags),
+        id(transport) if transport is not None else None,
+        id(http) if http is not None else None,
+    )
 
 
 def attach_to_provider(

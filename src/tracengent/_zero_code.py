@@ -13,17 +13,20 @@ from typing import Final
 
 import httpx
 from opentelemetry import trace
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
 
 from opentelemetry.exporter.tracengent import environment_variables as env
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
+from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import (
     TracengentOptions,
     options_from_environment,
     parse_bool,
     parse_csv,
 )
+from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
 from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
 from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _state
@@ -54,11 +57,38 @@ class ZeroCodeSetup:
     options: TracengentOptions | None
     problem: str | None
     sampler: Sampler
+    context_processor: ContextProcessor
     span_processors: list[SpanProcessor] = field(default_factory=list)
+    export_processors: list[SpanProcessor] = field(default_factory=list)
+
+    def export_processor(self, exporter: SpanExporter) -> SpanProcessor:
+        """Our exporter under its counted, batching processor; every other one under OTel's."""
+        if isinstance(exporter, TracengentSpanExporter) and exporter.options is not None:
+            options = exporter.options
+            processor: SpanProcessor = TracengentSpanProcessor(
+                exporter,
+                max_queue_size=options.queue_capacity,
+                max_batch_size=options.max_batch_size,
+                schedule_delay_ms=options.flush_interval_ms,
+            )
+            self.export_processors.append(processor)
+            return processor
+        return BatchSpanProcessor(exporter)
 
     def configured(self) -> None:
-        """Record the set-up once the SDK is in place (the egress gate is built from it lazily)."""
+        """Record the set-up once the SDK is in place.
+
+        The provider is adopted into the registry with our processors, so a `TracengentClient`
+        created later in the process adds nothing twice (and shares our export when its options
+        match the environment's). The egress gate is built from the recorded options lazily.
+        """
         _state.set_zero_code(self.options, self.problem)
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, TracerProvider):
+            exports = {}
+            if self.options is not None and len(self.export_processors) == 1:
+                exports[_state.export_key(self.options)] = self.export_processors[0]
+            _state.adopt_provider(provider, self.context_processor, exports=exports)
 
 
 def _capture_payloads(options: TracengentOptions | None) -> bool:
@@ -89,11 +119,13 @@ def configure_from_environment() -> ZeroCodeSetup:
         options.scrub_patterns if options is not None else _env_list(env.TRACENGENT_SCRUB_PATTERNS)
     )
     scrubber = Scrubber(capture_payloads=_capture_payloads(options), patterns=patterns)
+    context_processor = ContextProcessor()
     return ZeroCodeSetup(
         options=options,
         problem=problem,
         sampler=TracengentSampler(_get_from_env_or_default()),
-        span_processors=[ContextProcessor(), ScrubbingProcessor(scrubber)],
+        context_processor=context_processor,
+        span_processors=[context_processor, ScrubbingProcessor(scrubber)],
     )
 
 

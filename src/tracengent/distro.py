@@ -28,13 +28,11 @@ from typing import Any
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.util._importlib_metadata import EntryPoint
 
 from opentelemetry.exporter.tracengent import environment_variables as env
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import parse_bool, parse_csv
-from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
 from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _zero_code
 
@@ -64,7 +62,7 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
         # The OTLP exporter we depend on speaks HTTP; `otlp` alone would otherwise mean gRPC.
         os.environ.setdefault(_OTLP_PROTOCOL, "http/protobuf")
         raw_capture = os.environ.get(env.TRACENGENT_CAPTURE_PAYLOADS)
-        if raw_capture is not None and not _flag_true_or_unset(raw_capture):
+        if raw_capture is not None and not _capture_allowed(raw_capture):
             os.environ.setdefault(_GENAI_CAPTURE, "false")
 
     def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
@@ -74,24 +72,12 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
         super().load_instrumentor(entry_point, **kwargs)
 
 
-def _flag_true_or_unset(raw: str) -> bool:
+def _capture_allowed(raw: str) -> bool:
     try:
         return parse_bool(env.TRACENGENT_CAPTURE_PAYLOADS, raw)
     except ValueError:
-        return True
-
-
-def _export_processor(exporter: SpanExporter) -> SpanProcessor:
-    """Our exporter under its counted, batching processor; every other one under OTel's."""
-    if isinstance(exporter, TracengentSpanExporter) and exporter.options is not None:
-        options = exporter.options
-        return TracengentSpanProcessor(
-            exporter,
-            max_queue_size=options.queue_capacity,
-            max_batch_size=options.max_batch_size,
-            schedule_delay_ms=options.flush_interval_ms,
-        )
-    return BatchSpanProcessor(exporter)
+        # An unreadable switch must not turn capture on by accident.
+        return False
 
 
 def _exporter_names_from_env() -> list[str]:
@@ -124,7 +110,7 @@ class TracengentConfigurator(_OTelSDKConfigurator):
             args_map = dict(kwargs.get("exporter_args_map") or {})
             args_map[TracengentSpanExporter] = {"options": setup.options}
             kwargs["exporter_args_map"] = args_map
-            kwargs["export_span_processor"] = _export_processor
+            kwargs["export_span_processor"] = setup.export_processor
         kwargs.setdefault("sampler", setup.sampler)
         processors: Sequence[SpanProcessor] = kwargs.get("span_processors") or ()
         kwargs["span_processors"] = [*processors, *setup.span_processors]

@@ -116,3 +116,16 @@ def test_bad_settings_warn_once_and_the_agent_runs(
     assert run.stderr.count("tracengent: not configured") == 1, run.stderr
     assert "client_secret" in run.stderr
     assert traces_json(tracengent_platform) == {"traces": [], "standaloneEvents": []}
+
+
+def test_client_in_a_zero_code_process_exports_each_event_once(
+    tracengent_platform: RunningPlatform, instrumented_env: dict[str, str]
+) -> None:
+    """A TracengentClient under opentelemetry-instrument reuses the zero-code pipeline: no duplicates."""
+    run = run_instrumented("client_agent.py", [], instrumented_env)
+    assert run.returncode == 0, run.stderr
+    (trace,) = traces_json(tracengent_platform)["traces"]
+    assert [e["name"] for e in _events(trace)] == ["look for seats", "search", "rebook"]
+    counters = tracengent_platform.store.counters()["demo-agent"]
+    assert counters.events_received == 3
+    assert counters.duplicates_ignored == 0
