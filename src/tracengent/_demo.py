@@ -1,144 +1,215 @@
-"""The sample agent `tracengent demo` runs against the local platform (plain httpx for now)."""
+"""The sample agent `tracengent demo` runs against the local platform, on the SDK's public API.
+
+It walks through every capability: a decision trace (steps, a tool call, a token-budgeted LLM
+call, a costly action, a tracked HTTP call), authorization (allowed, held for a person's approval
+and released, denied), egress gating (a redacted call, a denied call), MCP and function gates, and
+a delegated hop to a second agent whose trace joins the first one's OpenTelemetry trace. The tool
+servers it calls are in-process stand-ins (`httpx.MockTransport`), so nothing leaves the machine.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import httpx
 
-from opentelemetry.exporter.tracengent.ids import new_id
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
-from opentelemetry.exporter.tracengent.wire import utc_now_iso
+import tracengent
+from tracengent import (
+    DelegationException,
+    LlmCallResult,
+    Money,
+    NotAuthorizedException,
+    ToolDeniedException,
+    ToolPendingApprovalException,
+    TracengentClient,
+    TracengentOptions,
+)
 
-__all__ = ["run"]
+__all__ = ["DemoPlatform", "run"]
 
-_TIMEOUT_S = 10.0
-_APPROVAL_DEADLINE_S = 30.0
-_APPROVAL_POLL_S = 0.2
+Echo = Callable[[str], None]
 
-
-def _post(client: httpx.Client, path: str, body: object) -> JsonObject:
-    response = client.post(path, json=body)
-    response.raise_for_status()
-    answer: JsonObject = response.json()
-    return answer
+_APPROVAL_WAIT_S = 30.0
 
 
-def run(
-    base_url: str,
-    echo: Callable[[str], None],
-    *,
-    approve: Callable[[str], None] | None = None,
-) -> None:
-    """Walk a sample agent through the platform's capabilities, echoing each step.
+@dataclass
+class DemoPlatform:
+    """What the demo needs of the platform besides its URL: a person and a grant issuer.
 
-    Args:
-        base_url: the platform's base URL.
-        echo: where progress lines go.
-        approve: called with the approval id of the held refund, standing in for a person who
-            approves it; without it the demo waits for `tracengent approve` (30 s at most).
-
-    Raises:
-        httpx.HTTPError: the platform could not be reached or answered an error.
+    Attributes:
+        url: the platform's base URL.
+        pending_approvals: the ids of approvals waiting for a person.
+        decide: a person approving (True) or denying (False) an approval.
+        grant: issues a delegated token `(from_agent, to_agent, permissions, max_amount)`.
     """
-    with httpx.Client(base_url=base_url, timeout=_TIMEOUT_S) as client:
-        token = client.post(
-            "/v1/oauth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "key_demo",
-                "client_secret": "ags_demo",
-            },
-        )
-        token.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        echo("demo-agent got an access token")
-        trace_id = new_id("trc")
 
-        small = _post(
-            client,
-            "/v1/authorize",
-            {
-                "permission": "payments:refund",
-                "context": {"amount": 120, "currency": "EUR"},
-                "traceId": trace_id,
-            },
-        )
-        echo(f"refund 120 EUR: {small['status']} ({small['reason']})")
-        large = _post(
-            client,
-            "/v1/authorize",
-            {
-                "permission": "payments:refund",
-                "context": {"amount": 800, "currency": "EUR"},
-                "traceId": trace_id,
-            },
-        )
-        echo(f"refund 800 EUR: {large['status']} ({large['reason']})")
-        approval_id = large.get("approvalId")
-        if isinstance(approval_id, str):
-            if approve is not None:
-                approve(approval_id)
-            else:
-                echo(f"  waiting for: tracengent approve {approval_id}")
-            status = _wait_for_approval(client, approval_id)
-            echo(f"  approval {approval_id}: {status}")
+    url: str
+    pending_approvals: Callable[[], list[str]]
+    decide: Callable[[str, bool], None]
+    grant: Callable[[str, str, list[str], float], str]
 
-        for request in (
-            {
-                "transport": "http",
-                "method": "POST",
-                "host": "api.example.com",
-                "path": "/v1/refunds",
-                "body": {"amount": 120, "card": "4242 4242 4242 4242"},
-            },
-            {
-                "transport": "mcp",
-                "toolName": "search_flights",
-                "body": {"from": "CDG", "to": "JFK"},
-            },
-            {
-                "transport": "function",
-                "functionName": "send_email",
-                "body": {"to": "ops@example.com"},
-            },
-            {"transport": "http", "method": "GET", "host": "evil.example.net", "path": "/"},
-        ):
-            decision = _post(client, "/v1/tool-authorize", {**request, "traceId": trace_id})
-            target = request.get("host") or request.get("toolName") or request.get("functionName")
+
+@dataclass
+class _ToolServer:
+    """An in-process stand-in for the third-party APIs the agent calls; records what arrived."""
+
+    received: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.received.append((request.method, str(request.url), request.content))
+        return httpx.Response(200, json={"ok": True, "id": len(self.received)})
+
+
+def _options(url: str, agent_id: str, secret_stem: str) -> TracengentOptions:
+    return TracengentOptions(
+        agent_id=agent_id,
+        base_url=url,
+        client_id=f"key_{secret_stem}",
+        client_secret=f"ags_{secret_stem}",
+        approval_poll_interval_s=0.2,
+        approval_timeout_s=_APPROVAL_WAIT_S,
+        environment="demo",
+    )
+
+
+def _person_approves(platform: DemoPlatform, echo: Echo, approved: bool) -> threading.Thread:
+    """A person watching the console: decides the next approval that shows up."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + _APPROVAL_WAIT_S
+        while time.monotonic() < deadline:
+            pending = platform.pending_approvals()
+            if pending:
+                platform.decide(pending[0], approved)
+                echo(f"    (a person {'approved' if approved else 'denied'} {pending[0]})")
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, name="demo-person", daemon=True)
+    thread.start()
+    return thread
+
+
+def _decision_trace(client: TracengentClient, echo: Echo, tools: _ToolServer) -> str:
+    echo("1. A decision trace: every step is an OpenTelemetry span, exported as an event")
+    with client.begin_trace("Refund order 42", actor_user_id="customer-7") as trace:
+        trace.step("customer asks for a refund of a damaged parcel")
+        order = trace.track_tool_call(
+            "lookup_order", lambda: {"order": 42, "total": 120.0}, input={"order": 42}
+        )
+        echo(f"   tool call lookup_order -> {order}")
+        verdict = trace.track_llm_call(
+            "assess_damage",
+            lambda: LlmCallResult("refund", tokens=420, model="demo-llm"),
+            estimated_tokens=600,
+            model="demo-llm",
+        )
+        echo(f"   llm call assess_damage (600 tokens reserved, 420 used) -> {verdict}")
+        with tracengent.tracked_client(
+            client, inner=httpx.MockTransport(tools.handle), base_url="https://api.example.com"
+        ) as http:
+            http.get("/v1/orders/42/shipping")
+        echo("   tracked http call GET api.example.com/v1/orders/42/shipping recorded")
+        obligations = client.ensure_authorized(
+            "payments:refund", {"amount": 120, "currency": "EUR"}
+        )
+        echo(f"   refund 120 EUR: allowed (obligations: {obligations})")
+        trace.track_action("issue_refund", lambda: "refunded", cost=Money.eur(120))
+        echo("   action issue_refund, cost 120 EUR")
+        trace.complete("completed", summary="refunded 120 EUR")
+    echo(f"   trace {trace.trace_id}")
+    return trace.trace_id
+
+
+def _approvals(client: TracengentClient, platform: DemoPlatform, echo: Echo) -> None:
+    echo("2. Authorization: held for a person, then released; over the limit, denied")
+    decision = client.authorize("payments:refund", {"amount": 800, "currency": "EUR"})
+    echo(f"   refund 800 EUR: {decision.status} ({decision.reason})")
+    if decision.pending and decision.approval_id:
+        person = _person_approves(platform, echo, approved=True)
+        waited = client.wait_for_approval("payments:refund", decision.approval_id)
+        person.join(timeout=_APPROVAL_WAIT_S)
+        echo(f"   refund 800 EUR after the wait: {'approved' if waited.allowed else 'denied'}")
+    try:
+        client.ensure_authorized("payments:refund", {"amount": 1500, "currency": "USD"})
+    except NotAuthorizedException as denied:
+        echo(f"   refund 1500 USD: denied ({denied.reason})")
+
+
+def _egress(client: TracengentClient, echo: Echo, tools: _ToolServer) -> None:
+    echo("3. Egress gating: each request to a governed API is authorized before it leaves")
+    with tracengent.governed_client(
+        client, inner=httpx.MockTransport(tools.handle), base_url="https://api.example.com"
+    ) as http:
+        http.post("/v1/refunds", json={"order": 42, "amount": 120, "card": "4111 1111 1111 1111"})
+        _method, _url, body = tools.received[-1]
+        echo(f"   POST /v1/refunds allowed; the API received {json.loads(body)}")
+        before = len(tools.received)
+        try:
+            http.delete("/v1/customers/7")
+        except ToolDeniedException as denied:
+            arrived = "nothing" if len(tools.received) == before else "the request"
+            echo(f"   DELETE /v1/customers/7: {denied.outcome} ({denied.reason}); {arrived} left")
+
+
+def _tool_gates(client: TracengentClient, echo: Echo) -> None:
+    echo("4. MCP and function-call gates")
+    result = client.tools.guard_mcp(
+        "search_flights", {"from": "LIS", "to": "OSL"}, lambda args: ["TP 1234"]
+    )
+    echo(f"   mcp search_flights: {result.decision.outcome} -> {result.value}")
+    booked = client.tools.guard_function(
+        "book_flight", {"flight": "TP 1234", "passport": "P1234567"}, lambda args: args
+    )
+    echo(f"   function book_flight: {booked.decision.outcome}; it received {booked.arguments}")
+    try:
+        client.tools.guard_function(
+            "send_email", {"to": "customer-7@example.com"}, lambda args: "sent"
+        ).ensure_allowed()
+    except ToolPendingApprovalException as held:
+        echo(f"   function send_email: held for approval {held.approval_id}")
+
+
+def _delegated_hop(platform: DemoPlatform, client: TracengentClient, echo: Echo) -> None:
+    echo("5. Delegation: hotel-agent acts for demo-agent, then hands narrower authority on")
+    token = platform.grant("demo-agent", "hotel-agent", ["hotels:book"], 500.0)
+    with (
+        TracengentClient(_options(platform.url, "hotel-agent", "hotel")) as hotel,
+        client.begin_trace("Book a hotel for the trip"),
+        hotel.begin_trace("Book the hotel demo-agent asked for") as hotel_trace,
+        hotel.begin_delegated_task(token) as session,
+    ):
+        decision = session.authorize("hotels:book", {"amount": 300, "currency": "EUR"})
+        echo(f"   hotels:book 300 EUR: {decision.status}, acting for {decision.acting_for}")
+        hotel_trace.track_action("book_hotel", lambda: "booked", cost=Money.eur(300))
+        child = session.attenuate_for_call("car-agent", ["hotels:book"], max_amount=100)
+        echo(f"   attenuated for car-agent: chain {child.chain}")
+        child.close()
+        try:
+            session.attenuate_for_call("car-agent", ["hotels:*"]).close()
+        except DelegationException:
             echo(
-                f"tool {request['transport']} {target}: {decision['outcome']} ({decision['reason']})"
+                "   wider authority for car-agent: refused (a child never gets more than its parent)"
             )
-
-        root_id, llm_id, tool_id = new_id("evt"), new_id("evt"), new_id("evt")
-        _post(client, "/v1/ingest/events", [
-            {"eventId": root_id, "agentId": "demo-agent", "traceId": trace_id, "type": "action", "name": "handle-refund-request", "status": "success", "occurredAt": utc_now_iso(), "durationMs": 840.0, "tags": ["production"], "rootRequest": "Refund order 42"},
-            {"eventId": llm_id, "agentId": "demo-agent", "traceId": trace_id, "parentEventId": root_id, "type": "llm_call", "name": "plan", "status": "success", "usage": {"tokens": 350, "model": "gpt-4o-mini"}, "cost": {"amount": 0.0021, "currency": "USD"}, "occurredAt": utc_now_iso(), "durationMs": 410.0, "tags": ["production"]},
-            {"eventId": tool_id, "agentId": "demo-agent", "traceId": trace_id, "parentEventId": llm_id, "type": "tool_call", "name": "POST api.example.com/v1/refunds", "status": "success", "cost": {"amount": 120, "currency": "EUR"}, "occurredAt": utc_now_iso(), "durationMs": 220.0, "tags": ["production"]},
-        ])  # fmt: skip
-        _post(
-            client,
-            "/v1/ingest/traces",
-            {
-                "traceId": trace_id,
-                "agentId": "demo-agent",
-                "rootRequest": "Refund order 42",
-                "op": "Close",
-                "status": "completed",
-                "occurredAt": utc_now_iso(),
-                "summary": "refunded 120 EUR; 800 EUR approved",
-            },
-        )
-        echo(f"recorded decision trace {trace_id} (3 events + close)")
+    echo(f"   hotel-agent's trace {hotel_trace.trace_id} shares demo-agent's OTel trace")
 
 
-def _wait_for_approval(client: httpx.Client, approval_id: str) -> str:
-    deadline = time.monotonic() + _APPROVAL_DEADLINE_S
-    while True:
-        response = client.get(f"/v1/approvals/{approval_id}")
-        response.raise_for_status()
-        status = str(response.json().get("status"))
-        if status != "pending" or time.monotonic() > deadline:
-            return status
-        time.sleep(_APPROVAL_POLL_S)
+def run(platform: DemoPlatform, echo: Echo) -> None:
+    """Walk a sample agent through every capability against `platform`, echoing each step.
+
+    Blocks until done (a person's approval is simulated within seconds). Raises whatever the
+    platform or the SDK raise unexpectedly (the demo is meant to run clean).
+    """
+    tools = _ToolServer()
+    with TracengentClient(_options(platform.url, "demo-agent", "demo")) as client:
+        _decision_trace(client, echo, tools)
+        _approvals(client, platform, echo)
+        _egress(client, echo, tools)
+        _tool_gates(client, echo)
+        _delegated_hop(platform, client, echo)
+        flushed = client.close(timeout=10)
+    echo(f"every event delivered: {flushed}; dropped: {client.dropped_count}")

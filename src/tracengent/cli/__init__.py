@@ -91,21 +91,43 @@ def demo(db: Path | None) -> None:
     """Run a sample agent against an in-process local platform, then show its trace."""
     from tracengent import _demo
     from tracengent.cli._render import render_traces
-    from tracengent.platform import LocalPlatform
+    from tracengent.platform import LocalPlatform, create_grant
 
     with tempfile.TemporaryDirectory(prefix="tracengent-demo-") as scratch:
         path = db or Path(scratch) / "demo.sqlite3"
         with LocalPlatform(path) as platform:
             click.echo(f"local platform on {platform.url} (database {path})")
+            store = platform.store
 
-            def approve(approval_id: str) -> None:
-                record = platform.store.decide_approval(approval_id, True)
-                click.echo(f"  (a person approved {record.approval_id})")
+            def decide(approval_id: str, approved: bool) -> None:
+                store.decide_approval(approval_id, approved)
 
-            _demo.run(platform.url, click.echo, approve=approve)
+            def grant(from_agent: str, to_agent: str, permissions: list[str], amount: float) -> str:
+                _record, token = create_grant(
+                    store,
+                    platform.policy,
+                    from_agent=from_agent,
+                    to_agent=to_agent,
+                    permissions=permissions,
+                    ttl_seconds=600,
+                    max_amount=amount,
+                )
+                return token.access_token
+
+            _demo.run(
+                _demo.DemoPlatform(
+                    url=platform.url,
+                    pending_approvals=lambda: [
+                        a.approval_id for a in store.approvals(status="pending")
+                    ],
+                    decide=decide,
+                    grant=grant,
+                ),
+                click.echo,
+            )
             click.echo("")
             click.echo("what the platform stored:")
-            render_traces(platform.store.traces(), platform.store.standalone_events(), click.echo)
+            render_traces(store.traces(), store.standalone_events(), click.echo)
 
 
 for _command in (traces, approvals, approve, deny, grant):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
 from tracengent.platform import StoredEvent, TraceRecord
@@ -33,13 +34,51 @@ def render_event(body: JsonObject) -> str:
     return " ".join(parts)
 
 
+def _interval(body: JsonObject) -> tuple[float, float] | None:
+    """The event's [start, end] in seconds since the epoch, when its time is known."""
+    occurred = body.get("occurredAt")
+    if not isinstance(occurred, str):
+        return None
+    try:
+        start = datetime.fromisoformat(occurred).timestamp()
+    except ValueError:
+        return None
+    duration = _number(body.get("durationMs"))
+    return start, start + (duration or 0.0) / 1000.0
+
+
+def _encloses(outer: tuple[float, float] | None, inner: tuple[float, float] | None) -> bool:
+    # Without both times there is nothing to contradict the link: nest as `parentEventId` says.
+    if outer is None or inner is None:
+        return True
+    return outer[0] <= inner[0] <= outer[1]
+
+
 def _tree(events: Sequence[StoredEvent], echo: Callable[[str], None], indent: str) -> None:
-    ids = {e.body.get("eventId") for e in events if isinstance(e.body.get("eventId"), str)}
+    """Nest an event under its `parentEventId` only when that event encloses it in time.
+
+    `parentEventId` also links an event to the one it merely follows (wire contract §2); such a
+    follower (it starts after the other ended) is shown beside it, not under it.
+    """
+    by_id = {e.body["eventId"]: e for e in events if isinstance(e.body.get("eventId"), str)}
+    intervals = {event_id: _interval(e.body) for event_id, e in by_id.items()}
+
+    def placed_parent(event: StoredEvent) -> str | None:
+        interval = _interval(event.body)
+        parent = event.body.get("parentEventId")
+        seen: set[str] = set()
+        while isinstance(parent, str) and parent in by_id and parent not in seen:
+            if _encloses(intervals[parent], interval):
+                return parent
+            seen.add(parent)
+            parent = by_id[parent].body.get("parentEventId")
+        return None
+
     children: dict[str | None, list[StoredEvent]] = {}
     for event in events:
-        parent = event.body.get("parentEventId")
-        key = parent if isinstance(parent, str) and parent in ids else None
-        children.setdefault(key, []).append(event)
+        children.setdefault(placed_parent(event), []).append(event)
+    for siblings in children.values():
+        siblings.sort(key=lambda e: (_interval(e.body) or (0.0, 0.0))[0])
 
     def walk(parent: str | None, depth: int, seen: frozenset[str]) -> None:
         for event in children.get(parent, []):

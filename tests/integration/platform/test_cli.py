@@ -129,22 +129,31 @@ def test_dev_refuses_a_bad_policy_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_demo_runs_every_step_and_prints_the_trace(tmp_path: Path) -> None:
-    """`tracengent demo` approves the held refund, governs each transport and prints the stored tree."""
+    """`tracengent demo` walks every capability through the SDK and prints the stored trees."""
     result = CliRunner().invoke(main, ["demo", "--db", str(tmp_path / "demo.sqlite3")])
     assert result.exit_code == 0, result.output
     output = result.output
-    assert "refund 120 EUR: allowed" in output
-    assert "refund 800 EUR: pending_approval" in output
-    assert ": approved" in output
-    for outcome in (
-        "tool http api.example.com: policy_allow",
-        "tool mcp search_flights: policy_allow",
-        "tool function send_email: approval_required",
-        "egress_deny",
+    for line in (
+        "refund 120 EUR: allowed",
+        "refund 800 EUR: pending_approval",
+        "refund 800 EUR after the wait: approved",
+        "refund 1500 USD: denied",
+        "the API received {'order': 42, 'amount': 120, 'card': '***REDACTED***'}",
+        "DELETE /v1/customers/7: policy_deny",
+        "); nothing left",
+        "mcp search_flights: policy_allow -> ['TP 1234']",
+        "function book_flight: policy_allow; it received {'flight': 'TP 1234'}",
+        "function send_email: held for approval apr_",
+        "hotels:book 300 EUR: allowed, acting for demo-agent",
+        "chain ['demo-agent', 'hotel-agent', 'car-agent']",
+        "wider authority for car-agent: refused",
+        "every event delivered: True; dropped: 0",
+        "[completed] demo-agent 'Refund order 42'",
+        "[completed] hotel-agent 'Book the hotel demo-agent asked for'",
     ):
-        assert outcome in output
-    assert "[completed] demo-agent 'Refund order 42'" in output
-    assert "      - tool_call POST api.example.com/v1/refunds [success]" in output
+        assert line in output, line
+    assert "- tool_call GET api.example.com/v1/orders/42/shipping [success]" in output
+    assert "- action issue_refund [success]" in output
 
 
 def test_dev_serves_prints_its_url_and_credentials_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -200,3 +209,20 @@ def test_dev_serves_prints_its_url_and_credentials_and_stops_on_ctrl_c(tmp_path:
     assert f"database: {tmp_path / 'dev.sqlite3'}" in output
     assert "demo-agent: client_id=key_demo client_secret=ags_demo ingest_key=agk_demo" in output
     assert "stopped" in output
+
+
+def test_traces_text_puts_a_follower_beside_the_event_it_follows(
+    demo: httpx.Client, tracengent_platform: RunningPlatform
+) -> None:
+    """An event that starts after its parentEventId ended is a sibling; one inside it is nested."""
+    events = [
+        {"eventId": "evt_a", "traceId": "trc_9", "type": "action", "name": "first", "status": "success", "occurredAt": "2026-11-24T10:00:00.000000+00:00", "durationMs": 100.0},
+        {"eventId": "evt_in", "traceId": "trc_9", "parentEventId": "evt_a", "type": "tool_call", "name": "inside", "status": "success", "occurredAt": "2026-11-24T10:00:00.050000+00:00", "durationMs": 10.0},
+        {"eventId": "evt_b", "traceId": "trc_9", "parentEventId": "evt_a", "type": "action", "name": "after", "status": "success", "occurredAt": "2026-11-24T10:00:01.000000+00:00", "durationMs": 5.0},
+    ]  # fmt: skip
+    assert demo.post("/v1/ingest/events", json=events).status_code == 200
+    result = CliRunner().invoke(main, ["traces", "--db", str(tracengent_platform.store.path)])
+    lines = result.output.splitlines()
+    assert "  - action first [success] 100.0 ms" in lines
+    assert "    - tool_call inside [success] 10.0 ms" in lines
+    assert "  - action after [success] 5.0 ms" in lines
