@@ -28,6 +28,20 @@ def received_spans(server: LoopbackServer) -> list[tuple[str, str]]:
     return spans
 
 
+def received_resource_attributes(server: LoopbackServer) -> dict[str, str]:
+    """The string attributes of every resource the receiver got spans for, merged."""
+    merged: dict[str, str] = {}
+    for request in server.received:
+        if request.path != "/v1/traces":
+            continue
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(request.body)
+        for resource_spans in message.resource_spans:
+            for attribute in resource_spans.resource.attributes:
+                merged[attribute.key] = attribute.value.string_value
+    return merged
+
+
 @contextmanager
 def otlp_receiver() -> Iterator[LoopbackServer]:
     """Accept OTLP/HTTP protobuf exports at `/v1/traces`."""

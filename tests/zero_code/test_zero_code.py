@@ -6,7 +6,11 @@ from typing import cast
 
 from tests.support.loopback import json_reply, serve
 from tests.support.openai_server import COMPLETION_TOKENS, MODEL, PROMPT_TOKENS, openai_server
-from tests.support.otlp_receiver import otlp_receiver, received_spans
+from tests.support.otlp_receiver import (
+    otlp_receiver,
+    received_resource_attributes,
+    received_spans,
+)
 from tests.zero_code.conftest import platform_environment, run_instrumented, traces_json
 from tracengent.testing import RunningPlatform
 
@@ -129,3 +133,60 @@ def test_client_in_a_zero_code_process_exports_each_event_once(
     counters = tracengent_platform.store.counters()["demo-agent"]
     assert counters.events_received == 3
     assert counters.duplicates_ignored == 0
+
+
+def test_otel_service_name_is_the_agent_id_when_none_is_set(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """Without TRACENGENT_AGENT_ID, OTEL_SERVICE_NAME names the agent the trace is recorded under."""
+    environment = platform_environment(tracengent_platform, OTEL_SERVICE_NAME="demo-agent")
+    del environment["TRACENGENT_AGENT_ID"]
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented("httpx_agent.py", [tools.url, "/a"], environment)
+    assert run.returncode == 0, run.stderr
+    (trace,) = traces_json(tracengent_platform)["traces"]
+    assert trace["agentId"] == "demo-agent"
+
+
+def test_decision_traces_survive_an_always_off_sampler(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """OTEL_TRACES_SAMPLER=always_off drops other spans, never a decision trace."""
+    environment = platform_environment(tracengent_platform, OTEL_TRACES_SAMPLER="always_off")
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented("httpx_agent.py", [tools.url, "/a", "/b"], environment)
+    assert run.returncode == 0, run.stderr
+    (trace,) = traces_json(tracengent_platform)["traces"]
+    assert len(_events(trace)) == 2
+
+
+def test_disabled_egress_instrumentation_is_honoured(tracengent_platform: RunningPlatform) -> None:
+    """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=tracengent_httpx leaves httpx ungated, as asked."""
+    environment = platform_environment(
+        tracengent_platform,
+        TRACENGENT_GOVERNED_HOSTS="127.0.0.1",
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="tracengent_httpx",
+    )
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented("httpx_agent.py", [tools.url, "post:/v1/refunds"], environment)
+    assert run.returncode == 0, run.stderr
+    assert "ToolDeniedException" not in run.stdout
+    assert tools.paths() == ["/v1/refunds"]
+
+
+def test_resource_attributes_reach_the_users_collector(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """OTEL_RESOURCE_ATTRIBUTES is on the resource the user's OTLP collector receives."""
+    with otlp_receiver() as collector, serve(lambda _: json_reply({})) as tools:
+        environment = platform_environment(
+            tracengent_platform,
+            OTEL_TRACES_EXPORTER="otlp,tracengent",
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+            OTEL_RESOURCE_ATTRIBUTES="deployment.environment=zero-code-test,team=agents",
+        )
+        run = run_instrumented("httpx_agent.py", [tools.url, "/a"], environment)
+        resource = received_resource_attributes(collector)
+    assert run.returncode == 0, run.stderr
+    assert resource["deployment.environment"] == "zero-code-test"
+    assert resource["team"] == "agents"
