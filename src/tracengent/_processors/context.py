@@ -16,6 +16,7 @@ two threads may both follow the same predecessor, which the contract tolerates.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 import time
@@ -128,14 +129,22 @@ class ContextProcessor(SpanProcessor):
         operation = attrs.get(A.GEN_AI_OPERATION_NAME)
         if operation == A.OPERATION_INVOKE_AGENT:
             # A nested invoke_agent opens its own trace; the root itself is not an event.
+            root_request = attrs.get(A.TRACE_ROOT_REQUEST)
+            root_stamps: dict[str, AttributeValue] = {}
+            if root_request is None:
+                # An agent framework's root carries the request as GenAI input messages.
+                root_request = root_request_from_messages(attrs.get(A.GEN_AI_INPUT_MESSAGES))
+                if root_request is not None:
+                    root_stamps[A.TRACE_ROOT_REQUEST] = root_request
             state = _TraceState(
                 trace_id_for(context.trace_id, context.span_id),
                 attrs.get(A.GEN_AI_AGENT_ID),
                 attrs.get(A.ACTOR_USER_ID),
-                attrs.get(A.TRACE_ROOT_REQUEST),
+                root_request,
             )
             self._open[context.span_id] = _OpenSpan(state, None, None)
-            span.set_attribute(A.TRACE_ID, state.trace_id)
+            root_stamps[A.TRACE_ID] = state.trace_id
+            span.set_attributes(root_stamps)
             return
         trace = parent.trace if parent is not None else None
         enclosing_id = parent.event_id if parent is not None else None
@@ -192,6 +201,40 @@ class ContextProcessor(SpanProcessor):
                 self.failures,
                 exc,
             )
+
+
+def root_request_from_messages(messages: AttributeValue | None) -> str | None:
+    """The text of the last user message in `gen_ai.input.messages` JSON, if there is one.
+
+    Both shapes the GenAI conventions have used are read: `{"role", "parts": [{"type": "text",
+    "content"}]}` and the older `{"role", "content"}`. Anything else gives None.
+    """
+    if not isinstance(messages, str):
+        return None
+    try:
+        parsed = json.loads(messages)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parsed, list):
+        return None
+    for message in reversed(parsed):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            return content
+        parts = message.get("parts")
+        if isinstance(parts, list):
+            texts = [
+                p["content"]
+                for p in parts
+                if isinstance(p, dict)
+                and p.get("type") == "text"
+                and isinstance(p.get("content"), str)
+            ]
+            if texts:
+                return "\n".join(texts)
+    return None
 
 
 _ABSORBED: Final = "\x00http"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -10,7 +11,7 @@ from opentelemetry.trace import SpanKind
 
 from opentelemetry.exporter.tracengent import attributes as A
 from tests.unit.traces.conftest import AGENT_ID, Harness
-from tracengent._processors.context import ContextProcessor
+from tracengent._processors.context import ContextProcessor, root_request_from_messages
 
 HTTP = {A.HTTP_REQUEST_METHOD: "POST", A.URL_FULL: "https://llm.example/v1/chat"}
 
@@ -125,3 +126,41 @@ def test_explicit_root_request_on_first_event_is_kept(harness: Harness) -> None:
         trace.step("second")
     assert harness.attr("first", A.TRACE_ROOT_REQUEST) == "my own"
     assert harness.attr("second", A.TRACE_ROOT_REQUEST) is None
+
+
+def test_root_request_comes_from_genai_input_messages_when_not_given(harness: Harness) -> None:
+    """An agent framework's invoke_agent root names its request through gen_ai.input.messages."""
+    messages = json.dumps(
+        [
+            {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+            {"role": "user", "parts": [{"type": "text", "content": "refund order 42"}]},
+        ]
+    )
+    tracer = harness.recorder.tracer
+    with (
+        tracer.start_as_current_span(
+            "invoke_agent bot",
+            attributes={A.GEN_AI_OPERATION_NAME: "invoke_agent", A.GEN_AI_INPUT_MESSAGES: messages},
+        ),
+        tracer.start_as_current_span("step", attributes={A.EVENT_TYPE: "decision"}),
+    ):
+        pass
+    assert harness.attr("step", A.TRACE_ROOT_REQUEST) == "refund order 42"
+    assert harness.attr("invoke_agent bot", A.TRACE_ROOT_REQUEST) == "refund order 42"
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ('[{"role": "user", "content": "old shape"}]', "old shape"),
+        ('[{"role": "assistant", "content": "no user"}]', None),
+        ("not json", None),
+        ('{"role": "user"}', None),
+        (None, None),
+    ],
+)
+def test_root_request_from_messages_reads_both_shapes_and_nothing_else(
+    messages: str | None, expected: str | None
+) -> None:
+    """Only a user message's text becomes the root request."""
+    assert root_request_from_messages(messages) == expected
