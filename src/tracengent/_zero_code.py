@@ -37,6 +37,7 @@ from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
 __all__ = [
     "EGRESS_ENTRY_POINT",
+    "OUR_INSTRUMENTORS",
     "ZeroCodeSetup",
     "configure_from_environment",
     "current_egress_gate",
@@ -46,6 +47,8 @@ _LOGGER = logging.getLogger("tracengent.distro")
 
 EGRESS_ENTRY_POINT: Final = "tracengent_httpx"
 """Name of our egress instrumentation's `opentelemetry_instrumentor` entry point."""
+OUR_INSTRUMENTORS: Final = frozenset({EGRESS_ENTRY_POINT, "tracengent_mcp"})
+"""Our `opentelemetry_instrumentor` entry points (not loaded when `TRACENGENT_DISABLED`)."""
 
 _INSTRUMENTATION_SCOPE: Final = "tracengent"
 

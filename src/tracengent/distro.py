@@ -67,7 +67,7 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
 
     def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
         """Activate one instrumentation; ours gets the configured gate, or none when disabled."""
-        if _flag(env.TRACENGENT_DISABLED) and entry_point.name == _zero_code.EGRESS_ENTRY_POINT:
+        if _flag(env.TRACENGENT_DISABLED) and entry_point.name in _zero_code.OUR_INSTRUMENTORS:
             return
         super().load_instrumentor(entry_point, **kwargs)
 

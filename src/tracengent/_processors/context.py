@@ -250,7 +250,8 @@ def _event_type(span: Span, attrs: Mapping[str, AttributeValue]) -> str | None:
     if operation in A.LLM_OPERATIONS:
         return A.EventTypes.LLM_CALL
     if operation == A.OPERATION_EXECUTE_TOOL:
-        return A.EventTypes.TOOL_CALL
+        # A tool server's own span for a call is not a second event (the exporter agrees).
+        return None if span.kind is SpanKind.SERVER else A.EventTypes.TOOL_CALL
     if span.kind is SpanKind.CLIENT and (
         A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs
     ):

@@ -280,13 +280,14 @@ def test_http_error_status_and_old_attribute_names(make_span: SpanMaker) -> None
         ({"db.system": "postgresql", A.TRACE_ID: TRACE}, SpanKind.CLIENT),
         ({A.GOVERNANCE_KIND: "authorize", A.EVENT_TYPE: "decision"}, SpanKind.INTERNAL),
         ({A.GEN_AI_OPERATION_NAME: "invoke_agent", A.TRACE_ID: TRACE}, SpanKind.INTERNAL),
+        ({A.GEN_AI_OPERATION_NAME: "execute_tool", A.GEN_AI_TOOL_NAME: "t"}, SpanKind.SERVER),
         ({}, SpanKind.INTERNAL),
     ],
 )
 def test_spans_that_are_not_events(
     make_span: SpanMaker, attributes: dict[str, AttributeValue], kind: SpanKind
 ) -> None:
-    """Untracked HTTP spans outside a trace, server/db/governance spans and roots are not events."""
+    """Untracked HTTP spans outside a trace, server/db/governance spans, a tool server's own span and roots are not events."""
     assert event_of(make_span("s", attributes, kind=kind)) is None
 
 

@@ -67,8 +67,12 @@ def classify(attrs: Attributes, kind: SpanKind) -> int:
         return ROOT
     if isinstance(attrs.get(A.EVENT_TYPE), str):
         return EVENT
-    if operation in A.LLM_OPERATIONS or operation == A.OPERATION_EXECUTE_TOOL:
+    if operation in A.LLM_OPERATIONS:
         return EVENT
+    if operation == A.OPERATION_EXECUTE_TOOL:
+        # A tool server's own span for the call (an MCP server's `tools/call`) is the same call
+        # the client's span already stands for: one event, not two.
+        return NOT_EXPORTED if kind is SpanKind.SERVER else EVENT
     if is_http_client(attrs, kind) and (A.TRACE_ID in attrs or attrs.get(A.TRACKED) is True):
         # HTTP spans nested under an LLM/tool event carry neither, so they are not counted twice.
         return EVENT
