@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Hashable
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import Tracer
 
+from opentelemetry.exporter.tracengent import DeliveryStats
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
@@ -43,6 +45,7 @@ from tracengent._version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.exporter.tracengent.token import AgentTokenProvider
+    from opentelemetry.instrumentation.tracengent_mcp import TracengentMCPInstrumentor
     from tracengent._decorators import TrackDecorator
 
 __all__ = ["TracengentClient"]
@@ -167,6 +170,27 @@ class TracengentClient(GovernanceMethods):
         because recording failed or was misused (e.g. `record(None)`)."""
         return self._export_dropped() + self._recorder.guard.failures
 
+    @property
+    def delivery_stats(self) -> dict[str, int]:
+        """A snapshot of delivery so far: nothing is lost without being counted here.
+
+        Keys: `delivered` (events the platform acknowledged), `traces_closed`, one key per drop
+        reason (`queue_full`, `rejected`, `retries_exhausted`, `unserializable`,
+        `after_shutdown`, `shutdown_timeout`, `not_configured`, `agent_disabled`) and
+        `recording_failed` (events never recorded: misuse such as `record(None)`, or a failure
+        building the span). `payloads_omitted` is not a drop: events sent without an input,
+        output or attributes value that could not be encoded as JSON. The export pipeline may be shared with other clients configured
+        alike (see the module doc); its counters are then theirs too. Never blocks or raises.
+        """
+        snapshot: dict[str, int] = {"delivered": 0, "traces_closed": 0}
+        stats = getattr(self._export, "stats", None)
+        if isinstance(stats, DeliveryStats):
+            snapshot = {"delivered": stats.delivered, "traces_closed": stats.traces_closed}
+            snapshot.update(stats.dropped_by_reason())
+        snapshot["recording_failed"] = self._recorder.guard.failures
+        snapshot["payloads_omitted"] = self._recorder.payload_guard.failures
+        return snapshot
+
     def _export_dropped(self) -> int:
         dropped = getattr(self._export, "dropped_count", 0)
         return dropped if isinstance(dropped, int) else 0
@@ -211,6 +235,26 @@ class TracengentClient(GovernanceMethods):
 
         return client_decorator(self._recorder, A.EventTypes.ACTION, name, cost)
 
+    def instrument_mcp(self, *, govern: bool = True) -> TracengentMCPInstrumentor:
+        """Trace (and with `govern`, authorize) every MCP `call_tool` of the process.
+
+        Each call becomes an `execute_tool` span exported as a `tool_call` event; with `govern`,
+        it is authorized first through `/v1/tool-authorize` (`transport: "mcp"`) on this client's
+        platform connection, always failing closed. Undo with `.uninstrument()` on the result.
+        Does not block.
+        """
+        from tracengent._mcp import instrument_mcp
+
+        governance = self._governance
+        return instrument_mcp(
+            self._options,
+            tracer=self._tracer,
+            tracer_provider=self._provider,
+            govern=govern,
+            platform=governance.platform,
+            async_platform=governance.async_platform,
+        )
+
     # --- lifecycle -----------------------------------------------------------------------------
     def force_flush(self, timeout: float = 5.0) -> bool:
         """Export what is buffered; blocks at most `timeout` seconds. True when all went out."""
@@ -237,17 +281,22 @@ class TracengentClient(GovernanceMethods):
             self._closed = True
         flushed = False
         timeout_ms = max(0, int(timeout * 1000))
+        deadline = time.monotonic() + max(0.0, timeout)
         dropped_before = self._export_dropped()
         try:
             if self._owns_provider:
                 flushed = self._provider.force_flush(timeout_ms)
+                # Shut the export processor down within what is left of `timeout` (the
+                # provider's own shutdown would give it another default 5 s), counting
+                # whatever is still buffered; the provider's shutdown then finds it closed.
+                _shutdown_within(self._export, deadline)
                 self._provider.shutdown()
             else:
                 assert self._export_key is not None
                 last_user = release_from_provider(self._provider, self._export_key)
                 flushed = self._export.force_flush(timeout_ms)
                 if last_user is not None:
-                    last_user.shutdown()
+                    _shutdown_within(last_user, deadline)
         except Exception as exc:  # noqa: BLE001 - close never raises
             self._recorder.guard.failed("close", exc)
         try:
@@ -298,3 +347,12 @@ class TracengentClient(GovernanceMethods):
     ) -> None:
         """`close()`."""
         self.close()
+
+
+def _shutdown_within(processor: SpanProcessor, deadline: float) -> None:
+    """Shut `processor` down by `deadline` when it takes a timeout (ours does), else plainly."""
+    if isinstance(processor, TracengentSpanProcessor):
+        remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        processor.shutdown(timeout_millis=remaining_ms)
+    else:
+        processor.shutdown()

@@ -2,13 +2,15 @@
 
 It walks through every capability: a decision trace (steps, a tool call, a token-budgeted LLM
 call, a costly action, a tracked HTTP call), authorization (allowed, held for a person's approval
-and released, denied), egress gating (a redacted call, a denied call), MCP and function gates, and
-a delegated hop to a second agent whose trace joins the first one's OpenTelemetry trace. The tool
-servers it calls are in-process stand-ins (`httpx.MockTransport`), so nothing leaves the machine.
+and released, denied), egress gating (a redacted call, a denied call), MCP and function gates, a
+delegated hop to a second agent whose trace joins the first one's OpenTelemetry trace, and real
+MCP `tools/call`s traced and governed by the MCP instrumentor. The tool servers it calls are
+in-process stand-ins (`httpx.MockTransport`, an in-memory MCP server), so nothing leaves the machine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -198,6 +200,50 @@ def _delegated_hop(platform: DemoPlatform, client: TracengentClient, echo: Echo)
     echo(f"   hotel-agent's trace {hotel_trace.trace_id} shares demo-agent's OTel trace")
 
 
+def _mcp(url: str, echo: Echo) -> None:
+    echo("6. MCP: every tools/call is an execute_tool span, authorized before it is sent")
+    from mcp import Client
+    from mcp.server.mcpserver import MCPServer
+
+    # WARNING: the MCP server would otherwise set the root logger to INFO for the whole process.
+    server = MCPServer("demo-flights", log_level="WARNING")
+    received: list[str] = []
+
+    @server.tool()
+    def search_flights(origin: str, destination: str) -> str:
+        """Find flights (an in-process stand-in for a real MCP server)."""
+        received.append(f"search_flights {origin}->{destination}")
+        return "TP 1234"
+
+    @server.tool()
+    def cancel_all_bookings() -> str:
+        """A tool the policy does not bind."""
+        received.append("cancel_all_bookings")
+        return "cancelled"
+
+    async def agent() -> None:
+        # An async agent: `async with` also closes the connections of the async governance calls.
+        async with TracengentClient(_options(url, "demo-agent", "demo")) as client:
+            instrumentor = client.instrument_mcp()
+            try:
+                with client.begin_trace("Find a flight over MCP"):
+                    async with Client(server) as session:
+                        result = await session.call_tool(
+                            "search_flights", {"origin": "LIS", "destination": "OSL"}
+                        )
+                        text = getattr(result.content[0], "text", "")
+                        echo(f"   mcp search_flights: allowed -> {text}")
+                        try:
+                            await session.call_tool("cancel_all_bookings", {})
+                        except ToolDeniedException as denied:
+                            echo(f"   mcp cancel_all_bookings: {denied.outcome} ({denied.reason})")
+            finally:
+                instrumentor.uninstrument()
+
+    asyncio.run(agent())
+    echo(f"   the MCP server received: {received}")
+
+
 def run(platform: DemoPlatform, echo: Echo) -> None:
     """Walk a sample agent through every capability against `platform`, echoing each step.
 
@@ -211,5 +257,6 @@ def run(platform: DemoPlatform, echo: Echo) -> None:
         _egress(client, echo, tools)
         _tool_gates(client, echo)
         _delegated_hop(platform, client, echo)
+        _mcp(platform.url, echo)
         flushed = client.close(timeout=10)
     echo(f"every event delivered: {flushed}; dropped: {client.dropped_count}")

@@ -54,6 +54,7 @@ EXPECTED_OUTPUT: dict[str, list[str]] = {
     ],
     "fastapi": ["{'error': 'forbidden', 'permission': 'payouts:send'"],
     "pytest-plugin": ["1 passed"],
+    "mcp": ["TP 1234", "policy_deny"],
 }
 
 # Decision traces each example leaves on the platform: root request -> event names.
@@ -67,6 +68,7 @@ EXPECTED_TRACES: dict[str, dict[str, list[str]]] = {
         "Plan a day in Lisbon": ["fetch_weather", "plan", "POST api.example.com/v1/bookings"]
     },
     "scrubbing": {"Pay out": ["payout"]},
+    "mcp": {"Find a flight": ["search_flights", "cancel_all_bookings"]},
 }
 
 

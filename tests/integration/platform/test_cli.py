@@ -147,6 +147,9 @@ def test_demo_runs_every_step_and_prints_the_trace(tmp_path: Path) -> None:
         "hotels:book 300 EUR: allowed, acting for demo-agent",
         "chain ['demo-agent', 'hotel-agent', 'car-agent']",
         "wider authority for car-agent: refused",
+        "mcp search_flights: allowed -> TP 1234",
+        "mcp cancel_all_bookings: policy_deny",
+        "the MCP server received: ['search_flights LIS->OSL']",
         "every event delivered: True; dropped: 0",
         "[completed] demo-agent 'Refund order 42'",
         "[completed] hotel-agent 'Book the hotel demo-agent asked for'",
@@ -154,6 +157,9 @@ def test_demo_runs_every_step_and_prints_the_trace(tmp_path: Path) -> None:
         assert line in output, line
     assert "- tool_call GET api.example.com/v1/orders/42/shipping [success]" in output
     assert "- action issue_refund [success]" in output
+    assert "- tool_call search_flights [success]" in output
+    assert "- tool_call cancel_all_bookings [failure]" in output
+    assert "HTTP Request:" not in output
 
 
 def test_dev_serves_prints_its_url_and_credentials_and_stops_on_ctrl_c(tmp_path: Path) -> None:

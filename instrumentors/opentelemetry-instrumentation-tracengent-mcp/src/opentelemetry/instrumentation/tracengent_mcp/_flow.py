@@ -85,13 +85,16 @@ def _inside_tool_call() -> Iterator[None]:
 
 def _name_and_arguments(
     args: tuple[Any, ...], kwargs: Mapping[str, Any]
-) -> tuple[str | None, Mapping[str, object] | None]:
-    """`name` and `arguments` as `call_tool(name, arguments=None, ...)` receives them."""
+) -> tuple[str, Mapping[str, object] | None] | None:
+    """`name` and `arguments` as `call_tool(name, arguments=None, ...)` receives them.
+
+    None when they are not a str and a mapping (or None): not a call that could be authorized.
+    """
     name = args[0] if args else kwargs.get("name")
     arguments = args[1] if len(args) > 1 else kwargs.get("arguments")
-    if not isinstance(name, str):
-        return None, None
-    return name, arguments if isinstance(arguments, Mapping) else None
+    if not isinstance(name, str) or not (arguments is None or isinstance(arguments, Mapping)):
+        return None
+    return name, arguments
 
 
 def _with_arguments(
@@ -144,14 +147,23 @@ async def call_tool_traced(
     wrapped: CallToolMethod,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    *,
+    accepts_meta: bool = True,
 ) -> Any:
-    """Run one `call_tool`: authorize, trace and propagate, then call `wrapped` (see module)."""
+    """Run one `call_tool`: authorize, trace and propagate, then call `wrapped` (see module).
+
+    `accepts_meta`: whether `wrapped` takes a `meta` keyword (where the trace context goes).
+    """
     if not state.active or _INSIDE_TOOL_CALL.get():
         return await wrapped(*args, **kwargs)
-    name, arguments = _name_and_arguments(args, kwargs)
-    if name is None:
-        # Not a call the SDK itself would accept: let it raise its own error.
+    call = _name_and_arguments(args, kwargs)
+    if call is None:
+        if state.gate is not None:
+            # What cannot be authorized is not sent (fail closed).
+            raise TypeError("call_tool needs a str name and mapping arguments to be authorized")
+        # Not a call the SDK itself accepts: let it raise its own error.
         return await wrapped(*args, **kwargs)
+    name, arguments = call
     if not is_instrumentation_enabled():
         # No span while instrumentation is suppressed, but governance is never skipped.
         if state.gate is not None:
@@ -174,7 +186,7 @@ async def call_tool_traced(
                 text = state.payload(dict(arguments))
                 if text is not None:
                     span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS, text)
-            meta = inject_context(kwargs.get("meta"))
+            meta = inject_context(kwargs.get("meta")) if accepts_meta else None
             if meta is not None:
                 kwargs = {**kwargs, "meta": meta}
             with _inside_tool_call():

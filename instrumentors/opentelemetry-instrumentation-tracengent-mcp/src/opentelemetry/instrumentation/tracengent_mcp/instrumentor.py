@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -53,10 +54,22 @@ class _Replacement:
     patched: object
 
 
+def _accepts_meta(method: CallToolMethod) -> bool:
+    try:
+        return "meta" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _patched_call_tool(state: ToolCallState, original: CallToolMethod) -> CallToolMethod:
+    # Older SDKs have no `meta` keyword: the trace context is then not propagated.
+    accepts_meta = _accepts_meta(original)
+
     @functools.wraps(original)
     async def call_tool(self: object, *args: Any, **kwargs: Any) -> Any:
-        return await call_tool_traced(state, functools.partial(original, self), args, kwargs)
+        return await call_tool_traced(
+            state, functools.partial(original, self), args, kwargs, accepts_meta=accepts_meta
+        )
 
     return call_tool
 
