@@ -48,6 +48,7 @@ bench: sync
 # `ui` dependency group; screenshots land in test-artifacts/ui/.
 test-ui: sync
 	@if [ ! -x /usr/bin/chromium ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
 	fi
 	$(UV) sync --frozen --python $(PYTHON) --all-packages --group ui

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.options import TracengentOptions
 
 __all__ = [
     "FIXTURE_PATH",
@@ -33,11 +34,14 @@ __all__ = [
     "Recorder",
     "entry",
     "entry_names",
+    "fixture_options",
     "hydrate",
+    "key_paths",
     "load_fixture",
     "make_jwt",
     "normalize",
     "normalize_headers",
+    "produced_and_expected",
     "trace_link_problems",
 ]
 
@@ -82,6 +86,24 @@ def entry(name: str, fixture: JsonObject | None = None) -> JsonObject:
     return found
 
 
+def fixture_options(fixture: JsonObject | None = None, **overrides: object) -> TracengentOptions:
+    """The client options the fixture was written for (`agentId`, credentials, tags), plus `overrides`."""
+    raw = (fixture or load_fixture())["options"]
+    assert isinstance(raw, dict)
+    tags = raw["defaultTags"]
+    options = TracengentOptions(
+        agent_id=str(raw["agentId"]),
+        client_id=str(raw["clientId"]),
+        client_secret=str(raw["clientSecret"]),
+        environment=str(raw["environment"]),
+        default_tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+    )
+    for name, value in overrides.items():
+        assert hasattr(options, name), f"unknown TracengentOptions field {name}"
+        setattr(options, name, value)
+    return options
+
+
 def normalize(value: JsonValue) -> JsonValue:
     """A copy of `value` with every volatile value (see `VOLATILE_KEYS`) replaced by its sentinel."""
     if isinstance(value, dict):
@@ -107,6 +129,53 @@ def normalize_headers(headers: Mapping[str, str]) -> dict[str, str]:
             value = "tracengent-python/<version>"
         normalized[key] = value
     return normalized
+
+
+def key_paths(value: object, prefix: str = "$") -> list[str]:
+    """Every object key in `value` as a path (`$.a`, `$[0].b`), in document order.
+
+    Dict equality ignores key order; comparing these lists checks the contract's field order.
+    """
+    paths: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths.append(f"{prefix}.{key}")
+            paths.extend(key_paths(item, f"{prefix}.{key}"))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            paths.extend(key_paths(item, f"{prefix}[{index}]"))
+    return paths
+
+
+def produced_and_expected(
+    request: RecordedRequest, item: JsonObject
+) -> tuple[dict[str, object], dict[str, object]]:
+    """What `request` sent and what entry `item` says it must send, side by side to compare.
+
+    Each side holds `method`, the entry's `headers` (only the names the entry lists, normalized)
+    and the body: `request_form` pairs, the `request` JSON normalized (minus `ignore_keys`) with
+    its `key_order` (see `key_paths`), or `b""` when the entry has neither.
+    """
+    expected_headers = item.get("headers")
+    assert isinstance(expected_headers, dict)
+    headers = normalize_headers(request.headers)
+    produced: dict[str, object] = {
+        "method": request.method,
+        "headers": {name: headers.get(name) for name in expected_headers},
+    }
+    expected: dict[str, object] = {"method": item["method"], "headers": expected_headers}
+    if "request_form" in item:
+        produced["body"], expected["body"] = request.form(), item["request_form"]
+    elif "request" in item:
+        body = normalize(request.json())
+        ignored = item.get("ignore_keys")
+        if isinstance(body, dict) and isinstance(ignored, list):
+            body = {k: v for k, v in body.items() if k not in ignored}
+        produced["body"], expected["body"] = body, item["request"]
+        produced["key_order"], expected["key_order"] = key_paths(body), key_paths(item["request"])
+    else:
+        produced["body"], expected["body"] = request.body, b""
+    return produced, expected
 
 
 def make_jwt(claims: Mapping[str, JsonValue]) -> str:

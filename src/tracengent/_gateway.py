@@ -3,14 +3,19 @@
 `governed_client(client)` builds an `httpx.Client` whose transport asks the Tracengent client's
 egress gate (governing every request, whatever its host) before handing the request to `inner`.
 It composes with zero-code gating: a request that passed this gate is not authorized again by a
-patched `httpx.HTTPTransport` below it.
+patched `httpx.HTTPTransport` below it. An approved request carries the W3C trace context
+(`traceparent`) of the caller's current span, so a callee (an agent-to-agent hop, design.md
+"Delegation") joins the caller's distributed trace; it is injected after the gate, so the
+platform is never asked about, nor shown, our own propagation header.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final, Protocol, cast, runtime_checkable
 
 import httpx
+from opentelemetry import propagate
 
 from opentelemetry.instrumentation.tracengent_httpx import (
     AsyncGatedTransport,
@@ -25,6 +30,8 @@ __all__ = [
     "governed_async_client",
     "governed_client",
 ]
+
+_LOGGER = logging.getLogger("tracengent.gateway")
 
 # Each of these would route requests around the gated transport (httpx ignores `transport` for
 # mounted and proxied URLs), so they are refused; pass `inner=` instead.
@@ -52,6 +59,41 @@ def _gate_of(source: EgressGate | EgressGateSource) -> EgressGate:
     )
 
 
+def _inject_trace_context(request: httpx.Request) -> None:
+    try:
+        propagate.inject(request.headers)
+    except Exception as exc:  # noqa: BLE001 - the request goes out without the header
+        _LOGGER.warning("tracengent: injecting traceparent failed: %s", exc)
+
+
+class _PropagatingTransport(httpx.BaseTransport):
+    """Adds the current trace context to each request before `inner` sends it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        _inject_trace_context(request)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _AsyncPropagatingTransport(httpx.AsyncBaseTransport):
+    """The `httpx.AsyncBaseTransport` twin of `_PropagatingTransport`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        _inject_trace_context(request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class GatewayTransport(GatedTransport):
     """An `httpx.BaseTransport` that governs every request through `/v1/tool-authorize`.
 
@@ -63,7 +105,8 @@ class GatewayTransport(GatedTransport):
         TypeError: `source` is neither.
 
     A denied or pending request raises `ToolDeniedException` / `ToolPendingApprovalException`
-    from `handle_request` and never reaches `inner`. Blocks while the platform decides.
+    from `handle_request` and never reaches `inner`; an approved one reaches it carrying the
+    current span's `traceparent`. Blocks while the platform decides.
     """
 
     def __init__(
@@ -72,7 +115,8 @@ class GatewayTransport(GatedTransport):
         *,
         inner: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(inner if inner is not None else httpx.HTTPTransport(), _gate_of(source))
+        sender = inner if inner is not None else httpx.HTTPTransport()
+        super().__init__(_PropagatingTransport(sender), _gate_of(source))
 
 
 class AsyncGatewayTransport(AsyncGatedTransport):
@@ -84,9 +128,8 @@ class AsyncGatewayTransport(AsyncGatedTransport):
         *,
         inner: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(
-            inner if inner is not None else httpx.AsyncHTTPTransport(), _gate_of(source)
-        )
+        sender = inner if inner is not None else httpx.AsyncHTTPTransport()
+        super().__init__(_AsyncPropagatingTransport(sender), _gate_of(source))
 
 
 def _client_kwargs(httpx_kwargs: dict[str, object]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -62,6 +62,7 @@ def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None
     click.echo(f"database: {path}")
     click.echo(f"policy:   {policy_path or 'built-in default'}")
     click.echo(f"listening on http://{shown_host}:{bound}  (Ctrl-C to stop)")
+    click.echo(f"console:  http://{shown_host}:{bound}/  (traces; approve or deny approvals)")
     click.echo("agents:")
     for agent in policy.agents:
         if agent.disabled:

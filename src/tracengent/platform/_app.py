@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
+from tracengent.platform._console import console_routes
 from tracengent.platform._decide import Engine, Principal, RequestError
 from tracengent.platform._delegation import DelegationRefused, attenuate
 from tracengent.platform._ingest import (
@@ -212,5 +213,7 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
             ),
             Route("/v1/approvals/{approval_id}", get_approval, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
+            # The web console (issue 10): `/`, `/console/...`.
+            *console_routes(store, (agent.agent_id for agent in policy.agents)),
         ]
     )

@@ -200,6 +200,9 @@ def test_dev_serves_prints_its_url_and_credentials_and_stops_on_ctrl_c(tmp_path:
             },
         )
         assert token.status_code == 200
+        console = httpx.get(f"{url}/")
+        assert console.status_code == 200
+        assert "Tracengent local console" in console.text
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
     finally:
@@ -214,6 +217,7 @@ def test_dev_serves_prints_its_url_and_credentials_and_stops_on_ctrl_c(tmp_path:
     output = "".join(seen)
     assert f"database: {tmp_path / 'dev.sqlite3'}" in output
     assert "demo-agent: client_id=key_demo client_secret=ags_demo ingest_key=agk_demo" in output
+    assert f"console:  {url}/" in output
     assert "stopped" in output
 
 

@@ -1,0 +1,246 @@
+"""What the web console shows, as JSON-ready views of the store (no HTML here).
+
+Everything an agent sent is untrusted: values are passed through as data (the HTML renderer
+escapes them); nothing here is interpreted beyond picking fields by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from tracengent.platform._records import (
+    AgentCounters,
+    ApprovalRecord,
+    DecisionRecord,
+    StoredEvent,
+    TraceRecord,
+)
+from tracengent.platform._tree import event_tree, number
+from tracengent.platform.store import PlatformStore
+
+__all__ = [
+    "EVENT_TYPES",
+    "TRACE_STATUSES",
+    "ConsoleFilters",
+    "ConsoleState",
+    "approval_view",
+    "counters_view",
+    "event_view",
+    "load_state",
+    "otel_trace_id",
+    "trace_view",
+]
+
+EVENT_TYPES: Final = ("action", "tool_call", "llm_call", "decision", "error", "lifecycle")
+"""The event types of the wire contract, offered by the console's type filter."""
+
+TRACE_STATUSES: Final = ("open", "completed", "failed")
+"""Trace statuses offered by the status filter (a close may carry others; they are listed too)."""
+
+MAX_TRACES: Final = 100
+"""The console shows at most this many traces (newest first) after filtering."""
+
+MAX_STANDALONE_EVENTS: Final = 50
+"""... and at most this many standalone events (newest first)."""
+
+_TRACE_ID: Final = re.compile(r"^trc_([0-9a-f]{32})([0-9a-f]{16})$")
+
+
+def otel_trace_id(trace_id: str | None) -> str | None:
+    """The 32-hex OTel trace id inside a Tracengent `trc_<32 hex><16 hex>` id, else None."""
+    match = _TRACE_ID.match(trace_id or "")
+    return match.group(1) if match else None
+
+
+def _text(value: JsonValue) -> str | None:
+    """A displayable string for a scalar JSON value (None stays None; objects become None)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ConsoleFilters:
+    """The trace filters a person picked (empty string: any)."""
+
+    agent: str = ""
+    status: str = ""
+    event_type: str = ""
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> ConsoleFilters:
+        """Filters from the page's query string (`agent`, `status`, `type`)."""
+        return cls(
+            agent=query.get("agent", "").strip(),
+            status=query.get("status", "").strip(),
+            event_type=query.get("type", "").strip(),
+        )
+
+    def keeps_trace(self, trace: TraceRecord) -> bool:
+        """Whether `trace` passes: its agent, its status, and an event of the type."""
+        if self.agent and trace.agent_id != self.agent:
+            return False
+        if self.status and trace.status != self.status:
+            return False
+        return not self.event_type or any(
+            e.body.get("type") == self.event_type for e in trace.events
+        )
+
+    def keeps_event(self, event: StoredEvent) -> bool:
+        """Whether a standalone event passes: its agent, its own status and its type."""
+        agent = _text(event.body.get("agentId")) or event.agent_id
+        if self.agent and agent != self.agent:
+            return False
+        if self.status and event.body.get("status") != self.status:
+            return False
+        return not self.event_type or event.body.get("type") == self.event_type
+
+
+def event_view(depth: int, event: StoredEvent) -> JsonObject:
+    """One row of a trace tree: type, name, status, duration, cost, tokens (absent: null)."""
+    body = event.body
+    cost = body.get("cost")
+    usage = body.get("usage")
+    amount = number(cost.get("amount")) if isinstance(cost, dict) else None
+    tokens = number(usage.get("tokens")) if isinstance(usage, dict) else None
+    return {
+        "depth": depth,
+        "eventId": _text(body.get("eventId")),
+        "type": _text(body.get("type")),
+        "name": _text(body.get("name")),
+        "status": _text(body.get("status")),
+        "occurredAt": _text(body.get("occurredAt")),
+        "receivedAt": event.received_at,
+        "durationMs": number(body.get("durationMs")),
+        "cost": None
+        if amount is None or not isinstance(cost, dict)
+        else {"amount": amount, "currency": _text(cost.get("currency"))},
+        "tokens": None if tokens is None else int(tokens),
+        "model": _text(usage.get("model")) if isinstance(usage, dict) else None,
+    }
+
+
+def _decision_view(decision: DecisionRecord, approval_status: Mapping[str, str]) -> JsonObject:
+    return {
+        "decisionId": decision.decision_id,
+        "kind": decision.kind,
+        "permission": decision.permission,
+        "status": decision.status,
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "approvalId": decision.approval_id,
+        "approvalStatus": approval_status.get(decision.approval_id or ""),
+        "actingFor": decision.acting_for,
+        "createdAt": decision.created_at,
+    }
+
+
+def trace_view(
+    trace: TraceRecord,
+    decisions: Iterable[DecisionRecord],
+    approval_status: Mapping[str, str] | None = None,
+) -> JsonObject:
+    """A trace with its event tree (depth first) and the governance decisions taken inside it.
+
+    `approval_status` maps approval ids to their status (a decision that asked for one shows it).
+    """
+    events = [event_view(depth, event) for depth, event in event_tree(trace.events)]
+    return {
+        "traceId": trace.trace_id,
+        "otelTraceId": otel_trace_id(trace.trace_id),
+        "agentId": trace.agent_id,
+        "rootRequest": trace.root_request,
+        "status": trace.status,
+        "summary": trace.summary,
+        "lastReceivedAt": trace.events[-1].received_at if trace.events else None,
+        "events": list[JsonValue](events),
+        "decisions": [_decision_view(d, approval_status or {}) for d in decisions],
+    }
+
+
+def approval_view(approval: ApprovalRecord) -> JsonObject:
+    """A pending approval: what is asked, by which agent, inside which trace."""
+    view = approval.to_json()
+    view["amount"] = approval.amount
+    view["currency"] = approval.currency
+    view["traceId"] = approval.trace_id
+    view["otelTraceId"] = otel_trace_id(approval.trace_id)
+    return view
+
+
+def counters_view(counters: Mapping[str, AgentCounters]) -> JsonObject:
+    """Ingest counters per agent (sorted by agent id), rejection reasons included."""
+    return {
+        agent: {
+            "eventsReceived": c.events_received,
+            "eventsStored": c.events_stored,
+            "duplicatesIgnored": c.duplicates_ignored,
+            "traceClosesReceived": c.trace_closes_received,
+            "batchesRejected": c.batches_rejected,
+            "rejectionReasons": dict[str, JsonValue](sorted(c.rejection_reasons.items())),
+        }
+        for agent, c in sorted(counters.items())
+    }
+
+
+@dataclass(frozen=True)
+class ConsoleState:
+    """One consistent-enough read of everything the console shows."""
+
+    traces: list[JsonObject]
+    traces_total: int
+    standalone_events: list[JsonObject]
+    approvals: list[JsonObject]
+    counters: JsonObject
+    agents: list[str]
+    statuses: list[str]
+
+    def to_json(self) -> JsonObject:
+        """`{"traces", "tracesTotal", "standaloneEvents", "approvals", "counters", "agents"}`."""
+        return {
+            "traces": list[JsonValue](self.traces),
+            "tracesTotal": self.traces_total,
+            "standaloneEvents": list[JsonValue](self.standalone_events),
+            "approvals": list[JsonValue](self.approvals),
+            "counters": self.counters,
+            "agents": list[JsonValue](self.agents),
+        }
+
+
+def load_state(
+    store: PlatformStore, filters: ConsoleFilters, known_agents: Iterable[str] = ()
+) -> ConsoleState:
+    """Read the store once for the console: filtered traces, pending approvals, counters.
+
+    Blocks on SQLite reads; call it from a worker thread in async code.
+    """
+    traces = store.traces()
+    by_trace: dict[str, list[DecisionRecord]] = {}
+    for decision in store.decisions():
+        if decision.trace_id is not None:
+            by_trace.setdefault(decision.trace_id, []).append(decision)
+    approvals = store.approvals()
+    approval_status = {a.approval_id: a.status for a in approvals}
+    kept = [t for t in traces if filters.keeps_trace(t)]
+    standalone = [e for e in store.standalone_events() if filters.keeps_event(e)]
+    standalone.reverse()
+    counters = store.counters()
+    agents = sorted({*known_agents, *counters, *(t.agent_id for t in traces)})
+    statuses = sorted({*TRACE_STATUSES, *(t.status for t in traces)})
+    return ConsoleState(
+        traces=[
+            trace_view(t, by_trace.get(t.trace_id, []), approval_status) for t in kept[:MAX_TRACES]
+        ],
+        traces_total=len(kept),
+        standalone_events=[event_view(0, e) for e in standalone[:MAX_STANDALONE_EVENTS]],
+        approvals=[approval_view(a) for a in approvals if a.status == "pending"],
+        counters=counters_view(counters),
+        agents=agents,
+        statuses=statuses,
+    )

@@ -1,0 +1,80 @@
+"""Where each event of a decision trace sits in its tree (the CLI and the web console show it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from tracengent.platform._records import StoredEvent
+
+__all__ = ["event_tree", "number"]
+
+
+def number(value: JsonValue) -> float | None:
+    """`value` as a float when it is a JSON number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _interval(body: JsonObject) -> tuple[float, float] | None:
+    """The event's [start, end] in seconds since the epoch, when its time is known."""
+    occurred = body.get("occurredAt")
+    if not isinstance(occurred, str):
+        return None
+    try:
+        start = datetime.fromisoformat(occurred).timestamp()
+    except ValueError:
+        return None
+    duration = number(body.get("durationMs"))
+    return start, start + (duration or 0.0) / 1000.0
+
+
+def _encloses(outer: tuple[float, float] | None, inner: tuple[float, float] | None) -> bool:
+    # Without both times there is nothing to contradict the link: nest as `parentEventId` says.
+    if outer is None or inner is None:
+        return True
+    return outer[0] <= inner[0] <= outer[1]
+
+
+def event_tree(events: Sequence[StoredEvent]) -> list[tuple[int, StoredEvent]]:
+    """The events depth first, each with its depth (0 for a top-level event).
+
+    An event nests under its `parentEventId` only when that event encloses it in time:
+    `parentEventId` also links an event to the one it merely follows (wire contract §2), and such
+    a follower (it starts after the other ended) is shown beside it, not under it. Siblings are
+    ordered by start time; a cycle of `parentEventId`s is cut.
+    """
+    by_id = {e.body["eventId"]: e for e in events if isinstance(e.body.get("eventId"), str)}
+    intervals = {event_id: _interval(e.body) for event_id, e in by_id.items()}
+
+    def placed_parent(event: StoredEvent) -> str | None:
+        interval = _interval(event.body)
+        parent = event.body.get("parentEventId")
+        seen: set[str] = set()
+        while isinstance(parent, str) and parent in by_id and parent not in seen:
+            if _encloses(intervals[parent], interval):
+                return parent
+            seen.add(parent)
+            parent = by_id[parent].body.get("parentEventId")
+        return None
+
+    children: dict[str | None, list[StoredEvent]] = {}
+    for event in events:
+        children.setdefault(placed_parent(event), []).append(event)
+    for siblings in children.values():
+        siblings.sort(key=lambda e: (_interval(e.body) or (0.0, 0.0))[0])
+
+    placed: list[tuple[int, StoredEvent]] = []
+
+    def walk(parent: str | None, depth: int, seen: frozenset[str]) -> None:
+        for event in children.get(parent, []):
+            placed.append((depth, event))
+            event_id = event.body.get("eventId")
+            # A cycle of parentEventIds must not recurse forever.
+            if isinstance(event_id, str) and event_id not in seen:
+                walk(event_id, depth + 1, seen | {event_id})
+
+    walk(None, 0, frozenset())
+    return placed

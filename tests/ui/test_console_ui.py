@@ -1,0 +1,153 @@
+"""The web console in a real browser against a real local platform and a real agent."""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.integration.governance.conftest import PollSignal
+from tracengent import LlmCallResult, Money, NotAuthorizedException, TracengentClient
+from tracengent.testing import RunningPlatform
+
+HOSTILE = "<script>window.pwned = 1</script>"
+
+
+def test_recorded_trace_appears_live_and_expands(
+    tracengent_platform: RunningPlatform, page: Page, screenshots: Path
+) -> None:
+    """A trace the agent records appears without a reload and expands into its tree."""
+    page.goto(tracengent_platform.url + "/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tracengent local console")
+    traces = page.locator("#traces")
+    expect(traces).to_contain_text("No decision traces match.")
+
+    client = TracengentClient(tracengent_platform.options(flush_interval_ms=50))
+    with client.begin_trace("refund order 42") as trace:
+        trace.step(HOSTILE)
+
+        def lookup() -> dict[str, str]:
+            trace.track_llm_call(
+                "summarise order",
+                lambda: LlmCallResult("ok", tokens=90, model="m-2", cost=Money.eur(0.25)),
+            )
+            return {"order": "42"}
+
+        trace.track_tool_call("lookup-order", lookup)
+        client.authorize("payments:refund", {"amount": 100, "currency": "EUR"})
+        trace.complete("completed", summary="refunded 100 EUR")
+    assert client.close(timeout=10)
+    otel_id = trace.trace_id[4:36]
+
+    summary = traces.locator("details.trace > summary")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("refund order 42")
+    expect(page.locator("#counters")).to_contain_text("demo-agent")
+    summary.click()
+    body = traces.locator(".trace-body")
+    expect(body).to_be_visible()
+    expect(body.locator("code.otel")).to_have_text(otel_id)
+    rows = body.locator("table.events tbody tr")
+    expect(rows.filter(has_text="lookup-order")).to_have_count(1)
+    expect(rows.filter(has_text="summarise order")).to_contain_text("90 (m-2)")
+    expect(rows.filter(has_text="summarise order").locator("td.tree")).to_have_class(
+        re.compile(r"depth-1")
+    )
+    # The hostile name is text on the page, never markup that ran.
+    expect(rows.filter(has_text=HOSTILE)).to_have_count(1)
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    decisions = body.locator("table.decisions tbody tr")
+    expect(decisions).to_have_count(1)
+    expect(decisions).to_contain_text("payments:refund")
+    page.screenshot(path=str(screenshots / "trace-expanded.png"), full_page=True)
+
+    # A newer trace arrives above it; the one the person expanded stays expanded.
+    second = TracengentClient(tracengent_platform.options())
+    with second.begin_trace("second request") as later:
+        later.step("plan")
+        later.complete("failed")
+    assert second.close(timeout=10)
+    expect(summary).to_have_count(2)
+    expect(summary.first).to_contain_text("second request")
+    expect(traces.locator(f"details#trace-{trace.trace_id}")).to_have_attribute("open", "")
+
+    # The status filter keeps only the failed one, in the address too.
+    page.get_by_label("Status").select_option("failed")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("second request")
+    assert "status=failed" in page.url
+    page.get_by_label("Status").select_option("")
+    expect(summary).to_have_count(2)
+
+
+@pytest.mark.parametrize("verb", ["Approve", "Deny"])
+def test_click_decides_the_approval_an_agent_waits_for(
+    tracengent_platform: RunningPlatform, page: Page, screenshots: Path, verb: str
+) -> None:
+    """An agent blocked on an 800 EUR refund proceeds on Approve and fails on Deny."""
+    page.goto(tracengent_platform.url + "/")
+    expect(page.locator("#approvals")).to_contain_text("No approvals are waiting.")
+    transport = PollSignal()
+    client = TracengentClient(
+        tracengent_platform.options(approval_poll_interval_s=0.05, approval_timeout_s=60),
+        transport=transport,
+    )
+    outcome: list[object] = []
+
+    def agent() -> None:
+        with client.begin_trace("refund order 42") as trace:
+            try:
+                client.ensure_authorized("payments:refund", {"amount": 800, "currency": "EUR"})
+            except NotAuthorizedException as exc:
+                outcome.append(exc)
+                trace.complete("failed", summary="refund refused")
+                return
+            trace.track_action("issue-refund", lambda: "ok", cost=Money.eur(800))
+            outcome.append("refunded")
+            trace.complete("completed", summary="refunded 800 EUR")
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(agent,))
+    worker.start()
+    try:
+        assert transport.polled.wait(30)
+        row = page.locator("#approvals tbody tr")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("payments:refund")
+        expect(row).to_contain_text("800 EUR")
+        expect(row).to_contain_text("demo-agent")
+        page.screenshot(path=str(screenshots / f"approval-pending-{verb.lower()}.png"))
+        button = page.get_by_role("button", name=f"{verb} payments:refund 800 EUR for demo-agent")
+        if verb == "Approve":
+            button.click()
+        else:
+            # Keyboard users decide too: focus the button and press Enter.
+            button.focus()
+            page.keyboard.press("Enter")
+        expect(page.locator("#approvals")).to_contain_text("No approvals are waiting.")
+        status = "approved" if verb == "Approve" else "denied"
+        expect(page.locator("#decide-result")).to_contain_text(status)
+        worker.join(30)
+        assert not worker.is_alive()
+        assert client.close(timeout=10)
+        # The trace it waited in records the decision that asked for the approval.
+        summary = page.locator("details.trace > summary")
+        expect(summary).to_contain_text("1 decision")
+        expect(summary).to_contain_text("completed" if verb == "Approve" else "failed")
+        summary.click()
+        decision = page.locator("table.decisions tbody tr")
+        expect(decision).to_contain_text("pending_approval")
+        expect(decision).to_contain_text("over the approval threshold")
+        expect(decision.locator("td").nth(4)).to_have_text(status)
+        page.screenshot(path=str(screenshots / f"approval-{status}.png"), full_page=True)
+    finally:
+        client.close(timeout=10)
+    (result,) = outcome
+    if verb == "Approve":
+        assert result == "refunded"
+    else:
+        assert isinstance(result, NotAuthorizedException)
+        assert result.reason == "approval denied"
