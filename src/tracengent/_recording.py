@@ -120,6 +120,8 @@ class Recorder:
         self.scrubber = scrubber
         self.agent_id = agent_id
         self.guard = TelemetryGuard()
+        # Payloads left out of an event that was still recorded (see `payload`).
+        self.payload_guard = TelemetryGuard()
         self.llm_authorizer: LlmAuthorizer | None = None
 
     def authorize_llm_call(self, estimated_tokens: int, model: str | None) -> None:
@@ -151,6 +153,11 @@ class Recorder:
         text = self.scrubber.payload_text(value, redact_paths=redact_paths)
         if text is not None:
             attrs[key] = text
+        elif self.scrubber.capture_payloads:
+            # The event goes out without the value; say so rather than lose it silently.
+            self.payload_guard.failed(
+                f"recording {key}", "not JSON-encodable (NaN, a cycle, an unknown object): left out"
+            )
 
     def event_attributes(self, event: AgentEvent, redact_paths: Sequence[str]) -> Attributes:
         """The attributes of the span standing for a user's `AgentEvent`, in one dict."""

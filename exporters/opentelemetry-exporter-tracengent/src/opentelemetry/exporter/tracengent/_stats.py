@@ -66,6 +66,9 @@ class DeliveryStats:
         self._logged: set[DropReason] = set()
         self._internal_errors = 0
         self._error_logged_at: dict[str, float] = {}
+        # Batches being delivered, by thread: items counted so far (see `abandon_batch`).
+        self._open_batches: dict[int, int] = {}
+        self._muted_threads: set[int] = set()
 
     @property
     def delivered(self) -> int:
@@ -100,8 +103,47 @@ class DeliveryStats:
     def add_delivered(self, events: int, *, traces_closed: int = 0) -> None:
         """Count accepted events and trace closes."""
         with self._lock:
+            if self._counted_by_batch(events + traces_closed):
+                return
             self._delivered += events
             self._traces_closed += traces_closed
+
+    def begin_batch(self) -> None:
+        """The calling thread starts delivering a batch (counts it makes are tallied)."""
+        with self._lock:
+            self._open_batches[threading.get_ident()] = 0
+
+    def end_batch(self) -> None:
+        """The calling thread is done with its batch (whether or not it was abandoned)."""
+        ident = threading.get_ident()
+        with self._lock:
+            self._open_batches.pop(ident, None)
+            self._muted_threads.discard(ident)
+
+    def abandon_batch(self, thread_id: int, size: int) -> None:
+        """Count now the part of `thread_id`'s open batch of `size` items not yet counted.
+
+        Used when a close must return while a request is still in flight: its items are
+        counted `shutdown_timeout` at once, and what that thread counts later is ignored, so
+        nothing is left uncounted when close returns and nothing is counted twice.
+        """
+        with self._lock:
+            counted = self._open_batches.pop(thread_id, None)
+            if counted is None:
+                return
+            self._muted_threads.add(thread_id)
+        self.add_dropped(DropReason.SHUTDOWN_TIMEOUT, max(0, size - counted))
+
+    def _counted_by_batch(self, count: int) -> bool:
+        """Under the lock: tally `count` for the calling thread's batch; True when muted."""
+        if not self._open_batches and not self._muted_threads:
+            return False
+        ident = threading.get_ident()
+        if ident in self._muted_threads:
+            return True
+        if ident in self._open_batches:
+            self._open_batches[ident] += count
+        return False
 
     def already_explained(self, reason: DropReason) -> None:
         """Count later drops of `reason` without the first-drop warning (the cause was logged)."""
@@ -113,6 +155,8 @@ class DeliveryStats:
         if count <= 0:
             return
         with self._lock:
+            if self._counted_by_batch(count):
+                return
             self._dropped[reason] += count
             first = reason not in self._logged
             self._logged.add(reason)

@@ -110,6 +110,7 @@ class TracengentSpanProcessor(SpanProcessor):
         self._wake = threading.Event()
         self._worker_exit = False
         self._export_lock = threading.Lock()
+        self._in_flight: tuple[int, int] | None = None
         # The worker holds the processor only weakly, so the atexit and fork hooks' weak
         # references can actually let an abandoned processor go.
         self._worker = threading.Thread(
@@ -196,7 +197,14 @@ class TracengentSpanProcessor(SpanProcessor):
             while len(batch) < size and queue:
                 batch.append(queue.popleft())
             limit -= len(batch)
-            self._exporter.deliver(batch, deadline=deadline, on_deadline=on_deadline)
+            # Recorded so a shutdown that cannot wait for this request counts its batch.
+            self._in_flight = (threading.get_ident(), len(batch))
+            self._stats.begin_batch()
+            try:
+                self._exporter.deliver(batch, deadline=deadline, on_deadline=on_deadline)
+            finally:
+                self._in_flight = None
+                self._stats.end_batch()
         return True
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -244,6 +252,10 @@ class TracengentSpanProcessor(SpanProcessor):
                     self._drain_locked(len(self._queue), deadline)
                 finally:
                     lock.release()
+            else:
+                in_flight = self._in_flight
+                if in_flight is not None:
+                    self._stats.abandon_batch(*in_flight)
             self._count_left_over()
             self._worker.join(timeout=max(0.0, deadline - time.monotonic()))
         self._exporter.shutdown()
@@ -262,7 +274,10 @@ class TracengentSpanProcessor(SpanProcessor):
         self._stats.add_dropped(DropReason.SHUTDOWN_TIMEOUT, left)
 
     def _flush_at_exit(self) -> None:
-        self.force_flush(self._exit_flush_timeout_ms)
+        # A shutdown, not only a flush: what the exit timeout cuts off is counted and logged
+        # (nothing vanishes silently), and OTel's own exit hook, calling `shutdown()` with the
+        # default 5 s after this, finds the processor closed instead of waiting again.
+        self.shutdown(self._exit_flush_timeout_ms)
 
     def _restart_after_fork(self) -> None:
         # The parent's worker thread does not exist in the child; its buffered spans are the

@@ -1,0 +1,105 @@
+"""Property tests (bounded): the redaction paths, the decision parsers and the JWT claim reader
+never crash, and never let a redacted value or an ambiguous allow through."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from opentelemetry.exporter.tracengent.claims import read_claims
+from tracengent import MASK_TOKEN, AuthDecision, Redaction, ToolDecision, apply_redactions
+
+BOUNDED = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SECRET = "fuzz-secret-value-91"
+
+keys = st.text(alphabet="abcdefgh_", min_size=1, max_size=6)
+scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=8)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+    max_leaves=20,
+)
+paths = st.text(alphabet='$.[]0123abc_-" *', max_size=14)
+
+
+@BOUNDED
+@given(document=json_values, path=paths, strategy=st.sampled_from(["remove", "mask", "bogus"]))
+def test_redaction_never_raises_and_returns_json(
+    document: object, path: str, strategy: str
+) -> None:
+    """Any JSON document and any path text: no exception, and the result is still JSON."""
+    text = json.dumps(document)
+    result = apply_redactions(text, [{"field": path, "strategy": strategy}, path])
+    assert isinstance(result, str)
+    json.loads(result)
+
+
+@BOUNDED
+@given(
+    document=st.dictionaries(keys, json_values, max_size=4),
+    key=keys,
+    extra_path=paths,
+    strategy=st.sampled_from(["remove", "mask"]),
+)
+def test_a_redacted_field_never_leaks(
+    document: dict[str, object], key: str, extra_path: str, strategy: str
+) -> None:
+    """A field named by a rule is gone (or masked) even when other rules are malformed."""
+    document[key] = {"nested": SECRET}
+    rules: list[Redaction | str | dict[str, object]] = [
+        extra_path,
+        Redaction(f"$.{key}", strategy),
+        {"field": 7},
+    ]
+    result = apply_redactions(json.dumps(document), rules)
+    assert isinstance(result, str)
+    assert SECRET not in result
+    if strategy == "mask":
+        assert json.loads(result)[key] == MASK_TOKEN
+
+
+@BOUNDED
+@given(
+    raw=json_values
+    | st.dictionaries(
+        st.sampled_from(["allowed", "status", "reason", "redactions", "obligations", "chain"]),
+        json_values | st.sampled_from([True, False, "allowed", "denied", "pending_approval"]),
+        max_size=6,
+    )
+)
+def test_decision_parsers_allow_only_an_unambiguous_allow(raw: object) -> None:
+    """Any JSON: parsing never raises; an allow needs `allowed` true and `status` allowed."""
+    unambiguous = (
+        isinstance(raw, dict) and raw.get("allowed") is True and raw.get("status") == "allowed"
+    )
+    auth = AuthDecision.from_wire(raw)
+    tool = ToolDecision.from_wire(raw)
+    assert auth.allowed == unambiguous
+    assert tool.allowed <= unambiguous
+    if not auth.allowed:
+        assert auth.reason or (
+            isinstance(raw, dict) and raw.get("status") in ("denied", "pending_approval")
+        )
+
+
+def _jwt(payload: bytes) -> str:
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return f"{b64(b'{}')}.{b64(payload)}.sig"
+
+
+@BOUNDED
+@given(
+    token=st.text(max_size=60)
+    | st.binary(max_size=60).map(_jwt)
+    | json_values.map(lambda v: _jwt(json.dumps(v).encode()))
+)
+def test_the_claim_reader_never_raises(token: str) -> None:
+    """Any token text reads as claims (empty when unreadable), never an exception."""
+    claims = read_claims(token)
+    assert all(isinstance(p, str) for p in claims.permissions)
+    assert claims.grant_id is None or isinstance(claims.grant_id, str)
