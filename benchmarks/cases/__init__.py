@@ -1,0 +1,1 @@
+"""One module per benchmark case; each has `CASE` (its label) and `run(ctx) -> figures`."""

@@ -1,0 +1,89 @@
+"""Case 5: HTTP egress on loopback — plain httpx, a tracked request, a governed request.
+
+All three clients GET `/ok` from the sink process; the governed one first asks the sink's
+`/v1/tool-authorize` (the Tracengent client's platform is the sink too, so the authorization is a
+real loopback round trip). A governed request cannot cost less than two plain round trips; its
+goal is that floor (twice the plain median of the same rounds) plus 50 µs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from benchmarks._context import RunContext, compare
+from benchmarks._report import Figure, Goal
+from benchmarks._runner import interleave
+from benchmarks._sink_process import SinkProcess
+
+__all__ = ["run"]
+
+CASE = "5 egress"
+_TRACKED_GOAL = Goal("ratio_max", 1.15, "<= 1.15x plain")
+_GOVERNED_SLACK_NS = 50_000.0
+
+
+def run(ctx: RunContext) -> list[Figure]:
+    """Per-request wall time of tracked and governed requests beside plain httpx."""
+    from benchmarks import _sdk
+    from tracengent import TracengentClient, governed_client, tracked_client
+
+    count = ctx.scaled(200, 10)
+    rounds = ctx.scaled(15, 3)
+    with SinkProcess() as sink:
+        client = TracengentClient(_sdk.bench_options(sink.url))
+        plain = httpx.Client()
+        tracked = tracked_client(client)
+        governed = governed_client(client)
+        url = f"{sink.url}/ok"
+
+        def requests(http: httpx.Client) -> Callable[[], int]:
+            def sample() -> int:
+                for _ in range(count):
+                    http.get(url).raise_for_status()
+                return count
+
+            return sample
+
+        variants = {
+            "plain": requests(plain),
+            "tracked": requests(tracked),
+            "governed": requests(governed),
+        }
+        try:
+            sink.reset()
+            results = interleave(variants, clock="wall", rounds=rounds, warmup_rounds=1)
+            authorized = sink.stats()["authorize_requests"]
+            tracked_figure = compare(
+                CASE,
+                "tracked request",
+                results["tracked"],
+                results["plain"],
+                "plain httpx",
+                unit="ns/request",
+            )
+            tracked_figure.goal = _TRACKED_GOAL
+            floor = 2 * results["plain"].median
+            governed_figure = compare(
+                CASE,
+                "governed request",
+                results["governed"],
+                results["plain"],
+                "plain httpx",
+                unit="ns/request",
+            )
+            governed_figure.goal = Goal(
+                "value_max",
+                floor + _GOVERNED_SLACK_NS,
+                f"<= 2x plain + 50us ({floor / 1000 + 50:.0f}us)",
+            )
+            governed_figure.extra = {"authorize_requests_at_sink": float(authorized)}
+            return [
+                ctx.judge_and_profile(tracked_figure, variants["tracked"]),
+                ctx.judge_and_profile(governed_figure, variants["governed"]),
+            ]
+        finally:
+            for http in (plain, tracked, governed):
+                http.close()
+            client.close()
