@@ -25,7 +25,7 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.wire import AgentEvent, AuthDecision, LlmCallResult, Money
 from tracengent._scrubbing import Scrubber
-from tracengent._state import CURRENT_TRACE
+from tracengent._state import CURRENT_TRACE, STARTING_PRESCRUBBED
 
 if TYPE_CHECKING:
     from tracengent._trace import AgentTrace
@@ -210,7 +210,11 @@ class Recorder:
     def instant(self, name: str, attrs: Attributes, parent: Context | None) -> None:
         """Record a point-in-time event span: started and ended at one instant, never current."""
         now = time.time_ns()
-        span = self.tracer.start_span(name, context=parent, attributes=attrs, start_time=now)
+        token = STARTING_PRESCRUBBED.set(True)
+        try:
+            span = self.tracer.start_span(name, context=parent, attributes=attrs, start_time=now)
+        finally:
+            STARTING_PRESCRUBBED.reset(token)
         if attrs.get(A.EVENT_STATUS) == A.EventStatuses.FAILURE:
             span.set_status(Status(StatusCode.ERROR))
         span.end(end_time=now)
@@ -239,7 +243,11 @@ class Recorder:
         """
         try:
             parent = trace.parent_context() if trace is not None else None
-            span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
+            prescrubbed = STARTING_PRESCRUBBED.set(True)
+            try:
+                span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
+            finally:
+                STARTING_PRESCRUBBED.reset(prescrubbed)
             otel_token = otel_context.attach(set_span_in_context(span, parent))
             trace_token = CURRENT_TRACE.set(trace) if trace is not None else None
             return ActiveSpan(span, otel_token, trace_token)

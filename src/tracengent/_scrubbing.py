@@ -48,8 +48,9 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_compact
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_finite
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
+from tracengent._state import STARTING_PRESCRUBBED
 
 __all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor"]
 
@@ -179,7 +180,8 @@ class Scrubber:
         rules = [*self._paths, *(p for p in redact_paths if isinstance(p, str))]
         if rules:
             document = redact_value(document, rules)
-        return dumps_compact(document)
+        # `_safe_copy` refused non-finite numbers already, so the fast encoder is exact here.
+        return dumps_finite(document)
 
     def _safe_copy(self, value: object, depth: int) -> JsonValue:
         """A JSON-native copy of `value` with sensitive keys masked; raises `_Unsafe`."""
@@ -243,7 +245,8 @@ class ScrubbingProcessor(SpanProcessor):
         """Mask sensitive attributes and re-scrub payload attributes of a starting span."""
         try:
             attributes = span.attributes
-            if not attributes:
+            if not attributes or STARTING_PRESCRUBBED.get():
+                # Our recorder's spans carry only payloads it scrubbed as it set them.
                 return
             if self._redact_fields is None:
                 self._redact_fields = _resolve_redact_fields()

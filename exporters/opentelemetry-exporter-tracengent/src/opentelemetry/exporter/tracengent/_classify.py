@@ -7,6 +7,7 @@ trace close. Everything else (databases, frameworks, governance spans) is skippe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
@@ -50,14 +51,14 @@ def attributes_of(span: ReadableSpan) -> Attributes:
     return dict(attrs)
 
 
-def is_http_client(attrs: Attributes, kind: SpanKind) -> bool:
+def is_http_client(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> bool:
     """A client span carrying an HTTP method (stable or pre-1.23 name)."""
     return kind is SpanKind.CLIENT and (
         A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs
     )
 
 
-def classify(attrs: Attributes, kind: SpanKind) -> int:
+def classify(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> int:
     """`EVENT`, `ROOT` or `NOT_EXPORTED`: a few dict lookups, cheap enough for `on_end`."""
     if A.GOVERNANCE_KIND in attrs:
         # The platform records decisions itself; governance spans are never events.

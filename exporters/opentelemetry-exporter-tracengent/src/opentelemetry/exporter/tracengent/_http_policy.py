@@ -34,7 +34,12 @@ from opentelemetry.exporter.tracengent.errors import (
     PlatformRejectedError,
     PlatformUnavailableError,
 )
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, dumps_compact
+from opentelemetry.exporter.tracengent.jsonvalue import (
+    EncodedBatch,
+    JsonObject,
+    JsonValue,
+    dumps_compact,
+)
 from opentelemetry.exporter.tracengent.version import __version__
 
 __all__ = [
@@ -76,14 +81,14 @@ class PreparedBody:
     gzipped: bool
 
 
-def encode_json_body(value: JsonValue, gzip_threshold_bytes: int) -> PreparedBody:
+def encode_json_body(value: JsonValue | EncodedBatch, gzip_threshold_bytes: int) -> PreparedBody:
     """Compact JSON, gzipped when at least `gzip_threshold_bytes` long.
 
     Raises:
         ValueError: NaN/infinity or a circular structure.
         TypeError: a value JSON cannot represent.
     """
-    raw = dumps_compact(value).encode("utf-8")
+    raw = value.json_array() if isinstance(value, EncodedBatch) else dumps_compact(value).encode()
     if len(raw) >= gzip_threshold_bytes:
         # mtime=0 keeps the bytes reproducible for the same body.
         return PreparedBody(gzip.compress(raw, compresslevel=_GZIP_LEVEL, mtime=0), True)

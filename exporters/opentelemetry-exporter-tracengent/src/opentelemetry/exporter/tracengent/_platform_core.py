@@ -30,7 +30,7 @@ from opentelemetry.exporter.tracengent.errors import (
     PlatformRejectedError,
     PlatformUnavailableError,
 )
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 
 __all__ = [
@@ -218,6 +218,8 @@ class PlatformCore:
         if disabled:
             return self.unsent(count, AGENT_DISABLED)
         try:
+            if isinstance(payload, EncodedBatch):
+                return encode_json_body(payload, self.options.gzip_threshold_bytes)
             return self.encode(payload if isinstance(payload, dict) else list(payload))
         except (ValueError, TypeError) as exc:
             return self.unsent(count, f"not serializable: {exc}")

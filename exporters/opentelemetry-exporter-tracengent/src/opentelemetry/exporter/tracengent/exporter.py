@@ -28,7 +28,7 @@ from opentelemetry.exporter.tracengent._translate import (
     span_to_trace_close,
 )
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, dumps_compact
+from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject, dumps_compact
 from opentelemetry.exporter.tracengent.options import TracengentOptions, options_from_environment
 
 if TYPE_CHECKING:
@@ -77,8 +77,8 @@ def _new_platform(
     return PlatformClient(options, transport=transport, stop_event=stop)
 
 
-def _encoded_size(event: JsonObject) -> int:
-    """Bytes of the event's compact JSON.
+def _encode_event(event: JsonObject) -> bytes:
+    """The event's compact JSON, made once: it isolates a bad event and sizes the batch.
 
     orjson is ~15x faster than `json` here; translation already refused NaN and infinities
     (which orjson would write as null). An int beyond 64 bits falls back to `json`.
@@ -87,10 +87,9 @@ def _encoded_size(event: JsonObject) -> int:
         ValueError, TypeError: the event has no JSON encoding.
     """
     try:
-        return len(orjson.dumps(event))
+        return orjson.dumps(event)
     except TypeError:
-        text = dumps_compact(event)
-        return len(text) if text.isascii() else len(text.encode("utf-8"))
+        return dumps_compact(event).encode()
 
 
 @dataclass(frozen=True)
@@ -219,9 +218,9 @@ class TracengentSpanExporter(SpanExporter):
         """
         result = SpanExportResult.FAILURE
         with self._stats.guard("export"):
-            events, sizes, closes, dropped = self._translate(entries)
+            events, encodings, closes, dropped = self._translate(entries)
             if events:
-                dropped += self._send_events(events, sizes, _Budget(deadline, on_deadline))
+                dropped += self._send_events(events, encodings, _Budget(deadline, on_deadline))
             for close in closes:
                 dropped += self._send_close(close, _Budget(deadline, on_deadline))
             result = SpanExportResult.FAILURE if dropped else SpanExportResult.SUCCESS
@@ -229,10 +228,10 @@ class TracengentSpanExporter(SpanExporter):
 
     def _translate(
         self, entries: Iterable[tuple[ReadableSpan, Attributes]]
-    ) -> tuple[list[JsonObject], list[int], list[JsonObject], int]:
-        """`(events, their encoded sizes, trace closes, drops counted)`."""
+    ) -> tuple[list[JsonObject], list[bytes], list[JsonObject], int]:
+        """`(events, their compact JSON, trace closes, drops counted)`."""
         events: list[JsonObject] = []
-        sizes: list[int] = []
+        encodings: list[bytes] = []
         closes: list[JsonObject] = []
         unserializable = 0
         after_shutdown = 0
@@ -263,7 +262,7 @@ class TracengentSpanExporter(SpanExporter):
                     if event is not None:
                         # Encoding each event alone isolates a bad one (NaN, an odd value) from
                         # its batch-mates and measures it for the 1 MiB body limit.
-                        sizes.append(_encoded_size(event))
+                        encodings.append(_encode_event(event))
                         events.append(event)
                 else:
                     close = span_to_trace_close(
@@ -278,24 +277,29 @@ class TracengentSpanExporter(SpanExporter):
         self._stats.add_dropped(DropReason.UNSERIALIZABLE, unserializable)
         self._stats.add_dropped(DropReason.AFTER_SHUTDOWN, after_shutdown)
         self._stats.add_dropped(DropReason.NOT_CONFIGURED, not_configured)
-        return events, sizes, closes, unserializable + after_shutdown + not_configured
+        return events, encodings, closes, unserializable + after_shutdown + not_configured
 
-    def _send_events(self, events: list[JsonObject], sizes: list[int], budget: _Budget) -> int:
+    def _send_events(
+        self, events: list[JsonObject], encodings: list[bytes], budget: _Budget
+    ) -> int:
         """Post `events` in bounded batches; returns how many were dropped."""
         dropped = 0
         batch: list[JsonObject] = []
+        batch_encodings: list[bytes] = []
         batch_bytes = 2  # the array's brackets
-        for event, size in zip(events, sizes, strict=True):
+        for event, encoded in zip(events, encodings, strict=True):
+            size = len(encoded)
             if batch and (
                 len(batch) >= self._max_batch_size or batch_bytes + size > MAX_BODY_BYTES
             ):
-                dropped += self._post_events(batch, budget)
-                batch = []
+                dropped += self._post_events(EncodedBatch(batch, batch_encodings), budget)
+                batch, batch_encodings = [], []
                 batch_bytes = 2
             batch.append(event)
+            batch_encodings.append(encoded)
             batch_bytes += size + 1  # the event and its comma
         if batch:
-            dropped += self._post_events(batch, budget)
+            dropped += self._post_events(EncodedBatch(batch, batch_encodings), budget)
         return dropped
 
     def _failure_reason(self, reason: str | None, budget: _Budget) -> DropReason:
@@ -307,7 +311,7 @@ class TracengentSpanExporter(SpanExporter):
             return DropReason.AGENT_DISABLED
         return DropReason.RETRIES_EXHAUSTED
 
-    def _post_events(self, batch: list[JsonObject], budget: _Budget) -> int:
+    def _post_events(self, batch: EncodedBatch, budget: _Budget) -> int:
         platform = self._platform
         if platform is None:
             return 0

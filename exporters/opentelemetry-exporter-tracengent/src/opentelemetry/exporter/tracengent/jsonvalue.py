@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TypeAlias
+from collections.abc import Sequence
+from typing import TypeAlias, overload
 
-__all__ = ["JsonObject", "JsonValue", "dumps_compact"]
+import orjson
+
+__all__ = ["EncodedBatch", "JsonObject", "JsonValue", "dumps_compact", "dumps_finite"]
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 """A JSON document as Python values."""
@@ -22,3 +25,52 @@ def dumps_compact(value: object) -> str:
         TypeError: for a value JSON cannot represent.
     """
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def dumps_finite(value: object) -> str:
+    """`dumps_compact` for a document already known to hold no NaN or infinity: fast (orjson).
+
+    The caller guarantees finiteness (orjson would write NaN as `null`); integers beyond 64 bits
+    and other values orjson refuses go through `dumps_compact`.
+
+    Raises:
+        ValueError, TypeError: as `dumps_compact`, for what it refuses.
+    """
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:
+        return dumps_compact(value)
+
+
+class EncodedBatch(Sequence[JsonObject]):
+    """A batch of JSON objects together with their compact JSON encoding, made once.
+
+    The exporter encodes each event once (to isolate a bad one and to size batches); handing the
+    platform client this batch lets it send those bytes instead of encoding the events again.
+
+    Args:
+        items: the objects.
+        encoded: each object's compact JSON, in the same order (the caller guarantees they match).
+    """
+
+    def __init__(self, items: Sequence[JsonObject], encoded: Sequence[bytes]) -> None:
+        if len(items) != len(encoded):
+            raise ValueError("an encoding is needed for each item")
+        self._items = list(items)
+        self._encoded = list(encoded)
+
+    def json_array(self) -> bytes:
+        """The batch as one compact JSON array."""
+        return b"[" + b",".join(self._encoded) + b"]"
+
+    @overload
+    def __getitem__(self, index: int) -> JsonObject: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[JsonObject]: ...
+
+    def __getitem__(self, index: int | slice) -> JsonObject | Sequence[JsonObject]:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -13,11 +13,12 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
@@ -32,6 +33,8 @@ from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 
 __all__ = ["TracengentSpanProcessor"]
 
+_NO_ATTRIBUTES: Final[Mapping[str, AttributeValue]] = {}
+
 _WORKER_EXPORT_TIMEOUT_S: Final = 30.0
 """Bound of one background export (retries included), so a flush never waits forever."""
 _INTERRUPT_MARGIN_S: Final = 0.25
@@ -40,8 +43,6 @@ DEFAULT_SHUTDOWN_TIMEOUT_MS: Final = 5000
 """Shutdown's default bound; OTel calls `shutdown()` without one at exit."""
 DEFAULT_EXIT_FLUSH_TIMEOUT_MS: Final = 5000
 """The bound of the flush run at interpreter exit."""
-
-_Entry = tuple[ReadableSpan, Attributes]
 
 
 def _positive(name: str, value: int) -> int:
@@ -106,7 +107,7 @@ class TracengentSpanProcessor(SpanProcessor):
     def _start_worker(self) -> None:
         # deque.append/popleft are atomic; the size bound is checked without a lock, so
         # concurrent producers may overshoot it by at most one span each.
-        self._queue: collections.deque[_Entry] = collections.deque()
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
         self._worker_exit = False
         self._export_lock = threading.Lock()
@@ -143,8 +144,8 @@ class TracengentSpanProcessor(SpanProcessor):
         """Buffer `span` if it can be an event or a trace root; O(1), never blocks or raises."""
         # try/except rather than the `guard` context manager: this runs for every span.
         try:
-            attrs = attributes_of(span)
-            kind = classify(attrs, span.kind)
+            # Ended spans' attributes are frozen: classify them in place, copy later off-thread.
+            kind = classify(span.attributes or _NO_ATTRIBUTES, span.kind)
             if kind == NOT_EXPORTED:
                 return
             if self._closed:
@@ -158,7 +159,7 @@ class TracengentSpanProcessor(SpanProcessor):
             if len(queue) >= self._max_queue_size:
                 self._stats.add_dropped(DropReason.QUEUE_FULL)
                 return
-            queue.append((span, attrs))
+            queue.append(span)
             if len(queue) >= self._max_batch_size and not self._wake.is_set():
                 self._wake.set()
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
@@ -192,10 +193,12 @@ class TracengentSpanProcessor(SpanProcessor):
                 self._worker_exit and threading.current_thread() is self._worker
             ):
                 return False
-            batch: list[_Entry] = []
+            batch: list[tuple[ReadableSpan, Attributes]] = []
             size = min(limit, self._max_batch_size)
             while len(batch) < size and queue:
-                batch.append(queue.popleft())
+                span = queue.popleft()
+                # Copied here, on the export thread: the agent's thread buffers the span alone.
+                batch.append((span, attributes_of(span)))
             limit -= len(batch)
             # Recorded so a shutdown that cannot wait for this request counts its batch.
             self._in_flight = (threading.get_ident(), len(batch))
