@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.trace import (
+    NoOpTracer,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    set_span_in_context,
+)
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
@@ -120,6 +128,9 @@ class Recorder:
         self.scrubber = scrubber
         self.agent_id = agent_id
         self.guard = TelemetryGuard()
+        # With the SDK disabled (`OTEL_SDK_DISABLED`) the tracer is a no-op: nothing is recorded,
+        # so nothing is encoded or scrubbed either.
+        self.recording = not isinstance(tracer, NoOpTracer)
         # Payloads left out of an event that was still recorded (see `payload`).
         self.payload_guard = TelemetryGuard()
         self.llm_authorizer: LlmAuthorizer | None = None
@@ -148,7 +159,7 @@ class Recorder:
         self, attrs: Attributes, key: str, value: object, redact_paths: Sequence[str]
     ) -> None:
         """Set a payload attribute through the scrubber (absent when capture is off or unsafe)."""
-        if value is None:
+        if value is None or not self.recording:
             return
         text = self.scrubber.payload_text(value, redact_paths=redact_paths)
         if text is not None:
@@ -209,6 +220,8 @@ class Recorder:
 
     def instant(self, name: str, attrs: Attributes, parent: Context | None) -> None:
         """Record a point-in-time event span: started and ended at one instant, never current."""
+        if not self.recording:
+            return
         now = time.time_ns()
         token = STARTING_PRESCRUBBED.set(True)
         try:
@@ -329,6 +342,8 @@ def run_tracked(
 
     Returns the call's result (an LLM call's `.value`); re-raises its exception unchanged.
     """
+    if not recorder.recording:
+        return _untracked(call(), llm)
     active = recorder.open(name, attrs, trace)
     try:
         result = call()
@@ -348,6 +363,8 @@ async def run_tracked_async(
     llm: bool = False,
 ) -> object:
     """`run_tracked` for a coroutine function: awaits `call()`."""
+    if not recorder.recording:
+        return _untracked(await call(), llm)
     active = recorder.open(name, attrs, trace)
     try:
         result = await call()
@@ -355,6 +372,11 @@ async def run_tracked_async(
         recorder.close_failed(active, exc)
         raise
     return recorder.close_ok(active, result, trace, llm=llm)
+
+
+def _untracked(result: object, llm: bool) -> object:
+    """What a tracker returns when nothing is recorded: the result (an LLM call's `.value`)."""
+    return result.value if llm and isinstance(result, LlmCallResult) else result
 
 
 def mark_failed(span: Span, error: BaseException) -> None:

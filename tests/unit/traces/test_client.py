@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.options import TracengentOptions
-from opentelemetry.exporter.tracengent.wire import AgentEvent, Money
+from opentelemetry.exporter.tracengent.wire import AgentEvent, LlmCallResult, Money
 from tests.unit.traces.conftest import AGENT_ID, ClientHarness, FakePlatform, platform_options
 from tracengent import TracengentClient, _state
 
@@ -170,3 +170,23 @@ def test_zero_code_state_is_recorded_and_reset() -> None:
     assert _state.zero_code() == (options, None)
     _state.reset_for_tests()
     assert _state.zero_code() is None
+
+
+def test_sdk_disabled_records_nothing_and_trackers_still_work(
+    no_global_provider: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With OTEL_SDK_DISABLED the agent's calls run and return as usual and nothing is sent."""
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    platform = FakePlatform([])
+    client = TracengentClient(platform_options(), transport=httpx.MockTransport(platform))
+    assert client.recorder.recording is False
+    with client.begin_trace("disabled") as trace:
+        trace.step("thinking", attributes={"a": 1})
+        assert trace.track_action("act", lambda: "done", input={"x": 1}) == "done"
+        assert trace.track_llm_call("ask", lambda: LlmCallResult("answer", tokens=3)) == "answer"
+        with pytest.raises(ZeroDivisionError):
+            trace.track_tool_call("broken", lambda: 1 // 0)
+        trace.record(AgentEvent(name="note", type="decision"))
+    assert client.close(timeout=2) is True
+    assert platform.events() == []
+    assert client.dropped_count == 0

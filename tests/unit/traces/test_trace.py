@@ -341,6 +341,7 @@ def test_broken_tracer_leaves_the_agent_unharmed() -> None:
             raise RuntimeError("tracer broke")
 
     recorder = Recorder(BrokenTracer(), Scrubber(), AGENT_ID)
+    recorder.recording = True  # a real tracer that breaks, not a disabled SDK
     with begin_trace(recorder, "r") as trace:
         assert trace.track_tool_call("t", lambda: 5) == 5
         trace.step("s")
