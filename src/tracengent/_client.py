@@ -100,10 +100,17 @@ class TracengentClient(GovernanceMethods):
             # The exporter owns a platform client of its own: an export processor may be shared
             # by several clients configured alike and must outlive the one that created it.
             platform = PlatformClient(self._options, http=http) if http is not None else None
-            exporter = TracengentSpanExporter(self._options, platform=platform, transport=transport)
+            exporter = TracengentSpanExporter(
+                self._options,
+                platform=platform,
+                transport=transport,
+                # On a shared provider other agents' clients may add exporters too.
+                own_agent_only=shares_provider,
+            )
             return TracengentSpanProcessor(exporter)
 
         global_provider = otel_trace.get_tracer_provider()
+        shares_provider = isinstance(global_provider, TracerProvider)
         self._export_key: Hashable | None = None
         if isinstance(global_provider, TracerProvider):
             self._provider = global_provider

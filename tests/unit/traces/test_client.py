@@ -190,3 +190,28 @@ def test_sdk_disabled_records_nothing_and_trackers_still_work(
     assert client.close(timeout=2) is True
     assert platform.events() == []
     assert client.dropped_count == 0
+
+
+def test_clients_of_two_agents_on_one_provider_export_only_their_own(
+    sdk_global_provider: TracerProvider,
+) -> None:
+    """Two agents' clients on the application's provider each send only their own events."""
+    platform_a, platform_b = FakePlatform([]), FakePlatform([])
+    client_a = TracengentClient(
+        platform_options(agent_id="agent-a"), transport=httpx.MockTransport(platform_a)
+    )
+    client_b = TracengentClient(
+        platform_options(agent_id="agent-b"), transport=httpx.MockTransport(platform_b)
+    )
+    with client_a.begin_trace("a's work") as trace_a:
+        trace_a.track_action("a-action", lambda: 1)
+    with client_b.begin_trace("b's work") as trace_b:
+        trace_b.track_action("b-action", lambda: 2)
+    client_b.record(AgentEvent(name="b-note", type="decision"))
+    assert client_a.close(timeout=5)
+    assert client_b.close(timeout=5)
+    assert [(e["agentId"], e["name"]) for e in platform_a.events()] == [("agent-a", "a-action")]
+    assert sorted((str(e["agentId"]), str(e["name"])) for e in platform_b.events()) == [
+        ("agent-b", "b-action"),
+        ("agent-b", "b-note"),
+    ]

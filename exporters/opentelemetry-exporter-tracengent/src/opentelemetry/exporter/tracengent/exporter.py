@@ -13,6 +13,7 @@ import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
@@ -122,6 +123,9 @@ class TracengentSpanExporter(SpanExporter):
         transport: the httpx transport of the default platform client (tests: `MockTransport`).
         stop_event: the event that wakes `platform`'s backoff (the one it was built with); the
             exporter sets it from `interrupt()` and `shutdown()`. The default client gets one.
+        own_agent_only: skip spans stamped with another agent's `gen_ai.agent.id` (several
+            clients for different agents share one provider: each exports its own agent's
+            events, with its own credentials).
 
     Raises:
         TracengentConfigError: when `options` are given and invalid.
@@ -134,8 +138,10 @@ class TracengentSpanExporter(SpanExporter):
         platform: EventPlatform | None = None,
         transport: httpx.BaseTransport | None = None,
         stop_event: threading.Event | None = None,
+        own_agent_only: bool = False,
     ) -> None:
         self._stats = DeliveryStats()
+        self._own_agent_only = own_agent_only
         self._stop = stop_event if stop_event is not None else threading.Event()
         self._shutdown = False
         self._format_time = TimestampFormatter()
@@ -237,10 +243,14 @@ class TracengentSpanExporter(SpanExporter):
         after_shutdown = 0
         not_configured = 0
         settings = self._settings
+        own_agent = settings.agent_id if self._own_agent_only else None
         for span, attrs in entries:
             span_kind = span.kind
             kind = classify(attrs, span_kind)
             if kind == NOT_EXPORTED:
+                continue
+            if own_agent is not None and attrs.get(A.GEN_AI_AGENT_ID, own_agent) != own_agent:
+                # Another agent's client on the same provider exports it with its credentials.
                 continue
             if self._shutdown:
                 after_shutdown += 1
