@@ -20,6 +20,7 @@ from opentelemetry.exporter.tracengent._http_policy import (
     Wait,
     parse_json_object,
 )
+from opentelemetry.exporter.tracengent._loop_local import LoopLocalAsyncClient
 from opentelemetry.exporter.tracengent._platform_core import (
     AUTHORIZE_PATH,
     EVENTS_PATH,
@@ -82,15 +83,16 @@ class AsyncPlatformClient:
             wall_clock=wall_clock,
             jitter=jitter,
         )
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(transport=transport)
+        # One client per event loop: pooled connections cannot cross loops (see `_loop_local`).
+        self._http = LoopLocalAsyncClient(lambda: httpx.AsyncClient(transport=transport), http)
         self._owns_tokens = uses_token and token_provider is None
         self._tokens: AgentTokenProvider | None = None
         if token_provider is not None and uses_token:
             token_provider._bind_async_http(self._http)
             self._tokens = token_provider
         elif uses_token:
-            self._tokens = AgentTokenProvider(options, async_http=self._http, clock=clock)
+            self._tokens = AgentTokenProvider(options, clock=clock)
+            self._tokens._bind_async_http(self._http)
         self._stop = stop_event
         self._sleep = sleep
 
@@ -155,8 +157,7 @@ class AsyncPlatformClient:
 
     async def aclose(self) -> None:
         """Close the HTTP client (when this client created it) and its own token provider."""
-        if self._owns_http:
-            await self._http.aclose()
+        await self._http.aclose()
         if self._owns_tokens and self._tokens is not None:
             await self._tokens.aclose()
 
@@ -215,7 +216,7 @@ class AsyncPlatformClient:
 
     async def _send(self, step: SendRequest) -> object:
         try:
-            return await self._http.request(
+            return await self._http.get().request(
                 step.method,
                 step.url,
                 headers=step.headers,

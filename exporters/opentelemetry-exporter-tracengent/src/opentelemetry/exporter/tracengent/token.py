@@ -32,6 +32,7 @@ from opentelemetry.exporter.tracengent._http_policy import (
     parse_json_object,
     parse_retry_after,
 )
+from opentelemetry.exporter.tracengent._loop_local import LoopLocalAsyncClient
 from opentelemetry.exporter.tracengent.claims import TokenClaims, read_claims
 from opentelemetry.exporter.tracengent.errors import (
     AgentDisabledError,
@@ -100,8 +101,9 @@ class AgentTokenProvider:
         self._options = options
         self._http = http
         self._owns_http = http is None
-        self._async_http = async_http
-        self._owns_async_http = async_http is None
+        # Async fetches use one client per event loop (connections cannot cross loops).
+        self._async_http = LoopLocalAsyncClient(httpx.AsyncClient, async_http)
+        self._async_http_settled = async_http is not None
         self._clock = clock
         # Guards the cache fields; never held while a request is in flight.
         self._state = threading.Lock()
@@ -218,9 +220,7 @@ class AgentTokenProvider:
 
     async def aclose(self) -> None:
         """Close the HTTP clients this provider created (not ones it was given)."""
-        if self._owns_async_http and self._async_http is not None:
-            await self._async_http.aclose()
-            self._async_http = None
+        await self._async_http.aclose()
         self.close()
 
     # --- I/O-free logic shared by both paths ------------------------------------------------
@@ -232,10 +232,12 @@ class AgentTokenProvider:
                 self._token = None
                 self._claims = None
 
-    def _bind_async_http(self, http: httpx.AsyncClient) -> None:
-        if self._async_http is None:
+    def _bind_async_http(self, http: LoopLocalAsyncClient) -> None:
+        """Use a platform client's per-loop clients for async fetches (the first one bound, and
+        only when no client was given)."""
+        if not self._async_http_settled:
             self._async_http = http
-            self._owns_async_http = False
+            self._async_http_settled = True
 
     def _deadline(self, deadline: float | None) -> float:
         if deadline is None:
@@ -362,10 +364,7 @@ class AgentTokenProvider:
         return self._http
 
     def _async_client(self) -> httpx.AsyncClient:
-        if self._async_http is None:
-            self._async_http = httpx.AsyncClient()
-            self._owns_async_http = True
-        return self._async_http
+        return self._async_http.get()
 
     def _async_lock(self) -> asyncio.Lock:
         # An asyncio.Lock belongs to one event loop; tests (and apps) may use several in turn.

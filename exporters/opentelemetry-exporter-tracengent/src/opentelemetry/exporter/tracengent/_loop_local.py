@@ -1,0 +1,66 @@
+"""An `httpx.AsyncClient` per event loop.
+
+An async client's pooled connections belong to the event loop that opened them: reused from
+another loop (an agent calling `asyncio.run` once per request, say) they fail with "Event loop is
+closed", and governance would then deny every call. Each running loop therefore gets a client of
+its own, made the first time that loop asks. The client of a loop that has ended cannot be closed
+any more (its coroutines need that loop); it is dropped, and its sockets are reclaimed when it is
+garbage collected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Callable
+
+import httpx
+
+__all__ = ["LoopLocalAsyncClient"]
+
+
+class LoopLocalAsyncClient:
+    """Hands out one `httpx.AsyncClient` per running event loop.
+
+    Args:
+        factory: makes a new client (called once per loop).
+        given: a client the caller owns: used as is, on every loop, and never closed here.
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], httpx.AsyncClient],
+        given: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._factory = factory
+        self._given = given
+        self._lock = threading.Lock()
+        self._current: tuple[weakref.ref[asyncio.AbstractEventLoop], httpx.AsyncClient] | None = (
+            None
+        )
+
+    def get(self) -> httpx.AsyncClient:
+        """The client of the running loop. Raises RuntimeError outside a running loop."""
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            current = self._current
+            if current is not None and current[0]() is loop:
+                return current[1]
+            client = self._factory()
+            self._current = (weakref.ref(loop), client)
+            return client
+
+    async def aclose(self) -> None:
+        """Close the running loop's client, if this object made it (a given one is the caller's)."""
+        if self._given is not None:
+            return
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            current = self._current
+            if current is None or current[0]() is not loop:
+                return
+            self._current = None
+        await current[1].aclose()
