@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Final
 
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import MalformedResponseError
@@ -94,6 +95,23 @@ class _ApprovalWait:
         )
 
 
+@contextmanager
+def _approval_span(
+    tracer: Tracer,
+    permission: str,
+    approval_id: str,
+    acting_for: str | None,
+    chain: Sequence[str],
+) -> Iterator[Span]:
+    """The `approval_wait` governance span of one wait (sync and async share it)."""
+    with governance_span(
+        tracer, A.GovernanceKinds.APPROVAL_WAIT, permission, permission=permission
+    ) as span:
+        span.set_attribute(A.AUTHZ_APPROVAL_ID, approval_id)
+        record_delegation(span, acting_for, chain)
+        yield span
+
+
 def wait_for_approval(
     platform: GovernancePlatform,
     tracer: Tracer,
@@ -118,11 +136,7 @@ def wait_for_approval(
         poll_interval_s=poll_interval_s,
         request_timeout_s=request_timeout_s,
     )
-    with governance_span(
-        tracer, A.GovernanceKinds.APPROVAL_WAIT, permission, permission=permission
-    ) as span:
-        span.set_attribute(A.AUTHZ_APPROVAL_ID, approval_id)
-        record_delegation(span, acting_for, chain)
+    with _approval_span(tracer, permission, approval_id, acting_for, chain) as span:
         while True:
             try:
                 status = platform.approval_status(approval_id, deadline=wait.request_deadline())
@@ -165,11 +179,7 @@ async def wait_for_approval_async(
         poll_interval_s=poll_interval_s,
         request_timeout_s=request_timeout_s,
     )
-    with governance_span(
-        tracer, A.GovernanceKinds.APPROVAL_WAIT, permission, permission=permission
-    ) as span:
-        span.set_attribute(A.AUTHZ_APPROVAL_ID, approval_id)
-        record_delegation(span, acting_for, chain)
+    with _approval_span(tracer, permission, approval_id, acting_for, chain) as span:
         while True:
             deadline = wait.request_deadline()
             try:

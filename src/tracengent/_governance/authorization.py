@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 from opentelemetry.trace import Span, Tracer
 
@@ -36,6 +37,14 @@ __all__ = ["LLM_CALL_PERMISSION", "Authorizer"]
 
 LLM_CALL_PERMISSION = "llm:call"
 """The permission a governed LLM call reserves its token budget under (§4)."""
+
+
+class _WaitSettings(TypedDict):
+    timeout_s: float
+    poll_interval_s: float
+    request_timeout_s: float
+    acting_for: str | None
+    chain: Sequence[str]
 
 
 class Authorizer:
@@ -238,15 +247,7 @@ class Authorizer:
             permission,
             approval_id,
             pending=pending,
-            timeout_s=self._options.approval_timeout_s if timeout_s is None else timeout_s,
-            poll_interval_s=(
-                self._options.approval_poll_interval_s
-                if poll_interval_s is None
-                else poll_interval_s
-            ),
-            request_timeout_s=self._options.governance_timeout_s,
-            acting_for=self._acting_for,
-            chain=self._chain,
+            **self._wait_settings(timeout_s, poll_interval_s),
         )
         return self._apply_obligations(decision)
 
@@ -264,17 +265,24 @@ class Authorizer:
             permission,
             approval_id,
             pending=pending,
-            timeout_s=self._options.approval_timeout_s if timeout_s is None else timeout_s,
-            poll_interval_s=(
-                self._options.approval_poll_interval_s
-                if poll_interval_s is None
-                else poll_interval_s
-            ),
-            request_timeout_s=self._options.governance_timeout_s,
-            acting_for=self._acting_for,
-            chain=self._chain,
+            **self._wait_settings(timeout_s, poll_interval_s),
         )
         return self._apply_obligations(decision)
+
+    def _wait_settings(
+        self, timeout_s: float | None, poll_interval_s: float | None
+    ) -> _WaitSettings:
+        """The keyword arguments of an approval wait: the call's values, else the options'."""
+        options = self._options
+        return {
+            "timeout_s": options.approval_timeout_s if timeout_s is None else timeout_s,
+            "poll_interval_s": (
+                options.approval_poll_interval_s if poll_interval_s is None else poll_interval_s
+            ),
+            "request_timeout_s": options.governance_timeout_s,
+            "acting_for": self._acting_for,
+            "chain": self._chain,
+        }
 
     @staticmethod
     def _apply_obligations(decision: AuthDecision) -> AuthDecision:
