@@ -37,6 +37,7 @@ from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 from tracengent._state import (
     CURRENT_TRACE,
     attach_to_provider,
+    attachment_of,
     export_key,
     release_from_provider,
 )
@@ -122,14 +123,17 @@ class TracengentClient(GovernanceMethods):
                 export_key=self._export_key,
                 export_processor=new_export_processor,
             )
+            attachment = attachment_of(global_provider)
+            context = attachment.context_processor if attachment is not None else None
         else:
             self._provider = TracerProvider(resource=Resource.create({SERVICE_NAME: agent_id}))
             self._owns_provider = True
             self._export = new_export_processor()
-            for processor in (ContextProcessor(), ScrubbingProcessor(scrubber), self._export):
+            context = ContextProcessor()
+            for processor in (context, ScrubbingProcessor(scrubber), self._export):
                 self._provider.add_span_processor(processor)
         self._tracer: Tracer = self._provider.get_tracer(_TRACER_NAME, __version__)
-        self._recorder = Recorder(self._tracer, scrubber, agent_id)
+        self._recorder = Recorder(self._tracer, scrubber, agent_id, context)
         self._init_governance(
             self._options,
             tracer=self._tracer,

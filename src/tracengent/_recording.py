@@ -18,13 +18,20 @@ from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     NoOpTracer,
     Span,
+    SpanContext,
     SpanKind,
     Status,
     StatusCode,
+    TraceFlags,
     Tracer,
+    get_current_span,
     set_span_in_context,
 )
 from opentelemetry.util.types import AttributeValue
@@ -32,6 +39,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.wire import AgentEvent, AuthDecision, LlmCallResult, Money
+from tracengent._processors.context import ContextProcessor
 from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE, STARTING_PRESCRUBBED
 
@@ -114,6 +122,87 @@ class LlmAuthorizer(Protocol):
         ...
 
 
+_ERROR_STATUS: Final = Status(StatusCode.ERROR)
+_UNSET_STATUS: Final = Status(StatusCode.UNSET)
+_SAMPLED: Final = TraceFlags.SAMPLED
+_RANDOM: Final = TraceFlags.RANDOM_TRACE_ID
+
+
+class FinishedSpans:
+    """Point events as spans born ended, handed straight to the tracer's span processors.
+
+    A point event (a step, a recorded `AgentEvent`) starts and ends at one instant and never has
+    children, so the mutable, lockable span the SDK builds for a live span is pure cost. This
+    does what `Tracer.start_span` does for it (the parent from the context, the tracer's sampler
+    and id generator, its resource and scope), stamps the decision-trace context the
+    `ContextProcessor` would stamp, and builds one `ReadableSpan` with every attribute written
+    once, which the processors receive in `on_end` (they never see it start: it never was live).
+
+    Args:
+        tracer: an SDK tracer (only its public attributes are used).
+        context: the context processor on the tracer's provider.
+    """
+
+    def __init__(self, tracer: SdkTracer, context: ContextProcessor) -> None:
+        self._context = context
+        self._sampler = tracer.sampler
+        self._ids = tracer.id_generator
+        self._resource = tracer.resource
+        self._processor = tracer.span_processor
+        info = tracer.instrumentation_info
+        self._scope = InstrumentationScope(info.name, info.version, info.schema_url)
+        # The SDK's (experimental) tracer configurator can disable a tracer: honour it.
+        enabled = getattr(tracer, "_is_enabled", None)
+        self._enabled: Callable[[], bool] | None = enabled if callable(enabled) else None
+
+    def emit(self, name: str, attrs: Attributes, parent: Context | None, failed: bool) -> None:
+        """Record one point event now; `parent` as `Tracer.start_span`'s `context`."""
+        if self._enabled is not None and not self._enabled():
+            return
+        parent_span = get_current_span(parent).get_span_context()
+        if parent_span.is_valid:
+            trace_id = parent_span.trace_id
+            random_trace_id = parent_span.trace_flags.random_trace_id
+            parent_context: SpanContext | None = parent_span
+        else:
+            trace_id = self._ids.generate_trace_id()
+            random_trace_id = self._ids.is_trace_id_random()
+            parent_context = None
+        sampled = self._sampler.should_sample(parent, trace_id, name, SpanKind.INTERNAL, attrs)
+        decision = sampled.decision
+        if decision is Decision.DROP:
+            return
+        flags = _SAMPLED if decision is Decision.RECORD_AND_SAMPLE else 0
+        if random_trace_id:
+            flags |= _RANDOM
+        context = SpanContext(
+            trace_id,
+            self._ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=TraceFlags(flags),
+            trace_state=sampled.trace_state,
+        )
+        # The sampler may add attributes (the SDK starts a span with the sampler's set too).
+        attributes = sampled.attributes.copy() if sampled.attributes else {}
+        stamps = self._context.stamps_of_finished(context, parent_context, attributes)
+        if stamps:
+            attributes.update(stamps)
+        now = time.time_ns()
+        self._processor.on_end(
+            ReadableSpan(
+                name,
+                context,
+                parent_context,
+                self._resource,
+                attributes,
+                instrumentation_scope=self._scope,
+                status=_ERROR_STATUS if failed else _UNSET_STATUS,
+                start_time=now,
+                end_time=now,
+            )
+        )
+
+
 class Recorder:
     """Builds Tracengent event spans on one tracer (see the module docstring).
 
@@ -121,9 +210,17 @@ class Recorder:
         tracer: the tracer of the provider our processors are on.
         scrubber: scrubs every payload attribute before it is set.
         agent_id: the client's agent, stamped on standalone events.
+        context: the context processor on the tracer's provider; with an SDK tracer, point
+            events are then recorded as finished spans (`FinishedSpans`).
     """
 
-    def __init__(self, tracer: Tracer, scrubber: Scrubber, agent_id: str) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        scrubber: Scrubber,
+        agent_id: str,
+        context: ContextProcessor | None = None,
+    ) -> None:
         self.tracer = tracer
         self.scrubber = scrubber
         self.agent_id = agent_id
@@ -134,6 +231,12 @@ class Recorder:
         # Payloads left out of an event that was still recorded (see `payload`).
         self.payload_guard = TelemetryGuard()
         self.llm_authorizer: LlmAuthorizer | None = None
+        self._context = context
+        self._finished = (
+            FinishedSpans(tracer, context)
+            if context is not None and isinstance(tracer, SdkTracer)
+            else None
+        )
 
     def authorize_llm_call(self, estimated_tokens: int, model: str | None) -> None:
         """Authorize `llm:call` for `estimated_tokens` (reserving budget); blocks.
@@ -222,14 +325,18 @@ class Recorder:
         """Record a point-in-time event span: started and ended at one instant, never current."""
         if not self.recording:
             return
+        failed = attrs.get(A.EVENT_STATUS) == A.EventStatuses.FAILURE
+        if self._finished is not None:
+            self._finished.emit(name, attrs, parent, failed)
+            return
         now = time.time_ns()
         token = STARTING_PRESCRUBBED.set(True)
         try:
             span = self.tracer.start_span(name, context=parent, attributes=attrs, start_time=now)
         finally:
             STARTING_PRESCRUBBED.reset(token)
-        if attrs.get(A.EVENT_STATUS) == A.EventStatuses.FAILURE:
-            span.set_status(Status(StatusCode.ERROR))
+        if failed:
+            span.set_status(_ERROR_STATUS)
         span.end(end_time=now)
 
     def record(self, event: object, parent: Context | None, redact_paths: Sequence[str]) -> None:
@@ -255,14 +362,23 @@ class Recorder:
         The span's parent is the current span, or `trace`'s root when the trace is not current.
         """
         try:
-            parent = trace.parent_context() if trace is not None else None
+            # Already the current trace (the usual case): nothing to set, nothing to reset.
+            other_trace = trace if trace is not None and CURRENT_TRACE.get() is not trace else None
+            parent = other_trace.parent_context() if other_trace is not None else None
+            if self._context is not None:
+                # Stamp the decision-trace context now, with the other attributes: written once.
+                ahead = self._context.stamps_ahead(
+                    get_current_span(parent).get_span_context(), kind, attrs
+                )
+                if ahead:
+                    attrs.update(ahead)
             prescrubbed = STARTING_PRESCRUBBED.set(True)
             try:
                 span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
             finally:
                 STARTING_PRESCRUBBED.reset(prescrubbed)
             otel_token = otel_context.attach(set_span_in_context(span, parent))
-            trace_token = CURRENT_TRACE.set(trace) if trace is not None else None
+            trace_token = CURRENT_TRACE.set(other_trace) if other_trace is not None else None
             return ActiveSpan(span, otel_token, trace_token)
         except Exception as exc:  # noqa: BLE001 - the callable runs untracked
             self.guard.failed("starting a span", exc)
@@ -301,7 +417,9 @@ class Recorder:
                 cost_attributes(attrs, result.cost)
             redact_paths = trace.redact_fields if trace is not None else ()
             self.payload(attrs, A.OUTPUT, value, redact_paths)
-            if attrs:
+            if len(attrs) == 1:
+                active.span.set_attribute(*attrs.popitem())
+            elif attrs:
                 active.span.set_attributes(attrs)
             active.span.end()
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent

@@ -40,9 +40,10 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
+import orjson
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
@@ -143,10 +144,48 @@ class Scrubber:
         if not self.capture_payloads:
             return None
         try:
+            if not redact_paths and not self._paths and self._plain(value, 0):
+                # Nothing to mask, refuse or redact: orjson encodes it as the walk would. It
+                # still refuses integers beyond 64 bits, which the walk's encoder then takes.
+                try:
+                    return orjson.dumps(value).decode("utf-8")
+                except TypeError:
+                    pass
             document = self._safe_copy(value, 0)
             return self._encode(document, redact_paths)
         except Exception:  # noqa: BLE001 - dropping the value is the safe answer to any failure
             return None
+
+    def _plain(self, value: object, depth: int) -> bool:
+        """True when `value` needs no work: dicts with known harmless string keys, lists and
+        tuples, strings, ints, bools, None and finite floats only (exact types).
+
+        A name not yet judged answers False, so the walk judges (and remembers) it.
+        """
+        kind = type(value)
+        if kind is dict:
+            verdicts = self._name_cache
+            items: Iterable[object] = value.values()  # type: ignore[attr-defined]
+            for key in value:  # type: ignore[attr-defined]
+                if type(key) is not str or verdicts.get(key, True):
+                    return False
+        elif kind is list or kind is tuple:
+            items = value  # type: ignore[assignment]
+        else:
+            return False
+        if depth >= _MAX_DEPTH:
+            return False
+        for item in items:
+            item_kind = type(item)
+            if item_kind is str or item_kind is int or item_kind is bool or item is None:
+                continue
+            if item_kind is float:
+                if not math.isfinite(item):  # type: ignore[arg-type]
+                    return False
+                continue
+            if not self._plain(item, depth + 1):
+                return False
+        return True
 
     def scrub_attribute(
         self, key: str, value: AttributeValue, *, redact_paths: Sequence[str] = ()
@@ -244,9 +283,11 @@ class ScrubbingProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Mask sensitive attributes and re-scrub payload attributes of a starting span."""
         try:
-            attributes = span.attributes
-            if not attributes or STARTING_PRESCRUBBED.get():
+            if STARTING_PRESCRUBBED.get():
                 # Our recorder's spans carry only payloads it scrubbed as it set them.
+                return
+            attributes = span.attributes
+            if not attributes:
                 return
             if self._redact_fields is None:
                 self._redact_fields = _resolve_redact_fields()

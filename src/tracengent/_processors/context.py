@@ -21,11 +21,12 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanContext, SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
@@ -35,8 +36,12 @@ __all__ = ["ContextProcessor"]
 
 _LOGGER = logging.getLogger("tracengent.context")
 _LOG_INTERVAL_S: Final = 60.0
-_NO_ATTRIBUTES: Final[Mapping[str, AttributeValue]] = {}
 _ABSORBING_TYPES: Final = frozenset({A.EventTypes.LLM_CALL, A.EventTypes.TOOL_CALL})
+
+# What `_stamps` does besides computing the stamps.
+_STARTING: Final = 0  # a live span starts: remember it (a possible parent) and advance its trace
+_FINISHED: Final = 1  # a point event born ended: advance its trace, nothing to remember
+_AHEAD: Final = 2  # a recorder asks before starting the span: change nothing
 
 
 class _TraceState:
@@ -46,6 +51,7 @@ class _TraceState:
         "_order",
         "actor_user_id",
         "agent_id",
+        "first_event_pending",
         "last_top_level",
         "root_request",
         "trace_id",
@@ -64,10 +70,14 @@ class _TraceState:
         self.root_request = root_request
         self.last_top_level: str | None = None
         self._order = itertools.count()
+        # Read without claiming (a recorder stamping ahead); exact only in `claim_first_event`.
+        self.first_event_pending = True
 
     def claim_first_event(self) -> bool:
         """True exactly once: for the trace's first event."""
-        return next(self._order) == 0
+        first = next(self._order) == 0
+        self.first_event_pending = False
+        return first
 
 
 class _OpenSpan:
@@ -121,13 +131,69 @@ class ContextProcessor(SpanProcessor):
         """Nothing is buffered."""
         return True
 
+    def stamps_of_finished(
+        self,
+        context: SpanContext,
+        parent: SpanContext | None,
+        attrs: Mapping[str, AttributeValue],
+    ) -> dict[str, AttributeValue] | None:
+        """What `on_start` would stamp on an event span that is born ended (a point event).
+
+        The recorder builds point events as finished spans and hands them straight to the span
+        processors' `on_end` (they never start), so it asks for their stamps here and writes them
+        with the span's other attributes, once. The span is not remembered: it has no children.
+        Returns None when there is nothing to stamp. Never raises.
+        """
+        try:
+            return self._stamps(context, parent, SpanKind.INTERNAL, attrs, _FINISHED)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._failed(exc)
+            return None
+
+    def stamps_ahead(
+        self,
+        parent: SpanContext | None,
+        kind: SpanKind,
+        attrs: Mapping[str, AttributeValue],
+    ) -> dict[str, AttributeValue] | None:
+        """What `on_start` will stamp on an event span about to start under `parent`.
+
+        The recorder starts its live event spans with these among their attributes, so each is
+        written once: `on_start` then finds them present and stamps nothing (it still remembers
+        the span and advances its trace). Changes nothing; None when there is nothing to stamp.
+        If another event of the trace starts in between (two threads), the event parent read
+        here may be the older one, which the wire contract tolerates. Never raises.
+        """
+        try:
+            return self._stamps(None, parent, kind, attrs, _AHEAD)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._failed(exc)
+            return None
+
     def _stamp(self, span: Span) -> None:
-        context = span.context
-        attrs: Mapping[str, AttributeValue] = span.attributes or _NO_ATTRIBUTES
-        parent_ctx = span.parent
+        # One copy into a plain dict (C speed) beats a dozen lookups through the span's proxy.
+        stamps = self._stamps(span.context, span.parent, span.kind, _plain(span), _STARTING)
+        if stamps:
+            span.set_attributes(stamps)
+
+    def _stamps(
+        self,
+        context: SpanContext | None,
+        parent_ctx: SpanContext | None,
+        kind: SpanKind,
+        attrs: Mapping[str, AttributeValue],
+        mode: int,
+    ) -> dict[str, AttributeValue] | None:
+        """The attributes to stamp on a span; `mode` says what else to do (see `_STARTING`).
+
+        `context` is None only `_AHEAD` of the start, when the span has no ids yet.
+        """
+        remember = mode == _STARTING
         parent = self._open.get(parent_ctx.span_id) if parent_ctx is not None else None
         operation = attrs.get(A.GEN_AI_OPERATION_NAME)
         if operation == A.OPERATION_INVOKE_AGENT:
+            if context is None:
+                return None
             # A nested invoke_agent opens its own trace; the root itself is not an event.
             root_request = attrs.get(A.TRACE_ROOT_REQUEST)
             root_stamps: dict[str, AttributeValue] = {}
@@ -142,54 +208,60 @@ class ContextProcessor(SpanProcessor):
                 attrs.get(A.ACTOR_USER_ID),
                 root_request,
             )
-            self._open[context.span_id] = _OpenSpan(state, None, None)
+            if remember:
+                self._open[context.span_id] = _OpenSpan(state, None, None)
             root_stamps[A.TRACE_ID] = state.trace_id
-            span.set_attributes(root_stamps)
-            return
+            return root_stamps
         trace = parent.trace if parent is not None else None
         enclosing_id = parent.event_id if parent is not None else None
         enclosing_type = parent.event_type if parent is not None else None
-        event_type = None if A.GOVERNANCE_KIND in attrs else _event_type(span, attrs)
+        event_type = None if A.GOVERNANCE_KIND in attrs else _event_type(kind, attrs)
         if event_type is _ABSORBED:
             if parent is not None and enclosing_type in _ABSORBING_TYPES:
-                self._open[context.span_id] = parent
-                return
+                if remember and context is not None:
+                    self._open[context.span_id] = parent
+                return None
             event_type = A.EventTypes.TOOL_CALL if trace is not None else None
         if event_type is None:
             if parent is not None:
-                self._open[context.span_id] = parent
-                if trace is not None:
-                    span.set_attribute(A.TRACE_ID, trace.trace_id)
-            return
-        explicit_id = attrs.get(A.EVENT_ID)
-        event_id = (
-            explicit_id
-            if isinstance(explicit_id, str) and explicit_id
-            else event_id_for(context.trace_id, context.span_id)
-        )
-        self._open[context.span_id] = _OpenSpan(trace, event_id, event_type)
+                if remember and context is not None:
+                    self._open[context.span_id] = parent
+                if trace is not None and attrs.get(A.TRACE_ID) != trace.trace_id:
+                    return {A.TRACE_ID: trace.trace_id}
+            return None
+        if context is None:
+            event_id = None
+        else:
+            explicit_id = attrs.get(A.EVENT_ID)
+            event_id = (
+                explicit_id
+                if isinstance(explicit_id, str) and explicit_id
+                else event_id_for(context.trace_id, context.span_id)
+            )
+            if remember:
+                self._open[context.span_id] = _OpenSpan(trace, event_id, event_type)
         if trace is None:
-            return
-        stamps: dict[str, AttributeValue] = {A.TRACE_ID: trace.trace_id}
+            return None
+        stamps: dict[str, AttributeValue] = {}
+        if attrs.get(A.TRACE_ID) != trace.trace_id:
+            stamps[A.TRACE_ID] = trace.trace_id
         if enclosing_id is None:
             # A top-level event follows the previous top-level event of its trace.
             follows = trace.last_top_level
-            trace.last_top_level = event_id
+            if event_id is not None:
+                trace.last_top_level = event_id
         else:
             follows = enclosing_id
         if follows is not None and A.EVENT_PARENT_ID not in attrs:
             stamps[A.EVENT_PARENT_ID] = follows
-        if (
-            trace.claim_first_event()
-            and trace.root_request is not None
-            and A.TRACE_ROOT_REQUEST not in attrs
-        ):
+        first = trace.first_event_pending if mode == _AHEAD else trace.claim_first_event()
+        if first and trace.root_request is not None and A.TRACE_ROOT_REQUEST not in attrs:
             stamps[A.TRACE_ROOT_REQUEST] = trace.root_request
         if trace.agent_id is not None and A.GEN_AI_AGENT_ID not in attrs:
             stamps[A.GEN_AI_AGENT_ID] = trace.agent_id
         if trace.actor_user_id is not None and A.ACTOR_USER_ID not in attrs:
             stamps[A.ACTOR_USER_ID] = trace.actor_user_id
-        span.set_attributes(stamps)
+        return stamps
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
@@ -201,6 +273,14 @@ class ContextProcessor(SpanProcessor):
                 self.failures,
                 exc,
             )
+
+
+def _plain(span: Span) -> Mapping[str, AttributeValue]:
+    """The span's attributes as a plain dict (a proxy's `copy()` copies the SDK's inner dict)."""
+    attrs = span.attributes
+    if attrs is None:
+        return {}
+    return attrs.copy() if isinstance(attrs, MappingProxyType) else dict(attrs)
 
 
 def root_request_from_messages(messages: AttributeValue | None) -> str | None:
@@ -241,7 +321,7 @@ _ABSORBED: Final = "\x00http"
 """`_event_type` of a plain HTTP client span: absorbed under an LLM/tool event, else a tool call."""
 
 
-def _event_type(span: Span, attrs: Mapping[str, AttributeValue]) -> str | None:
+def _event_type(kind: SpanKind, attrs: Mapping[str, AttributeValue]) -> str | None:
     """The event type a starting span has, `_ABSORBED` for a plain HTTP client span, or None."""
     explicit = attrs.get(A.EVENT_TYPE)
     if isinstance(explicit, str):
@@ -251,10 +331,8 @@ def _event_type(span: Span, attrs: Mapping[str, AttributeValue]) -> str | None:
         return A.EventTypes.LLM_CALL
     if operation == A.OPERATION_EXECUTE_TOOL:
         # A tool server's own span for a call is not a second event (the exporter agrees).
-        return None if span.kind is SpanKind.SERVER else A.EventTypes.TOOL_CALL
-    if span.kind is SpanKind.CLIENT and (
-        A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs
-    ):
+        return None if kind is SpanKind.SERVER else A.EventTypes.TOOL_CALL
+    if kind is SpanKind.CLIENT and (A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs):
         # A tracked client's span is the user's explicit choice: never absorbed.
         return A.EventTypes.TOOL_CALL if attrs.get(A.TRACKED) is True else _ABSORBED
     return None

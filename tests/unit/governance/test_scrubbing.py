@@ -155,3 +155,36 @@ def test_processor_never_raises_into_the_agent() -> None:
         pass
     assert processor.failures == 1
     provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"orderId": "o1", "amount": 42.5}, '{"orderId":"o1","amount":42.5}'),
+        ({"Api_Key": "k", "deep": [{"PASSWORD": 1}]}, None),
+        ({"ok": None}, '{"ok":null}'),
+        ({"n": math.nan}, "drop"),
+        ({"n": [math.inf]}, "drop"),
+        ({1: "non-string key"}, "drop"),
+        ({"big": 2**70}, '{"big":1180591620717411303424}'),
+        ({"t": ("a", 1)}, '{"t":["a",1]}'),
+    ],
+)
+def test_fast_and_walked_payloads_agree(payload: object, expected: str | None) -> None:
+    """Plain payloads take orjson's fast path; anything needing work takes the walk: same text."""
+    scrubber = Scrubber()
+    text = scrubber.payload_text(payload)
+    if expected == "drop":
+        assert text is None
+        return
+    if expected is not None:
+        assert text == expected
+    else:
+        assert text is not None
+        assert json.loads(text) == {"Api_Key": MASK_TOKEN, "deep": [{"PASSWORD": MASK_TOKEN}]}
+
+
+def test_unicode_names_are_matched_case_insensitively_on_both_paths() -> None:
+    """A non-ASCII glob, and a name that matches it only by case: masked on every path."""
+    scrubber = Scrubber(patterns=["*pässwort*"])
+    assert scrubber.payload_text({"PÄSSWORT": "x"}) == f'{{"PÄSSWORT":"{MASK_TOKEN}"}}'

@@ -73,7 +73,7 @@ def make_harness(scrubber: Scrubber | None = None) -> Harness:
     provider.add_span_processor(context)
     provider.add_span_processor(ScrubbingProcessor(scrubber))
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    recorder = Recorder(provider.get_tracer("test"), scrubber, AGENT_ID)
+    recorder = Recorder(provider.get_tracer("test"), scrubber, AGENT_ID, context)
     return Harness(provider, memory, context, recorder)
 
 

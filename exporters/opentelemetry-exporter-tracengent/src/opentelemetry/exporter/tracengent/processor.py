@@ -13,12 +13,11 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Final
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
@@ -33,7 +32,6 @@ from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 
 __all__ = ["TracengentSpanProcessor"]
 
-_NO_ATTRIBUTES: Final[Mapping[str, AttributeValue]] = {}
 
 _WORKER_EXPORT_TIMEOUT_S: Final = 30.0
 """Bound of one background export (retries included), so a flush never waits forever."""
@@ -144,8 +142,10 @@ class TracengentSpanProcessor(SpanProcessor):
         """Buffer `span` if it can be an event or a trace root; O(1), never blocks or raises."""
         # try/except rather than the `guard` context manager: this runs for every span.
         try:
-            # Ended spans' attributes are frozen: classify them in place, copy later off-thread.
-            kind = classify(span.attributes or _NO_ATTRIBUTES, span.kind)
+            # Classified on a throwaway plain-dict copy (made in C): lookups through the SDK's
+            # attribute proxy cost a raised KeyError per absent key. The span is kept, not the
+            # copy; the export thread copies its frozen attributes again.
+            kind = classify(attributes_of(span), span.kind)
             if kind == NOT_EXPORTED:
                 return
             if self._closed:
