@@ -39,9 +39,9 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.wire import AgentEvent, AuthDecision, LlmCallResult, Money
-from tracengent._processors.context import ContextProcessor
+from tracengent._processors.context import STARTING, ContextProcessor
 from tracengent._scrubbing import Scrubber
-from tracengent._state import CURRENT_TRACE, STARTING_PRESCRUBBED
+from tracengent._state import CURRENT_TRACE
 
 if TYPE_CHECKING:
     from tracengent._trace import AgentTrace
@@ -330,11 +330,11 @@ class Recorder:
             self._finished.emit(name, attrs, parent, failed)
             return
         now = time.time_ns()
-        token = STARTING_PRESCRUBBED.set(True)
+        token = STARTING.set(True)
         try:
             span = self.tracer.start_span(name, context=parent, attributes=attrs, start_time=now)
         finally:
-            STARTING_PRESCRUBBED.reset(token)
+            STARTING.reset(token)
         if failed:
             span.set_status(_ERROR_STATUS)
         span.end(end_time=now)
@@ -365,18 +365,19 @@ class Recorder:
             # Already the current trace (the usual case): nothing to set, nothing to reset.
             other_trace = trace if trace is not None and CURRENT_TRACE.get() is not trace else None
             parent = other_trace.parent_context() if other_trace is not None else None
-            if self._context is not None:
-                # Stamp the decision-trace context now, with the other attributes: written once.
-                ahead = self._context.stamps_ahead(
-                    get_current_span(parent).get_span_context(), kind, attrs
-                )
-                if ahead:
-                    attrs.update(ahead)
-            prescrubbed = STARTING_PRESCRUBBED.set(True)
+            prepared = (
+                self._context.prepare(get_current_span(parent).get_span_context(), kind, attrs)
+                if self._context is not None
+                else None
+            )
+            if prepared is not None:
+                # The decision-trace context goes in with the other attributes: written once.
+                attrs.update(prepared.stamps)
+            starting = STARTING.set(prepared if prepared is not None else True)
             try:
                 span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
             finally:
-                STARTING_PRESCRUBBED.reset(prescrubbed)
+                STARTING.reset(starting)
             otel_token = otel_context.attach(set_span_in_context(span, parent))
             trace_token = CURRENT_TRACE.set(other_trace) if other_trace is not None else None
             return ActiveSpan(span, otel_token, trace_token)

@@ -51,7 +51,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_finite
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
-from tracengent._state import STARTING_PRESCRUBBED
+from tracengent._processors.context import STARTING
 
 __all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor"]
 
@@ -283,7 +283,7 @@ class ScrubbingProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Mask sensitive attributes and re-scrub payload attributes of a starting span."""
         try:
-            if STARTING_PRESCRUBBED.get():
+            if STARTING.get() is not None:
                 # Our recorder's spans carry only payloads it scrubbed as it set them.
                 return
             attributes = span.attributes

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURRENT_TRACE",
-    "STARTING_PRESCRUBBED",
     "ProviderAttachment",
     "adopt_provider",
     "attach_to_provider",
@@ -50,12 +49,6 @@ _LOGGER = logging.getLogger("tracengent.state")
 
 CURRENT_TRACE: ContextVar[AgentTrace | None] = ContextVar("tracengent_current_trace", default=None)
 """The decision trace whose `with` block (or tracked callable) is running, if any."""
-
-STARTING_PRESCRUBBED: ContextVar[bool] = ContextVar(
-    "tracengent_starting_prescrubbed", default=False
-)
-"""True while our recorder starts a span whose attributes it already scrubbed (so the scrubbing
-processor does not parse and re-encode the same payloads a second time on the agent's thread)."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Final
 
@@ -32,16 +33,20 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.ids import event_id_for, trace_id_for
 
-__all__ = ["ContextProcessor"]
+__all__ = ["STARTING", "ContextProcessor", "PreparedStart"]
 
 _LOGGER = logging.getLogger("tracengent.context")
 _LOG_INTERVAL_S: Final = 60.0
 _ABSORBING_TYPES: Final = frozenset({A.EventTypes.LLM_CALL, A.EventTypes.TOOL_CALL})
 
+STARTING: ContextVar[object | None] = ContextVar("tracengent_starting", default=None)
+"""Set while our recorder starts a span: its payloads are scrubbed already (the scrubbing
+processor leaves them alone) and, when it is a `PreparedStart`, its decision-trace context is
+stamped already (the context processor only remembers the span)."""
+
 # What `_stamps` does besides computing the stamps.
 _STARTING: Final = 0  # a live span starts: remember it (a possible parent) and advance its trace
 _FINISHED: Final = 1  # a point event born ended: advance its trace, nothing to remember
-_AHEAD: Final = 2  # a recorder asks before starting the span: change nothing
 
 
 class _TraceState:
@@ -113,7 +118,11 @@ class ContextProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Stamp the span (see the module docstring)."""
         try:
-            self._stamp(span)
+            prepared = STARTING.get()
+            if type(prepared) is PreparedStart and prepared.processor is self:
+                self._start_prepared(span, prepared)
+            else:
+                self._stamp(span)
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._failed(exc)
 
@@ -150,25 +159,50 @@ class ContextProcessor(SpanProcessor):
             self._failed(exc)
             return None
 
-    def stamps_ahead(
-        self,
-        parent: SpanContext | None,
-        kind: SpanKind,
-        attrs: Mapping[str, AttributeValue],
-    ) -> dict[str, AttributeValue] | None:
-        """What `on_start` will stamp on an event span about to start under `parent`.
+    def prepare(
+        self, parent: SpanContext, kind: SpanKind, attrs: Mapping[str, AttributeValue]
+    ) -> PreparedStart | None:
+        """Stamp an event span of a decision trace before it starts under `parent`.
 
-        The recorder starts its live event spans with these among their attributes, so each is
-        written once: `on_start` then finds them present and stamps nothing (it still remembers
-        the span and advances its trace). Changes nothing; None when there is nothing to stamp.
-        If another event of the trace starts in between (two threads), the event parent read
-        here may be the older one, which the wire contract tolerates. Never raises.
+        The recorder starts its live event spans with `PreparedStart.stamps` among their
+        attributes, so each is written once, and sets `STARTING` to the result while the span
+        starts: `on_start` then only remembers the span and advances its trace. Changes nothing
+        here (a span the sampler drops never starts). None when the span is not an event of an
+        open trace (`on_start` then does all the work). If another event of the trace starts in
+        between (two threads), the event parent read here may be the older one, which the wire
+        contract tolerates. Never raises.
         """
         try:
-            return self._stamps(None, parent, kind, attrs, _AHEAD)
+            record = self._open.get(parent.span_id)
+            if record is None or record.trace is None or A.GOVERNANCE_KIND in attrs:
+                return None
+            if A.GEN_AI_OPERATION_NAME in attrs:
+                return None
+            event_type = attrs.get(A.EVENT_TYPE)
+            if not isinstance(event_type, str):
+                return None
+            trace = record.trace
+            explicit_id = attrs.get(A.EVENT_ID)
+            return PreparedStart(
+                self,
+                trace,
+                event_type,
+                record.event_id,
+                explicit_id if isinstance(explicit_id, str) and explicit_id else None,
+                _event_stamps(trace, record.event_id, attrs, trace.first_event_pending),
+            )
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._failed(exc)
             return None
+
+    def _start_prepared(self, span: Span, prepared: PreparedStart) -> None:
+        context = span.context
+        event_id = prepared.explicit_id or event_id_for(context.trace_id, context.span_id)
+        trace = prepared.trace
+        self._open[context.span_id] = _OpenSpan(trace, event_id, prepared.event_type)
+        if prepared.enclosing_id is None:
+            trace.last_top_level = event_id
+        trace.claim_first_event()
 
     def _stamp(self, span: Span) -> None:
         # One copy into a plain dict (C speed) beats a dozen lookups through the span's proxy.
@@ -178,22 +212,17 @@ class ContextProcessor(SpanProcessor):
 
     def _stamps(
         self,
-        context: SpanContext | None,
+        context: SpanContext,
         parent_ctx: SpanContext | None,
         kind: SpanKind,
         attrs: Mapping[str, AttributeValue],
         mode: int,
     ) -> dict[str, AttributeValue] | None:
-        """The attributes to stamp on a span; `mode` says what else to do (see `_STARTING`).
-
-        `context` is None only `_AHEAD` of the start, when the span has no ids yet.
-        """
+        """The attributes to stamp on a span; `mode` says what else to do (see `_STARTING`)."""
         remember = mode == _STARTING
         parent = self._open.get(parent_ctx.span_id) if parent_ctx is not None else None
         operation = attrs.get(A.GEN_AI_OPERATION_NAME)
         if operation == A.OPERATION_INVOKE_AGENT:
-            if context is None:
-                return None
             # A nested invoke_agent opens its own trace; the root itself is not an event.
             root_request = attrs.get(A.TRACE_ROOT_REQUEST)
             root_stamps: dict[str, AttributeValue] = {}
@@ -218,49 +247,31 @@ class ContextProcessor(SpanProcessor):
         event_type = None if A.GOVERNANCE_KIND in attrs else _event_type(kind, attrs)
         if event_type is _ABSORBED:
             if parent is not None and enclosing_type in _ABSORBING_TYPES:
-                if remember and context is not None:
+                if remember:
                     self._open[context.span_id] = parent
                 return None
             event_type = A.EventTypes.TOOL_CALL if trace is not None else None
         if event_type is None:
             if parent is not None:
-                if remember and context is not None:
+                if remember:
                     self._open[context.span_id] = parent
                 if trace is not None and attrs.get(A.TRACE_ID) != trace.trace_id:
                     return {A.TRACE_ID: trace.trace_id}
             return None
-        if context is None:
-            event_id = None
-        else:
-            explicit_id = attrs.get(A.EVENT_ID)
-            event_id = (
-                explicit_id
-                if isinstance(explicit_id, str) and explicit_id
-                else event_id_for(context.trace_id, context.span_id)
-            )
-            if remember:
-                self._open[context.span_id] = _OpenSpan(trace, event_id, event_type)
+        explicit_id = attrs.get(A.EVENT_ID)
+        event_id = (
+            explicit_id
+            if isinstance(explicit_id, str) and explicit_id
+            else event_id_for(context.trace_id, context.span_id)
+        )
+        if remember:
+            self._open[context.span_id] = _OpenSpan(trace, event_id, event_type)
         if trace is None:
             return None
-        stamps: dict[str, AttributeValue] = {}
-        if attrs.get(A.TRACE_ID) != trace.trace_id:
-            stamps[A.TRACE_ID] = trace.trace_id
+        stamps = _event_stamps(trace, enclosing_id, attrs, trace.claim_first_event())
         if enclosing_id is None:
             # A top-level event follows the previous top-level event of its trace.
-            follows = trace.last_top_level
-            if event_id is not None:
-                trace.last_top_level = event_id
-        else:
-            follows = enclosing_id
-        if follows is not None and A.EVENT_PARENT_ID not in attrs:
-            stamps[A.EVENT_PARENT_ID] = follows
-        first = trace.first_event_pending if mode == _AHEAD else trace.claim_first_event()
-        if first and trace.root_request is not None and A.TRACE_ROOT_REQUEST not in attrs:
-            stamps[A.TRACE_ROOT_REQUEST] = trace.root_request
-        if trace.agent_id is not None and A.GEN_AI_AGENT_ID not in attrs:
-            stamps[A.GEN_AI_AGENT_ID] = trace.agent_id
-        if trace.actor_user_id is not None and A.ACTOR_USER_ID not in attrs:
-            stamps[A.ACTOR_USER_ID] = trace.actor_user_id
+            trace.last_top_level = event_id
         return stamps
 
     def _failed(self, exc: Exception) -> None:
@@ -273,6 +284,55 @@ class ContextProcessor(SpanProcessor):
                 self.failures,
                 exc,
             )
+
+
+class PreparedStart:
+    """What `ContextProcessor.prepare` found for an event span the recorder is about to start."""
+
+    __slots__ = ("enclosing_id", "event_type", "explicit_id", "processor", "stamps", "trace")
+
+    def __init__(
+        self,
+        processor: ContextProcessor,
+        trace: _TraceState,
+        event_type: str,
+        enclosing_id: str | None,
+        explicit_id: str | None,
+        stamps: dict[str, AttributeValue],
+    ) -> None:
+        self.processor = processor
+        self.trace = trace
+        self.event_type = event_type
+        self.enclosing_id = enclosing_id
+        self.explicit_id = explicit_id
+        self.stamps = stamps
+        """The decision-trace attributes to start the span with."""
+
+
+def _event_stamps(
+    trace: _TraceState,
+    enclosing_id: str | None,
+    attrs: Mapping[str, AttributeValue],
+    first: bool,
+) -> dict[str, AttributeValue]:
+    """An event's stamps: trace, the event it follows, root request (`first`), agent, actor.
+
+    Only what `attrs` lacks. An event nested in another follows it; a top-level event follows
+    the previous top-level event of its trace.
+    """
+    stamps: dict[str, AttributeValue] = {}
+    if attrs.get(A.TRACE_ID) != trace.trace_id:
+        stamps[A.TRACE_ID] = trace.trace_id
+    follows = trace.last_top_level if enclosing_id is None else enclosing_id
+    if follows is not None and A.EVENT_PARENT_ID not in attrs:
+        stamps[A.EVENT_PARENT_ID] = follows
+    if first and trace.root_request is not None and A.TRACE_ROOT_REQUEST not in attrs:
+        stamps[A.TRACE_ROOT_REQUEST] = trace.root_request
+    if trace.agent_id is not None and A.GEN_AI_AGENT_ID not in attrs:
+        stamps[A.GEN_AI_AGENT_ID] = trace.agent_id
+    if trace.actor_user_id is not None and A.ACTOR_USER_ID not in attrs:
+        stamps[A.ACTOR_USER_ID] = trace.actor_user_id
+    return stamps
 
 
 def _plain(span: Span) -> Mapping[str, AttributeValue]:
