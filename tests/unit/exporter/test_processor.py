@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import collections
 import gc
 import threading
 import time
@@ -270,3 +271,30 @@ def test_concurrent_producers_are_all_accounted_for(
         thread.join(timeout=30)
     processor.shutdown(timeout_millis=10_000)
     assert processor.stats.delivered + processor.dropped_count == 400
+
+
+class _EmptiedUnderTheDrain(collections.deque[ReadableSpan]):
+    """A buffer that another thread empties after `keep` spans were taken from it."""
+
+    def __init__(self, spans: Sequence[ReadableSpan], keep: int) -> None:
+        super().__init__(spans)
+        self.keep = keep
+
+    def popleft(self) -> ReadableSpan:
+        """Hand out `keep` spans, then lose the rest as an abandoning shutdown takes them."""
+        if self.keep == 0:
+            self.clear()
+            raise IndexError("pop from an empty deque")
+        self.keep -= 1
+        return super().popleft()
+
+
+def test_a_drain_whose_buffer_empties_under_it_sends_what_it_took(
+    make_processor: Builder, make_span: SpanMaker
+) -> None:
+    """Spans taken before the buffer emptied are exported; the drain ends without an error."""
+    processor, platform = make_processor()
+    processor._queue = _EmptiedUnderTheDrain([make_span(f"a{i}", ACTION) for i in range(5)], 2)
+    assert processor.force_flush(10_000)
+    assert [event["name"] for event in platform.events] == ["a0", "a1"]
+    assert processor.stats.internal_errors == 0

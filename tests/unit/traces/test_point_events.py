@@ -214,7 +214,7 @@ def test_both_paths_record_the_same_attributes() -> None:
             trace.step("think", {"confidence": 0.5})
             trace.record(AgentEvent(name="note", type="decision", input={"a": 1}))
         for name in ("think", "note"):
-            attrs = dict(_only(memory, name).attributes or {})
+            attrs: dict[str, object] = dict(_only(memory, name).attributes or {})
             for volatile in (A.TRACE_ID, A.EVENT_PARENT_ID):
                 assert volatile in attrs or (name == "think" and volatile == A.EVENT_PARENT_ID)
                 attrs.pop(volatile, None)

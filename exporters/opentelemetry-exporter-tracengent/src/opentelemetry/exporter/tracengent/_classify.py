@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.attributes import EventTypes
 
 __all__ = [
     "EVENT",
@@ -24,6 +25,7 @@ __all__ = [
     "Attributes",
     "attributes_of",
     "classify",
+    "classify_for_export",
     "is_http_client",
 ]
 
@@ -78,3 +80,38 @@ def classify(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> int:
         # HTTP spans nested under an LLM/tool event carry neither, so they are not counted twice.
         return EVENT
     return NOT_EXPORTED
+
+
+_NOT_EXPORTED: Final = (NOT_EXPORTED, "", False)
+_ROOT: Final = (ROOT, "", False)
+
+
+def classify_for_export(attrs: Attributes, span: ReadableSpan) -> tuple[int, str, bool]:
+    """`classify` and, for an EVENT, its type, in one pass: `(kind, event type, is HTTP client)`.
+
+    The exporter's path (the rules are `classify`'s; a test holds them equal). The type is
+    `tracengent.event.type` when set, else `llm_call` for GenAI LLM operations and `tool_call`
+    for tool and HTTP client spans; it is "" unless the kind is EVENT.
+    """
+    if A.GOVERNANCE_KIND in attrs:
+        return _NOT_EXPORTED
+    get = attrs.get
+    operation = get(A.GEN_AI_OPERATION_NAME)
+    if operation == A.OPERATION_INVOKE_AGENT:
+        return _ROOT
+    # The span kind is read only for a span carrying an HTTP method or running a tool.
+    is_http = (A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs) and (
+        span.kind is SpanKind.CLIENT
+    )
+    event_type = get(A.EVENT_TYPE)
+    if isinstance(event_type, str):
+        return EVENT, event_type, is_http
+    if operation in A.LLM_OPERATIONS:
+        return EVENT, EventTypes.LLM_CALL, is_http
+    if operation == A.OPERATION_EXECUTE_TOOL:
+        if span.kind is SpanKind.SERVER:
+            return _NOT_EXPORTED
+        return EVENT, EventTypes.TOOL_CALL, is_http
+    if is_http and (A.TRACE_ID in attrs or get(A.TRACKED) is True):
+        return EVENT, EventTypes.TOOL_CALL, True
+    return _NOT_EXPORTED

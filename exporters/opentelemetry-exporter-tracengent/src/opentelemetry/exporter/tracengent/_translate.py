@@ -1,26 +1,24 @@
 """Finished spans → wire events (§2) and trace closes (§3); I/O-free, called on the export thread.
 
-Each span's attributes are copied once (`_classify.attributes_of`) and every rule below reads
-that copy.
-The dicts are built directly in `AgentEvent.to_wire()` / `TraceClose.to_wire()` order, nulls
-omitted, so the bytes equal what the wire model would produce without building dataclasses.
+The exporter hands a whole batch to `SpanTranslator.translate`. Each event span becomes a dict
+built directly in `AgentEvent.to_wire()` order, nulls omitted, then its compact JSON (orjson), so
+the bytes equal what the wire model would produce without building dataclasses. The per-span
+code is kept lean (translation is most of the exporter's CPU): each attribute is read once,
+attributes few spans carry are read only when the span has one, and what repeats across a batch
+is done once: the event id part of a trace, the timestamp prefix of a second, and the digit scan
+of the payloads (see `_payloads`).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final, cast
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import dataclass, field
+from typing import Final
 
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.trace import StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import (
@@ -28,40 +26,79 @@ from opentelemetry.exporter.tracengent._classify import (
     ROOT,
     Attributes,
     classify,
-    is_http_client,
+    classify_for_export,
 )
-from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes, TraceStatuses
+from opentelemetry.exporter.tracengent._fields import (
+    TimestampFormatter,
+    http_details,
+    merged_tags,
+    text,
+    usage,
+)
+from opentelemetry.exporter.tracengent._payloads import (
+    NonFiniteNumberError,
+    any_long_digit_run,
+    decode_payload,
+    finite_number,
+)
+from opentelemetry.exporter.tracengent.attributes import EventStatuses, TraceStatuses
 from opentelemetry.exporter.tracengent.ids import event_id_for, trace_id_for
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, dumps_compact
 from opentelemetry.exporter.tracengent.wire import merge_tags
 
 __all__ = [
     "NonFiniteNumberError",
+    "SpanTranslator",
     "TimestampFormatter",
+    "TranslatedBatch",
     "TranslationSettings",
-    "event_of_classified",
+    "encode_event",
     "span_to_event",
     "span_to_trace_close",
 ]
 
-
-class TimestampFormatter:
-    """Formats span times (ns since the epoch) like `wire.format_timestamp`, caching per second.
-
-    Safe to share between threads: the cached second and its prefix are replaced as one tuple.
-    """
-
-    def __init__(self) -> None:
-        self._cached: tuple[int, str] = (-1, "")
-
-    def __call__(self, time_ns: int) -> str:
-        """`2026-11-24T10:15:02.123456+00:00` (microseconds truncated, as `datetime` keeps them)."""
-        second, nanos = divmod(time_ns, 1_000_000_000)
-        cached_second, prefix = self._cached
-        if second != cached_second:
-            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._cached = (second, prefix)
-        return f"{prefix}.{nanos // 1000:06d}+00:00"
+# Module-level names: the per-span code reads them as globals, without an attribute look-up.
+_AGENT_ID: Final = A.GEN_AI_AGENT_ID
+_OPERATION: Final = A.GEN_AI_OPERATION_NAME
+_EXECUTE_TOOL: Final = A.OPERATION_EXECUTE_TOOL
+_EVENT_ID: Final = A.EVENT_ID
+_IDEMPOTENCY_KEY: Final = A.EVENT_IDEMPOTENCY_KEY
+_TRACE_ID: Final = A.TRACE_ID
+_PARENT_ID: Final = A.EVENT_PARENT_ID
+_EVENT_NAME: Final = A.EVENT_NAME
+_EVENT_STATUS: Final = A.EVENT_STATUS
+_COST_AMOUNT: Final = A.COST_AMOUNT
+_COST_CURRENCY: Final = A.COST_CURRENCY
+_ACTOR: Final = A.ACTOR_USER_ID
+_INPUT: Final = A.INPUT
+_OUTPUT: Final = A.OUTPUT
+_ATTRIBUTES: Final = A.ATTRIBUTES
+_OCCURRED_AT: Final = A.EVENT_OCCURRED_AT
+_INSTANT: Final = A.EVENT_INSTANT
+_DURATION_MS: Final = A.EVENT_DURATION_MS
+_TAGS: Final = A.EVENT_TAGS
+_ROOT_REQUEST: Final = A.TRACE_ROOT_REQUEST
+_RARE_KEYS: Final = frozenset(
+    {
+        A.EVENT_ID,
+        A.EVENT_IDEMPOTENCY_KEY,
+        A.EVENT_NAME,
+        A.GEN_AI_USAGE_INPUT_TOKENS,
+        A.GEN_AI_USAGE_OUTPUT_TOKENS,
+        A.USAGE_TOKENS,
+        A.EVENT_OCCURRED_AT,
+        A.EVENT_DURATION_MS,
+        A.EVENT_TAGS,
+    }
+)
+"""Attributes few event spans carry (usage is built only when a token count is among them)."""
+_ERROR: Final = StatusCode.ERROR
+_SUCCESS: Final = EventStatuses.SUCCESS
+_FAILURE: Final = EventStatuses.FAILURE
+_orjson_dumps: Final = orjson.dumps
+# What makes one span's event unsendable (counted `unserializable`); any other exception is a
+# bug of ours, also counted as an internal error.
+_EXPECTED_ERRORS: Final = (ValueError, TypeError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -78,150 +115,245 @@ class TranslationSettings:
         return merge_tags(self.environment, self.default_tags, None)
 
 
-class NonFiniteNumberError(ValueError):
-    """A NaN or infinite number: JSON cannot carry it, so its event cannot be sent."""
+@dataclass
+class TranslatedBatch:
+    """What a batch of spans became, in the order the spans ended.
+
+    Attributes:
+        events: the wire events.
+        encodings: each event's compact JSON (the bytes sent), in the same order.
+        closes: the trace closes of the decision-trace roots.
+        unserializable: spans whose event cannot be sent (NaN, a value JSON cannot hold).
+        internal_errors: unexpected exceptions met (each one's span is in `unserializable`).
+    """
+
+    events: list[JsonObject] = field(default_factory=list)
+    encodings: list[bytes] = field(default_factory=list)
+    closes: list[JsonObject] = field(default_factory=list)
+    unserializable: int = 0
+    internal_errors: list[Exception] = field(default_factory=list)
 
 
-def _reject_constant(literal: str) -> float:
-    raise NonFiniteNumberError(f"{literal} is not a JSON number")
+def encode_event(event: JsonObject) -> bytes:
+    """The event's compact JSON, made once: it isolates a bad event and sizes the batch.
 
-
-def _finite_float(literal: str) -> float:
-    number = float(literal)
-    if not math.isfinite(number):
-        raise NonFiniteNumberError(f"{literal} overflows a JSON number")
-    return number
-
-
-# One decoder, built once: `json.loads` with hooks builds a new one per call.
-_STRICT_DECODER: Final = json.JSONDecoder(
-    parse_constant=_reject_constant, parse_float=_finite_float
-)
-_LONG_DIGITS: Final = re.compile(r"\d{19}")
-
-
-def _json_or_raw(value: AttributeValue | None) -> JsonValue:
-    """A payload attribute decoded as JSON; text that is not JSON stays the raw string.
+    orjson is ~15x faster than `json` here; translation already refused NaN and infinities
+    (which orjson would write as null). What orjson refuses (an int beyond 64 bits, nesting
+    deeper than it goes) is written by `json`.
 
     Raises:
-        NonFiniteNumberError: the payload holds NaN or an infinity.
+        ValueError, TypeError: the event has no JSON encoding.
     """
-    if isinstance(value, str):
-        if _LONG_DIGITS.search(value) is None:
-            # orjson is several times faster; it refuses NaN, infinities and overflowing numbers
-            # (the standard decoder below then says which). A run of 19+ digits may be an
-            # integer beyond 64 bits, which orjson would turn into a float: the exact decoder
-            # takes those.
+    try:
+        return _orjson_dumps(event)
+    except TypeError:
+        return dumps_compact(event).encode()
+
+
+class SpanTranslator:
+    """Turns finished spans into encoded wire events and trace closes, for one exporter.
+
+    Safe to share between threads: its caches (the last trace's event id prefix, the timestamp
+    of the last second) are replaced as whole tuples.
+
+    Args:
+        settings: the agent id, environment and default tags.
+        format_time: the timestamp formatter (a new one by default).
+    """
+
+    def __init__(
+        self, settings: TranslationSettings, *, format_time: TimestampFormatter | None = None
+    ) -> None:
+        self._settings = settings
+        self._agent_id = settings.agent_id
+        self._base_tags = settings.base_tags
+        self._format_time = format_time if format_time is not None else TimestampFormatter()
+        # (trace id, `evt_<its hex>`) of the last trace seen, replaced as one tuple: formatting
+        # 128 bits costs more than the rest of the id, and a batch holds few traces.
+        self._id_prefix: tuple[int | None, str] = (None, "")
+
+    def translate(
+        self,
+        entries: Sequence[tuple[ReadableSpan, Attributes]],
+        *,
+        own_agent: str | None = None,
+    ) -> TranslatedBatch:
+        """Translate and encode `entries` (`(span, attributes_of(span))`). Never raises.
+
+        Args:
+            entries: the spans, in the order they ended, with their attributes copied.
+            own_agent: when set, spans stamped with another agent's id are skipped (another
+                agent's client on the same provider exports them with its credentials).
+        """
+        decoded_texts: list[str] = []
+        batch = self._translate(entries, own_agent, decoded_texts)
+        if any_long_digit_run(decoded_texts):
+            # Rare: a payload may hold an integer beyond 64 bits; translate again exactly.
+            batch = self._translate(entries, own_agent, None)
+        return batch
+
+    def _translate(
+        self,
+        entries: Sequence[tuple[ReadableSpan, Attributes]],
+        own_agent: str | None,
+        decoded_texts: list[str] | None,
+    ) -> TranslatedBatch:
+        batch = TranslatedBatch()
+        events, encodings = batch.events, batch.encodings
+        for span, attrs in entries:
             try:
-                fast: JsonValue = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                pass
+                kind, event_type, is_http = classify_for_export(attrs, span)
+                if kind != EVENT:
+                    if kind == ROOT and (
+                        own_agent is None or attrs.get(_AGENT_ID, own_agent) == own_agent
+                    ):
+                        close = self.trace_close(span, attrs)
+                        if close is not None:
+                            batch.closes.append(close)
+                    continue
+                if own_agent is not None and attrs.get(_AGENT_ID, own_agent) != own_agent:
+                    continue
+                event = self._event(span, attrs, event_type, is_http, decoded_texts)
+                encoded = encode_event(event)
+                events.append(event)
+                encodings.append(encoded)
+            except Exception as exc:  # noqa: BLE001 - one bad span must not sink its batch-mates
+                batch.unserializable += 1
+                if not isinstance(exc, _EXPECTED_ERRORS):
+                    batch.internal_errors.append(exc)
+        return batch
+
+    def event(self, span: ReadableSpan, attrs: Attributes) -> JsonObject | None:
+        """The wire event of one span, or None when it is not an event.
+
+        Raises:
+            ValueError: no span context, or a NaN/infinite number.
+        """
+        kind, event_type, is_http = classify_for_export(attrs, span)
+        if kind != EVENT:
+            return None
+        return self._event(span, attrs, event_type, is_http, None)
+
+    def _event(
+        self,
+        span: ReadableSpan,
+        attrs: Attributes,
+        event_type: str,
+        is_http: bool,
+        decoded_texts: list[str] | None,
+    ) -> JsonObject:
+        """The wire event (`decoded_texts`: see `_payloads.decode_payload`)."""
+        get = attrs.get
+        rare = not _RARE_KEYS.isdisjoint(attrs)
+        context = span.context
+        if context is None:
+            raise ValueError(f"span {span.name!r} has no span context")
+        event_id = get(_EVENT_ID) if rare else None
+        if not isinstance(event_id, str) or not event_id:
+            # `ids.event_id_for`, its trace part formatted once per trace.
+            trace_id = context.trace_id
+            cached_trace, prefix = self._id_prefix
+            if trace_id != cached_trace:
+                prefix = f"evt_{trace_id:032x}"
+                self._id_prefix = (trace_id, prefix)
+            span_id = context.span_id
+            try:
+                # The same 16 lowercase hex digits as `:016x`, for any id that fits 64 bits.
+                event_id = prefix + span_id.to_bytes(8, "big").hex()
+            except OverflowError:
+                event_id = event_id_for(trace_id, span_id)
+        wire: JsonObject = {"eventId": event_id}
+        if rare and (value := get(_IDEMPOTENCY_KEY)) is not None and isinstance(value, str):
+            wire["idempotencyKey"] = value
+        value = get(_AGENT_ID)
+        wire["agentId"] = value if isinstance(value, str) and value else self._agent_id
+        if isinstance(value := get(_TRACE_ID), str):
+            wire["traceId"] = value
+            if (value := get(_PARENT_ID)) is not None and isinstance(value, str):
+                wire["parentEventId"] = value
+        wire["type"] = event_type
+        http_attributes: JsonObject | None = None
+        http_failed = False
+        name = get(_EVENT_NAME) if rare else None
+        if not isinstance(name, str) or not name:
+            name = None
+        operation = get(_OPERATION)
+        if is_http:
+            http_name, http_attributes, http_failed = http_details(attrs, span.name)
+            name = name or http_name
+        elif name is None and operation == _EXECUTE_TOOL:
+            name = text(get(A.GEN_AI_TOOL_NAME))
+        wire["name"] = name or span.name
+        status = get(_EVENT_STATUS)
+        if not isinstance(status, str) or not status:
+            failed = http_failed or span.status.status_code is _ERROR
+            status = _FAILURE if failed else _SUCCESS
+        wire["status"] = status
+        if (value := get(_COST_AMOUNT)) is not None and (
+            amount := finite_number(value)
+        ) is not None:
+            currency = get(_COST_CURRENCY)
+            wire["cost"] = {
+                "amount": amount,
+                "currency": currency if isinstance(currency, str) and currency else "USD",
+            }
+        if rare and (event_usage := usage(attrs)) is not None:
+            wire["usage"] = event_usage
+        if (value := get(_ACTOR)) is not None and isinstance(value, str):
+            wire["actor"] = {"userId": value}
+        raw = get(_INPUT)
+        if raw is None and operation == _EXECUTE_TOOL:
+            raw = get(A.GEN_AI_TOOL_CALL_ARGUMENTS)
+        if raw is not None and (decoded := decode_payload(raw, decoded_texts)) is not None:
+            wire["input"] = decoded
+        raw = get(_OUTPUT)
+        if raw is None and operation == _EXECUTE_TOOL:
+            raw = get(A.GEN_AI_TOOL_CALL_RESULT)
+        if raw is not None and (decoded := decode_payload(raw, decoded_texts)) is not None:
+            wire["output"] = decoded
+        raw = get(_ATTRIBUTES)
+        if raw is not None and (decoded := decode_payload(raw, decoded_texts)) is not None:
+            wire["attributes"] = decoded
+        elif http_attributes is not None:
+            wire["attributes"] = http_attributes
+        start = span.start_time
+        value = get(_OCCURRED_AT) if rare else None
+        if isinstance(value, str) and value:
+            wire["occurredAt"] = value
+        elif start is not None:
+            micros = start // 1000
+            low, high, prefix = self._format_time.cached
+            if low <= micros < high:
+                # `TimestampFormatter`'s cached-second case, without the call.
+                wire["occurredAt"] = f"{prefix}{str(micros)[-6:]}+00:00"
             else:
-                return fast
-        try:
-            decoded: JsonValue = _STRICT_DECODER.decode(value)
-        except json.JSONDecodeError:
-            return value
-        return decoded
-    if isinstance(value, float):
-        return _number(value)
-    if isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, Sequence) and not isinstance(value, bytes):
-        return [
-            _number(item) if isinstance(item, float) else item
-            for item in value
-            if isinstance(item, (str, bool, int, float))
-        ]
-    return None
+                wire["occurredAt"] = self._format_time(start)
+        if get(_INSTANT) is not True:
+            value = get(_DURATION_MS) if rare else None
+            duration = None if value is None else finite_number(value)
+            if duration is None and start is not None and (end := span.end_time) is not None:
+                duration = (end - start) / 1e6
+            if duration is not None:
+                wire["durationMs"] = duration
+        value = get(_TAGS) if rare else None
+        settings = self._settings
+        tags = (
+            self._base_tags.copy()
+            if value is None
+            else merged_tags(value, settings.environment, settings.default_tags)
+        )
+        wire["tags"] = tags  # type: ignore[assignment]  # list[str] is a JSON list
+        if (value := get(_ROOT_REQUEST)) is not None and isinstance(value, str):
+            wire["rootRequest"] = value
+        return wire
 
+    def trace_close(self, span: ReadableSpan, attrs: Attributes) -> JsonObject | None:
+        """`span_to_trace_close` with this translator's settings and clock.
 
-def _number(value: AttributeValue | None) -> int | float | None:
-    """An int or finite float; None for other types.
-
-    Raises:
-        NonFiniteNumberError: for NaN and infinities.
-    """
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise NonFiniteNumberError(f"{value} is not a JSON number")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
-
-
-def _text(value: AttributeValue | None) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _http_details(attrs: Attributes, span_name: str) -> tuple[str, JsonObject, bool]:
-    """`(name, attributes, failed)` of an HTTP client span: `"GET host/path"`, method/url/status."""
-    method = _text(attrs.get(A.HTTP_REQUEST_METHOD)) or _text(attrs.get(A.HTTP_METHOD_OLD)) or "GET"
-    url = _text(attrs.get(A.URL_FULL)) or _text(attrs.get(A.HTTP_URL_OLD))
-    raw_code = attrs.get(A.HTTP_RESPONSE_STATUS_CODE, attrs.get(A.HTTP_STATUS_CODE_OLD))
-    status_code = _number(raw_code)
-    if status_code is None and isinstance(raw_code, str) and raw_code.isdigit():
-        status_code = int(raw_code)
-    details: JsonObject = {"method": method}
-    if url is not None:
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]
-        if host != parts.netloc:
-            url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-        name = f"{method} {host}{parts.path or '/'}"
-        details["url"] = url
-    else:
-        server = _text(attrs.get(A.SERVER_ADDRESS))
-        name = f"{method} {server}" if server else span_name
-    if status_code is not None:
-        details["statusCode"] = status_code
-    return name, details, status_code is not None and status_code >= 400
-
-
-def _event_type(attrs: Attributes, is_http: bool) -> str | None:
-    explicit = attrs.get(A.EVENT_TYPE)
-    if isinstance(explicit, str):
-        return explicit
-    operation = attrs.get(A.GEN_AI_OPERATION_NAME)
-    if operation in A.LLM_OPERATIONS:
-        return EventTypes.LLM_CALL
-    if operation == A.OPERATION_EXECUTE_TOOL or is_http:
-        return EventTypes.TOOL_CALL
-    return None
-
-
-def _usage(attrs: Attributes) -> JsonObject | None:
-    input_tokens = _number(attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS))
-    output_tokens = _number(attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS))
-    if input_tokens is not None or output_tokens is not None:
-        tokens: int | float | None = (input_tokens or 0) + (output_tokens or 0)
-    else:
-        tokens = _number(attrs.get(A.USAGE_TOKENS))
-    if tokens is None:
-        return None
-    usage: JsonObject = {"tokens": tokens}
-    model = (
-        _text(attrs.get(A.GEN_AI_RESPONSE_MODEL))
-        or _text(attrs.get(A.GEN_AI_REQUEST_MODEL))
-        or _text(attrs.get(A.USAGE_MODEL))
-    )
-    if model is not None:
-        usage["model"] = model
-    return usage
-
-
-def _tags(attrs: Attributes, settings: TranslationSettings, base_tags: list[str]) -> list[str]:
-    own = attrs.get(A.EVENT_TAGS)
-    if own is None:
-        return list(base_tags)
-    if isinstance(own, str):
-        own_tags = [own]
-    elif isinstance(own, Sequence):
-        own_tags = [tag for tag in own if isinstance(tag, str)]
-    else:
-        own_tags = []
-    return merge_tags(settings.environment, settings.default_tags, own_tags)
+        Raises:
+            ValueError: the span has no span context.
+        """
+        return span_to_trace_close(span, attrs, self._settings, format_time=self._format_time)
 
 
 def span_to_event(
@@ -230,127 +362,17 @@ def span_to_event(
     settings: TranslationSettings,
     *,
     format_time: TimestampFormatter,
-    base_tags: list[str] | None = None,
 ) -> JsonObject | None:
     """The wire event a span becomes, or None when it is not an event (see `classify`).
 
-    `attrs` is `attributes_of(span)`; `base_tags` (`settings.base_tags`, precomputed) saves the
-    merge for events without tags of their own.
+    `attrs` is `attributes_of(span)`. The exporter translates whole batches with
+    `SpanTranslator.translate`, which builds each event the same way.
 
     Raises:
         ValueError: the span has no context, or a number in it is NaN or infinite (such an event
             cannot be sent; the exporter drops it alone and counts it).
     """
-    kind = span.kind
-    if classify(attrs, kind) != EVENT:
-        return None
-    return event_of_classified(
-        span,
-        attrs,
-        settings,
-        kind,
-        format_time=format_time,
-        base_tags=settings.base_tags if base_tags is None else base_tags,
-    )
-
-
-def event_of_classified(
-    span: ReadableSpan,
-    attrs: Attributes,
-    settings: TranslationSettings,
-    kind: SpanKind,
-    *,
-    format_time: TimestampFormatter,
-    base_tags: list[str],
-) -> JsonObject | None:
-    """`span_to_event` for a span `classify` already found to be an EVENT (the exporter's path).
-
-    Most optional attributes are absent, so each is read once and handled only when present.
-    """
-    get = attrs.get
-    is_http = is_http_client(attrs, kind)
-    event_type = _event_type(attrs, is_http)
-    if event_type is None:
-        return None
-    context = span.context
-    if context is None:
-        raise ValueError(f"span {span.name!r} has no span context")
-    wire: JsonObject = {}
-    value = get(A.EVENT_ID)
-    wire["eventId"] = (
-        value
-        if isinstance(value, str) and value
-        else event_id_for(context.trace_id, context.span_id)
-    )
-    if (value := get(A.EVENT_IDEMPOTENCY_KEY)) is not None and isinstance(value, str):
-        wire["idempotencyKey"] = value
-    value = get(A.GEN_AI_AGENT_ID)
-    wire["agentId"] = value if isinstance(value, str) and value else settings.agent_id
-    if (trace_id := get(A.TRACE_ID)) is not None and isinstance(trace_id, str):
-        wire["traceId"] = trace_id
-        if (value := get(A.EVENT_PARENT_ID)) is not None and isinstance(value, str):
-            wire["parentEventId"] = value
-    http_attributes: JsonObject | None = None
-    http_failed = False
-    operation = get(A.GEN_AI_OPERATION_NAME)
-    name = get(A.EVENT_NAME)
-    if not isinstance(name, str) or not name:
-        name = None
-    if is_http:
-        http_name, http_attributes, http_failed = _http_details(attrs, span.name)
-        name = name or http_name
-    elif name is None and operation == A.OPERATION_EXECUTE_TOOL:
-        name = _text(get(A.GEN_AI_TOOL_NAME))
-    wire["type"] = event_type
-    wire["name"] = name or span.name
-    status = get(A.EVENT_STATUS)
-    if not isinstance(status, str) or not status:
-        failed = http_failed or span.status.status_code is StatusCode.ERROR
-        status = EventStatuses.FAILURE if failed else EventStatuses.SUCCESS
-    wire["status"] = status
-    if (value := get(A.COST_AMOUNT)) is not None and (amount := _number(value)) is not None:
-        wire["cost"] = {"amount": amount, "currency": _text(get(A.COST_CURRENCY)) or "USD"}
-    if (
-        A.GEN_AI_USAGE_INPUT_TOKENS in attrs
-        or A.GEN_AI_USAGE_OUTPUT_TOKENS in attrs
-        or A.USAGE_TOKENS in attrs
-    ) and (usage := _usage(attrs)) is not None:
-        wire["usage"] = usage
-    if (value := get(A.ACTOR_USER_ID)) is not None and isinstance(value, str):
-        wire["actor"] = {"userId": value}
-    raw_input = get(A.INPUT)
-    raw_output = get(A.OUTPUT)
-    if operation == A.OPERATION_EXECUTE_TOOL:
-        raw_input = raw_input if raw_input is not None else get(A.GEN_AI_TOOL_CALL_ARGUMENTS)
-        raw_output = raw_output if raw_output is not None else get(A.GEN_AI_TOOL_CALL_RESULT)
-    if raw_input is not None and (decoded := _json_or_raw(raw_input)) is not None:
-        wire["input"] = decoded
-    if raw_output is not None and (decoded := _json_or_raw(raw_output)) is not None:
-        wire["output"] = decoded
-    raw_attributes = get(A.ATTRIBUTES)
-    if raw_attributes is not None and (decoded := _json_or_raw(raw_attributes)) is not None:
-        wire["attributes"] = decoded
-    elif http_attributes is not None:
-        wire["attributes"] = http_attributes
-    start = span.start_time
-    occurred_at = get(A.EVENT_OCCURRED_AT)
-    if isinstance(occurred_at, str) and occurred_at:
-        wire["occurredAt"] = occurred_at
-    elif start is not None:
-        wire["occurredAt"] = format_time(start)
-    if get(A.EVENT_INSTANT) is not True:
-        value = get(A.EVENT_DURATION_MS)
-        duration = None if value is None else _number(value)
-        if duration is None and start is not None and (end := span.end_time) is not None:
-            duration = (end - start) / 1e6
-        if duration is not None:
-            wire["durationMs"] = duration
-    own_tags = get(A.EVENT_TAGS)
-    tags = base_tags.copy() if own_tags is None else _tags(attrs, settings, base_tags)
-    wire["tags"] = cast("list[JsonValue]", tags)
-    if (value := get(A.TRACE_ROOT_REQUEST)) is not None and isinstance(value, str):
-        wire["rootRequest"] = value
-    return wire
+    return SpanTranslator(settings, format_time=format_time).event(span, attrs)
 
 
 def span_to_trace_close(
@@ -364,27 +386,30 @@ def span_to_trace_close(
 
     Status: `tracengent.trace.status` when it is `completed`/`failed`, else span status ERROR (the
     trace ended by an exception) → failed, else completed.
+
+    Raises:
+        ValueError: the span has no span context.
     """
     if classify(attrs, span.kind) != ROOT:
         return None
     context = span.context
     if context is None:
         raise ValueError(f"span {span.name!r} has no span context")
-    trace_id = _text(attrs.get(A.TRACE_ID)) or trace_id_for(context.trace_id, context.span_id)
+    trace_id = text(attrs.get(A.TRACE_ID)) or trace_id_for(context.trace_id, context.span_id)
     wire: JsonObject = {
         "traceId": trace_id,
-        "agentId": _text(attrs.get(A.GEN_AI_AGENT_ID)) or settings.agent_id,
+        "agentId": text(attrs.get(A.GEN_AI_AGENT_ID)) or settings.agent_id,
     }
-    if (root_request := _text(attrs.get(A.TRACE_ROOT_REQUEST))) is not None:
+    if (root_request := text(attrs.get(A.TRACE_ROOT_REQUEST))) is not None:
         wire["rootRequest"] = root_request
     wire["op"] = "Close"
-    status = _text(attrs.get(A.TRACE_STATUS))
+    status = text(attrs.get(A.TRACE_STATUS))
     if status not in TraceStatuses.ALL:
         failed = span.status.status_code is StatusCode.ERROR
         status = TraceStatuses.FAILED if failed else TraceStatuses.COMPLETED
     wire["status"] = status
     ended = span.end_time if span.end_time is not None else span.start_time
     wire["occurredAt"] = format_time(ended if ended is not None else time.time_ns())
-    if (summary := _text(attrs.get(A.TRACE_SUMMARY))) is not None:
+    if (summary := text(attrs.get(A.TRACE_SUMMARY))) is not None:
         wire["summary"] = summary
     return wire

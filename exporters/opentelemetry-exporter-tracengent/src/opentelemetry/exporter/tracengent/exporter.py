@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
-import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -22,14 +21,9 @@ from opentelemetry.exporter.tracengent._classify import (
     classify,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
-from opentelemetry.exporter.tracengent._translate import (
-    TimestampFormatter,
-    TranslationSettings,
-    event_of_classified,
-    span_to_trace_close,
-)
+from opentelemetry.exporter.tracengent._translate import SpanTranslator, TranslationSettings
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
-from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject, dumps_compact
+from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject
 from opentelemetry.exporter.tracengent.options import TracengentOptions, options_from_environment
 
 if TYPE_CHECKING:
@@ -76,21 +70,6 @@ def _new_platform(
     from opentelemetry.exporter.tracengent.transport import PlatformClient
 
     return PlatformClient(options, transport=transport, stop_event=stop)
-
-
-def _encode_event(event: JsonObject) -> bytes:
-    """The event's compact JSON, made once: it isolates a bad event and sizes the batch.
-
-    orjson is ~15x faster than `json` here; translation already refused NaN and infinities
-    (which orjson would write as null). An int beyond 64 bits falls back to `json`.
-
-    Raises:
-        ValueError, TypeError: the event has no JSON encoding.
-    """
-    try:
-        return orjson.dumps(event)
-    except TypeError:
-        return dumps_compact(event).encode()
 
 
 @dataclass(frozen=True)
@@ -144,7 +123,6 @@ class TracengentSpanExporter(SpanExporter):
         self._own_agent_only = own_agent_only
         self._stop = stop_event if stop_event is not None else threading.Event()
         self._shutdown = False
-        self._format_time = TimestampFormatter()
         self._options: TracengentOptions | None
         if options is not None:
             self._options = options.validate()
@@ -169,7 +147,7 @@ class TracengentSpanExporter(SpanExporter):
             environment=self._options.environment if self._options is not None else "",
             default_tags=tuple(self._options.default_tags) if self._options is not None else (),
         )
-        self._base_tags = self._settings.base_tags
+        self._translator = SpanTranslator(self._settings)
         self._max_batch_size = self._options.max_batch_size if self._options is not None else 1
 
     @property
@@ -200,7 +178,8 @@ class TracengentSpanExporter(SpanExporter):
         """
         result = SpanExportResult.FAILURE
         with self._stats.guard("export"):
-            result = self.deliver([(span, attributes_of(span)) for span in spans], deadline=None)
+            entries = list(zip(spans, map(attributes_of, spans), strict=True))
+            result = self.deliver(entries, deadline=None)
         return result
 
     def deliver(
@@ -236,63 +215,46 @@ class TracengentSpanExporter(SpanExporter):
         self, entries: Iterable[tuple[ReadableSpan, Attributes]]
     ) -> tuple[list[JsonObject], list[bytes], list[JsonObject], int]:
         """`(events, their compact JSON, trace closes, drops counted)`."""
-        events: list[JsonObject] = []
-        encodings: list[bytes] = []
-        closes: list[JsonObject] = []
-        unserializable = 0
+        if not isinstance(entries, Sequence):
+            entries = list(entries)
+        if self._shutdown or self._platform is None:
+            return [], [], [], self._count_unsendable(entries)
+        own_agent = self._settings.agent_id if self._own_agent_only else None
+        batch = self._translator.translate(entries, own_agent=own_agent)
+        for exc in batch.internal_errors:
+            self._stats.add_internal_error("translate", exc)
+        # Each event was encoded alone: a bad one (NaN, an odd value) is dropped without its
+        # batch-mates, and its size counts toward the 1 MiB body limit.
+        self._stats.add_dropped(DropReason.UNSERIALIZABLE, batch.unserializable)
+        return batch.events, batch.encodings, batch.closes, batch.unserializable
+
+    def _count_unsendable(self, entries: Sequence[tuple[ReadableSpan, Attributes]]) -> int:
+        """Count what a shut-down or not-configured exporter cannot send; how many."""
         after_shutdown = 0
         not_configured = 0
-        settings = self._settings
-        own_agent = settings.agent_id if self._own_agent_only else None
+        own_agent = self._settings.agent_id if self._own_agent_only else None
         for span, attrs in entries:
-            span_kind = span.kind
-            kind = classify(attrs, span_kind)
+            kind = classify(attrs, span.kind)
             if kind == NOT_EXPORTED:
                 continue
             if own_agent is not None and attrs.get(A.GEN_AI_AGENT_ID, own_agent) != own_agent:
-                # Another agent's client on the same provider exports it with its credentials.
                 continue
             if self._shutdown:
                 after_shutdown += 1
-                continue
-            if self._platform is None:
-                if kind == EVENT:
-                    not_configured += 1
-                continue
-            try:
-                if kind == EVENT:
-                    event = event_of_classified(
-                        span,
-                        attrs,
-                        settings,
-                        span_kind,
-                        format_time=self._format_time,
-                        base_tags=self._base_tags,
-                    )
-                    if event is not None:
-                        # Encoding each event alone isolates a bad one (NaN, an odd value) from
-                        # its batch-mates and measures it for the 1 MiB body limit.
-                        encodings.append(_encode_event(event))
-                        events.append(event)
-                else:
-                    close = span_to_trace_close(
-                        span, attrs, settings, format_time=self._format_time
-                    )
-                    if close is not None:
-                        closes.append(close)
-            except Exception as exc:  # noqa: BLE001 - one bad span must not sink its batch-mates
-                unserializable += 1
-                if not isinstance(exc, (ValueError, TypeError, RecursionError)):
-                    self._stats.add_internal_error("translate", exc)
-        self._stats.add_dropped(DropReason.UNSERIALIZABLE, unserializable)
+            elif kind == EVENT:
+                not_configured += 1
         self._stats.add_dropped(DropReason.AFTER_SHUTDOWN, after_shutdown)
         self._stats.add_dropped(DropReason.NOT_CONFIGURED, not_configured)
-        return events, encodings, closes, unserializable + after_shutdown + not_configured
+        return after_shutdown + not_configured
 
     def _send_events(
         self, events: list[JsonObject], encodings: list[bytes], budget: _Budget
     ) -> int:
         """Post `events` in bounded batches; returns how many were dropped."""
+        count = len(events)
+        if count <= self._max_batch_size and sum(map(len, encodings)) + count + 1 <= MAX_BODY_BYTES:
+            # The usual case: one request holds them all (brackets and commas counted).
+            return self._post_events(EncodedBatch(events, encodings), budget)
         dropped = 0
         batch: list[JsonObject] = []
         batch_encodings: list[bytes] = []
@@ -339,10 +301,12 @@ class TracengentSpanExporter(SpanExporter):
         rejected = max(0, min(result.rejected, len(batch) - delivered))
         failed = len(batch) - delivered - rejected
         self._stats.add_delivered(delivered)
-        self._stats.add_dropped(DropReason.REJECTED, rejected, detail=result.reason)
-        self._stats.add_dropped(
-            self._failure_reason(result.reason, budget), failed, detail=result.reason
-        )
+        if rejected:
+            self._stats.add_dropped(DropReason.REJECTED, rejected, detail=result.reason)
+        if failed:
+            self._stats.add_dropped(
+                self._failure_reason(result.reason, budget), failed, detail=result.reason
+            )
         return rejected + failed
 
     def _send_close(self, close: JsonObject, budget: _Budget) -> int:

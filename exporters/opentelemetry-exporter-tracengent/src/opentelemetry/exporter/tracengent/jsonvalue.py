@@ -61,7 +61,14 @@ class EncodedBatch(Sequence[JsonObject]):
 
     def json_array(self) -> bytes:
         """The batch as one compact JSON array."""
-        return b"[" + b",".join(self._encoded) + b"]"
+        parts = self._encoded
+        if len(parts) < 2:
+            return b"[" + b"".join(parts) + b"]"
+        # The brackets ride on the first and last items: the body is copied once, not thrice.
+        parts = parts.copy()
+        parts[0] = b"[" + parts[0]
+        parts[-1] += b"]"
+        return b",".join(parts)
 
     @overload
     def __getitem__(self, index: int) -> JsonObject: ...

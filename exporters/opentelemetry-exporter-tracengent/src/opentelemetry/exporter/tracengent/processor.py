@@ -193,12 +193,19 @@ class TracengentSpanProcessor(SpanProcessor):
                 self._worker_exit and threading.current_thread() is self._worker
             ):
                 return False
-            batch: list[tuple[ReadableSpan, Attributes]] = []
-            size = min(limit, self._max_batch_size)
-            while len(batch) < size and queue:
-                span = queue.popleft()
-                # Copied here, on the export thread: the agent's thread buffers the span alone.
-                batch.append((span, attributes_of(span)))
+            spans: list[ReadableSpan] = []
+            take = spans.append
+            popleft = queue.popleft
+            try:
+                for _ in range(min(limit, self._max_batch_size, len(queue))):
+                    take(popleft())
+            except IndexError:  # a shutdown that stopped waiting for us counted the rest
+                if not spans:
+                    break
+            # Copied here, on the export thread: the agent's thread buffers the span alone.
+            batch: list[tuple[ReadableSpan, Attributes]] = list(
+                zip(spans, map(attributes_of, spans), strict=True)
+            )
             limit -= len(batch)
             # Recorded so a shutdown that cannot wait for this request counts its batch.
             self._in_flight = (threading.get_ident(), len(batch))

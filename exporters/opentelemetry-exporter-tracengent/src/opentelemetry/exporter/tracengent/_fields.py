@@ -1,0 +1,121 @@
+"""Wire fields that take more than a look-up: timestamps, HTTP details, usage, tags.
+
+Helpers of `_translate`; I/O-free. Each reads the span's attributes copy (`attributes_of`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from opentelemetry.util.types import AttributeValue
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._classify import Attributes
+from opentelemetry.exporter.tracengent._payloads import finite_number
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
+from opentelemetry.exporter.tracengent.wire import merge_tags
+
+__all__ = ["TimestampFormatter", "http_details", "merged_tags", "text", "usage"]
+
+
+class TimestampFormatter:
+    """Formats span times (ns since the epoch) like `wire.format_timestamp`, caching per second.
+
+    Safe to share between threads: the cached second and its prefix are replaced as one tuple.
+    """
+
+    def __init__(self) -> None:
+        self.cached: tuple[int, int, str] = (0, 0, "")
+        """(first microsecond of the cached second, first of the next, `YYYY-MM-DDTHH:MM:SS.`).
+
+        A cached second is never the epoch's first: every microsecond count in it has at least
+        seven digits, its last six being the microseconds within the second (the translator's
+        inlined fast case relies on that).
+        """
+
+    def __call__(self, time_ns: int) -> str:
+        """`2026-11-24T10:15:02.123456+00:00` (microseconds truncated, as `datetime` keeps them)."""
+        micros = time_ns // 1000
+        low, high, prefix = self.cached
+        if low <= micros < high:
+            return f"{prefix}{str(micros)[-6:]}+00:00"
+        second = micros // 1_000_000
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        low = second * 1_000_000
+        if second >= 1:
+            self.cached = (low, low + 1_000_000, prefix)
+        return f"{prefix}{micros - low:06d}+00:00"
+
+
+def text(value: AttributeValue | None) -> str | None:
+    """A non-empty string attribute, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def http_details(attrs: Attributes, span_name: str) -> tuple[str, JsonObject, bool]:
+    """`(name, attributes, failed)` of an HTTP client span: `"GET host/path"`, method/url/status.
+
+    Credentials in the URL's authority are left out of both.
+    """
+    method = text(attrs.get(A.HTTP_REQUEST_METHOD)) or text(attrs.get(A.HTTP_METHOD_OLD)) or "GET"
+    url = text(attrs.get(A.URL_FULL)) or text(attrs.get(A.HTTP_URL_OLD))
+    raw_code = attrs.get(A.HTTP_RESPONSE_STATUS_CODE, attrs.get(A.HTTP_STATUS_CODE_OLD))
+    status_code = finite_number(raw_code)
+    if status_code is None and isinstance(raw_code, str) and raw_code.isdigit():
+        status_code = int(raw_code)
+    details: JsonObject = {"method": method}
+    if url is not None:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+        if host != parts.netloc:
+            url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+        name = f"{method} {host}{parts.path or '/'}"
+        details["url"] = url
+    else:
+        server = text(attrs.get(A.SERVER_ADDRESS))
+        name = f"{method} {server}" if server else span_name
+    if status_code is not None:
+        details["statusCode"] = status_code
+    return name, details, status_code is not None and status_code >= 400
+
+
+def usage(attrs: Attributes) -> JsonObject | None:
+    """`{"tokens", "model"?}`: GenAI input + output tokens, else `tracengent.usage.tokens`.
+
+    Raises:
+        NonFiniteNumberError: a token count is NaN or infinite.
+    """
+    get = attrs.get
+    input_tokens = get(A.GEN_AI_USAGE_INPUT_TOKENS)
+    output_tokens = get(A.GEN_AI_USAGE_OUTPUT_TOKENS)
+    if input_tokens is not None or output_tokens is not None:
+        input_tokens = finite_number(input_tokens)
+        output_tokens = finite_number(output_tokens)
+    if input_tokens is not None or output_tokens is not None:
+        tokens: int | float | None = (input_tokens or 0) + (output_tokens or 0)
+    else:
+        tokens = finite_number(get(A.USAGE_TOKENS))
+    if tokens is None:
+        return None
+    wire: JsonObject = {"tokens": tokens}
+    model = (
+        text(get(A.GEN_AI_RESPONSE_MODEL))
+        or text(get(A.GEN_AI_REQUEST_MODEL))
+        or text(get(A.USAGE_MODEL))
+    )
+    if model is not None:
+        wire["model"] = model
+    return wire
+
+
+def merged_tags(own: AttributeValue, environment: str, default_tags: Sequence[str]) -> list[str]:
+    """The tags of an event with `tracengent.event.tags` (one string or a sequence of them)."""
+    if isinstance(own, str):
+        own_tags = [own]
+    elif isinstance(own, Sequence):
+        own_tags = [tag for tag in own if isinstance(tag, str)]
+    else:
+        own_tags = []
+    return merge_tags(environment, default_tags, own_tags)
