@@ -77,14 +77,14 @@ def finish_response(
         return
     try:
         recorder.detach(active)
+        span = active.span
         # The exporter derives the event's `method`/`url`/`statusCode` attributes from these.
-        attrs: Attributes = {A.HTTP_RESPONSE_STATUS_CODE: status_code}
+        # One `set_attribute` on success: the SDK's mapping variant costs twice as much.
+        span.set_attribute(A.HTTP_RESPONSE_STATUS_CODE, status_code)
         if status_code >= _FAILURE_STATUS:
-            attrs[A.EVENT_STATUS] = A.EventStatuses.FAILURE
-        active.span.set_attributes(attrs)
-        if status_code >= _FAILURE_STATUS:
-            active.span.set_status(Status(StatusCode.ERROR, str(status_code)))
-        active.span.end()
+            span.set_attribute(A.EVENT_STATUS, A.EventStatuses.FAILURE)
+            span.set_status(Status(StatusCode.ERROR, str(status_code)))
+        span.end()
     except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
         recorder.guard.failed("ending a request span", exc)
 

@@ -7,18 +7,73 @@ and is never exported as a Tracengent event (the platform records decisions itse
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextvars import Token
+from types import TracebackType
 
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 
-__all__ = ["governance_span", "record_decision", "record_delegation"]
+__all__ = ["GovernanceSpan", "governance_span", "record_decision", "record_delegation"]
 
 
-@contextmanager
+class GovernanceSpan:
+    """A governance span made current for a `with` block (what `governance_span` returns).
+
+    It does what `tracer.start_as_current_span` does (an exception leaving the block is recorded
+    and sets an ERROR status; the span always ends, also on cancellation), as one object instead
+    of three nested generator context managers: every governed egress request opens one.
+    """
+
+    __slots__ = ("_attributes", "_name", "_span", "_token", "_tracer")
+
+    def __init__(self, tracer: Tracer, name: str, attributes: dict[str, AttributeValue]) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._attributes = attributes
+        self._span: Span | None = None
+        self._token: Token[Context] | None = None
+
+    def __enter__(self) -> Span:
+        """Start the span and make it current."""
+        span = self._tracer.start_span(
+            self._name, kind=SpanKind.INTERNAL, attributes=self._attributes
+        )
+        try:
+            self._token = otel_context.attach(set_span_in_context(span))
+        except BaseException:
+            span.end()
+            raise
+        self._span = span
+        return span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Make the previous context current again, record an escaping exception, end the span."""
+        span = self._span
+        if span is None:
+            return
+        self._span = None
+        try:
+            if self._token is not None:
+                otel_context.detach(self._token)
+            # Like OTel's `use_span`: only `Exception`s are errors (not cancellation or exit).
+            if isinstance(exc, Exception) and span.is_recording():
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        finally:
+            span.end()
+
+
 def governance_span(
     tracer: Tracer,
     kind: str,
@@ -26,7 +81,7 @@ def governance_span(
     *,
     permission: str | None = None,
     transport: str | None = None,
-) -> Iterator[Span]:
+) -> GovernanceSpan:
     """Run the block inside a governance span named `"tracengent.<kind> <target>"`.
 
     Args:
@@ -39,15 +94,12 @@ def governance_span(
     The span records an exception that leaves the block (OTel's default) and always ends, also on
     cancellation. Does not block.
     """
-    attributes: dict[str, str] = {A.GOVERNANCE_KIND: kind}
+    attributes: dict[str, AttributeValue] = {A.GOVERNANCE_KIND: kind}
     if permission is not None:
         attributes[A.AUTHZ_PERMISSION] = permission
     if transport is not None:
         attributes[A.AUTHZ_TRANSPORT] = transport
-    with tracer.start_as_current_span(
-        f"tracengent.{kind} {target}", kind=SpanKind.INTERNAL, attributes=attributes
-    ) as span:
-        yield span
+    return GovernanceSpan(tracer, f"tracengent.{kind} {target}", attributes)
 
 
 def record_decision(
@@ -56,27 +108,39 @@ def record_decision(
     """Put a decision's fields on its governance span (absent fields are left unset)."""
     if not span.is_recording():
         return
-    span.set_attribute(A.AUTHZ_STATUS, decision.status)
-    span.set_attribute(A.AUTHZ_REASON, decision.reason)
-    optional: list[tuple[str, str | None]] = [
-        (A.AUTHZ_DECISION_ID, decision.decision_id),
-        (A.AUTHZ_APPROVAL_ID, decision.approval_id),
-    ]
+    # One `set_attributes` call: the SDK takes its span lock once, not once per field.
+    attributes: dict[str, AttributeValue] = {
+        A.AUTHZ_STATUS: decision.status,
+        A.AUTHZ_REASON: decision.reason,
+    }
+    if decision.decision_id:
+        attributes[A.AUTHZ_DECISION_ID] = decision.decision_id
+    if decision.approval_id:
+        attributes[A.AUTHZ_APPROVAL_ID] = decision.approval_id
     if isinstance(decision, ToolDecision):
-        optional.append((A.AUTHZ_OUTCOME, decision.outcome))
-        optional.append((A.AUTHZ_PERMISSION, decision.permission))
-    for name, value in optional:
-        if value:
-            span.set_attribute(name, value)
+        if decision.outcome:
+            attributes[A.AUTHZ_OUTCOME] = decision.outcome
+        if decision.permission:
+            attributes[A.AUTHZ_PERMISSION] = decision.permission
     if fail_open:
-        span.set_attribute(A.AUTHZ_FAIL_OPEN, True)
+        attributes[A.AUTHZ_FAIL_OPEN] = True
     if isinstance(decision, AuthDecision):
-        record_delegation(span, decision.acting_for, decision.chain)
+        _delegation_attributes(attributes, decision.acting_for, decision.chain)
+    span.set_attributes(attributes)
 
 
 def record_delegation(span: Span, acting_for: str | None, chain: Sequence[str]) -> None:
     """Put who a delegated session acts for, and its chain, on a span (absent ones unset)."""
+    attributes: dict[str, AttributeValue] = {}
+    _delegation_attributes(attributes, acting_for, chain)
+    if attributes:
+        span.set_attributes(attributes)
+
+
+def _delegation_attributes(
+    attributes: dict[str, AttributeValue], acting_for: str | None, chain: Sequence[str]
+) -> None:
     if acting_for:
-        span.set_attribute(A.DELEGATION_ACTING_FOR, acting_for)
+        attributes[A.DELEGATION_ACTING_FOR] = acting_for
     if chain:
-        span.set_attribute(A.DELEGATION_CHAIN, list(chain))
+        attributes[A.DELEGATION_CHAIN] = list(chain)

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -97,14 +97,25 @@ class _Body:
     value: JsonValue = None
 
 
-def _read_body(request: httpx.Request) -> _Body:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+_NO_JSON_BODY: Final = _Body()
+
+
+def _headers_of(request: httpx.Request) -> dict[str, str]:
+    """The request's headers by lower-case name, repeated ones joined by ", " (as httpx does).
+
+    Read once per request: both the body check and the platform's view of the headers use it.
+    """
+    return dict(request.headers.items())
+
+
+def _read_body(request: httpx.Request, headers: Mapping[str, str]) -> _Body:
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     is_json = media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
     if not is_json:
-        return _Body()
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        return _NO_JSON_BODY
+    encoding = headers.get("content-encoding", "identity").strip().lower()
     # Only an in-memory body can be inspected without consuming a stream the app still needs.
     if not isinstance(request.stream, httpx.ByteStream) or encoding not in ("", "identity"):
         return _Body(is_json=True)
@@ -120,6 +131,8 @@ def _read_body(request: httpx.Request) -> _Body:
 
 def _query(url: httpx.URL) -> dict[str, JsonValue]:
     query: dict[str, JsonValue] = {}
+    if not url.query:
+        return query
     for key, value in url.params.multi_items():
         previous = query.get(key)
         if previous is None:
@@ -131,23 +144,27 @@ def _query(url: httpx.URL) -> dict[str, JsonValue]:
     return query
 
 
-def http_tool_request(request: httpx.Request, body: _Body, trace_id: str | None) -> JsonObject:
-    """The `/v1/tool-authorize` body for an HTTP request (module docstring: what is sent)."""
+def http_tool_request(
+    request: httpx.Request, headers: Mapping[str, str], body: _Body, trace_id: str | None
+) -> JsonObject:
+    """The `/v1/tool-authorize` body for an HTTP request (module docstring: what is sent).
+
+    `headers` are the request's (`_headers_of`): lower-case names.
+    """
+    url = request.url
     payload: JsonObject = {
         "transport": TRANSPORT_HTTP,
         "method": request.method,
-        "host": request.url.host,
-        "path": request.url.path,
+        "host": url.host,
+        "path": url.path,
     }
-    if query := _query(request.url):
+    if query := _query(url):
         payload["query"] = query
-    headers: dict[str, JsonValue] = {
-        name: value
-        for name, value in request.headers.items()
-        if name.lower() not in CREDENTIAL_HEADERS
+    shown: dict[str, JsonValue] = {
+        name: value for name, value in headers.items() if name not in CREDENTIAL_HEADERS
     }
-    if headers:
-        payload["headers"] = headers
+    if shown:
+        payload["headers"] = shown
     if body.parsed:
         payload["body"] = body.value
     if trace_id is not None:
@@ -237,10 +254,11 @@ class EgressGovernor:
             ToolPendingApprovalException: held for a person's approval.
         """
         with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
-            body = _Body()
+            body = _NO_JSON_BODY
             try:
-                body = _read_body(request)
-                payload = http_tool_request(request, body, current_trace_id())
+                headers = _headers_of(request)
+                body = _read_body(request, headers)
+                payload = http_tool_request(request, headers, body, current_trace_id())
                 decision = self._platform.tool_authorize(
                     payload, deadline=deadline_for(self._options)
                 )
@@ -257,10 +275,11 @@ class EgressGovernor:
     async def check_async(self, request: httpx.Request) -> httpx.Request:
         """The coroutine twin of `check` (same results and exceptions)."""
         with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
-            body = _Body()
+            body = _NO_JSON_BODY
             try:
-                body = _read_body(request)
-                payload = http_tool_request(request, body, current_trace_id())
+                headers = _headers_of(request)
+                body = _read_body(request, headers)
+                payload = http_tool_request(request, headers, body, current_trace_id())
                 decision = await self._async_platform.tool_authorize(
                     payload, deadline=deadline_for(self._options)
                 )

@@ -19,6 +19,7 @@ from opentelemetry.exporter.tracengent._http_policy import (
     CallOutcome,
     CallSettings,
     PreparedBody,
+    SendRequest,
     Step,
     encode_json_body,
     parse_json_object,
@@ -55,6 +56,10 @@ TOOL_AUTHORIZE_PATH: Final = "/v1/tool-authorize"
 APPROVALS_PATH: Final = "/v1/approvals/"
 
 _APPROVAL_STATUSES: Final = frozenset({"pending", "approved", "denied", "expired"})
+# Parsed platform URLs kept per client: the fixed endpoints are asked again and again, and
+# parsing a URL costs more than the rest of building the request. Approval and delegation URLs
+# carry ids, so the cache stops growing at this size.
+_URL_CACHE_SIZE: Final = 16
 
 _logger = logging.getLogger("tracengent.transport")
 
@@ -181,6 +186,7 @@ class PlatformCore:
         self._wall_clock = wall_clock
         self._jitter = jitter
         self._log = _LogOnce()
+        self._urls: dict[str, httpx.URL] = {}
 
     def telemetry_deadline(self, deadline: float | None) -> float:
         """`deadline`, or now + `request_timeout_s`."""
@@ -203,6 +209,24 @@ class PlatformCore:
             clock=self.clock,
             wall_clock=self._wall_clock,
             jitter=self._jitter,
+        )
+
+    def request_for(self, step: SendRequest) -> httpx.Request:
+        """The `httpx.Request` a transport sends for `step` (its timeout as httpx's extension)."""
+        url = self._urls.get(step.url)
+        if url is None:
+            url = httpx.URL(step.url)
+            if len(self._urls) < _URL_CACHE_SIZE:
+                self._urls[step.url] = url
+        timeout = step.timeout_s
+        return httpx.Request(
+            step.method,
+            url,
+            headers=step.headers,
+            content=step.content,
+            extensions={
+                "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+            },
         )
 
     def encode(self, value: JsonValue) -> PreparedBody:

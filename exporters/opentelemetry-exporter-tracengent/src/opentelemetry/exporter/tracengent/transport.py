@@ -11,6 +11,14 @@ an error but a deny (`AuthDecision.from_wire`, `ToolDecision.from_wire`).
 
 The request/retry rules live in `_http_policy`, what both shells share in `_platform_core`, and
 the coroutine shell in `_async_client` (re-exported here).
+
+The blocking shell hands its requests straight to a transport, without an `httpx.Client` around
+it: platform calls use none of a client's cookies, redirects, auth flows, hooks or default
+headers, and every governed egress request waits for one of them (the client layer costs about
+as much CPU per call as the transport beneath it). By default that transport is an
+`httpx.HTTPTransport` (httpcore's pool: kept-alive connections, TLS verified). An `http` client the
+caller gives, or a proxy configured in the environment (httpx applies it at the client level,
+`NO_PROXY` included), keeps the calls on an `httpx.Client` exactly as before.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ from __future__ import annotations
 import random
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Generator, Sequence
+from typing import Final
 
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -53,13 +63,23 @@ from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 
 __all__ = ["AsyncPlatformClient", "DeliveryResult", "PlatformClient"]
 
+# The schemes of the environment proxies httpx mounts on a client built without a transport.
+_PROXY_SCHEMES: Final = ("http", "https", "all")
+
+
+def _environment_proxy_configured() -> bool:
+    # httpx reads the same `getproxies()`; `no_proxy` alone mounts nothing.
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in _PROXY_SCHEMES)
+
 
 class PlatformClient:
     """Blocking client of the platform's HTTP API (wire contract §1-§7). Thread-safe.
 
     Args:
         options: validated here; `TracengentConfigError` names the field to fix.
-        transport: the httpx transport of the client it creates (tests: `httpx.MockTransport`).
+        transport: the httpx transport every call is handed to (tests: `httpx.MockTransport`);
+            by default an `httpx.HTTPTransport` (see the module docstring).
         http: an `httpx.Client` to use instead (not closed by `close`).
         token_provider: a provider to share; by default one is made when client credentials are set.
         bearer_token: a fixed bearer (a delegated token): no token provider is used.
@@ -96,7 +116,16 @@ class PlatformClient:
             jitter=jitter,
         )
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(transport=transport)
+        # What `_send` hands requests to directly; None: through `self._http` (see module doc).
+        self._transport: httpx.BaseTransport | None = None
+        if http is None:
+            if transport is None and not _environment_proxy_configured():
+                # The client below shares it (token fetches).
+                transport = httpx.HTTPTransport()
+            self._transport = transport
+            http = httpx.Client(transport=transport)
+        self._http = http
+        self._closed = False
         self._owns_tokens = uses_token and token_provider is None
         self._tokens: AgentTokenProvider | None = None
         if uses_token:
@@ -173,6 +202,7 @@ class PlatformClient:
 
     def close(self) -> None:
         """Close the HTTP client (when this client created it) and its own token provider."""
+        self._closed = True
         if self._owns_http:
             self._http.close()
         if self._owns_tokens and self._tokens is not None:
@@ -232,13 +262,25 @@ class PlatformClient:
 
     def _send(self, step: SendRequest) -> object:
         try:
-            return self._http.request(
-                step.method,
-                step.url,
-                headers=step.headers,
-                content=step.content,
-                timeout=step.timeout_s,
-            )
+            transport = self._transport
+            if transport is None:
+                return self._http.request(
+                    step.method,
+                    step.url,
+                    headers=step.headers,
+                    content=step.content,
+                    timeout=step.timeout_s,
+                )
+            if self._closed:
+                raise RuntimeError("the platform client is closed")
+            request = self._core.request_for(step)
+            response = transport.handle_request(request)
+            response.request = request
+            try:
+                response.read()
+            finally:
+                response.close()
+            return response
         except Exception as exc:  # noqa: BLE001 - the policy decides (only transport errors retry)
             return exc
 

@@ -6,8 +6,7 @@ catches what `send` raises: the application's own exception reaches it untouched
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
 import httpx
@@ -36,15 +35,6 @@ def must_check(gate: EgressGate | None, request: httpx.Request) -> bool:
     )
 
 
-@contextmanager
-def _past_gate() -> Iterator[None]:
-    token = _INSIDE_GATE.set(True)
-    try:
-        yield
-    finally:
-        _INSIDE_GATE.reset(token)
-
-
 def send_gated(
     gate: EgressGate | None,
     request: httpx.Request,
@@ -55,8 +45,12 @@ def send_gated(
         return send(request)
     assert gate is not None  # narrowed by must_check
     approved = gate.check(request)
-    with _past_gate():
+    # Set and reset by hand, not with a generator context manager: this runs per request.
+    inside = _INSIDE_GATE.set(True)
+    try:
         return send(approved)
+    finally:
+        _INSIDE_GATE.reset(inside)
 
 
 async def send_gated_async(
@@ -69,5 +63,8 @@ async def send_gated_async(
         return await send(request)
     assert gate is not None  # narrowed by must_check
     approved = await gate.check_async(request)
-    with _past_gate():
+    inside = _INSIDE_GATE.set(True)
+    try:
         return await send(approved)
+    finally:
+        _INSIDE_GATE.reset(inside)
