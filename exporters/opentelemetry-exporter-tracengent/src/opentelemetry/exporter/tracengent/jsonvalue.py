@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TypeAlias, overload
+from typing import Final, TypeAlias, overload
 
 import orjson
 
@@ -17,6 +17,10 @@ JsonObject: TypeAlias = dict[str, JsonValue]
 """A JSON object as a Python dict."""
 
 
+# Built once: `json.dumps` with any non-default option builds a new encoder on every call.
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps_compact(value: object) -> str:
     """Compact JSON (no spaces), UTF-8 kept, NaN and infinities refused (`ValueError`).
 
@@ -24,7 +28,7 @@ def dumps_compact(value: object) -> str:
         ValueError: for NaN/infinity or a circular structure.
         TypeError: for a value JSON cannot represent.
     """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _COMPACT.encode(value)
 
 
 def dumps_finite(value: object) -> str:
