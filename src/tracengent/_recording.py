@@ -125,7 +125,8 @@ class LlmAuthorizer(Protocol):
 _ERROR_STATUS: Final = Status(StatusCode.ERROR)
 _UNSET_STATUS: Final = Status(StatusCode.UNSET)
 _SAMPLED: Final = TraceFlags.SAMPLED
-_RANDOM: Final = TraceFlags.RANDOM_TRACE_ID
+# The W3C level-2 "random trace id" flag: SDKs before it (we support >= 1.30) have no such flag.
+_RANDOM: Final[int] = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 
 
 class FinishedSpans:
@@ -154,6 +155,8 @@ class FinishedSpans:
         # The SDK's (experimental) tracer configurator can disable a tracer: honour it.
         enabled = getattr(tracer, "_is_enabled", None)
         self._enabled: Callable[[], bool] | None = enabled if callable(enabled) else None
+        is_random = getattr(self._ids, "is_trace_id_random", None) if _RANDOM else None
+        self._new_ids_random: bool = bool(is_random()) if callable(is_random) else False
 
     def emit(self, name: str, attrs: Attributes, parent: Context | None, failed: bool) -> None:
         """Record one point event now; `parent` as `Tracer.start_span`'s `context`."""
@@ -162,11 +165,11 @@ class FinishedSpans:
         parent_span = get_current_span(parent).get_span_context()
         if parent_span.is_valid:
             trace_id = parent_span.trace_id
-            random_trace_id = parent_span.trace_flags.random_trace_id
+            random_trace_id = bool(parent_span.trace_flags & _RANDOM)
             parent_context: SpanContext | None = parent_span
         else:
             trace_id = self._ids.generate_trace_id()
-            random_trace_id = self._ids.is_trace_id_random()
+            random_trace_id = self._new_ids_random
             parent_context = None
         sampled = self._sampler.should_sample(parent, trace_id, name, SpanKind.INTERNAL, attrs)
         decision = sampled.decision

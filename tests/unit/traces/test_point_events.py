@@ -71,6 +71,8 @@ def test_step_is_an_ended_child_of_the_root_with_every_stamp(harness: Harness) -
     assert step.parent.span_id == root.context.span_id
     assert step.context.trace_id == root.context.trace_id
     assert step.context.trace_flags.sampled
+    # Sampled and (on SDKs that have it) random-trace-id, exactly as the root's.
+    assert step.context.trace_flags == root.context.trace_flags
     assert step.start_time is not None
     assert step.start_time == step.end_time
     assert step.kind is SpanKind.INTERNAL
