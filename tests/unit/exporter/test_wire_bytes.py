@@ -311,8 +311,7 @@ def test_the_exporters_classification_is_classify(
 ) -> None:
     """`classify_for_export` returns `classify`'s kind, and an event type only for events."""
     attrs: Attributes = dict(chosen)
-    span = ReadableSpan(name="s", kind=kind, attributes=attrs)
-    found, event_type, is_http = classify_for_export(attrs, span)
+    found, event_type, is_http = classify_for_export(attrs, kind)
     assert found == classify(attrs, kind)
     if found != EVENT:
         assert (event_type, is_http) == ("", False)

@@ -60,36 +60,16 @@ def is_http_client(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> bool:
     )
 
 
-def classify(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> int:
-    """`EVENT`, `ROOT` or `NOT_EXPORTED`: a few dict lookups, cheap enough for `on_end`."""
-    if A.GOVERNANCE_KIND in attrs:
-        # The platform records decisions itself; governance spans are never events.
-        return NOT_EXPORTED
-    operation = attrs.get(A.GEN_AI_OPERATION_NAME)
-    if operation == A.OPERATION_INVOKE_AGENT:
-        return ROOT
-    if isinstance(attrs.get(A.EVENT_TYPE), str):
-        return EVENT
-    if operation in A.LLM_OPERATIONS:
-        return EVENT
-    if operation == A.OPERATION_EXECUTE_TOOL:
-        # A tool server's own span for the call (an MCP server's `tools/call`) is the same call
-        # the client's span already stands for: one event, not two.
-        return NOT_EXPORTED if kind is SpanKind.SERVER else EVENT
-    if is_http_client(attrs, kind) and (A.TRACE_ID in attrs or attrs.get(A.TRACKED) is True):
-        # HTTP spans nested under an LLM/tool event carry neither, so they are not counted twice.
-        return EVENT
-    return NOT_EXPORTED
-
-
 _NOT_EXPORTED: Final = (NOT_EXPORTED, "", False)
 _ROOT: Final = (ROOT, "", False)
 
 
-def classify_for_export(attrs: Attributes, span: ReadableSpan) -> tuple[int, str, bool]:
+def classify_for_export(
+    attrs: Mapping[str, AttributeValue], kind: SpanKind
+) -> tuple[int, str, bool]:
     """`classify` and, for an EVENT, its type, in one pass: `(kind, event type, is HTTP client)`.
 
-    The exporter's path (the rules are `classify`'s; a test holds them equal). The type is
+    The exporter's path; `classify` is its first item. The type is
     `tracengent.event.type` when set, else `llm_call` for GenAI LLM operations and `tool_call`
     for tool and HTTP client spans; it is "" unless the kind is EVENT.
     """
@@ -99,19 +79,24 @@ def classify_for_export(attrs: Attributes, span: ReadableSpan) -> tuple[int, str
     operation = get(A.GEN_AI_OPERATION_NAME)
     if operation == A.OPERATION_INVOKE_AGENT:
         return _ROOT
-    # The span kind is read only for a span carrying an HTTP method or running a tool.
-    is_http = (A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs) and (
-        span.kind is SpanKind.CLIENT
-    )
+    is_http = is_http_client(attrs, kind)
     event_type = get(A.EVENT_TYPE)
     if isinstance(event_type, str):
         return EVENT, event_type, is_http
     if operation in A.LLM_OPERATIONS:
         return EVENT, EventTypes.LLM_CALL, is_http
     if operation == A.OPERATION_EXECUTE_TOOL:
-        if span.kind is SpanKind.SERVER:
+        # A tool server's own span for the call (an MCP server's `tools/call`) is the same call
+        # the client's span already stands for: one event, not two.
+        if kind is SpanKind.SERVER:
             return _NOT_EXPORTED
         return EVENT, EventTypes.TOOL_CALL, is_http
     if is_http and (A.TRACE_ID in attrs or get(A.TRACKED) is True):
+        # HTTP spans nested under an LLM/tool event carry neither, so they are not counted twice.
         return EVENT, EventTypes.TOOL_CALL, True
     return _NOT_EXPORTED
+
+
+def classify(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> int:
+    """`EVENT`, `ROOT` or `NOT_EXPORTED`: a few dict lookups, cheap enough for `on_end`."""
+    return classify_for_export(attrs, kind)[0]

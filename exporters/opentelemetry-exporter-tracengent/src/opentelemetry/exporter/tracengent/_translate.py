@@ -202,7 +202,7 @@ class SpanTranslator:
         events, encodings = batch.events, batch.encodings
         for span, attrs in entries:
             try:
-                kind, event_type, is_http = classify_for_export(attrs, span)
+                kind, event_type, is_http = classify_for_export(attrs, span.kind)
                 if kind != EVENT:
                     if kind == ROOT and (
                         own_agent is None or attrs.get(_AGENT_ID, own_agent) == own_agent
@@ -229,7 +229,7 @@ class SpanTranslator:
         Raises:
             ValueError: no span context, or a NaN/infinite number.
         """
-        kind, event_type, is_http = classify_for_export(attrs, span)
+        kind, event_type, is_http = classify_for_export(attrs, span.kind)
         if kind != EVENT:
             return None
         return self._event(span, attrs, event_type, is_http, None)
