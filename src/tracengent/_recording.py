@@ -18,18 +18,12 @@ from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace import Tracer as SdkTracer
-from opentelemetry.sdk.trace.sampling import Decision
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     NoOpTracer,
     Span,
-    SpanContext,
     SpanKind,
     Status,
     StatusCode,
-    TraceFlags,
     Tracer,
     get_current_span,
     set_span_in_context,
@@ -39,6 +33,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.wire import AgentEvent, AuthDecision, LlmCallResult, Money
+from tracengent._direct_spans import DirectSpans
 from tracengent._processors.context import STARTING, ContextProcessor
 from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
@@ -123,87 +118,6 @@ class LlmAuthorizer(Protocol):
 
 
 _ERROR_STATUS: Final = Status(StatusCode.ERROR)
-_UNSET_STATUS: Final = Status(StatusCode.UNSET)
-_SAMPLED: Final = TraceFlags.SAMPLED
-# The W3C level-2 "random trace id" flag: SDKs before it (we support >= 1.30) have no such flag.
-_RANDOM: Final[int] = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
-
-
-class FinishedSpans:
-    """Point events as spans born ended, handed straight to the tracer's span processors.
-
-    A point event (a step, a recorded `AgentEvent`) starts and ends at one instant and never has
-    children, so the mutable, lockable span the SDK builds for a live span is pure cost. This
-    does what `Tracer.start_span` does for it (the parent from the context, the tracer's sampler
-    and id generator, its resource and scope), stamps the decision-trace context the
-    `ContextProcessor` would stamp, and builds one `ReadableSpan` with every attribute written
-    once, which the processors receive in `on_end` (they never see it start: it never was live).
-
-    Args:
-        tracer: an SDK tracer (only its public attributes are used).
-        context: the context processor on the tracer's provider.
-    """
-
-    def __init__(self, tracer: SdkTracer, context: ContextProcessor) -> None:
-        self._context = context
-        self._sampler = tracer.sampler
-        self._ids = tracer.id_generator
-        self._resource = tracer.resource
-        self._processor = tracer.span_processor
-        info = tracer.instrumentation_info
-        self._scope = InstrumentationScope(info.name, info.version, info.schema_url)
-        # The SDK's (experimental) tracer configurator can disable a tracer: honour it.
-        enabled = getattr(tracer, "_is_enabled", None)
-        self._enabled: Callable[[], bool] | None = enabled if callable(enabled) else None
-        is_random = getattr(self._ids, "is_trace_id_random", None) if _RANDOM else None
-        self._new_ids_random: bool = bool(is_random()) if callable(is_random) else False
-
-    def emit(self, name: str, attrs: Attributes, parent: Context | None, failed: bool) -> None:
-        """Record one point event now; `parent` as `Tracer.start_span`'s `context`."""
-        if self._enabled is not None and not self._enabled():
-            return
-        parent_span = get_current_span(parent).get_span_context()
-        if parent_span.is_valid:
-            trace_id = parent_span.trace_id
-            random_trace_id = bool(parent_span.trace_flags & _RANDOM)
-            parent_context: SpanContext | None = parent_span
-        else:
-            trace_id = self._ids.generate_trace_id()
-            random_trace_id = self._new_ids_random
-            parent_context = None
-        sampled = self._sampler.should_sample(parent, trace_id, name, SpanKind.INTERNAL, attrs)
-        decision = sampled.decision
-        if decision is Decision.DROP:
-            return
-        flags = _SAMPLED if decision is Decision.RECORD_AND_SAMPLE else 0
-        if random_trace_id:
-            flags |= _RANDOM
-        context = SpanContext(
-            trace_id,
-            self._ids.generate_span_id(),
-            is_remote=False,
-            trace_flags=TraceFlags(flags),
-            trace_state=sampled.trace_state,
-        )
-        # The sampler may add attributes (the SDK starts a span with the sampler's set too).
-        attributes = sampled.attributes.copy() if sampled.attributes else {}
-        stamps = self._context.stamps_of_finished(context, parent_context, attributes)
-        if stamps:
-            attributes.update(stamps)
-        now = time.time_ns()
-        self._processor.on_end(
-            ReadableSpan(
-                name,
-                context,
-                parent_context,
-                self._resource,
-                attributes,
-                instrumentation_scope=self._scope,
-                status=_ERROR_STATUS if failed else _UNSET_STATUS,
-                start_time=now,
-                end_time=now,
-            )
-        )
 
 
 class Recorder:
@@ -213,8 +127,8 @@ class Recorder:
         tracer: the tracer of the provider our processors are on.
         scrubber: scrubs every payload attribute before it is set.
         agent_id: the client's agent, stamped on standalone events.
-        context: the context processor on the tracer's provider; with an SDK tracer, point
-            events are then recorded as finished spans (`FinishedSpans`).
+        context: the context processor on the tracer's provider; with an SDK tracer, event
+            spans are then started through `DirectSpans` (point events born finished).
     """
 
     def __init__(
@@ -235,11 +149,7 @@ class Recorder:
         self.payload_guard = TelemetryGuard()
         self.llm_authorizer: LlmAuthorizer | None = None
         self._context = context
-        self._finished = (
-            FinishedSpans(tracer, context)
-            if context is not None and isinstance(tracer, SdkTracer)
-            else None
-        )
+        self._direct = DirectSpans.for_tracer(tracer, context)
 
     def authorize_llm_call(self, estimated_tokens: int, model: str | None) -> None:
         """Authorize `llm:call` for `estimated_tokens` (reserving budget); blocks.
@@ -329,8 +239,8 @@ class Recorder:
         if not self.recording:
             return
         failed = attrs.get(A.EVENT_STATUS) == A.EventStatuses.FAILURE
-        if self._finished is not None:
-            self._finished.emit(name, attrs, parent, failed)
+        if self._direct is not None:
+            self._direct.emit(name, attrs, parent, failed)
             return
         now = time.time_ns()
         token = STARTING.set(True)
@@ -378,7 +288,10 @@ class Recorder:
                 attrs.update(prepared.stamps)
             starting = STARTING.set(prepared if prepared is not None else True)
             try:
-                span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
+                if self._direct is not None:
+                    span = self._direct.start(name, parent, kind, attrs)
+                else:
+                    span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
             finally:
                 STARTING.reset(starting)
             otel_token = otel_context.attach(set_span_in_context(span, parent))

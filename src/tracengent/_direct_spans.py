@@ -1,0 +1,467 @@
+"""Event spans started without the SDK's general-purpose `Span`, for the recorder's hot path.
+
+The recorder knows everything about the spans it starts for events: their attributes are its
+own, already valid (strings, numbers, booleans) and few. The SDK's span machinery (a validating
+bounded mapping, a lock per span, a second read-only copy at end) is built for arbitrary
+instrumentation and is most of the cost of an event. `DirectSpans` does for the recorder what
+`Tracer.start_span` does, using only the tracer's public fields: the parent from the context,
+the tracer's own sampler (drop, record-only, added attributes and trace state honoured), its id
+generator (and the random-trace-id flag), resource and scope, and the tracer configurator when
+present. The spans it makes are handed to the tracer's span processors exactly as the SDK does:
+
+- `start` returns an `EventSpan`, a complete `opentelemetry.trace.Span` (attributes validated as
+  the SDK validates them, events, links, status, exceptions, name updates) that the processors
+  see in `on_start`; when it ends they get a `ReadableSpan` in `on_end`.
+- `emit` records a point event (a step, a recorded `AgentEvent`): it starts and ends at one
+  instant and never has children, so it is built as a finished `ReadableSpan` and only `on_end`
+  sees it.
+
+`DirectSpans.for_tracer` returns None, and the recorder uses `Tracer.start_span`, for anything
+that is not an SDK tracer or whose limits would change our attributes (a length limit).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final, cast
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    get_current_span,
+)
+from opentelemetry.util import types
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from tracengent._processors.context import ContextProcessor
+
+__all__ = ["DirectSpans", "EventSpan"]
+
+_LOGGER = logging.getLogger("tracengent.trace")
+
+_ERROR_STATUS: Final = Status(StatusCode.ERROR)
+_UNSET_STATUS: Final = Status(StatusCode.UNSET)
+_SAMPLED: Final = TraceFlags.SAMPLED
+# The W3C level-2 "random trace id" flag: SDKs before it (we support >= 1.30) have no such flag.
+_RANDOM: Final[int] = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
+# What the SDK's attribute validation returns unchanged when no length limit is set.
+_PLAIN_VALUES: Final = frozenset({str, bool, int, float})
+_NO_LINKS: Final[tuple[Link, ...]] = ()
+
+
+class DirectSpans:
+    """Starts the recorder's event spans on an SDK tracer (see the module docstring).
+
+    Args:
+        tracer: an SDK tracer; only its public attributes are used (and its span limits).
+        limits: the tracer's span limits (without a length limit).
+        context: the context processor on the tracer's provider (point events' stamps).
+    """
+
+    def __init__(self, tracer: SdkTracer, limits: SpanLimits, context: ContextProcessor) -> None:
+        self._context = context
+        self._sampler = tracer.sampler
+        self._ids = tracer.id_generator
+        self.resource: Resource = tracer.resource
+        self.processor = tracer.span_processor
+        info = tracer.instrumentation_info
+        self.scope = InstrumentationScope(info.name, info.version, info.schema_url)
+        self.max_attributes: int | None = limits.max_span_attributes
+        self.max_events: int | None = limits.max_events
+        self.max_event_attributes: int | None = limits.max_event_attributes
+        # The SDK's (experimental) tracer configurator can disable a tracer: honour it.
+        enabled = getattr(tracer, "_is_enabled", None)
+        self._enabled: Callable[[], bool] | None = enabled if callable(enabled) else None
+        is_random = getattr(self._ids, "is_trace_id_random", None) if _RANDOM else None
+        self._new_ids_random: bool = bool(is_random()) if callable(is_random) else False
+
+    @classmethod
+    def for_tracer(cls, tracer: object, context: ContextProcessor | None) -> DirectSpans | None:
+        """A `DirectSpans` for `tracer`, or None when spans must go through `start_span`.
+
+        None for a tracer that is not the SDK's, without a context processor, or when the
+        tracer's limits cap attribute lengths (the SDK would truncate our payloads; we never do).
+        """
+        if context is None or not isinstance(tracer, SdkTracer):
+            return None
+        limits = getattr(tracer, "_span_limits", None)
+        if not isinstance(limits, SpanLimits):
+            limits = SpanLimits()
+        if limits.max_attribute_length is not None or limits.max_span_attribute_length is not None:
+            return None
+        return cls(tracer, limits, context)
+
+    @property
+    def enabled(self) -> bool:
+        """False while the tracer configurator disables the tracer (nothing is recorded)."""
+        return self._enabled is None or self._enabled()
+
+    def _new_context(
+        self,
+        name: str,
+        parent: Context | None,
+        kind: SpanKind,
+        attrs: types.Attributes,
+    ) -> tuple[SpanContext, SpanContext | None, dict[str, types.AttributeValue]] | None:
+        """The new span's context, its parent's, and its attributes (the sampler's); None: dropped."""
+        parent_span = get_current_span(parent).get_span_context()
+        if parent_span.is_valid:
+            trace_id = parent_span.trace_id
+            random_trace_id = bool(parent_span.trace_flags & _RANDOM)
+            parent_context: SpanContext | None = parent_span
+        else:
+            trace_id = self._ids.generate_trace_id()
+            random_trace_id = self._new_ids_random
+            parent_context = None
+        sampled = self._sampler.should_sample(parent, trace_id, name, kind, attrs)
+        decision = sampled.decision
+        if decision is Decision.DROP:
+            return None
+        flags = _SAMPLED if decision is Decision.RECORD_AND_SAMPLE else 0
+        if random_trace_id:
+            flags |= _RANDOM
+        context = SpanContext(
+            trace_id,
+            self._ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=TraceFlags(flags),
+            trace_state=sampled.trace_state,
+        )
+        # The SDK starts a span with the sampler's attributes: the given ones (the SDK's samplers
+        # hand back a view of them) and any the sampler adds.
+        given = sampled.attributes
+        # A proxy's copy is its mapping's (C speed for a dict).
+        attributes: dict[str, types.AttributeValue] = dict(given.copy()) if given else {}
+        return context, parent_context, attributes
+
+    def emit(
+        self,
+        name: str,
+        attrs: dict[str, types.AttributeValue],
+        parent: Context | None,
+        failed: bool,
+    ) -> None:
+        """Record one point event now; `parent` as `Tracer.start_span`'s `context`."""
+        if not self.enabled:
+            return
+        started = self._new_context(name, parent, SpanKind.INTERNAL, attrs)
+        if started is None:
+            return
+        context, parent_context, attributes = started
+        stamps = self._context.stamps_of_finished(context, parent_context, attributes)
+        if stamps:
+            attributes.update(stamps)
+        now = time.time_ns()
+        self.processor.on_end(
+            ReadableSpan(
+                name,
+                context,
+                parent_context,
+                self.resource,
+                self.bounded(attributes),
+                instrumentation_scope=self.scope,
+                status=_ERROR_STATUS if failed else _UNSET_STATUS,
+                start_time=now,
+                end_time=now,
+            )
+        )
+
+    def start(
+        self,
+        name: str,
+        parent: Context | None,
+        kind: SpanKind,
+        attrs: dict[str, types.AttributeValue],
+    ) -> Span:
+        """Start a live event span under `parent`, as `Tracer.start_span` would.
+
+        `attrs` must hold only valid attribute values (the recorder's own). The span processors'
+        `on_start` runs before this returns.
+        """
+        if not self.enabled:
+            return NonRecordingSpan(get_current_span(parent).get_span_context())
+        started = self._new_context(name, parent, kind, attrs)
+        if started is None:
+            return NonRecordingSpan(get_current_span(parent).get_span_context())
+        context, parent_context, attributes = started
+        span = EventSpan(self, name, context, parent_context, kind, attributes)
+        self.processor.on_start(cast(SdkSpan, span), parent_context=parent)
+        return span
+
+    def bounded(self, attributes: dict[str, types.AttributeValue]) -> types.Attributes:
+        """The attributes within the span attribute count limit, as the SDK would keep them."""
+        limit = self.max_attributes
+        if limit is not None and len(attributes) > limit:
+            return BoundedAttributes(limit, attributes, immutable=True)
+        return attributes
+
+
+class EventSpan(Span):
+    """A live span the recorder started through `DirectSpans`; ends into a `ReadableSpan`.
+
+    Behaves as the SDK's span does for everything the API offers: attribute values are
+    validated the SDK's way (an invalid one is dropped with a warning), a finished span ignores
+    changes, an OK status is final, `end` runs once. Safe to use from several threads.
+    """
+
+    __slots__ = (
+        "_attributes",
+        "_context",
+        "_end_lock",
+        "_end_time",
+        "_events",
+        "_factory",
+        "_kind",
+        "_links",
+        "_name",
+        "_parent",
+        "_start_time",
+        "_status",
+    )
+
+    def __init__(
+        self,
+        factory: DirectSpans,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        kind: SpanKind,
+        attributes: dict[str, types.AttributeValue],
+    ) -> None:
+        self._factory = factory
+        self._name = name
+        self._context = context
+        self._parent = parent
+        self._kind = kind
+        self._attributes = attributes
+        self._events: list[Event] | None = None
+        self._links: tuple[Link, ...] = _NO_LINKS
+        self._status = _UNSET_STATUS
+        self._end_time: int | None = None
+        self._end_lock = threading.Lock()
+        self._start_time = time.time_ns()
+
+    # --- what span processors read in `on_start` (the SDK span's read-only view) ---------------
+    @property
+    def name(self) -> str:
+        """The span's name."""
+        return self._name
+
+    @property
+    def context(self) -> SpanContext:
+        """The span's context."""
+        return self._context
+
+    @property
+    def parent(self) -> SpanContext | None:
+        """The parent span's context (None for a root)."""
+        return self._parent
+
+    @property
+    def kind(self) -> SpanKind:
+        """The span's kind."""
+        return self._kind
+
+    @property
+    def attributes(self) -> types.Attributes:
+        """A read-only view of the attributes."""
+        return MappingProxyType(self._attributes)
+
+    @property
+    def start_time(self) -> int:
+        """Start time, ns since the epoch."""
+        return self._start_time
+
+    @property
+    def end_time(self) -> int | None:
+        """End time, ns since the epoch; None while the span runs."""
+        return self._end_time
+
+    @property
+    def status(self) -> Status:
+        """The span's status."""
+        return self._status
+
+    @property
+    def resource(self) -> Resource:
+        """The tracer provider's resource."""
+        return self._factory.resource
+
+    @property
+    def instrumentation_scope(self) -> InstrumentationScope:
+        """The tracer's instrumentation scope."""
+        return self._factory.scope
+
+    @property
+    def events(self) -> Sequence[Event]:
+        """The span's events so far."""
+        return tuple(self._events or ())
+
+    @property
+    def links(self) -> Sequence[Link]:
+        """The span's links."""
+        return self._links
+
+    # --- the API ---------------------------------------------------------------------------
+    def get_span_context(self) -> SpanContext:
+        """The span's context."""
+        return self._context
+
+    def is_recording(self) -> bool:
+        """True until the span ends."""
+        return self._end_time is None
+
+    def set_attribute(self, key: str, value: types.AttributeValue) -> None:
+        """Set one attribute (validated as the SDK does; ignored once the span ended)."""
+        if self._end_time is not None:
+            _LOGGER.warning("Setting attribute on ended span.")
+            return
+        if type(value) in _PLAIN_VALUES and type(key) is str and key:
+            self._attributes[key] = value
+        else:
+            self._attributes.update(BoundedAttributes(attributes={key: value}))
+
+    def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
+        """Set several attributes (validated as the SDK does; ignored once the span ended)."""
+        if self._end_time is not None:
+            _LOGGER.warning("Setting attribute on ended span.")
+            return
+        if all(type(v) in _PLAIN_VALUES and type(k) is str and k for k, v in attributes.items()):
+            self._attributes.update(attributes)
+        else:
+            self._attributes.update(BoundedAttributes(attributes=attributes))
+
+    def add_event(
+        self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
+    ) -> None:
+        """Add an event (its attributes validated and capped as the SDK does)."""
+        if self._end_time is not None:
+            _LOGGER.warning("Calling add_event() on an ended span.")
+            return
+        bounded = BoundedAttributes(self._factory.max_event_attributes, attributes, immutable=True)
+        event = Event(name, bounded, time.time_ns() if timestamp is None else timestamp)
+        if self._events is None:
+            self._events = []
+        self._events.append(event)
+
+    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
+        """Add a link to another span (an invalid context is ignored, as the SDK does)."""
+        if self._end_time is not None:
+            _LOGGER.warning("Calling add_link() on an ended span.")
+            return
+        if context is None or not context.is_valid:
+            return
+        bounded = BoundedAttributes(attributes=attributes, immutable=True)
+        self._links = (*self._links, Link(context, bounded))
+
+    def update_name(self, name: str) -> None:
+        """Rename the span (ignored once it ended)."""
+        if self._end_time is not None:
+            _LOGGER.warning("Calling update_name() on an ended span.")
+            return
+        self._name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        """Set the status: OK is final and UNSET is ignored, as in the SDK."""
+        if self._status.status_code is StatusCode.OK:
+            return
+        if isinstance(status, Status):
+            if status.status_code is StatusCode.UNSET:
+                return
+            if description is not None:
+                _LOGGER.warning(
+                    "Description %s ignored. Use either `Status` or `(StatusCode, Description)`",
+                    description,
+                )
+            self._status = status
+        elif isinstance(status, StatusCode) and status is not StatusCode.UNSET:
+            self._status = Status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        """Record `exception` as an `exception` event (the semantic conventions' attributes)."""
+        module = type(exception).__module__
+        qualname = type(exception).__qualname__
+        event: dict[str, types.AttributeValue] = {
+            "exception.type": f"{module}.{qualname}"
+            if module and module != "builtins"
+            else qualname,
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(
+                traceback.format_exception(type(exception), exception, exception.__traceback__)
+            ),
+            "exception.escaped": str(escaped),
+        }
+        if attributes:
+            event.update(attributes)
+        self.add_event("exception", event, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        """End the span once and hand it, finished, to the span processors' `on_end`."""
+        with self._end_lock:
+            if self._end_time is not None:
+                _LOGGER.warning("Calling end() on an ended span.")
+                return
+            self._end_time = time.time_ns() if end_time is None else end_time
+        factory = self._factory
+        events: Sequence[Event] = ()
+        if self._events:
+            limit = factory.max_events
+            events = tuple(self._events if limit is None else self._events[-limit:])
+        factory.processor.on_end(
+            ReadableSpan(
+                self._name,
+                self._context,
+                self._parent,
+                factory.resource,
+                factory.bounded(self._attributes),
+                events,
+                self._links,
+                self._kind,
+                status=self._status,
+                start_time=self._start_time,
+                end_time=self._end_time,
+                instrumentation_scope=factory.scope,
+            )
+        )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        """End the span; an exception is recorded and sets status ERROR, as the SDK does."""
+        if exc_val is not None and self.is_recording():
+            self.record_exception(exc_val, escaped=True)
+            self.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
+        super().__exit__(exc_type, exc_val, exc_tb)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(name="{self._name}", context={self._context})'

@@ -1,0 +1,390 @@
+"""Live event spans started through `DirectSpans` behave as the SDK's spans do.
+
+A tracked callable's span is an `EventSpan`: every processor sees it start (`on_start`) and end
+(`on_end`, as a `ReadableSpan`), children started inside parent to it, and everything the API
+offers (attributes, events, links, status, exceptions, names) gives what an SDK span would. The
+parity tests run the same calls on an SDK span and an `EventSpan` and compare what ended.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, StatusCode, TraceState
+from opentelemetry.trace.status import Status
+from opentelemetry.util.types import Attributes
+
+from opentelemetry.exporter.tracengent import attributes as A
+from tracengent._direct_spans import DirectSpans, EventSpan
+from tracengent._processors.context import ContextProcessor
+from tracengent._recording import Recorder
+from tracengent._scrubbing import Scrubber, ScrubbingProcessor
+from tracengent._trace import begin_trace
+
+AGENT_ID = "agent-direct"
+
+
+class _Watching(SpanProcessor):
+    """Records what every processor hook received."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, Context | None]] = []
+        self.start_attributes: list[dict[str, object]] = []
+        self.ended: list[ReadableSpan] = []
+
+    def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
+        self.started.append((span.name, parent_context))
+        self.start_attributes.append(dict(span.attributes or {}))
+        # A processor may stamp attributes as the span starts (the baggage processor does).
+        span.set_attribute("watched", True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.ended.append(span)
+
+
+def _pipeline(
+    provider: TracerProvider,
+) -> tuple[Recorder, InMemorySpanExporter, _Watching]:
+    context = ContextProcessor()
+    memory = InMemorySpanExporter()
+    watching = _Watching()
+    scrubber = Scrubber()
+    for processor in (context, ScrubbingProcessor(scrubber), watching):
+        provider.add_span_processor(processor)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    recorder = Recorder(provider.get_tracer("direct-tests", "1.2"), scrubber, AGENT_ID, context)
+    return recorder, memory, watching
+
+
+def _only(memory: InMemorySpanExporter, name: str) -> ReadableSpan:
+    found = [s for s in memory.get_finished_spans() if s.name == name]
+    assert len(found) == 1, [s.name for s in memory.get_finished_spans()]
+    return found[0]
+
+
+def test_a_tracked_call_is_an_event_span_every_processor_sees_start_and_end() -> None:
+    provider = TracerProvider(resource=Resource.create({"service.name": "svc"}))
+    recorder, memory, watching = _pipeline(provider)
+    seen: list[Span] = []
+
+    def refund() -> int:
+        seen.append(otel_trace.get_current_span())
+        return 7
+
+    with begin_trace(recorder, "refund", "u-1") as trace:
+        trace.track_action("refund", refund)
+    assert isinstance(seen[0], EventSpan)
+    assert [name for name, _ in watching.started][-1] == "refund"
+    # The span starts already stamped: the processors see the decision-trace context.
+    started = watching.start_attributes[-1]
+    assert started[A.EVENT_TYPE] == "action"
+    assert started[A.ACTOR_USER_ID] == "u-1"
+    assert started[A.GEN_AI_AGENT_ID] == AGENT_ID
+    span = _only(memory, "refund")
+    root = _only(memory, f"invoke_agent {AGENT_ID}")
+    assert type(span) is ReadableSpan
+    assert span.context is not None
+    assert root.context is not None
+    assert span.parent is not None
+    assert span.parent.span_id == root.context.span_id
+    assert span.context.trace_id == root.context.trace_id
+    assert span.context.trace_flags == root.context.trace_flags
+    assert span.kind is SpanKind.INTERNAL
+    assert span.resource.attributes["service.name"] == "svc"
+    assert span.instrumentation_scope is not None
+    assert (span.instrumentation_scope.name, span.instrumentation_scope.version) == (
+        "direct-tests",
+        "1.2",
+    )
+    assert span.start_time is not None
+    assert span.end_time is not None
+    assert span.start_time <= span.end_time
+    attrs = span.attributes or {}
+    assert attrs["watched"] is True
+    assert attrs[A.OUTPUT] == "7"
+    assert attrs[A.TRACE_ID] == (root.attributes or {})[A.TRACE_ID]
+    assert span.status.status_code is StatusCode.UNSET
+    provider.shutdown()
+
+
+def test_children_started_inside_parent_to_the_event_span() -> None:
+    provider = TracerProvider()
+    recorder, memory, _ = _pipeline(provider)
+    other = provider.get_tracer("app")
+
+    def call() -> None:
+        with other.start_as_current_span("db query"):
+            pass
+
+    with begin_trace(recorder, "go", None) as trace:
+        trace.track_tool_call("lookup", call)
+    child, event = _only(memory, "db query"), _only(memory, "lookup")
+    assert child.parent is not None
+    assert event.context is not None
+    assert child.parent.span_id == event.context.span_id
+    assert (child.attributes or {})[A.TRACE_ID] == (event.attributes or {})[A.TRACE_ID]
+    provider.shutdown()
+
+
+def test_a_failed_call_records_the_exception_as_the_sdk_does() -> None:
+    provider = TracerProvider()
+    recorder, memory, _ = _pipeline(provider)
+
+    def boom() -> None:
+        raise KeyError("order 7")
+
+    with begin_trace(recorder, "go", None) as trace, pytest.raises(KeyError):
+        trace.track_action("fails", boom)
+    span = _only(memory, "fails")
+    assert span.status.status_code is StatusCode.ERROR
+    assert (span.attributes or {})[A.EVENT_STATUS] == "failure"
+    (event,) = span.events
+    assert event.name == "exception"
+    attrs = event.attributes or {}
+    assert attrs["exception.type"] == "KeyError"
+    assert attrs["exception.message"] == "'order 7'"
+    assert "raise KeyError" in str(attrs["exception.stacktrace"])
+    assert attrs["exception.escaped"] == "False"
+    provider.shutdown()
+
+
+# --- parity with the SDK's span, call for call ------------------------------------------------
+
+Operation = Callable[[Span], None]
+
+
+class _Error(Exception):
+    pass
+
+
+def _with_exception(span: Span) -> None:
+    try:
+        raise _Error("bad")
+    except _Error as exc:
+        span.record_exception(exc, {"extra": 1}, timestamp=5, escaped=True)
+
+
+_OPERATIONS: dict[str, Sequence[Operation]] = {
+    "valid attributes": [
+        lambda s: s.set_attribute("text", "x"),
+        lambda s: s.set_attribute("list", [1, 2, 3]),
+        lambda s: s.set_attributes({"flag": False, "ratio": 0.5, "strs": ("a", "b")}),
+    ],
+    "invalid attributes are dropped": [
+        lambda s: s.set_attribute("nested", {"a": 1}),
+        lambda s: s.set_attribute("", "empty key"),
+        lambda s: s.set_attribute("mixed", [1, "a"]),
+        lambda s: s.set_attributes({"ok": 1, "bad": object()}),  # type: ignore[dict-item]
+    ],
+    "events and exceptions": [
+        lambda s: s.add_event("checkpoint", {"n": 1, "bad": {"x": 1}}, timestamp=3),
+        _with_exception,
+    ],
+    "status: OK is final": [
+        lambda s: s.set_status(Status(StatusCode.OK)),
+        lambda s: s.set_status(Status(StatusCode.ERROR, "late")),
+    ],
+    "status: UNSET ignored, description with the code": [
+        lambda s: s.set_status(StatusCode.ERROR, "broken"),
+        lambda s: s.set_status(Status(StatusCode.UNSET)),
+    ],
+    "rename and link": [
+        lambda s: s.update_name("renamed"),
+        lambda s: s.add_link(SpanContext(1, 2, is_remote=True), {"why": "retry"}),
+        lambda s: s.add_link(SpanContext(0, 0, is_remote=False)),
+    ],
+}
+
+
+def _ended_both_ways(operations: Sequence[Operation]) -> tuple[ReadableSpan, ReadableSpan]:
+    """The same calls on an SDK span and on an `EventSpan`, both ended (then changed again)."""
+    ended: list[ReadableSpan] = []
+    for direct in (False, True):
+        provider = TracerProvider()
+        memory = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("parity")
+        if direct:
+            factory = DirectSpans.for_tracer(tracer, ContextProcessor())
+            assert factory is not None
+            span = factory.start("op", None, SpanKind.CLIENT, {"start": "yes"})
+            assert isinstance(span, EventSpan)
+        else:
+            span = tracer.start_span("op", kind=SpanKind.CLIENT, attributes={"start": "yes"})
+        for operation in operations:
+            operation(span)
+        span.end()
+        # After the end nothing changes and nothing is exported again.
+        span.set_attribute("late", 1)
+        span.add_event("late")
+        span.update_name("late")
+        span.end()
+        (finished,) = memory.get_finished_spans()
+        ended.append(finished)
+        provider.shutdown()
+    return ended[0], ended[1]
+
+
+def _comparable(span: ReadableSpan) -> dict[str, object]:
+    return {
+        "name": span.name,
+        "kind": span.kind,
+        "attributes": dict(span.attributes or {}),
+        "events": [(e.name, dict(e.attributes or {}), e.timestamp) for e in span.events],
+        "links": [(link.context, dict(link.attributes or {})) for link in span.links],
+        "status": (span.status.status_code, span.status.description),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_OPERATIONS))
+def test_api_calls_give_what_the_sdk_span_gives(case: str) -> None:
+    sdk, direct = _ended_both_ways(_OPERATIONS[case])
+    expected, actual = _comparable(sdk), _comparable(direct)
+    if case == "events and exceptions":
+        # Stack traces differ by the frames that ran them; the rest must be equal.
+        for events in (expected["events"], actual["events"]):
+            assert isinstance(events, list)
+            assert "_with_exception" in str(events[1][1].pop("exception.stacktrace"))
+    assert actual == expected
+
+
+def test_the_span_as_a_context_manager_records_an_escaping_exception() -> None:
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    factory = DirectSpans.for_tracer(provider.get_tracer("cm"), ContextProcessor())
+    assert factory is not None
+    with pytest.raises(_Error), factory.start("cm", None, SpanKind.INTERNAL, {}):
+        raise _Error("escaped")
+    (span,) = memory.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "_Error: escaped"
+    assert (span.events[0].attributes or {})["exception.escaped"] == "True"
+    provider.shutdown()
+
+
+def test_concurrent_ends_export_the_span_once() -> None:
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    factory = DirectSpans.for_tracer(provider.get_tracer("race"), ContextProcessor())
+    assert factory is not None
+    for _ in range(50):
+        span = factory.start("race", None, SpanKind.INTERNAL, {})
+        barrier = threading.Barrier(4)
+
+        def end(target: Span = span, wait: threading.Barrier = barrier) -> None:
+            wait.wait()
+            target.end()
+
+        threads = [threading.Thread(target=end) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(memory.get_finished_spans()) == 50
+    provider.shutdown()
+
+
+# --- the provider's sampler and limits ---------------------------------------------------------
+
+
+class _RecordOnly(Sampler):
+    """Records without sampling, adds an attribute and a trace state entry."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        merged = {**(attributes or {}), "sampler.rule": "record-only"}
+        return SamplingResult(Decision.RECORD_ONLY, merged, TraceState([("ro", "1")]))
+
+    def get_description(self) -> str:
+        return "RecordOnly"
+
+
+def test_a_dropping_sampler_gets_no_span_and_the_call_still_runs() -> None:
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
+    recorder, memory, watching = _pipeline(provider)
+    active = recorder.open("dropped", {A.EVENT_TYPE: "action"}, None)
+    assert active is not None
+    assert recorder.close_ok(active, 1, None) == 1
+    assert not active.span.is_recording()
+    assert not isinstance(active.span, EventSpan)
+    assert memory.get_finished_spans() == ()
+    assert watching.started == []
+    provider.shutdown()
+
+
+def test_record_only_sampling_keeps_the_samplers_attributes_and_state() -> None:
+    provider = TracerProvider(sampler=_RecordOnly())
+    recorder, _, watching = _pipeline(provider)
+    active = recorder.open("recorded", {A.EVENT_TYPE: "action"}, None)
+    recorder.close_ok(active, None, None)
+    span = watching.ended[-1]
+    assert span.context is not None
+    assert not span.context.trace_flags.sampled
+    assert span.context.trace_state.get("ro") == "1"
+    assert (span.attributes or {})["sampler.rule"] == "record-only"
+    assert (span.attributes or {})[A.EVENT_TYPE] == "action"
+    provider.shutdown()
+
+
+def test_a_length_limit_sends_event_spans_through_the_sdk() -> None:
+    """The SDK would truncate payloads under a length limit: the recorder then uses it."""
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attribute_length=4))
+    recorder, memory, _ = _pipeline(provider)
+    assert DirectSpans.for_tracer(recorder.tracer, ContextProcessor()) is None
+    with begin_trace(recorder, "go", None) as trace:
+        trace.track_action("long", lambda: "abcdefgh")
+    # The SDK's own truncation applied, exactly as for any other span of the provider.
+    assert (_only(memory, "long").attributes or {})[A.OUTPUT] == '"abc'
+    provider.shutdown()
+
+
+def test_the_attribute_count_limit_keeps_the_newest_as_the_sdk_does() -> None:
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=3), sampler=ALWAYS_ON)
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("limits")
+    factory = DirectSpans.for_tracer(tracer, ContextProcessor())
+    assert factory is not None
+    for span in (
+        tracer.start_span("sdk", attributes={"a": 1, "b": 2}),
+        factory.start("direct", None, SpanKind.INTERNAL, {"a": 1, "b": 2}),
+    ):
+        span.set_attributes({"c": 3, "d": 4})
+        span.end()
+    sdk, direct = memory.get_finished_spans()
+    assert dict(direct.attributes or {}) == dict(sdk.attributes or {}) == {"b": 2, "c": 3, "d": 4}
+    provider.shutdown()
+
+
+def test_without_a_context_processor_or_an_sdk_tracer_the_sdk_path_is_used() -> None:
+    provider = TracerProvider()
+    assert DirectSpans.for_tracer(provider.get_tracer("x"), None) is None
+    assert DirectSpans.for_tracer(otel_trace.NoOpTracer(), ContextProcessor()) is None
+    provider.shutdown()
