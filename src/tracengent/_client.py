@@ -136,7 +136,7 @@ class TracengentClient(GovernanceMethods):
         self._recorder = Recorder(self._tracer, scrubber, agent_id, context)
         self._init_governance(
             self._options,
-            tracer=self._tracer,
+            tracer=self._recorder.span_tracer,
             platform=self._platform,
             transport=transport,
             async_transport=async_transport,

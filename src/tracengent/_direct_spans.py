@@ -18,6 +18,7 @@ present. The spans it makes are handed to the tracer's span processors exactly a
 
 `DirectSpans.for_tracer` returns None, and the recorder uses `Tracer.start_span`, for anything
 that is not an SDK tracer or whose limits would change our attributes (a length limit).
+`DirectTracer` offers the same to the SDK's other span makers (governance spans) as a `Tracer`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, cast
 
@@ -47,7 +49,9 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     TraceFlags,
+    Tracer,
     get_current_span,
+    use_span,
 )
 from opentelemetry.util import types
 
@@ -56,7 +60,7 @@ if TYPE_CHECKING:
 
     from tracengent._processors.context import ContextProcessor
 
-__all__ = ["DirectSpans", "EventSpan"]
+__all__ = ["DirectSpans", "DirectTracer", "EventSpan"]
 
 _LOGGER = logging.getLogger("tracengent.trace")
 
@@ -465,3 +469,91 @@ class EventSpan(Span):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(name="{self._name}", context={self._context})'
+
+
+def _plain_attributes(attributes: types.Attributes) -> bool:
+    """Whether every attribute is one the SDK would keep unchanged (a scalar under a text key)."""
+    if not attributes:
+        return True
+    return all(type(v) in _PLAIN_VALUES and type(k) is str and k for k, v in attributes.items())
+
+
+class DirectTracer(Tracer):
+    """A `Tracer` whose spans start through `DirectSpans` when nothing but that is asked for.
+
+    Spans with links, an explicit start time, exception handling turned off, or attributes that
+    are not plain scalars are started by the SDK tracer itself (they are rare; the SDK is exact).
+
+    Args:
+        tracer: the SDK tracer `direct` was made for.
+        direct: the recorder's `DirectSpans`.
+    """
+
+    def __init__(self, tracer: Tracer, direct: DirectSpans) -> None:
+        self._tracer = tracer
+        self._direct = direct
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: types.Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> Span:
+        """Start a span, as the SDK tracer would (see the class docstring)."""
+        if (
+            links
+            or start_time is not None
+            or not record_exception
+            or not set_status_on_exception
+            or not _plain_attributes(attributes)
+        ):
+            return self._tracer.start_span(
+                name,
+                context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+            )
+        return self._direct.start(name, context, kind, dict(attributes) if attributes else {})
+
+    # The API types the result with its private context-manager class; this one is a plain
+    # `contextlib` one (used with `with`, which is all the API promises).
+    @contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: types.Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[Span]:
+        """Start a span and make it current for the block (as the SDK tracer does)."""
+        span = self.start_span(
+            name,
+            context,
+            kind,
+            attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+        with use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current

@@ -33,7 +33,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.wire import AgentEvent, AuthDecision, LlmCallResult, Money
-from tracengent._direct_spans import DirectSpans
+from tracengent._direct_spans import DirectSpans, DirectTracer
 from tracengent._processors.context import STARTING, ContextProcessor
 from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
@@ -150,6 +150,10 @@ class Recorder:
         self.llm_authorizer: LlmAuthorizer | None = None
         self._context = context
         self._direct = DirectSpans.for_tracer(tracer, context)
+        # What the client's other spans (governance) are started with: the same fast path.
+        self.span_tracer: Tracer = (
+            DirectTracer(tracer, self._direct) if self._direct is not None else tracer
+        )
 
     def authorize_llm_call(self, estimated_tokens: int, model: str | None) -> None:
         """Authorize `llm:call` for `estimated_tokens` (reserving budget); blocks.

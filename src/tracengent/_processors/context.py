@@ -167,30 +167,28 @@ class ContextProcessor(SpanProcessor):
         The recorder starts its live event spans with `PreparedStart.stamps` among their
         attributes, so each is written once, and sets `STARTING` to the result while the span
         starts: `on_start` then only remembers the span and advances its trace. Changes nothing
-        here (a span the sampler drops never starts). None when the span is not an event of an
-        open trace (`on_start` then does all the work). If another event of the trace starts in
+        here (a span the sampler drops never starts). An event outside any decision trace gets
+        no stamps. None when the span is not an explicit event (`on_start` then does all the
+        work). If another event of the trace starts in
         between (two threads), the event parent read here may be the older one, which the wire
         contract tolerates. Never raises.
         """
         try:
-            record = self._open.get(parent.span_id)
-            if record is None or record.trace is None or A.GOVERNANCE_KIND in attrs:
-                return None
-            if A.GEN_AI_OPERATION_NAME in attrs:
+            if A.GOVERNANCE_KIND in attrs or A.GEN_AI_OPERATION_NAME in attrs:
                 return None
             event_type = attrs.get(A.EVENT_TYPE)
             if not isinstance(event_type, str):
                 return None
-            trace = record.trace
             explicit_id = attrs.get(A.EVENT_ID)
-            return PreparedStart(
-                self,
-                trace,
-                event_type,
-                record.event_id,
-                explicit_id if isinstance(explicit_id, str) and explicit_id else None,
-                _event_stamps(trace, record.event_id, attrs, trace.first_event_pending),
-            )
+            explicit = explicit_id if isinstance(explicit_id, str) and explicit_id else None
+            record = self._open.get(parent.span_id)
+            if record is None or record.trace is None:
+                # An event outside any decision trace (a tracked request, a standalone call):
+                # nothing to stamp; `on_start` remembers it for its children.
+                return PreparedStart(self, None, event_type, None, explicit, {})
+            trace = record.trace
+            stamps = _event_stamps(trace, record.event_id, attrs, trace.first_event_pending)
+            return PreparedStart(self, trace, event_type, record.event_id, explicit, stamps)
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._failed(exc)
             return None
@@ -200,9 +198,10 @@ class ContextProcessor(SpanProcessor):
         event_id = prepared.explicit_id or event_id_for(context.trace_id, context.span_id)
         trace = prepared.trace
         self._open[context.span_id] = _OpenSpan(trace, event_id, prepared.event_type)
-        if prepared.enclosing_id is None:
-            trace.last_top_level = event_id
-        trace.claim_first_event()
+        if trace is not None:
+            if prepared.enclosing_id is None:
+                trace.last_top_level = event_id
+            trace.claim_first_event()
 
     def _stamp(self, span: Span) -> None:
         # One copy into a plain dict (C speed) beats a dozen lookups through the span's proxy.
@@ -294,7 +293,7 @@ class PreparedStart:
     def __init__(
         self,
         processor: ContextProcessor,
-        trace: _TraceState,
+        trace: _TraceState | None,
         event_type: str,
         enclosing_id: str | None,
         explicit_id: str | None,

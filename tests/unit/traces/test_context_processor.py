@@ -72,6 +72,32 @@ def test_http_span_outside_a_trace_gets_nothing(harness: Harness) -> None:
     assert harness.context.open_span_count == 0
 
 
+def test_tracked_tool_call_outside_a_trace_absorbs_its_http_span(harness: Harness) -> None:
+    """A standalone tracked tool call gets no stamps, is remembered while it runs (its HTTP
+    span is absorbed, not a second event) and forgotten when it ends."""
+    tracer = harness.provider.get_tracer("http")
+    open_during: list[int] = []
+
+    def call() -> None:
+        open_during.append(harness.context.open_span_count)
+        with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes=HTTP):
+            pass
+
+    active = harness.recorder.open("lookup", {A.EVENT_TYPE: "tool_call"}, None)
+    assert active is not None
+    call()
+    harness.recorder.close_ok(active, None, None)
+    assert open_during == [1]
+    assert harness.context.open_span_count == 0
+    attrs = harness.span("lookup").attributes or {}
+    assert A.TRACE_ID not in attrs
+    assert A.EVENT_PARENT_ID not in attrs
+    get = harness.span("GET").attributes or {}
+    assert A.TRACE_ID not in get
+    assert A.EVENT_PARENT_ID not in get
+    assert A.EVENT_TYPE not in get
+
+
 def test_execute_tool_span_is_an_event_with_explicit_id(harness: Harness) -> None:
     """An execute_tool span is an event; an explicit event id is the one children follow."""
     tracer = harness.provider.get_tracer("genai")

@@ -32,7 +32,7 @@ from opentelemetry.trace.status import Status
 from opentelemetry.util.types import Attributes
 
 from opentelemetry.exporter.tracengent import attributes as A
-from tracengent._direct_spans import DirectSpans, EventSpan
+from tracengent._direct_spans import DirectSpans, DirectTracer, EventSpan
 from tracengent._processors.context import ContextProcessor
 from tracengent._recording import Recorder
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
@@ -388,3 +388,77 @@ def test_without_a_context_processor_or_an_sdk_tracer_the_sdk_path_is_used() -> 
     assert DirectSpans.for_tracer(provider.get_tracer("x"), None) is None
     assert DirectSpans.for_tracer(otel_trace.NoOpTracer(), ContextProcessor()) is None
     provider.shutdown()
+
+
+# --- DirectTracer: the client's other spans (governance) ---------------------------------------
+
+
+def _direct_tracer(provider: TracerProvider) -> DirectTracer:
+    tracer = provider.get_tracer("facade")
+    factory = DirectSpans.for_tracer(tracer, ContextProcessor())
+    assert factory is not None
+    return DirectTracer(tracer, factory)
+
+
+def test_direct_tracer_starts_plain_spans_directly_and_the_rest_on_the_sdk() -> None:
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = _direct_tracer(provider)
+    plain = tracer.start_span("plain", attributes={"k": "v", "n": 1})
+    assert isinstance(plain, EventSpan)
+    link = Link(SpanContext(1, 2, is_remote=True))
+    for span in (
+        tracer.start_span("linked", links=[link]),
+        tracer.start_span("timed", start_time=5),
+        tracer.start_span("listy", attributes={"tags": ["a", "b"]}),
+        tracer.start_span("quiet", record_exception=False),
+    ):
+        assert isinstance(span, SdkSpan), span
+        span.end()
+    plain.end()
+    ended = {s.name: s for s in memory.get_finished_spans()}
+    assert dict(ended["plain"].attributes or {}) == {"k": "v", "n": 1}
+    assert ended["linked"].links[0].context == link.context
+    assert ended["timed"].start_time == 5
+    assert (ended["listy"].attributes or {})["tags"] == ("a", "b")
+    provider.shutdown()
+
+
+def test_direct_tracer_current_span_block_records_an_escaping_exception() -> None:
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = _direct_tracer(provider)
+    seen: list[Span] = []
+
+    def fail_inside() -> None:
+        with tracer.start_as_current_span("block") as span:
+            seen.extend((span, otel_trace.get_current_span()))
+            raise _Error("out")
+
+    with pytest.raises(_Error):
+        fail_inside()
+    assert seen[0] is seen[1]
+    assert otel_trace.get_current_span() is not seen[0]
+    (ended,) = memory.get_finished_spans()
+    assert ended.status.status_code is StatusCode.ERROR
+    assert ended.events[0].name == "exception"
+    provider.shutdown()
+
+
+def test_a_clients_governance_spans_are_direct_spans() -> None:
+    """The client hands its governance the recorder's `DirectTracer`."""
+    from opentelemetry.exporter.tracengent.options import TracengentOptions
+    from tracengent import TracengentClient
+
+    client = TracengentClient(
+        TracengentOptions(
+            agent_id="a", base_url="http://127.0.0.1:9", client_id="k", client_secret="s"
+        )
+    )
+    try:
+        assert isinstance(client.recorder.span_tracer, DirectTracer)
+        assert client._governance.tracer is client.recorder.span_tracer
+    finally:
+        client.close()
