@@ -25,6 +25,7 @@ from opentelemetry.exporter.tracengent.errors import (
 )
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, dumps_compact
 from opentelemetry.exporter.tracengent.wire import AuthDecision
+from tracengent._state import CURRENT_TRACE
 
 __all__ = [
     "APPROVAL_STATUSES",
@@ -116,11 +117,7 @@ class AsyncGovernancePlatform(Protocol):
 
 def current_trace_id() -> str | None:
     """The Tracengent id of the active decision trace (sent as `traceId`); None outside one."""
-    try:
-        from tracengent._trace import current_trace
-    except ImportError:
-        return None
-    trace = current_trace()
+    trace = CURRENT_TRACE.get()
     return trace.trace_id if trace is not None else None
 
 

@@ -18,6 +18,7 @@ from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
+from tracengent._processors.context import STARTING
 
 __all__ = ["GovernanceSpan", "governance_span", "record_decision", "record_delegation"]
 
@@ -41,9 +42,15 @@ class GovernanceSpan:
 
     def __enter__(self) -> Span:
         """Start the span and make it current."""
-        span = self._tracer.start_span(
-            self._name, kind=SpanKind.INTERNAL, attributes=self._attributes
-        )
+        # Its attributes are ours (kind, permission, transport): nothing for the scrubbing
+        # processor to look at.
+        starting = STARTING.set(True)
+        try:
+            span = self._tracer.start_span(
+                self._name, kind=SpanKind.INTERNAL, attributes=self._attributes
+            )
+        finally:
+            STARTING.reset(starting)
         try:
             self._token = otel_context.attach(set_span_in_context(span))
         except BaseException:

@@ -17,6 +17,7 @@ the steps, so both follow exactly the same rules (wire contract §2, §4):
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import math
@@ -26,7 +27,9 @@ from email.utils import parsedate_to_datetime
 from typing import Final, Literal, TypeAlias
 
 import httpx
+import orjson
 
+from opentelemetry.exporter.tracengent._payloads import has_long_digit_run
 from opentelemetry.exporter.tracengent.errors import (
     AgentDisabledError,
     MalformedResponseError,
@@ -86,6 +89,29 @@ class PreparedBody:
     gzipped: bool
 
 
+_orjson_dumps: Final = orjson.dumps
+_orjson_loads: Final = orjson.loads
+_UNDECODED: Final = object()
+_ORJSON_STRICT: Final = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _encode_strict(value: JsonValue) -> bytes:
+    """`dumps_compact(value)` as UTF-8, made by orjson (in C) when it gives the same document.
+
+    orjson writes NaN and infinities as `null`, which the standard encoder refuses: any `null`
+    in orjson's output sends the value to the standard encoder, which decides (and raises for
+    them). What orjson refuses (integers beyond 64 bits, non-text keys, lone surrogates, a
+    datetime or dataclass the standard encoder would not take either) goes there too.
+    """
+    try:
+        raw = _orjson_dumps(value, option=_ORJSON_STRICT)
+    except TypeError:
+        return dumps_compact(value).encode()
+    if b"null" in raw:
+        return dumps_compact(value).encode()
+    return raw
+
+
 def encode_json_body(value: JsonValue | EncodedBatch, gzip_threshold_bytes: int) -> PreparedBody:
     """Compact JSON, gzipped when at least `gzip_threshold_bytes` long.
 
@@ -93,7 +119,7 @@ def encode_json_body(value: JsonValue | EncodedBatch, gzip_threshold_bytes: int)
         ValueError: NaN/infinity or a circular structure.
         TypeError: a value JSON cannot represent.
     """
-    raw = value.json_array() if isinstance(value, EncodedBatch) else dumps_compact(value).encode()
+    raw = value.json_array() if isinstance(value, EncodedBatch) else _encode_strict(value)
     if len(raw) >= gzip_threshold_bytes:
         # mtime=0 keeps the bytes reproducible for the same body.
         return PreparedBody(gzip.compress(raw, compresslevel=_GZIP_LEVEL, mtime=0), True)
@@ -205,16 +231,26 @@ def parse_retry_after(value: str | None, now_epoch_s: float) -> float | None:
 def parse_json_object(response: httpx.Response) -> JsonObject:
     """The 2xx answer's body as a JSON object.
 
+    Decoded by orjson; what orjson refuses (not UTF-8, NaN or infinity literals, nesting deeper
+    than it goes) or may not read exactly (a run of 19+ digits: orjson reads an integer beyond 64
+    bits as a float) goes to the standard decoder, so the result is always the standard decoder's.
+
     Raises:
         MalformedResponseError: empty, not JSON, or JSON that is not an object.
     """
-    try:
-        value = json.loads(response.content)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedResponseError(
-            f"{response.status_code} answer is not JSON: {_snippet(response)!r}",
-            status_code=response.status_code,
-        ) from exc
+    content = response.content
+    value: object = _UNDECODED
+    if not has_long_digit_run(content):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            value = _orjson_loads(content)
+    if value is _UNDECODED:
+        try:
+            value = json.loads(content)
+        except (ValueError, RecursionError) as exc:
+            raise MalformedResponseError(
+                f"{response.status_code} answer is not JSON: {_snippet(response)!r}",
+                status_code=response.status_code,
+            ) from exc
     if not isinstance(value, dict):
         raise MalformedResponseError(
             f"{response.status_code} answer is not a JSON object but {type(value).__name__}",

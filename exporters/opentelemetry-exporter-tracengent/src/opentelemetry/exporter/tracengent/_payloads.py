@@ -31,6 +31,7 @@ __all__ = [
     "any_long_digit_run",
     "decode_payload",
     "finite_number",
+    "has_long_digit_run",
     "json_or_raw",
 ]
 
@@ -154,5 +155,10 @@ def any_long_digit_run(texts: list[str]) -> bool:
         return False
     # A newline is not a digit, so no run spans two texts; lone surrogates (which orjson
     # refuses anyway) must not make the scan raise.
-    joined = "\n".join(texts).encode("utf-8", "surrogatepass")
-    return _DIGIT_RUN in joined.translate(_DIGITS_AS_ZEROS)
+    return has_long_digit_run("\n".join(texts).encode("utf-8", "surrogatepass"))
+
+
+def has_long_digit_run(data: bytes) -> bool:
+    """True when `data` holds a run of 19 or more ASCII digits: JSON orjson may not read exactly
+    (it reads an integer beyond 64 bits as a float)."""
+    return _DIGIT_RUN in data.translate(_DIGITS_AS_ZEROS)
