@@ -226,18 +226,19 @@ class EventSpan(Span):
 
     Behaves as the SDK's span does for everything the API offers: attribute values are
     validated the SDK's way (an invalid one is dropped with a warning), a finished span ignores
-    changes, an OK status is final, `end` runs once. Safe to use from several threads.
+    changes, an OK status is final, `end` runs once. Safe to use from several threads: changes
+    and the end take the span's lock, so nothing changes what the processors got at the end.
     """
 
     __slots__ = (
         "_attributes",
         "_context",
-        "_end_lock",
         "_end_time",
         "_events",
         "_factory",
         "_kind",
         "_links",
+        "_lock",
         "_name",
         "_parent",
         "_start_time",
@@ -263,7 +264,7 @@ class EventSpan(Span):
         self._links: tuple[Link, ...] = _NO_LINKS
         self._status = _UNSET_STATUS
         self._end_time: int | None = None
-        self._end_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._start_time = time.time_ns()
 
     # --- what span processors read in `on_start` (the SDK span's read-only view) ---------------
@@ -338,53 +339,59 @@ class EventSpan(Span):
 
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
         """Set one attribute (validated as the SDK does; ignored once the span ended)."""
-        if self._end_time is not None:
-            _LOGGER.warning("Setting attribute on ended span.")
+        if not (type(value) in _PLAIN_VALUES and type(key) is str and key):
+            self.set_attributes({key: value})
             return
-        if type(value) in _PLAIN_VALUES and type(key) is str and key:
-            self._attributes[key] = value
-        else:
-            self._attributes.update(BoundedAttributes(attributes={key: value}))
+        with self._lock:
+            if self._end_time is None:
+                self._attributes[key] = value
+                return
+        _LOGGER.warning("Setting attribute on ended span.")
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         """Set several attributes (validated as the SDK does; ignored once the span ended)."""
-        if self._end_time is not None:
-            _LOGGER.warning("Setting attribute on ended span.")
-            return
-        if all(type(v) in _PLAIN_VALUES and type(k) is str and k for k, v in attributes.items()):
-            self._attributes.update(attributes)
-        else:
-            self._attributes.update(BoundedAttributes(attributes=attributes))
+        if not all(
+            type(v) in _PLAIN_VALUES and type(k) is str and k for k, v in attributes.items()
+        ):
+            attributes = BoundedAttributes(attributes=attributes)
+        with self._lock:
+            if self._end_time is None:
+                self._attributes.update(attributes)
+                return
+        _LOGGER.warning("Setting attribute on ended span.")
 
     def add_event(
         self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
     ) -> None:
         """Add an event (its attributes validated and capped as the SDK does)."""
-        if self._end_time is not None:
-            _LOGGER.warning("Calling add_event() on an ended span.")
-            return
         bounded = BoundedAttributes(self._factory.max_event_attributes, attributes, immutable=True)
         event = Event(name, bounded, time.time_ns() if timestamp is None else timestamp)
-        if self._events is None:
-            self._events = []
-        self._events.append(event)
+        with self._lock:
+            if self._end_time is None:
+                if self._events is None:
+                    self._events = []
+                self._events.append(event)
+                return
+        _LOGGER.warning("Calling add_event() on an ended span.")
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         """Add a link to another span (an invalid context is ignored, as the SDK does)."""
-        if self._end_time is not None:
-            _LOGGER.warning("Calling add_link() on an ended span.")
-            return
         if context is None or not context.is_valid:
             return
-        bounded = BoundedAttributes(attributes=attributes, immutable=True)
-        self._links = (*self._links, Link(context, bounded))
+        link = Link(context, BoundedAttributes(attributes=attributes, immutable=True))
+        with self._lock:
+            if self._end_time is None:
+                self._links = (*self._links, link)
+                return
+        _LOGGER.warning("Calling add_link() on an ended span.")
 
     def update_name(self, name: str) -> None:
         """Rename the span (ignored once it ended)."""
-        if self._end_time is not None:
-            _LOGGER.warning("Calling update_name() on an ended span.")
-            return
-        self._name = name
+        with self._lock:
+            if self._end_time is None:
+                self._name = name
+                return
+        _LOGGER.warning("Calling update_name() on an ended span.")
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         """Set the status: OK is final and UNSET is ignored, as in the SDK."""
@@ -428,7 +435,7 @@ class EventSpan(Span):
 
     def end(self, end_time: int | None = None) -> None:
         """End the span once and hand it, finished, to the span processors' `on_end`."""
-        with self._end_lock:
+        with self._lock:
             if self._end_time is not None:
                 _LOGGER.warning("Calling end() on an ended span.")
                 return
