@@ -32,6 +32,7 @@ never sent unredacted.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import json
@@ -49,9 +50,10 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._payloads import has_long_digit_run
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_finite
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
-from tracengent._processors.context import STARTING
+from tracengent._processors.context import STARTING, plain_attributes
 
 __all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor"]
 
@@ -205,10 +207,14 @@ class Scrubber:
                 return None
             if not isinstance(value, str):
                 return value
-            try:
-                parsed = json.loads(value)
-            except (ValueError, RecursionError):
+            parsed = _decode(value)
+            if parsed is _NOT_JSON:
                 return value
+            if not redact_paths and not self._paths and self._plain(parsed, 0):
+                # Nothing to mask or redact: only the encoding may differ (spaces, escapes).
+                with contextlib.suppress(TypeError):
+                    text = orjson.dumps(parsed).decode("utf-8")
+                    return value if text == value else text
             document = self._safe_copy(parsed, 0)
             text = self._encode(document, redact_paths)
             return value if text == value else text
@@ -251,6 +257,22 @@ class Scrubber:
         raise _Unsafe(f"cannot encode {type(value).__name__}")
 
 
+_NOT_JSON: Final = object()
+
+
+def _decode(text: str) -> object:
+    """`json.loads(text)`, by orjson when it reads the text exactly; `_NOT_JSON` when neither
+    reads it. orjson reads an integer beyond 64 bits as a float and refuses NaN and infinity
+    literals: such text goes to the standard decoder (whose NaN the walk then refuses)."""
+    if not has_long_digit_run(text.encode("utf-8", "surrogatepass")):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(text)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
 def _resolve_redact_fields() -> Callable[[], Sequence[str]]:
     """How to read the current decision trace's redact fields (nothing when traces are absent)."""
     try:
@@ -286,13 +308,13 @@ class ScrubbingProcessor(SpanProcessor):
             if STARTING.get() is not None:
                 # Our recorder's spans carry only payloads it scrubbed as it set them.
                 return
-            attributes = span.attributes
+            attributes = plain_attributes(span)
             if not attributes:
                 return
             if self._redact_fields is None:
                 self._redact_fields = _resolve_redact_fields()
             redact_paths: Sequence[str] | None = None
-            for key, value in list(attributes.items()):
+            for key, value in attributes.items():
                 if key in A.PAYLOAD_ATTRIBUTES and redact_paths is None:
                     redact_paths = self._redact_fields()
                 scrubbed = self._scrubber.scrub_attribute(

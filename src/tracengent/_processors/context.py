@@ -33,7 +33,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.ids import event_id_for, trace_id_for
 
-__all__ = ["STARTING", "ContextProcessor", "PreparedStart"]
+__all__ = ["STARTING", "ContextProcessor", "PreparedStart", "plain_attributes"]
 
 _LOGGER = logging.getLogger("tracengent.context")
 _LOG_INTERVAL_S: Final = 60.0
@@ -205,7 +205,9 @@ class ContextProcessor(SpanProcessor):
 
     def _stamp(self, span: Span) -> None:
         # One copy into a plain dict (C speed) beats a dozen lookups through the span's proxy.
-        stamps = self._stamps(span.context, span.parent, span.kind, _plain(span), _STARTING)
+        stamps = self._stamps(
+            span.context, span.parent, span.kind, plain_attributes(span), _STARTING
+        )
         if stamps:
             span.set_attributes(stamps)
 
@@ -334,7 +336,7 @@ def _event_stamps(
     return stamps
 
 
-def _plain(span: Span) -> Mapping[str, AttributeValue]:
+def plain_attributes(span: Span) -> Mapping[str, AttributeValue]:
     """The span's attributes as a plain dict (a proxy's `copy()` copies the SDK's inner dict)."""
     attrs = span.attributes
     if attrs is None:
