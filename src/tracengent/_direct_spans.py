@@ -127,8 +127,12 @@ class DirectSpans:
         parent: Context | None,
         kind: SpanKind,
         attrs: types.Attributes,
-    ) -> tuple[SpanContext, SpanContext | None, dict[str, types.AttributeValue]] | None:
-        """The new span's context, its parent's, and its attributes (the sampler's); None: dropped."""
+    ) -> tuple[SpanContext, SpanContext | None, dict[str, types.AttributeValue] | None]:
+        """The new span's context, its parent's, and its attributes (the sampler's).
+
+        The attributes are None when the sampler drops the span: the SDK then hands out a
+        non-recording span with this new context (so the trace still propagates through it).
+        """
         parent_span = get_current_span(parent).get_span_context()
         if parent_span.is_valid:
             trace_id = parent_span.trace_id
@@ -140,8 +144,6 @@ class DirectSpans:
             parent_context = None
         sampled = self._sampler.should_sample(parent, trace_id, name, kind, attrs)
         decision = sampled.decision
-        if decision is Decision.DROP:
-            return None
         flags = _SAMPLED if decision is Decision.RECORD_AND_SAMPLE else 0
         if random_trace_id:
             flags |= _RANDOM
@@ -152,6 +154,8 @@ class DirectSpans:
             trace_flags=TraceFlags(flags),
             trace_state=sampled.trace_state,
         )
+        if decision is Decision.DROP:
+            return context, parent_context, None
         # The SDK starts a span with the sampler's attributes: the given ones (the SDK's samplers
         # hand back a view of them) and any the sampler adds.
         given = sampled.attributes
@@ -169,10 +173,11 @@ class DirectSpans:
         """Record one point event now; `parent` as `Tracer.start_span`'s `context`."""
         if not self.enabled:
             return
-        started = self._new_context(name, parent, SpanKind.INTERNAL, attrs)
-        if started is None:
+        context, parent_context, attributes = self._new_context(
+            name, parent, SpanKind.INTERNAL, attrs
+        )
+        if attributes is None:
             return
-        context, parent_context, attributes = started
         stamps = self._context.stamps_of_finished(context, parent_context, attributes)
         if stamps:
             attributes.update(stamps)
@@ -205,10 +210,9 @@ class DirectSpans:
         """
         if not self.enabled:
             return NonRecordingSpan(get_current_span(parent).get_span_context())
-        started = self._new_context(name, parent, kind, attrs)
-        if started is None:
-            return NonRecordingSpan(get_current_span(parent).get_span_context())
-        context, parent_context, attributes = started
+        context, parent_context, attributes = self._new_context(name, parent, kind, attrs)
+        if attributes is None:
+            return NonRecordingSpan(context)
         span = EventSpan(self, name, context, parent_context, kind, attributes)
         self.processor.on_start(cast(SdkSpan, span), parent_context=parent)
         return span

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
 )
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, StatusCode, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.status import Status
 from opentelemetry.util.types import Attributes
 
@@ -336,6 +337,28 @@ def test_a_dropping_sampler_gets_no_span_and_the_call_still_runs() -> None:
     assert not isinstance(active.span, EventSpan)
     assert memory.get_finished_spans() == ()
     assert watching.started == []
+    provider.shutdown()
+
+
+def test_a_dropped_span_still_carries_a_new_context_as_the_sdks_does() -> None:
+    """The SDK's dropped span has its own (unsampled) context, so `traceparent` still flows."""
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    tracer = provider.get_tracer("dropped")
+    factory = DirectSpans.for_tracer(tracer, ContextProcessor())
+    assert factory is not None
+    sdk = tracer.start_span("sdk").get_span_context()
+    direct = factory.start("direct", None, SpanKind.CLIENT, {}).get_span_context()
+    for context in (sdk, direct):
+        assert context.is_valid
+        assert not context.trace_flags.sampled
+    carrier: dict[str, str] = {}
+    span = factory.start("propagated", None, SpanKind.CLIENT, {})
+    TraceContextTextMapPropagator().inject(carrier, otel_trace.set_span_in_context(span))
+    context = span.get_span_context()
+    flags = int(context.trace_flags)
+    assert (
+        carrier["traceparent"] == f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"
+    )
     provider.shutdown()
 
 
