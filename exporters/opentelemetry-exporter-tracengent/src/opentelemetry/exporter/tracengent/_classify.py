@@ -40,6 +40,9 @@ ROOT: Final = 2
 """`classify`: the span is a decision-trace root; its end sends the trace close."""
 
 _EMPTY: Attributes = {}
+# Module constants: reading an Enum member through its class is a lookup per span.
+_CLIENT: Final = SpanKind.CLIENT
+_SERVER: Final = SpanKind.SERVER
 
 
 def attributes_of(span: ReadableSpan) -> Attributes:
@@ -55,7 +58,7 @@ def attributes_of(span: ReadableSpan) -> Attributes:
 
 def is_http_client(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> bool:
     """A client span carrying an HTTP method (stable or pre-1.23 name)."""
-    return kind is SpanKind.CLIENT and (
+    return kind is _CLIENT and (
         A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs
     )
 
@@ -88,7 +91,7 @@ def classify_for_export(
     if operation == A.OPERATION_EXECUTE_TOOL:
         # A tool server's own span for the call (an MCP server's `tools/call`) is the same call
         # the client's span already stands for: one event, not two.
-        if kind is SpanKind.SERVER:
+        if kind is _SERVER:
             return _NOT_EXPORTED
         return EVENT, EventTypes.TOOL_CALL, is_http
     if is_http and (A.TRACE_ID in attrs or get(A.TRACKED) is True):
