@@ -169,9 +169,8 @@ class ContextProcessor(SpanProcessor):
         starts: `on_start` then only remembers the span and advances its trace. Changes nothing
         here (a span the sampler drops never starts). An event outside any decision trace gets
         no stamps. None when the span is not an explicit event (`on_start` then does all the
-        work). If another event of the trace starts in
-        between (two threads), the event parent read here may be the older one, which the wire
-        contract tolerates. Never raises.
+        work). If another event of the trace starts in between (two threads), the event parent
+        read here may be the older one, which the wire contract tolerates. Never raises.
         """
         try:
             if A.GOVERNANCE_KIND in attrs or A.GEN_AI_OPERATION_NAME in attrs:
