@@ -58,9 +58,7 @@ def attributes_of(span: ReadableSpan) -> Attributes:
 
 def is_http_client(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> bool:
     """A client span carrying an HTTP method (stable or pre-1.23 name)."""
-    return kind is _CLIENT and (
-        A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs
-    )
+    return kind is _CLIENT and (A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs)
 
 
 _NOT_EXPORTED: Final = (NOT_EXPORTED, "", False)
