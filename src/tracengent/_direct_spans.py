@@ -354,9 +354,7 @@ class EventSpan(Span):
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         """Set several attributes (validated as the SDK does; ignored once the span ended)."""
-        if not all(
-            type(v) in _PLAIN_VALUES and type(k) is str and k for k, v in attributes.items()
-        ):
+        if not _plain_attributes(attributes):
             attributes = BoundedAttributes(attributes=attributes)
         with self._lock:
             if self._end_time is None:

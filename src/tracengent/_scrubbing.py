@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
-import json
 import logging
 import math
 import re
@@ -50,8 +49,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._payloads import has_long_digit_run
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_finite
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_finite, loads_exact
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
 from tracengent._processors.context import STARTING, plain_attributes
 
@@ -261,14 +259,10 @@ _NOT_JSON: Final = object()
 
 
 def _decode(text: str) -> object:
-    """`json.loads(text)`, by orjson when it reads the text exactly; `_NOT_JSON` when neither
-    reads it. orjson reads an integer beyond 64 bits as a float and refuses NaN and infinity
-    literals: such text goes to the standard decoder (whose NaN the walk then refuses)."""
-    if not has_long_digit_run(text.encode("utf-8", "surrogatepass")):
-        with contextlib.suppress(orjson.JSONDecodeError):
-            return orjson.loads(text)
+    """`json.loads(text)` (by orjson when that is the same: `loads_exact`); `_NOT_JSON` when it
+    is not JSON."""
     try:
-        return json.loads(text)
+        return loads_exact(text)
     except (ValueError, RecursionError):
         return _NOT_JSON
 

@@ -17,9 +17,7 @@ the steps, so both follow exactly the same rules (wire contract §2, §4):
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import json
 import math
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +27,6 @@ from typing import Final, Literal, TypeAlias
 import httpx
 import orjson
 
-from opentelemetry.exporter.tracengent._payloads import has_long_digit_run
 from opentelemetry.exporter.tracengent.errors import (
     AgentDisabledError,
     MalformedResponseError,
@@ -42,6 +39,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonObject,
     JsonValue,
     dumps_compact,
+    loads_exact,
 )
 from opentelemetry.exporter.tracengent.version import __version__
 
@@ -90,8 +88,6 @@ class PreparedBody:
 
 
 _orjson_dumps: Final = orjson.dumps
-_orjson_loads: Final = orjson.loads
-_UNDECODED: Final = object()
 _ORJSON_STRICT: Final = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
@@ -231,26 +227,18 @@ def parse_retry_after(value: str | None, now_epoch_s: float) -> float | None:
 def parse_json_object(response: httpx.Response) -> JsonObject:
     """The 2xx answer's body as a JSON object.
 
-    Decoded by orjson; what orjson refuses (not UTF-8, NaN or infinity literals, nesting deeper
-    than it goes) or may not read exactly (a run of 19+ digits: orjson reads an integer beyond 64
-    bits as a float) goes to the standard decoder, so the result is always the standard decoder's.
+    The standard decoder's value, decoded by orjson whenever that is the same (`loads_exact`).
 
     Raises:
         MalformedResponseError: empty, not JSON, or JSON that is not an object.
     """
-    content = response.content
-    value: object = _UNDECODED
-    if not has_long_digit_run(content):
-        with contextlib.suppress(orjson.JSONDecodeError):
-            value = _orjson_loads(content)
-    if value is _UNDECODED:
-        try:
-            value = json.loads(content)
-        except (ValueError, RecursionError) as exc:
-            raise MalformedResponseError(
-                f"{response.status_code} answer is not JSON: {_snippet(response)!r}",
-                status_code=response.status_code,
-            ) from exc
+    try:
+        value = loads_exact(response.content)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedResponseError(
+            f"{response.status_code} answer is not JSON: {_snippet(response)!r}",
+            status_code=response.status_code,
+        ) from exc
     if not isinstance(value, dict):
         raise MalformedResponseError(
             f"{response.status_code} answer is not a JSON object but {type(value).__name__}",

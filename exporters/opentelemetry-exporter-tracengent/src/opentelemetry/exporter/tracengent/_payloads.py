@@ -24,7 +24,7 @@ from typing import Final
 import orjson
 from opentelemetry.util.types import AttributeValue
 
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, has_long_digit_run
 
 __all__ = [
     "NonFiniteNumberError",
@@ -56,9 +56,6 @@ _STRICT_DECODER: Final = json.JSONDecoder(
     parse_constant=_reject_constant, parse_float=_finite_float
 )
 _LONG_DIGITS: Final = re.compile(r"\d{19}")
-_DIGIT_RUN: Final = b"0" * 19
-# Every ASCII digit becomes "0" and every other byte "x": a run of 19 digits becomes _DIGIT_RUN.
-_DIGITS_AS_ZEROS: Final = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x78 for byte in range(256))
 _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
 
@@ -156,9 +153,3 @@ def any_long_digit_run(texts: list[str]) -> bool:
     # A newline is not a digit, so no run spans two texts; lone surrogates (which orjson
     # refuses anyway) must not make the scan raise.
     return has_long_digit_run("\n".join(texts).encode("utf-8", "surrogatepass"))
-
-
-def has_long_digit_run(data: bytes) -> bool:
-    """True when `data` holds a run of 19 or more ASCII digits: JSON orjson may not read exactly
-    (it reads an integer beyond 64 bits as a float)."""
-    return _DIGIT_RUN in data.translate(_DIGITS_AS_ZEROS)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from typing import Final, TypeAlias, overload
 
 import orjson
 
-__all__ = ["EncodedBatch", "JsonObject", "JsonValue", "dumps_compact", "dumps_finite"]
+__all__ = [
+    "EncodedBatch",
+    "JsonObject",
+    "JsonValue",
+    "dumps_compact",
+    "dumps_finite",
+    "has_long_digit_run",
+    "loads_exact",
+]
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 """A JSON document as Python values."""
@@ -44,6 +53,35 @@ def dumps_finite(value: object) -> str:
         return orjson.dumps(value).decode("utf-8")
     except TypeError:
         return dumps_compact(value)
+
+
+_DIGIT_RUN: Final = b"0" * 19
+# Every ASCII digit becomes "0" and every other byte "x": a run of 19 digits becomes _DIGIT_RUN.
+_DIGITS_AS_ZEROS: Final = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x78 for byte in range(256))
+
+
+def has_long_digit_run(data: bytes) -> bool:
+    """True when `data` holds a run of 19 or more ASCII digits (a C-speed scan): JSON orjson may
+    not read exactly (it reads an integer beyond 64 bits as a float)."""
+    return _DIGIT_RUN in data.translate(_DIGITS_AS_ZEROS)
+
+
+def loads_exact(data: str | bytes) -> JsonValue:
+    """`json.loads(data)`, decoded by orjson (in C) whenever that gives the same value.
+
+    What orjson refuses (not UTF-8, NaN or infinity literals, nesting deeper than it goes) or may
+    read inexactly (a run of 19+ digits) goes to the standard decoder, which decides.
+
+    Raises:
+        ValueError, RecursionError: as `json.loads`, for what is not JSON.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if not has_long_digit_run(raw):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            fast: JsonValue = orjson.loads(data)
+            return fast
+    value: JsonValue = json.loads(data)
+    return value
 
 
 class EncodedBatch(Sequence[JsonObject]):
