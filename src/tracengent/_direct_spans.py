@@ -127,13 +127,14 @@ class DirectSpans:
         parent: Context | None,
         kind: SpanKind,
         attrs: types.Attributes,
+        parent_span: SpanContext,
     ) -> tuple[SpanContext, SpanContext | None, dict[str, types.AttributeValue] | None]:
         """The new span's context, its parent's, and its attributes (the sampler's).
 
-        The attributes are None when the sampler drops the span: the SDK then hands out a
+        `parent_span` is the span context of `parent` (`get_current_span(parent)`'s). The
+        attributes are None when the sampler drops the span: the SDK then hands out a
         non-recording span with this new context (so the trace still propagates through it).
         """
-        parent_span = get_current_span(parent).get_span_context()
         if parent_span.is_valid:
             trace_id = parent_span.trace_id
             random_trace_id = bool(parent_span.trace_flags & _RANDOM)
@@ -174,7 +175,7 @@ class DirectSpans:
         if not self.enabled:
             return
         context, parent_context, attributes = self._new_context(
-            name, parent, SpanKind.INTERNAL, attrs
+            name, parent, SpanKind.INTERNAL, attrs, get_current_span(parent).get_span_context()
         )
         if attributes is None:
             return
@@ -202,15 +203,21 @@ class DirectSpans:
         parent: Context | None,
         kind: SpanKind,
         attrs: dict[str, types.AttributeValue],
+        parent_span: SpanContext | None = None,
     ) -> Span:
         """Start a live event span under `parent`, as `Tracer.start_span` would.
 
-        `attrs` must hold only valid attribute values (the recorder's own). The span processors'
-        `on_start` runs before this returns.
+        `attrs` must hold only valid attribute values (the recorder's own). `parent_span`, when
+        the caller has it already, is `get_current_span(parent).get_span_context()`. The span
+        processors' `on_start` runs before this returns.
         """
+        if parent_span is None:
+            parent_span = get_current_span(parent).get_span_context()
         if not self.enabled:
-            return NonRecordingSpan(get_current_span(parent).get_span_context())
-        context, parent_context, attributes = self._new_context(name, parent, kind, attrs)
+            return NonRecordingSpan(parent_span)
+        context, parent_context, attributes = self._new_context(
+            name, parent, kind, attrs, parent_span
+        )
         if attributes is None:
             return NonRecordingSpan(context)
         span = EventSpan(self, name, context, parent_context, kind, attributes)

@@ -282,8 +282,9 @@ class Recorder:
             # Already the current trace (the usual case): nothing to set, nothing to reset.
             other_trace = trace if trace is not None and CURRENT_TRACE.get() is not trace else None
             parent = other_trace.parent_context() if other_trace is not None else None
+            parent_span = get_current_span(parent).get_span_context()
             prepared = (
-                self._context.prepare(get_current_span(parent).get_span_context(), kind, attrs)
+                self._context.prepare(parent_span, kind, attrs)
                 if self._context is not None
                 else None
             )
@@ -293,7 +294,7 @@ class Recorder:
             starting = STARTING.set(prepared if prepared is not None else True)
             try:
                 if self._direct is not None:
-                    span = self._direct.start(name, parent, kind, attrs)
+                    span = self._direct.start(name, parent, kind, attrs, parent_span)
                 else:
                     span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
             finally:
