@@ -38,7 +38,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import Tracer as SdkTracer
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.sampling import DEFAULT_ON, Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     Link,
@@ -86,6 +86,10 @@ class DirectSpans:
     def __init__(self, tracer: SdkTracer, limits: SpanLimits, context: ContextProcessor) -> None:
         self._context = context
         self._sampler = tracer.sampler
+        # The SDK's default sampler (the `parentbased_always_on` instance, no other): its
+        # decision is the parent's sampled flag, or sample a new trace; made here without the
+        # two sampler calls and their context look-ups, exactly as it makes it.
+        self._parent_based_on = self._sampler is DEFAULT_ON
         self._ids = tracer.id_generator
         self.resource: Resource = tracer.resource
         self.processor = tracer.span_processor
@@ -143,9 +147,22 @@ class DirectSpans:
             trace_id = self._ids.generate_trace_id()
             random_trace_id = self._new_ids_random
             parent_context = None
-        sampled = self._sampler.should_sample(parent, trace_id, name, kind, attrs)
-        decision = sampled.decision
-        flags = _SAMPLED if decision is Decision.RECORD_AND_SAMPLE else 0
+        attributes: dict[str, types.AttributeValue] | None
+        if self._parent_based_on:
+            sampled_flag = parent_context is None or bool(parent_span.trace_flags.sampled)
+            trace_state = parent_span.trace_state if parent_context is not None else None
+            attributes = (dict(attrs) if attrs else {}) if sampled_flag else None
+        else:
+            sampled = self._sampler.should_sample(parent, trace_id, name, kind, attrs)
+            decision = sampled.decision
+            sampled_flag = decision is Decision.RECORD_AND_SAMPLE
+            trace_state = sampled.trace_state
+            # The SDK starts a span with the sampler's attributes: the given ones (the SDK's
+            # samplers hand back a view of them) and any the sampler adds. A proxy's copy is its
+            # mapping's (C speed for a dict).
+            given = sampled.attributes
+            attributes = None if decision is Decision.DROP else dict(given.copy()) if given else {}
+        flags = _SAMPLED if sampled_flag else 0
         if random_trace_id:
             flags |= _RANDOM
         context = SpanContext(
@@ -153,15 +170,8 @@ class DirectSpans:
             self._ids.generate_span_id(),
             is_remote=False,
             trace_flags=TraceFlags(flags),
-            trace_state=sampled.trace_state,
+            trace_state=trace_state,
         )
-        if decision is Decision.DROP:
-            return context, parent_context, None
-        # The SDK starts a span with the sampler's attributes: the given ones (the SDK's samplers
-        # hand back a view of them) and any the sampler adds.
-        given = sampled.attributes
-        # A proxy's copy is its mapping's (C speed for a dict).
-        attributes: dict[str, types.AttributeValue] = dict(given.copy()) if given else {}
         return context, parent_context, attributes
 
     def emit(

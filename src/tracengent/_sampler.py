@@ -30,6 +30,9 @@ __all__ = ["TRACESTATE_KEY", "TracengentSampler"]
 TRACESTATE_KEY: Final = "tracengent"
 """The `tracestate` key that marks a trace as holding a decision trace."""
 _TRACESTATE_VALUE: Final = "1"
+# The trace state of a decision span whose parent has none (the usual root), built once: a
+# `TraceState` is immutable, and building one validates each entry.
+_MARKED_ALONE: Final = TraceState([(TRACESTATE_KEY, _TRACESTATE_VALUE)])
 
 
 def _is_decision_span(attributes: Attributes) -> bool:
@@ -76,12 +79,10 @@ class TracengentSampler(Sampler):
         if parent_state is not None and parent_state.get(TRACESTATE_KEY) is not None:
             return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, parent_state)
         if _is_decision_span(attributes):
-            state = parent_state if parent_state is not None else TraceState()
-            marked = (
-                state.update(TRACESTATE_KEY, _TRACESTATE_VALUE)
-                if TRACESTATE_KEY in state
-                else state.add(TRACESTATE_KEY, _TRACESTATE_VALUE)
-            )
+            if not parent_state:
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, _MARKED_ALONE)
+            # The mark is absent (a marked parent was sampled above): added in front.
+            marked = parent_state.add(TRACESTATE_KEY, _TRACESTATE_VALUE)
             return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, marked)
         return self._delegate.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state

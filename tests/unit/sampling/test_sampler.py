@@ -6,7 +6,14 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    TraceFlags,
+    TraceState,
+    set_span_in_context,
+)
 
 from opentelemetry.exporter.tracengent import attributes as A
 from tracengent._sampler import TRACESTATE_KEY, TracengentSampler
@@ -78,3 +85,27 @@ def test_delegate_and_description() -> None:
     """The description names the delegate, and the default delegate is parent-based."""
     assert TracengentSampler(ALWAYS_ON).get_description() == "TracengentSampler{AlwaysOnSampler}"
     assert "ParentBased" in TracengentSampler().get_description()
+
+
+def test_the_mark_joins_a_parents_trace_state_and_stands_alone_at_a_root() -> None:
+    """A root decision span carries only the mark; under a remote parent's state, the mark comes
+    first and the vendor's entries stay (W3C: a new entry goes to the left)."""
+    sampler = TracengentSampler(ALWAYS_OFF)
+    event = {A.EVENT_TYPE: "action"}
+    root = sampler.should_sample(None, 1, "refund", attributes=event)
+    assert list(root.trace_state.items()) == [(TRACESTATE_KEY, "1")]
+    vendor = TraceState([("vendor", "v1"), ("other", "o2")])
+    remote = SpanContext(7, 9, is_remote=True, trace_flags=TraceFlags(0), trace_state=vendor)
+    parent = set_span_in_context(NonRecordingSpan(remote))
+    child = sampler.should_sample(parent, 7, "refund", attributes=event)
+    assert child.decision is Decision.RECORD_AND_SAMPLE
+    assert list(child.trace_state.items()) == [
+        (TRACESTATE_KEY, "1"),
+        ("vendor", "v1"),
+        ("other", "o2"),
+    ]
+    # A span under the marked state is sampled with that state, unchanged.
+    marked = SpanContext(7, 10, is_remote=False, trace_state=child.trace_state)
+    plain = sampler.should_sample(set_span_in_context(NonRecordingSpan(marked)), 7, "db")
+    assert plain.decision is Decision.RECORD_AND_SAMPLE
+    assert plain.trace_state is child.trace_state

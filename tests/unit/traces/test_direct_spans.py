@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
+    DEFAULT_ON,
     Decision,
     ParentBased,
     Sampler,
@@ -373,6 +374,47 @@ def test_record_only_sampling_keeps_the_samplers_attributes_and_state() -> None:
     assert span.context.trace_state.get("ro") == "1"
     assert (span.attributes or {})["sampler.rule"] == "record-only"
     assert (span.attributes or {})[A.EVENT_TYPE] == "action"
+    provider.shutdown()
+
+
+def _parent_contexts() -> dict[str, Context | None]:
+    state = TraceState([("vendor", "v1")])
+
+    def under(sampled: bool, remote: bool) -> Context:
+        flags = otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED if sampled else 0)
+        parent = SpanContext(0xABC, 0xDEF, is_remote=remote, trace_flags=flags, trace_state=state)
+        return otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(parent))
+
+    return {
+        "no parent": None,
+        "local sampled": under(True, False),
+        "local unsampled": under(False, False),
+        "remote sampled": under(True, True),
+        "remote unsampled": under(False, True),
+    }
+
+
+@pytest.mark.parametrize("parent_name", sorted(_parent_contexts()))
+def test_the_sdks_default_sampler_decides_as_it_does_on_the_sdk(parent_name: str) -> None:
+    """`parentbased_always_on` (the default) is decided inline: the same decision and state."""
+    parent = _parent_contexts()[parent_name]
+    provider = TracerProvider(sampler=DEFAULT_ON)
+    tracer = provider.get_tracer("default-sampler")
+    factory = DirectSpans.for_tracer(tracer, ContextProcessor())
+    assert factory is not None
+    sdk = tracer.start_span("sdk", context=parent, kind=SpanKind.CLIENT, attributes={"k": 1})
+    direct = factory.start("direct", parent, SpanKind.CLIENT, {"k": 1})
+    assert direct.is_recording() == sdk.is_recording()
+    assert isinstance(direct, EventSpan) == sdk.is_recording()
+    ours, theirs = direct.get_span_context(), sdk.get_span_context()
+    assert ours.trace_flags == theirs.trace_flags
+    assert ours.trace_state == theirs.trace_state
+    assert (ours.trace_id == 0xABC) == (theirs.trace_id == 0xABC) == (parent is not None)
+    if isinstance(direct, EventSpan):
+        direct.end()
+        sdk.end()
+        assert direct.parent == sdk.parent
+        assert dict(direct.attributes or {}) == dict(sdk.attributes or {}) == {"k": 1}
     provider.shutdown()
 
 
