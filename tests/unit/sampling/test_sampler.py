@@ -93,12 +93,14 @@ def test_the_mark_joins_a_parents_trace_state_and_stands_alone_at_a_root() -> No
     sampler = TracengentSampler(ALWAYS_OFF)
     event = {A.EVENT_TYPE: "action"}
     root = sampler.should_sample(None, 1, "refund", attributes=event)
+    assert root.trace_state is not None
     assert list(root.trace_state.items()) == [(TRACESTATE_KEY, "1")]
     vendor = TraceState([("vendor", "v1"), ("other", "o2")])
     remote = SpanContext(7, 9, is_remote=True, trace_flags=TraceFlags(0), trace_state=vendor)
     parent = set_span_in_context(NonRecordingSpan(remote))
     child = sampler.should_sample(parent, 7, "refund", attributes=event)
     assert child.decision is Decision.RECORD_AND_SAMPLE
+    assert child.trace_state is not None
     assert list(child.trace_state.items()) == [
         (TRACESTATE_KEY, "1"),
         ("vendor", "v1"),

@@ -411,6 +411,7 @@ def test_the_sdks_default_sampler_decides_as_it_does_on_the_sdk(parent_name: str
     assert ours.trace_state == theirs.trace_state
     assert (ours.trace_id == 0xABC) == (theirs.trace_id == 0xABC) == (parent is not None)
     if isinstance(direct, EventSpan):
+        assert isinstance(sdk, SdkSpan)
         direct.end()
         sdk.end()
         assert direct.parent == sdk.parent
