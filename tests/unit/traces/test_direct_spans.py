@@ -75,6 +75,18 @@ def _pipeline(
     return recorder, memory, watching
 
 
+def _exporting(
+    provider: TracerProvider, name: str
+) -> tuple[otel_trace.Tracer, DirectSpans, InMemorySpanExporter]:
+    """A tracer of `provider`, its `DirectSpans`, and a memory exporter of every ended span."""
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer(name)
+    factory = DirectSpans.for_tracer(tracer, ContextProcessor())
+    assert factory is not None
+    return tracer, factory, memory
+
+
 def _only(memory: InMemorySpanExporter, name: str) -> ReadableSpan:
     found = [s for s in memory.get_finished_spans() if s.name == name]
     assert len(found) == 1, [s.name for s in memory.get_finished_spans()]
@@ -220,12 +232,8 @@ def _ended_both_ways(operations: Sequence[Operation]) -> tuple[ReadableSpan, Rea
     ended: list[ReadableSpan] = []
     for direct in (False, True):
         provider = TracerProvider()
-        memory = InMemorySpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(memory))
-        tracer = provider.get_tracer("parity")
+        tracer, factory, memory = _exporting(provider, "parity")
         if direct:
-            factory = DirectSpans.for_tracer(tracer, ContextProcessor())
-            assert factory is not None
             span = factory.start("op", None, SpanKind.CLIENT, {"start": "yes"})
             assert isinstance(span, EventSpan)
         else:
@@ -269,10 +277,7 @@ def test_api_calls_give_what_the_sdk_span_gives(case: str) -> None:
 
 def test_the_span_as_a_context_manager_records_an_escaping_exception() -> None:
     provider = TracerProvider()
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    factory = DirectSpans.for_tracer(provider.get_tracer("cm"), ContextProcessor())
-    assert factory is not None
+    _, factory, memory = _exporting(provider, "cm")
     with pytest.raises(_Error), factory.start("cm", None, SpanKind.INTERNAL, {}):
         raise _Error("escaped")
     (span,) = memory.get_finished_spans()
@@ -284,10 +289,7 @@ def test_the_span_as_a_context_manager_records_an_escaping_exception() -> None:
 
 def test_concurrent_ends_export_the_span_once() -> None:
     provider = TracerProvider()
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    factory = DirectSpans.for_tracer(provider.get_tracer("race"), ContextProcessor())
-    assert factory is not None
+    _, factory, memory = _exporting(provider, "race")
     for _ in range(50):
         span = factory.start("race", None, SpanKind.INTERNAL, {})
         barrier = threading.Barrier(4)
@@ -433,11 +435,7 @@ def test_a_length_limit_sends_event_spans_through_the_sdk() -> None:
 
 def test_the_attribute_count_limit_keeps_the_newest_as_the_sdk_does() -> None:
     provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=3), sampler=ALWAYS_ON)
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("limits")
-    factory = DirectSpans.for_tracer(tracer, ContextProcessor())
-    assert factory is not None
+    tracer, factory, memory = _exporting(provider, "limits")
     for span in (
         tracer.start_span("sdk", attributes={"a": 1, "b": 2}),
         factory.start("direct", None, SpanKind.INTERNAL, {"a": 1, "b": 2}),
