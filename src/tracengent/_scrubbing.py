@@ -51,7 +51,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_finite, loads_exact
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
-from tracengent._processors.context import STARTING, plain_attributes
+from tracengent._processors.context import STARTING
 
 __all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor"]
 
@@ -302,7 +302,7 @@ class ScrubbingProcessor(SpanProcessor):
             if STARTING.get() is not None:
                 # Our recorder's spans carry only payloads it scrubbed as it set them.
                 return
-            attributes = plain_attributes(span)
+            attributes = A.attributes_of(span)
             if not attributes:
                 return
             if self._redact_fields is None:

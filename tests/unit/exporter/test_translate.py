@@ -11,13 +11,13 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._classify import attributes_of
 from opentelemetry.exporter.tracengent._translate import (
     TimestampFormatter,
     TranslationSettings,
     span_to_event,
     span_to_trace_close,
 )
+from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.ids import event_id_for, trace_id_for
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, dumps_compact
 from opentelemetry.exporter.tracengent.wire import (

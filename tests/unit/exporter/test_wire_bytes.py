@@ -23,7 +23,6 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     Attributes,
-    attributes_of,
     classify,
     classify_for_export,
 )
@@ -190,7 +189,7 @@ def test_a_batch_holding_a_long_digit_run_sends_what_the_exact_routing_sends(
     in_text = action(make_span, "in-text", '{"id": "ord_12345678901234567890", "f": 1e-7}')
     u64 = action(make_span, "u64", '{"n": 18446744073709551616}')
     spans = [plain, huge, in_text, u64]
-    batch = SpanTranslator(SETTINGS).translate([(span, attributes_of(span)) for span in spans])
+    batch = SpanTranslator(SETTINGS).translate([(span, A.attributes_of(span)) for span in spans])
     assert batch.encodings == [
         orjson.dumps(expected_event(plain, {"f": 1e-7})),
         dumps_compact(expected_event(huge, {"n": big, "f": 1e-7})).encode(),
@@ -226,7 +225,7 @@ def test_a_translated_batch_equals_the_exact_routing(
         )
         for index, (first, second) in enumerate(payloads)
     ]
-    entries = [(span, attributes_of(span)) for span in spans]
+    entries = [(span, A.attributes_of(span)) for span in spans]
     translator = SpanTranslator(SETTINGS)
     fast = translator.translate(entries)
     exact = translator._translate(entries, None, None)
@@ -254,7 +253,7 @@ def test_the_inlined_timestamp_is_format_timestamp(make_span: SpanMaker, start_n
     formatter = TimestampFormatter()
     span = make_span("a", {A.EVENT_TYPE: "action"}, start_ns=start_ns)
     for _ in range(2):  # the first fills the cache, the second reads it
-        event = span_to_event(span, attributes_of(span), SETTINGS, format_time=formatter)
+        event = span_to_event(span, A.attributes_of(span), SETTINGS, format_time=formatter)
         assert event is not None
         assert event["occurredAt"] == format_timestamp(moment)
 
@@ -282,7 +281,7 @@ def test_event_ids_equal_event_id_for_across_traces() -> None:
             start_time=START_NS,
             end_time=START_NS,
         )
-        event = translator.event(span, attributes_of(span))
+        event = translator.event(span, A.attributes_of(span))
         assert event is not None
         assert event["eventId"] == event_id_for(trace_id, span_id)
 
@@ -338,7 +337,7 @@ def test_one_request_holds_a_batch_up_to_the_body_limit(
     sizes = [
         len(encode_event(event))
         for event in exporter._translator.translate(
-            [(span, attributes_of(span)) for span in probe]
+            [(span, A.attributes_of(span)) for span in probe]
         ).events
     ]
     # Two events, a comma and two brackets; the payload's quotes are already counted.
@@ -367,4 +366,4 @@ def test_a_nan_duration_is_refused_even_with_rare_attributes(make_span: SpanMake
     """An explicit NaN duration (a rare attribute) still makes the event unsendable."""
     span = make_span("a", {A.EVENT_TYPE: "action", A.EVENT_DURATION_MS: math.nan})
     with pytest.raises(NonFiniteNumberError):
-        span_to_event(span, attributes_of(span), SETTINGS, format_time=TimestampFormatter())
+        span_to_event(span, A.attributes_of(span), SETTINGS, format_time=TimestampFormatter())

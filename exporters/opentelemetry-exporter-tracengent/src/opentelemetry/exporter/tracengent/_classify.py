@@ -8,10 +8,8 @@ trace close. Everything else (databases, frameworks, governance spans) is skippe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Final
 
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
@@ -23,7 +21,6 @@ __all__ = [
     "NOT_EXPORTED",
     "ROOT",
     "Attributes",
-    "attributes_of",
     "classify",
     "classify_for_export",
     "is_http_client",
@@ -39,21 +36,9 @@ EVENT: Final = 1
 ROOT: Final = 2
 """`classify`: the span is a decision-trace root; its end sends the trace close."""
 
-_EMPTY: Attributes = {}
 # Module constants: reading an Enum member through its class is a lookup per span.
 _CLIENT: Final = SpanKind.CLIENT
 _SERVER: Final = SpanKind.SERVER
-
-
-def attributes_of(span: ReadableSpan) -> Attributes:
-    """A plain-dict copy of the span's attributes, made at C speed for SDK spans."""
-    attrs = span.attributes
-    if attrs is None:
-        return _EMPTY
-    if isinstance(attrs, MappingProxyType):
-        # The SDK wraps its BoundedAttributes in a proxy; `.copy()` reaches the inner dict's copy.
-        return attrs.copy()
-    return dict(attrs)
 
 
 def is_http_client(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> bool:

@@ -6,7 +6,13 @@ spans, and `tracengent.*` for the rest. No other module spells an attribute name
 
 from __future__ import annotations
 
-from typing import Final
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final
+
+from opentelemetry.util.types import AttributeValue
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
 
 # --- OTel GenAI semantic conventions -------------------------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -196,3 +202,19 @@ class GovernanceKinds:
     TOOL_AUTHORIZE: Final = "tool_authorize"
     APPROVAL_WAIT: Final = "approval_wait"
     ATTENUATE: Final = "attenuate"
+
+
+def attributes_of(span: ReadableSpan) -> dict[str, AttributeValue]:
+    """A plain-dict copy of a span's attributes, made once and at C speed for SDK spans.
+
+    Reading a plain dict costs a fraction of reading through the SDK's proxy (where each absent
+    key raises a KeyError inside); the exporter, the export processor, the context processor and
+    the scrubbing processor read attributes this way. The copy is theirs to read, not to change.
+    """
+    attrs = span.attributes
+    if attrs is None:
+        return {}
+    if isinstance(attrs, MappingProxyType):
+        # The SDK wraps its BoundedAttributes in a proxy; `.copy()` reaches the inner dict's copy.
+        return attrs.copy()
+    return dict(attrs)

@@ -17,11 +17,11 @@ from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
     Attributes,
-    attributes_of,
     classify,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
 from opentelemetry.exporter.tracengent._translate import SpanTranslator, TranslationSettings
+from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject
 from opentelemetry.exporter.tracengent.options import TracengentOptions, options_from_environment

@@ -23,10 +23,10 @@ from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
     Attributes,
-    attributes_of,
     classify,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
+from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 
