@@ -17,13 +17,16 @@ present. The spans it makes are handed to the tracer's span processors exactly a
   sees it.
 
 `DirectSpans.for_tracer` returns None, and the recorder uses `Tracer.start_span`, for anything
-that is not an SDK tracer or whose limits would change our attributes (a length limit).
+that is not an SDK tracer, whose limits would change our attributes (a length limit), or whose
+spans the SDK counts in its own metrics (`OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true`: the
+`otel.sdk.span.started`/`.live` counts are kept by `Tracer.start_span` and `Span.end`).
 `DirectTracer` offers the same to the SDK's other span makers (governance spans) as a `Tracer`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -72,6 +75,9 @@ _RANDOM: Final[int] = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 # What the SDK's attribute validation returns unchanged when no length limit is set.
 _PLAIN_VALUES: Final = frozenset({str, bool, int, float})
 _NO_LINKS: Final[tuple[Link, ...]] = ()
+# Recent SDKs name it in `opentelemetry.sdk.environment_variables`; older ones (we support >= 1.30)
+# keep no such metrics, and the variable then only sends our spans through `start_span`.
+_SDK_INTERNAL_METRICS: Final = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
 
 
 class DirectSpans:
@@ -108,10 +114,11 @@ class DirectSpans:
     def for_tracer(cls, tracer: object, context: ContextProcessor | None) -> DirectSpans | None:
         """A `DirectSpans` for `tracer`, or None when spans must go through `start_span`.
 
-        None for a tracer that is not the SDK's, without a context processor, or when the
-        tracer's limits cap attribute lengths (the SDK would truncate our payloads; we never do).
+        None for a tracer that is not the SDK's, without a context processor, when the
+        tracer's limits cap attribute lengths (the SDK would truncate our payloads; we never do),
+        or when the SDK's internal span metrics are on (only its own spans are counted there).
         """
-        if context is None or not isinstance(tracer, SdkTracer):
+        if context is None or not isinstance(tracer, SdkTracer) or _sdk_counts_spans():
             return None
         limits = getattr(tracer, "_span_limits", None)
         if not isinstance(limits, SpanLimits):
@@ -502,6 +509,11 @@ def _plain_attributes(attributes: types.Attributes) -> bool:
     if not attributes:
         return True
     return all(type(v) in _PLAIN_VALUES and type(k) is str and k for k, v in attributes.items())
+
+
+def _sdk_counts_spans() -> bool:
+    """Whether the SDK keeps its internal span metrics, read as the SDK reads the variable."""
+    return os.environ.get(_SDK_INTERNAL_METRICS, "").strip().lower() == "true"
 
 
 class DirectTracer(Tracer):

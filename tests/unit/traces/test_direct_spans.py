@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 import pytest
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Sum
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import Span as SdkSpan
@@ -451,6 +453,46 @@ def test_without_a_context_processor_or_an_sdk_tracer_the_sdk_path_is_used() -> 
     provider = TracerProvider()
     assert DirectSpans.for_tracer(provider.get_tracer("x"), None) is None
     assert DirectSpans.for_tracer(otel_trace.NoOpTracer(), ContextProcessor()) is None
+    provider.shutdown()
+
+
+def _sum_of(reader: InMemoryMetricReader, name: str) -> int:
+    data = reader.get_metrics_data()
+    total = 0
+    for resource in data.resource_metrics if data is not None else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name and isinstance(metric.data, Sum):
+                    total += sum(int(point.value) for point in metric.data.data_points)
+    return total
+
+
+def test_with_the_sdks_span_metrics_on_every_span_is_counted_by_the_sdk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`: the SDK counts only the spans it starts."""
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "True ")
+    reader = InMemoryMetricReader()
+    provider = TracerProvider(meter_provider=MeterProvider(metric_readers=[reader]))
+    recorder, memory, _ = _pipeline(provider)
+    assert DirectSpans.for_tracer(recorder.tracer, ContextProcessor()) is None
+    with begin_trace(recorder, "go", None) as trace:
+        trace.track_action("act", lambda: 1)
+        trace.step("why")
+        trace.track_tool_call("tool", lambda: 2)
+    finished = memory.get_finished_spans()
+    assert {span.name for span in finished} >= {"act", "why", "tool"}
+    assert _sum_of(reader, "otel.sdk.span.started") == len(finished)
+    assert _sum_of(reader, "otel.sdk.span.live") == 0
+    provider.shutdown()
+
+
+def test_without_the_sdks_span_metrics_event_spans_start_directly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "false")
+    provider = TracerProvider()
+    assert DirectSpans.for_tracer(provider.get_tracer("x"), ContextProcessor()) is not None
     provider.shutdown()
 
 
