@@ -4,14 +4,18 @@ The recorder knows everything about the spans it starts for events: their attrib
 own, already valid (strings, numbers, booleans) and few. The SDK's span machinery (a validating
 bounded mapping, a lock per span, a second read-only copy at end) is built for arbitrary
 instrumentation and is most of the cost of an event. `DirectSpans` does for the recorder what
-`Tracer.start_span` does, using only the tracer's public fields: the parent from the context,
-the tracer's own sampler (drop, record-only, added attributes and trace state honoured), its id
-generator (and the random-trace-id flag), resource and scope, and the tracer configurator when
-present. The spans it makes are handed to the tracer's span processors exactly as the SDK does:
+`Tracer.start_span` does, with the tracer's own parts: the parent from the context, the
+tracer's sampler (drop, record-only, added attributes and trace state honoured), its id
+generator (and the random-trace-id flag), its resource as it is now (the provider replaces it
+after a fork), scope and span limits, and the tracer configurator when present. The SDK keeps the
+limits, the scope's attributes and the configurator's verdict in private fields only: they are
+read with a fallback when absent. The spans it makes are handed to the tracer's span processors
+exactly as the SDK does:
 
-- `start` returns an `EventSpan`, a complete `opentelemetry.trace.Span` (attributes validated as
-  the SDK validates them, events, links, status, exceptions, name updates) that the processors
-  see in `on_start`; when it ends they get a `ReadableSpan` in `on_end`.
+- `start` returns an `EventSpan`, a complete `opentelemetry.trace.Span` (attributes validated,
+  counted and capped as the SDK does; events and links capped and counted; status, exceptions,
+  name updates) that the processors see in `on_start`; as it ends they get it in the OnEnding
+  hook when the SDK has one, then a `ReadableSpan` in `on_end`.
 - `emit` records a point event (a step, a recorded `AgentEvent`): it starts and ends at one
   instant and never has children, so it is built as a finished `ReadableSpan` and only `on_end`
   sees it.
@@ -25,15 +29,17 @@ spans the SDK counts in its own metrics (`OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABL
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, cast
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
@@ -42,6 +48,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON, Decision
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     Link,
@@ -63,7 +70,10 @@ if TYPE_CHECKING:
 
     from tracengent._processors.context import ContextProcessor
 
-__all__ = ["DirectSpans", "DirectTracer", "EventSpan"]
+__all__ = ["CurrentSpan", "DirectSpans", "DirectTracer", "EventSpan"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _LOGGER = logging.getLogger("tracengent.trace")
 
@@ -75,6 +85,8 @@ _RANDOM: Final[int] = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 # What the SDK's attribute validation returns unchanged when no length limit is set.
 _PLAIN_VALUES: Final = frozenset({str, bool, int, float})
 _NO_LINKS: Final[tuple[Link, ...]] = ()
+# The SDK's words for a change to an ended span (with the name of the method).
+_ENDED: Final = "Tried calling %s on an ended span."
 # Recent SDKs name it in `opentelemetry.sdk.environment_variables`; older ones (we support >= 1.30)
 # keep no such metrics, and the variable then only sends our spans through `start_span`.
 _SDK_INTERNAL_METRICS: Final = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
@@ -84,7 +96,7 @@ class DirectSpans:
     """Starts the recorder's event spans on an SDK tracer (see the module docstring).
 
     Args:
-        tracer: an SDK tracer; only its public attributes are used (and its span limits).
+        tracer: an SDK tracer (see the module docstring for what is read of it).
         limits: the tracer's span limits (without a length limit).
         context: the context processor on the tracer's provider (point events' stamps).
     """
@@ -97,13 +109,24 @@ class DirectSpans:
         # two sampler calls and their context look-ups, exactly as it makes it.
         self._parent_based_on = self._sampler is DEFAULT_ON
         self._ids = tracer.id_generator
-        self.resource: Resource = tracer.resource
+        # Read per span: the provider replaces it after a fork (a new `service.instance.id`).
+        self._tracer = tracer
         self.processor = tracer.span_processor
-        info = tracer.instrumentation_info
-        self.scope = InstrumentationScope(info.name, info.version, info.schema_url)
+        # Recent SDKs hand an ending span to their processors' OnEnding hook before `on_end`.
+        ending = getattr(self.processor, "_on_ending", None)
+        self.on_ending: Callable[[SdkSpan], None] | None = ending if callable(ending) else None
+        self.info = tracer.instrumentation_info
+        scope = getattr(tracer, "_instrumentation_scope", None)
+        self.scope: InstrumentationScope = (
+            scope
+            if isinstance(scope, InstrumentationScope)
+            else InstrumentationScope(self.info.name, self.info.version, self.info.schema_url)
+        )
         self.max_attributes: int | None = limits.max_span_attributes
         self.max_events: int | None = limits.max_events
         self.max_event_attributes: int | None = limits.max_event_attributes
+        self.max_links: int | None = limits.max_links
+        self.max_link_attributes: int | None = limits.max_link_attributes
         # The SDK's (experimental) tracer configurator can disable a tracer: honour it.
         enabled = getattr(tracer, "_is_enabled", None)
         self._enabled: Callable[[], bool] | None = enabled if callable(enabled) else None
@@ -132,6 +155,11 @@ class DirectSpans:
         """False while the tracer configurator disables the tracer (nothing is recorded)."""
         return self._enabled is None or self._enabled()
 
+    @property
+    def resource(self) -> Resource:
+        """The tracer's resource now (the provider updates it after a fork)."""
+        return self._tracer.resource
+
     def _new_context(
         self,
         name: str,
@@ -139,8 +167,9 @@ class DirectSpans:
         kind: SpanKind,
         attrs: types.Attributes,
         parent_span: SpanContext,
-    ) -> tuple[SpanContext, SpanContext | None, dict[str, types.AttributeValue] | None]:
-        """The new span's context, its parent's, and its attributes (the sampler's).
+    ) -> tuple[SpanContext, SpanContext | None, dict[str, types.AttributeValue] | None, int]:
+        """The new span's context, its parent's, its attributes (the sampler's), and how many of
+        the sampler's attributes were invalid (dropped, as the SDK counts them).
 
         `parent_span` is the span context of `parent` (`get_current_span(parent)`'s). The
         attributes are None when the sampler drops the span: the SDK then hands out a
@@ -155,20 +184,29 @@ class DirectSpans:
             random_trace_id = self._new_ids_random
             parent_context = None
         attributes: dict[str, types.AttributeValue] | None
+        dropped = 0
         if self._parent_based_on:
             sampled_flag = parent_context is None or bool(parent_span.trace_flags.sampled)
             trace_state = parent_span.trace_state if parent_context is not None else None
             attributes = (dict(attrs) if attrs else {}) if sampled_flag else None
         else:
-            sampled = self._sampler.should_sample(parent, trace_id, name, kind, attrs)
+            sampled = self._sampler.should_sample(parent, trace_id, name, kind, attrs, _NO_LINKS)
             decision = sampled.decision
             sampled_flag = decision is Decision.RECORD_AND_SAMPLE
             trace_state = sampled.trace_state
             # The SDK starts a span with the sampler's attributes: the given ones (the SDK's
-            # samplers hand back a view of them) and any the sampler adds. A proxy's copy is its
-            # mapping's (C speed for a dict).
+            # samplers hand back a view of them) and any the sampler adds, cleaned as any
+            # attribute is.
             given = sampled.attributes
-            attributes = None if decision is Decision.DROP else dict(given.copy()) if given else {}
+            if decision is Decision.DROP:
+                attributes = None
+            elif not given:
+                attributes = {}
+            else:
+                attributes = dict(given)
+                if not _plain_attributes(attributes):
+                    cleaned = BoundedAttributes(attributes=attributes, immutable=False)
+                    attributes, dropped = dict(cleaned), cleaned.dropped
         flags = _SAMPLED if sampled_flag else 0
         if random_trace_id:
             flags |= _RANDOM
@@ -179,7 +217,7 @@ class DirectSpans:
             trace_flags=TraceFlags(flags),
             trace_state=trace_state,
         )
-        return context, parent_context, attributes
+        return context, parent_context, attributes, dropped
 
     def emit(
         self,
@@ -191,7 +229,7 @@ class DirectSpans:
         """Record one point event now; `parent` as `Tracer.start_span`'s `context`."""
         if not self.enabled:
             return
-        context, parent_context, attributes = self._new_context(
+        context, parent_context, attributes, dropped = self._new_context(
             name, parent, SpanKind.INTERNAL, attrs, get_current_span(parent).get_span_context()
         )
         if attributes is None:
@@ -206,7 +244,8 @@ class DirectSpans:
                 context,
                 parent_context,
                 self.resource,
-                self.bounded(attributes),
+                self.bounded(attributes, dropped),
+                instrumentation_info=self.info,
                 instrumentation_scope=self.scope,
                 status=_ERROR_STATUS if failed else _UNSET_STATUS,
                 start_time=now,
@@ -232,20 +271,25 @@ class DirectSpans:
             parent_span = get_current_span(parent).get_span_context()
         if not self.enabled:
             return NonRecordingSpan(parent_span)
-        context, parent_context, attributes = self._new_context(
+        context, parent_context, attributes, dropped = self._new_context(
             name, parent, kind, attrs, parent_span
         )
         if attributes is None:
             return NonRecordingSpan(context)
-        span = EventSpan(self, name, context, parent_context, kind, attributes)
+        span = EventSpan(self, name, context, parent_context, kind, attributes, dropped)
         self.processor.on_start(cast(SdkSpan, span), parent_context=parent)
         return span
 
-    def bounded(self, attributes: dict[str, types.AttributeValue]) -> types.Attributes:
-        """The attributes within the span attribute count limit, as the SDK would keep them."""
+    def bounded(
+        self, attributes: dict[str, types.AttributeValue], dropped: int = 0
+    ) -> types.Attributes:
+        """The attributes within the span attribute count limit, as the SDK would keep them,
+        `dropped` more counted as dropped (its `dropped_attributes`)."""
         limit = self.max_attributes
-        if limit is not None and len(attributes) > limit:
-            return BoundedAttributes(limit, attributes, immutable=True)
+        if dropped or (limit is not None and len(attributes) > limit):
+            bounded = BoundedAttributes(limit, attributes, immutable=True)
+            bounded.dropped += dropped
+            return bounded
         return attributes
 
 
@@ -261,6 +305,7 @@ class EventSpan(Span):
     __slots__ = (
         "_attributes",
         "_context",
+        "_dropped",
         "_end_time",
         "_events",
         "_factory",
@@ -281,6 +326,7 @@ class EventSpan(Span):
         parent: SpanContext | None,
         kind: SpanKind,
         attributes: dict[str, types.AttributeValue],
+        dropped: int = 0,
     ) -> None:
         self._factory = factory
         self._name = name
@@ -288,8 +334,14 @@ class EventSpan(Span):
         self._parent = parent
         self._kind = kind
         self._attributes = attributes
-        self._events: list[Event] | None = None
-        self._links: tuple[Link, ...] = _NO_LINKS
+        # Attributes dropped so far: invalid ones, and the oldest beyond the count limit.
+        self._dropped = dropped
+        limit = factory.max_attributes
+        if limit is not None and len(attributes) > limit:
+            self._trim(limit)
+        # Made at the first event or link (most event spans have none), bounded as the SDK's.
+        self._events: BoundedList[Event] | None = None
+        self._links: BoundedList[Link] | None = None
         self._status = _UNSET_STATUS
         self._end_time: int | None = None
         self._lock = threading.Lock()
@@ -354,7 +406,45 @@ class EventSpan(Span):
     @property
     def links(self) -> Sequence[Link]:
         """The span's links."""
-        return self._links
+        return tuple(self._links or ())
+
+    @property
+    def dropped_attributes(self) -> int:
+        """Attributes dropped so far (invalid, or the oldest beyond the count limit)."""
+        return self._dropped
+
+    @property
+    def dropped_events(self) -> int:
+        """Events dropped so far (the oldest beyond the event limit)."""
+        return self._events.dropped if self._events is not None else 0
+
+    @property
+    def dropped_links(self) -> int:
+        """Links dropped so far (beyond the link limit)."""
+        return self._links.dropped if self._links is not None else 0
+
+    def to_json(self, indent: int | None = 4) -> str:
+        """The span as the SDK's `ReadableSpan.to_json` writes it, as it is now."""
+        text: str = self._readable().to_json(indent)
+        return text
+
+    def _readable(self) -> ReadableSpan:
+        factory = self._factory
+        return ReadableSpan(
+            self._name,
+            self._context,
+            self._parent,
+            factory.resource,
+            factory.bounded(self._attributes, self._dropped),
+            self._events or (),
+            self._links or (),
+            self._kind,
+            status=self._status,
+            start_time=self._start_time,
+            end_time=self._end_time,
+            instrumentation_info=factory.info,
+            instrumentation_scope=factory.scope,
+        )
 
     # --- the API ---------------------------------------------------------------------------
     def get_span_context(self) -> SpanContext:
@@ -372,19 +462,43 @@ class EventSpan(Span):
             return
         with self._lock:
             if self._end_time is None:
-                self._attributes[key] = value
+                attributes = self._attributes
+                # As the SDK's: a key set again becomes the newest (the last one evicted).
+                attributes.pop(key, None)
+                attributes[key] = value
+                limit = self._factory.max_attributes
+                if limit is not None and len(attributes) > limit:
+                    self._trim(limit)
                 return
         _LOGGER.warning("Setting attribute on ended span.")
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         """Set several attributes (validated as the SDK does; ignored once the span ended)."""
+        invalid = 0
         if not _plain_attributes(attributes):
-            attributes = BoundedAttributes(attributes=attributes)
+            cleaned = BoundedAttributes(attributes=attributes)
+            attributes, invalid = cleaned, cleaned.dropped
         with self._lock:
             if self._end_time is None:
-                self._attributes.update(attributes)
+                own = self._attributes
+                self._dropped += invalid
+                if not own.keys().isdisjoint(attributes):
+                    # As the SDK's: keys set again become the newest.
+                    for key in attributes:
+                        own.pop(key, None)
+                own.update(attributes)
+                limit = self._factory.max_attributes
+                if limit is not None and len(own) > limit:
+                    self._trim(limit)
                 return
         _LOGGER.warning("Setting attribute on ended span.")
+
+    def _trim(self, limit: int) -> None:
+        """Drop the oldest attributes beyond `limit` (as the SDK does), counting them."""
+        attributes = self._attributes
+        while len(attributes) > limit:
+            del attributes[next(iter(attributes))]
+            self._dropped += 1
 
     def add_event(
         self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
@@ -395,21 +509,27 @@ class EventSpan(Span):
         with self._lock:
             if self._end_time is None:
                 if self._events is None:
-                    self._events = []
+                    self._events = BoundedList(self._factory.max_events)
                 self._events.append(event)
                 return
-        _LOGGER.warning("Calling add_event() on an ended span.")
+        _LOGGER.warning(_ENDED, "_add_event")
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
-        """Add a link to another span (an invalid context is ignored, as the SDK does)."""
-        if context is None or not context.is_valid:
+        """Add a link to another span (capped and counted as the SDK does).
+
+        As the SDK's, a link to an invalid context is kept only with attributes or a trace state.
+        """
+        if not (context and (context.is_valid or attributes or context.trace_state)):
             return
-        link = Link(context, BoundedAttributes(attributes=attributes, immutable=True))
+        bounded = BoundedAttributes(self._factory.max_link_attributes, attributes, immutable=True)
+        link = Link(context, bounded)
         with self._lock:
             if self._end_time is None:
-                self._links = (*self._links, link)
+                if self._links is None:
+                    self._links = BoundedList(self._factory.max_links)
+                self._links.append(link)
                 return
-        _LOGGER.warning("Calling add_link() on an ended span.")
+        _LOGGER.warning(_ENDED, "_add_link")
 
     def update_name(self, name: str) -> None:
         """Rename the span (ignored once it ended)."""
@@ -417,10 +537,17 @@ class EventSpan(Span):
             if self._end_time is None:
                 self._name = name
                 return
-        _LOGGER.warning("Calling update_name() on an ended span.")
+        _LOGGER.warning(_ENDED, "update_name")
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        """Set the status: OK is final and UNSET is ignored, as in the SDK."""
+        """Set the status: OK is final and UNSET is ignored, as in the SDK (not once ended)."""
+        with self._lock:
+            if self._end_time is None:
+                self._set_status_locked(status, description)
+                return
+        _LOGGER.warning(_ENDED, "set_status")
+
+    def _set_status_locked(self, status: Status | StatusCode, description: str | None) -> None:
         if self._status.status_code is StatusCode.OK:
             return
         if isinstance(status, Status):
@@ -467,26 +594,9 @@ class EventSpan(Span):
                 return
             self._end_time = time.time_ns() if end_time is None else end_time
         factory = self._factory
-        events: Sequence[Event] = ()
-        if self._events:
-            limit = factory.max_events
-            events = tuple(self._events if limit is None else self._events[-limit:])
-        factory.processor.on_end(
-            ReadableSpan(
-                self._name,
-                self._context,
-                self._parent,
-                factory.resource,
-                factory.bounded(self._attributes),
-                events,
-                self._links,
-                self._kind,
-                status=self._status,
-                start_time=self._start_time,
-                end_time=self._end_time,
-                instrumentation_scope=factory.scope,
-            )
-        )
+        if factory.on_ending is not None:
+            factory.on_ending(cast(SdkSpan, self))
+        factory.processor.on_end(self._readable())
 
     def __exit__(
         self,
@@ -562,9 +672,8 @@ class DirectTracer(Tracer):
             )
         return self._direct.start(name, context, kind, dict(attributes) if attributes else {})
 
-    # The API types the result with its private context-manager class; this one is a plain
-    # `contextlib` one (used with `with`, which is all the API promises).
-    @contextmanager
+    # The API types the result with its private context-manager class; this one does what that
+    # one does: a `with` block, or a decorator of functions and coroutine functions.
     def start_as_current_span(  # type: ignore[override]
         self,
         name: str,
@@ -576,22 +685,91 @@ class DirectTracer(Tracer):
         record_exception: bool = True,
         set_status_on_exception: bool = True,
         end_on_exit: bool = True,
-    ) -> Iterator[Span]:
-        """Start a span and make it current for the block (as the SDK tracer does)."""
-        span = self.start_span(
-            name,
-            context,
-            kind,
-            attributes,
-            links,
-            start_time,
-            record_exception,
-            set_status_on_exception,
+    ) -> CurrentSpan:
+        """Start a span and make it current for the block (as the SDK tracer does).
+
+        Used as a decorator, each call of the function (or each run of the coroutine) gets a
+        new span.
+        """
+        return CurrentSpan(
+            lambda: self.start_span(
+                name,
+                context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+            ),
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
         )
+
+
+class CurrentSpan:
+    """`DirectTracer.start_as_current_span`'s result: a span made current for a `with` block, or
+    for each call of the function it decorates (awaited through, for a coroutine function).
+
+    Args:
+        start: starts the span (called once per block or call).
+        end_on_exit, record_exception, set_status_on_exception: as `opentelemetry.trace.use_span`.
+    """
+
+    def __init__(
+        self,
+        start: Callable[[], Span],
+        *,
+        end_on_exit: bool,
+        record_exception: bool,
+        set_status_on_exception: bool,
+    ) -> None:
+        self._start = start
+        self._options = (end_on_exit, record_exception, set_status_on_exception)
+        self._blocks: list[AbstractContextManager[Span]] = []
+
+    @contextmanager
+    def _block(self) -> Iterator[Span]:
+        end_on_exit, record_exception, set_status_on_exception = self._options
         with use_span(
-            span,
+            self._start(),
             end_on_exit=end_on_exit,
             record_exception=record_exception,
             set_status_on_exception=set_status_on_exception,
         ) as current:
             yield current
+
+    def __enter__(self) -> Span:
+        """Start the span and make it current."""
+        block = self._block()
+        span = block.__enter__()
+        self._blocks.append(block)
+        return span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> bool | None:
+        """Restore the previous context and end the span (recording an escaping exception)."""
+        return self._blocks.pop().__exit__(exc_type, exc_val, exc_tb)
+
+    def __call__(self, function: Callable[_P, _R]) -> Callable[_P, _R]:
+        """Run each call of `function` (a coroutine function: each run) inside a new span."""
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def run_async(*args: _P.args, **kwargs: _P.kwargs) -> object:
+                with self._block():
+                    return await function(*args, **kwargs)
+
+            return cast(Callable[_P, _R], run_async)
+
+        @functools.wraps(function)
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with self._block():
+                return function(*args, **kwargs)
+
+        return run
