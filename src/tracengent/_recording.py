@@ -243,7 +243,9 @@ class Recorder:
         if not self.recording:
             return
         failed = attrs.get(A.EVENT_STATUS) == A.EventStatuses.FAILURE
-        if self._direct is not None:
+        # A point event born ended never starts, and configured name globs are applied by the
+        # scrubbing processor as a span starts: with such globs it takes the SDK's path.
+        if self._direct is not None and not self.scrubber.custom_names:
             self._direct.emit(name, attrs, parent, failed)
             return
         now = time.time_ns()

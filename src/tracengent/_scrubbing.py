@@ -20,7 +20,9 @@ Where it runs, and what it covers:
   re-scrubbed (JSON text is parsed, masked and re-encoded) with the current decision trace's
   redact fields, or replaced by `MASK_TOKEN` when payload capture is off; attributes whose name
   matches a glob are masked. Because it runs before any span ends, it protects every exporter on
-  the provider, the user's own OTLP or console exporter included.
+  the provider, the user's own OTLP or console exporter included. On our recorder's own spans
+  (payloads scrubbed already) only configured name globs are applied, to every attribute but the
+  structural ones (`_STRUCTURAL`); a point event then takes the SDK's path so that it starts.
 - Not covered: attributes a third-party instrumentation sets *after* the span started (with
   `span.set_attribute`), and span events/links. The OTel SDK freezes a span's attributes before
   `SpanProcessor.on_end`, and we never patch private SDK fields, so those cannot be scrubbed here;
@@ -79,6 +81,26 @@ DEFAULT_SENSITIVE_NAMES: Final = (
 )
 """Name globs that are always masked, whatever else is configured."""
 
+# The attributes that say what a span is and where its event belongs: a name glob never masks
+# them (`*id*` would otherwise turn every event's trace id into the mask, and the platform could
+# not place it). Their values are ours or the instrumentation's, never the agent's data.
+_STRUCTURAL: Final = frozenset(
+    {
+        A.EVENT_TYPE,
+        A.EVENT_ID,
+        A.EVENT_IDEMPOTENCY_KEY,
+        A.EVENT_PARENT_ID,
+        A.EVENT_STATUS,
+        A.EVENT_INSTANT,
+        A.TRACE_ID,
+        A.TRACE_STATUS,
+        A.GOVERNANCE_KIND,
+        A.TRACKED,
+        A.GEN_AI_OPERATION_NAME,
+        A.GEN_AI_AGENT_ID,
+    }
+)
+
 # Deeper than any real payload; beyond it a value is dropped rather than walked (also stops cycles).
 _MAX_DEPTH: Final = 64
 _NAME_CACHE_LIMIT: Final = 4096
@@ -108,6 +130,7 @@ class Scrubber:
                 continue
             (paths if rule.startswith("$") else globs).append(rule)
         self._paths: tuple[str, ...] = tuple(paths)
+        self._custom_names = len(globs) > len(DEFAULT_SENSITIVE_NAMES)
         self._name_regex = re.compile(
             "|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs), re.IGNORECASE
         )
@@ -119,6 +142,17 @@ class Scrubber:
     def paths(self) -> tuple[str, ...]:
         """The configured JSON-path rules (masked in every payload)."""
         return self._paths
+
+    @property
+    def custom_names(self) -> bool:
+        """Whether name globs beyond the defaults are configured (the defaults match none of
+        Tracengent's own attribute names)."""
+        return self._custom_names
+
+    def is_sensitive_attribute(self, name: str) -> bool:
+        """True when a span attribute named `name` is masked: its name matches a sensitive glob
+        and it is not one of the attributes that say what the span is (ids, type, status)."""
+        return name not in _STRUCTURAL and self.is_sensitive_name(name)
 
     def is_sensitive_name(self, name: str) -> bool:
         """True when `name` (an attribute or a JSON key) matches a sensitive-name glob."""
@@ -197,7 +231,7 @@ class Scrubber:
         there is no structure to mask). Anything else is returned unchanged. Never raises.
         """
         try:
-            if self.is_sensitive_name(key):
+            if self.is_sensitive_attribute(key):
                 return MASK_TOKEN
             if key not in A.PAYLOAD_ATTRIBUTES:
                 return value
@@ -300,7 +334,10 @@ class ScrubbingProcessor(SpanProcessor):
         """Mask sensitive attributes and re-scrub payload attributes of a starting span."""
         try:
             if STARTING.get() is not None:
-                # Our recorder's spans carry only payloads it scrubbed as it set them.
+                # Our recorder's spans carry only payloads it scrubbed as it set them; configured
+                # name globs still apply to their other attributes (an actor's user id, a URL).
+                if self._scrubber.custom_names:
+                    self._mask_names(span)
                 return
             attributes = A.attributes_of(span)
             if not attributes:
@@ -327,6 +364,13 @@ class ScrubbingProcessor(SpanProcessor):
                 _logger.warning(
                     "scrubbing a span failed (%s failures so far): %s", self.failures, exc
                 )
+
+    def _mask_names(self, span: Span) -> None:
+        """Mask the attributes of one of our recorder's spans whose names are sensitive."""
+        is_sensitive = self._scrubber.is_sensitive_attribute
+        for key in A.attributes_of(span):
+            if is_sensitive(key):
+                span.set_attribute(key, MASK_TOKEN)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Nothing to do: attributes are frozen by now."""

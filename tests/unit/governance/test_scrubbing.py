@@ -7,13 +7,17 @@ import math
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
+from tracengent import Actor, AgentEvent
+from tracengent._processors.context import ContextProcessor
+from tracengent._recording import Recorder
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
+from tracengent._trace import begin_trace
 
 
 def test_default_names_are_masked_at_any_depth() -> None:
@@ -188,3 +192,71 @@ def test_unicode_names_are_matched_case_insensitively_on_both_paths() -> None:
     """A non-ASCII glob, and a name that matches it only by case: masked on every path."""
     scrubber = Scrubber(patterns=["*pässwort*"])
     assert scrubber.payload_text({"PÄSSWORT": "x"}) == f'{{"PÄSSWORT":"{MASK_TOKEN}"}}'
+
+
+def _recorded(patterns: list[str]) -> tuple[ReadableSpan, ...]:
+    """A decision trace with an actor, one tracked action and two point events (a step and a
+    user's event with its own actor), recorded with `patterns`."""
+    provider = TracerProvider(shutdown_on_exit=False)
+    context = ContextProcessor()
+    scrubber = Scrubber(patterns=patterns)
+    users_exporter = InMemorySpanExporter()
+    for processor in (context, ScrubbingProcessor(scrubber), SimpleSpanProcessor(users_exporter)):
+        provider.add_span_processor(processor)
+    recorder = Recorder(provider.get_tracer("test"), scrubber, "agent-7", context)
+    with begin_trace(recorder, "refund order 7", "user-42") as trace:
+        trace.track_action("refund", lambda: "done", input={"orderId": 7})
+        trace.step("checked the order")
+        trace.record(AgentEvent(name="noted", type="action", actor=Actor(user_id="user-43")))
+    provider.shutdown()
+    return users_exporter.get_finished_spans()
+
+
+def test_configured_name_globs_mask_the_recorders_own_attributes() -> None:
+    """`*user_id*` keeps the actor's id out of every exporter, the recorder's events included;
+    the attributes that place an event (its type, ids, trace) are never masked by a glob."""
+    spans = {span.name: dict(span.attributes or {}) for span in _recorded(["*user_id*", "*id*"])}
+    action = spans["refund"]
+    assert action[A.ACTOR_USER_ID] == MASK_TOKEN
+    assert action[A.EVENT_TYPE] == A.EventTypes.ACTION
+    assert isinstance(action[A.TRACE_ID], str)
+    assert action[A.TRACE_ID] != MASK_TOKEN
+    assert action[A.GEN_AI_AGENT_ID] == "agent-7"
+    # JSON keys inside payloads are matched too (as they always were).
+    assert action[A.INPUT] == f'{{"orderId":"{MASK_TOKEN}"}}'
+    # Point events are born ended (they never start), and are masked all the same.
+    for name in ("checked the order", "noted"):
+        assert spans[name][A.ACTOR_USER_ID] == MASK_TOKEN
+        assert spans[name][A.TRACE_ID] == action[A.TRACE_ID]
+
+
+def test_without_configured_globs_the_recorders_attributes_are_kept() -> None:
+    spans = {span.name: dict(span.attributes or {}) for span in _recorded([])}
+    assert spans["refund"][A.ACTOR_USER_ID] == "user-42"
+    assert spans["checked the order"][A.ACTOR_USER_ID] == "user-42"
+    assert spans["noted"][A.ACTOR_USER_ID] == "user-43"
+
+
+def test_a_glob_never_masks_what_places_a_users_event() -> None:
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(ScrubbingProcessor(Scrubber(patterns=["*id*", "*type*"])))
+    users_exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(users_exporter))
+    with provider.get_tracer("test").start_as_current_span(
+        "manual",
+        attributes={
+            A.EVENT_TYPE: "action",
+            A.TRACE_ID: "trc_1",
+            A.EVENT_ID: "evt_1",
+            "customer.id": "c-9",
+        },
+    ):
+        pass
+    provider.shutdown()
+    (span,) = users_exporter.get_finished_spans()
+    assert dict(span.attributes or {}) == {
+        A.EVENT_TYPE: "action",
+        A.TRACE_ID: "trc_1",
+        A.EVENT_ID: "evt_1",
+        "customer.id": MASK_TOKEN,
+    }
