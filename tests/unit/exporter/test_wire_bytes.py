@@ -1,8 +1,9 @@
-"""The translator's shortcuts send the bytes the plain rules send.
+"""The translator's shortcuts send what the plain rules send.
 
-Each shortcut of the batch translator (payloads decoded by orjson without the digit scan, the
-inlined timestamp, the cached event id prefix, the fused classification, the single request of a
-small batch) is checked here against the plain rule it stands for.
+Each shortcut of the batch translator (payload text embedded as it is instead of decoded and
+re-encoded, the inlined timestamp, the cached event id prefix, the fused classification, one
+encoding per request) is checked here against the plain rule it stands for: the platform reads
+the same document.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from opentelemetry.exporter.tracengent._classify import (
 )
 from opentelemetry.exporter.tracengent._payloads import (
     NonFiniteNumberError,
-    any_long_digit_run,
-    decode_payload,
+    json_or_raw,
+    payload_fragment,
 )
 from opentelemetry.exporter.tracengent._translate import (
     SpanTranslator,
@@ -45,6 +46,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonObject,
     JsonValue,
     dumps_compact,
+    has_long_digit_run,
 )
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import AgentEvent, format_timestamp
@@ -87,28 +89,41 @@ def same_json(left: JsonValue, right: JsonValue) -> bool:
     return dumps_compact(left) == dumps_compact(right)
 
 
-def decoded_both_ways(text: str) -> tuple[JsonValue | Exception, JsonValue | Exception]:
-    """`(decode_payload with a list, without one = json_or_raw)`: each a value or the error."""
+def embedded_and_exact(text: str) -> tuple[JsonValue | Exception, JsonValue | Exception]:
+    """`(what the platform reads of the embedded payload, json_or_raw's value)`, each a value or
+    the error. A payload embedded as text must be that very text."""
     results: list[JsonValue | Exception] = []
-    routings: tuple[list[str] | None, ...] = ([], None)
-    for decoded_texts in routings:
-        try:
-            results.append(decode_payload(text, decoded_texts))
-        except (NonFiniteNumberError, RecursionError) as exc:
-            results.append(exc)
+    try:
+        embedded = payload_fragment(text)
+        if isinstance(embedded, orjson.Fragment):
+            body = orjson.dumps({"input": embedded})
+            assert body == b'{"input":' + text.encode() + b"}"
+            results.append(json.loads(body)["input"])
+        else:
+            results.append(embedded)
+    except (NonFiniteNumberError, RecursionError) as exc:
+        results.append(exc)
+    try:
+        results.append(json_or_raw(text))
+    except (NonFiniteNumberError, RecursionError) as exc:
+        results.append(exc)
     return results[0], results[1]
 
 
-@pytest.mark.parametrize("text", TRICKY_TEXTS)
-def test_orjson_without_the_digit_scan_decodes_like_the_exact_routing(text: str) -> None:
-    """Text without a 19-digit run decodes to the same value (or error) on both routings."""
-    assert not any_long_digit_run([text])
-    fast, exact = decoded_both_ways(text)
+def assert_read_alike(text: str) -> None:
+    """The platform reads the embedded payload as `json_or_raw` decodes it (or both refuse)."""
+    embedded, exact = embedded_and_exact(text)
     if isinstance(exact, Exception):
-        assert type(fast) is type(exact)
+        assert type(embedded) is type(exact)
     else:
-        assert not isinstance(fast, Exception)
-        assert same_json(fast, exact)
+        assert not isinstance(embedded, Exception)
+        assert same_json(embedded, exact)
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_an_embedded_payload_is_read_as_the_exact_routing_decodes_it(text: str) -> None:
+    """Spaced, escaped, duplicate-key, huge and refused texts: the same value, or the same error."""
+    assert_read_alike(text)
 
 
 json_scalars = (
@@ -129,34 +144,27 @@ json_documents = st.recursive(
 
 @BOUNDED
 @given(document=json_documents, indent=st.sampled_from([None, 1]), ascii_only=st.booleans())
-def test_any_json_text_without_a_long_run_decodes_alike(
+def test_any_json_text_is_read_as_the_exact_routing_decodes_it(
     document: JsonValue, indent: int | None, ascii_only: bool
 ) -> None:
-    """JSON written by the standard library (spaced or not, escaped or not) decodes alike."""
-    text = json.dumps(document, indent=indent, ensure_ascii=ascii_only)
-    fast, exact = decoded_both_ways(text)
-    if any_long_digit_run([text]):
-        return  # the translator takes the exact routing for such text
-    assert not isinstance(fast, Exception)
-    assert not isinstance(exact, Exception)
-    assert same_json(fast, exact)
+    """JSON written by the standard library (spaced or not, escaped or not, any integer)."""
+    assert_read_alike(json.dumps(document, indent=indent, ensure_ascii=ascii_only))
 
 
 @pytest.mark.parametrize(
-    ("texts", "found"),
+    ("text", "found"),
     [
-        ([], False),
-        (['{"n":1234567890123456789}'], True),
-        (['{"n":123456789012345678}'], False),
-        (["1234567890", "123456789"], False),
-        (['"ord_12345678901234567890"'], True),
-        (["١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٠"], False),
-        (["\ud800" + "9" * 19], True),
+        ("", False),
+        ('{"n":1234567890123456789}', True),
+        ('{"n":123456789012345678}', False),
+        ("1234567890,123456789", False),
+        ('"ord_12345678901234567890"', True),
+        ("١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٠", False),
     ],
 )
-def test_the_digit_scan_finds_ascii_runs_of_nineteen(texts: list[str], found: bool) -> None:
-    """Runs of 19+ ASCII digits are found, never across two texts; lone surrogates are fine."""
-    assert any_long_digit_run(texts) is found
+def test_the_digit_scan_finds_ascii_runs_of_nineteen(text: str, found: bool) -> None:
+    """`loads_exact`'s test for text orjson may read inexactly: runs of 19+ ASCII digits."""
+    assert has_long_digit_run(text.encode()) is found
 
 
 def action(make_span: SpanMaker, name: str, payload: str) -> ReadableSpan:
@@ -179,25 +187,90 @@ def expected_event(span: ReadableSpan, payload: JsonValue) -> JsonObject:
     ).to_wire()
 
 
-def test_a_batch_holding_a_long_digit_run_sends_what_the_exact_routing_sends(
+def sent(batch_requests: list[EncodedBatch]) -> list[JsonValue]:
+    """The events the requests carry, as the platform's standard decoder reads them."""
+    events: list[JsonValue] = []
+    for request in batch_requests:
+        decoded = json.loads(request.json_array())
+        assert isinstance(decoded, list)
+        assert len(decoded) == len(request)
+        events.extend(decoded)
+    return events
+
+
+def test_payload_text_is_sent_as_written(make_span: SpanMaker) -> None:
+    """An integer beyond 64 bits stays exact and a number keeps its spelling: the text is not
+    decoded and re-encoded."""
+    big = 123456789012345678901234567890
+    texts = ['{"f": 1e-7}', f'{{"n": {big}, "f": 1E-7}}', '{"n":18446744073709551616}']
+    spans = [action(make_span, f"a{index}", text) for index, text in enumerate(texts)]
+    batch = SpanTranslator(SETTINGS).translate([(span, A.attributes_of(span)) for span in spans])
+    (request,) = batch.requests
+    array = request.json_array()
+    for text in texts:
+        assert b'"input":' + text.encode() + b"," in array
+    assert sent(batch.requests) == [
+        expected_event(spans[0], {"f": 1e-7}),
+        expected_event(spans[1], {"n": big, "f": 1e-7}),
+        expected_event(spans[2], {"n": 2**64}),
+    ]
+    assert batch.unserializable == 0
+
+
+def test_an_event_orjson_cannot_encode_goes_alone_by_the_standard_library(
     make_span: SpanMaker,
 ) -> None:
-    """An integer beyond 64 bits is sent exactly (json writes that event), its batch-mates by orjson."""
-    big = 123456789012345678901234567890
-    plain = action(make_span, "plain", '{"f": 1e-7}')
-    huge = action(make_span, "huge", f'{{"n": {big}, "f": 1e-7}}')
-    in_text = action(make_span, "in-text", '{"id": "ord_12345678901234567890", "f": 1e-7}')
-    u64 = action(make_span, "u64", '{"n": 18446744073709551616}')
-    spans = [plain, huge, in_text, u64]
-    batch = SpanTranslator(SETTINGS).translate([(span, A.attributes_of(span)) for span in spans])
-    assert batch.encodings == [
-        orjson.dumps(expected_event(plain, {"f": 1e-7})),
-        dumps_compact(expected_event(huge, {"n": big, "f": 1e-7})).encode(),
-        orjson.dumps(expected_event(in_text, {"id": "ord_12345678901234567890", "f": 1e-7})),
-        dumps_compact(expected_event(u64, {"n": 2**64})).encode(),
+    """A cost beyond 64 bits (outside any payload): that event is written by `json`, with its
+    payload decoded; its batch-mates are unchanged and one bad event is dropped alone."""
+    huge = 2**70
+    plain = action(make_span, "plain", '{"a": [1, 2]}')
+    costly = make_span(
+        "costly", {A.EVENT_TYPE: "action", A.INPUT: '{"b": 1E-7}', A.COST_AMOUNT: huge}
+    )
+    lone = make_span("lone", {A.EVENT_TYPE: "action", A.INPUT: '"ok"', A.ACTOR_USER_ID: "\ud800"})
+    batch = SpanTranslator(SETTINGS).translate(
+        [(span, A.attributes_of(span)) for span in (plain, costly, lone)]
+    )
+    assert batch.unserializable == 1
+    assert batch.internal_errors == []
+    events = sent(batch.requests)
+    assert [event["name"] for event in events if isinstance(event, dict)] == ["plain", "costly"]
+    assert events[0] == expected_event(plain, {"a": [1, 2]})
+    costly_event = events[1]
+    assert isinstance(costly_event, dict)
+    assert costly_event["cost"] == {"amount": huge, "currency": "USD"}
+    assert costly_event["input"] == {"b": 1e-7}
+
+
+@pytest.mark.parametrize(("max_batch_size", "sizes"), [(100, [5]), (2, [2, 2, 1]), (1, [1] * 5)])
+def test_requests_hold_at_most_the_batch_size(
+    make_span: SpanMaker, max_batch_size: int, sizes: list[int]
+) -> None:
+    """Requests of `max_batch_size` events, in order; each array's items read lazily."""
+    spans = [action(make_span, f"a{index}", f'{{"i": {index}}}') for index in range(5)]
+    batch = SpanTranslator(SETTINGS).translate(
+        [(span, A.attributes_of(span)) for span in spans], max_batch_size=max_batch_size
+    )
+    assert [len(request) for request in batch.requests] == sizes
+    assert batch.event_count == 5
+    assert [event["input"] for request in batch.requests for event in request] == [
+        {"i": index} for index in range(5)
     ]
-    assert b'"f":1e-7' in batch.encodings[0]
-    assert b'"f":1e-07' in batch.encodings[1]
+
+
+def test_an_array_above_the_body_limit_is_split_by_size(make_span: SpanMaker) -> None:
+    """Above `max_body_bytes` the events are packed one by one; one larger than the limit goes
+    alone."""
+    spans = [action(make_span, f"a{index}", '"' + "x" * 300 + '"') for index in range(4)]
+    spans.insert(2, action(make_span, "big", '"' + "y" * 2000 + '"'))
+    batch = SpanTranslator(SETTINGS).translate(
+        [(span, A.attributes_of(span)) for span in spans], max_body_bytes=1200
+    )
+    arrays = [request.json_array() for request in batch.requests]
+    assert [len(request) for request in batch.requests] == [2, 1, 2]
+    assert all(len(array) <= 1200 for index, array in enumerate(arrays) if index != 1)
+    names = [event["name"] for request in batch.requests for event in request]
+    assert names == ["a0", "a1", "big", "a2", "a3"]
 
 
 event_texts = st.sampled_from(TRICKY_TEXTS) | json_documents.map(json.dumps)
@@ -214,7 +287,8 @@ payload_values: st.SearchStrategy[AttributeValue] = (
 def test_a_translated_batch_equals_the_exact_routing(
     payloads: list[tuple[AttributeValue, AttributeValue]],
 ) -> None:
-    """Whatever the payloads, the batch's bytes and counts equal those of the exact routing."""
+    """Whatever the payloads, the platform reads the events the plain rules make (each span's
+    `span_to_event`, encoded alone), and the same events are refused."""
     spans = [
         ReadableSpan(
             name=f"s{index}",
@@ -227,11 +301,19 @@ def test_a_translated_batch_equals_the_exact_routing(
     ]
     entries = [(span, A.attributes_of(span)) for span in spans]
     translator = SpanTranslator(SETTINGS)
-    fast = translator.translate(entries)
-    exact = translator._translate(entries, None, None)
-    assert fast.encodings == exact.encodings
-    assert fast.unserializable == exact.unserializable
-    assert fast.internal_errors == exact.internal_errors == []
+    fast = translator.translate(entries, max_batch_size=4)
+    exact: list[JsonValue] = []
+    refused = 0
+    for span, attrs in entries:
+        try:
+            event = translator.event(span, attrs)
+            assert event is not None
+            exact.append(json.loads(encode_event(event)))
+        except (ValueError, TypeError, RecursionError):
+            refused += 1
+    assert same_json(sent(fast.requests), exact)
+    assert fast.unserializable == refused
+    assert fast.internal_errors == []
 
 
 @pytest.mark.parametrize(
@@ -335,10 +417,11 @@ def test_one_request_holds_a_batch_up_to_the_body_limit(
     probe = [action(make_span, f"a{i}", '""') for i in range(2)]
     exporter = TracengentSpanExporter(options, platform=platform)
     sizes = [
-        len(encode_event(event))
-        for event in exporter._translator.translate(
-            [(span, A.attributes_of(span)) for span in probe]
-        ).events
+        len(
+            exporter._translator.translate([(span, A.attributes_of(span))]).requests[0].json_array()
+        )
+        - 2
+        for span in probe
     ]
     # Two events, a comma and two brackets; the payload's quotes are already counted.
     padding = (MAX_BODY_BYTES - sum(sizes) - 3) // 2
@@ -360,6 +443,21 @@ def test_the_json_array_is_the_encodings_joined(count: int) -> None:
     assert array == b"[" + b",".join(encoded) + b"]"
     assert json.loads(array) == events
     assert encoded == [orjson.dumps(event) for event in events]  # the caller's list is untouched
+    # Known by its array alone, a batch reads its items from it (exactly, big integers too).
+    known = EncodedBatch.of_array(array, count)
+    assert (len(known), list(known), known.json_array()) == (count, events, array)
+    assert list(EncodedBatch.of_array(b'[{"n":123456789012345678901}]', 1)) == [
+        {"n": 123456789012345678901}
+    ]
+
+
+def test_an_array_that_does_not_hold_its_objects_is_refused_when_read() -> None:
+    """A count that does not match, or items that are not objects: a clear error on reading."""
+    for array, count in ((b"[{}]", 2), (b"[1]", 1), (b"{}", 1)):
+        batch = EncodedBatch.of_array(array, count)
+        assert len(batch) == count
+        with pytest.raises(ValueError, match="array"):
+            batch[0]
 
 
 def test_a_nan_duration_is_refused_even_with_rare_attributes(make_span: SpanMaker) -> None:

@@ -1,16 +1,16 @@
-"""Payload attributes as wire values: JSON text decoded, other attribute values mapped.
+"""Payload attributes as wire values: JSON text embedded as it is, other attribute values mapped.
 
 `tracengent.input` / `.output` / `.attributes` (and the GenAI tool arguments and result) hold JSON
 text; text that is not JSON is sent as a JSON string, NaN and infinities are refused.
 
-Two decoders give the same values except in one place: orjson turns an integer beyond 64 bits
-into a float, where the standard library keeps it exact. Such an integer is a run of 19 or more
-digits, so `json_or_raw` (the exact routing) sends text holding such a run to the standard
-decoder and everything else to orjson first. Scanning each text for that run with a regular
-expression costs more than decoding it, so the exporter decodes a whole batch with orjson
-(`decode_payload` with a list, which remembers each text orjson decoded) and scans all those
-texts at once, at C speed (`any_long_digit_run`); only when one holds such a run is the batch
-translated again with `json_or_raw`. Either way the bytes sent are the same.
+On the exporter's path (`payload_fragment`) text that orjson reads as one JSON value is not
+decoded and re-encoded: it goes into the event's JSON as it is (an `orjson.Fragment`). orjson's
+reading is the validation: it accepts exactly RFC 8259 JSON (one value, optional whitespace around
+it) and refuses NaN, infinities, numbers that overflow and invalid UTF-8, so an embedded text can
+never reach beyond its own slot of the event, and the numbers in it are sent as their author wrote
+them (an integer beyond 64 bits, which orjson would read as a float, stays exact). What orjson
+refuses goes to the standard decoder, which decides as `json_or_raw` does. `json_or_raw` gives
+the decoded value, for callers that want the event as Python values.
 """
 
 from __future__ import annotations
@@ -24,15 +24,13 @@ from typing import Final
 import orjson
 from opentelemetry.util.types import AttributeValue
 
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, has_long_digit_run
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 
 __all__ = [
     "NonFiniteNumberError",
-    "any_long_digit_run",
-    "decode_payload",
     "finite_number",
-    "has_long_digit_run",
     "json_or_raw",
+    "payload_fragment",
 ]
 
 
@@ -58,6 +56,7 @@ _STRICT_DECODER: Final = json.JSONDecoder(
 _LONG_DIGITS: Final = re.compile(r"\d{19}")
 _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
+_Fragment: Final = orjson.Fragment
 
 
 def _strict(text: str) -> JsonValue:
@@ -121,35 +120,22 @@ def json_or_raw(value: AttributeValue | None) -> JsonValue:
     return None
 
 
-def decode_payload(value: AttributeValue, decoded_texts: list[str] | None) -> JsonValue:
-    """`json_or_raw(value)`, or with a list: text decoded by orjson without the digit scan.
+def payload_fragment(value: AttributeValue) -> JsonValue | orjson.Fragment:
+    """A payload attribute as the exporter embeds it: JSON text as it is, else `json_or_raw`.
 
-    Text orjson decoded is appended to `decoded_texts`; the caller then owes
-    `any_long_digit_run(decoded_texts)` before trusting the values: when it is True, one of them
-    may differ from `json_or_raw`'s.
+    Text orjson reads as JSON becomes an `orjson.Fragment` of that very text (`orjson.dumps`
+    writes it unchanged), except `null` (None: no payload); any other value is
+    `json_or_raw(value)`.
 
     Raises:
         NonFiniteNumberError: as `json_or_raw`.
     """
-    if decoded_texts is None or value.__class__ is not str:
+    if value.__class__ is not str:
         return json_or_raw(value)
     try:
-        fast: JsonValue = _orjson_loads(value)
+        if _orjson_loads(value) is None:
+            return None  # `null`: no payload, as the event's other nulls
     except _JSONDecodeError:
-        # What orjson refuses goes to the standard decoder on either routing.
+        # Not JSON to orjson: the standard decoder keeps the text, or says it holds NaN.
         return _strict(value)
-    decoded_texts.append(value)
-    return fast
-
-
-def any_long_digit_run(texts: list[str]) -> bool:
-    """True when one of `texts` holds a run of 19 or more ASCII digits (a cheap C-speed scan).
-
-    Only ASCII digits make JSON numbers; a run that `json_or_raw`'s Unicode-aware scan would also
-    see through other digits lies inside a JSON string, which both decoders read alike.
-    """
-    if not texts:
-        return False
-    # A newline is not a digit, so no run spans two texts; lone surrogates (which orjson
-    # refuses anyway) must not make the scan raise.
-    return has_long_digit_run("\n".join(texts).encode("utf-8", "surrogatepass"))
+    return _Fragment(value)

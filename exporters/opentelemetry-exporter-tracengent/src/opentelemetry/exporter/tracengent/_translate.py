@@ -1,24 +1,27 @@
 """Finished spans → wire events (§2) and trace closes (§3); I/O-free, called on the export thread.
 
 The exporter hands a whole batch to `SpanTranslator.translate`. Each event span becomes a dict
-built directly in `AgentEvent.to_wire()` order, nulls omitted, then its compact JSON (orjson), so
-the bytes equal what the wire model would produce without building dataclasses. The per-span
-code is kept lean (translation is most of the exporter's CPU): each attribute is read once,
-attributes few spans carry are read only when the span has one, and what repeats across a batch
-is done once: the event id part of a trace, the timestamp prefix of a second, and the digit scan
-of the payloads (see `_payloads`).
+built directly in `AgentEvent.to_wire()` order, nulls omitted, its payload text embedded as it is
+(`_payloads.payload_fragment`: validated by orjson, never decoded and re-encoded); the events are
+then encoded by one orjson call per request, so the bytes are what the wire model would produce.
+The per-span code is kept lean (translation is most of the exporter's CPU): each attribute is read
+once, attributes few spans carry are read only when the span has one, and what repeats across a
+batch is done once: the event id part of a trace and the timestamp prefix of a second. An event
+orjson cannot encode (an integer beyond 64 bits outside a payload, a lone surrogate) is encoded
+alone by the standard library, or dropped and counted when it has no JSON encoding at all.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeAlias
 
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import (
@@ -37,16 +40,22 @@ from opentelemetry.exporter.tracengent._fields import (
 )
 from opentelemetry.exporter.tracengent._payloads import (
     NonFiniteNumberError,
-    any_long_digit_run,
-    decode_payload,
     finite_number,
+    json_or_raw,
+    payload_fragment,
 )
 from opentelemetry.exporter.tracengent.attributes import EventStatuses, TraceStatuses
 from opentelemetry.exporter.tracengent.ids import event_id_for, trace_id_for
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, dumps_compact
+from opentelemetry.exporter.tracengent.jsonvalue import (
+    EncodedBatch,
+    JsonObject,
+    JsonValue,
+    dumps_compact,
+)
 from opentelemetry.exporter.tracengent.wire import merge_tags
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "NonFiniteNumberError",
     "SpanTranslator",
     "TimestampFormatter",
@@ -56,6 +65,14 @@ __all__ = [
     "span_to_event",
     "span_to_trace_close",
 ]
+
+MAX_BODY_BYTES: Final = 1024 * 1024
+"""The largest JSON body of one ingest request (an event alone above it is still sent alone)."""
+
+_DEFAULT_MAX_BATCH: Final = 100
+
+# How a payload attribute becomes a wire value: embedded as it is (the exporter's path), or decoded.
+_PayloadRule: TypeAlias = Callable[[AttributeValue], "JsonValue | orjson.Fragment"]
 
 # Module-level names: the per-span code reads them as globals, without an attribute look-up.
 _AGENT_ID: Final = A.GEN_AI_AGENT_ID
@@ -120,18 +137,28 @@ class TranslatedBatch:
     """What a batch of spans became, in the order the spans ended.
 
     Attributes:
-        events: the wire events.
-        encodings: each event's compact JSON (the bytes sent), in the same order.
+        requests: the wire events, encoded, as the ingest requests that carry them (each within
+            the batch size and body limit it was translated with).
         closes: the trace closes of the decision-trace roots.
         unserializable: spans whose event cannot be sent (NaN, a value JSON cannot hold).
         internal_errors: unexpected exceptions met (each one's span is in `unserializable`).
     """
 
-    events: list[JsonObject] = field(default_factory=list)
-    encodings: list[bytes] = field(default_factory=list)
+    requests: list[EncodedBatch] = field(default_factory=list)
     closes: list[JsonObject] = field(default_factory=list)
     unserializable: int = 0
     internal_errors: list[Exception] = field(default_factory=list)
+
+    @property
+    def event_count(self) -> int:
+        """How many events the requests carry."""
+        return sum(map(len, self.requests))
+
+    def count_failure(self, exc: Exception) -> None:
+        """Count one span whose event cannot be sent because of `exc`."""
+        self.unserializable += 1
+        if not isinstance(exc, _EXPECTED_ERRORS):
+            self.internal_errors.append(exc)
 
 
 def encode_event(event: JsonObject) -> bytes:
@@ -148,6 +175,11 @@ def encode_event(event: JsonObject) -> bytes:
         return _orjson_dumps(event)
     except TypeError:
         return dumps_compact(event).encode()
+
+
+def _array_of(encodings: list[bytes]) -> EncodedBatch:
+    """A request of the events encoded as `encodings`."""
+    return EncodedBatch.of_array(b"[" + b",".join(encodings) + b"]", len(encodings))
 
 
 class SpanTranslator:
@@ -177,6 +209,8 @@ class SpanTranslator:
         entries: Sequence[tuple[ReadableSpan, Attributes]],
         *,
         own_agent: str | None = None,
+        max_batch_size: int = _DEFAULT_MAX_BATCH,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> TranslatedBatch:
         """Translate and encode `entries` (`(span, attributes_of(span))`). Never raises.
 
@@ -184,23 +218,15 @@ class SpanTranslator:
             entries: the spans, in the order they ended, with their attributes copied.
             own_agent: when set, spans stamped with another agent's id are skipped (another
                 agent's client on the same provider exports them with its credentials).
+            max_batch_size: the most events one request carries.
+            max_body_bytes: the largest JSON array one request carries (an event alone above it
+                still goes, alone).
         """
-        decoded_texts: list[str] = []
-        batch = self._translate(entries, own_agent, decoded_texts)
-        if any_long_digit_run(decoded_texts):
-            # Rare: a payload may hold an integer beyond 64 bits; translate again exactly.
-            batch = self._translate(entries, own_agent, None)
-        return batch
-
-    def _translate(
-        self,
-        entries: Sequence[tuple[ReadableSpan, Attributes]],
-        own_agent: str | None,
-        decoded_texts: list[str] | None,
-    ) -> TranslatedBatch:
         batch = TranslatedBatch()
-        events, encodings = batch.events, batch.encodings
-        for span, attrs in entries:
+        events: list[JsonObject] = []
+        origins: list[tuple[ReadableSpan, Attributes]] = []
+        for entry in entries:
+            span, attrs = entry
             try:
                 kind, event_type, is_http = classify_for_export(attrs, span.kind)
                 if kind != EVENT:
@@ -213,15 +239,64 @@ class SpanTranslator:
                     continue
                 if own_agent is not None and attrs.get(_AGENT_ID, own_agent) != own_agent:
                     continue
-                event = self._event(span, attrs, event_type, is_http, decoded_texts)
-                encoded = encode_event(event)
-                events.append(event)
-                encodings.append(encoded)
+                events.append(self._event(span, attrs, event_type, is_http, payload_fragment))
+                origins.append(entry)
             except Exception as exc:  # noqa: BLE001 - one bad span must not sink its batch-mates
-                batch.unserializable += 1
-                if not isinstance(exc, _EXPECTED_ERRORS):
-                    batch.internal_errors.append(exc)
+                batch.count_failure(exc)
+        size = max(1, max_batch_size)
+        for start in range(0, len(events), size):
+            chunk = events if len(events) <= size else events[start : start + size]
+            try:
+                array: bytes | None = _orjson_dumps(chunk)
+            except TypeError:
+                array = None  # orjson refuses one of them: each is encoded alone below
+            if array is not None and len(array) <= max_body_bytes:
+                batch.requests.append(EncodedBatch.of_array(array, len(chunk)))
+            else:
+                self._encode_each(chunk, origins[start : start + size], batch, max_body_bytes)
         return batch
+
+    def _encode_each(
+        self,
+        events: list[JsonObject],
+        origins: list[tuple[ReadableSpan, Attributes]],
+        batch: TranslatedBatch,
+        max_body_bytes: int,
+    ) -> None:
+        """Encode `events` one by one into requests of at most `max_body_bytes`; an event that
+        has no JSON encoding is counted and left out."""
+        encodings: list[bytes] = []
+        size = 2  # the array's brackets
+        for event, (span, attrs) in zip(events, origins, strict=True):
+            try:
+                encoded = self._encode_alone(event, span, attrs)
+            except Exception as exc:  # noqa: BLE001 - counted; its batch-mates still go
+                batch.count_failure(exc)
+                continue
+            if encodings and size + 1 + len(encoded) > max_body_bytes:
+                batch.requests.append(_array_of(encodings))
+                encodings = []
+                size = 2
+            size += len(encoded) + (1 if encodings else 0)
+            encodings.append(encoded)
+        if encodings:
+            batch.requests.append(_array_of(encodings))
+
+    def _encode_alone(self, event: JsonObject, span: ReadableSpan, attrs: Attributes) -> bytes:
+        """One event's compact JSON: orjson's, else the standard library's (which writes an
+        integer beyond 64 bits); the latter from the event translated again as plain values
+        (it cannot write an embedded payload text).
+
+        Raises:
+            ValueError, TypeError: the event has no JSON encoding.
+        """
+        try:
+            return _orjson_dumps(event)
+        except TypeError:
+            pass
+        _, event_type, is_http = classify_for_export(attrs, span.kind)
+        plain = self._event(span, attrs, event_type, is_http, json_or_raw)
+        return dumps_compact(plain).encode()
 
     def event(self, span: ReadableSpan, attrs: Attributes) -> JsonObject | None:
         """The wire event of one span, or None when it is not an event.
@@ -232,7 +307,7 @@ class SpanTranslator:
         kind, event_type, is_http = classify_for_export(attrs, span.kind)
         if kind != EVENT:
             return None
-        return self._event(span, attrs, event_type, is_http, None)
+        return self._event(span, attrs, event_type, is_http, json_or_raw)
 
     def _event(
         self,
@@ -240,9 +315,9 @@ class SpanTranslator:
         attrs: Attributes,
         event_type: str,
         is_http: bool,
-        decoded_texts: list[str] | None,
+        payload: _PayloadRule,
     ) -> JsonObject:
-        """The wire event (`decoded_texts`: see `_payloads.decode_payload`)."""
+        """The wire event, its payloads made by `payload` (`payload_fragment` or `json_or_raw`)."""
         get = attrs.get
         rare = not _RARE_KEYS.isdisjoint(attrs)
         context = span.context
@@ -304,16 +379,16 @@ class SpanTranslator:
         raw = get(_INPUT)
         if raw is None and operation == _EXECUTE_TOOL:
             raw = get(A.GEN_AI_TOOL_CALL_ARGUMENTS)
-        if raw is not None and (decoded := decode_payload(raw, decoded_texts)) is not None:
-            wire["input"] = decoded
+        if raw is not None and (decoded := payload(raw)) is not None:
+            wire["input"] = decoded  # type: ignore[assignment]  # a JSON value or its text
         raw = get(_OUTPUT)
         if raw is None and operation == _EXECUTE_TOOL:
             raw = get(A.GEN_AI_TOOL_CALL_RESULT)
-        if raw is not None and (decoded := decode_payload(raw, decoded_texts)) is not None:
-            wire["output"] = decoded
+        if raw is not None and (decoded := payload(raw)) is not None:
+            wire["output"] = decoded  # type: ignore[assignment]  # a JSON value or its text
         raw = get(_ATTRIBUTES)
-        if raw is not None and (decoded := decode_payload(raw, decoded_texts)) is not None:
-            wire["attributes"] = decoded
+        if raw is not None and (decoded := payload(raw)) is not None:
+            wire["attributes"] = decoded  # type: ignore[assignment]  # a JSON value or its text
         elif http_attributes is not None:
             wire["attributes"] = http_attributes
         start = span.start_time

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -20,7 +20,11 @@ from opentelemetry.exporter.tracengent._classify import (
     classify,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
-from opentelemetry.exporter.tracengent._translate import SpanTranslator, TranslationSettings
+from opentelemetry.exporter.tracengent._translate import (
+    MAX_BODY_BYTES,
+    SpanTranslator,
+    TranslationSettings,
+)
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject
@@ -32,9 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BODY_BYTES", "DeliveryOutcome", "EventPlatform", "TracengentSpanExporter"]
 
 _LOGGER = logging.getLogger("tracengent.export")
-
-MAX_BODY_BYTES: Final = 1024 * 1024
-"""The largest JSON body of one ingest request (an event alone above it is still sent alone)."""
 
 
 class DeliveryOutcome(Protocol):
@@ -203,9 +204,9 @@ class TracengentSpanExporter(SpanExporter):
         """
         result = SpanExportResult.FAILURE
         with self._stats.guard("export"):
-            events, encodings, closes, dropped = self._translate(entries)
-            if events:
-                dropped += self._send_events(events, encodings, _Budget(deadline, on_deadline))
+            requests, closes, dropped = self._translate(entries)
+            for request in requests:
+                dropped += self._post_events(request, _Budget(deadline, on_deadline))
             for close in closes:
                 dropped += self._send_close(close, _Budget(deadline, on_deadline))
             result = SpanExportResult.FAILURE if dropped else SpanExportResult.SUCCESS
@@ -213,20 +214,26 @@ class TracengentSpanExporter(SpanExporter):
 
     def _translate(
         self, entries: Iterable[tuple[ReadableSpan, Attributes]]
-    ) -> tuple[list[JsonObject], list[bytes], list[JsonObject], int]:
-        """`(events, their compact JSON, trace closes, drops counted)`."""
+    ) -> tuple[list[EncodedBatch], list[JsonObject], int]:
+        """`(the events' requests, trace closes, drops counted)`: events go out in requests of
+        at most `max_batch_size` events and `MAX_BODY_BYTES` of JSON."""
         if not isinstance(entries, Sequence):
             entries = list(entries)
         if self._shutdown or self._platform is None:
-            return [], [], [], self._count_unsendable(entries)
+            return [], [], self._count_unsendable(entries)
         own_agent = self._settings.agent_id if self._own_agent_only else None
-        batch = self._translator.translate(entries, own_agent=own_agent)
+        batch = self._translator.translate(
+            entries,
+            own_agent=own_agent,
+            max_batch_size=self._max_batch_size,
+            max_body_bytes=MAX_BODY_BYTES,
+        )
         for exc in batch.internal_errors:
             self._stats.add_internal_error("translate", exc)
-        # Each event was encoded alone: a bad one (NaN, an odd value) is dropped without its
-        # batch-mates, and its size counts toward the 1 MiB body limit.
+        # Each event that cannot be encoded (NaN, an odd value) is dropped without its
+        # batch-mates.
         self._stats.add_dropped(DropReason.UNSERIALIZABLE, batch.unserializable)
-        return batch.events, batch.encodings, batch.closes, batch.unserializable
+        return batch.requests, batch.closes, batch.unserializable
 
     def _count_unsendable(self, entries: Sequence[tuple[ReadableSpan, Attributes]]) -> int:
         """Count what a shut-down or not-configured exporter cannot send; how many."""
@@ -246,33 +253,6 @@ class TracengentSpanExporter(SpanExporter):
         self._stats.add_dropped(DropReason.AFTER_SHUTDOWN, after_shutdown)
         self._stats.add_dropped(DropReason.NOT_CONFIGURED, not_configured)
         return after_shutdown + not_configured
-
-    def _send_events(
-        self, events: list[JsonObject], encodings: list[bytes], budget: _Budget
-    ) -> int:
-        """Post `events` in bounded batches; returns how many were dropped."""
-        count = len(events)
-        if count <= self._max_batch_size and sum(map(len, encodings)) + count + 1 <= MAX_BODY_BYTES:
-            # The usual case: one request holds them all (brackets and commas counted).
-            return self._post_events(EncodedBatch(events, encodings), budget)
-        dropped = 0
-        batch: list[JsonObject] = []
-        batch_encodings: list[bytes] = []
-        batch_bytes = 2  # the array's brackets
-        for event, encoded in zip(events, encodings, strict=True):
-            size = len(encoded)
-            if batch and (
-                len(batch) >= self._max_batch_size or batch_bytes + size > MAX_BODY_BYTES
-            ):
-                dropped += self._post_events(EncodedBatch(batch, batch_encodings), budget)
-                batch, batch_encodings = [], []
-                batch_bytes = 2
-            batch.append(event)
-            batch_encodings.append(encoded)
-            batch_bytes += size + 1  # the event and its comma
-        if batch:
-            dropped += self._post_events(EncodedBatch(batch, batch_encodings), budget)
-        return dropped
 
     def _failure_reason(self, reason: str | None, budget: _Budget) -> DropReason:
         if self._stop.is_set():

@@ -87,8 +87,10 @@ def loads_exact(data: str | bytes) -> JsonValue:
 class EncodedBatch(Sequence[JsonObject]):
     """A batch of JSON objects together with their compact JSON encoding, made once.
 
-    The exporter encodes each event once (to isolate a bad one and to size batches); handing the
+    The exporter encodes its events once (to isolate a bad one and to size batches); handing the
     platform client this batch lets it send those bytes instead of encoding the events again.
+    Built from the objects and each one's encoding, or (`of_array`) from the encoded array alone,
+    whose objects are decoded only if someone reads them.
 
     Args:
         items: the objects.
@@ -98,12 +100,27 @@ class EncodedBatch(Sequence[JsonObject]):
     def __init__(self, items: Sequence[JsonObject], encoded: Sequence[bytes]) -> None:
         if len(items) != len(encoded):
             raise ValueError("an encoding is needed for each item")
-        self._items = list(items)
-        self._encoded = list(encoded)
+        self._items: list[JsonObject] | None = list(items)
+        self._count = len(self._items)
+        self._encoded: list[bytes] | None = list(encoded)
+        self._array: bytes | None = None
+
+    @classmethod
+    def of_array(cls, array: bytes, count: int) -> EncodedBatch:
+        """A batch of `count` objects known by their JSON array alone (the caller guarantees it
+        holds `count` objects); reading an item decodes the array once (`loads_exact`)."""
+        batch = cls.__new__(cls)
+        batch._items = None
+        batch._count = count
+        batch._encoded = None
+        batch._array = array
+        return batch
 
     def json_array(self) -> bytes:
         """The batch as one compact JSON array."""
-        parts = self._encoded
+        if self._array is not None:
+            return self._array
+        parts = self._encoded or []
         if len(parts) < 2:
             return b"[" + b"".join(parts) + b"]"
         # The brackets ride on the first and last items: the body is copied once, not thrice.
@@ -112,6 +129,18 @@ class EncodedBatch(Sequence[JsonObject]):
         parts[-1] += b"]"
         return b",".join(parts)
 
+    def _objects(self) -> list[JsonObject]:
+        items = self._items
+        if items is None:
+            decoded = loads_exact(self.json_array())
+            if not isinstance(decoded, list) or len(decoded) != self._count:
+                raise ValueError("the encoded array does not hold the batch's objects")
+            items = [item for item in decoded if isinstance(item, dict)]
+            if len(items) != self._count:
+                raise ValueError("the encoded array holds something other than objects")
+            self._items = items
+        return items
+
     @overload
     def __getitem__(self, index: int) -> JsonObject: ...
 
@@ -119,7 +148,7 @@ class EncodedBatch(Sequence[JsonObject]):
     def __getitem__(self, index: slice) -> Sequence[JsonObject]: ...
 
     def __getitem__(self, index: int | slice) -> JsonObject | Sequence[JsonObject]:
-        return self._items[index]
+        return self._objects()[index]
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._count
