@@ -36,14 +36,27 @@ EVENT: Final = 1
 ROOT: Final = 2
 """`classify`: the span is a decision-trace root; its end sends the trace close."""
 
-# Module constants: reading an Enum member through its class is a lookup per span.
+# Module constants: reading an Enum member through its class, or a name through a module, is a
+# lookup per span.
 _CLIENT: Final = SpanKind.CLIENT
 _SERVER: Final = SpanKind.SERVER
+_GOVERNANCE_KIND: Final = A.GOVERNANCE_KIND
+_OPERATION: Final = A.GEN_AI_OPERATION_NAME
+_INVOKE_AGENT: Final = A.OPERATION_INVOKE_AGENT
+_EXECUTE_TOOL: Final = A.OPERATION_EXECUTE_TOOL
+_LLM_OPERATIONS: Final = A.LLM_OPERATIONS
+_EVENT_TYPE: Final = A.EVENT_TYPE
+_HTTP_METHOD: Final = A.HTTP_REQUEST_METHOD
+_HTTP_METHOD_OLD: Final = A.HTTP_METHOD_OLD
+_TRACE_ID: Final = A.TRACE_ID
+_TRACKED: Final = A.TRACKED
+_LLM_CALL: Final = EventTypes.LLM_CALL
+_TOOL_CALL: Final = EventTypes.TOOL_CALL
 
 
 def is_http_client(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> bool:
     """A client span carrying an HTTP method (stable or pre-1.23 name)."""
-    return kind is _CLIENT and (A.HTTP_REQUEST_METHOD in attrs or A.HTTP_METHOD_OLD in attrs)
+    return kind is _CLIENT and (_HTTP_METHOD in attrs or _HTTP_METHOD_OLD in attrs)
 
 
 _NOT_EXPORTED: Final = (NOT_EXPORTED, "", False)
@@ -59,27 +72,28 @@ def classify_for_export(
     `tracengent.event.type` when set, else `llm_call` for GenAI LLM operations and `tool_call`
     for tool and HTTP client spans; it is "" unless the kind is EVENT.
     """
-    if A.GOVERNANCE_KIND in attrs:
+    if _GOVERNANCE_KIND in attrs:
         return _NOT_EXPORTED
     get = attrs.get
-    operation = get(A.GEN_AI_OPERATION_NAME)
-    if operation == A.OPERATION_INVOKE_AGENT:
+    operation = get(_OPERATION)
+    if operation == _INVOKE_AGENT:
         return _ROOT
-    is_http = is_http_client(attrs, kind)
-    event_type = get(A.EVENT_TYPE)
+    # `is_http_client`, inlined: it runs for every span the exporter sees.
+    is_http = kind is _CLIENT and (_HTTP_METHOD in attrs or _HTTP_METHOD_OLD in attrs)
+    event_type = get(_EVENT_TYPE)
     if isinstance(event_type, str):
         return EVENT, event_type, is_http
-    if operation in A.LLM_OPERATIONS:
-        return EVENT, EventTypes.LLM_CALL, is_http
-    if operation == A.OPERATION_EXECUTE_TOOL:
+    if operation in _LLM_OPERATIONS:
+        return EVENT, _LLM_CALL, is_http
+    if operation == _EXECUTE_TOOL:
         # A tool server's own span for the call (an MCP server's `tools/call`) is the same call
         # the client's span already stands for: one event, not two.
         if kind is _SERVER:
             return _NOT_EXPORTED
-        return EVENT, EventTypes.TOOL_CALL, is_http
-    if is_http and (A.TRACE_ID in attrs or get(A.TRACKED) is True):
+        return EVENT, _TOOL_CALL, is_http
+    if is_http and (_TRACE_ID in attrs or get(_TRACKED) is True):
         # HTTP spans nested under an LLM/tool event carry neither, so they are not counted twice.
-        return EVENT, EventTypes.TOOL_CALL, True
+        return EVENT, _TOOL_CALL, True
     return _NOT_EXPORTED
 
 

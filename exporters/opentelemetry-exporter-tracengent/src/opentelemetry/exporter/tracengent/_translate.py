@@ -338,27 +338,30 @@ class SpanTranslator:
             except OverflowError:
                 event_id = event_id_for(trace_id, span_id)
         wire: JsonObject = {"eventId": event_id}
-        if rare and (value := get(_IDEMPOTENCY_KEY)) is not None and isinstance(value, str):
+        if rare and isinstance(value := get(_IDEMPOTENCY_KEY), str):
             wire["idempotencyKey"] = value
         value = get(_AGENT_ID)
         wire["agentId"] = value if isinstance(value, str) and value else self._agent_id
         if isinstance(value := get(_TRACE_ID), str):
             wire["traceId"] = value
-            if (value := get(_PARENT_ID)) is not None and isinstance(value, str):
+            if isinstance(value := get(_PARENT_ID), str):
                 wire["parentEventId"] = value
         wire["type"] = event_type
+        operation = get(_OPERATION)
         http_attributes: JsonObject | None = None
         http_failed = False
-        name = get(_EVENT_NAME) if rare else None
-        if not isinstance(name, str) or not name:
-            name = None
-        operation = get(_OPERATION)
-        if is_http:
-            http_name, http_attributes, http_failed = http_details(attrs, span.name)
-            name = name or http_name
-        elif name is None and operation == _EXECUTE_TOOL:
-            name = text(get(A.GEN_AI_TOOL_NAME))
-        wire["name"] = name or span.name
+        if rare or is_http or operation is not None:
+            name = get(_EVENT_NAME) if rare else None
+            if not isinstance(name, str) or not name:
+                name = None
+            if is_http:
+                http_name, http_attributes, http_failed = http_details(attrs, span.name)
+                name = name or http_name
+            elif name is None and operation == _EXECUTE_TOOL:
+                name = text(get(A.GEN_AI_TOOL_NAME))
+            wire["name"] = name or span.name
+        else:
+            wire["name"] = span.name
         status = get(_EVENT_STATUS)
         if not isinstance(status, str) or not status:
             failed = http_failed or span.status.status_code is _ERROR
@@ -374,7 +377,7 @@ class SpanTranslator:
             }
         if rare and (event_usage := usage(attrs)) is not None:
             wire["usage"] = event_usage
-        if (value := get(_ACTOR)) is not None and isinstance(value, str):
+        if isinstance(value := get(_ACTOR), str):
             wire["actor"] = {"userId": value}
         raw = get(_INPUT)
         if raw is None and operation == _EXECUTE_TOOL:
@@ -418,7 +421,7 @@ class SpanTranslator:
             else merged_tags(value, settings.environment, settings.default_tags)
         )
         wire["tags"] = tags  # type: ignore[assignment]  # list[str] is a JSON list
-        if (value := get(_ROOT_REQUEST)) is not None and isinstance(value, str):
+        if isinstance(value := get(_ROOT_REQUEST), str):
             wire["rootRequest"] = value
         return wire
 
