@@ -32,6 +32,7 @@ from opentelemetry.exporter.tracengent._payloads import (
     json_or_raw,
     payload_fragment,
 )
+from opentelemetry.exporter.tracengent._stats import DropReason
 from opentelemetry.exporter.tracengent._translate import (
     SpanTranslator,
     TimestampFormatter,
@@ -465,3 +466,28 @@ def test_a_nan_duration_is_refused_even_with_rare_attributes(make_span: SpanMake
     span = make_span("a", {A.EVENT_TYPE: "action", A.EVENT_DURATION_MS: math.nan})
     with pytest.raises(NonFiniteNumberError):
         span_to_event(span, A.attributes_of(span), SETTINGS, format_time=TimestampFormatter())
+
+
+def test_the_platform_reads_each_kind_of_payload_as_documented(
+    make_span: SpanMaker, platform: FakePlatform
+) -> None:
+    """Through `export`: JSON as written, `null` as no payload, other text as a string, and an
+    event whose payload holds NaN dropped alone and counted."""
+    options = TracengentOptions(agent_id="billing-agent", ingest_key="agk_test")
+    exporter = TracengentSpanExporter(options, platform=platform)
+    payloads = {
+        "spaced": '{ "n": 123456789012345678901234567890 }',
+        "null": "null",
+        "text": "refund issued",
+        "nan": '{"x": NaN}',
+    }
+    exporter.export([action(make_span, name, text) for name, text in payloads.items()])
+    (batch,) = platform.event_batches
+    inputs = {event["name"]: event.get("input", "<absent>") for event in batch}
+    assert inputs == {
+        "spaced": {"n": 123456789012345678901234567890},
+        "null": "<absent>",
+        "text": "refund issued",
+    }
+    assert exporter.stats.dropped_count == exporter.stats.dropped(DropReason.UNSERIALIZABLE) == 1
+    assert exporter.stats.delivered == 3
