@@ -341,6 +341,9 @@ class Recorder:
                 cost_attributes(attrs, result.cost)
             redact_paths = trace.redact_fields if trace is not None else ()
             self.payload(attrs, A.OUTPUT, value, redact_paths)
+            if self.scrubber.custom_names:
+                # Set after the start, where the scrubbing processor applies them: here.
+                attrs.update(self.scrubber.masked_names(attrs))
             if len(attrs) == 1:
                 active.span.set_attribute(*attrs.popitem())
             elif attrs:

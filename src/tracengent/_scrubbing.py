@@ -154,6 +154,12 @@ class Scrubber:
         and it is not one of the attributes that say what the span is (ids, type, status)."""
         return name not in _STRUCTURAL and self.is_sensitive_name(name)
 
+    def masked_names(self, attributes: Iterable[str]) -> dict[str, AttributeValue]:
+        """`{name: MASK_TOKEN}` for each of `attributes` (span attribute names) that is masked
+        (`is_sensitive_attribute`); empty when none is."""
+        is_sensitive = self.is_sensitive_attribute
+        return {name: MASK_TOKEN for name in attributes if is_sensitive(name)}
+
     def is_sensitive_name(self, name: str) -> bool:
         """True when `name` (an attribute or a JSON key) matches a sensitive-name glob."""
         verdict = self._name_cache.get(name)
@@ -367,10 +373,9 @@ class ScrubbingProcessor(SpanProcessor):
 
     def _mask_names(self, span: Span) -> None:
         """Mask the attributes of one of our recorder's spans whose names are sensitive."""
-        is_sensitive = self._scrubber.is_sensitive_attribute
-        for key in A.attributes_of(span):
-            if is_sensitive(key):
-                span.set_attribute(key, MASK_TOKEN)
+        masked = self._scrubber.masked_names(A.attributes_of(span))
+        if masked:
+            span.set_attributes(masked)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Nothing to do: attributes are frozen by now."""

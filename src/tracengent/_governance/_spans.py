@@ -42,8 +42,8 @@ class GovernanceSpan:
 
     def __enter__(self) -> Span:
         """Start the span and make it current."""
-        # Its attributes are ours (kind, permission, transport): nothing for the scrubbing
-        # processor to look at.
+        # Its attributes are ours (kind, permission, transport): the scrubbing processor applies
+        # only configured name globs to them.
         starting = STARTING.set(True)
         try:
             span = self._tracer.start_span(

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
-from tracengent import Actor, AgentEvent
+from tracengent import Actor, AgentEvent, LlmCallResult
 from tracengent._processors.context import ContextProcessor
 from tracengent._recording import Recorder
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
@@ -260,3 +260,23 @@ def test_a_glob_never_masks_what_places_a_users_event() -> None:
         A.EVENT_ID: "evt_1",
         "customer.id": MASK_TOKEN,
     }
+
+
+def test_configured_globs_mask_what_a_tracked_call_sets_as_it_ends() -> None:
+    """An LLM call's model and output are set when it ends, after the scrubbing processor ran:
+    the recorder applies the globs to them itself."""
+    provider = TracerProvider(shutdown_on_exit=False)
+    context = ContextProcessor()
+    scrubber = Scrubber(patterns=["*model*", "*output*"])
+    exporter = InMemorySpanExporter()
+    for processor in (context, ScrubbingProcessor(scrubber), SimpleSpanProcessor(exporter)):
+        provider.add_span_processor(processor)
+    recorder = Recorder(provider.get_tracer("test"), scrubber, "agent-7", context)
+    with begin_trace(recorder, "plan", "user-42") as trace:
+        trace.track_llm_call("plan", lambda: LlmCallResult({"plan": "x"}, 12, model="gpt-x"))
+    provider.shutdown()
+    (llm,) = [span for span in exporter.get_finished_spans() if span.name == "plan"]
+    attributes = dict(llm.attributes or {})
+    assert attributes[A.USAGE_MODEL] == MASK_TOKEN
+    assert attributes[A.OUTPUT] == MASK_TOKEN
+    assert attributes[A.USAGE_TOKENS] == 12
