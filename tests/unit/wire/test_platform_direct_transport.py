@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
 from opentelemetry.exporter.tracengent.errors import PlatformUnavailableError
@@ -182,3 +183,55 @@ def test_an_environment_proxy_keeps_the_platform_calls_on_httpx(
         client.close()
     # A proxied request names the absolute URL in its request line.
     assert server.requests[0].startswith(b"POST http://platform.invalid:8080/v1/tool-authorize ")
+
+
+@pytest.mark.parametrize(
+    ("method", "content", "url"),
+    [
+        ("POST", b'{"permission":"refund"}', "http://127.0.0.1:8080/v1/authorize"),
+        ("POST", None, "http://platform.example:80/v1/oauth/token"),
+        ("PUT", b"", "https://platform.example:8443/v1/x"),
+        ("GET", None, "https://platform.example/v1/approvals/apr_1"),
+        ("GET", b"", "http://127.0.0.1:8080/v1/approvals/apr_2?wait=1"),
+    ],
+)
+def test_the_request_sent_is_the_one_httpx_would_build(
+    method: str, content: bytes | None, url: str
+) -> None:
+    """The request built from the body's stream has httpx's own headers, order, body and
+    timeout: `httpx.Request(method, url, headers=..., content=...)` is the reference."""
+    from opentelemetry.exporter.tracengent._http_policy import SendRequest
+    from opentelemetry.exporter.tracengent._platform_core import PlatformCore
+
+    core = PlatformCore(
+        TracengentOptions(agent_id="a", ingest_key="agk_x"),
+        bearer_token=None,
+        uses_token=False,
+        clock=lambda: 0.0,
+        wall_clock=lambda: 0.0,
+        jitter=lambda: 0.0,
+    )
+    headers = {
+        "User-Agent": "tracengent-test",
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+        "Authorization": "Bearer t",
+    }
+    step = SendRequest(method, url, headers, content, 2.5)
+    ours = core.request_for(step)
+    reference = httpx.Request(
+        method,
+        url,
+        headers=headers,
+        content=content,
+        extensions={"timeout": {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}},
+    )
+    assert (ours.method, ours.url, ours.headers.raw, ours.content, ours.extensions) == (
+        reference.method,
+        reference.url,
+        reference.headers.raw,
+        reference.content,
+        reference.extensions,
+    )
+    assert isinstance(ours.stream, httpx.ByteStream)

@@ -60,6 +60,8 @@ _APPROVAL_STATUSES: Final = frozenset({"pending", "approved", "denied", "expired
 # parsing a URL costs more than the rest of building the request. Approval and delegation URLs
 # carry ids, so the cache stops growing at this size.
 _URL_CACHE_SIZE: Final = 16
+# httpx gives a request of these methods `Content-Length: 0` when it has no body.
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 _logger = logging.getLogger("tracengent.transport")
 
@@ -212,22 +214,41 @@ class PlatformCore:
         )
 
     def request_for(self, step: SendRequest) -> httpx.Request:
-        """The `httpx.Request` a transport sends for `step` (its timeout as httpx's extension)."""
+        """The `httpx.Request` a transport sends for `step` (its timeout as httpx's extension).
+
+        The request `httpx.Request(method, url, headers=..., content=...)` makes, with the same
+        headers in the same order (`Host` first, `Content-Length` where httpx puts it), built
+        from the body's stream directly: httpx would otherwise encode the body and rebuild the
+        headers twice. The policy's headers never include `Host` or `Content-Length` (it sets
+        neither).
+        """
         url = self._urls.get(step.url)
         if url is None:
             url = httpx.URL(step.url)
             if len(self._urls) < _URL_CACHE_SIZE:
                 self._urls[step.url] = url
+        content = step.content
+        headers: list[tuple[str, str]] = [("Host", url.netloc.decode("ascii"))]
+        if content:
+            headers.extend(step.headers.items())
+            headers.append(("Content-Length", str(len(content))))
+        else:
+            # httpx's own header for an empty body comes right after `Host`.
+            if step.method in _BODY_METHODS:
+                headers.append(("Content-Length", "0"))
+            headers.extend(step.headers.items())
         timeout = step.timeout_s
-        return httpx.Request(
+        request = httpx.Request(
             step.method,
             url,
-            headers=step.headers,
-            content=step.content,
+            headers=headers,
+            stream=httpx.ByteStream(content or b""),
             extensions={
                 "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
             },
         )
+        request.read()  # `request.content`, as a request made with `content=` has it
+        return request
 
     def encode(self, value: JsonValue) -> PreparedBody:
         """A JSON request body, gzipped at the threshold. Raises ValueError/TypeError."""
