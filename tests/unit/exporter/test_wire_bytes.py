@@ -491,3 +491,20 @@ def test_the_platform_reads_each_kind_of_payload_as_documented(
     }
     assert exporter.stats.dropped_count == exporter.stats.dropped(DropReason.UNSERIALIZABLE) == 1
     assert exporter.stats.delivered == 3
+
+
+def test_each_event_handed_out_has_its_own_tags(make_span: SpanMaker) -> None:
+    """The translator shares one base tags list among the events it encodes; `event` hands out
+    a list the caller may change without touching the next event."""
+    translator = SpanTranslator(SETTINGS)
+    first, second = (action(make_span, name, "1") for name in ("a", "b"))
+    event = translator.event(first, A.attributes_of(first))
+    assert event is not None
+    tags = event["tags"]
+    assert isinstance(tags, list)
+    tags.append("changed")
+    again = translator.event(second, A.attributes_of(second))
+    assert again is not None
+    assert again["tags"] == ["staging"]
+    (request,) = translator.translate([(second, A.attributes_of(second))]).requests
+    assert json.loads(request.json_array())[0]["tags"] == ["staging"]

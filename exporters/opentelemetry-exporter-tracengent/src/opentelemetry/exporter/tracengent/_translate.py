@@ -307,7 +307,9 @@ class SpanTranslator:
         kind, event_type, is_http = classify_for_export(attrs, span.kind)
         if kind != EVENT:
             return None
-        return self._event(span, attrs, event_type, is_http, json_or_raw)
+        event = self._event(span, attrs, event_type, is_http, json_or_raw)
+        event["tags"] = list(event["tags"])  # type: ignore[arg-type]  # the caller's own list
+        return event
 
     def _event(
         self,
@@ -415,8 +417,10 @@ class SpanTranslator:
                 wire["durationMs"] = duration
         value = get(_TAGS) if rare else None
         settings = self._settings
+        # The base tags are one list shared by the events (they are encoded, never changed);
+        # `event` hands out a copy.
         tags = (
-            self._base_tags.copy()
+            self._base_tags
             if value is None
             else merged_tags(value, settings.environment, settings.default_tags)
         )
