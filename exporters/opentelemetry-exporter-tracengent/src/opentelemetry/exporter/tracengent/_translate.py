@@ -51,7 +51,9 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonObject,
     JsonValue,
     dumps_compact,
+    json_array,
 )
+from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import merge_tags
 
 __all__ = [
@@ -68,8 +70,6 @@ __all__ = [
 
 MAX_BODY_BYTES: Final = 1024 * 1024
 """The largest JSON body of one ingest request (an event alone above it is still sent alone)."""
-
-_DEFAULT_MAX_BATCH: Final = 100
 
 # How a payload attribute becomes a wire value: embedded as it is (the exporter's path), or decoded.
 _PayloadRule: TypeAlias = Callable[[AttributeValue], "JsonValue | orjson.Fragment"]
@@ -149,11 +149,6 @@ class TranslatedBatch:
     unserializable: int = 0
     internal_errors: list[Exception] = field(default_factory=list)
 
-    @property
-    def event_count(self) -> int:
-        """How many events the requests carry."""
-        return sum(map(len, self.requests))
-
     def count_failure(self, exc: Exception) -> None:
         """Count one span whose event cannot be sent because of `exc`."""
         self.unserializable += 1
@@ -179,7 +174,7 @@ def encode_event(event: JsonObject) -> bytes:
 
 def _array_of(encodings: list[bytes]) -> EncodedBatch:
     """A request of the events encoded as `encodings`."""
-    return EncodedBatch.of_array(b"[" + b",".join(encodings) + b"]", len(encodings))
+    return EncodedBatch.of_array(json_array(encodings), len(encodings))
 
 
 class SpanTranslator:
@@ -209,7 +204,7 @@ class SpanTranslator:
         entries: Sequence[tuple[ReadableSpan, Attributes]],
         *,
         own_agent: str | None = None,
-        max_batch_size: int = _DEFAULT_MAX_BATCH,
+        max_batch_size: int = TracengentOptions.max_batch_size,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> TranslatedBatch:
         """Translate and encode `entries` (`(span, attributes_of(span))`). Never raises.
@@ -283,15 +278,14 @@ class SpanTranslator:
             batch.requests.append(_array_of(encodings))
 
     def _encode_alone(self, event: JsonObject, span: ReadableSpan, attrs: Attributes) -> bytes:
-        """One event's compact JSON: orjson's, else the standard library's (which writes an
-        integer beyond 64 bits); the latter from the event translated again as plain values
-        (it cannot write an embedded payload text).
+        """`encode_event(event)`; when the event embeds payload text, which the standard
+        library cannot write, from the event translated again as plain values.
 
         Raises:
             ValueError, TypeError: the event has no JSON encoding.
         """
         try:
-            return _orjson_dumps(event)
+            return encode_event(event)
         except TypeError:
             pass
         _, event_type, is_http = classify_for_export(attrs, span.kind)

@@ -16,6 +16,7 @@ __all__ = [
     "dumps_compact",
     "dumps_finite",
     "has_long_digit_run",
+    "json_array",
     "loads_exact",
 ]
 
@@ -84,6 +85,17 @@ def loads_exact(data: str | bytes) -> JsonValue:
     return value
 
 
+def json_array(encoded: Sequence[bytes]) -> bytes:
+    """The compact JSON array of items encoded as `encoded` (the list is left as it is)."""
+    if len(encoded) < 2:
+        return b"[" + b"".join(encoded) + b"]"
+    # The brackets ride on the first and last items: the body is copied once, not thrice.
+    parts = list(encoded)
+    parts[0] = b"[" + parts[0]
+    parts[-1] += b"]"
+    return b",".join(parts)
+
+
 class EncodedBatch(Sequence[JsonObject]):
     """A batch of JSON objects together with their compact JSON encoding, made once.
 
@@ -120,14 +132,7 @@ class EncodedBatch(Sequence[JsonObject]):
         """The batch as one compact JSON array."""
         if self._array is not None:
             return self._array
-        parts = self._encoded or []
-        if len(parts) < 2:
-            return b"[" + b"".join(parts) + b"]"
-        # The brackets ride on the first and last items: the body is copied once, not thrice.
-        parts = parts.copy()
-        parts[0] = b"[" + parts[0]
-        parts[-1] += b"]"
-        return b",".join(parts)
+        return json_array(self._encoded or [])
 
     def _objects(self) -> list[JsonObject]:
         items = self._items
