@@ -205,10 +205,11 @@ class TracengentSpanExporter(SpanExporter):
         result = SpanExportResult.FAILURE
         with self._stats.guard("export"):
             requests, closes, dropped = self._translate(entries)
+            budget = _Budget(deadline, on_deadline)
             for request in requests:
-                dropped += self._post_events(request, _Budget(deadline, on_deadline))
+                dropped += self._post_events(request, budget)
             for close in closes:
-                dropped += self._send_close(close, _Budget(deadline, on_deadline))
+                dropped += self._send_close(close, budget)
             result = SpanExportResult.FAILURE if dropped else SpanExportResult.SUCCESS
         return result
 
