@@ -68,7 +68,8 @@ def classify_for_export(
 ) -> tuple[int, str, bool]:
     """`classify` and, for an EVENT, its type, in one pass: `(kind, event type, is HTTP client)`.
 
-    The exporter's path; `classify` is its first item. The type is
+    `classify` is its first item; the exporter's translator inlines this rule in its per-span
+    loop (`SpanTranslator._events`, held equal to it by a test). The type is
     `tracengent.event.type` when set, else `llm_call` for GenAI LLM operations and `tool_call`
     for tool and HTTP client spans; it is "" unless the kind is EVENT.
     """

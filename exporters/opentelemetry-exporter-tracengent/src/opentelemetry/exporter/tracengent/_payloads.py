@@ -31,6 +31,7 @@ __all__ = [
     "finite_number",
     "json_or_raw",
     "payload_fragment",
+    "strict_json",
 ]
 
 
@@ -59,7 +60,7 @@ _JSONDecodeError: Final = orjson.JSONDecodeError
 _Fragment: Final = orjson.Fragment
 
 
-def _strict(text: str) -> JsonValue:
+def strict_json(text: str) -> JsonValue:
     """The standard decoder's value of `text`, or `text` itself when it is not JSON.
 
     Raises:
@@ -106,7 +107,7 @@ def json_or_raw(value: AttributeValue | None) -> JsonValue:
                 pass
             else:
                 return fast
-        return _strict(value)
+        return strict_json(value)
     if isinstance(value, float):
         return finite_number(value)
     if isinstance(value, (bool, int)):
@@ -137,5 +138,5 @@ def payload_fragment(value: AttributeValue) -> JsonValue | orjson.Fragment:
             return None  # `null`: no payload, as the event's other nulls
     except _JSONDecodeError:
         # Not JSON to orjson: the standard decoder keeps the text, or says it holds NaN.
-        return _strict(value)
+        return strict_json(value)
     return _Fragment(value)

@@ -2,11 +2,13 @@
 
 The exporter hands a whole batch to `SpanTranslator.translate`. Each event span becomes a dict
 built directly in `AgentEvent.to_wire()` order, nulls omitted, its payload text embedded as it is
-(`_payloads.payload_fragment`: validated by orjson, never decoded and re-encoded); the events are
+(`_payloads.payload_fragment`'s rule: validated by orjson, never decoded and re-encoded); the events are
 then encoded by one orjson call per request, so the bytes are what the wire model would produce.
-The per-span code is kept lean (translation is most of the exporter's CPU): each attribute is read
-once, attributes few spans carry are read only when the span has one, and what repeats across a
-batch is done once: the event id part of a trace and the timestamp prefix of a second. An event
+The per-span code is one loop over the batch, kept lean (translation is most of the exporter's
+CPU): classification and the payload check are inlined, the SDK's span fields are read directly
+(`_span_reads`), each attribute is read once, attributes few spans carry are read only when the
+span has one, and what repeats across a batch is done once: the event id part of a trace and the
+timestamp prefix of a second. An event
 orjson cannot encode (an integer beyond 64 bits outside a payload, a lone surrogate) is encoded
 alone by the standard library, or dropped and counted when it has no JSON encoding at all.
 """
@@ -14,23 +16,17 @@ alone by the standard library, or dropped and counted when it has no JSON encodi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._classify import (
-    EVENT,
-    ROOT,
-    Attributes,
-    classify,
-    classify_for_export,
-)
+from opentelemetry.exporter.tracengent._classify import ROOT, Attributes, classify
 from opentelemetry.exporter.tracengent._fields import (
     TimestampFormatter,
     http_details,
@@ -43,8 +39,14 @@ from opentelemetry.exporter.tracengent._payloads import (
     finite_number,
     json_or_raw,
     payload_fragment,
+    strict_json,
 )
-from opentelemetry.exporter.tracengent.attributes import EventStatuses, TraceStatuses
+from opentelemetry.exporter.tracengent._span_reads import (
+    DIRECT_CONTEXT,
+    DIRECT_SPAN,
+    DIRECT_STATUS,
+)
+from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes, TraceStatuses
 from opentelemetry.exporter.tracengent.ids import event_id_for, trace_id_for
 from opentelemetry.exporter.tracengent.jsonvalue import (
     EncodedBatch,
@@ -75,6 +77,18 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 _PayloadRule: TypeAlias = Callable[[AttributeValue], "JsonValue | orjson.Fragment"]
 
 # Module-level names: the per-span code reads them as globals, without an attribute look-up.
+_GOVERNANCE_KIND: Final = A.GOVERNANCE_KIND
+_INVOKE_AGENT: Final = A.OPERATION_INVOKE_AGENT
+_LLM_OPERATIONS: Final = A.LLM_OPERATIONS
+_EVENT_TYPE: Final = A.EVENT_TYPE
+_HTTP_METHOD: Final = A.HTTP_REQUEST_METHOD
+_HTTP_METHOD_OLD: Final = A.HTTP_METHOD_OLD
+_TRACKED: Final = A.TRACKED
+_CLIENT: Final = SpanKind.CLIENT
+_SERVER: Final = SpanKind.SERVER
+_LLM_CALL: Final = EventTypes.LLM_CALL
+_TOOL_CALL: Final = EventTypes.TOOL_CALL
+_TOOL_NAME: Final = A.GEN_AI_TOOL_NAME
 _AGENT_ID: Final = A.GEN_AI_AGENT_ID
 _OPERATION: Final = A.GEN_AI_OPERATION_NAME
 _EXECUTE_TOOL: Final = A.OPERATION_EXECUTE_TOOL
@@ -87,14 +101,22 @@ _EVENT_STATUS: Final = A.EVENT_STATUS
 _COST_AMOUNT: Final = A.COST_AMOUNT
 _COST_CURRENCY: Final = A.COST_CURRENCY
 _ACTOR: Final = A.ACTOR_USER_ID
-_INPUT: Final = A.INPUT
-_OUTPUT: Final = A.OUTPUT
-_ATTRIBUTES: Final = A.ATTRIBUTES
 _OCCURRED_AT: Final = A.EVENT_OCCURRED_AT
 _INSTANT: Final = A.EVENT_INSTANT
 _DURATION_MS: Final = A.EVENT_DURATION_MS
 _TAGS: Final = A.EVENT_TAGS
 _ROOT_REQUEST: Final = A.TRACE_ROOT_REQUEST
+_INPUT: Final = A.INPUT
+_OUTPUT: Final = A.OUTPUT
+_ATTRIBUTES: Final = A.ATTRIBUTES
+_TOOL_ARGUMENTS: Final = A.GEN_AI_TOOL_CALL_ARGUMENTS
+_TOOL_RESULT: Final = A.GEN_AI_TOOL_CALL_RESULT
+_PAYLOAD_SLOTS: Final = (
+    (A.INPUT, "input", A.GEN_AI_TOOL_CALL_ARGUMENTS),
+    (A.OUTPUT, "output", A.GEN_AI_TOOL_CALL_RESULT),
+    (A.ATTRIBUTES, "attributes", None),
+)
+"""(attribute, wire field, the GenAI attribute a tool call's span may carry instead)."""
 _RARE_KEYS: Final = frozenset(
     {
         A.EVENT_ID,
@@ -113,6 +135,12 @@ _ERROR: Final = StatusCode.ERROR
 _SUCCESS: Final = EventStatuses.SUCCESS
 _FAILURE: Final = EventStatuses.FAILURE
 _orjson_dumps: Final = orjson.dumps
+_orjson_loads: Final = orjson.loads
+_JSONDecodeError: Final = orjson.JSONDecodeError
+_Fragment: Final = orjson.Fragment
+_DIRECT_SPAN: Final = DIRECT_SPAN
+_DIRECT_STATUS: Final = DIRECT_STATUS
+_DIRECT_CONTEXT: Final = DIRECT_CONTEXT
 # What makes one span's event unsendable (counted `unserializable`); any other exception is a
 # bug of ours, also counted as an internal error.
 _EXPECTED_ERRORS: Final = (ValueError, TypeError, RecursionError)
@@ -218,26 +246,7 @@ class SpanTranslator:
                 still goes, alone).
         """
         batch = TranslatedBatch()
-        events: list[JsonObject] = []
-        origins: list[tuple[ReadableSpan, Attributes]] = []
-        for entry in entries:
-            span, attrs = entry
-            try:
-                kind, event_type, is_http = classify_for_export(attrs, span.kind)
-                if kind != EVENT:
-                    if kind == ROOT and (
-                        own_agent is None or attrs.get(_AGENT_ID, own_agent) == own_agent
-                    ):
-                        close = self.trace_close(span, attrs)
-                        if close is not None:
-                            batch.closes.append(close)
-                    continue
-                if own_agent is not None and attrs.get(_AGENT_ID, own_agent) != own_agent:
-                    continue
-                events.append(self._event(span, attrs, event_type, is_http, payload_fragment))
-                origins.append(entry)
-            except Exception as exc:  # noqa: BLE001 - one bad span must not sink its batch-mates
-                batch.count_failure(exc)
+        events, origins = self._events(entries, own_agent, payload_fragment, batch)
         size = max(1, max_batch_size)
         for start in range(0, len(events), size):
             chunk = events if len(events) <= size else events[start : start + size]
@@ -262,9 +271,9 @@ class SpanTranslator:
         has no JSON encoding is counted and left out."""
         encodings: list[bytes] = []
         size = 2  # the array's brackets
-        for event, (span, attrs) in zip(events, origins, strict=True):
+        for event, origin in zip(events, origins, strict=True):
             try:
-                encoded = self._encode_alone(event, span, attrs)
+                encoded = self._encode_alone(event, origin)
             except Exception as exc:  # noqa: BLE001 - counted; its batch-mates still go
                 batch.count_failure(exc)
                 continue
@@ -277,7 +286,7 @@ class SpanTranslator:
         if encodings:
             batch.requests.append(_array_of(encodings))
 
-    def _encode_alone(self, event: JsonObject, span: ReadableSpan, attrs: Attributes) -> bytes:
+    def _encode_alone(self, event: JsonObject, origin: tuple[ReadableSpan, Attributes]) -> bytes:
         """`encode_event(event)`; when the event embeds payload text, which the standard
         library cannot write, from the event translated again as plain values.
 
@@ -288,9 +297,8 @@ class SpanTranslator:
             return encode_event(event)
         except TypeError:
             pass
-        _, event_type, is_http = classify_for_export(attrs, span.kind)
-        plain = self._event(span, attrs, event_type, is_http, json_or_raw)
-        return dumps_compact(plain).encode()
+        plain = self._events((origin,), None, json_or_raw, None)[0]
+        return dumps_compact(plain[0]).encode()
 
     def event(self, span: ReadableSpan, attrs: Attributes) -> JsonObject | None:
         """The wire event of one span, or None when it is not an event.
@@ -298,130 +306,237 @@ class SpanTranslator:
         Raises:
             ValueError: no span context, or a NaN/infinite number.
         """
-        kind, event_type, is_http = classify_for_export(attrs, span.kind)
-        if kind != EVENT:
+        events = self._events(((span, attrs),), None, json_or_raw, None)[0]
+        if not events:
             return None
-        event = self._event(span, attrs, event_type, is_http, json_or_raw)
+        event = events[0]
         event["tags"] = list(event["tags"])  # type: ignore[arg-type]  # the caller's own list
         return event
 
-    def _event(
+    def _events(
         self,
-        span: ReadableSpan,
-        attrs: Attributes,
-        event_type: str,
-        is_http: bool,
+        entries: Iterable[tuple[ReadableSpan, Attributes]],
+        own_agent: str | None,
         payload: _PayloadRule,
-    ) -> JsonObject:
-        """The wire event, its payloads made by `payload` (`payload_fragment` or `json_or_raw`)."""
-        get = attrs.get
-        rare = not _RARE_KEYS.isdisjoint(attrs)
-        context = span.context
-        if context is None:
-            raise ValueError(f"span {span.name!r} has no span context")
-        event_id = get(_EVENT_ID) if rare else None
-        if not isinstance(event_id, str) or not event_id:
-            # `ids.event_id_for`, its trace part formatted once per trace.
-            trace_id = context.trace_id
-            cached_trace, prefix = self._id_prefix
-            if trace_id != cached_trace:
-                prefix = f"evt_{trace_id:032x}"
-                self._id_prefix = (trace_id, prefix)
-            span_id = context.span_id
+        batch: TranslatedBatch | None,
+    ) -> tuple[list[JsonObject], list[tuple[ReadableSpan, Attributes]]]:
+        """The wire events of `entries`, and the entries they came from.
+
+        Classification is `classify_for_export`'s, inlined (a test holds the two equal). Payload
+        text is embedded as it is when `payload` is `payload_fragment` (the check inlined),
+        else decoded by `payload`. With `batch`, trace closes are added to it and a span whose
+        event fails is counted there; without, closes are skipped and the failure raises.
+
+        This is the exporter's hot loop, written for CPython: one frame for the batch, the SDK's
+        span fields read directly (`_span_reads`), `x.__class__ is str` tried before
+        `isinstance`, and the look-ups that repeat across spans hoisted.
+
+        Raises:
+            ValueError, TypeError: only without `batch`, for an event that cannot be sent.
+        """
+        events: list[JsonObject] = []
+        origins: list[tuple[ReadableSpan, Attributes]] = []
+        add_event = events.append
+        add_origin = origins.append
+        agent_id = self._agent_id
+        base_tags = self._base_tags
+        format_time = self._format_time
+        low, high, second = format_time.cached
+        embed = payload is payload_fragment
+        for entry in entries:
+            span, attrs = entry
             try:
-                # The same 16 lowercase hex digits as `:016x`, for any id that fits 64 bits.
-                event_id = prefix + span_id.to_bytes(8, "big").hex()
-            except OverflowError:
-                event_id = event_id_for(trace_id, span_id)
-        wire: JsonObject = {"eventId": event_id}
-        if rare and isinstance(value := get(_IDEMPOTENCY_KEY), str):
-            wire["idempotencyKey"] = value
-        value = get(_AGENT_ID)
-        wire["agentId"] = value if isinstance(value, str) and value else self._agent_id
-        if isinstance(value := get(_TRACE_ID), str):
-            wire["traceId"] = value
-            if isinstance(value := get(_PARENT_ID), str):
-                wire["parentEventId"] = value
-        wire["type"] = event_type
-        operation = get(_OPERATION)
-        http_attributes: JsonObject | None = None
-        http_failed = False
-        if rare or is_http or operation is not None:
-            name = get(_EVENT_NAME) if rare else None
-            if not isinstance(name, str) or not name:
-                name = None
-            if is_http:
-                http_name, http_attributes, http_failed = http_details(attrs, span.name)
-                name = name or http_name
-            elif name is None and operation == _EXECUTE_TOOL:
-                name = text(get(A.GEN_AI_TOOL_NAME))
-            wire["name"] = name or span.name
-        else:
-            wire["name"] = span.name
-        status = get(_EVENT_STATUS)
-        if not isinstance(status, str) or not status:
-            failed = http_failed or span.status.status_code is _ERROR
-            status = _FAILURE if failed else _SUCCESS
-        wire["status"] = status
-        if (value := get(_COST_AMOUNT)) is not None and (
-            amount := finite_number(value)
-        ) is not None:
-            currency = get(_COST_CURRENCY)
-            wire["cost"] = {
-                "amount": amount,
-                "currency": currency if isinstance(currency, str) and currency else "USD",
-            }
-        if rare and (event_usage := usage(attrs)) is not None:
-            wire["usage"] = event_usage
-        if isinstance(value := get(_ACTOR), str):
-            wire["actor"] = {"userId": value}
-        raw = get(_INPUT)
-        if raw is None and operation == _EXECUTE_TOOL:
-            raw = get(A.GEN_AI_TOOL_CALL_ARGUMENTS)
-        if raw is not None and (decoded := payload(raw)) is not None:
-            wire["input"] = decoded  # type: ignore[assignment]  # a JSON value or its text
-        raw = get(_OUTPUT)
-        if raw is None and operation == _EXECUTE_TOOL:
-            raw = get(A.GEN_AI_TOOL_CALL_RESULT)
-        if raw is not None and (decoded := payload(raw)) is not None:
-            wire["output"] = decoded  # type: ignore[assignment]  # a JSON value or its text
-        raw = get(_ATTRIBUTES)
-        if raw is not None and (decoded := payload(raw)) is not None:
-            wire["attributes"] = decoded  # type: ignore[assignment]  # a JSON value or its text
-        elif http_attributes is not None:
-            wire["attributes"] = http_attributes
-        start = span.start_time
-        value = get(_OCCURRED_AT) if rare else None
-        if isinstance(value, str) and value:
-            wire["occurredAt"] = value
-        elif start is not None:
-            micros = start // 1000
-            low, high, prefix = self._format_time.cached
-            if low <= micros < high:
-                # `TimestampFormatter`'s cached-second case, without the call.
-                wire["occurredAt"] = f"{prefix}{str(micros)[-6:]}+00:00"
-            else:
-                wire["occurredAt"] = self._format_time(start)
-        if get(_INSTANT) is not True:
-            value = get(_DURATION_MS) if rare else None
-            duration = None if value is None else finite_number(value)
-            if duration is None and start is not None and (end := span.end_time) is not None:
-                duration = (end - start) / 1e6
-            if duration is not None:
-                wire["durationMs"] = duration
-        value = get(_TAGS) if rare else None
-        settings = self._settings
-        # The base tags are one list shared by the events (they are encoded, never changed);
-        # `event` hands out a copy.
-        tags = (
-            self._base_tags
-            if value is None
-            else merged_tags(value, settings.environment, settings.default_tags)
-        )
-        wire["tags"] = tags  # type: ignore[assignment]  # list[str] is a JSON list
-        if isinstance(value := get(_ROOT_REQUEST), str):
-            wire["rootRequest"] = value
-        return wire
+                if _GOVERNANCE_KIND in attrs:
+                    continue
+                if span.__class__ is _DIRECT_SPAN:
+                    kind = span._kind
+                    context = span._context
+                    span_name = span._name
+                    start = span._start_time
+                    end = span._end_time
+                else:
+                    kind = span.kind
+                    context = span.context
+                    span_name = span.name
+                    start = span.start_time
+                    end = span.end_time
+                get = attrs.get
+                operation = get(_OPERATION)
+                if operation == _INVOKE_AGENT:
+                    if batch is not None and (
+                        own_agent is None or get(_AGENT_ID, own_agent) == own_agent
+                    ):
+                        close = self.trace_close(span, attrs)
+                        if close is not None:
+                            batch.closes.append(close)
+                    continue
+                is_http = kind is _CLIENT and (_HTTP_METHOD in attrs or _HTTP_METHOD_OLD in attrs)
+                event_type = get(_EVENT_TYPE)
+                if event_type.__class__ is not str and not isinstance(event_type, str):
+                    if operation in _LLM_OPERATIONS:
+                        event_type = _LLM_CALL
+                    elif operation == _EXECUTE_TOOL:
+                        if kind is _SERVER:
+                            continue  # the tool server's side of a call its client reports
+                        event_type = _TOOL_CALL
+                    elif is_http and (_TRACE_ID in attrs or get(_TRACKED) is True):
+                        event_type = _TOOL_CALL
+                    else:
+                        continue
+                agent = get(_AGENT_ID)
+                if own_agent is not None and (own_agent if agent is None else agent) != own_agent:
+                    continue
+                if context is None:
+                    raise ValueError(f"span {span_name!r} has no span context")
+                rare = not _RARE_KEYS.isdisjoint(attrs)
+                if not (rare and (event_id := get(_EVENT_ID)) and isinstance(event_id, str)):
+                    # `ids.event_id_for`, its trace part formatted once per trace.
+                    if context.__class__ is _DIRECT_CONTEXT:
+                        trace_id = context[0]
+                        span_id = context[1]
+                    else:
+                        trace_id = context.trace_id
+                        span_id = context.span_id
+                    cached_trace, prefix = self._id_prefix
+                    if trace_id != cached_trace:
+                        prefix = f"evt_{trace_id:032x}"
+                        self._id_prefix = (trace_id, prefix)
+                    try:
+                        # The same 16 lowercase hex digits as `:016x`, for any id of 64 bits.
+                        event_id = prefix + span_id.to_bytes(8, "big").hex()
+                    except OverflowError:
+                        event_id = event_id_for(trace_id, span_id)
+                wire: JsonObject = {"eventId": event_id}
+                if rare and isinstance(value := get(_IDEMPOTENCY_KEY), str):
+                    wire["idempotencyKey"] = value
+                wire["agentId"] = (
+                    agent
+                    if agent and (agent.__class__ is str or isinstance(agent, str))
+                    else agent_id
+                )
+                value = get(_TRACE_ID)
+                if value.__class__ is str or isinstance(value, str):
+                    wire["traceId"] = value
+                    value = get(_PARENT_ID)
+                    if value.__class__ is str or isinstance(value, str):
+                        wire["parentEventId"] = value
+                wire["type"] = event_type
+                http_attributes: JsonObject | None = None
+                http_failed = False
+                if rare or is_http or operation is not None:
+                    name = get(_EVENT_NAME) if rare else None
+                    if not isinstance(name, str) or not name:
+                        name = None
+                    if is_http:
+                        http_name, http_attributes, http_failed = http_details(attrs, span_name)
+                        name = name or http_name
+                    elif name is None and operation == _EXECUTE_TOOL:
+                        name = text(get(_TOOL_NAME))
+                    wire["name"] = name or span_name
+                else:
+                    wire["name"] = span_name
+                status = get(_EVENT_STATUS)
+                if not status or not (status.__class__ is str or isinstance(status, str)):
+                    span_status = span._status if span.__class__ is _DIRECT_SPAN else span.status
+                    code = (
+                        span_status._status_code
+                        if span_status.__class__ is _DIRECT_STATUS
+                        else span_status.status_code
+                    )
+                    status = _FAILURE if http_failed or code is _ERROR else _SUCCESS
+                wire["status"] = status
+                amount = get(_COST_AMOUNT)
+                # `finite_number`, its common case (a finite float: x - x is 0.0) inlined.
+                if amount is not None and (
+                    (amount.__class__ is float and amount - amount == 0.0)
+                    or (amount := finite_number(amount)) is not None
+                ):
+                    currency = get(_COST_CURRENCY)
+                    wire["cost"] = {
+                        "amount": amount,
+                        "currency": currency if isinstance(currency, str) and currency else "USD",
+                    }
+                if rare and (event_usage := usage(attrs)) is not None:
+                    wire["usage"] = event_usage
+                value = get(_ACTOR)
+                if value.__class__ is str or isinstance(value, str):
+                    wire["actor"] = {"userId": value}
+                raw = get(_INPUT)
+                if raw is None and operation == _EXECUTE_TOOL:
+                    raw = get(_TOOL_ARGUMENTS)
+                if raw is not None:
+                    if embed and raw.__class__ is str:
+                        try:
+                            if _orjson_loads(raw) is not None:
+                                wire["input"] = _Fragment(raw)  # type: ignore[assignment]
+                        except _JSONDecodeError:
+                            if (decoded := strict_json(raw)) is not None:
+                                wire["input"] = decoded
+                    elif (decoded := payload(raw)) is not None:  # type: ignore[assignment]
+                        wire["input"] = decoded
+                raw = get(_OUTPUT)
+                if raw is None and operation == _EXECUTE_TOOL:
+                    raw = get(_TOOL_RESULT)
+                if raw is not None:
+                    if embed and raw.__class__ is str:
+                        try:
+                            if _orjson_loads(raw) is not None:
+                                wire["output"] = _Fragment(raw)  # type: ignore[assignment]
+                        except _JSONDecodeError:
+                            if (decoded := strict_json(raw)) is not None:
+                                wire["output"] = decoded
+                    elif (decoded := payload(raw)) is not None:  # type: ignore[assignment]
+                        wire["output"] = decoded
+                raw = get(_ATTRIBUTES)
+                if raw is not None:
+                    if embed and raw.__class__ is str:
+                        try:
+                            if _orjson_loads(raw) is not None:
+                                wire["attributes"] = _Fragment(raw)  # type: ignore[assignment]
+                        except _JSONDecodeError:
+                            if (decoded := strict_json(raw)) is not None:
+                                wire["attributes"] = decoded
+                    elif (decoded := payload(raw)) is not None:  # type: ignore[assignment]
+                        wire["attributes"] = decoded
+                if http_attributes is not None and "attributes" not in wire:
+                    wire["attributes"] = http_attributes
+                if rare and (value := get(_OCCURRED_AT)) and isinstance(value, str):
+                    wire["occurredAt"] = value
+                elif start is not None:
+                    micros = start // 1000
+                    if low <= micros < high:
+                        # `TimestampFormatter`'s cached-second case, without the call.
+                        wire["occurredAt"] = f"{second}{str(micros)[-6:]}+00:00"
+                    else:
+                        wire["occurredAt"] = format_time(start)
+                        low, high, second = format_time.cached
+                if get(_INSTANT) is not True:
+                    if (
+                        rare
+                        and (value := get(_DURATION_MS)) is not None
+                        and (duration := finite_number(value)) is not None
+                    ):
+                        wire["durationMs"] = duration
+                    elif start is not None and end is not None:
+                        wire["durationMs"] = (end - start) / 1e6
+                # The base tags are one list shared by the events (they are encoded, never
+                # changed); `event` hands out a copy.
+                tags = (
+                    merged_tags(value, self._settings.environment, self._settings.default_tags)
+                    if rare and (value := get(_TAGS)) is not None
+                    else base_tags
+                )
+                wire["tags"] = tags  # type: ignore[assignment]  # list[str] is a JSON list
+                value = get(_ROOT_REQUEST)
+                if value.__class__ is str or isinstance(value, str):
+                    wire["rootRequest"] = value
+                add_event(wire)
+                add_origin(entry)
+            except Exception as exc:  # one bad span must not sink its batch-mates (re-raised alone)
+                if batch is None:
+                    raise
+                batch.count_failure(exc)
+        return events, origins
 
     def trace_close(self, span: ReadableSpan, attrs: Attributes) -> JsonObject | None:
         """`span_to_trace_close` with this translator's settings and clock.
