@@ -9,7 +9,10 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.util.types import AttributeValue
+
+from opentelemetry.exporter.tracengent._span_reads import DIRECT_SPAN as _DIRECT_SPAN
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -204,17 +207,24 @@ class GovernanceKinds:
     ATTENUATE: Final = "attenuate"
 
 
+_COPYABLE: Final = (dict, BoundedAttributes, MappingProxyType)
+
+
 def attributes_of(span: ReadableSpan) -> dict[str, AttributeValue]:
     """A plain-dict copy of a span's attributes, made once and at C speed for SDK spans.
 
     Reading a plain dict costs a fraction of reading through the SDK's proxy (where each absent
     key raises a KeyError inside); the exporter, the export processor, the context processor and
     the scrubbing processor read attributes this way. The copy is theirs to read, not to change.
+    For the SDK's own finished spans the attributes are read from their field (`_span_reads`),
+    without the read-only proxy the property wraps them in each time.
     """
-    attrs = span.attributes
+    attrs = span._attributes if span.__class__ is _DIRECT_SPAN else span.attributes
     if attrs is None:
         return {}
-    if isinstance(attrs, MappingProxyType):
-        # The SDK wraps its BoundedAttributes in a proxy; `.copy()` reaches the inner dict's copy.
-        return attrs.copy()
+    if isinstance(attrs, _COPYABLE):
+        # A dict, the SDK's BoundedAttributes (its `.copy()` is its inner dict's), or the proxy
+        # the SDK wraps them in (whose `.copy()` is theirs).
+        copied = attrs.copy()
+        return copied if isinstance(copied, dict) else dict(copied)
     return dict(attrs)
