@@ -177,3 +177,26 @@ def test_direct_reads_send_what_the_properties_send() -> None:
     )
     assert direct == through_properties
     assert direct["status"] == "failure"
+
+
+def test_each_event_keeps_its_own_actor_when_the_batch_shares_them() -> None:
+    """Events of one batch reuse an actor object only when it is the same actor as the last."""
+    actors: list[AttributeValue | None] = ["u_1", "u_1", "u_2", None, "u_1", 7, "u_2"]
+    spans = [
+        finished(
+            {A.EVENT_TYPE: "action"}
+            if actor is None
+            else {A.EVENT_TYPE: "action", A.ACTOR_USER_ID: actor}
+        )
+        for actor in actors
+    ]
+    events = sent_events(SpanTranslator(SETTINGS), spans)
+    assert [event.get("actor") for event in events] == [
+        {"userId": "u_1"},
+        {"userId": "u_1"},
+        {"userId": "u_2"},
+        None,
+        {"userId": "u_1"},
+        None,
+        {"userId": "u_2"},
+    ]

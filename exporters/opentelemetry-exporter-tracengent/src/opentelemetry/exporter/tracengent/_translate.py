@@ -141,6 +141,7 @@ _Fragment: Final = orjson.Fragment
 _DIRECT_SPAN: Final = DIRECT_SPAN
 _DIRECT_STATUS: Final = DIRECT_STATUS
 _DIRECT_CONTEXT: Final = DIRECT_CONTEXT
+_NOT_SEEN: Final = object()
 # What makes one span's event unsendable (counted `unserializable`); any other exception is a
 # bug of ours, also counted as an internal error.
 _EXPECTED_ERRORS: Final = (ValueError, TypeError, RecursionError)
@@ -343,6 +344,9 @@ class SpanTranslator:
         format_time = self._format_time
         low, high, second = format_time.cached
         embed = payload is payload_fragment
+        # A JSON object never changed once built: the events of one call may share it.
+        last_actor: object = _NOT_SEEN
+        actor: JsonObject = {}
         for entry in entries:
             span, attrs = entry
             try:
@@ -459,8 +463,12 @@ class SpanTranslator:
                 if rare and (event_usage := usage(attrs)) is not None:
                     wire["usage"] = event_usage
                 value = get(_ACTOR)
-                if value.__class__ is str or isinstance(value, str):
-                    wire["actor"] = {"userId": value}
+                if value is last_actor:
+                    # The batch's events mostly share one actor: one object, encoded each time.
+                    wire["actor"] = actor
+                elif value.__class__ is str or isinstance(value, str):
+                    wire["actor"] = actor = {"userId": value}
+                    last_actor = value
                 raw = get(_INPUT)
                 if raw is None and operation == _EXECUTE_TOOL:
                     raw = get(_TOOL_ARGUMENTS)
