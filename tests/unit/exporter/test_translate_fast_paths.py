@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -101,8 +103,14 @@ def test_the_translator_classifies_as_classify_for_export(
     assert len(batch.closes) == (1 if found == ROOT and mine else 0)
 
 
-def test_this_sdks_fields_are_read_directly() -> None:
-    """The installed SDK passes the probe, so the translator's direct reads are in use."""
+def test_this_sdks_fields_are_read_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed SDK passes the probe, so the translator's direct reads are in use; the
+    probe never runs the resource detectors (a configured one may call the network)."""
+
+    def detect(*args: object, **kwargs: object) -> Resource:
+        raise AssertionError("the probe ran the resource detectors")
+
+    monkeypatch.setattr(Resource, "create", detect)
     assert _span_reads.fields_match_properties()
     assert _span_reads.DIRECT_SPAN is ReadableSpan
     assert _span_reads.DIRECT_CONTEXT is SpanContext

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
@@ -39,6 +40,8 @@ def fields_match_properties() -> bool:
             end_time=13,
             status=status,
             attributes={"probe": 1},
+            # Given, so the probe never runs the resource detectors `Resource.create` would.
+            resource=Resource.get_empty(),
         )
         return (
             span._name is span.name
