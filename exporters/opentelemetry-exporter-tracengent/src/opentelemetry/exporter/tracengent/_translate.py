@@ -106,11 +106,6 @@ _INSTANT: Final = A.EVENT_INSTANT
 _DURATION_MS: Final = A.EVENT_DURATION_MS
 _TAGS: Final = A.EVENT_TAGS
 _ROOT_REQUEST: Final = A.TRACE_ROOT_REQUEST
-_INPUT: Final = A.INPUT
-_OUTPUT: Final = A.OUTPUT
-_ATTRIBUTES: Final = A.ATTRIBUTES
-_TOOL_ARGUMENTS: Final = A.GEN_AI_TOOL_CALL_ARGUMENTS
-_TOOL_RESULT: Final = A.GEN_AI_TOOL_CALL_RESULT
 _PAYLOAD_SLOTS: Final = (
     (A.INPUT, "input", A.GEN_AI_TOOL_CALL_ARGUMENTS),
     (A.OUTPUT, "output", A.GEN_AI_TOOL_CALL_RESULT),
@@ -469,43 +464,26 @@ class SpanTranslator:
                 elif value.__class__ is str or isinstance(value, str):
                     wire["actor"] = actor = {"userId": value}
                     last_actor = value
-                raw = get(_INPUT)
-                if raw is None and operation == _EXECUTE_TOOL:
-                    raw = get(_TOOL_ARGUMENTS)
-                if raw is not None:
+                for key, wire_key, tool_key in _PAYLOAD_SLOTS:
+                    raw = get(key)
+                    if raw is None:
+                        if tool_key is None or operation != _EXECUTE_TOOL:
+                            continue
+                        raw = get(tool_key)
+                        if raw is None:
+                            continue
                     if embed and raw.__class__ is str:
+                        # `payload_fragment`, inlined: orjson's reading is the check.
                         try:
                             if _orjson_loads(raw) is not None:
-                                wire["input"] = _Fragment(raw)  # type: ignore[assignment]
+                                wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
+                            continue
                         except _JSONDecodeError:
-                            if (decoded := strict_json(raw)) is not None:
-                                wire["input"] = decoded
-                    elif (decoded := payload(raw)) is not None:  # type: ignore[assignment]
-                        wire["input"] = decoded
-                raw = get(_OUTPUT)
-                if raw is None and operation == _EXECUTE_TOOL:
-                    raw = get(_TOOL_RESULT)
-                if raw is not None:
-                    if embed and raw.__class__ is str:
-                        try:
-                            if _orjson_loads(raw) is not None:
-                                wire["output"] = _Fragment(raw)  # type: ignore[assignment]
-                        except _JSONDecodeError:
-                            if (decoded := strict_json(raw)) is not None:
-                                wire["output"] = decoded
-                    elif (decoded := payload(raw)) is not None:  # type: ignore[assignment]
-                        wire["output"] = decoded
-                raw = get(_ATTRIBUTES)
-                if raw is not None:
-                    if embed and raw.__class__ is str:
-                        try:
-                            if _orjson_loads(raw) is not None:
-                                wire["attributes"] = _Fragment(raw)  # type: ignore[assignment]
-                        except _JSONDecodeError:
-                            if (decoded := strict_json(raw)) is not None:
-                                wire["attributes"] = decoded
-                    elif (decoded := payload(raw)) is not None:  # type: ignore[assignment]
-                        wire["attributes"] = decoded
+                            decoded = strict_json(raw)
+                    else:
+                        decoded = payload(raw)  # type: ignore[assignment]
+                    if decoded is not None:
+                        wire[wire_key] = decoded
                 if http_attributes is not None and "attributes" not in wire:
                     wire["attributes"] = http_attributes
                 if rare and (value := get(_OCCURRED_AT)) and isinstance(value, str):
