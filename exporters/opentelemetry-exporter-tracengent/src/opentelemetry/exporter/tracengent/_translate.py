@@ -2,22 +2,19 @@
 
 The exporter hands a whole batch to `SpanTranslator.translate`. Each event span becomes a dict
 built directly in `AgentEvent.to_wire()` order, nulls omitted, its payload text embedded as it is
-(`_payloads.payload_fragment`'s rule: validated by orjson, never decoded and re-encoded); the events are
-then encoded by one orjson call per request, so the bytes are what the wire model would produce.
-The per-span code is one loop over the batch, kept lean (translation is most of the exporter's
-CPU): classification and the payload check are inlined, the SDK's span fields are read directly
-(`_span_reads`), each attribute is read once, attributes few spans carry are read only when the
-span has one, and what repeats across a batch is done once: the event id part of a trace and the
-timestamp prefix of a second. An event
-orjson cannot encode (an integer beyond 64 bits outside a payload, a lone surrogate) is encoded
-alone by the standard library, or dropped and counted when it has no JSON encoding at all.
+(`_payloads.payload_fragment`'s rule: validated by orjson, never decoded and re-encoded); the
+events are then encoded into requests by `_requests` (one orjson call per request), so the bytes
+are what the wire model would produce. The per-span code is one loop over the batch, kept lean
+(translation is most of the exporter's CPU): classification and the payload check are inlined, the
+SDK's span fields are read directly (`_span_reads`), each attribute is read once, attributes few
+spans carry are read only when the span has one, and what repeats across a batch is done once: the
+event id part of a trace and the timestamp prefix of a second.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 import orjson
@@ -26,7 +23,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._classify import ROOT, Attributes, classify
+from opentelemetry.exporter.tracengent._classify import Attributes
 from opentelemetry.exporter.tracengent._fields import (
     TimestampFormatter,
     http_details,
@@ -41,19 +38,24 @@ from opentelemetry.exporter.tracengent._payloads import (
     payload_fragment,
     strict_json,
 )
+from opentelemetry.exporter.tracengent._requests import (
+    MAX_BODY_BYTES,
+    TranslatedBatch,
+    add_requests,
+    encode_event,
+)
 from opentelemetry.exporter.tracengent._span_reads import (
     DIRECT_CONTEXT,
     DIRECT_SPAN,
     DIRECT_STATUS,
 )
-from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes, TraceStatuses
-from opentelemetry.exporter.tracengent.ids import event_id_for, trace_id_for
+from opentelemetry.exporter.tracengent._trace_close import trace_close_of
+from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes
+from opentelemetry.exporter.tracengent.ids import event_id_for
 from opentelemetry.exporter.tracengent.jsonvalue import (
-    EncodedBatch,
     JsonObject,
     JsonValue,
     dumps_compact,
-    json_array,
 )
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import merge_tags
@@ -69,9 +71,6 @@ __all__ = [
     "span_to_event",
     "span_to_trace_close",
 ]
-
-MAX_BODY_BYTES: Final = 1024 * 1024
-"""The largest JSON body of one ingest request (an event alone above it is still sent alone)."""
 
 # How a payload attribute becomes a wire value: embedded as it is (the exporter's path), or decoded.
 _PayloadRule: TypeAlias = Callable[[AttributeValue], "JsonValue | orjson.Fragment"]
@@ -129,7 +128,6 @@ _RARE_KEYS: Final = frozenset(
 _ERROR: Final = StatusCode.ERROR
 _SUCCESS: Final = EventStatuses.SUCCESS
 _FAILURE: Final = EventStatuses.FAILURE
-_orjson_dumps: Final = orjson.dumps
 _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
 _Fragment: Final = orjson.Fragment
@@ -137,9 +135,6 @@ _DIRECT_SPAN: Final = DIRECT_SPAN
 _DIRECT_STATUS: Final = DIRECT_STATUS
 _DIRECT_CONTEXT: Final = DIRECT_CONTEXT
 _NOT_SEEN: Final = object()
-# What makes one span's event unsendable (counted `unserializable`); any other exception is a
-# bug of ours, also counted as an internal error.
-_EXPECTED_ERRORS: Final = (ValueError, TypeError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -154,51 +149,6 @@ class TranslationSettings:
     def base_tags(self) -> list[str]:
         """The tags of an event that has none of its own."""
         return merge_tags(self.environment, self.default_tags, None)
-
-
-@dataclass
-class TranslatedBatch:
-    """What a batch of spans became, in the order the spans ended.
-
-    Attributes:
-        requests: the wire events, encoded, as the ingest requests that carry them (each within
-            the batch size and body limit it was translated with).
-        closes: the trace closes of the decision-trace roots.
-        unserializable: spans whose event cannot be sent (NaN, a value JSON cannot hold).
-        internal_errors: unexpected exceptions met (each one's span is in `unserializable`).
-    """
-
-    requests: list[EncodedBatch] = field(default_factory=list)
-    closes: list[JsonObject] = field(default_factory=list)
-    unserializable: int = 0
-    internal_errors: list[Exception] = field(default_factory=list)
-
-    def count_failure(self, exc: Exception) -> None:
-        """Count one span whose event cannot be sent because of `exc`."""
-        self.unserializable += 1
-        if not isinstance(exc, _EXPECTED_ERRORS):
-            self.internal_errors.append(exc)
-
-
-def encode_event(event: JsonObject) -> bytes:
-    """The event's compact JSON, made once: it isolates a bad event and sizes the batch.
-
-    orjson is ~15x faster than `json` here; translation already refused NaN and infinities
-    (which orjson would write as null). What orjson refuses (an int beyond 64 bits, nesting
-    deeper than it goes) is written by `json`.
-
-    Raises:
-        ValueError, TypeError: the event has no JSON encoding.
-    """
-    try:
-        return _orjson_dumps(event)
-    except TypeError:
-        return dumps_compact(event).encode()
-
-
-def _array_of(encodings: list[bytes]) -> EncodedBatch:
-    """A request of the events encoded as `encodings`."""
-    return EncodedBatch.of_array(json_array(encodings), len(encodings))
 
 
 class SpanTranslator:
@@ -243,44 +193,15 @@ class SpanTranslator:
         """
         batch = TranslatedBatch()
         events, origins = self._events(entries, own_agent, payload_fragment, batch)
-        size = max(1, max_batch_size)
-        for start in range(0, len(events), size):
-            chunk = events if len(events) <= size else events[start : start + size]
-            try:
-                array: bytes | None = _orjson_dumps(chunk)
-            except TypeError:
-                array = None  # orjson refuses one of them: each is encoded alone below
-            if array is not None and len(array) <= max_body_bytes:
-                batch.requests.append(EncodedBatch.of_array(array, len(chunk)))
-            else:
-                self._encode_each(chunk, origins[start : start + size], batch, max_body_bytes)
+        add_requests(
+            batch,
+            events,
+            origins,
+            self._encode_alone,
+            max_batch_size=max_batch_size,
+            max_body_bytes=max_body_bytes,
+        )
         return batch
-
-    def _encode_each(
-        self,
-        events: list[JsonObject],
-        origins: list[tuple[ReadableSpan, Attributes]],
-        batch: TranslatedBatch,
-        max_body_bytes: int,
-    ) -> None:
-        """Encode `events` one by one into requests of at most `max_body_bytes`; an event that
-        has no JSON encoding is counted and left out."""
-        encodings: list[bytes] = []
-        size = 2  # the array's brackets
-        for event, origin in zip(events, origins, strict=True):
-            try:
-                encoded = self._encode_alone(event, origin)
-            except Exception as exc:  # noqa: BLE001 - counted; its batch-mates still go
-                batch.count_failure(exc)
-                continue
-            if encodings and size + 1 + len(encoded) > max_body_bytes:
-                batch.requests.append(_array_of(encodings))
-                encodings = []
-                size = 2
-            size += len(encoded) + (1 if encodings else 0)
-            encodings.append(encoded)
-        if encodings:
-            batch.requests.append(_array_of(encodings))
 
     def _encode_alone(self, event: JsonObject, origin: tuple[ReadableSpan, Attributes]) -> bytes:
         """`encode_event(event)`; when the event embeds payload text, which the standard
@@ -530,7 +451,7 @@ class SpanTranslator:
         Raises:
             ValueError: the span has no span context.
         """
-        return span_to_trace_close(span, attrs, self._settings, format_time=self._format_time)
+        return trace_close_of(span, attrs, self._agent_id, format_time=self._format_time)
 
 
 def span_to_event(
@@ -561,32 +482,9 @@ def span_to_trace_close(
 ) -> JsonObject | None:
     """The trace close (§3) a decision-trace root span sends when it ends; None for other spans.
 
-    Status: `tracengent.trace.status` when it is `completed`/`failed`, else span status ERROR (the
-    trace ended by an exception) → failed, else completed.
+    See `_trace_close.trace_close_of` (the agent defaults to `settings.agent_id`).
 
     Raises:
         ValueError: the span has no span context.
     """
-    if classify(attrs, span.kind) != ROOT:
-        return None
-    context = span.context
-    if context is None:
-        raise ValueError(f"span {span.name!r} has no span context")
-    trace_id = text(attrs.get(A.TRACE_ID)) or trace_id_for(context.trace_id, context.span_id)
-    wire: JsonObject = {
-        "traceId": trace_id,
-        "agentId": text(attrs.get(A.GEN_AI_AGENT_ID)) or settings.agent_id,
-    }
-    if (root_request := text(attrs.get(A.TRACE_ROOT_REQUEST))) is not None:
-        wire["rootRequest"] = root_request
-    wire["op"] = "Close"
-    status = text(attrs.get(A.TRACE_STATUS))
-    if status not in TraceStatuses.ALL:
-        failed = span.status.status_code is StatusCode.ERROR
-        status = TraceStatuses.FAILED if failed else TraceStatuses.COMPLETED
-    wire["status"] = status
-    ended = span.end_time if span.end_time is not None else span.start_time
-    wire["occurredAt"] = format_time(ended if ended is not None else time.time_ns())
-    if (summary := text(attrs.get(A.TRACE_SUMMARY))) is not None:
-        wire["summary"] = summary
-    return wire
+    return trace_close_of(span, attrs, settings.agent_id, format_time=format_time)
