@@ -193,8 +193,12 @@ class ContextProcessor(SpanProcessor):
 
     def _start_prepared(self, span: Span, prepared: PreparedStart) -> None:
         context = span.context
-        event_id = prepared.explicit_id or event_id_for(context.trace_id, context.span_id)
         trace = prepared.trace
+        # Only an event of a decision trace is ever followed (its id is a parent stamp): outside
+        # one, no id is formatted on the agent's thread.
+        event_id = prepared.explicit_id or (
+            event_id_for(context.trace_id, context.span_id) if trace is not None else None
+        )
         self._open[context.span_id] = _OpenSpan(trace, event_id, prepared.event_type)
         if trace is not None:
             if prepared.enclosing_id is None:
@@ -258,11 +262,12 @@ class ContextProcessor(SpanProcessor):
                     return {A.TRACE_ID: trace.trace_id}
             return None
         explicit_id = attrs.get(A.EVENT_ID)
-        event_id = (
-            explicit_id
-            if isinstance(explicit_id, str) and explicit_id
-            else event_id_for(context.trace_id, context.span_id)
-        )
+        if isinstance(explicit_id, str) and explicit_id:
+            event_id: str | None = explicit_id
+        elif trace is not None:
+            event_id = event_id_for(context.trace_id, context.span_id)
+        else:
+            event_id = None  # outside a decision trace no event follows it: nothing to format
         if remember:
             self._open[context.span_id] = _OpenSpan(trace, event_id, event_type)
         if trace is None:

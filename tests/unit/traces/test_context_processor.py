@@ -190,3 +190,32 @@ def test_root_request_from_messages_reads_both_shapes_and_nothing_else(
 ) -> None:
     """Only a user message's text becomes the root request."""
     assert root_request_from_messages(messages) == expected
+
+
+def test_events_outside_a_trace_format_no_id_on_the_agents_thread(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only an event of a decision trace can be followed, so only its id is formatted when it
+    starts; a standalone tracked call and a plain tool span outside a trace format none."""
+    import tracengent._processors.context as context_module
+    from opentelemetry.exporter.tracengent.ids import event_id_for as original
+
+    formatted: list[tuple[int, int]] = []
+
+    def counting(trace_id: int, span_id: int) -> str:
+        formatted.append((trace_id, span_id))
+        return original(trace_id, span_id)
+
+    monkeypatch.setattr(context_module, "event_id_for", counting)
+    tracer = harness.provider.get_tracer("genai")
+    active = harness.recorder.open("lookup", {A.EVENT_TYPE: "tool_call"}, None)
+    assert active is not None
+    harness.recorder.close_ok(active, None, None)
+    with tracer.start_as_current_span("tool", attributes={A.GEN_AI_OPERATION_NAME: "execute_tool"}):
+        pass
+    assert formatted == []
+    with harness.begin() as trace:
+        trace.step("first")
+        trace.track_action("act", lambda: None)
+    assert formatted  # in a trace the ids are formatted: the next event follows them
+    assert harness.attr("act", A.EVENT_PARENT_ID) == harness.event_id("first")
