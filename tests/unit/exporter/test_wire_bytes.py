@@ -30,7 +30,6 @@ from opentelemetry.exporter.tracengent._classify import (
 from opentelemetry.exporter.tracengent._payloads import (
     NonFiniteNumberError,
     json_or_raw,
-    payload_fragment,
 )
 from opentelemetry.exporter.tracengent._stats import DropReason
 from opentelemetry.exporter.tracengent._translate import (
@@ -91,22 +90,38 @@ def same_json(left: JsonValue, right: JsonValue) -> bool:
 
 
 def embedded_and_exact(text: str) -> tuple[JsonValue | Exception, JsonValue | Exception]:
-    """`(what the platform reads of the embedded payload, json_or_raw's value)`, each a value or
-    the error. A payload embedded as text must be that very text."""
+    """`(what the platform reads of the payload the exporter's path sent, json_or_raw's value)`,
+    each a value or the error. A payload embedded as text must be that very text."""
     results: list[JsonValue | Exception] = []
+    span = ReadableSpan(
+        name="a",
+        context=SpanContext(1, 2, is_remote=False),
+        attributes={A.EVENT_TYPE: "action", A.INPUT: text},
+        start_time=START_NS,
+        end_time=START_NS,
+    )
     try:
-        embedded = payload_fragment(text)
-        if isinstance(embedded, orjson.Fragment):
-            body = orjson.dumps({"input": embedded})
-            assert body == b'{"input":' + text.encode() + b"}"
-            results.append(json.loads(body)["input"])
-        else:
-            results.append(embedded)
-    except (NonFiniteNumberError, RecursionError) as exc:
+        # The batch path (`translate`), one span, with its failure raised instead of counted.
+        events, _ = SpanTranslator(SETTINGS)._events(
+            [(span, A.attributes_of(span))], None, None, embed=True
+        )
+        body = encode_event(events[0])
+        try:
+            embeds = orjson.loads(text) is not None
+        except orjson.JSONDecodeError:
+            embeds = False
+        if embeds:
+            assert b'"input":' + text.encode() + b',"occurredAt"' in body
+        decoded = json.loads(body)
+        assert isinstance(decoded, dict)
+        results.append(decoded.get("input"))
+    except (NonFiniteNumberError, RecursionError, UnicodeEncodeError) as exc:
         results.append(exc)
     try:
-        results.append(json_or_raw(text))
-    except (NonFiniteNumberError, RecursionError) as exc:
+        exact = json_or_raw(text)
+        dumps_compact(exact).encode()  # sendable: a decoded lone surrogate is not
+        results.append(exact)
+    except (NonFiniteNumberError, RecursionError, UnicodeEncodeError) as exc:
         results.append(exc)
     return results[0], results[1]
 

@@ -3,13 +3,13 @@
 `tracengent.input` / `.output` / `.attributes` (and the GenAI tool arguments and result) hold JSON
 text; text that is not JSON is sent as a JSON string, NaN and infinities are refused.
 
-On the exporter's path (`payload_fragment`) text that orjson reads as one JSON value is not
-decoded and re-encoded: it goes into the event's JSON as it is (an `orjson.Fragment`). orjson's
-reading is the validation: it accepts exactly RFC 8259 JSON (one value, optional whitespace around
-it) and refuses NaN, infinities, numbers that overflow and invalid UTF-8, so an embedded text can
-never reach beyond its own slot of the event, and the numbers in it are sent as their author wrote
-them (an integer beyond 64 bits, which orjson would read as a float, stays exact). What orjson
-refuses goes to the standard decoder, which decides as `json_or_raw` does. `json_or_raw` gives
+On the exporter's path (`_translate`) text that orjson reads as one JSON value is not decoded and
+re-encoded: it goes into the event's JSON as it is (an `orjson.Fragment`). orjson's reading is the
+validation: it accepts exactly RFC 8259 JSON (one value, optional whitespace around it) and refuses
+NaN, infinities, numbers that overflow and invalid UTF-8, so an embedded text can never reach
+beyond its own slot of the event, and the numbers in it are sent as their author wrote them (an
+integer beyond 64 bits, which orjson would read as a float, stays exact). What orjson refuses goes
+to the standard decoder (`strict_json`), which decides as `json_or_raw` does. `json_or_raw` gives
 the decoded value, for callers that want the event as Python values.
 """
 
@@ -30,7 +30,6 @@ __all__ = [
     "NonFiniteNumberError",
     "finite_number",
     "json_or_raw",
-    "payload_fragment",
     "strict_json",
 ]
 
@@ -57,7 +56,6 @@ _STRICT_DECODER: Final = json.JSONDecoder(
 _LONG_DIGITS: Final = re.compile(r"\d{19}")
 _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
-_Fragment: Final = orjson.Fragment
 
 
 def strict_json(text: str) -> JsonValue:
@@ -119,24 +117,3 @@ def json_or_raw(value: AttributeValue | None) -> JsonValue:
             if isinstance(item, (str, bool, int, float))
         ]
     return None
-
-
-def payload_fragment(value: AttributeValue) -> JsonValue | orjson.Fragment:
-    """A payload attribute as the exporter embeds it: JSON text as it is, else `json_or_raw`.
-
-    Text orjson reads as JSON becomes an `orjson.Fragment` of that very text (`orjson.dumps`
-    writes it unchanged), except `null` (None: no payload); any other value is
-    `json_or_raw(value)`.
-
-    Raises:
-        NonFiniteNumberError: as `json_or_raw`.
-    """
-    if value.__class__ is not str:
-        return json_or_raw(value)
-    try:
-        if _orjson_loads(value) is None:
-            return None  # `null`: no payload, as the event's other nulls
-    except _JSONDecodeError:
-        # Not JSON to orjson: the standard decoder keeps the text, or says it holds NaN.
-        return strict_json(value)
-    return _Fragment(value)

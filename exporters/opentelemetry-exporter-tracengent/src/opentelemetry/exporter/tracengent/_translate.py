@@ -2,7 +2,7 @@
 
 The exporter hands a whole batch to `SpanTranslator.translate`. Each event span becomes a dict
 built directly in `AgentEvent.to_wire()` order, nulls omitted, its payload text embedded as it is
-(`_payloads.payload_fragment`'s rule: validated by orjson, never decoded and re-encoded); the
+(an `orjson.Fragment` of text orjson reads as one JSON value: never decoded and re-encoded); the
 events are then encoded into requests by `_requests` (one orjson call per request), so the bytes
 are what the wire model would produce. The per-span code is one loop over the batch, kept lean
 (translation is most of the exporter's CPU): classification and the payload check are inlined, the
@@ -13,14 +13,13 @@ event id part of a trace and the timestamp prefix of a second.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final
 
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
-from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import Attributes
@@ -35,7 +34,6 @@ from opentelemetry.exporter.tracengent._payloads import (
     NonFiniteNumberError,
     finite_number,
     json_or_raw,
-    payload_fragment,
     strict_json,
 )
 from opentelemetry.exporter.tracengent._requests import (
@@ -54,7 +52,6 @@ from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTyp
 from opentelemetry.exporter.tracengent.ids import event_id_for
 from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonObject,
-    JsonValue,
     dumps_compact,
 )
 from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -71,9 +68,6 @@ __all__ = [
     "span_to_event",
     "span_to_trace_close",
 ]
-
-# How a payload attribute becomes a wire value: embedded as it is (the exporter's path), or decoded.
-_PayloadRule: TypeAlias = Callable[[AttributeValue], "JsonValue | orjson.Fragment"]
 
 # Module-level names: the per-span code reads them as globals, without an attribute look-up.
 _GOVERNANCE_KIND: Final = A.GOVERNANCE_KIND
@@ -192,7 +186,7 @@ class SpanTranslator:
                 still goes, alone).
         """
         batch = TranslatedBatch()
-        events, origins = self._events(entries, own_agent, payload_fragment, batch)
+        events, origins = self._events(entries, own_agent, batch, embed=True)
         add_requests(
             batch,
             events,
@@ -214,7 +208,7 @@ class SpanTranslator:
             return encode_event(event)
         except TypeError:
             pass
-        plain = self._events((origin,), None, json_or_raw, None)[0]
+        plain = self._events((origin,), None, None, embed=False)[0]
         return dumps_compact(plain[0]).encode()
 
     def event(self, span: ReadableSpan, attrs: Attributes) -> JsonObject | None:
@@ -223,7 +217,7 @@ class SpanTranslator:
         Raises:
             ValueError: no span context, or a NaN/infinite number.
         """
-        events = self._events(((span, attrs),), None, json_or_raw, None)[0]
+        events = self._events(((span, attrs),), None, None, embed=False)[0]
         if not events:
             return None
         event = events[0]
@@ -234,15 +228,18 @@ class SpanTranslator:
         self,
         entries: Iterable[tuple[ReadableSpan, Attributes]],
         own_agent: str | None,
-        payload: _PayloadRule,
         batch: TranslatedBatch | None,
+        *,
+        embed: bool,
     ) -> tuple[list[JsonObject], list[tuple[ReadableSpan, Attributes]]]:
         """The wire events of `entries`, and the entries they came from.
 
-        Classification is `classify_for_export`'s, inlined (a test holds the two equal). Payload
-        text is embedded as it is when `payload` is `payload_fragment` (the check inlined),
-        else decoded by `payload`. With `batch`, trace closes are added to it and a span whose
-        event fails is counted there; without, closes are skipped and the failure raises.
+        Classification is `classify_for_export`'s, inlined (a test holds the two equal). With
+        `embed`, payload text orjson reads as one JSON value other than `null` goes in as it is
+        (an `orjson.Fragment`: orjson's reading is the check); what orjson refuses, and any
+        payload without `embed`, is `json_or_raw`'s value. With `batch`, trace closes are added
+        to it and a span whose event fails is counted there; without, closes are skipped and the
+        failure raises.
 
         This is the exporter's hot loop, written for CPython: one frame for the batch, the SDK's
         span fields read directly (`_span_reads`), `x.__class__ is str` tried before
@@ -259,7 +256,6 @@ class SpanTranslator:
         base_tags = self._base_tags
         format_time = self._format_time
         low, high, second = format_time.cached
-        embed = payload is payload_fragment
         # A JSON object never changed once built: the events of one call may share it.
         last_actor: object = _NOT_SEEN
         actor: JsonObject = {}
@@ -394,7 +390,6 @@ class SpanTranslator:
                         if raw is None:
                             continue
                     if embed and raw.__class__ is str:
-                        # `payload_fragment`, inlined: orjson's reading is the check.
                         try:
                             if _orjson_loads(raw) is not None:
                                 wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
@@ -402,7 +397,7 @@ class SpanTranslator:
                         except _JSONDecodeError:
                             decoded = strict_json(raw)
                     else:
-                        decoded = payload(raw)  # type: ignore[assignment]
+                        decoded = json_or_raw(raw)
                     if decoded is not None:
                         wire[wire_key] = decoded
                 if http_attributes is not None and "attributes" not in wire:
