@@ -23,7 +23,6 @@ __all__ = [
     "Attributes",
     "classify",
     "classify_for_export",
-    "is_http_client",
 ]
 
 Attributes = dict[str, AttributeValue]
@@ -54,11 +53,6 @@ _LLM_CALL: Final = EventTypes.LLM_CALL
 _TOOL_CALL: Final = EventTypes.TOOL_CALL
 
 
-def is_http_client(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> bool:
-    """A client span carrying an HTTP method (stable or pre-1.23 name)."""
-    return kind is _CLIENT and (_HTTP_METHOD in attrs or _HTTP_METHOD_OLD in attrs)
-
-
 _NOT_EXPORTED: Final = (NOT_EXPORTED, "", False)
 _ROOT: Final = (ROOT, "", False)
 
@@ -79,7 +73,7 @@ def classify_for_export(
     operation = get(_OPERATION)
     if operation == _INVOKE_AGENT:
         return _ROOT
-    # `is_http_client`, inlined: it runs for every span the exporter sees.
+    # A client span carrying an HTTP method (stable or pre-1.23 name).
     is_http = kind is _CLIENT and (_HTTP_METHOD in attrs or _HTTP_METHOD_OLD in attrs)
     event_type = get(_EVENT_TYPE)
     if isinstance(event_type, str):
