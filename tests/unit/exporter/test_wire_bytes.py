@@ -47,6 +47,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonValue,
     dumps_compact,
     has_long_digit_run,
+    json_array,
 )
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import AgentEvent, format_timestamp
@@ -455,22 +456,20 @@ def test_the_json_array_is_the_encodings_joined(count: int) -> None:
     """`[` + the encodings joined by commas + `]`, for any number of items."""
     events: list[JsonObject] = [{"i": index} for index in range(count)]
     encoded = [orjson.dumps(event) for event in events]
-    array = EncodedBatch(events, encoded).json_array()
+    array = json_array(encoded)
     assert array == b"[" + b",".join(encoded) + b"]"
     assert json.loads(array) == events
     assert encoded == [orjson.dumps(event) for event in events]  # the caller's list is untouched
     # Known by its array alone, a batch reads its items from it (exactly, big integers too).
-    known = EncodedBatch.of_array(array, count)
+    known = EncodedBatch(array, count)
     assert (len(known), list(known), known.json_array()) == (count, events, array)
-    assert list(EncodedBatch.of_array(b'[{"n":123456789012345678901}]', 1)) == [
-        {"n": 123456789012345678901}
-    ]
+    assert list(EncodedBatch(b'[{"n":123456789012345678901}]', 1)) == [{"n": 123456789012345678901}]
 
 
 def test_an_array_that_does_not_hold_its_objects_is_refused_when_read() -> None:
     """A count that does not match, or items that are not objects: a clear error on reading."""
     for array, count in ((b"[{}]", 2), (b"[1]", 1), (b"{}", 1)):
-        batch = EncodedBatch.of_array(array, count)
+        batch = EncodedBatch(array, count)
         assert len(batch) == count
         with pytest.raises(ValueError, match="array"):
             batch[0]

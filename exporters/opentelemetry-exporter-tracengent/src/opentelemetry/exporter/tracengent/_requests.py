@@ -103,7 +103,7 @@ def add_requests(
         except TypeError:
             array = None  # orjson refuses one of them: each is encoded alone below
         if array is not None and len(array) <= max_body_bytes:
-            batch.requests.append(EncodedBatch.of_array(array, len(chunk)))
+            batch.requests.append(EncodedBatch(array, len(chunk)))
         else:
             _encode_each(batch, chunk, origins[start : start + size], encode_alone, max_body_bytes)
 
@@ -137,4 +137,4 @@ def _encode_each(
 
 def _array_of(encodings: list[bytes]) -> EncodedBatch:
     """A request of the events encoded as `encodings`."""
-    return EncodedBatch.of_array(json_array(encodings), len(encodings))
+    return EncodedBatch(json_array(encodings), len(encodings))

@@ -97,42 +97,25 @@ def json_array(encoded: Sequence[bytes]) -> bytes:
 
 
 class EncodedBatch(Sequence[JsonObject]):
-    """A batch of JSON objects together with their compact JSON encoding, made once.
+    """A batch of JSON objects known by their compact JSON array, encoded once.
 
-    The exporter encodes its events once (to isolate a bad one and to size batches); handing the
+    The exporter encodes its events once (to isolate a bad one and to size requests); handing the
     platform client this batch lets it send those bytes instead of encoding the events again.
-    Built from the objects and each one's encoding, or (`of_array`) from the encoded array alone,
-    whose objects are decoded only if someone reads them.
+    The objects are decoded from the array (`loads_exact`) only if someone reads them.
 
     Args:
-        items: the objects.
-        encoded: each object's compact JSON, in the same order (the caller guarantees they match).
+        array: the objects' compact JSON array.
+        count: how many objects it holds (the caller guarantees it; reading checks it).
     """
 
-    def __init__(self, items: Sequence[JsonObject], encoded: Sequence[bytes]) -> None:
-        if len(items) != len(encoded):
-            raise ValueError("an encoding is needed for each item")
-        self._items: list[JsonObject] | None = list(items)
-        self._count = len(self._items)
-        self._encoded: list[bytes] | None = list(encoded)
-        self._array: bytes | None = None
-
-    @classmethod
-    def of_array(cls, array: bytes, count: int) -> EncodedBatch:
-        """A batch of `count` objects known by their JSON array alone (the caller guarantees it
-        holds `count` objects); reading an item decodes the array once (`loads_exact`)."""
-        batch = cls.__new__(cls)
-        batch._items = None
-        batch._count = count
-        batch._encoded = None
-        batch._array = array
-        return batch
+    def __init__(self, array: bytes, count: int) -> None:
+        self._array = array
+        self._count = count
+        self._items: list[JsonObject] | None = None
 
     def json_array(self) -> bytes:
         """The batch as one compact JSON array."""
-        if self._array is not None:
-            return self._array
-        return json_array(self._encoded or [])
+        return self._array
 
     def _objects(self) -> list[JsonObject]:
         items = self._items
