@@ -568,3 +568,42 @@ def test_a_clients_governance_spans_are_direct_spans() -> None:
         assert client._governance.tracer is client.recorder.span_tracer
     finally:
         client.close()
+
+
+def test_attributes_of_gives_an_ended_event_spans_own_dict_which_nothing_changes() -> None:
+    provider = TracerProvider()
+    recorder, memory, _ = _pipeline(provider)
+    live: list[Span] = []
+
+    def refund() -> int:
+        live.append(otel_trace.get_current_span())
+        return 7
+
+    with begin_trace(recorder, "refund", "u-1") as trace:
+        trace.track_action("refund", refund, input={"order": 1})
+    span = _only(memory, "refund")
+    attrs = A.attributes_of(span)
+    # Not copied: the finished span's plain dict itself, read by the exporter as it is.
+    assert attrs is span._attributes
+    assert type(attrs) is dict
+    before = dict(attrs)
+    # Once ended the live span ignores writes, so the dict the exporter reads cannot change.
+    live[0].set_attribute("late", "value")
+    live[0].set_attributes({A.INPUT: "changed"})
+    assert attrs == before
+    provider.shutdown()
+
+
+def test_attributes_of_copies_the_sdks_own_span_attributes() -> None:
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("sdk").start_as_current_span("plain", attributes={"k": 1}):
+        pass
+    (span,) = memory.get_finished_spans()
+    attrs = A.attributes_of(span)
+    assert type(attrs) is dict
+    assert attrs == {"k": 1}
+    attrs["k"] = 2  # the copy is the caller's: the span keeps its value
+    assert (span.attributes or {})["k"] == 1
+    provider.shutdown()

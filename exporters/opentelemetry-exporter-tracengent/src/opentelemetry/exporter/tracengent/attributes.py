@@ -211,15 +211,22 @@ _COPYABLE: Final = (dict, BoundedAttributes, MappingProxyType)
 
 
 def attributes_of(span: ReadableSpan) -> dict[str, AttributeValue]:
-    """A plain-dict copy of a span's attributes, made once and at C speed for SDK spans.
+    """A span's attributes as a plain dict, to read (never to change); copied at most once.
 
     Reading a plain dict costs a fraction of reading through the SDK's proxy (where each absent
     key raises a KeyError inside); the exporter, the export processor, the context processor and
-    the scrubbing processor read attributes this way. The copy is theirs to read, not to change.
-    For the SDK's own finished spans the attributes are read from their field (`_span_reads`),
-    without the read-only proxy the property wraps them in each time.
+    the scrubbing processor read attributes this way. For the SDK's own finished spans the
+    attributes are read from their field (`_span_reads`), without the read-only proxy the
+    property wraps them in each time. A finished span whose field is already a plain dict (the
+    recorder's spans end so; nothing writes to it once the span ended) gives that dict itself;
+    other attributes are copied, at C speed for the SDK's containers.
     """
-    attrs = span._attributes if span.__class__ is _DIRECT_SPAN else span.attributes
+    if span.__class__ is _DIRECT_SPAN:
+        attrs = span._attributes
+        if attrs.__class__ is dict:
+            return attrs
+    else:
+        attrs = span.attributes
     if attrs is None:
         return {}
     if isinstance(attrs, _COPYABLE):

@@ -142,9 +142,10 @@ class TracengentSpanProcessor(SpanProcessor):
         """Buffer `span` if it can be an event or a trace root; O(1), never blocks or raises."""
         # try/except rather than the `guard` context manager: this runs for every span.
         try:
-            # Classified on a throwaway plain-dict copy (made in C): lookups through the SDK's
-            # attribute proxy cost a raised KeyError per absent key. The span is kept, not the
-            # copy; the export thread copies its frozen attributes again.
+            # Classified on a plain dict (`attributes_of`: the recorder's spans end with one, the
+            # SDK's are copied in C): lookups through the SDK's attribute proxy cost a raised
+            # KeyError per absent key. The span is kept, not the copy; the export thread reads
+            # its frozen attributes again.
             kind = classify(attributes_of(span), span.kind)
             if kind == NOT_EXPORTED:
                 return
