@@ -65,12 +65,21 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util import types
 
+from opentelemetry.exporter.tracengent._span_reads import RecordedSpan
+
 if TYPE_CHECKING:
     from types import TracebackType
 
     from tracengent._processors.context import ContextProcessor
 
-__all__ = ["CurrentSpan", "DirectSpans", "DirectTracer", "EventSpan"]
+__all__ = [
+    "CurrentSpan",
+    "DirectSpans",
+    "DirectTracer",
+    "EventSpan",
+    "RecordedAttributes",
+    "json_texts_of",
+]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -85,6 +94,30 @@ _RANDOM: Final[int] = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 # What the SDK's attribute validation returns unchanged when no length limit is set.
 _PLAIN_VALUES: Final = frozenset({str, bool, int, float})
 _NO_LINKS: Final[tuple[Link, ...]] = ()
+_NO_TEXTS: Final[tuple[str, ...]] = ()
+
+
+class RecordedAttributes(dict[str, types.AttributeValue]):
+    """The recorder's start attributes of one span, and the payload texts orjson wrote in them.
+
+    `Recorder.payload` adds to `json_texts` only text orjson wrote; the span started from these
+    attributes names them on its finished `RecordedSpan`, so the exporter embeds them unread.
+    """
+
+    __slots__ = ("json_texts",)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_texts: list[str] = []
+
+
+def json_texts_of(attrs: types.Attributes) -> tuple[str, ...]:
+    """The payload texts orjson wrote among `attrs` (none unless they are `RecordedAttributes`)."""
+    if attrs.__class__ is RecordedAttributes:
+        return tuple(attrs.json_texts)
+    return _NO_TEXTS
+
+
 # The SDK's words for a change to an ended span (with the name of the method).
 _ENDED: Final = "Tried calling %s on an ended span."
 # Recent SDKs name it in `opentelemetry.sdk.environment_variables`; older ones (we support >= 1.30)
@@ -239,7 +272,7 @@ class DirectSpans:
             attributes.update(stamps)
         now = time.time_ns()
         self.processor.on_end(
-            ReadableSpan(
+            RecordedSpan(
                 name,
                 context,
                 parent_context,
@@ -247,6 +280,7 @@ class DirectSpans:
                 self.bounded(attributes, dropped),
                 instrumentation_info=self.info,
                 instrumentation_scope=self.scope,
+                json_texts=json_texts_of(attrs),
                 status=_ERROR_STATUS if failed else _UNSET_STATUS,
                 start_time=now,
                 end_time=now,
@@ -277,6 +311,7 @@ class DirectSpans:
         if attributes is None:
             return NonRecordingSpan(context)
         span = EventSpan(self, name, context, parent_context, kind, attributes, dropped)
+        span.add_json_texts(json_texts_of(attrs))
         self.processor.on_start(cast(SdkSpan, span), parent_context=parent)
         return span
 
@@ -309,6 +344,7 @@ class EventSpan(Span):
         "_end_time",
         "_events",
         "_factory",
+        "_json_texts",
         "_kind",
         "_links",
         "_lock",
@@ -334,6 +370,7 @@ class EventSpan(Span):
         self._parent = parent
         self._kind = kind
         self._attributes = attributes
+        self._json_texts = _NO_TEXTS
         # Attributes dropped so far: invalid ones, and the oldest beyond the count limit.
         self._dropped = dropped
         limit = factory.max_attributes
@@ -428,9 +465,14 @@ class EventSpan(Span):
         text: str = self._readable().to_json(indent)
         return text
 
+    def add_json_texts(self, texts: tuple[str, ...]) -> None:
+        """Name payload texts orjson wrote for this span (see `RecordedSpan`); the recorder's."""
+        if texts:
+            self._json_texts += texts
+
     def _readable(self) -> ReadableSpan:
         factory = self._factory
-        return ReadableSpan(
+        return RecordedSpan(
             self._name,
             self._context,
             self._parent,
@@ -444,6 +486,7 @@ class EventSpan(Span):
             end_time=self._end_time,
             instrumentation_info=factory.info,
             instrumentation_scope=factory.scope,
+            json_texts=self._json_texts,
         )
 
     # --- the API ---------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.wire import AgentEvent, AuthDecision, LlmCallResult, Money
-from tracengent._direct_spans import DirectSpans, DirectTracer
+from tracengent._direct_spans import DirectSpans, DirectTracer, EventSpan, RecordedAttributes
 from tracengent._processors.context import STARTING, ContextProcessor
 from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
@@ -181,9 +181,11 @@ class Recorder:
         """Set a payload attribute through the scrubber (absent when capture is off or unsafe)."""
         if value is None or not self.recording:
             return
-        text = self.scrubber.payload_text(value, redact_paths=redact_paths)
+        text, by_orjson = self.scrubber.payload_json(value, redact_paths=redact_paths)
         if text is not None:
             attrs[key] = text
+            if by_orjson and attrs.__class__ is RecordedAttributes and text != "null":
+                attrs.json_texts.append(text)
         elif self.scrubber.capture_payloads:
             # The event goes out without the value; say so rather than lose it silently.
             self.payload_guard.failed(
@@ -192,7 +194,9 @@ class Recorder:
 
     def event_attributes(self, event: AgentEvent, redact_paths: Sequence[str]) -> Attributes:
         """The attributes of the span standing for a user's `AgentEvent`, in one dict."""
-        attrs: Attributes = {A.EVENT_TYPE: event.type, A.EVENT_STATUS: event.status}
+        attrs: Attributes = RecordedAttributes(
+            {A.EVENT_TYPE: event.type, A.EVENT_STATUS: event.status}
+        )
         if event.duration_ms is None:
             attrs[A.EVENT_INSTANT] = True
         else:
@@ -230,7 +234,7 @@ class Recorder:
         self, event_type: str, input: object, cost: Money | None, redact_paths: Sequence[str]
     ) -> Attributes:
         """The start attributes of a tracked callable's span (input scrubbed)."""
-        attrs: Attributes = {A.EVENT_TYPE: event_type}
+        attrs: Attributes = RecordedAttributes({A.EVENT_TYPE: event_type})
         try:
             self.payload(attrs, A.INPUT, input, redact_paths)
             cost_attributes(attrs, cost)
@@ -333,7 +337,7 @@ class Recorder:
             return value
         try:
             self.detach(active)
-            attrs: Attributes = {}
+            attrs = RecordedAttributes()
             if llm and isinstance(result, LlmCallResult):
                 attrs[A.USAGE_TOKENS] = int(result.tokens)
                 if result.model:
@@ -341,6 +345,8 @@ class Recorder:
                 cost_attributes(attrs, result.cost)
             redact_paths = trace.redact_fields if trace is not None else ()
             self.payload(attrs, A.OUTPUT, value, redact_paths)
+            if attrs.json_texts and active.span.__class__ is EventSpan:
+                active.span.add_json_texts(tuple(attrs.json_texts))
             if self.scrubber.custom_names:
                 # Set after the start, where the scrubbing processor applies them: here.
                 attrs.update(self.scrubber.masked_names(attrs))

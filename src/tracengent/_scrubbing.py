@@ -51,7 +51,12 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_finite, loads_exact
+from opentelemetry.exporter.tracengent.jsonvalue import (
+    JsonValue,
+    dumps_compact,
+    dumps_finite,
+    loads_exact,
+)
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
 from tracengent._processors.context import STARTING
 
@@ -181,20 +186,35 @@ class Scrubber:
             None when payload capture is off, or when `value` cannot be encoded as JSON (NaN,
             a cycle, an unknown object) — the value is dropped, never sent unredacted.
         """
+        return self.payload_json(value, redact_paths=redact_paths)[0]
+
+    def payload_json(
+        self, value: object, *, redact_paths: Sequence[str] = ()
+    ) -> tuple[str | None, bool]:
+        """`(payload_text(value), whether orjson wrote that text)`. Never raises.
+
+        Text orjson wrote is one JSON value orjson reads back; the recorder names it on its span
+        so the exporter embeds it without reading it again (`RecordedSpan`). What orjson refuses
+        (an integer beyond 64 bits, a lone surrogate) is written by `json` and is not named.
+        """
         if not self.capture_payloads:
-            return None
+            return None, False
         try:
             if not redact_paths and not self._paths and self._plain(value, 0):
                 # Nothing to mask, refuse or redact: orjson encodes it as the walk would. It
                 # still refuses integers beyond 64 bits, which the walk's encoder then takes.
                 try:
-                    return orjson.dumps(value).decode("utf-8")
+                    return orjson.dumps(value).decode("utf-8"), True
                 except TypeError:
                     pass
-            document = self._safe_copy(value, 0)
-            return self._encode(document, redact_paths)
+            document = self._redacted(self._safe_copy(value, 0), redact_paths)
+            # `_safe_copy` refused non-finite numbers already, so orjson is exact here.
+            try:
+                return orjson.dumps(document).decode("utf-8"), True
+            except TypeError:
+                return dumps_compact(document), False
         except Exception:  # noqa: BLE001 - dropping the value is the safe answer to any failure
-            return None
+            return None, False
 
     def _plain(self, value: object, depth: int) -> bool:
         """True when `value` needs no work: dicts with known harmless string keys, lists and
@@ -260,11 +280,13 @@ class Scrubber:
             return None
 
     def _encode(self, document: JsonValue, redact_paths: Sequence[str]) -> str:
-        rules = [*self._paths, *(p for p in redact_paths if isinstance(p, str))]
-        if rules:
-            document = redact_value(document, rules)
         # `_safe_copy` refused non-finite numbers already, so the fast encoder is exact here.
-        return dumps_finite(document)
+        return dumps_finite(self._redacted(document, redact_paths))
+
+    def _redacted(self, document: JsonValue, redact_paths: Sequence[str]) -> JsonValue:
+        """`document` with the configured JSON paths and `redact_paths` masked."""
+        rules = [*self._paths, *(p for p in redact_paths if isinstance(p, str))]
+        return redact_value(document, rules) if rules else document
 
     def _safe_copy(self, value: object, depth: int) -> JsonValue:
         """A JSON-native copy of `value` with sensitive keys masked; raises `_Unsafe`."""

@@ -26,6 +26,7 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.ids import trace_id_for
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 from opentelemetry.exporter.tracengent.wire import AgentEvent, LlmCallResult, Money
+from tracengent._direct_spans import RecordedAttributes
 from tracengent._recording import (
     Attributes,
     Recorder,
@@ -196,11 +197,13 @@ class AgentTrace:
         `attributes` become the event's attributes payload (scrubbed). Never raises.
         """
         try:
-            attrs: Attributes = {
-                A.EVENT_TYPE: A.EventTypes.DECISION,
-                A.EVENT_STATUS: A.EventStatuses.SUCCESS,
-                A.EVENT_INSTANT: True,
-            }
+            attrs: Attributes = RecordedAttributes(
+                {
+                    A.EVENT_TYPE: A.EventTypes.DECISION,
+                    A.EVENT_STATUS: A.EventStatuses.SUCCESS,
+                    A.EVENT_INSTANT: True,
+                }
+            )
             if attributes is not None:
                 self._recorder.payload(attrs, A.ATTRIBUTES, dict(attributes), self._redact_fields)
             self._recorder.instant(str(reasoning), attrs, self.parent_context())

@@ -36,6 +36,7 @@ from opentelemetry.trace.status import Status
 from opentelemetry.util.types import Attributes
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._span_reads import RecordedSpan
 from tracengent._direct_spans import DirectSpans, DirectTracer, EventSpan
 from tracengent._processors.context import ContextProcessor
 from tracengent._recording import Recorder
@@ -115,7 +116,9 @@ def test_a_tracked_call_is_an_event_span_every_processor_sees_start_and_end() ->
     assert started[A.GEN_AI_AGENT_ID] == AGENT_ID
     span = _only(memory, "refund")
     root = _only(memory, f"invoke_agent {AGENT_ID}")
-    assert type(span) is ReadableSpan
+    # A `ReadableSpan` naming the payload text the recorder wrote (its output).
+    assert type(span) is RecordedSpan
+    assert span.json_texts == ("7",)
     assert span.context is not None
     assert root.context is not None
     assert span.parent is not None

@@ -6,33 +6,57 @@ read-only proxy), and `SpanContext.trace_id`/`span_id` return items of
 the tuple it is. On the exporter's per-span path those calls are a tenth of the translation's
 time, so the translator reads the fields themselves, but only for spans of the exact classes
 checked here, once, at import: the SDK's `ReadableSpan` (what its span processors hand over at
-`on_end`), `Status` and `SpanContext`, and only when a probe built with distinct values reads the
-same through the fields as through the properties. Any other class (a subclass, another SDK), or
-an SDK whose fields moved, is read through the public properties, unchanged. Nothing is written.
+`on_end`), `RecordedSpan` (the recorder's finished spans, which add a field and override nothing),
+`Status` and `SpanContext`, and only when a probe built with distinct values reads the same through
+the fields as through the properties. Any other class (another subclass, another SDK), or an SDK
+whose fields moved, is read through the public properties, unchanged. Nothing is written.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
-__all__ = ["DIRECT_CONTEXT", "DIRECT_SPAN", "DIRECT_STATUS", "fields_match_properties"]
+__all__ = [
+    "DIRECT_CONTEXT",
+    "DIRECT_SPAN",
+    "DIRECT_STATUS",
+    "RECORDED_SPAN",
+    "RecordedSpan",
+    "fields_match_properties",
+]
+
+
+class RecordedSpan(ReadableSpan):
+    """A finished span of Tracengent's recorder: a `ReadableSpan` naming the payload texts it
+    wrote with orjson.
+
+    Args:
+        json_texts: texts orjson wrote for this span's payload attributes, each one JSON value
+            other than `null`. The exporter embeds a payload attribute *equal* to one of them
+            without reading it again (what changed it since, a processor masking it, makes it
+            unequal, and it is read as any other text); everything else is `ReadableSpan`'s.
+    """
+
+    def __init__(self, *args: Any, json_texts: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_texts = json_texts
 
 
 class _NotDirect:
     """A class no span, status or context is: `x.__class__ is _NotDirect` is always false."""
 
 
-def fields_match_properties() -> bool:
-    """Whether this SDK's `ReadableSpan`, `Status` and `SpanContext` fields hold what their
+def fields_match_properties(span_class: type[ReadableSpan] = ReadableSpan) -> bool:
+    """Whether this SDK's `span_class`, `Status` and `SpanContext` fields hold what their
     properties return (each checked on a probe with a distinct value per field)."""
     try:
         context = SpanContext(trace_id=0x0123, span_id=0x0456, is_remote=False)
         status = Status(StatusCode.ERROR, "probe")
-        span = ReadableSpan(
+        span = span_class(
             name="probe",
             context=context,
             kind=SpanKind.CLIENT,
@@ -62,6 +86,10 @@ def fields_match_properties() -> bool:
 _DIRECT: Final = fields_match_properties()
 DIRECT_SPAN: Final[type] = ReadableSpan if _DIRECT else _NotDirect
 """The span class whose fields the translator reads directly (`_NotDirect` when none is)."""
+RECORDED_SPAN: Final[type] = (
+    RecordedSpan if _DIRECT and fields_match_properties(RecordedSpan) else _NotDirect
+)
+"""`RecordedSpan` when its fields are read directly too (`_NotDirect` when not)."""
 DIRECT_STATUS: Final[type] = Status if _DIRECT else _NotDirect
 """The status class whose `_status_code` the translator reads directly."""
 DIRECT_CONTEXT: Final[type] = SpanContext if _DIRECT else _NotDirect

@@ -46,6 +46,7 @@ from opentelemetry.exporter.tracengent._span_reads import (
     DIRECT_CONTEXT,
     DIRECT_SPAN,
     DIRECT_STATUS,
+    RECORDED_SPAN,
 )
 from opentelemetry.exporter.tracengent._trace_close import trace_close_of
 from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes
@@ -126,6 +127,8 @@ _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
 _Fragment: Final = orjson.Fragment
 _DIRECT_SPAN: Final = DIRECT_SPAN
+_RECORDED_SPAN: Final = RECORDED_SPAN
+_NO_TEXTS: Final[tuple[str, ...]] = ()
 _DIRECT_STATUS: Final = DIRECT_STATUS
 _DIRECT_CONTEXT: Final = DIRECT_CONTEXT
 _NOT_SEEN: Final = object()
@@ -235,7 +238,8 @@ class SpanTranslator:
         """The wire events of `entries`, and the entries they came from.
 
         Classification is `classify_for_export`'s, inlined (a test holds the two equal). With
-        `embed`, payload text orjson reads as one JSON value other than `null` goes in as it is
+        `embed`, payload text equal to one the recorder wrote with orjson (`RecordedSpan`) goes in
+        unread, and payload text orjson reads as one JSON value other than `null` goes in as it is
         (an `orjson.Fragment`: orjson's reading is the check); what orjson refuses, and any
         payload without `embed`, is `json_or_raw`'s value. With `batch`, trace closes are added
         to it and a span whose event fails is counted there; without, closes are skipped and the
@@ -264,7 +268,9 @@ class SpanTranslator:
             try:
                 if _GOVERNANCE_KIND in attrs:
                     continue
-                if span.__class__ is _DIRECT_SPAN:
+                span_class = span.__class__
+                direct = span_class is _RECORDED_SPAN or span_class is _DIRECT_SPAN
+                if direct:
                     kind = span._kind
                     context = span._context
                     span_name = span._name
@@ -353,7 +359,7 @@ class SpanTranslator:
                     wire["name"] = span_name
                 status = get(_EVENT_STATUS)
                 if not status or not (status.__class__ is str or isinstance(status, str)):
-                    span_status = span._status if span.__class__ is _DIRECT_SPAN else span.status
+                    span_status = span._status if direct else span.status
                     code = (
                         span_status._status_code
                         if span_status.__class__ is _DIRECT_STATUS
@@ -381,6 +387,9 @@ class SpanTranslator:
                 elif value.__class__ is str or isinstance(value, str):
                     wire["actor"] = actor = {"userId": value}
                     last_actor = value
+                # The texts the recorder wrote with orjson for this span: one equal to them is
+                # embedded unread (`RecordedSpan`).
+                json_texts = span.json_texts if span_class is _RECORDED_SPAN else _NO_TEXTS  # type: ignore[attr-defined]
                 for key, wire_key, tool_key in _PAYLOAD_SLOTS:
                     raw = get(key)
                     if raw is None:
@@ -390,6 +399,9 @@ class SpanTranslator:
                         if raw is None:
                             continue
                     if embed and raw.__class__ is str:
+                        if raw in json_texts:
+                            wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
+                            continue
                         try:
                             if _orjson_loads(raw) is not None:
                                 wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]

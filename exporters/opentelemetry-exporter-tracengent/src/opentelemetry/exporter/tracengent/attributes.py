@@ -13,6 +13,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent._span_reads import DIRECT_SPAN as _DIRECT_SPAN
+from opentelemetry.exporter.tracengent._span_reads import RECORDED_SPAN as _RECORDED_SPAN
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -221,7 +222,7 @@ def attributes_of(span: ReadableSpan) -> dict[str, AttributeValue]:
     recorder's spans end so; nothing writes to it once the span ended) gives that dict itself;
     other attributes are copied, at C speed for the SDK's containers.
     """
-    if span.__class__ is _DIRECT_SPAN:
+    if span.__class__ is _RECORDED_SPAN or span.__class__ is _DIRECT_SPAN:
         attrs = span._attributes
         if attrs.__class__ is dict:
             return attrs
