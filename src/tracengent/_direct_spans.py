@@ -102,19 +102,16 @@ class RecordedAttributes(dict[str, types.AttributeValue]):
 
     `Recorder.payload` adds to `json_texts` only text orjson wrote; the span started from these
     attributes names them on its finished `RecordedSpan`, so the exporter embeds them unread.
+    No `__init__` of its own: made at dict's C speed, `json_texts` set only when there is one.
     """
 
-    __slots__ = ("json_texts",)
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.json_texts: list[str] = []
+    json_texts: tuple[str, ...] = ()
 
 
 def json_texts_of(attrs: types.Attributes) -> tuple[str, ...]:
     """The payload texts orjson wrote among `attrs` (none unless they are `RecordedAttributes`)."""
     if attrs.__class__ is RecordedAttributes:
-        return tuple(attrs.json_texts)
+        return attrs.json_texts
     return _NO_TEXTS
 
 

@@ -185,7 +185,7 @@ class Recorder:
         if text is not None:
             attrs[key] = text
             if by_orjson and attrs.__class__ is RecordedAttributes and text != "null":
-                attrs.json_texts.append(text)
+                attrs.json_texts += (text,)
         elif self.scrubber.capture_payloads:
             # The event goes out without the value; say so rather than lose it silently.
             self.payload_guard.failed(
@@ -346,7 +346,7 @@ class Recorder:
             redact_paths = trace.redact_fields if trace is not None else ()
             self.payload(attrs, A.OUTPUT, value, redact_paths)
             if attrs.json_texts and active.span.__class__ is EventSpan:
-                active.span.add_json_texts(tuple(attrs.json_texts))
+                active.span.add_json_texts(attrs.json_texts)
             if self.scrubber.custom_names:
                 # Set after the start, where the scrubbing processor applies them: here.
                 attrs.update(self.scrubber.masked_names(attrs))
