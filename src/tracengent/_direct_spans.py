@@ -268,21 +268,21 @@ class DirectSpans:
         if stamps:
             attributes.update(stamps)
         now = time.time_ns()
-        self.processor.on_end(
-            RecordedSpan(
-                name,
-                context,
-                parent_context,
-                self.resource,
-                self.bounded(attributes, dropped),
-                instrumentation_info=self.info,
-                instrumentation_scope=self.scope,
-                json_texts=json_texts_of(attrs),
-                status=_ERROR_STATUS if failed else _UNSET_STATUS,
-                start_time=now,
-                end_time=now,
-            )
+        finished = RecordedSpan(
+            name,
+            context,
+            parent_context,
+            self.resource,
+            self.bounded(attributes, dropped),
+            instrumentation_info=self.info,
+            instrumentation_scope=self.scope,
+            status=_ERROR_STATUS if failed else _UNSET_STATUS,
+            start_time=now,
+            end_time=now,
         )
+        if attrs.__class__ is RecordedAttributes and attrs.json_texts:
+            finished.json_texts = attrs.json_texts
+        self.processor.on_end(finished)
 
     def start(
         self,
@@ -469,7 +469,7 @@ class EventSpan(Span):
 
     def _readable(self) -> ReadableSpan:
         factory = self._factory
-        return RecordedSpan(
+        finished = RecordedSpan(
             self._name,
             self._context,
             self._parent,
@@ -483,8 +483,10 @@ class EventSpan(Span):
             end_time=self._end_time,
             instrumentation_info=factory.info,
             instrumentation_scope=factory.scope,
-            json_texts=self._json_texts,
         )
+        if self._json_texts:
+            finished.json_texts = self._json_texts
+        return finished
 
     # --- the API ---------------------------------------------------------------------------
     def get_span_context(self) -> SpanContext:

@@ -53,14 +53,15 @@ def sent(span: ReadableSpan) -> tuple[bytes, JsonObject]:
 
 
 def finished(attrs: dict[str, str], json_texts: tuple[str, ...] = ()) -> RecordedSpan:
-    return RecordedSpan(
+    span = RecordedSpan(
         name="refund",
         context=SpanContext(1, 2, is_remote=False),
         attributes={A.EVENT_TYPE: "action", **attrs},
         start_time=START_NS,
         end_time=START_NS,
-        json_texts=json_texts,
     )
+    span.json_texts = json_texts
+    return span
 
 
 @pytest.fixture

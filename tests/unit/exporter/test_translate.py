@@ -158,6 +158,20 @@ def test_llm_span_sums_tokens_and_prefers_the_response_model(make_span: SpanMake
         ),
         ({A.USAGE_TOKENS: 77, A.USAGE_MODEL: "m-own"}, {"tokens": 77, "model": "m-own"}),
         ({A.GEN_AI_REQUEST_MODEL: "m-only"}, None),
+        # A bool or a text is no token count; a float is one.
+        ({A.USAGE_TOKENS: True, A.USAGE_MODEL: "m"}, None),
+        ({A.USAGE_TOKENS: "12"}, None),
+        ({A.USAGE_TOKENS: 12.5}, {"tokens": 12.5}),
+        # The first model that is non-empty text wins, in order: response, request, ours.
+        (
+            {
+                A.USAGE_TOKENS: 3,
+                A.GEN_AI_RESPONSE_MODEL: "",
+                A.GEN_AI_REQUEST_MODEL: 7,
+                A.USAGE_MODEL: "m-own",
+            },
+            {"tokens": 3, "model": "m-own"},
+        ),
     ],
 )
 def test_usage_fallbacks(

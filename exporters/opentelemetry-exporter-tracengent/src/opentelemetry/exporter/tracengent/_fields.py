@@ -1,12 +1,13 @@
 """Wire fields that take more than a look-up: timestamps, HTTP details, usage, tags.
 
-Helpers of `_translate`; I/O-free. Each reads the span's attributes copy (`attributes_of`).
+Helpers of `_translate`; I/O-free. Each reads the span's attributes as `attributes_of` gives them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.util.types import AttributeValue
@@ -49,6 +50,12 @@ class TimestampFormatter:
         return f"{prefix}{micros - low:06d}+00:00"
 
 
+_INPUT_TOKENS: Final = A.GEN_AI_USAGE_INPUT_TOKENS
+_OUTPUT_TOKENS: Final = A.GEN_AI_USAGE_OUTPUT_TOKENS
+_USAGE_TOKENS: Final = A.USAGE_TOKENS
+_MODEL_KEYS: Final = (A.GEN_AI_RESPONSE_MODEL, A.GEN_AI_REQUEST_MODEL, A.USAGE_MODEL)
+
+
 def text(value: AttributeValue | None) -> str | None:
     """A non-empty string attribute, else None."""
     return value if isinstance(value, str) and value else None
@@ -88,25 +95,26 @@ def usage(attrs: Attributes) -> JsonObject | None:
         NonFiniteNumberError: a token count is NaN or infinite.
     """
     get = attrs.get
-    input_tokens = get(A.GEN_AI_USAGE_INPUT_TOKENS)
-    output_tokens = get(A.GEN_AI_USAGE_OUTPUT_TOKENS)
+    input_tokens = get(_INPUT_TOKENS)
+    output_tokens = get(_OUTPUT_TOKENS)
     if input_tokens is not None or output_tokens is not None:
         input_tokens = finite_number(input_tokens)
         output_tokens = finite_number(output_tokens)
     if input_tokens is not None or output_tokens is not None:
         tokens: int | float | None = (input_tokens or 0) + (output_tokens or 0)
     else:
-        tokens = finite_number(get(A.USAGE_TOKENS))
+        count = get(_USAGE_TOKENS)
+        # The recorder's case, an int (never a bool: its class is not int), without the call.
+        tokens = count if count.__class__ is int else finite_number(count)
     if tokens is None:
         return None
     wire: JsonObject = {"tokens": tokens}
-    model = (
-        text(get(A.GEN_AI_RESPONSE_MODEL))
-        or text(get(A.GEN_AI_REQUEST_MODEL))
-        or text(get(A.USAGE_MODEL))
-    )
-    if model is not None:
-        wire["model"] = model
+    # The first non-empty text of the three, as `text` decides, the recorder's last.
+    for key in _MODEL_KEYS:
+        model = get(key)
+        if model and isinstance(model, str):
+            wire["model"] = model
+            break
     return wire
 
 

@@ -14,7 +14,7 @@ whose fields moved, is read through the public properties, unchanged. Nothing is
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
@@ -34,16 +34,15 @@ class RecordedSpan(ReadableSpan):
     """A finished span of Tracengent's recorder: a `ReadableSpan` naming the payload texts it
     wrote with orjson.
 
-    Args:
+    Attributes:
         json_texts: texts orjson wrote for this span's payload attributes, each one JSON value
-            other than `null`. The exporter embeds a payload attribute *equal* to one of them
-            without reading it again (what changed it since, a processor masking it, makes it
-            unequal, and it is read as any other text); everything else is `ReadableSpan`'s.
+            other than `null` (none unless set after construction). The exporter embeds a payload
+            attribute *equal* to one of them without reading it again (what changed it since, a
+            processor masking it, makes it unequal, and it is read as any other text);
+            everything else is `ReadableSpan`'s, constructor included.
     """
 
-    def __init__(self, *args: Any, json_texts: tuple[str, ...] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.json_texts = json_texts
+    json_texts: tuple[str, ...] = ()
 
 
 class _NotDirect:

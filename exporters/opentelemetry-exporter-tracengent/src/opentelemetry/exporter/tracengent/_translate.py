@@ -442,7 +442,8 @@ class SpanTranslator:
                 )
                 wire["tags"] = tags  # type: ignore[assignment]  # list[str] is a JSON list
                 value = get(_ROOT_REQUEST)
-                if value.__class__ is str or isinstance(value, str):
+                # Absent on most events: None is ruled out before the type tests.
+                if value is not None and (value.__class__ is str or isinstance(value, str)):
                     wire["rootRequest"] = value
                 add_event(wire)
                 add_origin(entry)
