@@ -39,12 +39,18 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Final, ParamSpec, TypeAlias, TypeVar, cast
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
+from opentelemetry.sdk.trace import (
+    Event,
+    ReadableSpan,
+    SpanLimits,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+)
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON, Decision
@@ -108,6 +114,29 @@ class RecordedAttributes(dict[str, types.AttributeValue]):
     json_texts: tuple[str, ...] = ()
 
 
+_Hooks: TypeAlias = tuple[
+    tuple[SpanProcessor, ...] | None,
+    tuple[Callable[..., None], ...],
+    tuple[Callable[[SdkSpan], None], ...],
+    tuple[Callable[[ReadableSpan], None], ...],
+]
+"""`(the processors read, on_start hooks, OnEnding hooks, on_end hooks)`."""
+
+
+def _active_hooks(processors: tuple[SpanProcessor, ...]) -> _Hooks:
+    """The hooks of `processors` that are not `SpanProcessor`'s own (which do nothing)."""
+    base_ending = getattr(SpanProcessor, "_on_ending", None)
+    starts = tuple(p.on_start for p in processors if type(p).on_start is not SpanProcessor.on_start)
+    endings = tuple(
+        p._on_ending
+        for p in processors
+        if base_ending is not None
+        and getattr(type(p), "_on_ending", base_ending) is not base_ending
+    )
+    ends = tuple(p.on_end for p in processors if type(p).on_end is not SpanProcessor.on_end)
+    return processors, starts, endings, ends
+
+
 def json_texts_of(attrs: types.Attributes) -> tuple[str, ...]:
     """The payload texts orjson wrote among `attrs` (none unless they are `RecordedAttributes`)."""
     if attrs.__class__ is RecordedAttributes:
@@ -144,7 +173,21 @@ class DirectSpans:
         self.processor = tracer.span_processor
         # Recent SDKs hand an ending span to their processors' OnEnding hook before `on_end`.
         ending = getattr(self.processor, "_on_ending", None)
-        self.on_ending: Callable[[SdkSpan], None] | None = ending if callable(ending) else None
+        self._fixed_hooks: _Hooks = (
+            None,
+            (self.processor.on_start,),
+            (ending,) if callable(ending) else (),
+            (self.processor.on_end,),
+        )
+        # The SDK's own synchronous processor list: its processors are called one by one here,
+        # without its loop's frame, and without the hooks they inherit from `SpanProcessor`.
+        self._multi: SynchronousMultiSpanProcessor | None = (
+            self.processor
+            if self.processor.__class__ is SynchronousMultiSpanProcessor
+            and isinstance(getattr(self.processor, "_span_processors", None), tuple)
+            else None
+        )
+        self._hooks: _Hooks = (None, (), (), ())
         self.info = tracer.instrumentation_info
         scope = getattr(tracer, "_instrumentation_scope", None)
         self.scope: InstrumentationScope = (
@@ -179,6 +222,22 @@ class DirectSpans:
         if limits.max_attribute_length is not None or limits.max_span_attribute_length is not None:
             return None
         return cls(tracer, limits, context)
+
+    def hooks(self) -> _Hooks:
+        """`(processors, on_start hooks, OnEnding hooks, on_end hooks)` of the tracer's span
+        processors, in their order: what the SDK's processor would call, without the hooks a
+        processor inherits from `SpanProcessor` (they do nothing). Re-read when the provider's
+        processors change (the SDK replaces its tuple); replaced as one tuple, so threads never
+        see hooks of two different lists."""
+        multi = self._multi
+        if multi is None:
+            return self._fixed_hooks
+        processors = multi._span_processors
+        hooks = self._hooks
+        if hooks[0] is not processors:
+            hooks = _active_hooks(processors)
+            self._hooks = hooks
+        return hooks
 
     @property
     def enabled(self) -> bool:
@@ -282,7 +341,8 @@ class DirectSpans:
         )
         if attrs.__class__ is RecordedAttributes and attrs.json_texts:
             finished.json_texts = attrs.json_texts
-        self.processor.on_end(finished)
+        for on_end in self.hooks()[3]:
+            on_end(finished)
 
     def start(
         self,
@@ -309,7 +369,8 @@ class DirectSpans:
             return NonRecordingSpan(context)
         span = EventSpan(self, name, context, parent_context, kind, attributes, dropped)
         span.add_json_texts(json_texts_of(attrs))
-        self.processor.on_start(cast(SdkSpan, span), parent_context=parent)
+        for on_start in self.hooks()[1]:
+            on_start(cast(SdkSpan, span), parent_context=parent)
         return span
 
     def bounded(
@@ -635,10 +696,12 @@ class EventSpan(Span):
                 _LOGGER.warning("Calling end() on an ended span.")
                 return
             self._end_time = time.time_ns() if end_time is None else end_time
-        factory = self._factory
-        if factory.on_ending is not None:
-            factory.on_ending(cast(SdkSpan, self))
-        factory.processor.on_end(self._readable())
+        _, _, endings, ends = self._factory.hooks()
+        for on_ending in endings:
+            on_ending(cast(SdkSpan, self))
+        finished = self._readable()
+        for on_end in ends:
+            on_end(finished)
 
     def __exit__(
         self,

@@ -78,17 +78,19 @@ class TelemetryGuard:
 
 
 class ActiveSpan:
-    """A tracked callable's span while it runs, and the tokens that made it current."""
+    """A tracked callable's span while it runs, the context it made current and its tokens."""
 
-    __slots__ = ("otel_token", "span", "trace_token")
+    __slots__ = ("context", "otel_token", "span", "trace_token")
 
     def __init__(
         self,
         span: Span,
+        context: Context,
         otel_token: Token[Context],
         trace_token: Token[AgentTrace | None] | None,
     ) -> None:
         self.span = span
+        self.context = context
         self.otel_token = otel_token
         self.trace_token = trace_token
 
@@ -305,9 +307,10 @@ class Recorder:
                     span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
             finally:
                 STARTING.reset(starting)
-            otel_token = otel_context.attach(set_span_in_context(span, parent))
+            current = set_span_in_context(span, parent)
+            otel_token = otel_context.attach(current)
             trace_token = CURRENT_TRACE.set(other_trace) if other_trace is not None else None
-            return ActiveSpan(span, otel_token, trace_token)
+            return ActiveSpan(span, current, otel_token, trace_token)
         except Exception as exc:  # noqa: BLE001 - the callable runs untracked
             self.guard.failed("starting a span", exc)
             return None

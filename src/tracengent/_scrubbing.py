@@ -47,7 +47,7 @@ from typing import Final
 
 import orjson
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
@@ -399,8 +399,8 @@ class ScrubbingProcessor(SpanProcessor):
         if masked:
             span.set_attributes(masked)
 
-    def on_end(self, span: ReadableSpan) -> None:
-        """Nothing to do: attributes are frozen by now."""
+    # No `on_end`: attributes are frozen by then (`SpanProcessor`'s, which does nothing, is
+    # inherited, so span factories that skip such hooks, as `DirectSpans` does, skip it).
 
     def shutdown(self) -> None:
         """Nothing to release."""

@@ -63,7 +63,8 @@ def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | No
     active = recorder.open(name, request_attributes(request, name), None, kind=SpanKind.CLIENT)
     if active is not None:
         try:
-            propagate.inject(request.headers)
+            # The context `open` made current, handed over: not looked up again (twice).
+            propagate.inject(request.headers, context=active.context)
         except Exception as exc:  # noqa: BLE001 - the request goes out without the header
             recorder.guard.failed("injecting traceparent", exc)
     return active

@@ -610,3 +610,86 @@ def test_attributes_of_copies_the_sdks_own_span_attributes() -> None:
     attrs["k"] = 2  # the copy is the caller's: the span keeps its value
     assert (span.attributes or {})["k"] == 1
     provider.shutdown()
+
+
+class _Counting(SpanProcessor):
+    """Counts each hook it overrides; `on_start` and `_on_ending` are left to `SpanProcessor`."""
+
+    def __init__(self, log: list[str], name: str) -> None:
+        self.log = log
+        self.name = name
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.log.append(f"{self.name}.on_end {span.name}")
+
+
+class _Starting(_Counting):
+    def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
+        self.log.append(f"{self.name}.on_start {span.name}")
+
+
+def test_processors_run_in_order_and_one_added_later_is_called_too() -> None:
+    provider = TracerProvider()
+    log: list[str] = []
+    provider.add_span_processor(_Starting(log, "a"))
+    _, factory, _ = _exporting(provider, "hooks")
+    factory.start("first", None, SpanKind.INTERNAL, {}).end()
+    provider.add_span_processor(_Starting(log, "b"))
+    factory.start("second", None, SpanKind.INTERNAL, {}).end()
+    factory.emit("point", {}, None, False)
+    assert log == [
+        "a.on_start first",
+        "a.on_end first",
+        "a.on_start second",
+        "b.on_start second",
+        "a.on_end second",
+        "b.on_end second",
+        "a.on_end point",
+        "b.on_end point",
+    ]
+    provider.shutdown()
+
+
+def test_hooks_a_processor_inherits_from_span_processor_are_not_called(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    provider = TracerProvider()
+    log: list[str] = []
+    inherited: list[str] = []
+    counting = _Counting(log, "ends-only")
+    provider.add_span_processor(counting)
+    _, factory, _ = _exporting(provider, "hooks")
+    # SpanProcessor's own hooks do nothing; calling them would show here.
+    monkeypatch.setattr(
+        SpanProcessor, "on_start", lambda self, span, parent_context=None: inherited.append("start")
+    )
+    monkeypatch.setattr(SpanProcessor, "_on_ending", lambda self, span: inherited.append("ending"))
+    factory.start("call", None, SpanKind.INTERNAL, {}).end()
+    assert log == ["ends-only.on_end call"]
+    _, starts, endings, ends = factory.hooks()
+
+    def owners(hooks: Sequence[object]) -> list[object]:
+        return [getattr(hook, "__self__", None) for hook in hooks]
+
+    # The memory exporter's SimpleSpanProcessor overrides on_start itself; `counting` does not.
+    assert owners(starts) == [provider._active_span_processor._span_processors[1]]
+    assert counting not in owners(endings)
+    assert owners(ends)[0] is counting
+    assert inherited == []
+    provider.shutdown()
+
+
+def test_another_multi_processor_is_called_as_a_whole() -> None:
+    from opentelemetry.sdk.trace import ConcurrentMultiSpanProcessor
+
+    log: list[str] = []
+    multi = ConcurrentMultiSpanProcessor(num_threads=1)
+    multi.add_span_processor(_Starting(log, "c"))
+    provider = TracerProvider(active_span_processor=multi)
+    tracer = provider.get_tracer("hooks")
+    factory = DirectSpans.for_tracer(tracer, ContextProcessor())
+    assert factory is not None
+    factory.start("call", None, SpanKind.INTERNAL, {}).end()
+    assert log == ["c.on_start call", "c.on_end call"]
+    assert factory.hooks()[1] == (multi.on_start,)
+    provider.shutdown()

@@ -16,8 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import Final
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
@@ -135,8 +134,8 @@ class TracengentSpanProcessor(SpanProcessor):
         """Spans buffered right now."""
         return len(self._queue)
 
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        """Nothing to do when a span starts."""
+    # No `on_start`: nothing to do when a span starts (`SpanProcessor`'s no-op is inherited, so
+    # span factories that skip such hooks can see it).
 
     def on_end(self, span: ReadableSpan) -> None:
         """Buffer `span` if it can be an event or a trace root; O(1), never blocks or raises."""
