@@ -15,10 +15,15 @@ exactly as the SDK does:
 - `start` returns an `EventSpan`, a complete `opentelemetry.trace.Span` (attributes validated,
   counted and capped as the SDK does; events and links capped and counted; status, exceptions,
   name updates) that the processors see in `on_start`; as it ends they get it in the OnEnding
-  hook when the SDK has one, then a `ReadableSpan` in `on_end`.
+  hook when the SDK has one, then a `RecordedSpan` (a `ReadableSpan` that also names the payload
+  texts the recorder wrote with orjson, which the exporter embeds unread) in `on_end`.
 - `emit` records a point event (a step, a recorded `AgentEvent`): it starts and ends at one
-  instant and never has children, so it is built as a finished `ReadableSpan` and only `on_end`
+  instant and never has children, so it is built as a finished `RecordedSpan` and only `on_end`
   sees it.
+
+With the SDK's synchronous processor list (its default), the processors are called one by one,
+in their order, without the hooks a processor inherits from `SpanProcessor` (which do nothing);
+any other span processor is called as a whole, as the SDK calls it.
 
 `DirectSpans.for_tracer` returns None, and the recorder uses `Tracer.start_span`, for anything
 that is not an SDK tracer, whose limits would change our attributes (a length limit), or whose
@@ -84,7 +89,6 @@ __all__ = [
     "DirectTracer",
     "EventSpan",
     "RecordedAttributes",
-    "json_texts_of",
 ]
 
 _P = ParamSpec("_P")
@@ -135,13 +139,6 @@ def _active_hooks(processors: tuple[SpanProcessor, ...]) -> _Hooks:
     )
     ends = tuple(p.on_end for p in processors if type(p).on_end is not SpanProcessor.on_end)
     return processors, starts, endings, ends
-
-
-def json_texts_of(attrs: types.Attributes) -> tuple[str, ...]:
-    """The payload texts orjson wrote among `attrs` (none unless they are `RecordedAttributes`)."""
-    if attrs.__class__ is RecordedAttributes:
-        return attrs.json_texts
-    return _NO_TEXTS
 
 
 # The SDK's words for a change to an ended span (with the name of the method).

@@ -53,8 +53,8 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonValue,
-    dumps_compact,
     dumps_finite,
+    dumps_finite_by,
     loads_exact,
 )
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
@@ -201,18 +201,10 @@ class Scrubber:
             return None, False
         try:
             if not redact_paths and not self._paths and self._plain(value, 0):
-                # Nothing to mask, refuse or redact: orjson encodes it as the walk would. It
-                # still refuses integers beyond 64 bits, which the walk's encoder then takes.
-                try:
-                    return orjson.dumps(value).decode("utf-8"), True
-                except TypeError:
-                    pass
-            document = self._redacted(self._safe_copy(value, 0), redact_paths)
-            # `_safe_copy` refused non-finite numbers already, so orjson is exact here.
-            try:
-                return orjson.dumps(document).decode("utf-8"), True
-            except TypeError:
-                return dumps_compact(document), False
+                # Nothing to mask, refuse or redact: encoded as the walk's copy would be.
+                return dumps_finite_by(value)
+            # `_safe_copy` refused non-finite numbers already, so the fast encoder is exact here.
+            return dumps_finite_by(self._redacted(self._safe_copy(value, 0), redact_paths))
         except Exception:  # noqa: BLE001 - dropping the value is the safe answer to any failure
             return None, False
 

@@ -15,6 +15,7 @@ __all__ = [
     "JsonValue",
     "dumps_compact",
     "dumps_finite",
+    "dumps_finite_by",
     "has_long_digit_run",
     "json_array",
     "loads_exact",
@@ -50,10 +51,19 @@ def dumps_finite(value: object) -> str:
     Raises:
         ValueError, TypeError: as `dumps_compact`, for what it refuses.
     """
+    return dumps_finite_by(value)[0]
+
+
+def dumps_finite_by(value: object) -> tuple[str, bool]:
+    """`(dumps_finite(value), True when orjson wrote it, False when `json` did)`.
+
+    Raises:
+        ValueError, TypeError: as `dumps_compact`, for what it refuses.
+    """
     try:
-        return orjson.dumps(value).decode("utf-8")
+        return orjson.dumps(value).decode("utf-8"), True
     except TypeError:
-        return dumps_compact(value)
+        return dumps_compact(value), False
 
 
 _DIGIT_RUN: Final = b"0" * 19
