@@ -32,11 +32,6 @@ __all__ = [
 _FAILURE_STATUS = 400
 
 
-def request_span_name(request: httpx.Request) -> str:
-    """0.1.0's event name: `"GET host/path"`."""
-    return f"{request.method} {request.url.host}{request.url.path}"
-
-
 def _safe_url(url: httpx.URL) -> str:
     # Credentials in the URL's userinfo must not be recorded (OTel semconv says the same).
     if url.userinfo:
@@ -44,23 +39,28 @@ def _safe_url(url: httpx.URL) -> str:
     return str(url)
 
 
-def request_attributes(request: httpx.Request, name: str) -> Attributes:
-    """The span's start attributes: HTTP semconv, tracked, a `tool_call` event named `name`."""
-    return {
+def request_event(request: httpx.Request) -> tuple[str, Attributes]:
+    """The event's name (0.1.0's `"GET host/path"`) and its span's start attributes: HTTP
+    semconv, tracked, a `tool_call` event of that name."""
+    url = request.url
+    host = url.host
+    method = request.method
+    name = f"{method} {host}{url.path}"
+    return name, {
         A.EVENT_TYPE: A.EventTypes.TOOL_CALL,
         # 0.1.0 names the event by host without port; the exporter's own HTTP naming keeps it.
         A.EVENT_NAME: name,
         A.TRACKED: True,
-        A.HTTP_REQUEST_METHOD: request.method,
-        A.URL_FULL: _safe_url(request.url),
-        A.SERVER_ADDRESS: request.url.host,
+        A.HTTP_REQUEST_METHOD: method,
+        A.URL_FULL: _safe_url(url),
+        A.SERVER_ADDRESS: host,
     }
 
 
 def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | None:
     """Start the request's span, make it current and inject `traceparent` into its headers."""
-    name = request_span_name(request)
-    active = recorder.open(name, request_attributes(request, name), None, kind=SpanKind.CLIENT)
+    name, attrs = request_event(request)
+    active = recorder.open(name, attrs, None, kind=SpanKind.CLIENT)
     if active is not None:
         try:
             # The context `open` made current, handed over: not looked up again (twice).
