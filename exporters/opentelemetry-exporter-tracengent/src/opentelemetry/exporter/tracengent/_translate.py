@@ -387,8 +387,7 @@ class SpanTranslator:
                 elif value.__class__ is str or isinstance(value, str):
                     wire["actor"] = actor = {"userId": value}
                     last_actor = value
-                # The texts the recorder wrote with orjson for this span: one equal to them is
-                # embedded unread (`RecordedSpan`).
+                # The texts the recorder wrote with orjson for this span (`RecordedSpan`).
                 json_texts = span.json_texts if span_class is _RECORDED_SPAN else _NO_TEXTS  # type: ignore[attr-defined]
                 for key, wire_key, tool_key in _PAYLOAD_SLOTS:
                     raw = get(key)
@@ -399,11 +398,10 @@ class SpanTranslator:
                         if raw is None:
                             continue
                     if embed and raw.__class__ is str:
-                        if raw in json_texts:
-                            wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
-                            continue
                         try:
-                            if _orjson_loads(raw) is not None:
+                            # A text the recorder wrote is embedded unread; any other, once
+                            # orjson has read it as one JSON value other than `null`.
+                            if raw in json_texts or _orjson_loads(raw) is not None:
                                 wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
                             continue
                         except _JSONDecodeError:

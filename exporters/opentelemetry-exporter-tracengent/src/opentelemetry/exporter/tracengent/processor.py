@@ -143,7 +143,7 @@ class TracengentSpanProcessor(SpanProcessor):
         try:
             # Classified on a plain dict (`attributes_of`: the recorder's spans end with one, the
             # SDK's are copied in C): lookups through the SDK's attribute proxy cost a raised
-            # KeyError per absent key. The span is kept, not the copy; the export thread reads
+            # KeyError per absent key. The span is kept, not the dict; the export thread reads
             # its frozen attributes again.
             kind = classify(attributes_of(span), span.kind)
             if kind == NOT_EXPORTED:
