@@ -39,7 +39,9 @@ def run(ctx: RunContext) -> list[Figure]:
     from tracengent import TracengentClient, governed_client, tracked_client
 
     count = ctx.scaled(200, 10)
-    rounds = ctx.scaled(15, 3)
+    # More rounds than the other cases: a loopback round trip on this machine varies by several
+    # percent from one round to the next, more than the tracked request's distance to its goal.
+    rounds = ctx.scaled(31, 3)
     with SinkProcess() as sink:
         client = TracengentClient(_sdk.bench_options(sink.url))
         plain = httpx.Client()
