@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -47,11 +48,91 @@ def test_mask_and_remove_in_objects_and_arrays() -> None:
         Redaction("$.items[0]", "remove"),
         Redaction("$.items[1]", "mask"),
     ]
+    # Every path names a value of the body as given: `$.items[1]` is 2, whatever `[0]` does.
     assert redact_value(BODY, rules) == {
         "card": MASK_TOKEN,
         "user": {"name": "Ada"},
-        "items": [2, MASK_TOKEN],
+        "items": [MASK_TOKEN, 3],
     }
+
+
+@pytest.mark.parametrize(
+    ("rules", "kept"),
+    [
+        ([Redaction("$.cards[0]", "remove"), Redaction("$.cards[1]", "remove")], ["public"]),
+        ([Redaction("$.cards[1]", "remove"), Redaction("$.cards[0]", "remove")], ["public"]),
+        (
+            [Redaction("$.cards[0]", "remove"), Redaction("$.cards[1]", "mask")],
+            [MASK_TOKEN, "public"],
+        ),
+        (
+            [Redaction("$.cards[1]", "mask"), Redaction("$.cards[0]", "remove")],
+            [MASK_TOKEN, "public"],
+        ),
+        (
+            [Redaction("$.cards[0]", "mask"), Redaction("$.cards[0]", "remove"), "$.cards[1]"],
+            [MASK_TOKEN, "public"],
+        ),
+    ],
+)
+def test_several_rules_on_one_array_hide_exactly_the_elements_they_name(
+    rules: list[Redaction | str], kept: list[str]
+) -> None:
+    """Removing an element does not shift the next rule onto another one: no secret is left,
+    and the public element is kept (a value both masked and removed is removed)."""
+    body: JsonValue = {"cards": ["4111-SECRET-0", "5500-SECRET-1", "public"]}
+    assert redact_value(body, rules) == {"cards": kept}
+    assert body == {"cards": ["4111-SECRET-0", "5500-SECRET-1", "public"]}
+
+
+def test_removals_at_several_depths_resolve_against_the_original() -> None:
+    """A rule under an element another rule removes, and keys removed twice, change nothing
+    else."""
+    body: JsonValue = {"a": [{"k": "s1"}, {"k": "s2"}, {"k": "keep"}], "b": "s3"}
+    rules: list[Redaction | str] = ["$.a[0].k", Redaction("$.a[0]", "remove")]
+    rules += [Redaction("$.a[1]", "remove"), Redaction("$.b", "remove"), Redaction("$.b", "remove")]
+    assert redact_value(body, rules) == {"a": [{"k": "keep"}]}
+
+
+def test_tuples_are_redacted_as_the_json_arrays_they_are_sent_as() -> None:
+    """Arguments holding tuples reach the platform as JSON arrays; its paths into them apply,
+    and the redacted arguments hold lists."""
+    args: Any = {"cards": ("4111-1111", "x"), "pair": [("SECRET",)]}
+    redacted = redact_value(args, ["$.cards[0]", Redaction("$.pair[0][0]", "remove")])
+    assert redacted == {"cards": [MASK_TOKEN, "x"], "pair": [[]]}
+
+
+def test_no_nesting_depth_makes_redaction_raise() -> None:
+    """Copying is not recursive: a value nested far beyond the recursion limit is redacted."""
+    deep: JsonValue = "SECRET"
+    for _ in range(20_000):
+        deep = [deep]
+    body: JsonValue = {"deep": deep, "card": "4242"}
+    redacted = redact_value(body, ["$.card"])
+    assert isinstance(redacted, dict)
+    assert redacted["card"] == MASK_TOKEN
+    node = redacted["deep"]
+    depth = 0
+    while isinstance(node, list):
+        node, depth = node[0], depth + 1
+    assert (node, depth) == ("SECRET", 20_000)
+
+
+def test_shared_and_cyclic_containers_are_copied_once() -> None:
+    """A container reached twice is copied once (and a cycle ends), as `copy.deepcopy` does."""
+    shared: JsonValue = {"card": "4242"}
+    cyclic: list[JsonValue] = []
+    cyclic.append(cyclic)
+    body: JsonValue = {"x": shared, "y": shared, "loop": cyclic}
+    redacted = redact_value(body, ["$.x.card"])
+    assert isinstance(redacted, dict)
+    assert redacted["x"] is redacted["y"]
+    assert redacted["x"] == {"card": MASK_TOKEN}
+    loop = redacted["loop"]
+    assert isinstance(loop, list)
+    assert loop[0] is loop
+    assert loop is not cyclic
+    assert shared == {"card": "4242"}
 
 
 def test_redact_value_leaves_the_original_untouched() -> None:

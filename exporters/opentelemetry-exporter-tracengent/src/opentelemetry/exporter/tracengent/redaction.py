@@ -7,10 +7,9 @@ rule is skipped without touching the body, malformed JSON passes through unchang
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
@@ -108,35 +107,92 @@ def _child(node: JsonValue, step: PathStep) -> tuple[bool, JsonValue]:
     return False, None
 
 
-def _apply_one(document: JsonValue, steps: list[PathStep], strategy: Strategy) -> None:
+def _target(document: JsonValue, steps: list[PathStep]) -> tuple[JsonValue, PathStep] | None:
+    """The container holding the value `steps` lead to, and its key or index; None when the
+    path does not resolve."""
     node = document
     for step in steps[:-1]:
         found, node = _child(node, step)
         if not found:
-            return
-    last = steps[-1]
-    if isinstance(node, list) and isinstance(last, int):
-        if 0 <= last < len(node):
-            if strategy == "remove":
-                del node[last]
-            else:
-                node[last] = MASK_TOKEN
-    elif isinstance(node, dict) and isinstance(last, str) and last in node:
-        if strategy == "remove":
-            del node[last]
-        else:
-            node[last] = MASK_TOKEN
+            return None
+    found, _ = _child(node, steps[-1])
+    return (node, steps[-1]) if found else None
+
+
+def _containers_copied(value: JsonValue) -> JsonValue:
+    """`value` with its dicts and lists copied (tuples become lists: JSON has no tuple; shared
+    and cyclic containers stay shared and cyclic); other values are kept, not copied. Built
+    without recursion, so no nesting depth makes it raise."""
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    copies: dict[int, JsonValue] = {}
+
+    def copy_of(source: object) -> tuple[JsonValue, bool]:
+        """The copy of container `source` and whether it is new (its items still to copy)."""
+        existing = copies.get(id(source))
+        if existing is not None:
+            return existing, False
+        made: JsonValue = {} if isinstance(source, dict) else []
+        copies[id(source)] = made
+        return made, True
+
+    root, _ = copy_of(value)
+    pending: list[tuple[object, JsonValue]] = [(value, root)]
+    while pending:
+        source, target = pending.pop()
+        if isinstance(source, dict) and isinstance(target, dict):
+            for key, item in source.items():
+                target[key] = _copied_item(item, copy_of, pending)
+        elif isinstance(source, (list, tuple)) and isinstance(target, list):
+            target.extend(_copied_item(item, copy_of, pending) for item in source)
+    return root
+
+
+def _copied_item(
+    item: object,
+    copy_of: Callable[[object], tuple[JsonValue, bool]],
+    pending: list[tuple[object, JsonValue]],
+) -> JsonValue:
+    if not isinstance(item, (dict, list, tuple)):
+        return item  # type: ignore[return-value]  # a leaf, kept as it is
+    made, new = copy_of(item)
+    if new:
+        pending.append((item, made))
+    return made
 
 
 def redact_value(value: JsonValue, rules: Iterable[RedactionRule]) -> JsonValue:
-    """Return a redacted deep copy of `value`; the original is not modified. Never raises."""
+    """Return a redacted copy of `value`; the original is not modified. Never raises.
+
+    Every rule's path is resolved against `value` as it was given (the document the platform
+    saw), before any rule changes the copy: removing `$.cards[0]` does not make `$.cards[1]` name
+    the element that was at index 2. Array elements are removed from the highest index down. A
+    value both masked and removed is removed. Tuples come back as lists (JSON arrays).
+    """
     normalized = [n for n in (_normalize(rule) for rule in _safe_iter(rules)) if n is not None]
     if not normalized:
         return value
-    document = copy.deepcopy(value)
-    for steps, strategy in normalized:
-        _apply_one(document, steps, strategy)
+    document = _containers_copied(value)
+    targets = [
+        (found, strategy)
+        for steps, strategy in normalized
+        if (found := _target(document, steps)) is not None
+    ]
+    removals: dict[int, tuple[JsonValue, set[PathStep]]] = {}
+    for (container, key), strategy in targets:
+        if strategy == "mask":
+            container[key] = MASK_TOKEN  # type: ignore[index]  # a dict key or a list index
+        else:
+            removals.setdefault(id(container), (container, set()))[1].add(key)
+    for container, keys in removals.values():
+        # Indexes from the highest down, so each one still names the element it resolved to.
+        for key in sorted(keys, key=_index_order, reverse=True):
+            del container[key]  # type: ignore[arg-type,union-attr]
     return document
+
+
+def _index_order(key: PathStep) -> int:
+    return key if isinstance(key, int) else 0
 
 
 def apply_redactions(body_json: str | bytes, rules: Iterable[RedactionRule]) -> str | bytes:
