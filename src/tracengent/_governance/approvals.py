@@ -18,7 +18,7 @@ from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import MalformedResponseError
-from opentelemetry.exporter.tracengent.wire import AuthDecision
+from opentelemetry.exporter.tracengent.wire import AuthDecision, usable_approval_id
 from tracengent._governance._decisions import (
     APPROVAL_STATUSES,
     AsyncGovernancePlatform,
@@ -79,6 +79,10 @@ class _ApprovalWait:
             return None
         return min(self.poll_interval_s, remaining)
 
+    def unusable_id(self) -> AuthDecision:
+        """A deny without polling: the id names no approval (see `usable_approval_id`)."""
+        return self._deny(f"approval id {self.approval_id!r} names no approval; not polled")
+
     def timed_out(self) -> AuthDecision:
         return self._deny(f"approval timed out after {self.timeout_s:g} s")
 
@@ -137,6 +141,10 @@ def wait_for_approval(
         request_timeout_s=request_timeout_s,
     )
     with _approval_span(tracer, permission, approval_id, acting_for, chain) as span:
+        if usable_approval_id(approval_id) is None:
+            decision = wait.unusable_id()
+            record_decision(span, decision)
+            return decision
         while True:
             try:
                 status = platform.approval_status(approval_id, deadline=wait.request_deadline())
@@ -180,6 +188,10 @@ async def wait_for_approval_async(
         request_timeout_s=request_timeout_s,
     )
     with _approval_span(tracer, permission, approval_id, acting_for, chain) as span:
+        if usable_approval_id(approval_id) is None:
+            decision = wait.unusable_id()
+            record_decision(span, decision)
+            return decision
         while True:
             deadline = wait.request_deadline()
             try:

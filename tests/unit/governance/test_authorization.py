@@ -175,6 +175,25 @@ async def test_pending_without_approval_id_denies(
         await _ensure(mode, _authorizer(platform, spans), "payments:refund")
 
 
+@pytest.mark.parametrize("approval_id", ["", ".", ".."])
+async def test_an_id_that_names_no_approval_is_never_polled(
+    mode: str, platform: FakePlatform, spans: tuple[Tracer, InMemorySpanExporter], approval_id: str
+) -> None:
+    """`wait_for_approval` with an empty id or a dot segment denies at once: polling it would
+    read `/v1/approvals/` or another path (here answering "approved")."""
+    for path in ("/v1/approvals/", "/v1/approvals", "/v1"):
+        platform.on(path, httpx.Response(200, json={"status": "approved"}))
+    authorizer = _authorizer(platform, spans)
+    result = await either(
+        mode,
+        lambda: authorizer.wait_for_approval("p:x", approval_id, timeout_s=5),
+        lambda: authorizer.wait_for_approval_async("p:x", approval_id, timeout_s=5),
+    )
+    assert not result.allowed
+    assert "names no approval" in result.reason
+    assert platform.requests == []
+
+
 @pytest.mark.parametrize(
     ("answer", "reason_start"),
     [

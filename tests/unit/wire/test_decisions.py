@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from opentelemetry.exporter.tracengent.redaction import Redaction
-from opentelemetry.exporter.tracengent.wire import AuthDecision, AuthObligations, ToolDecision
+from opentelemetry.exporter.tracengent.wire import (
+    AuthDecision,
+    AuthObligations,
+    ToolDecision,
+    usable_approval_id,
+)
 
 MALFORMED: list[object] = [
     None,
@@ -41,7 +46,8 @@ def test_malformed_tool_decision_is_a_deny(raw: object) -> None:
 
 
 def test_full_auth_decision_is_carried_over() -> None:
-    """Every documented field of an allow is parsed; wrongly typed optional ones are dropped."""
+    """Every documented field of an allow is parsed; wrongly typed items of `chain` are dropped
+    (obligations must be well formed: see below)."""
     decision = AuthDecision.from_wire(
         {
             "allowed": True,
@@ -52,9 +58,9 @@ def test_full_auth_decision_is_carried_over() -> None:
             "chain": ["a", 2, "b"],
             "obligations": {
                 "maxAmount": 100,
-                "requireApprovalOver": "75",
+                "requireApprovalOver": 75,
                 "currency": "EUR",
-                "redactFields": ["$.card", None],
+                "redactFields": ["$.card"],
             },
         }
     )
@@ -65,7 +71,7 @@ def test_full_auth_decision_is_carried_over() -> None:
         ["a", "b"],
     )
     assert decision.obligations == AuthObligations(
-        max_amount=100.0, require_approval_over=None, redact_fields=["$.card"], currency="EUR"
+        max_amount=100.0, require_approval_over=75.0, redact_fields=["$.card"], currency="EUR"
     )
 
 
@@ -116,10 +122,76 @@ def test_allowed_tool_decision_carries_redactions() -> None:
 
 
 def test_huge_numbers_in_obligations_do_not_raise() -> None:
-    """An integer too large for a float (valid JSON) reads as an absent limit."""
+    """An integer too large for a float (valid JSON) is a limit the SDK cannot hold: the allow
+    is a malformed decision (a deny naming it), never an exception or an allow without it."""
     decision = AuthDecision.from_wire(
         {"allowed": True, "status": "allowed", "obligations": {"maxAmount": 10**400}}
     )
+    assert not decision.allowed
+    assert "'obligations.maxAmount' must be a finite number" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("obligations", "named"),
+    [
+        ("redact $.card", "'obligations' must be an object"),
+        ([{"redactFields": ["$.card"]}], "'obligations' must be an object"),
+        ({"redactFields": "$.card"}, "'obligations.redactFields' must be a list"),
+        ({"redactFields": ["$.card", 7]}, "cannot be applied: 7"),
+        ({"redactFields": ["$..card"]}, "cannot be applied: '$..card'"),
+        ({"maxAmount": "500"}, "'obligations.maxAmount' must be a finite number"),
+        ({"requireApprovalOver": True}, "'obligations.requireApprovalOver' must be a finite"),
+        ({"maxAmount": float("nan")}, "'obligations.maxAmount' must be a finite number"),
+        ({"currency": 978}, "'obligations.currency' must be a string"),
+    ],
+)
+@pytest.mark.parametrize("status", ["allowed", "pending_approval"])
+def test_an_allow_with_obligations_it_cannot_read_is_a_deny(
+    obligations: object, named: str, status: str
+) -> None:
+    """Obligations the SDK cannot read are never dropped silently: the allow (or the approval
+    that would become one) is a malformed decision naming what was wrong."""
+    decision = AuthDecision.from_wire(
+        {"allowed": status == "allowed", "status": status, "obligations": obligations}
+    )
+    assert (decision.allowed, decision.status, decision.obligations) == (False, "denied", None)
+    assert decision.reason.startswith("malformed decision from the platform")
+    assert named in decision.reason
+
+
+def test_a_deny_with_unreadable_obligations_stays_the_platforms_deny() -> None:
+    """On a deny the obligations do not matter: its reason is kept."""
+    decision = AuthDecision.from_wire(
+        {"allowed": False, "status": "denied", "reason": "over budget", "obligations": "x"}
+    )
+    assert (decision.allowed, decision.reason, decision.obligations) == (False, "over budget", None)
+
+
+def test_null_obligation_fields_are_absent() -> None:
+    """`null` limits, currency and fields read as absent, not as malformed."""
+    raw = {"maxAmount": None, "requireApprovalOver": None, "currency": None, "redactFields": None}
+    decision = AuthDecision.from_wire({"allowed": True, "status": "allowed", "obligations": raw})
     assert decision.allowed
-    assert decision.obligations is not None
-    assert decision.obligations.max_amount is None
+    assert decision.obligations == AuthObligations()
+
+
+@pytest.mark.parametrize(
+    ("raw", "usable"),
+    [
+        ("apr_1", "apr_1"),
+        ("a/b", "a/b"),
+        ("", None),
+        ("  ", None),
+        (".", None),
+        ("..", None),
+        (" .. ", None),
+        (7, None),
+        (None, None),
+    ],
+)
+def test_only_an_id_that_names_an_approval_is_kept(raw: object, usable: str | None) -> None:
+    """An empty id or a dot segment would make the poll read another path's answer."""
+    assert usable_approval_id(raw) == usable
+    pending = {"allowed": False, "status": "pending_approval", "approvalId": raw}
+    assert AuthDecision.from_wire(pending).approval_id == usable
+    assert ToolDecision.from_wire(pending).approval_id == usable

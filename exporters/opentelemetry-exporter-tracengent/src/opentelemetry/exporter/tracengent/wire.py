@@ -11,11 +11,11 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry.exporter.tracengent.attributes import EventStatuses
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
-from opentelemetry.exporter.tracengent.redaction import Redaction
+from opentelemetry.exporter.tracengent.redaction import Redaction, parse_path
 
 __all__ = [
     "Actor",
@@ -29,6 +29,7 @@ __all__ = [
     "Usage",
     "format_timestamp",
     "merge_tags",
+    "usable_approval_id",
     "utc_now_iso",
 ]
 
@@ -226,6 +227,20 @@ def _str_list(value: object) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
+_UNUSABLE_IDS: Final = frozenset({"", ".", ".."})
+
+
+def usable_approval_id(value: object) -> str | None:
+    """`value` when it can name an approval in `/v1/approvals/{id}`, else None.
+
+    Not a string, empty, or a dot segment (`.`, `..`: a URL would resolve it to another path, so
+    the poll would read some other endpoint's answer) is no approval id.
+    """
+    if not isinstance(value, str) or value.strip() in _UNUSABLE_IDS:
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class AuthObligations:
     """Conditions attached to an allow: limits, the currency they are in, fields to redact."""
@@ -237,8 +252,9 @@ class AuthObligations:
 
     @classmethod
     def from_wire(cls, raw: object) -> AuthObligations | None:
-        """Parse `{"maxAmount", "requireApprovalOver", "currency", "redactFields"}`; None if absent."""
-        if not isinstance(raw, Mapping):
+        """Parse `{"maxAmount", "requireApprovalOver", "currency", "redactFields"}`; None if absent
+        or malformed (`problem_of` says what is wrong with it)."""
+        if not isinstance(raw, Mapping) or cls.problem_of(raw) is not None:
             return None
         return cls(
             max_amount=_opt_number(raw, "maxAmount"),
@@ -246,6 +262,34 @@ class AuthObligations:
             redact_fields=_str_list(raw.get("redactFields")),
             currency=_opt_str(raw, "currency"),
         )
+
+    @staticmethod
+    def problem_of(raw: object) -> str | None:
+        """Why `raw` is not a well-formed obligations object (absent or null is fine), or None.
+
+        An allow carrying obligations the SDK cannot read must not go ahead without them: a limit
+        it cannot enforce, or fields to redact it cannot name, would be silently dropped.
+        """
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            return f"'obligations' must be an object, got {type(raw).__name__}"
+        for key in ("maxAmount", "requireApprovalOver"):
+            value = raw.get(key)
+            if value is not None and _opt_number(raw, key) is None:
+                return f"'obligations.{key}' must be a finite number, got {value!r}"
+        currency = raw.get("currency")
+        if currency is not None and not isinstance(currency, str):
+            return f"'obligations.currency' must be a string, got {currency!r}"
+        fields = raw.get("redactFields")
+        if fields is None:
+            return None
+        if not isinstance(fields, list):
+            return f"'obligations.redactFields' must be a list of paths, got {fields!r}"
+        for path in fields:
+            if parse_path(path) is None:
+                return f"'obligations.redactFields' holds a path that cannot be applied: {path!r}"
+        return None
 
 
 _DECISION_STATUSES = frozenset({"allowed", "denied", "pending_approval"})
@@ -296,6 +340,9 @@ class AuthDecision:
     def from_wire(cls, raw: object) -> AuthDecision:
         """Parse a decision strictly; a malformed one is a deny naming what was wrong. Never raises."""
         problem = _decision_problem(raw)
+        if problem is None and isinstance(raw, Mapping) and raw["status"] != "denied":
+            # An allow, or an approval that would become one, keeps its obligations or is none.
+            problem = AuthObligations.problem_of(raw.get("obligations"))
         if problem is not None or not isinstance(raw, Mapping):
             return cls.deny(f"malformed decision from the platform: {problem}")
         status = str(raw["status"])
@@ -305,7 +352,7 @@ class AuthDecision:
             obligations=AuthObligations.from_wire(raw.get("obligations")),
             decision_id=_opt_str(raw, "decisionId"),
             status=status,
-            approval_id=_opt_str(raw, "approvalId"),
+            approval_id=usable_approval_id(raw.get("approvalId")),
             acting_for=_opt_str(raw, "actingFor"),
             chain=_str_list(raw.get("chain")),
         )
@@ -367,6 +414,6 @@ class ToolDecision:
             reason=_opt_str(raw, "reason") or "",
             permission=_opt_str(raw, "permission"),
             decision_id=_opt_str(raw, "decisionId"),
-            approval_id=_opt_str(raw, "approvalId"),
+            approval_id=usable_approval_id(raw.get("approvalId")),
             redactions=redactions,
         )
