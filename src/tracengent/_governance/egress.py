@@ -47,6 +47,7 @@ from tracengent._governance.tools import (
     deadline_for,
     decision_from_error,
     raise_unless_allowed,
+    tool_authorize_bounded,
     tool_span,
 )
 
@@ -280,8 +281,8 @@ class EgressGovernor:
                 headers = _headers_of(request)
                 body = _read_body(request, headers)
                 payload = http_tool_request(request, headers, body, current_trace_id())
-                decision = await self._async_platform.tool_authorize(
-                    payload, deadline=deadline_for(self._options)
+                decision = await tool_authorize_bounded(
+                    self._async_platform, payload, self._options
                 )
             except Exception as error:  # noqa: BLE001 - a gate lets no raw error out
                 if self._fails_open(error, span):

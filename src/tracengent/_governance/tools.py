@@ -8,6 +8,7 @@ says what (`platform_unavailable`, `platform_rejected`, `agent_disabled`, `malfo
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -29,7 +30,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.redaction import redact_value
 from opentelemetry.exporter.tracengent.wire import ToolDecision
-from tracengent._governance._decisions import current_trace_id
+from tracengent._governance._decisions import bounded, current_trace_id
 from tracengent._governance._spans import governance_span, record_decision
 
 __all__ = [
@@ -72,6 +73,27 @@ class AsyncToolAuthorizer(Protocol):
 def deadline_for(options: TracengentOptions) -> float:
     """The absolute `time.monotonic()` deadline of one governance call."""
     return time.monotonic() + options.governance_timeout_s
+
+
+async def tool_authorize_bounded(
+    platform: AsyncToolAuthorizer, request: JsonObject, options: TracengentOptions
+) -> ToolDecision:
+    """`platform.tool_authorize(request)`, given up after `governance_timeout_s` however the
+    transport behaves (a stalled one included), as the blocking client's own deadline does.
+
+    Raises:
+        PlatformUnavailableError: no decision in time (as a timed-out blocking call reports it);
+            otherwise whatever `tool_authorize` raises.
+    """
+    deadline = deadline_for(options)
+    try:
+        return await bounded(
+            platform.tool_authorize(request, deadline=deadline), deadline - time.monotonic()
+        )
+    except (TimeoutError, asyncio.TimeoutError) as exc:
+        raise PlatformUnavailableError(
+            f"deadline exceeded: no decision within {options.governance_timeout_s:g} s"
+        ) from exc
 
 
 def decision_from_error(error: Exception) -> ToolDecision:
@@ -253,8 +275,8 @@ class ToolGate:
     async def _decide_async(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
         with tool_span(self._tracer, transport, target) as span:
             try:
-                decision = await self._async_platform.tool_authorize(
-                    request, deadline=deadline_for(self._options)
+                decision = await tool_authorize_bounded(
+                    self._async_platform, request, self._options
                 )
             except Exception as error:  # noqa: BLE001 - a gate lets no raw error out
                 decision = decision_from_error(error)
