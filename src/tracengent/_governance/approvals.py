@@ -142,9 +142,9 @@ def wait_for_approval(
     )
     with _approval_span(tracer, permission, approval_id, acting_for, chain) as span:
         if usable_approval_id(approval_id) is None:
-            decision = wait.unusable_id()
-            record_decision(span, decision)
-            return decision
+            refused = wait.unusable_id()
+            record_decision(span, refused)
+            return refused
         while True:
             try:
                 status = platform.approval_status(approval_id, deadline=wait.request_deadline())
@@ -189,9 +189,9 @@ async def wait_for_approval_async(
     )
     with _approval_span(tracer, permission, approval_id, acting_for, chain) as span:
         if usable_approval_id(approval_id) is None:
-            decision = wait.unusable_id()
-            record_decision(span, decision)
-            return decision
+            refused = wait.unusable_id()
+            record_decision(span, refused)
+            return refused
         while True:
             deadline = wait.request_deadline()
             try:

@@ -51,12 +51,13 @@ async def test_the_async_tool_gate_denies_when_the_platform_stalls() -> None:
     platform = StallingPlatform()
     client = _client(platform)
     try:
-        for decide in (
-            lambda: client.tools.authorize_mcp_async("search", {"q": 1}),
-            lambda: client.tools.authorize_function_async("refund", {"amount": 5}),
+        tools = client.tools
+        for name, decide in (
+            ("search", tools.authorize_mcp_async),
+            ("refund", tools.authorize_function_async),
         ):
             started = time.monotonic()
-            decision = await decide()
+            decision = await decide(name, {"amount": 5})
             assert time.monotonic() - started < TIMEOUT_S + SLACK_S
             assert not decision.allowed
             assert decision.outcome == "platform_unavailable"
