@@ -185,22 +185,24 @@ def _enforceable(decision: ToolDecision, body: _Body) -> ToolDecision:
 
 
 def _redacted(request: httpx.Request, body: _Body, decision: ToolDecision) -> httpx.Request:
-    """The request to send on an allow: rebuilt with the redacted JSON body when it changed."""
+    """The request to send on an allow: `request` itself, its JSON body redacted in place when a
+    redaction changed it.
+
+    In place, not a copy: httpx builds a redirect (307/308 keep the body) and event hooks from
+    the request it handed the transport, so a redacted copy would leave the unredacted body on
+    the request a redirect to an ungoverned host sends again.
+    """
     if not decision.redactions or not body.parsed:
         return request
     redacted = redact_value(body.value, decision.redactions)
     if redacted == body.value:
         return request
     content = json.dumps(redacted, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    headers = request.headers.copy()
-    headers["Content-Length"] = str(len(content))
-    return httpx.Request(
-        request.method,
-        request.url,
-        headers=headers,
-        content=content,
-        extensions=request.extensions,
-    )
+    request.stream = httpx.ByteStream(content)
+    # What `request.content` returns (httpx keeps the body it read there).
+    request._content = content
+    request.headers["Content-Length"] = str(len(content))
+    return request
 
 
 class EgressGovernor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import cast
 
@@ -20,6 +21,7 @@ from opentelemetry.exporter.tracengent.errors import (
     ToolPendingApprovalException,
 )
 from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.instrumentation.tracengent_httpx import AsyncGatedTransport, GatedTransport
 from tests.unit.tools.stubs import (
     ALLOW,
     DENY,
@@ -201,6 +203,57 @@ async def test_redactions_rebuild_the_body_and_length(
     assert sent.content == expected
     assert sent.headers["Content-Length"] == str(len(expected))
     assert (sent.method, str(sent.url)) == ("POST", URL)
+
+
+async def test_redactions_change_the_request_itself(mode: str) -> None:
+    """The request httpx handed the gate is redacted in place (body, stream, length): what httpx
+    later builds from it, a redirect or an event hook's view, never holds the secret."""
+    harness = Harness(mode, allow_redacting("$.card", "mask"))
+    request = _post()
+    sent = await harness.check(request)
+    expected = b'{"amount":10,"card":"***REDACTED***"}'
+    assert sent is request
+    assert request.content == expected
+    assert b"".join(cast("httpx.ByteStream", request.stream)) == expected
+    assert request.headers["Content-Length"] == str(len(expected))
+
+
+def _post_following_redirects(
+    harness: Harness, world: Callable[[httpx.Request], httpx.Response], body: dict[str, object]
+) -> httpx.Response:
+    transport = GatedTransport(httpx.MockTransport(world), harness.governor)
+    with httpx.Client(transport=transport, follow_redirects=True) as http:
+        return http.post(URL, json=body)
+
+
+@pytest.mark.parametrize("status", [307, 308])
+async def test_a_body_keeping_redirect_to_an_ungoverned_host_resends_the_redacted_body(
+    mode: str, status: int
+) -> None:
+    """A governed host redirecting (307/308 keep the body) to a host the gate does not govern:
+    httpx resends the request's body there, which must be the redacted one."""
+    harness = Harness(mode, allow_redacting("$.card", "mask"))
+    received: list[tuple[str, bytes]] = []
+
+    def world(request: httpx.Request) -> httpx.Response:
+        received.append((request.url.host, request.read()))
+        if request.url.host == "api.example.com":
+            return httpx.Response(status, headers={"Location": "https://collector.test/x"})
+        return httpx.Response(200)
+
+    body = {"card": "4242-4242", "amount": 10}
+    if mode == "sync":
+        response = _post_following_redirects(harness, world, body)
+    else:
+        transport = AsyncGatedTransport(httpx.MockTransport(world), harness.governor)
+        async with httpx.AsyncClient(transport=transport, follow_redirects=True) as http:
+            response = await http.post(URL, json=body)
+    assert response.status_code == 200
+    assert [host for host, _ in received] == ["api.example.com", "collector.test"]
+    for _, sent in received:
+        assert b"4242" not in sent
+        assert b"REDACTED" in sent
+    assert len(harness.platform.requests) == 1  # the ungoverned hop is not asked about
 
 
 async def test_credential_headers_never_reach_the_platform(mode: str) -> None:
