@@ -100,11 +100,18 @@ class TracengentClient(GovernanceMethods):
         def new_export_processor() -> SpanProcessor:
             # The exporter owns a platform client of its own: an export processor may be shared
             # by several clients configured alike and must outlive the one that created it.
-            platform = PlatformClient(self._options, http=http) if http is not None else None
+            # One stop event for both, so the exporter's interrupt/shutdown wakes its backoff.
+            stop = threading.Event()
+            platform = (
+                PlatformClient(self._options, http=http, stop_event=stop)
+                if http is not None
+                else None
+            )
             exporter = TracengentSpanExporter(
                 self._options,
                 platform=platform,
                 transport=transport,
+                stop_event=stop,
                 # On a shared provider other agents' clients may add exporters too.
                 own_agent_only=shares_provider,
             )

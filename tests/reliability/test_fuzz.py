@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opentelemetry.exporter.tracengent.claims import read_claims
-from tracengent import MASK_TOKEN, AuthDecision, Redaction, ToolDecision, apply_redactions
+from tracengent import (
+    MASK_TOKEN,
+    AuthDecision,
+    AuthObligations,
+    Redaction,
+    ToolDecision,
+    apply_redactions,
+)
 
 BOUNDED = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SECRET = "fuzz-secret-value-91"
@@ -71,13 +78,15 @@ def test_a_redacted_field_never_leaks(
     )
 )
 def test_decision_parsers_allow_only_an_unambiguous_allow(raw: object) -> None:
-    """Any JSON: parsing never raises; an allow needs `allowed` true and `status` allowed."""
+    """Any JSON: parsing never raises; an allow needs `allowed` true and `status` allowed (and
+    an authorization's obligations, when it has any, well formed)."""
     unambiguous = (
         isinstance(raw, dict) and raw.get("allowed") is True and raw.get("status") == "allowed"
     )
     auth = AuthDecision.from_wire(raw)
     tool = ToolDecision.from_wire(raw)
-    assert auth.allowed == unambiguous
+    readable = isinstance(raw, dict) and AuthObligations.problem_of(raw.get("obligations")) is None
+    assert auth.allowed == (unambiguous and readable)
     assert tool.allowed <= unambiguous
     if not auth.allowed:
         assert auth.reason or (

@@ -161,17 +161,19 @@ async def test_token_endpoint_401_disables_quietly(script: Script, harness: Harn
 async def test_token_endpoint_503_backs_off_instead_of_spinning(
     script: Script, harness: HarnessFactory
 ) -> None:
-    """After a 503 the token endpoint is not asked again until the backoff has passed."""
+    """After a 503 the token endpoint is not asked again until the backoff has passed: calls
+    whose deadline comes first fail without asking it."""
     script.on(TOKEN_PATH, httpx.Response(503), token_answer())
     script.on(AUTHORIZE_PATH, httpx.Response(200, json=ALLOW))
     h = harness()
     for _ in range(3):
         with pytest.raises(PlatformUnavailableError):
-            await h.call("authorize", PERMISSION)
+            await h.call("authorize", PERMISSION, deadline=h.clock() + 0.5)
     assert len(script.to(TOKEN_PATH)) == 1
-    result = await h.call("post_events", [EVENT])
+    result = await h.call("post_events", [EVENT], deadline=h.clock() + 0.5)
     assert isinstance(result, DeliveryResult)
     assert result.failed == 1
+    assert h.sleeps == []
     h.clock.now += 1.0
     decision = await h.call("authorize", PERMISSION)
     assert getattr(decision, "allowed", None) is True
@@ -244,7 +246,8 @@ def test_invalidate_forces_a_new_fetch(script: Script) -> None:
 
 
 def test_malformed_token_answer_raises_and_backs_off(script: Script) -> None:
-    """A 200 without `access_token` is malformed, and the next call does not hit the endpoint."""
+    """A 200 without `access_token` is malformed, and the next call does not hit the endpoint
+    (still malformed: nonsense is not an outage, so it never fails open)."""
     from opentelemetry.exporter.tracengent.errors import MalformedResponseError
 
     script.on(TOKEN_PATH, httpx.Response(200, json={"token_type": "Bearer"}))
@@ -252,6 +255,6 @@ def test_malformed_token_answer_raises_and_backs_off(script: Script) -> None:
         provider = AgentTokenProvider(credentials_options(), http, clock=FakeClock())
         with pytest.raises(MalformedResponseError):
             provider.get_token()
-        with pytest.raises(PlatformUnavailableError):
+        with pytest.raises(MalformedResponseError, match="backing off"):
             provider.get_token()
     assert len(script.to(TOKEN_PATH)) == 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from opentelemetry.exporter.tracengent.errors import PlatformUnavailableError
+from opentelemetry.exporter.tracengent.errors import PlatformError, PlatformUnavailableError
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.transport import PlatformClient
 
@@ -152,13 +152,15 @@ def test_the_platform_client_reuses_one_connection_by_default() -> None:
 
 @pytest.mark.usefixtures("no_environment_proxy")
 def test_a_closed_platform_client_sends_nothing() -> None:
-    """After close, a governance call fails as unavailable and nothing reaches the server."""
+    """After close, a governance call fails (an SDK state, not an unavailable platform: it
+    never fails open) and nothing reaches the server."""
     with raw_server(always(http_answer(json.dumps(ALLOW).encode()))) as server:
         options = TracengentOptions(agent_id="a", ingest_key="agk_x", base_url=server.url)
         client = PlatformClient(options)
         client.close()
-        with pytest.raises(PlatformUnavailableError, match="closed"):
+        with pytest.raises(PlatformError, match="closed") as caught:
             client.tool_authorize({"transport": "http"})
+        assert not isinstance(caught.value, PlatformUnavailableError)
     assert server.requests == []
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
-from opentelemetry.exporter.tracengent.errors import PlatformUnavailableError
+from opentelemetry.exporter.tracengent.errors import PlatformError, PlatformUnavailableError
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.transport import DeliveryResult
 from opentelemetry.exporter.tracengent.wire import AuthDecision
@@ -210,7 +210,8 @@ async def test_stop_event_ends_backoff_at_once(script: Script, harness: HarnessF
 async def test_a_broken_transport_never_raises_from_post(
     script: Script, harness: HarnessFactory
 ) -> None:
-    """A non-httpx exception in the transport is a failed delivery, and unavailable for governance."""
+    """A non-httpx exception in the transport is a failed delivery, and for governance a
+    `PlatformError` that is not `PlatformUnavailableError` (an SDK failure is no outage)."""
     script.on(EVENTS_PATH, RuntimeError("boom"))
     script.on(AUTHORIZE_PATH, RuntimeError("boom"))
     h = harness()
@@ -218,8 +219,9 @@ async def test_a_broken_transport_never_raises_from_post(
     assert isinstance(result, DeliveryResult)
     assert result.failed == 1
     assert "boom" in (result.reason or "")
-    with pytest.raises(PlatformUnavailableError):
+    with pytest.raises(PlatformError) as caught:
         await h.call("authorize", {"permission": "payments:refund"})
+    assert not isinstance(caught.value, PlatformUnavailableError)
 
 
 async def test_platform_calls_run_with_instrumentation_suppressed(

@@ -17,6 +17,7 @@ from opentelemetry.exporter.tracengent._http_policy import (
     PreparedBody,
     SendRequest,
     Step,
+    UndecodableAnswer,
     Wait,
     parse_json_object,
 )
@@ -216,13 +217,23 @@ class AsyncPlatformClient:
 
     async def _send(self, step: SendRequest) -> object:
         try:
-            return await self._http.get().request(
+            http = self._http.get()
+            request = http.build_request(
                 step.method,
                 step.url,
                 headers=step.headers,
                 content=step.content,
                 timeout=step.timeout_s,
             )
+            # Streamed, so an undecodable body still leaves the status to the policy.
+            response = await http.send(request, stream=True)
+            try:
+                await response.aread()
+            except httpx.DecodingError as exc:
+                return UndecodableAnswer(response, exc)
+            finally:
+                await response.aclose()
+            return response
         except Exception as exc:  # noqa: BLE001 - the policy decides (only transport errors retry)
             return exc
 

@@ -1,9 +1,10 @@
 """The request/retry policy of every platform call, written once and free of I/O.
 
 `run_call` is a generator: it yields steps (`SendRequest`, `Wait`, `FetchToken`) and receives what
-the step produced (a response or an exception, whether the wait was interrupted, a token or the
-`PlatformError` the token fetch raised). The sync and async shells in `transport.py` only perform
-the steps, so both follow exactly the same rules (wire contract §2, §4):
+the step produced (a response, an `UndecodableAnswer` or an exception, whether the wait was
+interrupted, a token or the `PlatformError` the token fetch raised). The sync and async shells in
+`transport.py` only perform the steps, so both follow exactly the same rules (wire contract §1,
+§2, §4):
 
 - auth: Bearer from the token provider, or a fixed header (`X-Ingest-Key`, a delegated bearer);
 - a 401 with a token provider: fetch a new token once and retry the call once;
@@ -11,7 +12,16 @@ the steps, so both follow exactly the same rules (wire contract §2, §4):
   0.2 s with jitter; `Retry-After` (seconds or an HTTP date) is honoured: the retry never comes
   sooner than it says, and an answer asking for more than 30 s is not retried at all (we never wait
   that long, and never come back sooner than asked);
+- a token endpoint that is unreachable or answers 429/5xx is one more retryable failure of the
+  call, in the same budget: the retry waits out the token provider's backoff (its `Retry-After`
+  included). A token endpoint refusing the credentials (401, another 4xx) or answering nonsense
+  ends the call;
 - any other non-2xx is a permanent rejection, never retried;
+- the status decides: an answer whose body cannot be decoded is still a 2xx, a 429/5xx or a 4xx.
+  A call that only needs the status (ingest) succeeds on such a 2xx; one that reads the answer
+  (governance) gets a `MalformedResponseError`, which never fails open;
+- a failure that is not the platform's (a bug, a broken custom transport) is a plain
+  `PlatformError`, never `PlatformUnavailableError`: only an unavailable platform may fail open;
 - nothing waits past the deadline: a wait that would pass it ends the call instead.
 """
 
@@ -53,6 +63,8 @@ __all__ = [
     "PreparedBody",
     "SendRequest",
     "Step",
+    "TokenUnavailableError",
+    "UndecodableAnswer",
     "Wait",
     "backoff_seconds",
     "encode_json_body",
@@ -133,9 +145,25 @@ class CallSettings:
     fixed_headers: Mapping[str, str] = field(default_factory=dict)
 
 
+class TokenUnavailableError(PlatformUnavailableError):
+    """No token for `retry_in_s` seconds: the token endpoint is unreachable or answered 429/5xx,
+    or the provider is still backing off after that.
+
+    Raised by the token provider so a call can wait it out within its own deadline; every other
+    catcher sees the `PlatformUnavailableError` it is.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, retry_in_s: float = 0.0
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_in_s = retry_in_s
+
+
 @dataclass(frozen=True)
 class SendRequest:
-    """Step: send this request; reply with the `httpx.Response` or the `httpx.HTTPError` raised."""
+    """Step: send this request; reply with the `httpx.Response` (its body read), an
+    `UndecodableAnswer`, or the exception raised."""
 
     method: str
     url: str
@@ -160,6 +188,18 @@ class FetchToken:
 
     deadline: float
     stale: str | None = None
+
+
+@dataclass(frozen=True)
+class UndecodableAnswer:
+    """A reply to `SendRequest`: the platform answered, but its body could not be decoded.
+
+    `response` holds the status and headers; its body is unavailable (never read `content`).
+    `error` is why (a `Content-Encoding` the body does not follow, say).
+    """
+
+    response: httpx.Response
+    error: httpx.HTTPError
 
 
 Step: TypeAlias = SendRequest | Wait | FetchToken
@@ -255,13 +295,12 @@ def _snippet(response: httpx.Response) -> str:
     return " ".join(text.split())[:_SNIPPET_CHARS]
 
 
-def _rejected(response: httpx.Response) -> CallOutcome:
+def _rejected(response: httpx.Response, *, body_readable: bool) -> CallOutcome:
     status = response.status_code
+    detail = _snippet(response) if body_readable else "(body could not be decoded)"
     return CallOutcome(
         "rejected",
-        error=PlatformRejectedError(
-            f"rejected: {status} {_snippet(response)}".rstrip(), status_code=status
-        ),
+        error=PlatformRejectedError(f"rejected: {status} {detail}".rstrip(), status_code=status),
     )
 
 
@@ -279,6 +318,19 @@ def _token_problem(error: PlatformError) -> CallOutcome:
     return _failed(error)
 
 
+def _not_sent(reply: object) -> CallOutcome:
+    """The outcome of a request that raised something other than a transport error."""
+    if isinstance(reply, httpx.HTTPError):
+        # The platform answered, but not usably (a body that cannot be decoded before a status
+        # was seen, a redirect loop): nonsense, not an outage, so never a fail-open.
+        return _failed(MalformedResponseError(f"unusable answer: {type(reply).__name__}: {reply}"))
+    # Ours, not the platform's (an invalid URL, a broken custom transport, a bug): retrying
+    # would only repeat it, and calling it an unavailable platform could fail governance open.
+    if isinstance(reply, Exception):
+        return _failed(PlatformError(f"request failed: {type(reply).__name__}: {reply}"))
+    return _failed(PlatformError(f"request failed: unexpected reply {reply!r}"))
+
+
 def run_call(
     method: str,
     path: str,
@@ -289,21 +341,23 @@ def run_call(
     clock: Callable[[], float],
     wall_clock: Callable[[], float],
     jitter: Callable[[], float],
+    status_only: bool = False,
 ) -> Generator[Step, object, CallOutcome]:
-    """The policy of one platform call, as steps for a shell to perform (see the module doc)."""
+    """The policy of one platform call, as steps for a shell to perform (see the module doc).
+
+    `status_only`: the caller needs only the answer's status (ingest), so a 2xx whose body cannot
+    be decoded is still a success; otherwise it is a `MalformedResponseError`.
+    """
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     headers.update(settings.fixed_headers)
     if body is not None:
         headers["Content-Type"] = "application/json"
         if body.gzipped:
             headers["Content-Encoding"] = "gzip"
-    token: str | None = None
-    if settings.uses_token:
-        reply = yield FetchToken(deadline)
-        if isinstance(reply, PlatformError):
-            return _token_problem(reply)
-        token = str(reply)
     url = settings.base_url.rstrip("/") + path
+    token: str | None = None
+    # The token the platform just answered 401 to: the next token fetch drops it first.
+    stale: str | None = None
     refreshed = False
     retries = 0
     last = "no answer"
@@ -312,36 +366,53 @@ def run_call(
         remaining = deadline - clock()
         if remaining <= 0:
             return _unavailable(f"deadline exceeded ({last})", last_status)
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        content = body.content if body is not None else None
-        reply = yield SendRequest(
-            method, url, dict(headers), content, min(remaining, settings.request_timeout_s)
-        )
         retry_after: float | None = None
-        if isinstance(reply, httpx.Response):
-            status = reply.status_code
-            if 200 <= status < 300:
-                return CallOutcome("ok", response=reply)
-            if status == 401 and token is not None and not refreshed:
-                refreshed = True
-                reply = yield FetchToken(deadline, stale=token)
-                if isinstance(reply, PlatformError):
-                    return _token_problem(reply)
+        if settings.uses_token and token is None:
+            reply = yield FetchToken(deadline, stale=stale)
+            stale = None
+            if not isinstance(reply, PlatformError):
                 token = str(reply)
                 continue
-            if status != 429 and status < 500:
-                return _rejected(reply)
-            last, last_status = str(status), status
-            retry_after = parse_retry_after(reply.headers.get("Retry-After"), wall_clock())
-        elif isinstance(reply, httpx.TransportError):
-            last, last_status = f"{type(reply).__name__}: {reply}", None
-        elif isinstance(reply, Exception):
-            # Not a transport problem (an invalid URL, a broken custom transport): retrying
-            # would only repeat it.
-            return _unavailable(f"request failed: {type(reply).__name__}: {reply}", None)
+            if not isinstance(reply, PlatformUnavailableError):
+                # Refused credentials, a disabled agent, a malformed token answer: no retry helps.
+                return _token_problem(reply)
+            last, last_status = f"no token: {reply}", reply.status_code
+            if isinstance(reply, TokenUnavailableError):
+                retry_after = reply.retry_in_s
         else:
-            return _unavailable(f"request failed: unexpected reply {reply!r}", None)
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+            content = body.content if body is not None else None
+            reply = yield SendRequest(
+                method, url, dict(headers), content, min(remaining, settings.request_timeout_s)
+            )
+            undecodable: httpx.HTTPError | None = None
+            if isinstance(reply, UndecodableAnswer):
+                undecodable, reply = reply.error, reply.response
+            if isinstance(reply, httpx.Response):
+                status = reply.status_code
+                if 200 <= status < 300:
+                    if undecodable is None or status_only:
+                        return CallOutcome("ok", response=reply)
+                    return _failed(
+                        MalformedResponseError(
+                            f"{status} answer's body could not be decoded: "
+                            f"{type(undecodable).__name__}: {undecodable}",
+                            status_code=status,
+                        )
+                    )
+                if status == 401 and token is not None and not refreshed:
+                    refreshed = True
+                    stale, token = token, None
+                    continue
+                if status != 429 and status < 500:
+                    return _rejected(reply, body_readable=undecodable is None)
+                last, last_status = str(status), status
+                retry_after = parse_retry_after(reply.headers.get("Retry-After"), wall_clock())
+            elif isinstance(reply, httpx.TransportError):
+                last, last_status = f"{type(reply).__name__}: {reply}", None
+            else:
+                return _not_sent(reply)
         if retries >= settings.max_retries:
             return _unavailable(f"retries exhausted: {last}", last_status)
         if retry_after is not None and retry_after > MAX_WAIT_S:

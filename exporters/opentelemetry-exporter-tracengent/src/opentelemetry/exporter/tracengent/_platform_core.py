@@ -29,7 +29,6 @@ from opentelemetry.exporter.tracengent.errors import (
     MalformedResponseError,
     PlatformError,
     PlatformRejectedError,
-    PlatformUnavailableError,
 )
 from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -54,6 +53,8 @@ TRACES_PATH: Final = "/v1/ingest/traces"
 AUTHORIZE_PATH: Final = "/v1/authorize"
 TOOL_AUTHORIZE_PATH: Final = "/v1/tool-authorize"
 APPROVALS_PATH: Final = "/v1/approvals/"
+# Ingest calls decide on the answer's status alone (a 2xx is delivered whatever its body).
+_STATUS_ONLY_PATHS: Final = frozenset({EVENTS_PATH, TRACES_PATH})
 
 _APPROVAL_STATUSES: Final = frozenset({"pending", "approved", "denied", "expired"})
 # Parsed platform URLs kept per client: the fixed endpoints are asked again and again, and
@@ -211,6 +212,7 @@ class PlatformCore:
             clock=self.clock,
             wall_clock=self._wall_clock,
             jitter=self._jitter,
+            status_only=path in _STATUS_ONLY_PATHS,
         )
 
     def request_for(self, step: SendRequest) -> httpx.Request:
@@ -311,10 +313,14 @@ class PlatformCore:
         """
         if outcome.kind == "ok" and outcome.response is not None:
             return outcome.response
-        raise outcome.error or PlatformUnavailableError("platform call failed")
+        raise outcome.error or PlatformError("platform call failed without a reason")
 
     @staticmethod
     def internal_error(exc: Exception) -> PlatformError:
-        """A `PlatformError` for an unexpected failure, so callers see only the documented types."""
+        """A `PlatformError` for an unexpected failure, so callers see only the documented types.
+
+        A plain `PlatformError`: an SDK failure says nothing about the platform's availability,
+        and only an unavailable platform may fail governance open.
+        """
         _logger.debug("unexpected error in a platform call", exc_info=exc)
-        return PlatformUnavailableError(f"platform call failed: {type(exc).__name__}: {exc}")
+        return PlatformError(f"platform call failed: {type(exc).__name__}: {exc}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -55,10 +56,16 @@ class DeliveryStats:
     `delivered` counts events the platform accepted and `traces_closed` the trace closes it
     accepted; drops count both events and trace closes, by `DropReason`. The first drop of each
     reason is logged once on the `tracengent.export` logger (later ones only counted), so a
-    broken pipeline cannot flood the application's logs. Reading never blocks for long.
+    broken pipeline cannot flood the application's logs. Reading never blocks for long. In a
+    child made by `os.fork()`, `after_fork` restarts them at zero (see there).
     """
 
     def __init__(self) -> None:
+        self._start(os.getpid())
+
+    def _start(self, pid: int) -> None:
+        """Every field at its initial value, for the process `pid` (construction, `after_fork`)."""
+        self._pid = pid
         self._lock = threading.Lock()
         self._delivered = 0
         self._traces_closed = 0
@@ -69,6 +76,24 @@ class DeliveryStats:
         # Batches being delivered, by thread: items counted so far (see `abandon_batch`).
         self._open_batches: dict[int, int] = {}
         self._muted_threads: set[int] = set()
+
+    def after_fork(self) -> bool:
+        """Start afresh in a child made by `os.fork()`: a new lock and every counter at zero.
+
+        The parent's lock may have been held by one of its threads at the fork, and no thread
+        of the child would ever release it. The counters restart at zero because the child
+        delivers only what it buffers itself: its `delivered` and drops describe the child's
+        pipeline and never repeat the parent's. The first drop of each reason is logged again.
+
+        Returns:
+            True when this call reset the counters; False in the process that made them, or
+            when they were already reset in this process (a second call changes nothing).
+        """
+        pid = os.getpid()
+        if pid == self._pid:
+            return False
+        self._start(pid)
+        return True
 
     @property
     def delivered(self) -> int:

@@ -162,6 +162,15 @@ class TracengentSpanExporter(SpanExporter):
         return self._platform is not None
 
     @property
+    def own_agent_id(self) -> str | None:
+        """With `own_agent_only`, the agent whose spans alone are exported; else None (all).
+
+        A span is another agent's, and skipped, when its `gen_ai.agent.id` is set and differs
+        from this id; a span without one is this agent's.
+        """
+        return self._settings.agent_id if self._own_agent_only else None
+
+    @property
     def stats(self) -> DeliveryStats:
         """Delivered and dropped counters (shared with a `TracengentSpanProcessor` over it)."""
         return self._stats
@@ -331,3 +340,29 @@ class TracengentSpanExporter(SpanExporter):
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Nothing to flush: `export` sends synchronously. Returns True."""
         return True
+
+    def after_fork(self) -> None:
+        """Make the exporter safe to use in a child of `os.fork()`; never blocks or raises.
+
+        `TracengentSpanProcessor` calls it from its fork hook; under another span processor,
+        call it in the child yourself (`os.register_at_fork(after_in_child=...)`). The child
+        gets fresh locks, a fresh stop event, and `stats` restarting at zero: the child only
+        delivers what it buffers itself, so its counters never repeat the parent's (see
+        `DeliveryStats.after_fork`). A `PlatformClient` gets connections of its own
+        (`PlatformClient.after_fork`, which says what happens to a client you passed); another
+        `platform` is left as it is. Idempotent per process; a no-op in the parent.
+        """
+        try:
+            if not self._stats.after_fork():
+                return
+            # An Event holds a lock as well; the platform client shares this one (its backoff).
+            old_stop = self._stop
+            self._stop = threading.Event()
+            if old_stop.is_set():
+                self._stop.set()
+            from opentelemetry.exporter.tracengent.transport import PlatformClient
+
+            if isinstance(self._platform, PlatformClient) and not self._shutdown:
+                self._platform.after_fork(stop_events=(old_stop, self._stop))
+        except Exception as exc:  # noqa: BLE001 - runs in the fork hook: never raise there
+            self._stats.add_internal_error("after_fork", exc)

@@ -2,7 +2,8 @@
 
 OTel's `BatchSpanProcessor` drops silently when full; the wire contract asks for counted drops
 (`dropped_count`), hence our own processor. `on_end` costs a copy of the attributes, a few dict
-lookups and a deque append; everything else happens on a daemon worker thread.
+lookups and a deque append; everything else, the exports of `force_flush` and `shutdown`
+included, happens on a daemon worker thread, so a caller waits only as long as its timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from collections.abc import Callable
 from typing import Final
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExportResult
 
+from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
@@ -33,13 +36,28 @@ __all__ = ["TracengentSpanProcessor"]
 
 
 _WORKER_EXPORT_TIMEOUT_S: Final = 30.0
-"""Bound of one background export (retries included), so a flush never waits forever."""
+"""Bound of one background drain (retries included), so the worker never waits forever."""
 _INTERRUPT_MARGIN_S: Final = 0.25
 """How long before a shutdown deadline an in-flight request is told to give up."""
 DEFAULT_SHUTDOWN_TIMEOUT_MS: Final = 5000
 """Shutdown's default bound; OTel calls `shutdown()` without one at exit."""
 DEFAULT_EXIT_FLUSH_TIMEOUT_MS: Final = 5000
 """The bound of the flush run at interpreter exit."""
+
+
+_AGENT_ID: Final = A.GEN_AI_AGENT_ID
+_SUCCESS: Final = SpanExportResult.SUCCESS
+
+
+class _FlushRequest:
+    """One `force_flush` call, waiting for the worker's next drain."""
+
+    __slots__ = ("done", "failures_at_call", "flushed")
+
+    def __init__(self, failures_at_call: int) -> None:
+        self.done = threading.Event()
+        self.failures_at_call = failures_at_call
+        self.flushed = False
 
 
 def _positive(name: str, value: int) -> int:
@@ -52,9 +70,12 @@ class TracengentSpanProcessor(SpanProcessor):
     """Buffers finished event and trace-root spans and exports them in batches on a worker thread.
 
     Never blocks or raises on the agent's thread: `on_end` skips spans that can be neither an
-    event nor a decision-trace root, and counts `queue_full` when the bounded buffer is full.
-    `force_flush` and `shutdown` block at most for the timeout they are given. Counters live in
-    `stats` (shared with the exporter).
+    event nor a decision-trace root, and, when the exporter exports its own agent's spans only
+    (`own_agent_id`), spans stamped with another agent's id (that agent's pipeline buffers and
+    counts them); it counts `queue_full` when the bounded buffer is full. `force_flush` and
+    `shutdown` block at most for the timeout they are given, however slowly the platform
+    answers: the worker thread exports, the caller only waits for it. Counters live in `stats`
+    (shared with the exporter).
 
     Args:
         exporter: the exporter batches are handed to.
@@ -90,6 +111,9 @@ class TracengentSpanProcessor(SpanProcessor):
         self._max_batch_size = _positive("max_batch_size", max_batch_size)
         self._schedule_delay_s = _positive("schedule_delay_ms", schedule_delay_ms) / 1000
         self._exit_flush_timeout_ms = exit_flush_timeout_ms
+        # The exporter's own-agent filter, applied here too: another agent's spans would
+        # otherwise fill this buffer and be counted among this agent's drops.
+        self._own_agent = exporter.own_agent_id
         # Spans of a not-configured exporter are counted at once instead of being buffered.
         self._counting_only = not exporter.configured
         self._closed = False
@@ -107,8 +131,19 @@ class TracengentSpanProcessor(SpanProcessor):
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
         self._worker_exit = False
-        self._export_lock = threading.Lock()
+        # Shutdown's deadline, set before `_worker_exit`: the bound of the worker's last drain.
+        self._final_deadline = 0.0
+        self._stopped = threading.Event()
+        # Held while the worker takes a batch and while a shutdown that stops waiting marks the
+        # worker abandoned: a batch is either taken before (in flight, counted by the shutdown)
+        # or never (left in the buffer, counted by the shutdown), never lost in between.
+        self._take_lock = threading.Lock()
+        self._abandoned = False
         self._in_flight: tuple[int, int] | None = None
+        self._flush_lock = threading.Lock()
+        self._flush_requests: list[_FlushRequest] = []
+        # Batches with something not delivered; written by the worker only.
+        self._failed_batches = 0
         # The worker holds the processor only weakly, so the atexit and fork hooks' weak
         # references can actually let an abandoned processor go.
         self._worker = threading.Thread(
@@ -138,15 +173,24 @@ class TracengentSpanProcessor(SpanProcessor):
     # span factories that skip such hooks can see it).
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Buffer `span` if it can be an event or a trace root; O(1), never blocks or raises."""
+        """Buffer `span` if it can be an event or a trace root; O(1), never blocks or raises.
+
+        Another agent's span (see `own_agent_id` on the exporter) is skipped before anything is
+        counted: its drops are its own pipeline's.
+        """
         # try/except rather than the `guard` context manager: this runs for every span.
         try:
             # Classified on a plain dict (`attributes_of`: the recorder's spans end with one, the
             # SDK's are copied in C): lookups through the SDK's attribute proxy cost a raised
             # KeyError per absent key. The span is kept, not the dict; the export thread reads
             # its frozen attributes again.
-            kind = classify(attributes_of(span), span.kind)
+            attrs = attributes_of(span)
+            kind = classify(attrs, span.kind)
             if kind == NOT_EXPORTED:
+                return
+            own_agent = self._own_agent
+            # The exporter's rule (`own_agent_id`): a span without an agent id is ours.
+            if own_agent is not None and attrs.get(_AGENT_ID, own_agent) != own_agent:
                 return
             if self._closed:
                 self._stats.add_dropped(DropReason.AFTER_SHUTDOWN)
@@ -160,87 +204,151 @@ class TracengentSpanProcessor(SpanProcessor):
                 self._stats.add_dropped(DropReason.QUEUE_FULL)
                 return
             queue.append(span)
+            if self._closed:
+                # Shutdown began after the check above: its last count may have run before the
+                # append. Whoever takes the span out (this removal, the drain or that count)
+                # accounts for it, so it is counted exactly once. (mypy keeps the narrowing of
+                # that check; another thread's shutdown does not.)
+                self._take_back(queue, span)  # type: ignore[unreachable]
+                return
             if len(queue) >= self._max_batch_size and not self._wake.is_set():
                 self._wake.set()
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._stats.add_internal_error("on_end", exc)
 
-    def _work_once(self) -> None:
-        """One worker round, after the wait: export what is buffered."""
+    def _take_back(self, queue: collections.deque[ReadableSpan], span: ReadableSpan) -> None:
+        """Remove `span` appended during shutdown and count it, unless someone took it first."""
+        try:
+            queue.remove(span)
+        except ValueError:  # already exported or counted by the shutdown
+            return
+        self._stats.add_dropped(DropReason.AFTER_SHUTDOWN)
+
+    def _work_once(self) -> bool:
+        """One worker round, after the wait: export what is buffered; False after the last one.
+
+        The round after `shutdown` set `_worker_exit` is the last: it drains within the
+        shutdown's deadline, counting what that cuts off `shutdown_timeout`.
+        """
         # A wake-up set after this clear is not lost: the drain takes whatever is queued by
         # then, and a later span sets the event again.
         self._wake.clear()
-        if self._worker_exit:
-            return
-        with self._stats.guard("export worker"), self._export_lock:
-            self._drain_locked(
-                len(self._queue),
-                time.monotonic() + _WORKER_EXPORT_TIMEOUT_S,
-                on_deadline=DropReason.RETRIES_EXHAUSTED,
-            )
+        last = self._worker_exit
+        # Taken before the queue's length is read: the drain covers every span buffered
+        # before these flushes were asked for.
+        with self._flush_lock:
+            requests, self._flush_requests = self._flush_requests, []
+        drained = False
+        try:
+            with self._stats.guard("export worker"):
+                if last:
+                    deadline, on_deadline = self._final_deadline, DropReason.SHUTDOWN_TIMEOUT
+                else:
+                    deadline = time.monotonic() + _WORKER_EXPORT_TIMEOUT_S
+                    on_deadline = DropReason.RETRIES_EXHAUSTED
+                drained = self._drain(len(self._queue), deadline, on_deadline, last=last)
+        finally:
+            failures = self._failed_batches
+            for request in requests:
+                # A failure since the call covers a batch already in flight at the call too.
+                request.flushed = drained and failures == request.failures_at_call
+                request.done.set()
+            if last:
+                self._stopped.set()
+        return not last
 
-    def _drain_locked(
-        self,
-        limit: int,
-        deadline: float,
-        *,
-        on_deadline: DropReason = DropReason.SHUTDOWN_TIMEOUT,
-    ) -> bool:
-        """Export up to `limit` queued spans in batches; True when all of them went out."""
-        queue = self._queue
-        while limit > 0 and queue:
-            if time.monotonic() >= deadline or (
-                self._worker_exit and threading.current_thread() is self._worker
-            ):
-                return False
-            spans: list[ReadableSpan] = []
-            take = spans.append
-            popleft = queue.popleft
-            try:
-                for _ in range(min(limit, self._max_batch_size, len(queue))):
-                    take(popleft())
-            except IndexError:  # a shutdown that stopped waiting for us counted the rest
+    def _drain(self, limit: int, deadline: float, on_deadline: DropReason, *, last: bool) -> bool:
+        """Export up to `limit` queued spans in batches; True unless it stopped early.
+
+        Stops before taking a batch once `deadline` passed, once a shutdown abandoned the worker,
+        or, unless this is the `last` drain, once a shutdown began (the last drain follows).
+        """
+        stats = self._stats
+        while limit > 0:
+            with self._take_lock:
+                if (
+                    self._abandoned
+                    or (self._worker_exit and not last)
+                    or time.monotonic() >= deadline
+                ):
+                    return False
+                spans = self._take(min(limit, self._max_batch_size))
                 if not spans:
                     break
+                # Recorded so a shutdown that cannot wait for this request counts its batch.
+                self._in_flight = (threading.get_ident(), len(spans))
+                stats.begin_batch()
+            limit -= len(spans)
+            try:
+                delivered = self._deliver(spans, deadline, on_deadline)
+            finally:
+                self._in_flight = None
+                stats.end_batch()
+            if not delivered:
+                self._failed_batches += 1
+        return True
+
+    def _take(self, count: int) -> list[ReadableSpan]:
+        """Up to `count` spans from the front of the buffer (fewer if it runs out)."""
+        queue = self._queue
+        spans: list[ReadableSpan] = []
+        take = spans.append
+        popleft = queue.popleft
+        try:
+            for _ in range(min(count, len(queue))):
+                take(popleft())
+        except IndexError:  # shorter than counted: `_take_back` removed a span meanwhile
+            pass
+        return spans
+
+    def _deliver(self, spans: list[ReadableSpan], deadline: float, on_deadline: DropReason) -> bool:
+        """Export one batch the worker took; True when all of it was delivered."""
+        try:
             # Copied here, on the export thread: the agent's thread buffers the span alone.
             batch: list[tuple[ReadableSpan, Attributes]] = list(
                 zip(spans, map(attributes_of, spans), strict=True)
             )
-            limit -= len(batch)
-            # Recorded so a shutdown that cannot wait for this request counts its batch.
-            self._in_flight = (threading.get_ident(), len(batch))
-            self._stats.begin_batch()
-            try:
-                self._exporter.deliver(batch, deadline=deadline, on_deadline=on_deadline)
-            finally:
-                self._in_flight = None
-                self._stats.end_batch()
-        return True
+        except Exception as exc:  # noqa: BLE001 - counted: a span taken is never lost
+            self._stats.add_internal_error("export worker", exc)
+            self._stats.add_dropped(DropReason.UNSERIALIZABLE, len(spans))
+            return False
+        result = self._exporter.deliver(batch, deadline=deadline, on_deadline=on_deadline)
+        return result is _SUCCESS
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Export what is buffered now, in batches; blocks at most `timeout_millis`.
+        """Have the worker export what is buffered now, in batches; blocks at most `timeout_millis`.
+
+        The export runs on the worker thread, so a platform that answers slowly cannot hold the
+        caller past the timeout. When the timeout runs out the caller stops waiting and the
+        worker carries on: nothing is dropped because a flush's timeout ran out.
 
         Returns:
-            True when everything buffered at the call went out in time, else False (what is
-            left stays buffered for the worker).
+            True when everything buffered at the call (a batch then in flight included) was
+            delivered in time. False when the timeout ran out first (what is left stays with
+            the worker), when something was dropped on the way (rejected, retries exhausted,
+            ...), or when the processor is shut down.
         """
-        deadline = time.monotonic() + max(0, timeout_millis) / 1000
         flushed = False
         with self._stats.guard("force_flush"):
-            if not self._export_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            if self._closed:
                 return False
-            try:
-                flushed = self._drain_locked(len(self._queue), deadline)
-            finally:
-                self._export_lock.release()
+            request = _FlushRequest(self._failed_batches)
+            with self._flush_lock:
+                self._flush_requests.append(request)
+            self._wake.set()
+            if request.done.wait(max(0, timeout_millis) / 1000):
+                flushed = request.flushed
         return flushed
 
     def shutdown(self, timeout_millis: int = DEFAULT_SHUTDOWN_TIMEOUT_MS) -> None:
         """Flush what is buffered within `timeout_millis`, then stop; idempotent, never raises.
 
-        Spans still buffered when the timeout runs out are counted `shutdown_timeout`; spans
-        ending afterwards are counted `after_shutdown`. A request in flight near the deadline is
-        told to give up (its backoff wakes) so the call returns in time.
+        Blocks at most `timeout_millis` (the worker thread exports; the caller waits for it).
+        A request in flight near the deadline is told to give up (its backoff wakes). When the
+        timeout runs out the caller stops waiting: spans still buffered, and the batch of a
+        request still in flight, are counted `shutdown_timeout` (what that request reports
+        later is ignored, so nothing is counted twice); spans ending afterwards are counted
+        `after_shutdown`.
         """
         if self._closed:
             return
@@ -248,29 +356,27 @@ class TracengentSpanProcessor(SpanProcessor):
         deadline = time.monotonic() + max(0, timeout_millis) / 1000
         with self._stats.guard("shutdown"):
             atexit.unregister(self._atexit_hook)
+            self._final_deadline = deadline
             self._worker_exit = True
             self._wake.set()
-            lock = self._export_lock
-            acquired = lock.acquire(
-                timeout=max(0.0, deadline - _INTERRUPT_MARGIN_S - time.monotonic())
-            )
-            if not acquired:
+            stopped = self._stopped
+            if not stopped.wait(max(0.0, deadline - _INTERRUPT_MARGIN_S - time.monotonic())):
                 self._exporter.interrupt()
-                acquired = lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
-            if acquired:
-                try:
-                    self._drain_locked(len(self._queue), deadline)
-                finally:
-                    lock.release()
-            else:
-                in_flight = self._in_flight
-                if in_flight is not None:
-                    self._stats.abandon_batch(*in_flight)
+                if not stopped.wait(max(0.0, deadline - time.monotonic())):
+                    self._abandon_worker()
             self._count_left_over()
             self._worker.join(timeout=max(0.0, deadline - time.monotonic()))
         self._exporter.shutdown()
         # A span that passed on_end's closed check just before shutdown began lands late.
         self._count_left_over()
+
+    def _abandon_worker(self) -> None:
+        """Stop waiting for the worker: count its batch in flight; it takes no further batch."""
+        with self._take_lock:
+            self._abandoned = True
+            in_flight = self._in_flight
+        if in_flight is not None:
+            self._stats.abandon_batch(*in_flight)
 
     def _count_left_over(self) -> None:
         left = 0
@@ -292,23 +398,29 @@ class TracengentSpanProcessor(SpanProcessor):
     def _restart_after_fork(self) -> None:
         # The parent's worker thread does not exist in the child; its buffered spans are the
         # parent's to send.
+        self._exporter.after_fork()
         if not self._closed:
             self._start_worker()
 
 
 def _run_worker(ref: weakref.ref[TracengentSpanProcessor]) -> None:
-    """The worker thread: wait for a full batch or the schedule delay, export, repeat."""
+    """The worker thread: wait for a full batch, a flush or the schedule delay, export, repeat.
+
+    Once shutdown began, one last round (the shutdown's drain) runs without waiting.
+    """
     while True:
-        processor = ref()
-        if processor is None or processor._worker_exit:
-            return
-        wake, delay = processor._wake, processor._schedule_delay_s
-        del processor
-        wake.wait(delay)
         processor = ref()
         if processor is None:
             return
-        processor._work_once()
+        if not processor._worker_exit:
+            wake, delay = processor._wake, processor._schedule_delay_s
+            del processor
+            wake.wait(delay)
+            processor = ref()
+            if processor is None:
+                return
+        if not processor._work_once():
+            return
         del processor
 
 

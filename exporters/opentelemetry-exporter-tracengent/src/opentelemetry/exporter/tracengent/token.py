@@ -7,8 +7,11 @@ fetched again on every call: a short `expires_in` can never turn into a refresh 
 
 Failures never make callers spin: a token endpoint that answers 5xx/429, a non-401 4xx, a
 malformed answer, or cannot be reached sets a "not before" time (1 s doubling to 30 s, or the
-`Retry-After` it sent); until then `get_token` raises at once without a request. A 401 disables
-the provider for good: the agent is disabled or its secret revoked, so it stops quietly.
+`Retry-After` it sent); until then `get_token` raises at once without a request, an error of the
+kind that started the wait. A transient one (unreachable, 429/5xx) is a `TokenUnavailableError`
+saying how long is left: a platform call waits that out and asks again within its own deadline
+and retry budget (`_http_policy.run_call`). A 401 disables the provider for good: the agent is
+disabled or its secret revoked, so it stops quietly.
 
 The sync and async paths share the cache and all I/O-free logic; only the request differs.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +33,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.exporter.tracengent._http_policy import (
     MAX_WAIT_S,
     USER_AGENT,
+    TokenUnavailableError,
     parse_json_object,
     parse_retry_after,
 )
@@ -117,6 +122,8 @@ class AgentTokenProvider:
         # One fetch at a time per flavour: the others wait for it and reuse its token.
         self._sync_fetch = threading.Lock()
         self._async_fetch: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        # The process the locks and the client belong to (see `after_fork`).
+        self._pid = os.getpid()
 
     # --- public surface ---------------------------------------------------------------------
 
@@ -151,9 +158,11 @@ class AgentTokenProvider:
 
         Raises:
             AgentDisabledError: the token endpoint answered 401 (now or earlier).
-            PlatformUnavailableError: unreachable, timed out, 429/5xx, or backing off after one.
-            PlatformRejectedError: another 4xx.
-            MalformedResponseError: a 2xx answer without an `access_token`.
+            PlatformUnavailableError: unreachable, timed out, 429/5xx, or backing off after one
+                (a `TokenUnavailableError` saying when to ask again), or the deadline passed.
+            PlatformRejectedError: another 4xx (now or, backing off, just before).
+            MalformedResponseError: an answer without an `access_token` or that cannot be
+                decoded (now or, backing off, just before).
         """
         deadline = self._deadline(deadline)
         cached = self._cached()
@@ -223,6 +232,41 @@ class AgentTokenProvider:
         await self._async_http.aclose()
         self.close()
 
+    def after_fork(self, *, http: httpx.Client | None = None) -> None:
+        """Stop sharing locks and connections with the parent: call it in a child of `os.fork()`.
+
+        The child gets fresh locks: a parent thread may have held one at the fork (a token
+        fetch in flight holds the fetch lock for its whole request), and no thread of the child
+        would ever release it. The cached token is kept (a bearer token serves any process of
+        the agent until it expires) unless the cache was being written at the fork; then it is
+        dropped and the next call fetches one. A sync client this provider made is abandoned,
+        not closed (closing takes its pool's locks, which may be held too): a new one is made
+        on first use. A client it was given stays, unless `http` replaces it. An async client
+        (one per event loop) is not reset: the parent's event loops do not run in the child.
+
+        Idempotent per process, and a no-op in the process that made the provider. Never blocks.
+
+        Args:
+            http: the client sync fetches use from now on (a platform client passes the one
+                that replaces the client it gave this provider); None keeps the current one.
+        """
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid = pid
+            # `locked()` in the child tells whether a parent thread held the lock at the fork.
+            cache_torn = self._state.locked()
+            self._state = threading.Lock()
+            self._sync_fetch = threading.Lock()
+            self._async_fetch = None
+            if cache_torn:
+                self._token = None
+                self._claims = None
+            if self._owns_http:
+                self._http = None
+        if http is not None:
+            self._http = http
+            self._owns_http = False
+
     # --- I/O-free logic shared by both paths ------------------------------------------------
 
     def _drop(self, stale: str) -> None:
@@ -255,7 +299,11 @@ class AgentTokenProvider:
         return None
 
     def _may_fetch(self, deadline: float) -> float:
-        """The timeout of a fetch allowed now; raises while backing off or past the deadline."""
+        """The timeout of a fetch allowed now; raises while backing off or past the deadline.
+
+        While backing off, the error is of the kind that started the backoff: only a transient
+        failure (a `TokenUnavailableError`, with the time left) is worth waiting out.
+        """
         if self._disabled:
             raise AgentDisabledError(
                 "agent disabled: the token endpoint answered 401", status_code=401
@@ -264,13 +312,17 @@ class AgentTokenProvider:
         with self._state:
             if now < self._not_before:
                 last = self._last_error
-                message = f"token endpoint backing off for {self._not_before - now:.1f}s"
+                retry_in_s = self._not_before - now
+                message = f"token endpoint backing off for {retry_in_s:.1f}s"
                 if last is not None:
                     message += f" after: {last}"
                 status = last.status_code if last is not None else None
                 if isinstance(last, PlatformRejectedError):
                     raise PlatformRejectedError(message, status_code=status)
-                raise PlatformUnavailableError(message, status_code=status)
+                if isinstance(last, MalformedResponseError):
+                    # Nonsense is not an outage: it must never let governance fail open.
+                    raise MalformedResponseError(message, status_code=status)
+                raise TokenUnavailableError(message, status_code=status, retry_in_s=retry_in_s)
         remaining = deadline - now
         if remaining <= 0:
             raise PlatformUnavailableError("deadline exceeded before the token fetch")
@@ -297,7 +349,16 @@ class AgentTokenProvider:
         }
 
     def _transport_failed(self, exc: httpx.HTTPError) -> PlatformError:
-        error = PlatformUnavailableError(f"token endpoint unreachable: {type(exc).__name__}: {exc}")
+        error: PlatformError
+        if isinstance(exc, httpx.TransportError):
+            error = TokenUnavailableError(
+                f"token endpoint unreachable: {type(exc).__name__}: {exc}"
+            )
+        else:
+            # It answered, but with a body that cannot be decoded (or a redirect loop).
+            error = MalformedResponseError(
+                f"token endpoint answer unusable: {type(exc).__name__}: {exc}"
+            )
         self._back_off(error, None)
         return error
 
@@ -309,6 +370,8 @@ class AgentTokenProvider:
             self._failures += 1
             self._not_before = self._clock() + wait
             self._last_error = error
+            if isinstance(error, TokenUnavailableError):
+                error.retry_in_s = wait
 
     def _accept(self, response: httpx.Response) -> str:
         status = response.status_code
@@ -326,7 +389,7 @@ class AgentTokenProvider:
         if not 200 <= status < 300:
             error: PlatformError
             if status == 429 or status >= 500:
-                error = PlatformUnavailableError(
+                error = TokenUnavailableError(
                     f"token endpoint answered {status}", status_code=status
                 )
             else:

@@ -19,10 +19,16 @@ as much CPU per call as the transport beneath it). By default that transport is 
 `httpx.HTTPTransport` (httpcore's pool: kept-alive connections, TLS verified). An `http` client the
 caller gives, or a proxy configured in the environment (httpx applies it at the client level,
 `NO_PROXY` included), keeps the calls on an `httpx.Client` exactly as before.
+
+Connection pools are not fork-safe: a child made by `os.fork()` would send on the parent's
+kept-alive sockets, and each process could read the other's answers. `PlatformClient.after_fork`
+gives the child a pool of its own (the exporter calls it from the span processor's fork hook).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import random
 import threading
 import time
@@ -40,6 +46,7 @@ from opentelemetry.exporter.tracengent._http_policy import (
     PreparedBody,
     SendRequest,
     Step,
+    UndecodableAnswer,
     Wait,
     parse_json_object,
 )
@@ -80,7 +87,8 @@ class PlatformClient:
         options: validated here; `TracengentConfigError` names the field to fix.
         transport: the httpx transport every call is handed to (tests: `httpx.MockTransport`);
             by default an `httpx.HTTPTransport` (see the module docstring).
-        http: an `httpx.Client` to use instead (not closed by `close`).
+        http: an `httpx.Client` to use instead (not closed by `close`). A `transport` or `http`
+            you pass stays yours, in a forked child too (see `after_fork`).
         token_provider: a provider to share; by default one is made when client credentials are set.
         bearer_token: a fixed bearer (a delegated token): no token provider is used.
         stop_event: setting it wakes backoff sleeps and ends the call (shutdown).
@@ -107,7 +115,9 @@ class PlatformClient:
         uses_token = bearer_token is None and (
             token_provider is not None or options.uses_client_credentials
         )
-        self._core = PlatformCore(
+        # Kept to make a fresh core (its locks) in a forked child.
+        self._new_core = functools.partial(
+            PlatformCore,
             options,
             bearer_token=bearer_token,
             uses_token=uses_token,
@@ -115,16 +125,21 @@ class PlatformClient:
             wall_clock=wall_clock,
             jitter=jitter,
         )
+        self._core = self._new_core()
         self._owns_http = http is None
+        self._owns_transport = False
         # What `_send` hands requests to directly; None: through `self._http` (see module doc).
         self._transport: httpx.BaseTransport | None = None
         if http is None:
             if transport is None and not _environment_proxy_configured():
                 # The client below shares it (token fetches).
                 transport = httpx.HTTPTransport()
+                self._owns_transport = True
             self._transport = transport
             http = httpx.Client(transport=transport)
         self._http = http
+        # The process the pool and the locks belong to (see `after_fork`).
+        self._pid = os.getpid()
         self._closed = False
         self._owns_tokens = uses_token and token_provider is None
         self._tokens: AgentTokenProvider | None = None
@@ -208,6 +223,47 @@ class PlatformClient:
         if self._owns_tokens and self._tokens is not None:
             self._tokens.close()
 
+    def after_fork(
+        self, *, stop_events: tuple[threading.Event, threading.Event] | None = None
+    ) -> None:
+        """Stop sharing connections and locks with the parent: call it in a child of `os.fork()`.
+
+        An `httpx.Client` this client made is replaced by a new one, and with it the connection
+        pool this client made (the default `httpx.HTTPTransport`, or the pools httpx mounts
+        for an environment proxy): the child opens connections of its own. The parent's are
+        abandoned, not closed, since closing takes the pool's locks, which a parent thread
+        may have held at the fork; no request or close is ever sent on them from the child.
+        The client's internal locks and the token provider's locks are fresh too (see
+        `AgentTokenProvider.after_fork`); a token provider made here fetches on the new client.
+
+        A `transport` or `http` client you passed stays yours and is used as it is: if it pools
+        connections (`httpx.HTTPTransport`, `httpx.Client`), give the child a new one (build
+        the client after forking), or pass none and let this client make its own pool.
+
+        Idempotent per process, a no-op in the process that made the client and on a closed
+        client. Does no I/O.
+
+        Args:
+            stop_events: `(old, new)`: if this client was built with the stop event `old`, its
+                backoff waits on `new` from now on (the exporter replaces the event it shares).
+        """
+        pid = os.getpid()
+        if pid == self._pid or self._closed:
+            return
+        self._pid = pid
+        self._core = self._new_core()
+        if stop_events is not None and self._stop is stop_events[0]:
+            if self._sleep == self._stop.wait:
+                self._sleep = stop_events[1].wait
+            self._stop = stop_events[1]
+        if self._owns_http:
+            if self._owns_transport:
+                self._transport = httpx.HTTPTransport()
+            # Made anew even around your transport: the client's cookie jar has a lock too.
+            self._http = httpx.Client(transport=self._transport)
+        if self._tokens is not None:
+            self._tokens.after_fork(http=self._http if self._owns_tokens else None)
+
     # --- the shell --------------------------------------------------------------------------
 
     def _post(
@@ -264,20 +320,25 @@ class PlatformClient:
         try:
             transport = self._transport
             if transport is None:
-                return self._http.request(
+                request = self._http.build_request(
                     step.method,
                     step.url,
                     headers=step.headers,
                     content=step.content,
                     timeout=step.timeout_s,
                 )
-            if self._closed:
-                raise RuntimeError("the platform client is closed")
-            request = self._core.request_for(step)
-            response = transport.handle_request(request)
-            response.request = request
+                # Streamed, so an undecodable body still leaves the status to the policy.
+                response = self._http.send(request, stream=True)
+            else:
+                if self._closed:
+                    raise RuntimeError("the platform client is closed")
+                request = self._core.request_for(step)
+                response = transport.handle_request(request)
+                response.request = request
             try:
                 response.read()
+            except httpx.DecodingError as exc:
+                return UndecodableAnswer(response, exc)
             finally:
                 response.close()
             return response
