@@ -10,9 +10,11 @@ the global one alone.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Hashable
+import weakref
+from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -150,6 +152,19 @@ class TracengentClient(GovernanceMethods):
             token_provider=self._platform.token_provider,
         )
         self._recorder.llm_authorizer = self._governance.authorizer
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_weak_after_fork(self))
+
+    def _after_fork(self) -> None:
+        """In a child of `os.fork()`: governance and platform calls stop sharing the parent's
+        connections and locks (a reply read on a shared connection could be another process's
+        decision). The export pipeline resets itself (its exporter's and processor's hooks)."""
+        try:
+            self._close_lock = threading.Lock()
+            self._platform.after_fork()
+            self._governance.async_platform.after_fork()
+        except Exception:  # runs in the fork hook: never raise there
+            _LOGGER.debug("resetting the client after a fork failed", exc_info=True)
 
     # --- properties ------------------------------------------------------------------------
     @property
@@ -374,3 +389,15 @@ def _shutdown_within(processor: SpanProcessor, deadline: float) -> None:
         processor.shutdown(timeout_millis=remaining_ms)
     else:
         processor.shutdown()
+
+
+def _weak_after_fork(client: TracengentClient) -> Callable[[], None]:
+    """A fork hook calling `client._after_fork()` without keeping the client alive."""
+    ref = weakref.ref(client)
+
+    def after_in_child() -> None:
+        target = ref()
+        if target is not None:
+            target._after_fork()
+
+    return after_in_child

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import threading
 import time
@@ -84,6 +85,7 @@ class AsyncPlatformClient:
             wall_clock=wall_clock,
             jitter=jitter,
         )
+        self._pid = os.getpid()
         # One client per event loop: pooled connections cannot cross loops (see `_loop_local`).
         self._http = LoopLocalAsyncClient(lambda: httpx.AsyncClient(transport=transport), http)
         self._owns_tokens = uses_token and token_provider is None
@@ -155,6 +157,23 @@ class AsyncPlatformClient:
         """
         response = await self._governance("POST", attenuate_path(grant_id), request, deadline)
         return parse_attenuated_token(response)
+
+    def after_fork(self) -> None:
+        """Stop sharing connections and locks with the parent: call it in a child of `os.fork()`.
+
+        The client made for an event loop so far is forgotten (the child makes its own), the
+        policy's locks are fresh, and so are those of a token provider this client made (a
+        shared one is reset by its owner, `PlatformClient.after_fork`). An `http` client you
+        passed stays yours: give the child a new one. Idempotent per process; no I/O.
+        """
+        pid = os.getpid()
+        if pid == self._pid:
+            return
+        self._pid = pid
+        self._core.after_fork()
+        self._http.after_fork()
+        if self._owns_tokens and self._tokens is not None:
+            self._tokens.after_fork()
 
     async def aclose(self) -> None:
         """Close the HTTP client (when this client created it) and its own token provider."""

@@ -53,6 +53,15 @@ class LoopLocalAsyncClient:
             self._current = (weakref.ref(loop), client)
             return client
 
+    def after_fork(self) -> None:
+        """In a child of `os.fork()`: a fresh lock, and the client made so far forgotten.
+
+        Forgotten, not closed: its pool's locks and connections are the parent's. The next
+        `get` makes the child a client of its own. A given client stays the caller's.
+        """
+        self._lock = threading.Lock()
+        self._current = None
+
     async def aclose(self) -> None:
         """Close the running loop's client, if this object made it (a given one is the caller's)."""
         if self._given is not None:

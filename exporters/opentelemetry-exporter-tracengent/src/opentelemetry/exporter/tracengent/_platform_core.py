@@ -144,6 +144,10 @@ class _LogOnce:
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
+    def after_fork(self) -> None:
+        """A fresh lock in a child of `os.fork()` (a parent thread may have held this one)."""
+        self._lock = threading.Lock()
+
     def log(self, key: str, message: str, *args: object) -> None:
         with self._lock:
             first = key not in self._seen
@@ -198,6 +202,10 @@ class PlatformCore:
     def governance_deadline(self, deadline: float | None) -> float:
         """`deadline`, or now + `governance_timeout_s`."""
         return self.clock() + self.options.governance_timeout_s if deadline is None else deadline
+
+    def after_fork(self) -> None:
+        """Fresh locks in a child of `os.fork()` (a parent thread may have held one)."""
+        self._log.after_fork()
 
     def call(
         self, method: str, path: str, body: PreparedBody | None, deadline: float

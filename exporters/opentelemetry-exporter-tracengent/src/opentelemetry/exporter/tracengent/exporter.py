@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -150,6 +152,9 @@ class TracengentSpanExporter(SpanExporter):
         )
         self._translator = SpanTranslator(self._settings)
         self._max_batch_size = self._options.max_batch_size if self._options is not None else 1
+        if hasattr(os, "register_at_fork"):
+            # Under any span processor (OTel's `BatchSpanProcessor` in zero-code setups too).
+            os.register_at_fork(after_in_child=_weak_after_fork(self))
 
     @property
     def options(self) -> TracengentOptions | None:
@@ -344,8 +349,9 @@ class TracengentSpanExporter(SpanExporter):
     def after_fork(self) -> None:
         """Make the exporter safe to use in a child of `os.fork()`; never blocks or raises.
 
-        `TracengentSpanProcessor` calls it from its fork hook; under another span processor,
-        call it in the child yourself (`os.register_at_fork(after_in_child=...)`). The child
+        Registered with `os.register_at_fork` when the exporter is made, so it runs in every
+        child whatever span processor the exporter is under (`TracengentSpanProcessor` calls it
+        too, before it restarts its worker; the second call changes nothing). The child
         gets fresh locks, a fresh stop event, and `stats` restarting at zero: the child only
         delivers what it buffers itself, so its counters never repeat the parent's (see
         `DeliveryStats.after_fork`). A `PlatformClient` gets connections of its own
@@ -366,3 +372,15 @@ class TracengentSpanExporter(SpanExporter):
                 self._platform.after_fork(stop_events=(old_stop, self._stop))
         except Exception as exc:  # noqa: BLE001 - runs in the fork hook: never raise there
             self._stats.add_internal_error("after_fork", exc)
+
+
+def _weak_after_fork(exporter: TracengentSpanExporter) -> Callable[[], None]:
+    """A fork hook calling `exporter.after_fork()` without keeping the exporter alive."""
+    ref = weakref.ref(exporter)
+
+    def after_in_child() -> None:
+        target = ref()
+        if target is not None:
+            target.after_fork()
+
+    return after_in_child
