@@ -18,10 +18,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from opentelemetry.exporter.tracengent._platform_calls import PLATFORM_CALL_KEY, platform_call
 from opentelemetry.instrumentation.tracengent_httpx import (
     AsyncGatedTransport,
     GatedTransport,
     TracengentHTTPXInstrumentor,
+    _flow,
 )
 from opentelemetry.instrumentation.tracengent_httpx import gate as gate_module
 from opentelemetry.instrumentation.tracengent_httpx import instrumentor as instrumentor_module
@@ -129,15 +131,34 @@ def test_ungoverned_host_is_not_checked(
     assert gate.checked == []
 
 
-def test_suppressed_requests_are_not_gated(
+def test_suppressed_instrumentation_does_not_bypass_the_gate(
     instrumentor: TracengentHTTPXInstrumentor, server: LoopbackServer
 ) -> None:
-    """Requests made under suppress_instrumentation (the platform's own) pass unchecked."""
+    """A request made under OTel's suppress_instrumentation (any library may set it) is still
+    gated: suppressing telemetry must not let a governed request leave unchecked."""
     gate = RecordingGate(refuse=True)
     instrumentor.instrument(gate=gate)
-    with suppress_instrumentation(), httpx.Client() as client:
+    with suppress_instrumentation(), httpx.Client() as client, pytest.raises(Refused):
+        client.get(f"{server.url}/library-call")
+    assert server.received == []
+    assert len(gate.checked) == 1
+
+
+def test_the_platforms_own_calls_are_not_gated(
+    instrumentor: TracengentHTTPXInstrumentor, server: LoopbackServer
+) -> None:
+    """Requests the SDK makes to its platform (marked by `platform_call`) pass unchecked:
+    asking the platform about its own calls would recurse."""
+    gate = RecordingGate(refuse=True)
+    instrumentor.instrument(gate=gate)
+    with platform_call(), httpx.Client() as client:
         assert client.get(f"{server.url}/platform").status_code == 200
     assert gate.checked == []
+
+
+def test_the_exporter_and_the_instrumentor_spell_one_platform_call_key() -> None:
+    """The two packages do not depend on each other; their copies of the key must agree."""
+    assert _flow.PLATFORM_CALL_KEY == PLATFORM_CALL_KEY
 
 
 def test_http_only_suppression_does_not_bypass_the_gate(

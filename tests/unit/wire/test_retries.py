@@ -10,8 +10,10 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from opentelemetry.context import get_value
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
+from opentelemetry.exporter.tracengent._platform_calls import PLATFORM_CALL_KEY
 from opentelemetry.exporter.tracengent.errors import PlatformError, PlatformUnavailableError
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.transport import DeliveryResult
@@ -227,16 +229,18 @@ async def test_a_broken_transport_never_raises_from_post(
 async def test_platform_calls_run_with_instrumentation_suppressed(
     script: Script, harness: HarnessFactory
 ) -> None:
-    """Every platform request, the token fetch included, runs under suppress_instrumentation."""
-    seen: list[bool] = []
+    """Every platform request, the token fetch included, runs under suppress_instrumentation
+    and marked as the SDK's own (egress gates let only those through)."""
+    seen: list[tuple[bool, object]] = []
 
     def answer(status: int, body: object) -> httpx.Response:
-        seen.append(is_instrumentation_enabled())
+        seen.append((is_instrumentation_enabled(), get_value(PLATFORM_CALL_KEY)))
         return httpx.Response(status, json=body)
 
     script.on("/v1/oauth/token", lambda _: answer(200, {"access_token": "a.b.c"}))
     script.on(AUTHORIZE_PATH, lambda _: answer(200, ALLOW))
     h = harness()
     await h.call("authorize", {"permission": "payments:refund"})
-    assert seen == [False, False]
+    assert seen == [(False, True), (False, True)]
     assert is_instrumentation_enabled()
+    assert get_value(PLATFORM_CALL_KEY) is None

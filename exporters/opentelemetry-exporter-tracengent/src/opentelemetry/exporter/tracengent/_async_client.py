@@ -10,7 +10,6 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Sequence
 
 import httpx
-from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from opentelemetry.exporter.tracengent._http_policy import (
     CallOutcome,
@@ -23,6 +22,7 @@ from opentelemetry.exporter.tracengent._http_policy import (
     parse_json_object,
 )
 from opentelemetry.exporter.tracengent._loop_local import LoopLocalAsyncClient
+from opentelemetry.exporter.tracengent._platform_calls import platform_call
 from opentelemetry.exporter.tracengent._platform_core import (
     AUTHORIZE_PATH,
     EVENTS_PATH,
@@ -218,7 +218,7 @@ class AsyncPlatformClient:
         return core.governance_response(outcome)
 
     async def _drive(self, steps: Generator[Step, object, CallOutcome]) -> CallOutcome:
-        with suppress_instrumentation():
+        with platform_call():
             reply: object = None
             try:
                 step = next(steps)

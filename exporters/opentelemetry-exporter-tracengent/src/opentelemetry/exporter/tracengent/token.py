@@ -28,7 +28,6 @@ from typing import Final
 from urllib.parse import urlencode
 
 import httpx
-from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from opentelemetry.exporter.tracengent._http_policy import (
     MAX_WAIT_S,
@@ -38,6 +37,7 @@ from opentelemetry.exporter.tracengent._http_policy import (
     parse_retry_after,
 )
 from opentelemetry.exporter.tracengent._loop_local import LoopLocalAsyncClient
+from opentelemetry.exporter.tracengent._platform_calls import platform_call
 from opentelemetry.exporter.tracengent.claims import TokenClaims, read_claims
 from opentelemetry.exporter.tracengent.errors import (
     AgentDisabledError,
@@ -177,7 +177,7 @@ class AgentTokenProvider:
             timeout_s = self._may_fetch(deadline)
             http = self._sync_client()
             try:
-                with suppress_instrumentation():
+                with platform_call():
                     response = http.post(
                         self._url(),
                         content=self._form(),
@@ -208,7 +208,7 @@ class AgentTokenProvider:
             timeout_s = self._may_fetch(deadline)
             http = self._async_client()
             try:
-                with suppress_instrumentation():
+                with platform_call():
                     response = await http.post(
                         self._url(),
                         content=self._form(),

@@ -37,7 +37,6 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Final
 
 import httpx
-from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from opentelemetry.exporter.tracengent._async_client import AsyncPlatformClient
 from opentelemetry.exporter.tracengent._http_policy import (
@@ -50,6 +49,7 @@ from opentelemetry.exporter.tracengent._http_policy import (
     Wait,
     parse_json_object,
 )
+from opentelemetry.exporter.tracengent._platform_calls import platform_call
 from opentelemetry.exporter.tracengent._platform_core import (
     AUTHORIZE_PATH,
     EVENTS_PATH,
@@ -300,7 +300,7 @@ class PlatformClient:
         return core.governance_response(outcome)
 
     def _drive(self, steps: Generator[Step, object, CallOutcome]) -> CallOutcome:
-        with suppress_instrumentation():
+        with platform_call():
             reply: object = None
             try:
                 step = next(steps)

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from typing import Final
 
 import httpx
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.context import get_value
 
 from opentelemetry.instrumentation.tracengent_httpx.gate import EgressGate
+
+PLATFORM_CALL_KEY: Final = "tracengent-platform-call"
+"""The OTel context key the Tracengent SDK sets (to True) around its own platform calls; the
+exporter package spells the same key (`opentelemetry.exporter.tracengent._platform_calls`)."""
 
 # Set while a gated request is handed to the transport below the gate: a `GatedTransport` whose
 # inner transport is a patched `HTTPTransport` must not authorize the same request twice.
@@ -22,15 +27,16 @@ _INSIDE_GATE: ContextVar[bool] = ContextVar("tracengent_httpx_inside_gate", defa
 def must_check(gate: EgressGate | None, request: httpx.Request) -> bool:
     """Whether `request` goes through `gate` before it is sent.
 
-    Not when there is no gate, when the request is already past a gate, or when instrumentation
-    is suppressed (the platform's own calls run suppressed: gating them would recurse). OTel's
-    narrower *HTTP* suppression key is deliberately ignored: libraries set it to avoid duplicate
-    client spans, and that must not let a governed request leave unchecked.
+    Not when there is no gate, when the request is already past a gate, or when it is one of
+    the Tracengent SDK's own platform calls (`PLATFORM_CALL_KEY` in the OTel context: gating
+    them would recurse). OTel's suppression keys are deliberately ignored: any library may
+    suppress instrumentation (against duplicate spans, or its own traffic), and that must not
+    let a governed request leave unchecked.
     """
     return (
         gate is not None
         and not _INSIDE_GATE.get()
-        and is_instrumentation_enabled()
+        and get_value(PLATFORM_CALL_KEY) is not True
         and gate.is_governed(request)
     )
 
