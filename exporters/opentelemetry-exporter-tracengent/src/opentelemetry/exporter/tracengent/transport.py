@@ -2,12 +2,14 @@
 
 Both are thin shells over one I/O-free policy (`_http_policy.run_call`): they perform the steps it
 yields (send a request, sleep, get a token) and nothing else, so auth, retries, backoff,
-`Retry-After`, deadlines and gzip behave identically in both. Every request runs under OTel's
-suppress-instrumentation context: the platform calls never become spans and are never gated.
+`Retry-After`, deadlines and gzip behave identically in both. Every request runs inside
+`platform_call()`: OTel instrumentation suppressed (the platform calls never become spans) and
+marked as the SDK's own, so egress gates let them through (see `_platform_calls`).
 
 `post_events` / `post_trace_close` never raise: they return a `DeliveryResult`. The governance
-calls raise only `PlatformError` subclasses (see `errors.py`); a malformed decision object is not
-an error but a deny (`AuthDecision.from_wire`, `ToolDecision.from_wire`).
+calls raise only `PlatformError` and its subclasses (see `errors.py`): a plain `PlatformError`
+for a failure of the SDK's own (never to be read as an unavailable platform); a malformed
+decision object is not an error but a deny (`AuthDecision.from_wire`, `ToolDecision.from_wire`).
 
 The request/retry rules live in `_http_policy`, what both shells share in `_platform_core`, and
 the coroutine shell in `_async_client` (re-exported here).
@@ -22,7 +24,7 @@ caller gives, or a proxy configured in the environment (httpx applies it at the 
 
 Connection pools are not fork-safe: a child made by `os.fork()` would send on the parent's
 kept-alive sockets, and each process could read the other's answers. `PlatformClient.after_fork`
-gives the child a pool of its own (the exporter calls it from the span processor's fork hook).
+gives the child a pool of its own (the exporter's and `TracengentClient`'s fork hooks call it).
 """
 
 from __future__ import annotations
@@ -179,7 +181,8 @@ class PlatformClient:
 
         Raises:
             PlatformError: `PlatformUnavailableError`, `PlatformRejectedError`,
-                `AgentDisabledError` or `MalformedResponseError` (no decision was obtained).
+                `AgentDisabledError` or `MalformedResponseError` (no decision was obtained), or
+                a plain `PlatformError` when the SDK itself failed (not the platform).
         """
         response = self._governance("POST", AUTHORIZE_PATH, request, deadline)
         return AuthDecision.from_wire(parse_json_object(response))
