@@ -13,8 +13,7 @@ import logging
 import os
 import threading
 import time
-import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import DeliveryStats
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._weak import weak_hook
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -153,7 +153,7 @@ class TracengentClient(GovernanceMethods):
         )
         self._recorder.llm_authorizer = self._governance.authorizer
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_weak_after_fork(self))
+            os.register_at_fork(after_in_child=weak_hook(self, TracengentClient._after_fork))
 
     def _after_fork(self) -> None:
         """In a child of `os.fork()`: governance and platform calls stop sharing the parent's
@@ -389,15 +389,3 @@ def _shutdown_within(processor: SpanProcessor, deadline: float) -> None:
         processor.shutdown(timeout_millis=remaining_ms)
     else:
         processor.shutdown()
-
-
-def _weak_after_fork(client: TracengentClient) -> Callable[[], None]:
-    """A fork hook calling `client._after_fork()` without keeping the client alive."""
-    ref = weakref.ref(client)
-
-    def after_in_child() -> None:
-        target = ref()
-        if target is not None:
-            target._after_fork()
-
-    return after_in_child

@@ -6,8 +6,7 @@ import logging
 import os
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +26,7 @@ from opentelemetry.exporter.tracengent._translate import (
     SpanTranslator,
     TranslationSettings,
 )
+from opentelemetry.exporter.tracengent._weak import weak_hook
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject
@@ -154,7 +154,7 @@ class TracengentSpanExporter(SpanExporter):
         self._max_batch_size = self._options.max_batch_size if self._options is not None else 1
         if hasattr(os, "register_at_fork"):
             # Under any span processor (OTel's `BatchSpanProcessor` in zero-code setups too).
-            os.register_at_fork(after_in_child=_weak_after_fork(self))
+            os.register_at_fork(after_in_child=weak_hook(self, TracengentSpanExporter.after_fork))
 
     @property
     def options(self) -> TracengentOptions | None:
@@ -372,15 +372,3 @@ class TracengentSpanExporter(SpanExporter):
                 self._platform.after_fork(stop_events=(old_stop, self._stop))
         except Exception as exc:  # noqa: BLE001 - runs in the fork hook: never raise there
             self._stats.add_internal_error("after_fork", exc)
-
-
-def _weak_after_fork(exporter: TracengentSpanExporter) -> Callable[[], None]:
-    """A fork hook calling `exporter.after_fork()` without keeping the exporter alive."""
-    ref = weakref.ref(exporter)
-
-    def after_in_child() -> None:
-        target = ref()
-        if target is not None:
-            target.after_fork()
-
-    return after_in_child

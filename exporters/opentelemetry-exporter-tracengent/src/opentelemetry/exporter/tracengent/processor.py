@@ -14,7 +14,6 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from typing import Final
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
@@ -28,6 +27,7 @@ from opentelemetry.exporter.tracengent._classify import (
     classify,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
+from opentelemetry.exporter.tracengent._weak import weak_hook
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
@@ -118,11 +118,11 @@ class TracengentSpanProcessor(SpanProcessor):
         self._counting_only = not exporter.configured
         self._closed = False
         self._start_worker()
-        self._atexit_hook = _weak_hook(self, TracengentSpanProcessor._flush_at_exit)
+        self._atexit_hook = weak_hook(self, TracengentSpanProcessor._flush_at_exit)
         atexit.register(self._atexit_hook)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(
-                after_in_child=_weak_hook(self, TracengentSpanProcessor._restart_after_fork)
+                after_in_child=weak_hook(self, TracengentSpanProcessor._restart_after_fork)
             )
 
     def _start_worker(self) -> None:
@@ -422,17 +422,3 @@ def _run_worker(ref: weakref.ref[TracengentSpanProcessor]) -> None:
         if not processor._work_once():
             return
         del processor
-
-
-def _weak_hook(
-    processor: TracengentSpanProcessor, method: Callable[[TracengentSpanProcessor], None]
-) -> Callable[[], None]:
-    """A no-argument hook calling `method` on `processor` without keeping it alive."""
-    ref = weakref.ref(processor)
-
-    def hook() -> None:
-        target = ref()
-        if target is not None:
-            method(target)
-
-    return hook
