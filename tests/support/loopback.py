@@ -19,6 +19,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0
+    """The port the request came from (with `keep_alive`, one per pooled connection)."""
 
     def json(self) -> object:
         """The body parsed as JSON."""
@@ -50,19 +52,29 @@ class LoopbackServer:
 
 
 @contextmanager
-def serve(responder: Responder) -> Iterator[LoopbackServer]:
-    """Serve `responder` on a free loopback port until the block exits (then shut down)."""
+def serve(responder: Responder, *, keep_alive: bool = False) -> Iterator[LoopbackServer]:
+    """Serve `responder` on a free loopback port until the block exits (then shut down).
+
+    `keep_alive`: answer as HTTP/1.1, so a client's pooled connection stays open across its
+    requests (and `Received.client_port` tells the connections apart).
+    """
     lock = threading.Lock()
     state: LoopbackServer | None = None
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
             received = Received(
-                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+                self.client_address[1],
             )
             assert state is not None
             with lock:

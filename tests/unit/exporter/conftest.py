@@ -16,6 +16,7 @@ from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
 
 START_NS = 1_795_515_302_123_456_789
 """A fixed span start: 2026-11-24T10:15:02.123456789Z."""
@@ -146,3 +147,22 @@ def options() -> TracengentOptions:
 def platform() -> FakePlatform:
     """A fake platform that accepts everything."""
     return FakePlatform()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Poll `condition` until it holds or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.002)
+    return condition()
+
+
+@pytest.fixture
+def processors() -> Iterator[list[TracengentSpanProcessor]]:
+    """Processors created by a test, shut down after it."""
+    created: list[TracengentSpanProcessor] = []
+    yield created
+    for processor in created:
+        processor.shutdown(timeout_millis=1000)

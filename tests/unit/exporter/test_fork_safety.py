@@ -15,7 +15,6 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 
 import httpx
@@ -28,6 +27,7 @@ from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
 from opentelemetry.exporter.tracengent.transport import PlatformClient
+from tests.support.loopback import LoopbackServer, Received, Reply, json_reply, serve
 
 from .conftest import SpanMaker
 
@@ -113,15 +113,6 @@ def client_credentials_options() -> TracengentOptions:
     )
 
 
-@pytest.fixture
-def processors() -> Iterator[list[TracengentSpanProcessor]]:
-    """Processors the test made; shut down (in the parent) after it."""
-    made: list[TracengentSpanProcessor] = []
-    yield made
-    for processor in made:
-        processor.shutdown(timeout_millis=1000)
-
-
 Builder = Callable[..., TracengentSpanProcessor]
 
 
@@ -143,55 +134,20 @@ def event_span(make_span: SpanMaker, name: str) -> ReadableSpan:
     return make_span(name, {A.EVENT_TYPE: "action"})
 
 
-class _LoopbackPlatform(ThreadingHTTPServer):
-    """Accepts every event batch on loopback and records `(client port, event names)`."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _IngestHandler)
-        self.seen: list[tuple[int, list[str]]] = []
-
-    @property
-    def url(self) -> str:
-        """The base URL to configure."""
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _IngestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the pool keeps the connection open
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        names = [str(event["name"]) for event in json.loads(body)]
-        cast(_LoopbackPlatform, self.server).seen.append((self.client_address[1], names))
-        answer = json.dumps({"accepted": len(names), "stored": len(names), "duplicates": 0})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer.encode())
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the test reads what `seen` recorded."""
+def _accept_events(received: Received) -> Reply:
+    events = cast("list[dict[str, object]]", received.json())
+    return json_reply({"accepted": len(events), "stored": len(events), "duplicates": 0})
 
 
 @pytest.fixture
-def loopback_platform() -> Iterator[_LoopbackPlatform]:
-    """A tiny ingest server on a free loopback port, stopped after the test."""
-    server = _LoopbackPlatform()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def loopback_platform() -> Iterator[LoopbackServer]:
+    """A tiny keep-alive ingest server on a free loopback port, stopped after the test."""
+    with serve(_accept_events, keep_alive=True) as server:
+        yield server
 
 
 def test_the_child_sends_on_a_connection_of_its_own(
-    loopback_platform: _LoopbackPlatform, make_processor: Builder, make_span: SpanMaker
+    loopback_platform: LoopbackServer, make_processor: Builder, make_span: SpanMaker
 ) -> None:
     """The parent's kept-alive connection is never written to by the child."""
     exporter = TracengentSpanExporter(ingest_key_options(loopback_platform.url))
@@ -206,7 +162,10 @@ def test_the_child_sends_on_a_connection_of_its_own(
         return {}
 
     in_child(scenario)
-    ports = {names[0]: port for port, names in loopback_platform.seen}
+    ports = {
+        cast("list[dict[str, object]]", received.json())[0]["name"]: received.client_port
+        for received in loopback_platform.received
+    }
     assert ports["child"] != ports["parent"]
 
 

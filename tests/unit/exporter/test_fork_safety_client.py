@@ -3,11 +3,8 @@ processor stop sharing the parent's connections, locks and counters."""
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 
 import httpx
@@ -15,6 +12,7 @@ import pytest
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
+from tests.support.loopback import LoopbackServer, Received, Reply, json_reply, serve
 from tracengent import TracengentClient, TracengentOptions
 
 from .conftest import SpanMaker
@@ -23,56 +21,21 @@ from .test_fork_safety import Report, accepted, batch_size, event_span, in_child
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX-only")
 
 
-class _DecidingPlatform(ThreadingHTTPServer):
-    """Answers `/v1/authorize` with an allow naming the permission asked, and records which
-    client port asked (keep-alive: a pooled connection keeps its port)."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _AuthorizeHandler)
-        self.asked: list[tuple[int, str]] = []
-
-    @property
-    def url(self) -> str:
-        """The base URL to configure."""
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _AuthorizeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        permission = str(json.loads(body).get("permission")) if body else ""
-        cast(_DecidingPlatform, self.server).asked.append((self.client_address[1], permission))
-        answer = json.dumps(
-            {"allowed": True, "status": "allowed", "reason": permission, "decisionId": "d"}
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the test reads `asked`."""
+def _allow_naming_the_permission(received: Received) -> Reply:
+    permission = cast("dict[str, object]", received.json())["permission"]
+    return json_reply({"allowed": True, "status": "allowed", "reason": permission})
 
 
 @pytest.fixture
-def deciding_platform() -> Iterator[_DecidingPlatform]:
-    """A tiny authorize server on a free loopback port, stopped after the test."""
-    server = _DecidingPlatform()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def deciding_platform() -> Iterator[LoopbackServer]:
+    """Answers `/v1/authorize` with an allow naming the permission asked, on a keep-alive
+    loopback server (a pooled connection keeps its client port); stopped after the test."""
+    with serve(_allow_naming_the_permission, keep_alive=True) as server:
+        yield server
 
 
 def test_a_forked_child_asks_for_decisions_on_a_connection_of_its_own(
-    deciding_platform: _DecidingPlatform,
+    deciding_platform: LoopbackServer,
 ) -> None:
     """A client made before the fork (a pre-forking server's workers): the child's decision
     comes on its own connection, so it can never read the parent's answer as its own."""
@@ -92,7 +55,10 @@ def test_a_forked_child_asks_for_decisions_on_a_connection_of_its_own(
             return {"reason": decision.reason, "allowed": decision.allowed}
 
         assert in_child(scenario) == {"reason": "child:ask", "allowed": True}
-        ports = {permission: port for port, permission in deciding_platform.asked}
+        ports = {
+            cast("dict[str, object]", received.json())["permission"]: received.client_port
+            for received in deciding_platform.received
+        }
         assert ports["child:ask"] != ports["parent:ask"]
         # The parent's pooled connection still serves the parent.
         assert client.authorize("parent:again").reason == "parent:again"

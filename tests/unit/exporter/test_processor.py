@@ -6,9 +6,8 @@ import atexit
 import collections
 import gc
 import threading
-import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -24,28 +23,9 @@ from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 
-from .conftest import FakePlatform, FakeResult, SpanMaker
+from .conftest import FakePlatform, FakeResult, SpanMaker, wait_until
 
 ACTION = {A.EVENT_TYPE: "action"}
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    """Poll `condition` until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.002)
-    return condition()
-
-
-@pytest.fixture
-def processors() -> Iterator[list[TracengentSpanProcessor]]:
-    """Processors created by a test, shut down after it."""
-    created: list[TracengentSpanProcessor] = []
-    yield created
-    for processor in created:
-        processor.shutdown(timeout_millis=1000)
 
 
 @pytest.fixture

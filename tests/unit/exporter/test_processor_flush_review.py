@@ -6,7 +6,7 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -22,30 +22,11 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 
-from .conftest import FakePlatform, FakeResult, Responder, SpanMaker, deliver_all
+from .conftest import FakePlatform, FakeResult, Responder, SpanMaker, deliver_all, wait_until
 
 ACTION = {A.EVENT_TYPE: "action"}
 MARGIN_S = 1.5
 """How much longer than its timeout a call may take on a busy machine."""
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    """Poll `condition` until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.002)
-    return condition()
-
-
-@pytest.fixture
-def processors() -> Iterator[list[TracengentSpanProcessor]]:
-    """Processors created by a test, shut down after it."""
-    created: list[TracengentSpanProcessor] = []
-    yield created
-    for processor in created:
-        processor.shutdown(timeout_millis=1000)
 
 
 def over(
