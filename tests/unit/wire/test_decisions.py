@@ -195,3 +195,13 @@ def test_only_an_id_that_names_an_approval_is_kept(raw: object, usable: str | No
     pending = {"allowed": False, "status": "pending_approval", "approvalId": raw}
     assert AuthDecision.from_wire(pending).approval_id == usable
     assert ToolDecision.from_wire(pending).approval_id == usable
+
+
+@pytest.mark.parametrize("path", ["$..card", "$.cards[*]", "$['card']", ""])
+def test_an_allow_whose_redaction_path_cannot_be_applied_is_a_deny(path: str) -> None:
+    """A redaction path outside the grammar would be skipped, letting the value it names leave:
+    on an allow it makes the decision malformed."""
+    decision = ToolDecision.from_wire(
+        {"allowed": True, "status": "allowed", "redactions": [{"field": path, "strategy": "mask"}]}
+    )
+    assert (decision.allowed, decision.outcome) == (False, "malformed_decision")

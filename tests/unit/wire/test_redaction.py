@@ -196,3 +196,6 @@ def test_redaction_from_wire_is_strict() -> None:
     assert Redaction.from_wire({"field": "$.a", "strategy": "mask"}) == Redaction("$.a", "mask")
     assert Redaction.from_wire({"field": "$.a", "strategy": "hash"}) is None
     assert Redaction.from_wire("$.a") is None
+    # A path outside the grammar could never be applied: not a rule.
+    assert Redaction.from_wire({"field": "$..card"}) is None
+    assert Redaction.from_wire({"field": "$.cards[*]", "strategy": "mask"}) is None

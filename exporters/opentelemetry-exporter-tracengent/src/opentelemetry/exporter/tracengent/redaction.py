@@ -43,14 +43,15 @@ class Redaction:
 
     @classmethod
     def from_wire(cls, raw: object) -> Redaction | None:
-        """Parse `{"field": "$.card", "strategy": "mask"}`; None when it is not such an object."""
+        """Parse `{"field": "$.card", "strategy": "mask"}`; None when it is not such an object,
+        or when its path is outside the grammar (a rule that could never be applied)."""
         if not isinstance(raw, Mapping):
             return None
         path = raw.get("field")
         strategy = raw.get("strategy", "remove")
-        if not isinstance(path, str) or strategy not in ("remove", "mask"):
+        if parse_path(path) is None or strategy not in ("remove", "mask"):
             return None
-        return cls(path, strategy)
+        return cls(str(path), strategy)
 
 
 RedactionRule: TypeAlias = Redaction | str | Mapping[str, object]
