@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -285,3 +286,33 @@ def test_a_failed_trace_close_is_counted(make_span: SpanMaker, options: Tracenge
     exporter.export([make_span("r", {A.GEN_AI_OPERATION_NAME: "invoke_agent"})])
     assert exporter.stats.traces_closed == 0
     assert exporter.stats.dropped(DropReason.SHUTDOWN_TIMEOUT) == 1
+
+
+@pytest.mark.parametrize("on_deadline", [DropReason.SHUTDOWN_TIMEOUT, DropReason.RETRIES_EXHAUSTED])
+def test_retries_cut_short_by_the_deadline_are_counted_as_the_deadline_says(
+    make_span: SpanMaker, options: TracengentOptions, on_deadline: DropReason
+) -> None:
+    """A 503 whose next retry would wait past the deadline ends the call before the deadline
+    itself: what it drops is counted with the deadline's reason (`shutdown_timeout` in a
+    shutdown's last drain), not as retries exhausted."""
+    answered: list[str] = []
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        answered.append(request.url.path)
+        return httpx.Response(503)
+
+    exporter = TracengentSpanExporter(options, transport=httpx.MockTransport(unavailable))
+    try:
+        span = make_span("a", {A.EVENT_TYPE: "action"})
+        # 0.1 s left: the first retry's wait (0.2 s or more) would pass it.
+        result = exporter.deliver(
+            [(span, dict(span.attributes or {}))],
+            deadline=time.monotonic() + 0.1,
+            on_deadline=on_deadline,
+        )
+        assert result is SpanExportResult.FAILURE
+        assert answered == ["/v1/ingest/events"]
+        assert exporter.stats.dropped(on_deadline) == 1
+        assert exporter.dropped_count == 1
+    finally:
+        exporter.shutdown()

@@ -218,6 +218,8 @@ class CallOutcome:
     kind: OutcomeKind
     response: httpx.Response | None = None
     error: PlatformError | None = None
+    cut_by_deadline: bool = False
+    """The call's deadline ended it (no time left, or the next retry's wait would pass it)."""
 
     @property
     def status_code(self) -> int | None:
@@ -312,6 +314,14 @@ def _unavailable(message: str, status_code: int | None) -> CallOutcome:
     return _failed(PlatformUnavailableError(message, status_code=status_code))
 
 
+def _cut_by_deadline(message: str, status_code: int | None) -> CallOutcome:
+    return CallOutcome(
+        "failed",
+        error=PlatformUnavailableError(message, status_code=status_code),
+        cut_by_deadline=True,
+    )
+
+
 def _token_problem(error: PlatformError) -> CallOutcome:
     if isinstance(error, AgentDisabledError):
         return _failed(AgentDisabledError("agent disabled", status_code=error.status_code))
@@ -365,7 +375,7 @@ def run_call(
     while True:
         remaining = deadline - clock()
         if remaining <= 0:
-            return _unavailable(f"deadline exceeded ({last})", last_status)
+            return _cut_by_deadline(f"deadline exceeded ({last})", last_status)
         retry_after: float | None = None
         if settings.uses_token and token is None:
             reply = yield FetchToken(deadline, stale=stale)
@@ -422,7 +432,7 @@ def run_call(
             )
         wait = max(backoff_seconds(retries, jitter()), retry_after or 0.0)
         if clock() + wait >= deadline:
-            return _unavailable(
+            return _cut_by_deadline(
                 f"retries stopped: a {wait:.2f}s wait would pass the deadline ({last})",
                 last_status,
             )

@@ -79,6 +79,7 @@ class DeliveryResult:
         reason: why not everything was delivered (`"rejected: 400 ..."`, `"retries exhausted:
             503"`, `"agent disabled"`); None on success.
         status_code: the last HTTP status answered, when there was one.
+        cut_by_deadline: the call's deadline ended it before the retries did.
     """
 
     delivered: int
@@ -86,6 +87,7 @@ class DeliveryResult:
     failed: int
     reason: str | None
     status_code: int | None
+    cut_by_deadline: bool = False
 
 
 AGENT_DISABLED: Final = "agent disabled"
@@ -306,7 +308,7 @@ class PlatformCore:
             what,
             reason,
         )
-        return DeliveryResult(0, 0, count, reason, status)
+        return DeliveryResult(0, 0, count, reason, status, outcome.cut_by_deadline)
 
     def unsent(self, count: int, reason: str) -> DeliveryResult:
         """A `DeliveryResult` for items that were never sent (disabled, unserializable, a bug)."""

@@ -269,10 +269,13 @@ class TracengentSpanExporter(SpanExporter):
         self._stats.add_dropped(DropReason.NOT_CONFIGURED, not_configured)
         return after_shutdown + not_configured
 
-    def _failure_reason(self, reason: str | None, budget: _Budget) -> DropReason:
+    def _failure_reason(
+        self, reason: str | None, budget: _Budget, result: DeliveryOutcome | None = None
+    ) -> DropReason:
         if self._stop.is_set():
             return DropReason.SHUTDOWN_TIMEOUT
-        if budget.expired():
+        # The deadline ended the call (a platform fake need not say so: read defensively).
+        if budget.expired() or getattr(result, "cut_by_deadline", False) is True:
             return budget.on_deadline
         if reason is not None and "disabled" in reason.lower():
             return DropReason.AGENT_DISABLED
@@ -300,7 +303,7 @@ class TracengentSpanExporter(SpanExporter):
             self._stats.add_dropped(DropReason.REJECTED, rejected, detail=result.reason)
         if failed:
             self._stats.add_dropped(
-                self._failure_reason(result.reason, budget), failed, detail=result.reason
+                self._failure_reason(result.reason, budget, result), failed, detail=result.reason
             )
         return rejected + failed
 
@@ -324,7 +327,7 @@ class TracengentSpanExporter(SpanExporter):
             self._stats.add_dropped(DropReason.REJECTED, detail=result.reason)
         else:
             self._stats.add_dropped(
-                self._failure_reason(result.reason, budget), detail=result.reason
+                self._failure_reason(result.reason, budget, result), detail=result.reason
             )
         return 1
 
