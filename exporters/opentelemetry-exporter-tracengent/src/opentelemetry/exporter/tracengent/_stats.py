@@ -75,6 +75,8 @@ class DeliveryStats:
         self._error_logged_at: dict[str, float] = {}
         # Batches being delivered, by thread: items counted so far (see `abandon_batch`).
         self._open_batches: dict[int, int] = {}
+        # What each open batch will count in all (its events, closes and drops), once known.
+        self._batch_items: dict[int, int] = {}
         self._muted_threads: set[int] = set()
 
     def after_fork(self) -> bool:
@@ -136,17 +138,30 @@ class DeliveryStats:
     def begin_batch(self) -> None:
         """The calling thread starts delivering a batch (counts it makes are tallied)."""
         with self._lock:
-            self._open_batches[threading.get_ident()] = 0
+            ident = threading.get_ident()
+            self._open_batches[ident] = 0
+            self._batch_items.pop(ident, None)
+
+    def expect_in_batch(self, items: int) -> None:
+        """The calling thread's open batch will count `items` in all (events, trace closes and
+        drops): what an abandoned batch counts, rather than its span count (a span may count
+        as nothing, or as an event and a trace close)."""
+        ident = threading.get_ident()
+        with self._lock:
+            if ident in self._open_batches:
+                self._batch_items[ident] = items
 
     def end_batch(self) -> None:
         """The calling thread is done with its batch (whether or not it was abandoned)."""
         ident = threading.get_ident()
         with self._lock:
             self._open_batches.pop(ident, None)
+            self._batch_items.pop(ident, None)
             self._muted_threads.discard(ident)
 
     def abandon_batch(self, thread_id: int, size: int) -> None:
-        """Count now the part of `thread_id`'s open batch of `size` items not yet counted.
+        """Count now the part of `thread_id`'s open batch not yet counted: `size` items, or what
+        `expect_in_batch` said it would count.
 
         Used when a close must return while a request is still in flight: its items are
         counted `shutdown_timeout` at once, and what that thread counts later is ignored, so
@@ -156,6 +171,7 @@ class DeliveryStats:
             counted = self._open_batches.pop(thread_id, None)
             if counted is None:
                 return
+            size = self._batch_items.pop(thread_id, size)
             self._muted_threads.add(thread_id)
         self.add_dropped(DropReason.SHUTDOWN_TIMEOUT, max(0, size - counted))
 

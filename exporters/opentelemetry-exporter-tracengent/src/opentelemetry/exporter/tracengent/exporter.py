@@ -219,6 +219,9 @@ class TracengentSpanExporter(SpanExporter):
         result = SpanExportResult.FAILURE
         with self._stats.guard("export"):
             requests, closes, dropped = self._translate(entries)
+            # What a shutdown that abandons this batch counts: not its span count (a span may
+            # be no event, or an event and a trace close).
+            self._stats.expect_in_batch(sum(map(len, requests)) + len(closes) + dropped)
             budget = _Budget(deadline, on_deadline)
             for request in requests:
                 dropped += self._post_events(request, budget)
