@@ -342,7 +342,14 @@ class Recorder:
             self.detach(active)
             attrs = RecordedAttributes()
             if llm and isinstance(result, LlmCallResult):
-                attrs[A.USAGE_TOKENS] = int(result.tokens)
+                tokens = result.tokens
+                if type(tokens) is int or (type(tokens) is float and math.isfinite(tokens)):
+                    attrs[A.USAGE_TOKENS] = int(tokens)
+                else:
+                    # The event goes without its usage (counted as an omitted value).
+                    self.payload_guard.failed(
+                        "track_llm_call", f"tokens must be a finite number, got {tokens!r}"
+                    )
                 if result.model:
                     attrs[A.USAGE_MODEL] = result.model
                 cost_attributes(attrs, result.cost)
@@ -357,6 +364,10 @@ class Recorder:
                 active.span.set_attribute(*attrs.popitem())
             elif attrs:
                 active.span.set_attributes(attrs)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self.guard.failed("recording a span's outcome", exc)
+        # Ended whatever happened above: a span left open would never be exported.
+        try:
             active.span.end()
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self.guard.failed("ending a span", exc)

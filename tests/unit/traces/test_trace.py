@@ -136,6 +136,27 @@ def test_estimated_tokens_authorize_llm_call_before_the_call(harness: Harness) -
     assert budget.asked == [(50, "m-1")]
 
 
+@pytest.mark.parametrize("tokens", [None, float("nan"), float("inf"), "12", True])
+def test_llm_usage_that_is_not_a_number_leaves_the_event_without_it(
+    harness: Harness, tokens: object
+) -> None:
+    """Tokens that are not a finite number: the event is recorded and ended all the same,
+    without a usage count (counted as an omitted value); the span is never left open."""
+    with harness.begin() as trace:
+        value = trace.track_llm_call(
+            "answer",
+            lambda: LlmCallResult("hi", tokens=tokens, model="m-1"),  # type: ignore[arg-type]
+        )
+        trace.step("after")
+    assert value == "hi"
+    assert harness.attr("answer", A.EVENT_TYPE) == "llm_call"
+    assert harness.attr("answer", A.USAGE_TOKENS) is None
+    assert harness.attr("answer", A.USAGE_MODEL) == "m-1"
+    assert harness.context.open_span_count == 0
+    assert harness.recorder.payload_guard.failures == 1
+    assert harness.recorder.guard.failures == 0
+
+
 def test_denied_llm_call_raises_and_never_runs(harness: Harness) -> None:
     """A denied llm:call raises NotAuthorizedException, the call is not made, no event is recorded."""
     harness.recorder.llm_authorizer = _LlmBudget(10)
