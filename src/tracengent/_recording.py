@@ -342,7 +342,7 @@ class Recorder:
             self.detach(active)
             attrs = RecordedAttributes()
             if llm and isinstance(result, LlmCallResult):
-                tokens = result.tokens
+                tokens: object = result.tokens
                 if type(tokens) is int or (type(tokens) is float and math.isfinite(tokens)):
                     attrs[A.USAGE_TOKENS] = int(tokens)
                 else:

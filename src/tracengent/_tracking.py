@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
+from tracengent._state import CURRENT_TRACE
 
 if TYPE_CHECKING:
     from tracengent._client import TracengentClient
@@ -60,6 +61,10 @@ def request_event(request: httpx.Request) -> tuple[str, Attributes]:
 def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | None:
     """Start the request's span, make it current and inject `traceparent` into its headers."""
     name, attrs = request_event(request)
+    if recorder.agent_id and CURRENT_TRACE.get() is None:
+        # Outside a decision trace the span names its agent, as the decorators' do: on a
+        # provider several agents share, only this agent's pipeline exports it.
+        attrs[A.GEN_AI_AGENT_ID] = recorder.agent_id
     active = recorder.open(name, attrs, None, kind=SpanKind.CLIENT)
     if active is not None:
         try:

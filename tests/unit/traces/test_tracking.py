@@ -118,3 +118,13 @@ async def test_url_credentials_are_not_recorded(
     await send(client_harness, is_async, lambda _: httpx.Response(200), "https://u:pw@h.example/p")
     attrs = client_harness.span("GET h.example/p").attributes or {}
     assert "pw" not in str(attrs[A.URL_FULL])
+
+
+async def test_a_request_outside_a_trace_names_its_agent(
+    client_harness: ClientHarness, is_async: bool
+) -> None:
+    """Outside a decision trace the span carries the client's agent id (as a decorated call's
+    does), so on a provider several agents share only this agent's pipeline exports it."""
+    await send(client_harness, is_async, lambda _: httpx.Response(204), "https://api.example/a")
+    attrs = client_harness.span("GET api.example/a").attributes or {}
+    assert attrs[A.GEN_AI_AGENT_ID] == client_harness.client.options.agent_id
