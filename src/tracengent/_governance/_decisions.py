@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Final, Protocol, TypeVar
 
 import httpx
+from opentelemetry.trace import get_current_span
 
+from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.claims import TokenClaims
 from opentelemetry.exporter.tracengent.errors import (
     AgentDisabledError,
@@ -116,9 +118,20 @@ class AsyncGovernancePlatform(Protocol):
 
 
 def current_trace_id() -> str | None:
-    """The Tracengent id of the active decision trace (sent as `traceId`); None outside one."""
+    """The Tracengent id of the active decision trace (sent as `traceId`); None outside one.
+
+    The trace `begin_trace` made current, else the one an `invoke_agent` span opened (zero
+    code, manual OTel, an agent framework): the context processor stamps its id on every span
+    inside it, the current span included.
+    """
     trace = CURRENT_TRACE.get()
-    return trace.trace_id if trace is not None else None
+    if trace is not None:
+        return trace.trace_id
+    attributes = getattr(get_current_span(), "attributes", None)
+    if not isinstance(attributes, Mapping):
+        return None
+    trace_id = attributes.get(A.TRACE_ID)
+    return trace_id if isinstance(trace_id, str) else None
 
 
 def add_redact_fields(fields: Sequence[str]) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from typing import cast
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
@@ -85,3 +87,37 @@ def test_processor_masks_the_current_traces_redact_fields(active_trace: FakeTrac
     assert span.attributes is not None
     assert span.attributes[A.INPUT] == '{"iban":"***REDACTED***","amount":3}'
     provider.shutdown()
+
+
+def test_a_trace_opened_by_an_invoke_agent_span_is_sent_as_trace_id() -> None:
+    """Zero code and manual OTel open decision traces with an `invoke_agent` span, not
+    `begin_trace`: the tool gate still sends the id the context processor stamped."""
+    from opentelemetry.trace import get_tracer
+
+    from tracengent import TracengentClient
+    from tracengent._governance._decisions import current_trace_id
+
+    asked: list[dict[str, object]] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/oauth/token":
+            return httpx.Response(200, json={"access_token": "a.b.c", "expires_in": 900})
+        if request.url.path == "/v1/tool-authorize":
+            asked.append(json.loads(request.content))
+            return httpx.Response(200, json={"allowed": True, "status": "allowed"})
+        return httpx.Response(200, json={})
+
+    client = TracengentClient(make_options(), transport=httpx.MockTransport(platform))
+    try:
+        tracer = get_tracer("agent-framework", tracer_provider=client.tracer_provider)
+        assert current_trace_id() is None
+        with tracer.start_as_current_span(
+            "invoke_agent planner", attributes={A.GEN_AI_OPERATION_NAME: "invoke_agent"}
+        ) as root:
+            stamped = (cast("ReadableSpan", root).attributes or {}).get(A.TRACE_ID)
+            assert isinstance(stamped, str)
+            assert current_trace_id() == stamped
+            assert client.tools.authorize_mcp("search_flights", {"to": "LIS"}).allowed
+        assert [body.get("traceId") for body in asked] == [stamped]
+    finally:
+        client.close()
