@@ -128,7 +128,11 @@ class TracengentClient(GovernanceMethods):
             self._export_key = export_key(self._options, transport, http)
             self._export = attach_to_provider(
                 global_provider,
-                shared_processors=lambda: [ScrubbingProcessor(scrubber)],
+                scrubbing_key=(
+                    self._options.capture_payloads,
+                    tuple(self._options.scrub_patterns),
+                ),
+                scrubbing_processor=lambda: ScrubbingProcessor(scrubber),
                 export_key=self._export_key,
                 export_processor=new_export_processor,
             )

@@ -63,6 +63,8 @@ class ProviderAttachment:
 
     context_processor: ContextProcessor
     exports: dict[Hashable, _SharedExport] = field(default_factory=dict)
+    # The scrubbing settings a scrubbing processor on this provider applies already.
+    scrubbing: set[Hashable] = field(default_factory=set)
 
 
 _lock = threading.Lock()
@@ -130,15 +132,19 @@ def export_key(
 def attach_to_provider(
     provider: TracerProvider,
     *,
-    shared_processors: Callable[[], list[SpanProcessor]],
+    scrubbing_key: Hashable,
+    scrubbing_processor: Callable[[], SpanProcessor],
     export_key: Hashable,
     export_processor: Callable[[], SpanProcessor],
 ) -> SpanProcessor:
     """Add our processors to `provider` once; return the export processor for `export_key`.
 
-    `shared_processors` (called only on the provider's first attachment) builds the processors
-    that run after the context processor (scrubbing); `export_processor` is called only when no
-    live export processor exists for `export_key`. Blocks briefly on a lock (configuration time
+    The context processor is added on the provider's first attachment. `scrubbing_processor`
+    is called when no scrubbing processor with the settings `scrubbing_key` is on the provider
+    yet: each client's scrubbing applies to every span of a shared provider, so the strictest
+    of them holds (one client's `capture_payloads=False` or extra patterns are never lost
+    because another client attached first). `export_processor` is called only when no live
+    export processor exists for `export_key`. Blocks briefly on a lock (configuration time
     only, never on a span's path).
     """
     with _lock:
@@ -147,9 +153,12 @@ def attach_to_provider(
             attachment = ProviderAttachment(context_processor=ContextProcessor())
             # The context processor first, so the processors after it see the stamped trace ids.
             provider.add_span_processor(attachment.context_processor)
-            for processor in shared_processors():
-                provider.add_span_processor(processor)
             _attachments[provider] = attachment
+        if scrubbing_key not in attachment.scrubbing:
+            # Scrubbing happens in `on_start`; every exporter reads a span when it ends, so a
+            # scrubbing processor added after the export processors still runs before them.
+            provider.add_span_processor(scrubbing_processor())
+            attachment.scrubbing.add(scrubbing_key)
         shared = attachment.exports.get(export_key)
         if shared is None:
             shared = _SharedExport(export_processor())

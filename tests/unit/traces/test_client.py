@@ -125,6 +125,37 @@ def test_global_sdk_provider_is_attached_once(sdk_global_provider: TracerProvide
     assert attachment.exports == {}
 
 
+def test_a_later_clients_stricter_scrubbing_applies_on_a_shared_provider(
+    sdk_global_provider: TracerProvider,
+) -> None:
+    """The second client on a provider brings its own scrubbing: its `capture_payloads=False`
+    and extra patterns hold for every span there, although another client attached first."""
+    memory = InMemorySpanExporter()
+    sdk_global_provider.add_span_processor(SimpleSpanProcessor(memory))
+    transport = httpx.MockTransport(FakePlatform([]))
+    lenient = TracengentClient(platform_options(), transport=transport)
+    strict = TracengentClient(
+        platform_options(capture_payloads=False, scrub_patterns=["*iban*"]), transport=transport
+    )
+    attachment = _state.attachment_of(sdk_global_provider)
+    assert attachment is not None
+    assert len(attachment.scrubbing) == 2
+    tracer = sdk_global_provider.get_tracer("app")
+    with tracer.start_as_current_span(
+        "pay", attributes={A.EVENT_TYPE: "action", A.INPUT: '{"note": "private"}', "iban": "DE00"}
+    ):
+        pass
+    lenient.close(timeout=5)
+    strict.close(timeout=5)
+    attrs = next(s for s in memory.get_finished_spans() if s.name == "pay").attributes or {}
+    assert attrs[A.INPUT] != '{"note": "private"}'
+    assert attrs["iban"] != "DE00"
+    # A third client configured as the first adds no scrubbing processor.
+    third = TracengentClient(platform_options(), transport=transport)
+    assert len(attachment.scrubbing) == 2
+    third.close(timeout=5)
+
+
 def test_application_exporter_sees_the_same_otel_trace(sdk_global_provider: TracerProvider) -> None:
     """The application's own exporter on the global provider sees our spans in its trace."""
     memory = InMemorySpanExporter()
