@@ -10,7 +10,7 @@ the two thin `handle_*` shells differ.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import httpx
 from opentelemetry import propagate
@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
+from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
 
 if TYPE_CHECKING:
@@ -33,16 +34,37 @@ __all__ = [
 _FAILURE_STATUS = 400
 
 
-def _safe_url(url: httpx.URL) -> str:
-    # Credentials in the URL's userinfo must not be recorded (OTel semconv says the same).
+# Query parameters OTel's semantic conventions redact in `url.full` whatever the configuration.
+_SIGNATURE_PARAMETERS: Final = frozenset({"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"})
+_REDACTED: Final = "REDACTED"
+
+
+def _safe_url(url: httpx.URL, scrubber: Scrubber | None = None) -> str:
+    """`url` as recorded: without credentials in its userinfo, and with the values of query
+    parameters whose names are sensitive (the scrubber's globs: `*token*`, `*key*`, ...) or
+    signatures replaced by `REDACTED`, as OTel's semantic conventions ask for `url.full`."""
     if url.userinfo:
         url = url.copy_with(username=None, password=None)
+    if url.query:
+        params = url.params.multi_items()
+        redacted = [
+            (name, _REDACTED)
+            if name in _SIGNATURE_PARAMETERS
+            or (scrubber is not None and scrubber.is_sensitive_name(name))
+            else (name, value)
+            for name, value in params
+        ]
+        if redacted != params:
+            url = url.copy_with(params=redacted)
     return str(url)
 
 
-def request_event(request: httpx.Request) -> tuple[str, Attributes]:
+def request_event(
+    request: httpx.Request, scrubber: Scrubber | None = None
+) -> tuple[str, Attributes]:
     """The event's name (0.1.0's `"GET host/path"`) and its span's start attributes: HTTP
-    semconv, tracked, a `tool_call` event of that name."""
+    semconv, tracked, a `tool_call` event of that name. Sensitive query values are redacted
+    from the URL (see `_safe_url`)."""
     url = request.url
     host = url.host
     method = request.method
@@ -53,14 +75,14 @@ def request_event(request: httpx.Request) -> tuple[str, Attributes]:
         A.EVENT_NAME: name,
         A.TRACKED: True,
         A.HTTP_REQUEST_METHOD: method,
-        A.URL_FULL: _safe_url(url),
+        A.URL_FULL: _safe_url(url, scrubber),
         A.SERVER_ADDRESS: host,
     }
 
 
 def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | None:
     """Start the request's span, make it current and inject `traceparent` into its headers."""
-    name, attrs = request_event(request)
+    name, attrs = request_event(request, recorder.scrubber)
     if recorder.agent_id and CURRENT_TRACE.get() is None:
         # Outside a decision trace the span names its agent, as the decorators' do: on a
         # provider several agents share, only this agent's pipeline exports it.

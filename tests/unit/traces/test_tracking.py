@@ -128,3 +128,23 @@ async def test_a_request_outside_a_trace_names_its_agent(
     await send(client_harness, is_async, lambda _: httpx.Response(204), "https://api.example/a")
     attrs = client_harness.span("GET api.example/a").attributes or {}
     assert attrs[A.GEN_AI_AGENT_ID] == client_harness.client.options.agent_id
+
+
+async def test_sensitive_query_values_are_redacted_from_the_recorded_url(
+    client_harness: ClientHarness, is_async: bool
+) -> None:
+    """Values of query parameters with sensitive names (`*key*`, `*token*`, ...) and OTel's
+    signature parameters are recorded as `REDACTED`; the request itself is sent unchanged."""
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(200)
+
+    url = "https://api.example/v1?api_key=sk_live_1&q=shoes&access_token=t0k&Signature=s1g"
+    await send(client_harness, is_async, handler, url)
+    attrs = client_harness.span("GET api.example/v1").attributes or {}
+    assert attrs[A.URL_FULL] == (
+        "https://api.example/v1?api_key=REDACTED&q=shoes&access_token=REDACTED&Signature=REDACTED"
+    )
+    assert sent == [url]
