@@ -279,6 +279,12 @@ class TracengentClient(GovernanceMethods):
         it is authorized first through `/v1/tool-authorize` (`transport: "mcp"`) on this client's
         platform connection, always failing closed. Undo with `.uninstrument()` on the result.
         Does not block.
+
+        The MCP instrumentation is process-wide. When it is active already (under
+        `opentelemetry-instrument`, or from another client), `govern=True` makes this client's
+        gate authorize every call in it (replacing any other gate) and leaves its tracing as it
+        is; `govern=False` then changes nothing (a gate in force stays). `.uninstrument()` on the
+        result removes that instrumentation too, zero-code tracing included.
         """
         from tracengent._mcp import instrument_mcp
 

@@ -2,9 +2,10 @@
 
 `MCPGovernor` authorizes each `tools/call` through `ToolGate` (`/v1/tool-authorize`,
 `transport: "mcp"`, wire contract §6) and ALWAYS fails closed: a deny raises
-`ToolDeniedException`, a pending decision `ToolPendingApprovalException` (the `execute_tool` span is
-then marked `pending`), arguments that are not JSON are denied, and any failure of the gate itself
-is a deny. On an allow the server receives the arguments with every redaction applied.
+`ToolDeniedException`, a pending decision `ToolPendingApprovalException` (the call's `execute_tool`
+span is then marked `pending`; no other span is), arguments that are not JSON are denied, and any
+failure of the gate itself is a deny. On an allow the server receives the arguments with every
+redaction applied.
 
 `MCPPayloadWriter` writes tool arguments and results through the `Scrubber`, so the capture switch
 (`TRACENGENT_CAPTURE_PAYLOADS`), the configured scrub rules and the current decision trace's redact
@@ -99,10 +100,24 @@ def _json_arguments(tool: str, arguments: Mapping[str, object] | None) -> JsonVa
     return document
 
 
-def _mark_pending(decision: ToolDecision) -> None:
-    # The gate runs while the tool call's span is current: a held call is a `pending` event.
-    if decision.pending:
-        trace.get_current_span().set_attribute(A.EVENT_STATUS, A.EventStatuses.PENDING)
+def _is_tool_call_span(span: trace.Span, tool: str) -> bool:
+    attributes = getattr(span, "attributes", None)
+    return (
+        isinstance(attributes, Mapping)
+        and attributes.get(A.GEN_AI_OPERATION_NAME) == A.OPERATION_EXECUTE_TOOL
+        and attributes.get(A.GEN_AI_TOOL_NAME) == tool
+    )
+
+
+def _mark_pending(decision: ToolDecision, tool: str) -> None:
+    # A held call is a `pending` event. The gate runs while the call's execute_tool span is
+    # current, except under suppressed instrumentation: the call then has no span and the current
+    # one is the caller's own, which must not turn pending.
+    if not decision.pending:
+        return
+    span = trace.get_current_span()
+    if _is_tool_call_span(span, tool):
+        span.set_attribute(A.EVENT_STATUS, A.EventStatuses.PENDING)
 
 
 def _approved_arguments(decision: ToolDecision, body: JsonValue) -> dict[str, object] | None:
@@ -135,7 +150,7 @@ class MCPGovernor:
             decision = self._tools.authorize_mcp(tool, body)
         except Exception as exc:  # noqa: BLE001 - a gate that fails, fails closed
             decision = ToolDecision.deny(f"tool authorization failed: {exc}", "sdk_error")
-        _mark_pending(decision)
+        _mark_pending(decision, tool)
         raise_unless_allowed(decision)
         return _approved_arguments(decision, body)
 
@@ -148,7 +163,7 @@ class MCPGovernor:
             decision = await self._tools.authorize_mcp_async(tool, body)
         except Exception as exc:  # noqa: BLE001 - a gate that fails, fails closed
             decision = ToolDecision.deny(f"tool authorization failed: {exc}", "sdk_error")
-        _mark_pending(decision)
+        _mark_pending(decision, tool)
         raise_unless_allowed(decision)
         return _approved_arguments(decision, body)
 
@@ -216,8 +231,11 @@ def instrument_mcp(
 ) -> TracengentMCPInstrumentor:
     """Instrument the MCP client SDK with `mcp_hooks(...)`; undo with `.uninstrument()`.
 
-    `TracengentMCPInstrumentor` is a process-wide singleton: a second call while instrumented
-    changes nothing.
+    `TracengentMCPInstrumentor` is a process-wide singleton. When MCP is instrumented already
+    (by `opentelemetry-instrument`, another client, an earlier call), `govern=True` puts this
+    gate in force in that instrumentation (`use_gate`), replacing any other gate; its tracing is
+    left as it is. `govern=False` then changes nothing: it never removes a gate. The result's
+    `uninstrument()` undoes the MCP instrumentation of the whole process, whoever made it.
 
     Raises:
         TracengentConfigError: `options` are invalid.
@@ -226,9 +244,19 @@ def instrument_mcp(
         options, tracer=tracer, govern=govern, platform=platform, async_platform=async_platform
     )
     instrumentor = TracengentMCPInstrumentor()
-    instrumentor.instrument(
-        tracer_provider=tracer_provider, gate=hooks.gate, payload_hook=hooks.payload_hook
-    )
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(
+            tracer_provider=tracer_provider, gate=hooks.gate, payload_hook=hooks.payload_hook
+        )
+    elif hooks.gate is not None:
+        # `instrument()` would only log "already instrumented": the governance asked for must
+        # be in force all the same.
+        previous = instrumentor.use_gate(hooks.gate)
+        _LOGGER.info(
+            "tracengent: MCP was instrumented already (%s); its tool calls are now authorized "
+            "through this client",
+            "without governance" if previous is None else "its gate replaced",
+        )
     return instrumentor
 
 

@@ -74,7 +74,11 @@ class Harness:
     ) -> Mapping[str, object] | None:
         """`check` or `check_async`, inside an `execute_tool` span as the instrumentation runs it."""
         tracer = self.provider.get_tracer("test")
-        with tracer.start_as_current_span(f"execute_tool {tool}"):
+        attributes = {
+            A.GEN_AI_OPERATION_NAME: A.OPERATION_EXECUTE_TOOL,
+            A.GEN_AI_TOOL_NAME: tool,
+        }
+        with tracer.start_as_current_span(f"execute_tool {tool}", attributes=attributes):
             if mode == "sync":
                 return self.governor.check(tool, arguments)
             return await self.governor.check_async(tool, arguments)

@@ -3,6 +3,12 @@
 The flow never catches what the wrapped call or the gate raises: the application's exception
 (and the gate's deny) reach the caller untouched. Only the payload hook is guarded, because
 telemetry never raises into the agent.
+
+`mcp.Client.call_tool` sends its call through `ClientSession.call_tool` (once per input-required
+round): that inner call is neither a second span nor a second authorization. It is recognised
+precisely (same session, same task, same tool and arguments, directly inside the outer call);
+every other call is traced and authorized, including one made while another tool call runs (an
+elicitation callback, a server tool calling a downstream MCP server, a call on the same session).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -31,10 +38,24 @@ _EXECUTE_TOOL: Final = gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
 _TOOL_ERROR: Final = "tool_error"
 _HOOK_LOG_INTERVAL_S: Final = 60.0
 
-# Set while a traced call runs the wrapped method: `mcp.Client.call_tool` calls
-# `ClientSession.call_tool` (once per input-required round), which must not become a second span
-# nor be authorized a second time.
-_INSIDE_TOOL_CALL: ContextVar[bool] = ContextVar("tracengent_mcp_inside_tool_call", default=False)
+
+@dataclass(frozen=True)
+class _SessionCall:
+    """The `tools/call` an outer `mcp.Client.call_tool` sends through its session."""
+
+    session: object
+    task_id: int | None
+    name: str
+    arguments: Mapping[str, object] | None
+
+
+# Set by every traced call for the method it runs: to the session call an `mcp.Client.call_tool`
+# makes (authorized and traced already), else to None. A context variable is inherited by every
+# task started meanwhile (callbacks, in-process servers), so it is not enough that one is set: the
+# inner call must match it exactly (`_is_driven_call`), and it clears it for whatever it runs.
+_DRIVEN_CALL: ContextVar[_SessionCall | None] = ContextVar(
+    "tracengent_mcp_driven_call", default=None
+)
 
 CallToolMethod = Callable[..., Awaitable[Any]]
 
@@ -74,13 +95,59 @@ class ToolCallState:
         return text if isinstance(text, str) else None
 
 
+def _current_task_id() -> int | None:
+    try:
+        # anyio (an `mcp` dependency) names the task under asyncio and trio alike.
+        from anyio import get_current_task
+
+        return get_current_task().id
+    except Exception:  # noqa: BLE001 - no task id: the inner call is then authorized again
+        return None
+
+
+def _same_arguments(
+    first: Mapping[str, object] | None, second: Mapping[str, object] | None
+) -> bool:
+    if first is second:
+        return True
+    try:
+        return bool(first == second)
+    except Exception:  # noqa: BLE001 - values that cannot be compared: authorize the call again
+        return False
+
+
+def _session_call(
+    drives: object | None, name: str, arguments: Mapping[str, object] | None
+) -> _SessionCall | None:
+    if drives is None:
+        return None
+    return _SessionCall(drives, _current_task_id(), name, arguments)
+
+
+def _is_driven_call(session: object, name: str, arguments: Mapping[str, object] | None) -> bool:
+    """Whether this session call is the one the enclosing `Client.call_tool` is sending.
+
+    A callback or a concurrent task runs in another task; an in-process server's tool runs inside
+    the inner call, where the marker is cleared; another tool or arguments is another call.
+    """
+    driven = _DRIVEN_CALL.get()
+    return (
+        driven is not None
+        and driven.session is session
+        and driven.task_id is not None
+        and driven.task_id == _current_task_id()
+        and driven.name == name
+        and _same_arguments(driven.arguments, arguments)
+    )
+
+
 @contextmanager
-def _inside_tool_call() -> Iterator[None]:
-    token = _INSIDE_TOOL_CALL.set(True)
+def _running(driven: _SessionCall | None) -> Iterator[None]:
+    token = _DRIVEN_CALL.set(driven)
     try:
         yield
     finally:
-        _INSIDE_TOOL_CALL.reset(token)
+        _DRIVEN_CALL.reset(token)
 
 
 def _name_and_arguments(
@@ -149,27 +216,43 @@ async def call_tool_traced(
     kwargs: dict[str, Any],
     *,
     accepts_meta: bool = True,
+    session: object | None = None,
+    drives: object | None = None,
 ) -> Any:
     """Run one `call_tool`: authorize, trace and propagate, then call `wrapped` (see module).
 
-    `accepts_meta`: whether `wrapped` takes a `meta` keyword (where the trace context goes).
+    Args:
+        state: what `instrument()` armed.
+        wrapped: the SDK's own method, bound to its instance.
+        args: the positional arguments of the call.
+        kwargs: the keyword arguments of the call.
+        accepts_meta: whether `wrapped` takes a `meta` keyword (where the trace context goes).
+        session: the `ClientSession` this call is made on (None: not a session's own method).
+        drives: the `ClientSession` `wrapped` sends the call through (`mcp.Client.call_tool`);
+            that direct inner call is not traced nor authorized a second time.
     """
-    if not state.active or _INSIDE_TOOL_CALL.get():
+    if not state.active:
         return await wrapped(*args, **kwargs)
+    # One read: a gate installed meanwhile (`use_gate`) applies from the next call on.
+    gate = state.gate
     call = _name_and_arguments(args, kwargs)
     if call is None:
-        if state.gate is not None:
+        if gate is not None:
             # What cannot be authorized is not sent (fail closed).
             raise TypeError("call_tool needs a str name and mapping arguments to be authorized")
         # Not a call the SDK itself accepts: let it raise its own error.
-        return await wrapped(*args, **kwargs)
+        with _running(None):
+            return await wrapped(*args, **kwargs)
     name, arguments = call
+    if session is not None and _is_driven_call(session, name, arguments):
+        with _running(None):
+            return await wrapped(*args, **kwargs)
     if not is_instrumentation_enabled():
         # No span while instrumentation is suppressed, but governance is never skipped.
-        if state.gate is not None:
-            arguments = await _checked(state.gate, name, arguments)
+        if gate is not None:
+            arguments = await _checked(gate, name, arguments)
             args, kwargs = _with_arguments(args, kwargs, arguments)
-        with _inside_tool_call():
+        with _running(_session_call(drives, name, arguments)):
             return await wrapped(*args, **kwargs)
     attributes = {
         gen_ai.GEN_AI_OPERATION_NAME: _EXECUTE_TOOL,
@@ -179,8 +262,8 @@ async def call_tool_traced(
         f"{_EXECUTE_TOOL} {name}", kind=SpanKind.INTERNAL, attributes=attributes
     ) as span:
         try:
-            if state.gate is not None:
-                arguments = await _checked(state.gate, name, arguments)
+            if gate is not None:
+                arguments = await _checked(gate, name, arguments)
                 args, kwargs = _with_arguments(args, kwargs, arguments)
             if span.is_recording() and state.payload_hook is not None and arguments is not None:
                 text = state.payload(dict(arguments))
@@ -189,7 +272,7 @@ async def call_tool_traced(
             meta = inject_context(kwargs.get("meta")) if accepts_meta else None
             if meta is not None:
                 kwargs = {**kwargs, "meta": meta}
-            with _inside_tool_call():
+            with _running(_session_call(drives, name, arguments)):
                 result = await wrapped(*args, **kwargs)
         except Exception as exc:
             span.set_attribute(ERROR_TYPE, type(exc).__qualname__)

@@ -32,9 +32,10 @@ ENTRY_POINT_GROUP: Final = "tracengent_mcp_hooks"
 class ToolCallGate(Protocol):
     """Decides whether an MCP tool call may be sent, and with which arguments.
 
-    It is awaited while the tool call's `execute_tool` span is the current span. Whatever it
-    raises reaches the application unchanged and nothing is sent to the server: a gate that
-    fails, fails closed.
+    It is awaited while the tool call's `execute_tool` span is the current span, except while
+    OTel instrumentation is suppressed: the call then has no span, and the current span is the
+    caller's own (not the call's to annotate). Whatever it raises reaches the application
+    unchanged and nothing is sent to the server: a gate that fails, fails closed.
     """
 
     async def check_async(

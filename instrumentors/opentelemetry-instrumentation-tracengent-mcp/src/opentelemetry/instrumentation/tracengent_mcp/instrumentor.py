@@ -3,7 +3,7 @@
 It replaces `mcp.ClientSession.call_tool` (every transport's client session: stdio, streamable
 HTTP, SSE, in-memory) and, when the SDK has it, `mcp.Client.call_tool` (which may send several
 `tools/call` rounds for one call: that is still one span and one authorization). `uninstrument()`
-puts the very same function objects back.
+puts the very same function objects back. `use_gate()` governs an instrumentation already active.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import inspect
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
@@ -39,10 +39,19 @@ __all__ = ["TracengentMCPInstrumentor"]
 
 _logger = logging.getLogger(__name__)
 
-# (module, class) whose `call_tool` is replaced; a class the installed SDK lacks is skipped.
+
+class _Target(NamedTuple):
+    """A class whose `call_tool` is replaced; one the installed SDK lacks is skipped."""
+
+    module: str
+    name: str
+    sends_through_session: bool
+    """Its `call_tool` sends the call through `self.session.call_tool` (`mcp.Client`)."""
+
+
 _TARGETS: Final = (
-    ("mcp.client.session", "ClientSession"),
-    ("mcp.client.client", "Client"),
+    _Target("mcp.client.session", "ClientSession", sends_through_session=False),
+    _Target("mcp.client.client", "Client", sends_through_session=True),
 )
 _METHOD: Final = "call_tool"
 
@@ -61,29 +70,45 @@ def _accepts_meta(method: CallToolMethod) -> bool:
         return False
 
 
-def _patched_call_tool(state: ToolCallState, original: CallToolMethod) -> CallToolMethod:
+def _session_of(client: object) -> object | None:
+    """The `ClientSession` an `mcp.Client` sends through; None while it is not entered."""
+    try:
+        return getattr(client, "session", None)
+    except Exception:  # noqa: BLE001 - `Client.session` raises outside `async with`
+        return None
+
+
+def _patched_call_tool(
+    state: ToolCallState, original: CallToolMethod, *, sends_through_session: bool
+) -> CallToolMethod:
     # Older SDKs have no `meta` keyword: the trace context is then not propagated.
     accepts_meta = _accepts_meta(original)
 
     @functools.wraps(original)
     async def call_tool(self: object, *args: Any, **kwargs: Any) -> Any:
         return await call_tool_traced(
-            state, functools.partial(original, self), args, kwargs, accepts_meta=accepts_meta
+            state,
+            functools.partial(original, self),
+            args,
+            kwargs,
+            accepts_meta=accepts_meta,
+            session=None if sends_through_session else self,
+            drives=_session_of(self) if sends_through_session else None,
         )
 
     return call_tool
 
 
-def _owners() -> list[type]:
-    owners: list[type] = []
-    for module_name, class_name in _TARGETS:
+def _owners() -> list[tuple[type, _Target]]:
+    owners: list[tuple[type, _Target]] = []
+    for target in _TARGETS:
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(target.module)
         except ImportError:
             continue
-        owner = getattr(module, class_name, None)
+        owner = getattr(module, target.name, None)
         if isinstance(owner, type) and callable(vars(owner).get(_METHOD)):
-            owners.append(owner)
+            owners.append((owner, target))
     return owners
 
 
@@ -96,10 +121,13 @@ class TracengentMCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     - `gate`: a `ToolCallGate` awaited before each call (deny: it raises, nothing is sent);
     - `payload_hook`: a `PayloadHook` writing arguments and results onto the span.
 
-    When neither `gate` nor `payload_hook` is passed, both are taken from the `tracengent_mcp_hooks` entry point
-    group (what `opentelemetry-instrument` does). Every call carries the W3C trace context in
-    `params._meta`. `instrument()` is idempotent (OTel's `BaseInstrumentor` contract) and
-    `uninstrument()` restores the SDK's own methods.
+    When neither `gate` nor `payload_hook` is passed, both are taken from the
+    `tracengent_mcp_hooks` entry point group (what `opentelemetry-instrument` does). Every call
+    carries the W3C trace context in `params._meta`. `instrument()` is idempotent (OTel's
+    `BaseInstrumentor` contract: a second call changes nothing, its `gate` included; `use_gate()`
+    governs an active instrumentation) and `uninstrument()` restores the SDK's own methods. The
+    instrumentor is a process-wide singleton: `uninstrument()` undoes the instrumentation whoever
+    made it.
 
     Raises:
         TypeError: from `instrument()` when `gate` or `payload_hook` has the wrong type.
@@ -122,13 +150,38 @@ class TracengentMCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = get_tracer(__name__, __version__, tracer_provider=kwargs.get("tracer_provider"))
         state = ToolCallState(tracer, gate, payload_hook)
         replacements: list[_Replacement] = []
-        for owner in _owners():
+        for owner, target in _owners():
             original = vars(owner)[_METHOD]
-            patched = _patched_call_tool(state, original)
+            patched = _patched_call_tool(
+                state, original, sends_through_session=target.sends_through_session
+            )
             setattr(owner, _METHOD, patched)
             replacements.append(_Replacement(owner, original, patched))
         self._state = state
         self._replacements = tuple(replacements)
+
+    def use_gate(self, gate: ToolCallGate) -> ToolCallGate | None:
+        """Make `gate` authorize every tool call from now on, in the active instrumentation.
+
+        What `instrument(gate=...)` does, for an instrumentation made already (by
+        `opentelemetry-instrument`, say): the gate is swapped in one step, so each call is
+        authorized by the previous gate or by this one, never by none. Tracing (provider,
+        payload hook) is left as it is. Does not block.
+
+        Returns:
+            The gate it replaces; None when calls were traced, not governed.
+
+        Raises:
+            RuntimeError: not instrumented (call `instrument(gate=...)`).
+            TypeError: `gate` does not implement `ToolCallGate`.
+        """
+        _check_hooks(MCPHooks(gate=gate))
+        state = self._state
+        if state is None or not state.active:
+            raise RuntimeError("MCP is not instrumented: call instrument(gate=...) instead")
+        previous = state.gate
+        state.gate = gate
+        return previous
 
     def _uninstrument(self, **kwargs: Any) -> None:
         state, self._state = self._state, None
