@@ -133,6 +133,7 @@ class TracengentClient(GovernanceMethods):
                     tuple(self._options.scrub_patterns),
                 ),
                 scrubbing_processor=lambda: ScrubbingProcessor(scrubber),
+                capture_payloads=self._options.capture_payloads,
                 export_key=self._export_key,
                 export_processor=new_export_processor,
             )
@@ -142,7 +143,7 @@ class TracengentClient(GovernanceMethods):
             self._provider = TracerProvider(resource=Resource.create({SERVICE_NAME: agent_id}))
             self._owns_provider = True
             self._export = new_export_processor()
-            context = ContextProcessor()
+            context = ContextProcessor(capture_payloads=self._options.capture_payloads)
             for processor in (context, ScrubbingProcessor(scrubber), self._export):
                 self._provider.add_span_processor(processor)
         self._tracer: Tracer = self._provider.get_tracer(_TRACER_NAME, __version__)

@@ -39,6 +39,7 @@ from opentelemetry.instrumentation.tracengent_mcp import MCPHooks, TracengentMCP
 from tracengent import _state
 from tracengent._governance.tools import ToolGate, raise_unless_allowed
 from tracengent._scrubbing import Scrubber
+from tracengent._zero_code import governance_state
 
 __all__ = [
     "MCPGovernor",
@@ -289,14 +290,18 @@ def _scrubber_from_environment() -> Scrubber:
 def zero_code_mcp_hooks() -> MCPHooks | None:
     """The `tracengent_mcp_hooks` entry point: the hooks of the zero-code set-up.
 
-    None when zero-code configuration did not run (MCP calls are then traced without payloads).
-    Never raises: when governance is on and the hooks cannot be built, every call is denied.
+    None when zero-code configuration did not run and `TRACENGENT_GOVERN_MCP` is off (MCP calls
+    are then traced without payloads), or when `TRACENGENT_DISABLED`. Governance the switch
+    asks for is read from the environment even when another configurator ran instead of
+    Tracengent's. Never raises: when governance is on and the hooks cannot be built, every call
+    is denied.
     """
-    state = _state.zero_code()
+    govern = _govern_from_environment()
+    # Governance the environment asks for never depends on which configurator ran.
+    state = governance_state() if govern else _state.zero_code()
     if state is None:
         return None
     options, problem = state
-    govern = _govern_from_environment()
     try:
         if options is None:
             writer = MCPPayloadWriter(_scrubber_from_environment())

@@ -29,7 +29,8 @@ Where it runs, and what it covers:
   turn payload capture off in that instrumentation, or set its payloads through our trace helpers.
 
 Nothing here raises into the agent: a value that cannot be encoded or made safe is dropped (None),
-never sent unredacted.
+never sent unredacted. Payload text UTF-8 cannot encode (a lone surrogate, as `surrogateescape`
+makes of a file name's odd byte) counts as such a value: no exporter could send it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._payloads import utf8_encodable
 from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonValue,
     dumps_finite,
@@ -184,7 +186,8 @@ class Scrubber:
 
         Returns:
             None when payload capture is off, or when `value` cannot be encoded as JSON (NaN,
-            a cycle, an unknown object) — the value is dropped, never sent unredacted.
+            a cycle, an unknown object) or its JSON as UTF-8 (a lone surrogate in its text) —
+            the value is dropped, never sent unredacted.
         """
         return self.payload_json(value, redact_paths=redact_paths)[0]
 
@@ -195,18 +198,25 @@ class Scrubber:
 
         Text orjson wrote is one JSON value orjson reads back; the recorder names it on its span
         so the exporter embeds it without reading it again (`RecordedSpan`). What orjson refuses
-        (an integer beyond 64 bits, a lone surrogate) is written by `json` and is not named.
+        (an integer beyond 64 bits, a lone surrogate) is written by `json` and is not named; text
+        it writes with a lone surrogate in it is dropped (None): UTF-8 cannot carry it, so no
+        exporter could send it, and the event would be lost with it.
         """
         if not self.capture_payloads:
             return None, False
         try:
             if not redact_paths and not self._paths and self._plain(value, 0):
                 # Nothing to mask, refuse or redact: encoded as the walk's copy would be.
-                return dumps_finite_by(value)
-            # `_safe_copy` refused non-finite numbers already, so the fast encoder is exact here.
-            return dumps_finite_by(self._redacted(self._safe_copy(value, 0), redact_paths))
+                written = dumps_finite_by(value)
+            else:
+                # `_safe_copy` refused non-finite numbers already: the fast encoder is exact here.
+                written = dumps_finite_by(self._redacted(self._safe_copy(value, 0), redact_paths))
         except Exception:  # noqa: BLE001 - dropping the value is the safe answer to any failure
             return None, False
+        # orjson refuses lone surrogates: only `json`'s text needs the check.
+        if written[1] or utf8_encodable(written[0]):
+            return written
+        return None, False
 
     def _plain(self, value: object, depth: int) -> bool:
         """True when `value` needs no work: dicts with known harmless string keys, lists and
@@ -246,7 +256,9 @@ class Scrubber:
 
         A sensitive name becomes `MASK_TOKEN`; a payload attribute's JSON text is re-scrubbed
         (None when capture is off or it cannot be made safe; text that is not JSON is kept, as
-        there is no structure to mask). Anything else is returned unchanged. Never raises.
+        there is no structure to mask; None for payload text UTF-8 cannot encode, a lone
+        surrogate, which no exporter could send). Anything else is returned unchanged. Never
+        raises.
         """
         try:
             if self.is_sensitive_attribute(key):
@@ -259,7 +271,7 @@ class Scrubber:
                 return value
             parsed = _decode(value)
             if parsed is _NOT_JSON:
-                return value
+                return value if utf8_encodable(value) else None
             if not redact_paths and not self._paths and self._plain(parsed, 0):
                 # Nothing to mask or redact: only the encoding may differ (spaces, escapes).
                 with contextlib.suppress(TypeError):
@@ -267,6 +279,9 @@ class Scrubber:
                     return value if text == value else text
             document = self._safe_copy(parsed, 0)
             text = self._encode(document, redact_paths)
+            if not utf8_encodable(text):
+                # Also JSON text whose `\udc..` escapes decode to a lone surrogate.
+                return None
             return value if text == value else text
         except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
             return None

@@ -9,7 +9,9 @@
   processors never removed (the SDK has no such API); a shut-down export processor stays inert.
 
 - The zero-code set-up (`tracengent._zero_code`): the options read from the environment (or the
-  problem that kept them from being read), recorded once the SDK is configured.
+  problem that kept them from being read), recorded once the SDK is configured, or by the first
+  governance lookup when Tracengent's configurator did not run; and whether the configurator put
+  the Tracengent export on the provider (a client for the same agent then shares it).
 
 `reset_for_tests()` forgets all of it (structlog's `reset_defaults()` habit).
 """
@@ -22,7 +24,7 @@ import weakref
 from collections.abc import Callable, Hashable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CURRENT_TRACE",
     "ProviderAttachment",
+    "ZeroCodeState",
     "adopt_provider",
     "attach_to_provider",
     "attachment_of",
@@ -43,6 +46,7 @@ __all__ = [
     "reset_for_tests",
     "set_zero_code",
     "zero_code",
+    "zero_code_or",
 ]
 
 _LOGGER = logging.getLogger("tracengent.state")
@@ -73,19 +77,43 @@ _attachments: weakref.WeakKeyDictionary[TracerProvider, ProviderAttachment] = (
 )
 
 
-_zero_code: tuple[TracengentOptions | None, str | None] | None = None
+ZeroCodeState: TypeAlias = tuple["TracengentOptions | None", "str | None"]
+"""The zero-code set-up: `(options, None)`, or `(None, the problem that kept them from being read)`."""
+
+_zero_code: ZeroCodeState | None = None
+# The zero-code options whose export the configurator put on the provider, if it did.
+_zero_code_export: TracengentOptions | None = None
 
 
-def set_zero_code(options: TracengentOptions | None, problem: str | None) -> None:
-    """Record the zero-code set-up: its options, or why there are none."""
-    global _zero_code
+def set_zero_code(
+    options: TracengentOptions | None, problem: str | None, *, exported: bool = False
+) -> None:
+    """Record the zero-code set-up: its options, or why there are none.
+
+    `exported`: the configurator added the Tracengent export of `options` to the provider;
+    `export_key` then gives a client for the same agent and platform that export's key.
+    """
+    global _zero_code, _zero_code_export
     with _lock:
         _zero_code = (options, problem)
+        _zero_code_export = options if exported else None
 
 
-def zero_code() -> tuple[TracengentOptions | None, str | None] | None:
+def zero_code() -> ZeroCodeState | None:
     """The zero-code set-up `(options, problem)`, or None when zero-code did not run."""
     return _zero_code
+
+
+def zero_code_or(read: Callable[[], ZeroCodeState]) -> ZeroCodeState:
+    """The recorded zero-code set-up; without one, `read()`'s, recorded for the next caller.
+
+    `read` is called at most once per process (under the lock), however many callers race.
+    """
+    global _zero_code
+    with _lock:
+        if _zero_code is None:
+            _zero_code = read()
+        return _zero_code
 
 
 def adopt_provider(
@@ -115,7 +143,20 @@ def export_key(
     transport: object | None = None,
     http: object | None = None,
 ) -> Hashable:
-    """Clients configured alike (same platform, credentials, agent, transport) share exports."""
+    """Clients configured alike (same platform, credentials, agent, transport) share exports.
+
+    A client for the agent the zero-code set-up exports, on the same platform and with the
+    default transport, gets the zero-code export's key: it shares that export (its events are
+    sent once, with the zero-code environment and tags) instead of sending them a second time.
+    """
+    exported = _zero_code_export
+    if (
+        exported is not None
+        and transport is None
+        and http is None
+        and (options.base_url, options.agent_id) == (exported.base_url, exported.agent_id)
+    ):
+        options = exported
     return (
         options.base_url,
         options.agent_id,
@@ -136,6 +177,7 @@ def attach_to_provider(
     scrubbing_processor: Callable[[], SpanProcessor],
     export_key: Hashable,
     export_processor: Callable[[], SpanProcessor],
+    capture_payloads: bool = True,
 ) -> SpanProcessor:
     """Add our processors to `provider` once; return the export processor for `export_key`.
 
@@ -143,7 +185,8 @@ def attach_to_provider(
     is called when no scrubbing processor with the settings `scrubbing_key` is on the provider
     yet: each client's scrubbing applies to every span of a shared provider, so the strictest
     of them holds (one client's `capture_payloads=False` or extra patterns are never lost
-    because another client attached first). `export_processor` is called only when no live
+    because another client attached first); `capture_payloads=False` also stops the shared
+    context processor taking a root request from GenAI messages. `export_processor` is called only when no live
     export processor exists for `export_key`. Blocks briefly on a lock (configuration time
     only, never on a span's path).
     """
@@ -154,6 +197,9 @@ def attach_to_provider(
             # The context processor first, so the processors after it see the stamped trace ids.
             provider.add_span_processor(attachment.context_processor)
             _attachments[provider] = attachment
+        if not capture_payloads:
+            # The strictest client holds: no payload-derived root request on this provider.
+            attachment.context_processor.capture_payloads = False
         if scrubbing_key not in attachment.scrubbing:
             # Scrubbing happens in `on_start`; every exporter reads a span when it ends, so a
             # scrubbing processor added after the export processors still runs before them.
@@ -199,11 +245,12 @@ def reset_for_tests() -> None:
 
     Tests call it between cases; the processors stay on their providers, inert.
     """
-    global _zero_code
+    global _zero_code, _zero_code_export
     with _lock:
         attachments = list(_attachments.values())
         _attachments.clear()
         _zero_code = None
+        _zero_code_export = None
     for attachment in attachments:
         for shared in attachment.exports.values():
             try:

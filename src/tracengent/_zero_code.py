@@ -2,6 +2,10 @@
 
 `tracengent.distro` (the OTel entry points) calls into this module; the state it builds lives in
 `tracengent._state` like all process-wide state.
+
+Governance the environment asks for (`TRACENGENT_GOVERNED_HOSTS`, `TRACENGENT_GOVERN_MCP`) never
+depends on Tracengent's configurator: when another configurator ran instead, the gates read the
+set-up from the environment themselves (`governance_state`).
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import httpx
 from opentelemetry import trace
+from opentelemetry.sdk._configuration import _get_sampler, _import_sampler
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
@@ -41,6 +47,8 @@ __all__ = [
     "ZeroCodeSetup",
     "configure_from_environment",
     "current_egress_gate",
+    "governance_state",
+    "tracengent_disabled",
 ]
 
 _LOGGER = logging.getLogger("tracengent.distro")
@@ -51,6 +59,10 @@ OUR_INSTRUMENTORS: Final = frozenset({EGRESS_ENTRY_POINT, "tracengent_mcp"})
 """Our `opentelemetry_instrumentor` entry points (not loaded when `TRACENGENT_DISABLED`)."""
 
 _INSTRUMENTATION_SCOPE: Final = "tracengent"
+_NO_CONFIGURATOR: Final = (
+    "Tracengent's OpenTelemetry configurator did not run (another opentelemetry_configurator "
+    "was loaded, or none)"
+)
 
 
 @dataclass
@@ -78,20 +90,49 @@ class ZeroCodeSetup:
             return processor
         return BatchSpanProcessor(exporter)
 
+    def exporter_arguments(self) -> dict[str, Any]:
+        """What the SDK builds our exporter with: the options, and only our agent's spans.
+
+        A `TracengentClient` for another agent may share the provider: its spans (stamped with its
+        `gen_ai.agent.id`) are its own pipeline's, never sent with this set-up's credentials.
+        """
+        return {"options": self.options, "own_agent_only": True}
+
+    def install_without_otel(self, sampler: Sampler) -> None:
+        """Put our processors and export in place when OTel's own configuration failed.
+
+        OTel fails before setting a provider when an exporter it is asked for cannot be loaded:
+        then a provider of ours (the environment's resource, `sampler`) becomes the global one.
+        When it got as far as the provider, only an export it did not add yet is added to it.
+        """
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            provider = TracerProvider(sampler=sampler, resource=Resource.create())
+            for processor in self.span_processors:
+                provider.add_span_processor(processor)
+            trace.set_tracer_provider(provider)
+        if self.options is not None and not self.export_processors:
+            exporter = TracengentSpanExporter(**self.exporter_arguments())
+            provider.add_span_processor(self.export_processor(exporter))
+
     def configured(self) -> None:
         """Record the set-up once the SDK is in place.
 
         The provider is adopted into the registry with our processors, so a `TracengentClient`
-        created later in the process adds nothing twice (and shares our export when its options
-        match the environment's). The egress gate is built from the recorded options lazily.
+        created later in the process adds nothing twice (and shares our export when it is for
+        the same agent and platform). The egress gate is built from the recorded options lazily.
         """
-        _state.set_zero_code(self.options, self.problem)
         provider = trace.get_tracer_provider()
-        if isinstance(provider, TracerProvider):
-            exports = {}
-            if self.options is not None and len(self.export_processors) == 1:
-                exports[_state.export_key(self.options)] = self.export_processors[0]
-            _state.adopt_provider(provider, self.context_processor, exports=exports)
+        if not isinstance(provider, TracerProvider):
+            _state.set_zero_code(self.options, self.problem)
+            return
+        exported = self.options is not None and len(self.export_processors) == 1
+        # Recorded first: the key below is then the one clients for the same agent compute.
+        _state.set_zero_code(self.options, self.problem, exported=exported)
+        exports = {}
+        if exported and self.options is not None:
+            exports[_state.export_key(self.options)] = self.export_processors[0]
+        _state.adopt_provider(provider, self.context_processor, exports=exports)
 
 
 def _capture_payloads(options: TracengentOptions | None) -> bool:
@@ -121,19 +162,74 @@ def configure_from_environment() -> ZeroCodeSetup:
     patterns = (
         options.scrub_patterns if options is not None else _env_list(env.TRACENGENT_SCRUB_PATTERNS)
     )
-    scrubber = Scrubber(capture_payloads=_capture_payloads(options), patterns=patterns)
-    context_processor = ContextProcessor()
+    capture = _capture_payloads(options)
+    scrubber = Scrubber(capture_payloads=capture, patterns=patterns)
+    context_processor = ContextProcessor(capture_payloads=capture)
     return ZeroCodeSetup(
         options=options,
         problem=problem,
-        sampler=TracengentSampler(_get_from_env_or_default()),
+        sampler=TracengentSampler(_sampler_from_environment()),
         context_processor=context_processor,
         span_processors=[context_processor, ScrubbingProcessor(scrubber)],
     )
 
 
+def _sampler_from_environment() -> Sampler:
+    """The sampler OTel's SDK would use, which `TracengentSampler` wraps.
+
+    `OTEL_TRACES_SAMPLER` names a built-in sampler or one registered under the
+    `opentelemetry_traces_sampler` entry point group; unset or unusable, the SDK's default.
+    """
+    return _import_sampler(_get_sampler()) or _get_from_env_or_default()
+
+
+def tracengent_disabled() -> bool:
+    """`TRACENGENT_DISABLED` is true: nothing of Tracengent's runs (an unreadable value: false)."""
+    raw = os.environ.get(env.TRACENGENT_DISABLED)
+    if raw is None:
+        return False
+    try:
+        return parse_bool(env.TRACENGENT_DISABLED, raw)
+    except ValueError:
+        return False
+
+
 def _env_list(name: str) -> list[str]:
     return parse_csv(os.environ.get(name, ""))
+
+
+def governance_state() -> _state.ZeroCodeState | None:
+    """The zero-code set-up the gates are built from; None only when `TRACENGENT_DISABLED`.
+
+    Tracengent's configurator records it. When another configurator ran instead (or none), the
+    first gate that asks reads it from the environment and logs one warning: governance the
+    environment asks for is never silently off. Invalid settings give `(None, problem)`, and
+    the gates deny.
+    """
+    recorded = _state.zero_code()
+    if recorded is not None:
+        return recorded
+    if tracengent_disabled():
+        return None
+    return _state.zero_code_or(_read_without_configurator)
+
+
+def _read_without_configurator() -> _state.ZeroCodeState:
+    try:
+        options = options_from_environment()
+    except TracengentConfigError as exc:
+        _LOGGER.warning(
+            "tracengent: %s; governance is not configured (%s): governed calls are denied",
+            _NO_CONFIGURATOR,
+            exc,
+        )
+        return None, str(exc)
+    _LOGGER.warning(
+        "tracengent: %s; governance uses the TRACENGENT_* settings, but Tracengent's sampler "
+        "and decision-trace processors are not installed (set OTEL_PYTHON_CONFIGURATOR=tracengent)",
+        _NO_CONFIGURATOR,
+    )
+    return options, None
 
 
 class _NotConfiguredGate:
@@ -159,6 +255,8 @@ class _NotConfiguredGate:
 def current_egress_gate() -> EgressGate | None:
     """The zero-code egress gate: None when no host is governed (nothing is patched then)."""
     state = _state.zero_code()
+    if state is None and _env_list(env.TRACENGENT_GOVERNED_HOSTS):
+        state = governance_state()
     if state is None:
         return None
     options, problem = state

@@ -14,20 +14,25 @@ Three OTel entry points live here:
 - `egress_gate` (`tracengent_egress_gate`) hands the httpx egress instrumentor its gate.
 
 Bad or missing settings print one warning and leave the application running: telemetry is off,
-and a governed host (`TRACENGENT_GOVERNED_HOSTS`) is denied unless fail-open was chosen.
-`OTEL_SDK_DISABLED=true` turns telemetry off; `TRACENGENT_DISABLED=true` turns everything off.
+and a governed host (`TRACENGENT_GOVERNED_HOSTS`) is denied unless fail-open was chosen. When
+OTel's own configuration fails (an exporter it cannot load), one warning says so and Tracengent is
+set up all the same, so the instrumentations and their gates still load.
+`OTEL_SDK_DISABLED=true` turns telemetry off; `TRACENGENT_DISABLED=true` turns everything off
+(the `tracengent` exporter named in `OTEL_TRACES_EXPORTER` included).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.util._importlib_metadata import EntryPoint
 
 from opentelemetry.exporter.tracengent import environment_variables as env
@@ -45,16 +50,6 @@ _GENAI_CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _EXPORTER_NAME = "tracengent"
 
 
-def _flag(name: str) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return False
-    try:
-        return parse_bool(name, raw)
-    except ValueError:
-        return False
-
-
 class TracengentDistro(BaseDistro):  # type: ignore[misc]
     """Sets Tracengent's defaults for `opentelemetry-instrument`; never overrides what is set."""
 
@@ -67,7 +62,7 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
 
     def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
         """Activate one instrumentation; ours gets the configured gate, or none when disabled."""
-        if _flag(env.TRACENGENT_DISABLED) and entry_point.name in _zero_code.OUR_INSTRUMENTORS:
+        if _zero_code.tracengent_disabled() and entry_point.name in _zero_code.OUR_INSTRUMENTORS:
             return
         super().load_instrumentor(entry_point, **kwargs)
 
@@ -85,37 +80,72 @@ def _exporter_names_from_env() -> list[str]:
     return [] if raw.strip().lower() == "none" else parse_csv(raw)
 
 
+@contextmanager
+def _without_our_exporter() -> Iterator[None]:
+    """Hide `tracengent` from `OTEL_TRACES_EXPORTER` while OTel reads it.
+
+    OTel's configurator reads the variable itself and has no way to leave a name out. The value
+    is put back afterwards: child processes inherit what the user set.
+    """
+    names = _exporter_names_from_env()
+    if _EXPORTER_NAME not in names:
+        yield
+        return
+    original = os.environ[env.OTEL_TRACES_EXPORTER]
+    remaining = [name for name in names if name != _EXPORTER_NAME]
+    os.environ[env.OTEL_TRACES_EXPORTER] = ",".join(remaining) or "none"
+    try:
+        yield
+    finally:
+        os.environ[env.OTEL_TRACES_EXPORTER] = original
+
+
 class TracengentConfigurator(_OTelSDKConfigurator):
     """OTel's SDK configuration plus Tracengent's sampler, processors and exporter."""
 
     def _configure(self, **kwargs: Any) -> None:
-        if _flag(env.TRACENGENT_DISABLED):
+        if _zero_code.tracengent_disabled():
             _LOGGER.info("tracengent: TRACENGENT_DISABLED is set; configuring plain OpenTelemetry")
-            super()._configure(**kwargs)  # type: ignore[no-untyped-call]  # OTel leaves it untyped
+            # Named or not, our exporter stays out: it would build itself from TRACENGENT_*.
+            with _without_our_exporter():
+                super()._configure(**kwargs)  # type: ignore[no-untyped-call]  # OTel: untyped
             return
         setup = _zero_code.configure_from_environment()
-        names = _exporter_names_from_env()
-        if setup.options is None:
-            if _EXPORTER_NAME in names:
-                # One warning (from setup) is enough: keep the exporter out rather than have it
-                # warn again and count every span as not configured.
-                remaining = [n for n in names if n != _EXPORTER_NAME]
-                os.environ[env.OTEL_TRACES_EXPORTER] = ",".join(remaining) or "none"
-        else:
-            if _EXPORTER_NAME not in names:
+        if setup.options is not None:
+            if _EXPORTER_NAME not in _exporter_names_from_env():
                 kwargs["trace_exporter_names"] = [
                     *kwargs.get("trace_exporter_names", []),
                     _EXPORTER_NAME,
                 ]
             args_map = dict(kwargs.get("exporter_args_map") or {})
-            args_map[TracengentSpanExporter] = {"options": setup.options}
+            args_map[TracengentSpanExporter] = setup.exporter_arguments()
             kwargs["exporter_args_map"] = args_map
             kwargs["export_span_processor"] = setup.export_processor
         kwargs.setdefault("sampler", setup.sampler)
         processors: Sequence[SpanProcessor] = kwargs.get("span_processors") or ()
         kwargs["span_processors"] = [*processors, *setup.span_processors]
-        super()._configure(**kwargs)  # type: ignore[no-untyped-call]  # OTel leaves it untyped
+        # Not configured: one warning (from setup) is enough; keep the exporter out rather than
+        # have it warn again and count every span as not configured.
+        exporters = _without_our_exporter() if setup.options is None else nullcontext()
+        try:
+            with exporters:
+                super()._configure(**kwargs)  # type: ignore[no-untyped-call]  # OTel: untyped
+        except Exception as exc:  # the gates must load all the same (they fail closed)
+            _LOGGER.warning(
+                "tracengent: OpenTelemetry's SDK configuration failed (%s); only Tracengent's "
+                "telemetry and governance are set up, not the other OpenTelemetry exporters",
+                exc,
+            )
+            _LOGGER.debug("tracengent: OpenTelemetry's SDK configuration failed", exc_info=True)
+            _install_without_otel(setup, kwargs["sampler"])
         setup.configured()
+
+
+def _install_without_otel(setup: _zero_code.ZeroCodeSetup, sampler: Sampler) -> None:
+    try:
+        setup.install_without_otel(sampler)
+    except Exception as exc:  # noqa: BLE001 - the gates are recorded (and load) all the same
+        _LOGGER.warning("tracengent: Tracengent telemetry could not be set up: %s", exc)
 
 
 def egress_gate() -> EgressGate | None:

@@ -7,6 +7,11 @@ top-level event), the agent and actor of the root, and on the trace's first even
 request. HTTP client spans under an LLM or tool event are absorbed (stamped with nothing): the
 event already stands for them. The exporter reads these attributes when the spans end.
 
+The root request is the root's `tracengent.trace.root_request` (the application's own field,
+always kept), else the last user message of its `gen_ai.input.messages`: that message is payload
+(`attributes.PAYLOAD_ATTRIBUTES`), so it is taken only while payload capture is on. This processor
+runs before the scrubbing processor, so it must know the setting itself (`capture_payloads`).
+
 `on_start` is O(1) and does no I/O and takes no lock: a dict of open spans (span id → record) is
 consulted for the parent and updated. Under concurrency, dict operations and `next()` on a
 counter are atomic in CPython; two top-level events of one trace starting at the same instant in
@@ -102,9 +107,19 @@ class ContextProcessor(SpanProcessor):
 
     Never raises: a failure is counted in `failures` and logged at most once a minute on the
     `tracengent.context` logger. Never blocks.
+
+    Args:
+        capture_payloads: `TracengentOptions.capture_payloads`. When False, a root request is
+            never taken from a root's `gen_ai.input.messages` (a payload); an explicit
+            `tracengent.trace.root_request` still is.
+
+    Attributes:
+        capture_payloads: as the argument; read as each trace's root starts, so it may be
+            turned off later (a provider shared by several clients: the strictest holds).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, capture_payloads: bool = True) -> None:
+        self.capture_payloads = capture_payloads
         self._open: dict[int, _OpenSpan] = {}
         self.failures = 0
         self._last_log = -math.inf
@@ -229,8 +244,9 @@ class ContextProcessor(SpanProcessor):
             # A nested invoke_agent opens its own trace; the root itself is not an event.
             root_request = attrs.get(A.TRACE_ROOT_REQUEST)
             root_stamps: dict[str, AttributeValue] = {}
-            if root_request is None:
-                # An agent framework's root carries the request as GenAI input messages.
+            if root_request is None and self.capture_payloads:
+                # An agent framework's root carries the request as GenAI input messages (a
+                # payload: with capture off it must not leave as the root request either).
                 root_request = root_request_from_messages(attrs.get(A.GEN_AI_INPUT_MESSAGES))
                 if root_request is not None:
                     root_stamps[A.TRACE_ROOT_REQUEST] = root_request

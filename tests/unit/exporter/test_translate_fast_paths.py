@@ -87,7 +87,8 @@ def test_the_translator_classifies_as_classify_for_export(
     chosen: dict[str, AttributeValue], kind: SpanKind, own_agent_only: bool
 ) -> None:
     """A span is sent as an event of `classify_for_export`'s type, or closes its trace, exactly
-    when that rule says so (and, with `own_agent`, only when it carries no other agent's id)."""
+    when that rule says so (and, with `own_agent`, only when it carries no other agent's id);
+    an event of a type outside the contract is counted instead of sent."""
     attrs = dict(chosen)
     span = finished(attrs, kind=kind)
     own_agent = "billing-agent" if own_agent_only else None
@@ -95,8 +96,9 @@ def test_the_translator_classifies_as_classify_for_export(
     found, event_type, _ = classify_for_export(attrs, kind)
     mine = own_agent is None or attrs.get(A.GEN_AI_AGENT_ID, own_agent) == own_agent
     events = [event for request in batch.requests for event in request]
-    assert batch.unserializable == 0
-    if found == EVENT and mine:
+    refused = found == EVENT and mine and event_type not in A.EventTypes.ALL
+    assert batch.unserializable == (1 if refused else 0)
+    if found == EVENT and mine and not refused:
         assert [event["type"] for event in events] == [event_type]
     else:
         assert events == []

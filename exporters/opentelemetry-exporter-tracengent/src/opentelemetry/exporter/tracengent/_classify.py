@@ -64,8 +64,11 @@ def classify_for_export(
 
     `classify` is its first item; the exporter's translator inlines this rule in its per-span
     loop (`SpanTranslator._events`, held equal to it by a test). The type is
-    `tracengent.event.type` when set, else `llm_call` for GenAI LLM operations and `tool_call`
-    for tool and HTTP client spans; it is "" unless the kind is EVENT.
+    `tracengent.event.type` when it is text, else `llm_call` for GenAI LLM operations and
+    `tool_call` for tool and HTTP client spans; it is "" unless the kind is EVENT. A span whose
+    `tracengent.event.type` is set but not text (`AgentEvent(type=None)`) and that is none of
+    those is an EVENT of type "": the translator refuses a type outside the contract and counts
+    it, so the event is never lost uncounted.
     """
     if _GOVERNANCE_KIND in attrs:
         return _NOT_EXPORTED
@@ -89,6 +92,8 @@ def classify_for_export(
     if is_http and (_TRACE_ID in attrs or get(_TRACKED) is True):
         # HTTP spans nested under an LLM/tool event carry neither, so they are not counted twice.
         return EVENT, _TOOL_CALL, True
+    if event_type is not None or _EVENT_TYPE in attrs:
+        return EVENT, "", is_http
     return _NOT_EXPORTED
 
 

@@ -11,6 +11,11 @@ beyond its own slot of the event, and the numbers in it are sent as their author
 integer beyond 64 bits, which orjson would read as a float, stays exact). What orjson refuses goes
 to the standard decoder (`strict_json`), which decides as `json_or_raw` does. `json_or_raw` gives
 the decoded value, for callers that want the event as Python values.
+
+UTF-8 cannot encode a lone surrogate (`"\\udce9"`, what `surrogateescape` makes of a file name's
+odd byte), and a request body is UTF-8: `utf8_encodable` tells such text apart, and
+`encodable_value` replaces each lone surrogate by U+FFFD (names, a root request) where leaving the
+text out is not an option.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 
 __all__ = [
     "NonFiniteNumberError",
+    "encodable_text",
+    "encodable_value",
     "finite_number",
     "json_or_raw",
     "strict_json",
+    "utf8_encodable",
 ]
 
 
@@ -56,6 +64,7 @@ _STRICT_DECODER: Final = json.JSONDecoder(
 _LONG_DIGITS: Final = re.compile(r"\d{19}")
 _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
+_LONE_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
 
 
 def strict_json(text: str) -> JsonValue:
@@ -117,3 +126,27 @@ def json_or_raw(value: AttributeValue | None) -> JsonValue:
             if isinstance(item, (str, bool, int, float))
         ]
     return None
+
+
+def utf8_encodable(text: str) -> bool:
+    """True when UTF-8 can encode `text` (it holds no lone surrogate); O(1) for ASCII text."""
+    return text.isascii() or _LONE_SURROGATE.search(text) is None
+
+
+def encodable_text(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD; `text` itself when it holds none."""
+    return text if utf8_encodable(text) else _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def encodable_value(value: JsonValue) -> JsonValue:
+    """`value` with each lone surrogate in its text, dict keys included, replaced by U+FFFD.
+
+    Lists and dicts are copied; other values are returned as they are.
+    """
+    if isinstance(value, str):
+        return encodable_text(value)
+    if isinstance(value, list):
+        return [encodable_value(item) for item in value]
+    if isinstance(value, dict):
+        return {encodable_text(key): encodable_value(item) for key, item in value.items()}
+    return value

@@ -9,6 +9,17 @@ are what the wire model would produce. The per-span code is one loop over the ba
 SDK's span fields are read directly (`_span_reads`), each attribute is read once, attributes few
 spans carry are read only when the span has one, and what repeats across a batch is done once: the
 event id part of a trace and the timestamp prefix of a second.
+
+The platform refuses a whole request for one event outside the contract (§2), so such an event is
+left out alone and counted (`TranslatedBatch.unserializable`): a `type` that is not one of the
+contract's event types (an explicit type that is not text included), an explicit
+`tracengent.event.status` that is text but not a contract status (an absent, empty or non-text
+status is read from the span's status, as always), a name that is not non-empty text. With
+`capture_payloads` off no payload slot (input, output, payload attributes) is filled, whatever the
+span carries. Text UTF-8 cannot encode (a lone surrogate) is mended only when an event's encoding
+fails, off the common path (`SpanTranslator._encode_alone`): a payload holding such text is left
+out (`SpanTranslator.payloads_omitted`), any other text has each lone surrogate replaced by U+FFFD;
+trace closes are mended the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ from opentelemetry.exporter.tracengent._fields import (
 )
 from opentelemetry.exporter.tracengent._payloads import (
     NonFiniteNumberError,
+    encodable_text,
+    encodable_value,
     finite_number,
     json_or_raw,
     strict_json,
@@ -61,6 +74,7 @@ from opentelemetry.exporter.tracengent.wire import merge_tags
 __all__ = [
     "MAX_BODY_BYTES",
     "NonFiniteNumberError",
+    "OutOfContractEventError",
     "SpanTranslator",
     "TimestampFormatter",
     "TranslatedBatch",
@@ -106,6 +120,9 @@ _PAYLOAD_SLOTS: Final = (
     (A.ATTRIBUTES, "attributes", None),
 )
 """(attribute, wire field, the GenAI attribute a tool call's span may carry instead)."""
+_PAYLOAD_FIELDS: Final = frozenset(wire_key for _, wire_key, _ in _PAYLOAD_SLOTS)
+_EVENT_TYPES: Final = EventTypes.ALL
+_EVENT_STATUSES: Final = EventStatuses.ALL
 _RARE_KEYS: Final = frozenset(
     {
         A.EVENT_ID,
@@ -134,13 +151,24 @@ _DIRECT_CONTEXT: Final = DIRECT_CONTEXT
 _NOT_SEEN: Final = object()
 
 
+class OutOfContractEventError(ValueError):
+    """An event whose type, status or name the wire contract does not allow: the platform would
+    refuse its whole request, so it is left out alone (and counted)."""
+
+
 @dataclass(frozen=True)
 class TranslationSettings:
-    """What translation needs from the options, computed once per exporter."""
+    """What translation needs from the options, computed once per exporter.
+
+    `capture_payloads` is `TracengentOptions.capture_payloads`: when False no event carries an
+    input, output or payload attributes, whatever its span holds (attributes an instrumentation
+    set after its span started included, which no span processor can scrub).
+    """
 
     agent_id: str
     environment: str
     default_tags: tuple[str, ...]
+    capture_payloads: bool = True
 
     @property
     def base_tags(self) -> list[str]:
@@ -154,8 +182,12 @@ class SpanTranslator:
     Safe to share between threads: its caches (the last trace's event id prefix, the timestamp
     of the last second) are replaced as whole tuples.
 
+    Attributes:
+        payloads_omitted: payloads left out of sent events because UTF-8 cannot encode their
+            text (a lone surrogate); the events themselves went.
+
     Args:
-        settings: the agent id, environment and default tags.
+        settings: the agent id, environment, default tags and whether payloads are captured.
         format_time: the timestamp formatter (a new one by default).
     """
 
@@ -166,6 +198,9 @@ class SpanTranslator:
         self._agent_id = settings.agent_id
         self._base_tags = settings.base_tags
         self._format_time = format_time if format_time is not None else TimestampFormatter()
+        # Capture off: the per-span loop has no payload slot to fill.
+        self._payload_slots = _PAYLOAD_SLOTS if settings.capture_payloads else ()
+        self.payloads_omitted = 0
         # (trace id, `evt_<its hex>`) of the last trace seen, replaced as one tuple: formatting
         # 128 bits costs more than the rest of the id, and a batch holds few traces.
         self._id_prefix: tuple[int | None, str] = (None, "")
@@ -202,7 +237,8 @@ class SpanTranslator:
 
     def _encode_alone(self, event: JsonObject, origin: tuple[ReadableSpan, Attributes]) -> bytes:
         """`encode_event(event)`; when the event embeds payload text, which the standard
-        library cannot write, from the event translated again as plain values.
+        library cannot write, from the event translated again as plain values; when UTF-8
+        cannot encode its text, from `_encodable(event)`.
 
         Raises:
             ValueError, TypeError: the event has no JSON encoding.
@@ -210,21 +246,49 @@ class SpanTranslator:
         try:
             return encode_event(event)
         except TypeError:
-            pass
-        plain = self._events((origin,), None, None, embed=False)[0]
-        return dumps_compact(plain[0]).encode()
+            event = self._events((origin,), None, None, embed=False)[0][0]
+        except UnicodeEncodeError:
+            pass  # a lone surrogate in the event's text (written by `json`: no payload embedded)
+        text = dumps_compact(event)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            return dumps_compact(self._encodable(event)).encode()
+
+    def _encodable(self, event: JsonObject) -> JsonObject:
+        """`event` as UTF-8 can encode it: a payload field (input, output, attributes) whose
+        text holds a lone surrogate left out and counted in `payloads_omitted`, every other
+        text with each lone surrogate replaced by U+FFFD (`encodable_value`).
+        """
+        encodable: JsonObject = {}
+        for key, value in event.items():
+            mended = encodable_value(value)
+            if key in _PAYLOAD_FIELDS and mended != value:
+                # A payload is sent as its author wrote it or not at all.
+                self.payloads_omitted += 1
+                continue
+            encodable[key] = mended
+        return encodable
 
     def event(self, span: ReadableSpan, attrs: Attributes) -> JsonObject | None:
         """The wire event of one span, or None when it is not an event.
 
+        The event is as the exporter sends it: text UTF-8 cannot encode is mended
+        (`_encodable`).
+
         Raises:
-            ValueError: no span context, or a NaN/infinite number.
+            ValueError: no span context, a NaN/infinite number, or a type, status or name
+                outside the contract (`OutOfContractEventError`).
         """
         events = self._events(((span, attrs),), None, None, embed=False)[0]
         if not events:
             return None
         event = events[0]
         event["tags"] = list(event["tags"])  # type: ignore[arg-type]  # the caller's own list
+        try:
+            encode_event(event)
+        except UnicodeEncodeError:
+            return self._encodable(event)
         return event
 
     def _events(
@@ -241,9 +305,10 @@ class SpanTranslator:
         `embed`, payload text equal to one the recorder wrote with orjson (`RecordedSpan`) goes in
         unread, and payload text orjson reads as one JSON value other than `null` goes in as it is
         (an `orjson.Fragment`: orjson's reading is the check); what orjson refuses, and any
-        payload without `embed`, is `json_or_raw`'s value. With `batch`, trace closes are added
-        to it and a span whose event fails is counted there; without, closes are skipped and the
-        failure raises.
+        payload without `embed`, is `json_or_raw`'s value; with capture off, no payload at all.
+        With `batch`, trace closes are added to it and a span whose event fails (NaN, a type,
+        status or name outside the contract: `OutOfContractEventError`) is counted there;
+        without, closes are skipped and the failure raises.
 
         This is the exporter's hot loop, written for CPython: one frame for the batch, the SDK's
         span fields read directly (`_span_reads`), `x.__class__ is str` tried before
@@ -252,6 +317,7 @@ class SpanTranslator:
         Raises:
             ValueError, TypeError: only without `batch`, for an event that cannot be sent.
         """
+        payload_slots = self._payload_slots
         events: list[JsonObject] = []
         origins: list[tuple[ReadableSpan, Attributes]] = []
         add_event = events.append
@@ -303,13 +369,20 @@ class SpanTranslator:
                         event_type = _TOOL_CALL
                     elif is_http and (_TRACE_ID in attrs or get(_TRACKED) is True):
                         event_type = _TOOL_CALL
-                    else:
+                    elif event_type is None and _EVENT_TYPE not in attrs:
                         continue
+                    else:
+                        # Set, but not text (`AgentEvent(type=None)`): an event, refused below.
+                        event_type = None
                 agent = get(_AGENT_ID)
                 if own_agent is not None and (own_agent if agent is None else agent) != own_agent:
                     continue
                 if context is None:
                     raise ValueError(f"span {span_name!r} has no span context")
+                if event_type not in _EVENT_TYPES:
+                    raise OutOfContractEventError(
+                        f"span {span_name!r}: event type {event_type!r} is not in the contract"
+                    )
                 rare = not _RARE_KEYS.isdisjoint(attrs)
                 if not (rare and (event_id := get(_EVENT_ID)) and isinstance(event_id, str)):
                     # `ids.event_id_for`, its trace part formatted once per trace.
@@ -354,9 +427,17 @@ class SpanTranslator:
                         name = name or http_name
                     elif name is None and operation == _EXECUTE_TOOL:
                         name = text(get(_TOOL_NAME))
-                    wire["name"] = name or span_name
+                    event_name: object = name or span_name
                 else:
-                    wire["name"] = span_name
+                    event_name = span_name
+                if (
+                    not (event_name.__class__ is str or isinstance(event_name, str))
+                    or not event_name
+                ):
+                    raise OutOfContractEventError(
+                        f"event name {event_name!r} is not a non-empty string"
+                    )
+                wire["name"] = event_name
                 status = get(_EVENT_STATUS)
                 if not status or not (status.__class__ is str or isinstance(status, str)):
                     span_status = span._status if direct else span.status
@@ -366,6 +447,10 @@ class SpanTranslator:
                         else span_status.status_code
                     )
                     status = _FAILURE if http_failed or code is _ERROR else _SUCCESS
+                elif status not in _EVENT_STATUSES:
+                    raise OutOfContractEventError(
+                        f"span {span_name!r}: event status {status!r} is not in the contract"
+                    )
                 wire["status"] = status
                 amount = get(_COST_AMOUNT)
                 # `finite_number`, its common case (a finite float: x - x is 0.0) inlined.
@@ -389,7 +474,7 @@ class SpanTranslator:
                     last_actor = value
                 # The texts the recorder wrote with orjson for this span (`RecordedSpan`).
                 json_texts = span.json_texts if span_class is _RECORDED_SPAN else _NO_TEXTS  # type: ignore[attr-defined]
-                for key, wire_key, tool_key in _PAYLOAD_SLOTS:
+                for key, wire_key, tool_key in payload_slots:
                     raw = get(key)
                     if raw is None:
                         if tool_key is None or operation != _EXECUTE_TOOL:
@@ -457,7 +542,19 @@ class SpanTranslator:
         Raises:
             ValueError: the span has no span context.
         """
-        return trace_close_of(span, attrs, self._agent_id, format_time=self._format_time)
+        return _encodable_close(
+            trace_close_of(span, attrs, self._agent_id, format_time=self._format_time)
+        )
+
+
+def _encodable_close(close: JsonObject | None) -> JsonObject | None:
+    """`close` with each lone surrogate in its text replaced by U+FFFD: one odd character in a
+    root request or summary must not cost the trace its close. O(1) per ASCII field."""
+    if close is not None:
+        for key, value in close.items():
+            if value.__class__ is str:
+                close[key] = encodable_text(value)
+    return close
 
 
 def span_to_event(
@@ -473,8 +570,9 @@ def span_to_event(
     `SpanTranslator.translate`, which builds each event the same way.
 
     Raises:
-        ValueError: the span has no context, or a number in it is NaN or infinite (such an event
-            cannot be sent; the exporter drops it alone and counts it).
+        ValueError: the span has no context, a number in it is NaN or infinite, or its type,
+            status or name is outside the contract (`OutOfContractEventError`); such an event
+            cannot be sent: the exporter drops it alone and counts it.
     """
     return SpanTranslator(settings, format_time=format_time).event(span, attrs)
 
@@ -488,9 +586,10 @@ def span_to_trace_close(
 ) -> JsonObject | None:
     """The trace close (§3) a decision-trace root span sends when it ends; None for other spans.
 
-    See `_trace_close.trace_close_of` (the agent defaults to `settings.agent_id`).
+    See `_trace_close.trace_close_of` (the agent defaults to `settings.agent_id`); text UTF-8
+    cannot encode (a lone surrogate) has it replaced by U+FFFD.
 
     Raises:
         ValueError: the span has no span context.
     """
-    return trace_close_of(span, attrs, settings.agent_id, format_time=format_time)
+    return _encodable_close(trace_close_of(span, attrs, settings.agent_id, format_time=format_time))

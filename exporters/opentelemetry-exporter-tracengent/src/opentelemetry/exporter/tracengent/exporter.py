@@ -149,6 +149,7 @@ class TracengentSpanExporter(SpanExporter):
             agent_id=agent_id or "",
             environment=self._options.environment if self._options is not None else "",
             default_tags=tuple(self._options.default_tags) if self._options is not None else (),
+            capture_payloads=self._options is None or self._options.capture_payloads,
         )
         self._translator = SpanTranslator(self._settings)
         self._max_batch_size = self._options.max_batch_size if self._options is not None else 1
