@@ -3,17 +3,19 @@
 `AgentTrace.tool/action` record into that trace; `TracengentClient.tool/action` record into the
 trace current at call time, or standalone outside one. The call's arguments are the event's input
 (`self`/`cls` left out), its return value the output; both go through the scrubber. An exception
-marks the event failed and propagates unchanged.
+marks the event failed and propagates unchanged. A generator or async-generator function's event
+spans its whole iteration (`_generators`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from opentelemetry.exporter.tracengent.wire import Money
+from tracengent._generators import track_async_generator, track_generator
 from tracengent._recording import Attributes, Recorder, run_tracked, run_tracked_async
 from tracengent._state import CURRENT_TRACE
 
@@ -73,6 +75,34 @@ def _decorate(
         if trace is None:
             recorder.standalone_attributes(attrs)
         return attrs
+
+    if inspect.isasyncgenfunction(fn):
+        async_gen_fn = cast(Callable[..., AsyncGenerator[object, object]], fn)
+
+        @functools.wraps(fn)
+        def async_generator_wrapper(
+            *args: object, **kwargs: object
+        ) -> AsyncGenerator[object, object]:
+            trace = resolve_trace()
+            attrs = attributes(trace, args, kwargs)
+            return track_async_generator(
+                recorder, event_name, attrs, lambda: async_gen_fn(*args, **kwargs), trace
+            )
+
+        return cast(F, async_generator_wrapper)
+
+    if inspect.isgeneratorfunction(fn):
+        gen_fn = cast(Callable[..., Generator[object, object, object]], fn)
+
+        @functools.wraps(fn)
+        def generator_wrapper(*args: object, **kwargs: object) -> Generator[object, object, object]:
+            trace = resolve_trace()
+            attrs = attributes(trace, args, kwargs)
+            return track_generator(
+                recorder, event_name, attrs, lambda: gen_fn(*args, **kwargs), trace
+            )
+
+        return cast(F, generator_wrapper)
 
     if inspect.iscoroutinefunction(fn):
         async_fn = cast(Callable[..., Awaitable[object]], fn)

@@ -1,0 +1,156 @@
+"""Tracked generator and async-generator functions: one event spanning the whole iteration.
+
+A decorated generator function's event starts when iteration starts and ends when the generator
+finishes: returning (success, its return value the output), raising (failure, the exception
+recorded and re-raised unchanged), or closed early by its consumer (success: stopping a stream is
+not a failure). The event's span is current only while the generator's own code runs: spans the
+generator starts are its children, spans its consumer starts between items are not. Values sent
+and exceptions thrown into the wrapper reach the generator as they would without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextvars import Token
+from typing import TYPE_CHECKING
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+
+from tracengent._recording import ActiveSpan, Attributes, Recorder
+from tracengent._state import CURRENT_TRACE
+
+if TYPE_CHECKING:
+    from tracengent._trace import AgentTrace
+
+__all__ = ["track_async_generator", "track_generator"]
+
+_Tokens = tuple[Token[Context], "Token[AgentTrace | None] | None"]
+
+
+def _enter(active: ActiveSpan, trace: AgentTrace | None) -> _Tokens:
+    """Make the event's span (and its trace) current while the generator's code runs."""
+    otel_token = otel_context.attach(active.context)
+    trace_token = (
+        CURRENT_TRACE.set(trace) if trace is not None and CURRENT_TRACE.get() is not trace else None
+    )
+    return otel_token, trace_token
+
+
+def _leave(tokens: _Tokens) -> None:
+    otel_token, trace_token = tokens
+    if trace_token is not None:
+        CURRENT_TRACE.reset(trace_token)
+    otel_context.detach(otel_token)
+
+
+def _entered(active: ActiveSpan, trace: AgentTrace | None) -> ActiveSpan:
+    """`active` made current again, as the recorder's `close_*` expect (they detach it)."""
+    otel_token, trace_token = _enter(active, trace)
+    return ActiveSpan(active.span, active.context, otel_token, trace_token)
+
+
+def track_generator(
+    recorder: Recorder,
+    name: str,
+    attrs: Attributes,
+    make: Callable[[], Generator[object, object, object]],
+    trace: AgentTrace | None,
+) -> Generator[object, object, object]:
+    """Iterate `make()` inside one event span (see the module docstring)."""
+    if not recorder.recording:
+        return (yield from make())
+    active = recorder.open(name, attrs, trace)
+    if active is None:
+        return (yield from make())
+    # Current only while the generator's code runs, not while its consumer holds it.
+    recorder.detach(active)
+    try:
+        tokens = _enter(active, trace)
+        try:
+            inner = make()
+        finally:
+            _leave(tokens)
+        sent: object = None
+        thrown: BaseException | None = None
+        while True:
+            tokens = _enter(active, trace)
+            try:
+                item = inner.throw(thrown) if thrown is not None else inner.send(sent)
+            finally:
+                _leave(tokens)
+            sent, thrown = None, None
+            try:
+                sent = yield item
+            except GeneratorExit:
+                tokens = _enter(active, trace)
+                try:
+                    inner.close()
+                finally:
+                    _leave(tokens)
+                raise
+            except BaseException as exc:  # noqa: BLE001 - handed to the generator, as without us
+                thrown = exc
+    except StopIteration as stop:
+        return recorder.close_ok(_entered(active, trace), stop.value, trace)
+    except GeneratorExit:
+        recorder.close_ok(_entered(active, trace), None, trace)
+        raise
+    except BaseException as exc:
+        recorder.close_failed(_entered(active, trace), exc)
+        raise
+
+
+async def track_async_generator(
+    recorder: Recorder,
+    name: str,
+    attrs: Attributes,
+    make: Callable[[], AsyncGenerator[object, object]],
+    trace: AgentTrace | None,
+) -> AsyncGenerator[object, object]:
+    """Iterate `make()` inside one event span (see the module docstring); async generators
+    return nothing, so the event has no output."""
+    if not recorder.recording:
+        async for item in make():
+            yield item
+        return
+    active = recorder.open(name, attrs, trace)
+    if active is None:
+        async for item in make():
+            yield item
+        return
+    recorder.detach(active)
+    try:
+        tokens = _enter(active, trace)
+        try:
+            inner = make()
+        finally:
+            _leave(tokens)
+        sent: object = None
+        thrown: BaseException | None = None
+        while True:
+            tokens = _enter(active, trace)
+            try:
+                item = await (inner.athrow(thrown) if thrown is not None else inner.asend(sent))
+            finally:
+                _leave(tokens)
+            sent, thrown = None, None
+            try:
+                sent = yield item
+            except GeneratorExit:
+                tokens = _enter(active, trace)
+                try:
+                    await inner.aclose()
+                finally:
+                    _leave(tokens)
+                raise
+            except BaseException as exc:  # noqa: BLE001 - handed to the generator, as without us
+                thrown = exc
+    except StopAsyncIteration:
+        recorder.close_ok(_entered(active, trace), None, trace)
+    except GeneratorExit:
+        recorder.close_ok(_entered(active, trace), None, trace)
+        raise
+    except BaseException as exc:
+        recorder.close_failed(_entered(active, trace), exc)
+        raise
