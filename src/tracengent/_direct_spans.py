@@ -76,6 +76,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util import types
 
+from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._span_reads import RecordedSpan
 
 if TYPE_CHECKING:
@@ -146,6 +147,40 @@ _ENDED: Final = "Tried calling %s on an ended span."
 # Recent SDKs name it in `opentelemetry.sdk.environment_variables`; older ones (we support >= 1.30)
 # keep no such metrics, and the variable then only sends our spans through `start_span`.
 _SDK_INTERNAL_METRICS: Final = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
+
+
+# What says what a span is: evicted last when the attribute count limit is low, so an event stays
+# an event (the SDK evicts the oldest first, and the event type is set first).
+_KEPT_LONGEST: Final = frozenset(
+    {
+        A.EVENT_TYPE,
+        A.EVENT_ID,
+        A.EVENT_NAME,
+        A.EVENT_STATUS,
+        A.EVENT_PARENT_ID,
+        A.EVENT_INSTANT,
+        A.TRACE_ID,
+        A.TRACE_STATUS,
+        A.TRACE_ROOT_REQUEST,
+        A.GOVERNANCE_KIND,
+        A.TRACKED,
+        A.GEN_AI_OPERATION_NAME,
+        A.GEN_AI_AGENT_ID,
+    }
+)
+
+
+def trim_attributes(attributes: dict[str, types.AttributeValue], limit: int) -> int:
+    """Drop attributes beyond `limit` in place: the oldest others first, then (only when the
+    structural ones alone exceed the limit) the oldest structural ones. How many went."""
+    excess = len(attributes) - limit
+    if excess <= 0:
+        return 0
+    for key in [key for key in attributes if key not in _KEPT_LONGEST][:excess]:
+        del attributes[key]
+    while len(attributes) > limit:
+        del attributes[next(iter(attributes))]
+    return excess
 
 
 class DirectSpans:
@@ -378,7 +413,11 @@ class DirectSpans:
         """The attributes within the span attribute count limit, as the SDK would keep them,
         `dropped` more counted as dropped (its `dropped_attributes`)."""
         limit = self.max_attributes
-        if dropped or (limit is not None and len(attributes) > limit):
+        if limit is not None and len(attributes) > limit:
+            # The structural attributes outlive the others (see `trim_attributes`).
+            attributes = dict(attributes)
+            dropped += trim_attributes(attributes, limit)
+        if dropped:
             bounded = BoundedAttributes(limit, attributes, immutable=True)
             bounded.dropped += dropped
             return bounded
@@ -596,11 +635,9 @@ class EventSpan(Span):
         _LOGGER.warning("Setting attribute on ended span.")
 
     def _trim(self, limit: int) -> None:
-        """Drop the oldest attributes beyond `limit` (as the SDK does), counting them."""
-        attributes = self._attributes
-        while len(attributes) > limit:
-            del attributes[next(iter(attributes))]
-            self._dropped += 1
+        """Drop the attributes beyond `limit`, counting them: the oldest first, as the SDK does,
+        but those that say what the span is (its event type, ids, status) last."""
+        self._dropped += trim_attributes(self._attributes, limit)
 
     def add_event(
         self, name: str, attributes: types.Attributes = None, timestamp: int | None = None

@@ -452,6 +452,28 @@ def test_the_attribute_count_limit_keeps_the_newest_as_the_sdk_does() -> None:
     provider.shutdown()
 
 
+def test_a_low_count_limit_evicts_what_says_what_the_span_is_last() -> None:
+    """The event type is set first, so the SDK's oldest-first eviction would turn an event into
+    a plain span (never exported, never counted): ours evicts the other attributes first."""
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=3), sampler=ALWAYS_ON)
+    _tracer, factory, memory = _exporting(provider, "limits")
+    live = factory.start(
+        "live", None, SpanKind.INTERNAL, {A.EVENT_TYPE: "action", "a": 1, A.EVENT_NAME: "live"}
+    )
+    live.set_attributes({"b": 2, "c": 3})
+    live.end()
+    factory.emit("point", {A.EVENT_TYPE: "decision", "a": 1, "b": 2, "c": 3}, None, False)
+    by_name = {span.name: span for span in memory.get_finished_spans()}
+    live_attrs = dict(by_name["live"].attributes or {})
+    assert live_attrs == {A.EVENT_TYPE: "action", A.EVENT_NAME: "live", "c": 3}
+    assert by_name["live"].dropped_attributes == 2
+    point_attrs = dict(by_name["point"].attributes or {})
+    assert point_attrs[A.EVENT_TYPE] == "decision"
+    assert len(point_attrs) == 3
+    assert by_name["point"].dropped_attributes == 1
+    provider.shutdown()
+
+
 def test_without_a_context_processor_or_an_sdk_tracer_the_sdk_path_is_used() -> None:
     provider = TracerProvider()
     assert DirectSpans.for_tracer(provider.get_tracer("x"), None) is None
