@@ -208,6 +208,9 @@ class Recorder:
         if event.idempotency_key:
             attrs[A.EVENT_IDEMPOTENCY_KEY] = event.idempotency_key
         attrs[A.GEN_AI_AGENT_ID] = event.agent_id or self.agent_id
+        if event.trace_id:
+            # As 0.1.0 sent it; inside a decision trace the trace's own id replaces it.
+            attrs[A.TRACE_ID] = event.trace_id
         if event.parent_event_id:
             attrs[A.EVENT_PARENT_ID] = event.parent_event_id
         cost_attributes(attrs, event.cost)

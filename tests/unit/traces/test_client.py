@@ -246,3 +246,21 @@ def test_clients_of_two_agents_on_one_provider_export_only_their_own(
         ("agent-b", "b-action"),
         ("agent-b", "b-note"),
     ]
+
+
+def test_a_standalone_events_explicit_trace_and_parent_are_sent(
+    client_harness: ClientHarness,
+) -> None:
+    """0.1.0 sent an `AgentEvent`'s own `trace_id` and `parent_event_id`; so do we outside a
+    decision trace (inside one, the trace's id stands)."""
+    client = client_harness.client
+    client.record(
+        AgentEvent(name="given", type="action", trace_id="trc_given", parent_event_id="evt_up")
+    )
+    with client.begin_trace("req") as trace:
+        trace.record(AgentEvent(name="inside", type="action", trace_id="trc_other"))
+    assert client.close(timeout=5)
+    events = {event["name"]: event for event in client_harness.platform.events()}
+    assert (events["given"]["traceId"], events["given"]["parentEventId"]) == ("trc_given", "evt_up")
+    assert events["inside"]["traceId"] != "trc_other"
+    assert str(events["inside"]["traceId"]).startswith("trc_")
