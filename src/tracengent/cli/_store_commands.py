@@ -6,6 +6,7 @@ They open the SQLite file directly, so they work while `tracengent dev` serves t
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,7 +72,7 @@ def _dump(value: JsonValue) -> str:
 @click.command()
 @db_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N traces.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (events exactly as received).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (events as received).")
 def traces(db: Path | None, limit: int | None, as_json: bool) -> None:
     """Show decision traces as trees, newest first, then standalone events."""
     from tracengent.cli._render import render_traces
@@ -142,6 +143,15 @@ def deny(db: Path | None, approval_id: str) -> None:
     _decide(db, approval_id, False)
 
 
+def _finite_amount(
+    _ctx: click.Context, _param: click.Parameter, value: float | None
+) -> float | None:
+    # click's FloatRange lets `nan` and `inf` through; a NaN cap would be stored as no cap at all.
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"expected a finite number >= 0, got {value}")
+    return value
+
+
 @click.command()
 @db_option
 @policy_option
@@ -153,7 +163,11 @@ def deny(db: Path | None, approval_id: str) -> None:
     help="Comma-separated permissions (patterns) to delegate, e.g. flights:search,hotels:*.",
 )
 @click.option(
-    "--max-amount", type=click.FloatRange(min=0), default=None, help="Amount cap (policy currency)."
+    "--max-amount",
+    type=click.FloatRange(min=0),
+    default=None,
+    callback=_finite_amount,
+    help="Amount cap (policy currency).",
 )
 @click.option(
     "--ttl",

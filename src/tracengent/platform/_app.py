@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Final, cast
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -20,6 +20,7 @@ from tracengent.platform._ingest import (
     MAX_BODY_BYTES,
     IngestError,
     decode_body,
+    read_limited,
     validate_close,
     validate_events,
 )
@@ -28,6 +29,9 @@ from tracengent.platform._tokens import TokenError, issue_access_token, verify_t
 from tracengent.platform.store import PlatformStore
 
 __all__ = ["create_app"]
+
+_MAX_TOKEN_FORM_BYTES: Final = 4096
+"""Largest token request form read (three short fields)."""
 
 
 class _Unauthorized(Exception):
@@ -61,6 +65,13 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
                 raise _Unauthorized("the token's grant is unknown")
             if grant.expires_at_s <= store.clock():
                 raise _Unauthorized("the token's grant has expired")
+            # Disabling any agent the authority passed through revokes what it delegated on.
+            for link in grant.chain:
+                member = policy.agent(link)
+                if member is None or member.disabled:
+                    raise _Unauthorized(
+                        f"agent {link} in the token's delegation chain is unknown or disabled"
+                    )
             return Principal(agent, grant)
         key = request.headers.get("x-ingest-key")
         if key:
@@ -71,10 +82,12 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
         raise _Unauthorized("send Authorization: Bearer <token> or X-Ingest-Key")
 
     async def read_json(request: Request) -> object:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise IngestError("too large", f"body exceeds {MAX_BODY_BYTES} bytes")
-        return decode_body(await request.body(), request.headers.get("content-encoding"))
+        raw = await read_limited(
+            request.stream(),
+            declared_length=request.headers.get("content-length"),
+            limit=MAX_BODY_BYTES,
+        )
+        return decode_body(raw, request.headers.get("content-encoding"))
 
     def endpoint(
         handler: Callable[[Request, Principal, object], JSONResponse],
@@ -176,7 +189,7 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
         if form.get("grant_type") != "client_credentials":
             return _error(400, "unsupported_grant_type", "grant_type must be client_credentials")
         agent = policy.agent_by_client_id(form.get("client_id", ""))
-        if agent is None or agent.client_secret != form.get("client_secret"):
+        if agent is None or not agent.client_secret_matches(form.get("client_secret")):
             return _error(401, "invalid_client", "unknown client_id or wrong client_secret")
         if agent.disabled:
             return _error(401, "invalid_client", f"agent {agent.agent_id} is disabled")
@@ -196,7 +209,16 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
         )
 
     async def token(request: Request) -> Response:
-        return await run_in_threadpool(issue_token, await request.body())
+        # Anyone may call this endpoint: read no more than a client-credentials form needs.
+        try:
+            form = await read_limited(
+                request.stream(),
+                declared_length=request.headers.get("content-length"),
+                limit=_MAX_TOKEN_FORM_BYTES,
+            )
+        except IngestError as exc:
+            return _error(400, "invalid_request", exc.detail)
+        return await run_in_threadpool(issue_token, form)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -28,6 +28,7 @@ from tracengent.platform._console_html import (
     render_traces,
 )
 from tracengent.platform._console_view import ConsoleFilters, approval_view, load_state
+from tracengent.platform._ingest import IngestError, read_limited
 from tracengent.platform._records import StoreError
 from tracengent.platform.store import PlatformStore
 
@@ -141,8 +142,13 @@ def console_routes(store: PlatformStore, agent_ids: Iterable[str] = ()) -> list[
             return JSONResponse({"error": "not_found", "detail": f"no action {verb}"}, 404)
         approved = verb == "approve"
         approval_id = request.path_params["approval_id"]
-        body = await request.body()
-        if len(body) > _MAX_FORM_BYTES:
+        try:
+            body = await read_limited(
+                request.stream(),
+                declared_length=request.headers.get("content-length"),
+                limit=_MAX_FORM_BYTES,
+            )
+        except IngestError:
             return JSONResponse({"error": "too_large", "detail": "form too large"}, 413)
         form = parse_qs(body.decode("utf-8", "replace"))
         refused = same_origin(request, form.get("csrf_token", [None])[0])

@@ -94,8 +94,8 @@ class ConsoleFilters:
 
     def keeps_event(self, event: StoredEvent) -> bool:
         """Whether a standalone event passes: its agent, its own status and its type."""
-        agent = _text(event.body.get("agentId")) or event.agent_id
-        if self.agent and agent != self.agent:
+        # The authenticated sender: a body `agentId` is only what the agent claimed.
+        if self.agent and event.agent_id != self.agent:
             return False
         if self.status and event.body.get("status") != self.status:
             return False
@@ -221,10 +221,11 @@ def load_state(
     Blocks on SQLite reads; call it from a worker thread in async code.
     """
     traces = store.traces()
-    by_trace: dict[str, list[DecisionRecord]] = {}
+    # A trace is one agent's (see `PlatformStore.traces`): it shows that agent's decisions only.
+    by_trace: dict[tuple[str, str], list[DecisionRecord]] = {}
     for decision in store.decisions():
         if decision.trace_id is not None:
-            by_trace.setdefault(decision.trace_id, []).append(decision)
+            by_trace.setdefault((decision.agent_id, decision.trace_id), []).append(decision)
     approvals = store.approvals()
     approval_status = {a.approval_id: a.status for a in approvals}
     kept = [t for t in traces if filters.keeps_trace(t)]
@@ -235,7 +236,8 @@ def load_state(
     statuses = sorted({*TRACE_STATUSES, *(t.status for t in traces)})
     return ConsoleState(
         traces=[
-            trace_view(t, by_trace.get(t.trace_id, []), approval_status) for t in kept[:MAX_TRACES]
+            trace_view(t, by_trace.get((t.agent_id, t.trace_id), []), approval_status)
+            for t in kept[:MAX_TRACES]
         ],
         traces_total=len(kept),
         standalone_events=[event_view(0, e) for e in standalone[:MAX_STANDALONE_EVENTS]],

@@ -95,6 +95,53 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (agent_id, name)
     );
     """,
+    # 2: ingest isolated per agent. An agent's eventIds and idempotencyKeys are two namespaces
+    # of its own (`dedupe_field` says which one `dedupe_key` is in), and a trace close is keyed by
+    # (agent, trace): no agent can suppress another's events or close another's trace. SQLite
+    # cannot drop a UNIQUE constraint, so both tables are rebuilt, keeping every row, its seq and
+    # the events' sequence (closes draw from it too).
+    """
+    CREATE TABLE events_v2 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        agent_id TEXT NOT NULL,
+        dedupe_field TEXT,
+        dedupe_key TEXT,
+        trace_id TEXT,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        UNIQUE (agent_id, dedupe_field, dedupe_key)
+    );
+    INSERT INTO events_v2 (seq, agent_id, dedupe_field, dedupe_key, trace_id, body, received_at)
+        SELECT seq, agent_id,
+            CASE
+                WHEN dedupe_key IS NULL THEN NULL
+                WHEN json_extract(body, '$.eventId') IS dedupe_key THEN 'eventId'
+                ELSE 'idempotencyKey'
+            END,
+            dedupe_key, trace_id, body, received_at
+        FROM events ORDER BY seq;
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'events_v2', 0 WHERE NOT EXISTS
+            (SELECT 1 FROM sqlite_sequence WHERE name = 'events_v2');
+    UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE(
+            (SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))
+        WHERE name = 'events_v2';
+    DROP TABLE events;
+    ALTER TABLE events_v2 RENAME TO events;
+    CREATE INDEX events_trace ON events (agent_id, trace_id);
+    CREATE TABLE trace_closes_v2 (
+        agent_id TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, trace_id)
+    );
+    INSERT INTO trace_closes_v2 (agent_id, trace_id, seq, body, received_at)
+        SELECT agent_id, trace_id, seq, body, received_at FROM trace_closes;
+    DROP TABLE trace_closes;
+    ALTER TABLE trace_closes_v2 RENAME TO trace_closes
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

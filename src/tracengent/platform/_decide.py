@@ -6,6 +6,8 @@ reason, and returns the HTTP status and JSON answer. Anything not clearly allowe
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -16,7 +18,7 @@ from tracengent.platform._policy import AgentPolicy, PermissionRule, Policy
 from tracengent.platform._records import ApprovalRecord, GrantRecord
 from tracengent.platform.store import PlatformStore
 
-__all__ = ["Engine", "Principal", "RequestError"]
+__all__ = ["Engine", "Principal", "RequestError", "finite_amount"]
 
 _LLM_CALL: Final = "llm:call"
 
@@ -67,13 +69,39 @@ def _required_str(request: JsonObject, key: str) -> str:
     return value
 
 
-def _scrubbed(context: JsonObject, rule: PermissionRule | None) -> JsonObject:
-    """The context as it may be stored: the rule's `redact_fields` masked (a card number is not
-    kept in the decision log or shown to the approver)."""
-    if rule is None or not rule.redact_fields:
+def _with_rule_fields(
+    redactions: tuple[Redaction, ...], rule: PermissionRule | None
+) -> tuple[Redaction, ...]:
+    """A tool's or route's redactions, then the rule's `redact_fields` (masked) they do not name."""
+    if rule is None:
+        return redactions
+    named = {r.field for r in redactions}
+    return redactions + tuple(Redaction(f, "mask") for f in rule.redact_fields if f not in named)
+
+
+def _scrubbed(context: JsonObject, redactions: Sequence[Redaction]) -> JsonObject:
+    """The context as it may be stored: `redactions` applied (a card number is not kept in the
+    decision log or shown to the approver)."""
+    if not redactions:
         return context
-    redacted = redact_value(context, [Redaction(f, "mask") for f in rule.redact_fields])
+    redacted = redact_value(context, redactions)
+    # Redaction never fails open: a result that is not an object is dropped, not stored raw.
     return redacted if isinstance(redacted, dict) else {}
+
+
+def finite_amount(value: object) -> float | None:
+    """`value` as a float when it is a finite number >= 0 (not a bool), else None.
+
+    NaN passes every `<`/`>` comparison, so a NaN amount or cap would slip past each limit; an
+    integer too large for a float is refused rather than raising `OverflowError`.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _parse_amount(
@@ -86,12 +114,13 @@ def _parse_amount(
         return f"context currency must be a string, got {currency!r}"
     if amount is None:
         return None, currency, None
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
-        return f"context amount must be a number >= 0, got {amount!r}"
-    converted = policy.convert(float(amount), currency)
+    number = finite_amount(amount)
+    if number is None:
+        return f"context amount must be a finite number >= 0, got {amount!r}"
+    converted = policy.convert(number, currency)
     if converted is None:
         return f"no conversion rate from {currency} to {policy.currency}"
-    return float(amount), currency, converted
+    return number, currency, converted
 
 
 class Engine:
@@ -111,7 +140,10 @@ class Engine:
         trace_id: str | None,
         *,
         approval_required: bool = False,
+        redactions: tuple[Redaction, ...] = (),
     ) -> _Verdict:
+        """Decide `permission` for `principal`; `redactions` are the tool's or route's, applied
+        (with the rule's `redact_fields`) to the context a pending approval stores."""
         policy, agent, grant = self.policy, principal.agent, principal.grant
         subject = agent
         if grant is not None:
@@ -151,7 +183,7 @@ class Engine:
             approval = self.store.create_approval(
                 agent_id=agent.agent_id,
                 permission=permission,
-                context=_scrubbed(context, rule),
+                context=_scrubbed(context, _with_rule_fields(redactions, rule)),
                 ttl_seconds=policy.approval_ttl_seconds,
                 amount=amount,
                 currency=currency,
@@ -164,16 +196,19 @@ class Engine:
                 else f"{permission} requires a person's approval"
             )
             return _Verdict("pending_approval", reason, rule, approval)
-        if permission == _LLM_CALL and agent.llm_token_budget is not None:
+        # Under a grant the delegate spends the delegating agent's budget (the same subject whose
+        # permissions and rules decided above), so delegating never widens what may be spent.
+        if permission == _LLM_CALL and subject.llm_token_budget is not None:
             estimated = context.get("estimatedTokens", 0)
             if isinstance(estimated, bool) or not isinstance(estimated, int) or estimated < 0:
                 return _deny(f"estimatedTokens must be an integer >= 0, got {estimated!r}", rule)
-            budget = agent.llm_token_budget
-            if not self.store.reserve_tokens(agent.agent_id, budget, estimated, trace_id):
-                usage = self.store.token_usage(agent.agent_id)
+            budget = subject.llm_token_budget
+            if not self.store.reserve_tokens(subject.agent_id, budget, estimated, trace_id):
+                usage = self.store.token_usage(subject.agent_id)
                 left = max(0, budget - usage.used - usage.reserved)
                 return _deny(
-                    f"LLM token budget exceeded: {estimated} estimated, {left} of {budget} left",
+                    f"LLM token budget exceeded: {estimated} estimated, {left} of {budget} left"
+                    f" for {subject.agent_id}",
                     rule,
                 )
         return _Verdict("allowed", f"{permission} allowed by policy", rule)
@@ -224,7 +259,7 @@ class Engine:
                 "authorize",
                 permission,
                 verdict,
-                {**request, "context": _scrubbed(context, verdict.rule)},
+                {**request, "context": _scrubbed(context, _with_rule_fields((), verdict.rule))},
                 trace_id,
             ),
         }
@@ -312,17 +347,17 @@ class Engine:
         body = request.get("body")
         context: JsonObject = body if isinstance(body, dict) else {}
         verdict = self._evaluate(
-            principal, permission, context, trace_id, approval_required=approval
+            principal,
+            permission,
+            context,
+            trace_id,
+            approval_required=approval,
+            redactions=redactions,
         )
         outcome = {"allowed": "policy_allow", "pending_approval": "approval_required"}.get(
             verdict.status, "policy_deny"
         )
-        if verdict.rule is not None:
-            named = {r.field for r in redactions}
-            extra = tuple(
-                Redaction(f, "mask") for f in verdict.rule.redact_fields if f not in named
-            )
-            redactions = redactions + extra
+        redactions = _with_rule_fields(redactions, verdict.rule)
         return self._tool_answer(
             principal, permission, verdict, outcome, redactions, stored, trace_id
         )

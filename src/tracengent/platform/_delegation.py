@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from opentelemetry.exporter.tracengent.errors import TracengentError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.permissions import permission_matches
-from tracengent.platform._decide import RequestError
+from tracengent.platform._decide import RequestError, finite_amount
 from tracengent.platform._policy import Policy
 from tracengent.platform._records import GrantRecord
 from tracengent.platform._tokens import IssuedToken, issue_delegated_token
@@ -50,7 +50,8 @@ def create_grant(
 
     Raises:
         DelegationRefused: an unknown or disabled agent, no permissions, a permission the
-            delegating agent does not hold, or a non-positive ttl / negative amount.
+            delegating agent does not hold, a non-positive ttl, or an amount that is negative
+            or not finite.
     """
     _active_agent(policy, from_agent, "delegating")
     _active_agent(policy, to_agent, "delegate")
@@ -58,8 +59,10 @@ def create_grant(
         raise DelegationRefused("a grant needs at least one permission")
     if ttl_seconds <= 0:
         raise DelegationRefused(f"ttl must be positive, got {ttl_seconds}")
-    if max_amount is not None and max_amount < 0:
-        raise DelegationRefused(f"max amount must be >= 0, got {max_amount}")
+    # NaN would pass every `<`/`>` check and SQLite stores it as NULL: a grant with no cap.
+    cap = finite_amount(max_amount)
+    if max_amount is not None and cap is None:
+        raise DelegationRefused(f"max amount must be a finite number >= 0, got {max_amount}")
     holder = policy.agent(from_agent)
     for permission in permissions:
         if holder is None or not _covered(permission, holder.permissions):
@@ -73,7 +76,7 @@ def create_grant(
         permissions=permissions,
         expires_at_s=now + ttl_seconds,
         chain=[from_agent, to_agent],
-        max_amount=max_amount,
+        max_amount=cap,
     )
     return grant, issue_delegated_token(store.signing_key, grant, now=now)
 
@@ -99,10 +102,9 @@ def attenuate(
         raise RequestError("'permissions' must be a non-empty array of strings")
     requested = [str(p) for p in permissions]
     max_amount = request.get("maxAmount")
-    if max_amount is not None and (
-        isinstance(max_amount, bool) or not isinstance(max_amount, (int, float)) or max_amount < 0
-    ):
-        raise RequestError("'maxAmount' must be a number >= 0")
+    requested_cap = finite_amount(max_amount)
+    if max_amount is not None and requested_cap is None:
+        raise RequestError(f"'maxAmount' must be a finite number >= 0, got {max_amount!r}")
     ttl = request.get("expiresInSeconds")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0):
         raise RequestError("'expiresInSeconds' must be a positive integer")
@@ -115,7 +117,7 @@ def attenuate(
             raise DelegationRefused(
                 f"permission {permission} is wider than the parent grant's {parent.permissions}"
             )
-    amount = float(max_amount) if max_amount is not None else parent.max_amount
+    amount = requested_cap if requested_cap is not None else parent.max_amount
     if parent.max_amount is not None and (amount is None or amount > parent.max_amount):
         raise DelegationRefused(
             f"maxAmount {amount} exceeds the parent grant's maximum {parent.max_amount}"

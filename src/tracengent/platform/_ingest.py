@@ -1,19 +1,37 @@
-"""Validation of ingest bodies (wire contract §2, §3): I/O-free, every problem named."""
+"""Reading, decoding and validation of request bodies (wire contract §2, §3), every problem named.
+
+Nothing here touches a socket or the store: the body arrives as an async iterable of chunks.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import zlib
-from typing import Final, cast
+from collections.abc import AsyncIterable
+from typing import Final, NoReturn, cast
 
 from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 
-__all__ = ["MAX_BODY_BYTES", "IngestError", "decode_body", "validate_close", "validate_events"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "IngestError",
+    "decode_body",
+    "read_limited",
+    "validate_close",
+    "validate_events",
+]
 
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
-"""Largest body accepted, after decompression (a gzip bomb stops here)."""
+"""Largest body accepted, as sent and after decompression (a gzip bomb stops here)."""
 
+# Once the bytes are strictly decoded, only a \uD800-\uDFFF escape can put a surrogate into a
+# parsed string, so a body without such an escape needs no surrogate check.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
+_TOO_DEEP: Final = ("too deep", "body nests arrays or objects too deeply")
 _CLOSE_STATUSES: Final = ("completed", "failed")
 _STRING_FIELDS: Final = ("eventId", "idempotencyKey", "agentId", "traceId", "parentEventId")
 
@@ -27,11 +45,74 @@ class IngestError(Exception):
         self.detail = detail
 
 
-def decode_body(raw: bytes, content_encoding: str | None) -> object:
-    """Gunzip (when `Content-Encoding: gzip`) and parse JSON.
+async def read_limited(
+    chunks: AsyncIterable[bytes], *, declared_length: str | None, limit: int
+) -> bytes:
+    """The whole body, refused as soon as its `Content-Length` or the bytes streamed so far
+    exceed `limit` (a chunked upload has no length to check up front).
 
     Raises:
-        IngestError: bad gzip, too large, unsupported encoding, or not JSON.
+        IngestError: `too large`.
+    """
+    declared = (declared_length or "").strip()
+    if declared.isdecimal():
+        # More than 18 significant digits is beyond any limit (int() refuses thousands).
+        digits = declared.lstrip("0") or "0"
+        if len(digits) > 18 or int(digits) > limit:
+            raise IngestError("too large", f"body exceeds {limit} bytes")
+    received: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise IngestError("too large", f"body exceeds {limit} bytes")
+        received.append(chunk)
+    return b"".join(received)
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise IngestError("invalid number", f"{name} is not a JSON number: send finite numbers only")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise IngestError("invalid number", f"number {text[:40]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    # Beyond the float range an integer cannot be compared with amounts or added to a clock,
+    # and other JSON parsers read it as infinity. Any of 310 digits or more is beyond it.
+    digits = len(text.lstrip("-"))
+    if digits < 310:
+        value = int(text)
+        try:
+            float(value)
+        except OverflowError:
+            pass
+        else:
+            return value
+    raise IngestError("invalid number", f"integer of {digits} digits is out of range")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except RecursionError as exc:
+        raise IngestError(*_TOO_DEEP) from exc
+    return False
+
+
+def decode_body(raw: bytes, content_encoding: str | None) -> object:
+    """Gunzip (when `Content-Encoding: gzip`) and parse JSON that can be stored and answered.
+
+    Raises:
+        IngestError: bad gzip, too large, unsupported encoding, not JSON, nested too deep, a
+            number that is NaN, infinite or beyond the float range (`invalid number`), or a
+            string with an unpaired UTF-16 surrogate escape (`invalid string`).
     """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "gzip":
@@ -47,9 +128,25 @@ def decode_body(raw: bytes, content_encoding: str | None) -> object:
     elif encoding != "identity":
         raise IngestError("bad encoding", f"unsupported Content-Encoding {encoding!r}")
     try:
-        return cast(object, json.loads(raw))
+        # Strictly: json.loads(bytes) would let encoded surrogates through (`surrogatepass`).
+        text = raw.decode(json.detect_encoding(raw))
+        value = cast(
+            object,
+            json.loads(
+                text,
+                parse_constant=_refuse_constant,
+                parse_float=_finite_float,
+                parse_int=_bounded_int,
+            ),
+        )
+    except RecursionError as exc:
+        raise IngestError(*_TOO_DEEP) from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise IngestError("not json", f"body is not JSON: {exc}") from exc
+    # sqlite3 and every JSON answer encode text as UTF-8, which a lone surrogate cannot be.
+    if _SURROGATE_ESCAPE.search(text) is not None and _has_lone_surrogate(value):
+        raise IngestError("invalid string", "body has a string with an unpaired \\u surrogate")
+    return value
 
 
 def _one_of(index: int, event: JsonObject, key: str, allowed: frozenset[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hmac
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ __all__ = [
 ]
 
 
+def _secret_equals(expected: str, presented: str) -> bool:
+    # Constant time, so response timing does not reveal how much of a guessed secret matched.
+    return hmac.compare_digest(expected.encode("utf-8"), presented.encode("utf-8"))
+
+
 @dataclass(frozen=True)
 class AgentPolicy:
     """One agent: its credentials, the permission patterns it holds, its LLM token budget."""
@@ -45,6 +51,12 @@ class AgentPolicy:
     def holds(self, permission: str) -> bool:
         """True when one of the agent's patterns covers `permission` (wire contract §9)."""
         return any(permission_matches(p, permission) for p in self.permissions)
+
+    def client_secret_matches(self, presented: str | None) -> bool:
+        """True when the agent has a client secret and `presented` is it (constant time)."""
+        if self.client_secret is None or presented is None:
+            return False
+        return _secret_equals(self.client_secret, presented)
 
 
 @dataclass(frozen=True)
@@ -139,8 +151,13 @@ class Policy:
         return next((a for a in self.agents if a.client_id and a.client_id == client_id), None)
 
     def agent_by_ingest_key(self, ingest_key: str) -> AgentPolicy | None:
-        """The agent whose legacy ingest key this is, or None."""
-        return next((a for a in self.agents if a.ingest_key and a.ingest_key == ingest_key), None)
+        """The agent whose legacy ingest key this is, or None (compared in constant time)."""
+        found: AgentPolicy | None = None
+        # Every agent's key is compared, not looked up by the secret, so timing tells nothing.
+        for agent in self.agents:
+            if agent.ingest_key and _secret_equals(agent.ingest_key, ingest_key):
+                found = agent
+        return found
 
     def rule_for(self, permission: str, agent_id: str) -> PermissionRule | None:
         """The first rule covering the permission for the agent, or None."""

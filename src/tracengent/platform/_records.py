@@ -26,7 +26,10 @@ class StoreError(TracengentError):
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """One ingested event: the wire object exactly as received, who sent it, and when."""
+    """One ingested event: the wire object as received, who sent it, and when.
+
+    `agent_id` is the authenticated sender; ingest replaced a body `agentId` that named another.
+    """
 
     seq: int
     agent_id: str
@@ -36,9 +39,10 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class TraceRecord:
-    """A decision trace: its close (if received) and its events in the order received.
+    """A decision trace of one agent: its close (if received) and its events in the order received.
 
-    `status` is the close's status, or `"open"` while no close was received.
+    `agent_id` is the authenticated sender; `status` is the close's status, or `"open"` while no
+    close was received.
     """
 
     trace_id: str

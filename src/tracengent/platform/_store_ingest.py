@@ -18,6 +18,32 @@ __all__ = ["IngestStore"]
 
 _SIGNING_KEY: Final = "jwt_signing_key"
 
+_MAX_COUNTED_TOKENS: Final = 2**61
+"""`usage.tokens` counted per event at most (already beyond any budget); two such counts still
+add up inside SQLite's 64-bit integers, and the running total saturates here too."""
+
+
+def _dedupe_key(event: JsonObject) -> tuple[str | None, str | None]:
+    """The field an event is deduplicated on and its value: `eventId`, else `idempotencyKey`."""
+    for field in ("eventId", "idempotencyKey"):
+        value = event.get(field)
+        if isinstance(value, str) and value:
+            return field, value
+    return None, None
+
+
+def _attributed(body: JsonObject, agent_id: str) -> JsonObject:
+    """`body` with a differing `agentId` replaced by the authenticated agent's.
+
+    The credentials say who sent it (wire contract: auth on every call); `agentId` is only the
+    SDK's label, which may be misconfigured (zero code falls back to OTEL_SERVICE_NAME).
+    Refusing the batch would drop all of that agent's telemetry (any 4xx is permanent), and
+    keeping the label would let one agent file events under another's name.
+    """
+    if "agentId" not in body or body["agentId"] == agent_id:
+        return body
+    return {**body, "agentId": agent_id}
+
 
 class IngestStore:
     """What ingest writes and counts; `PlatformStore` adds decisions, approvals, grants, traces."""
@@ -40,22 +66,28 @@ class IngestStore:
     # -- ingest -------------------------------------------------------------------------------
 
     def ingest_events(self, agent_id: str, events: list[JsonObject]) -> IngestResult:
-        """Store a validated batch atomically; an `eventId` (or `idempotencyKey`) already stored is
-        ignored and counted as a duplicate. Stored `llm_call` events with `usage.tokens` reconcile
-        the agent's token reservations."""
+        """Store a validated batch atomically under `agent_id` (the authenticated agent).
+
+        An event whose `eventId` (else `idempotencyKey`) this agent already stored is ignored and
+        counted as a duplicate; other agents' ids never collide with it. A body `agentId` other
+        than `agent_id` is overwritten with it. Stored `llm_call` events with `usage.tokens`
+        reconcile the agent's token reservations.
+        """
         received_at = self.now_iso()
         stored = duplicates = 0
         with connect(self.path, write=True) as db:
             for event in events:
-                key = event.get("eventId") or event.get("idempotencyKey")
+                field, key = _dedupe_key(event)
                 cursor = db.execute(
-                    "INSERT OR IGNORE INTO events (dedupe_key, agent_id, trace_id, body, received_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO events"
+                    " (agent_id, dedupe_field, dedupe_key, trace_id, body, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     (
-                        key if isinstance(key, str) else None,
                         agent_id,
+                        field,
+                        key,
                         event.get("traceId") if isinstance(event.get("traceId"), str) else None,
-                        dumps_compact(event),
+                        dumps_compact(_attributed(event, agent_id)),
                         received_at,
                     ),
                 )
@@ -70,13 +102,20 @@ class IngestStore:
         return IngestResult(stored=stored, duplicates=duplicates)
 
     def ingest_trace_close(self, agent_id: str, close: JsonObject) -> bool:
-        """Store a validated trace close; False (and counted) when that trace was already closed."""
+        """Store a validated trace close of `agent_id` (the authenticated agent, which overwrites
+        a body `agentId`); False (and counted) when this agent already closed that trace."""
         with connect(self.path, write=True) as db:
             seq = self._take_event_seq(db)
             cursor = db.execute(
-                "INSERT OR IGNORE INTO trace_closes (trace_id, seq, agent_id, body, received_at)"
+                "INSERT OR IGNORE INTO trace_closes (agent_id, trace_id, seq, body, received_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (close["traceId"], seq, agent_id, dumps_compact(close), self.now_iso()),
+                (
+                    agent_id,
+                    close["traceId"],
+                    seq,
+                    dumps_compact(_attributed(close, agent_id)),
+                    self.now_iso(),
+                ),
             )
             self._bump(db, agent_id, "trace_closes_received", 1)
             if cursor.rowcount == 0:
@@ -166,6 +205,7 @@ class IngestStore:
         tokens = usage.get("tokens")
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
             return
+        tokens = min(tokens, _MAX_COUNTED_TOKENS)
         # Release the reservation this call made: the same trace's oldest first, else the oldest.
         row = db.execute(
             "SELECT seq FROM reservations WHERE agent_id = ? AND released = 0"
@@ -176,6 +216,6 @@ class IngestStore:
             db.execute("UPDATE reservations SET released = 1 WHERE seq = ?", (row["seq"],))
         db.execute(
             "INSERT INTO token_usage (agent_id, used) VALUES (?, ?)"
-            " ON CONFLICT (agent_id) DO UPDATE SET used = used + excluded.used",
-            (agent_id, tokens),
+            " ON CONFLICT (agent_id) DO UPDATE SET used = MIN(used + excluded.used, ?)",
+            (agent_id, tokens, _MAX_COUNTED_TOKENS),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
@@ -55,11 +56,19 @@ class TomlTable:
         value = self.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        number = math.nan
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:  # a TOML integer beyond float range
+                number = math.inf
+        # TOML has `nan` and `inf`: NaN passes every comparison (a limit or rate that never
+        # denies), and an infinite limit or rate is no limit at all.
+        if not math.isfinite(number) or number < minimum:
             raise PolicyError(
-                f"{self.key(name)!r}: expected a number >= {minimum:g}, got {value!r}"
+                f"{self.key(name)!r}: expected a finite number >= {minimum:g}, got {value!r}"
             )
-        return float(value)
+        return number
 
     def integer(self, name: str, *, default: int | None = None, minimum: int = 1) -> int | None:
         value = self.get(name)

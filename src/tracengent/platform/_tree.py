@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -12,10 +13,18 @@ __all__ = ["event_tree", "number"]
 
 
 def number(value: JsonValue) -> float | None:
-    """`value` as a float when it is a JSON number (not a bool), else None."""
+    """`value` as a finite float when it is a JSON number (not a bool) that has one, else None.
+
+    A database may hold numbers ingest now refuses (an integer beyond the float range, stored
+    before the check): they show as absent instead of failing the whole view.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        converted = float(value)
+    except OverflowError:
+        return None
+    return converted if math.isfinite(converted) else None
 
 
 def _interval(body: JsonObject) -> tuple[float, float] | None:
@@ -25,7 +34,8 @@ def _interval(body: JsonObject) -> tuple[float, float] | None:
         return None
     try:
         start = datetime.fromisoformat(occurred).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
+        # A naive time at the edge of the calendar has no local timestamp: time unknown.
         return None
     duration = number(body.get("durationMs"))
     return start, start + (duration or 0.0) / 1000.0

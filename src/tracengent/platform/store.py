@@ -278,25 +278,33 @@ class PlatformStore(IngestStore):
     def traces(self, *, limit: int | None = None) -> list[TraceRecord]:
         """Decision traces, newest first (by their latest event or close).
 
-        A trace exists once it has a close or events; its status is the close's, else `"open"`.
+        A trace is one agent's: events and a close of the same `traceId` sent by two agents are two
+        traces. It exists once it has a close or events; its status is the close's, else `"open"`.
         """
-        by_trace: dict[str, list[StoredEvent]] = {}
-        latest: dict[str, int] = {}
+        by_trace: dict[tuple[str, str], list[StoredEvent]] = {}
+        latest: dict[tuple[str, str], int] = {}
         for event in self.events():
             trace_id = event.body.get("traceId")
             if isinstance(trace_id, str):
-                by_trace.setdefault(trace_id, []).append(event)
-                latest[trace_id] = event.seq
+                key = (event.agent_id, trace_id)
+                by_trace.setdefault(key, []).append(event)
+                latest[key] = event.seq
         with connect(self.path) as db:
-            closes = {r["trace_id"]: r for r in db.execute("SELECT * FROM trace_closes")}
-        for trace_id, row in closes.items():
-            latest[trace_id] = max(latest.get(trace_id, 0), int(row["seq"]))
-        ordered = sorted(latest, key=lambda t: latest[t], reverse=True)
-        records = [self._trace(t, by_trace.get(t, []), closes.get(t)) for t in ordered]
+            closes = {
+                (str(r["agent_id"]), str(r["trace_id"])): r
+                for r in db.execute("SELECT * FROM trace_closes")
+            }
+        for key, row in closes.items():
+            latest[key] = max(latest.get(key, 0), int(row["seq"]))
+        ordered = sorted(latest, key=lambda k: latest[k], reverse=True)
+        records = [self._trace(k, by_trace.get(k, []), closes.get(k)) for k in ordered]
         return records if limit is None else records[:limit]
 
     @staticmethod
-    def _trace(trace_id: str, events: list[StoredEvent], row: sqlite3.Row | None) -> TraceRecord:
+    def _trace(
+        key: tuple[str, str], events: list[StoredEvent], row: sqlite3.Row | None
+    ) -> TraceRecord:
+        agent_id, trace_id = key
         close = _loads(row["body"]) if row is not None else None
 
         def text(value: JsonValue) -> str | None:
@@ -307,16 +315,16 @@ class PlatformStore(IngestStore):
             root = next(
                 (text(e.body.get("rootRequest")) for e in events if "rootRequest" in e.body), None
             )
-        if close is not None and row is not None:
-            agent = text(close.get("agentId")) or str(row["agent_id"])
+        if close is not None:
             status = text(close.get("status")) or "open"
             summary = text(close.get("summary"))
         else:
-            agent = text(events[0].body.get("agentId")) or events[0].agent_id
             status, summary = "open", None
+        # The authenticated sender, never the body's `agentId` (rows stored before ingest
+        # overwrote a differing one may still carry another agent's name).
         return TraceRecord(
             trace_id=trace_id,
-            agent_id=agent,
+            agent_id=agent_id,
             root_request=root,
             status=status,
             summary=summary,
