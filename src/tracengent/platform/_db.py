@@ -95,7 +95,8 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (agent_id, name)
     );
     """,
-    # 2: ingest isolated per agent. An agent's eventIds and idempotencyKeys are two namespaces
+    # 2: ingest isolated per agent (and a reservation's `spender`: the delegate whose llm_call
+    # events release a reservation made on the delegating agent's budget). An agent's eventIds and idempotencyKeys are two namespaces
     # of its own (`dedupe_field` says which one `dedupe_key` is in), and a trace close is keyed by
     # (agent, trace): no agent can suppress another's events or close another's trace. SQLite
     # cannot drop a UNIQUE constraint, so both tables are rebuilt, keeping every row, its seq and
@@ -140,7 +141,8 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     INSERT INTO trace_closes_v2 (agent_id, trace_id, seq, body, received_at)
         SELECT agent_id, trace_id, seq, body, received_at FROM trace_closes;
     DROP TABLE trace_closes;
-    ALTER TABLE trace_closes_v2 RENAME TO trace_closes
+    ALTER TABLE trace_closes_v2 RENAME TO trace_closes;
+    ALTER TABLE reservations ADD COLUMN spender TEXT
     """,
 )
 

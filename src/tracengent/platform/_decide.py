@@ -203,7 +203,9 @@ class Engine:
             if isinstance(estimated, bool) or not isinstance(estimated, int) or estimated < 0:
                 return _deny(f"estimatedTokens must be an integer >= 0, got {estimated!r}", rule)
             budget = subject.llm_token_budget
-            if not self.store.reserve_tokens(subject.agent_id, budget, estimated, trace_id):
+            if not self.store.reserve_tokens(
+                subject.agent_id, budget, estimated, trace_id, spender=agent.agent_id
+            ):
                 usage = self.store.token_usage(subject.agent_id)
                 left = max(0, budget - usage.used - usage.reserved)
                 return _deny(

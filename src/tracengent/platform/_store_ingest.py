@@ -171,15 +171,24 @@ class IngestStore:
 
     # -- LLM token budgets --------------------------------------------------------------------
 
-    def reserve_tokens(self, agent_id: str, budget: int, tokens: int, trace_id: str | None) -> bool:
-        """Reserve `tokens` when used + reserved + tokens stays within `budget`; atomic."""
+    def reserve_tokens(
+        self,
+        agent_id: str,
+        budget: int,
+        tokens: int,
+        trace_id: str | None,
+        spender: str | None = None,
+    ) -> bool:
+        """Reserve `tokens` of `agent_id`'s budget when used + reserved + tokens stays within
+        `budget`; atomic. `spender`: the delegate spending it under a grant, whose `llm_call`
+        events release the reservation and count against `agent_id`."""
         with connect(self.path, write=True) as db:
             usage = self._usage(db, agent_id)
             if usage.used + usage.reserved + tokens > budget:
                 return False
             db.execute(
-                "INSERT INTO reservations (agent_id, trace_id, tokens) VALUES (?, ?, ?)",
-                (agent_id, trace_id, tokens),
+                "INSERT INTO reservations (agent_id, trace_id, tokens, spender) VALUES (?, ?, ?, ?)",
+                (agent_id, trace_id, tokens, spender if spender != agent_id else None),
             )
         return True
 
@@ -206,16 +215,21 @@ class IngestStore:
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
             return
         tokens = min(tokens, _MAX_COUNTED_TOKENS)
-        # Release the reservation this call made: the same trace's oldest first, else the oldest.
+        # Release the reservation this call made: its own, or one it made as a delegate on the
+        # delegating agent's budget; the same trace's oldest first, else the oldest.
         row = db.execute(
-            "SELECT seq FROM reservations WHERE agent_id = ? AND released = 0"
+            "SELECT seq, agent_id FROM reservations WHERE released = 0"
+            " AND ((agent_id = ? AND spender IS NULL) OR spender = ?)"
             " ORDER BY (trace_id IS NOT ? AND trace_id IS NOT NULL), seq LIMIT 1",
-            (agent_id, event.get("traceId")),
+            (agent_id, agent_id, event.get("traceId")),
         ).fetchone()
+        budget_owner = agent_id
         if row is not None:
             db.execute("UPDATE reservations SET released = 1 WHERE seq = ?", (row["seq"],))
+            # A delegate's call counts against the budget it was reserved on.
+            budget_owner = str(row["agent_id"])
         db.execute(
             "INSERT INTO token_usage (agent_id, used) VALUES (?, ?)"
             " ON CONFLICT (agent_id) DO UPDATE SET used = MIN(used + excluded.used, ?)",
-            (agent_id, tokens, _MAX_COUNTED_TOKENS),
+            (budget_owner, tokens, _MAX_COUNTED_TOKENS),
         )

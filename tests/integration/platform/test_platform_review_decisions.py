@@ -248,6 +248,34 @@ def test_a_delegate_spends_the_delegating_agents_llm_budget(
     assert own.json()["status"] == "denied"
 
 
+def test_a_delegates_llm_call_event_releases_the_reservation_it_made_for_the_root(
+    tracengent_platform: RunningPlatform, agent_client: AgentClient
+) -> None:
+    """The delegate reports its llm_call with its own credentials: that releases the reservation
+    made on root-agent's budget and counts the actual tokens there, not against the delegate."""
+    _, token = create_grant(
+        tracengent_platform.store,
+        tracengent_platform.policy,
+        from_agent="root-agent",
+        to_agent="helper-agent",
+        permissions=["llm:call"],
+        ttl_seconds=600,
+    )
+    delegate = agent_client(token=token.access_token)
+    allowed = delegate.post(
+        "/v1/authorize", json={"permission": "llm:call", "context": {"estimatedTokens": 6000}}
+    ).json()
+    assert allowed["status"] == "allowed"
+    store = tracengent_platform.store
+    assert store.token_usage("root-agent").reserved == 6000
+    event = {"type": "llm_call", "name": "plan", "status": "success", "usage": {"tokens": 1200}}
+    posted = agent_client("helper-agent").post("/v1/ingest/events", json=[event])
+    assert posted.status_code == 200
+    root, helper = store.token_usage("root-agent"), store.token_usage("helper-agent")
+    assert (root.used, root.reserved) == (1200, 0)
+    assert (helper.used, helper.reserved) == (0, 0)
+
+
 # -- approvals store what the call's redactions leave -------------------------------------------
 
 
