@@ -218,20 +218,25 @@ def test_policy_loader_refuses_non_finite_numbers(snippet: str, key: str) -> Non
 # -- the LLM token budget under delegation ------------------------------------------------------
 
 
-def test_a_delegate_spends_the_delegating_agents_llm_budget(
-    tracengent_platform: RunningPlatform, agent_client: AgentClient
-) -> None:
-    """A delegate acting for root-agent is held to root-agent's budget, and what it reserves is
-    gone from root-agent's own calls."""
+def _llm_delegate(platform: RunningPlatform, agent_client: AgentClient) -> httpx.Client:
+    """helper-agent's client under a grant of `llm:call` from root-agent."""
     _, token = create_grant(
-        tracengent_platform.store,
-        tracengent_platform.policy,
+        platform.store,
+        platform.policy,
         from_agent="root-agent",
         to_agent="helper-agent",
         permissions=["llm:call"],
         ttl_seconds=600,
     )
-    delegate = agent_client(token=token.access_token)
+    return agent_client(token=token.access_token)
+
+
+def test_a_delegate_spends_the_delegating_agents_llm_budget(
+    tracengent_platform: RunningPlatform, agent_client: AgentClient
+) -> None:
+    """A delegate acting for root-agent is held to root-agent's budget, and what it reserves is
+    gone from root-agent's own calls."""
+    delegate = _llm_delegate(tracengent_platform, agent_client)
     over = delegate.post(
         "/v1/authorize", json={"permission": "llm:call", "context": {"estimatedTokens": 50000}}
     ).json()
@@ -253,15 +258,7 @@ def test_a_delegates_llm_call_event_releases_the_reservation_it_made_for_the_roo
 ) -> None:
     """The delegate reports its llm_call with its own credentials: that releases the reservation
     made on root-agent's budget and counts the actual tokens there, not against the delegate."""
-    _, token = create_grant(
-        tracengent_platform.store,
-        tracengent_platform.policy,
-        from_agent="root-agent",
-        to_agent="helper-agent",
-        permissions=["llm:call"],
-        ttl_seconds=600,
-    )
-    delegate = agent_client(token=token.access_token)
+    delegate = _llm_delegate(tracengent_platform, agent_client)
     allowed = delegate.post(
         "/v1/authorize", json={"permission": "llm:call", "context": {"estimatedTokens": 6000}}
     ).json()
