@@ -6,12 +6,11 @@ reason, and returns the HTTP status and JSON answer. Anything not clearly allowe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
 from opentelemetry.exporter.tracengent.permissions import permission_matches
 from opentelemetry.exporter.tracengent.redaction import Redaction, redact_value
 from tracengent.platform._policy import AgentPolicy, PermissionRule, Policy
@@ -95,13 +94,8 @@ def finite_amount(value: object) -> float | None:
     NaN passes every `<`/`>` comparison, so a NaN amount or cap would slip past each limit; an
     integer too large for a float is refused rather than raising `OverflowError`.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
+    number = finite_float(value)
+    return number if number is not None and number >= 0 else None
 
 
 def _parse_amount(

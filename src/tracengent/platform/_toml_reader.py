@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
+from opentelemetry.exporter.tracengent.jsonvalue import finite_float
 
 __all__ = ["PolicyError", "TomlTable"]
 
@@ -56,15 +56,10 @@ class TomlTable:
         value = self.get(name)
         if value is None:
             return None
-        number = math.nan
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except OverflowError:  # a TOML integer beyond float range
-                number = math.inf
         # TOML has `nan` and `inf`: NaN passes every comparison (a limit or rate that never
         # denies), and an infinite limit or rate is no limit at all.
-        if not math.isfinite(number) or number < minimum:
+        number = finite_float(value)
+        if number is None or number < minimum:
             raise PolicyError(
                 f"{self.key(name)!r}: expected a finite number >= {minimum:g}, got {value!r}"
             )

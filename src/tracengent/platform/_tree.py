@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
 from tracengent.platform._records import StoredEvent
 
 __all__ = ["event_tree", "number"]
@@ -18,13 +17,7 @@ def number(value: JsonValue) -> float | None:
     A database may hold numbers ingest now refuses (an integer beyond the float range, stored
     before the check): they show as absent instead of failing the whole view.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        converted = float(value)
-    except OverflowError:
-        return None
-    return converted if math.isfinite(converted) else None
+    return finite_float(value)
 
 
 def _interval(body: JsonObject) -> tuple[float, float] | None:

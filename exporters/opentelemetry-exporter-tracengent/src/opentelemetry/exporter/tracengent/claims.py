@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 from dataclasses import dataclass, field
+
+from opentelemetry.exporter.tracengent.jsonvalue import finite_float
 
 __all__ = ["TokenClaims", "read_claims"]
 
@@ -47,16 +48,6 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _seconds(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:
-        return None
-    return seconds if math.isfinite(seconds) else None
-
-
 def read_claims(token: object) -> TokenClaims:
     """Decode a JWT's payload without verifying it; an unreadable token gives empty claims.
 
@@ -73,7 +64,7 @@ def read_claims(token: object) -> TokenClaims:
         return TokenClaims()
     if not isinstance(payload, dict):
         return TokenClaims()
-    expires_at = _seconds(payload.get("exp"))
+    expires_at = finite_float(payload.get("exp"))
     return TokenClaims(
         permissions=_strings(payload.get("permissions")),
         grant_id=_text(payload.get("grant_id")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Sequence
 from typing import Final, TypeAlias, overload
 
@@ -16,6 +17,7 @@ __all__ = [
     "dumps_compact",
     "dumps_finite",
     "dumps_finite_by",
+    "finite_float",
     "has_long_digit_run",
     "json_array",
     "loads_exact",
@@ -30,6 +32,18 @@ JsonObject: TypeAlias = dict[str, JsonValue]
 
 # Built once: `json.dumps` with any non-default option builds a new encoder on every call.
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def finite_float(value: object) -> float | None:
+    """`value` as a float when it is a JSON number (not a bool) with a finite float value, else
+    None: NaN, the infinities and integers beyond the float range (no `OverflowError`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def dumps_compact(value: object) -> str:

@@ -7,14 +7,13 @@ anything malformed becomes a deny whose reason says what was wrong (it never rai
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
 from opentelemetry.exporter.tracengent.attributes import EventStatuses
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
 from opentelemetry.exporter.tracengent.redaction import Redaction, parse_path
 
 __all__ = [
@@ -213,14 +212,7 @@ def _opt_str(raw: Mapping[str, object], key: str) -> str | None:
 
 
 def _opt_number(raw: Mapping[str, object], key: str) -> float | None:
-    value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # a JSON integer too large for a float
-        return None
-    return number if math.isfinite(number) else None
+    return finite_float(raw.get(key))
 
 
 def _str_list(value: object) -> list[str]:
