@@ -31,8 +31,6 @@ from tests.support.loopback import LoopbackServer, Received, Reply, json_reply, 
 
 from .conftest import SpanMaker
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX-only")
-
 Report = dict[str, object]
 
 _CHILD_TIMEOUT_S = 5.0

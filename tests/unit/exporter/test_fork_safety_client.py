@@ -3,7 +3,6 @@ processor stop sharing the parent's connections, locks and counters."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import cast
 
@@ -17,8 +16,6 @@ from tracengent import TracengentClient, TracengentOptions
 
 from .conftest import SpanMaker
 from .test_fork_safety import Report, accepted, batch_size, event_span, in_child, ingest_key_options
-
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX-only")
 
 
 def _allow_naming_the_permission(received: Received) -> Reply:
