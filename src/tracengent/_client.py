@@ -42,6 +42,7 @@ from tracengent._state import (
     attachment_of,
     export_key,
     release_from_provider,
+    scrubbing_key,
 )
 from tracengent._trace import AgentTrace, begin_trace
 from tracengent._version import __version__
@@ -128,9 +129,8 @@ class TracengentClient(GovernanceMethods):
             self._export_key = export_key(self._options, transport, http)
             self._export = attach_to_provider(
                 global_provider,
-                scrubbing_key=(
-                    self._options.capture_payloads,
-                    tuple(self._options.scrub_patterns),
+                scrubbing_key=scrubbing_key(
+                    self._options.capture_payloads, self._options.scrub_patterns
                 ),
                 scrubbing_processor=lambda: ScrubbingProcessor(scrubber),
                 capture_payloads=self._options.capture_payloads,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
@@ -44,6 +44,7 @@ __all__ = [
     "export_key",
     "release_from_provider",
     "reset_for_tests",
+    "scrubbing_key",
     "set_zero_code",
     "zero_code",
     "zero_code_or",
@@ -116,23 +117,31 @@ def zero_code_or(read: Callable[[], ZeroCodeState]) -> ZeroCodeState:
         return _zero_code
 
 
+def scrubbing_key(capture_payloads: bool, patterns: Sequence[str]) -> Hashable:
+    """What tells two scrubbing processors apart: a provider needs one per distinct key."""
+    return (capture_payloads, tuple(patterns))
+
+
 def adopt_provider(
     provider: TracerProvider,
     context_processor: ContextProcessor,
     *,
+    scrubbing: Hashable,
     exports: Mapping[Hashable, SpanProcessor] | None = None,
 ) -> None:
-    """Record that `provider` already has our context and scrubbing processors (and exports).
+    """Record that `provider` already has our context processor, a scrubbing processor with the
+    settings `scrubbing` (a `scrubbing_key`), and `exports`.
 
-    Zero-code configuration adds them itself; clients created later then add only an export
-    processor of their own when none with their key exists, instead of a second set. An adopted
-    export keeps one user for the set-up that made it, so closing a client never shuts it down.
+    Zero-code configuration adds them itself; clients created later then add only the
+    processors they need that are not there yet, instead of a second set. An adopted export
+    keeps one user for the set-up that made it, so closing a client never shuts it down.
     """
     with _lock:
         attachment = _attachments.get(provider)
         if attachment is None:
             attachment = ProviderAttachment(context_processor=context_processor)
             _attachments[provider] = attachment
+        attachment.scrubbing.add(scrubbing)
         for key, processor in (exports or {}).items():
             if key not in attachment.exports:
                 attachment.exports[key] = _SharedExport(processor, users=1)
@@ -186,9 +195,9 @@ def attach_to_provider(
     yet: each client's scrubbing applies to every span of a shared provider, so the strictest
     of them holds (one client's `capture_payloads=False` or extra patterns are never lost
     because another client attached first); `capture_payloads=False` also stops the shared
-    context processor taking a root request from GenAI messages. `export_processor` is called only when no live
-    export processor exists for `export_key`. Blocks briefly on a lock (configuration time
-    only, never on a span's path).
+    context processor taking a root request from GenAI messages. `export_processor` is called
+    only when no live export processor exists for `export_key`. Blocks briefly on a lock
+    (configuration time only, never on a span's path).
     """
     with _lock:
         attachment = _attachments.get(provider)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -73,6 +74,8 @@ class ZeroCodeSetup:
     problem: str | None
     sampler: Sampler
     context_processor: ContextProcessor
+    scrubbing: Hashable
+    """The `_state.scrubbing_key` of the scrubbing processor among `span_processors`."""
     span_processors: list[SpanProcessor] = field(default_factory=list)
     export_processors: list[SpanProcessor] = field(default_factory=list)
 
@@ -132,7 +135,9 @@ class ZeroCodeSetup:
         exports = {}
         if exported and self.options is not None:
             exports[_state.export_key(self.options)] = self.export_processors[0]
-        _state.adopt_provider(provider, self.context_processor, exports=exports)
+        _state.adopt_provider(
+            provider, self.context_processor, scrubbing=self.scrubbing, exports=exports
+        )
 
 
 def _capture_payloads(options: TracengentOptions | None) -> bool:
@@ -170,6 +175,7 @@ def configure_from_environment() -> ZeroCodeSetup:
         problem=problem,
         sampler=TracengentSampler(_sampler_from_environment()),
         context_processor=context_processor,
+        scrubbing=_state.scrubbing_key(capture, patterns),
         span_processors=[context_processor, ScrubbingProcessor(scrubber)],
     )
 

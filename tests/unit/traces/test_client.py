@@ -178,16 +178,26 @@ def test_application_exporter_sees_the_same_otel_trace(sdk_global_provider: Trac
 def test_adopted_provider_gets_only_an_export_processor(
     sdk_global_provider: TracerProvider,
 ) -> None:
-    """A provider zero-code already equipped keeps its own context processor, not a second one."""
+    """A provider zero-code already equipped keeps its own context processor and, for a client
+    scrubbing alike, its own scrubbing processor: not a second one."""
     from tracengent._processors import ContextProcessor
+    from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
+    options = platform_options()
     context = ContextProcessor()
     sdk_global_provider.add_span_processor(context)
-    _state.adopt_provider(sdk_global_provider, context)
-    client = TracengentClient(platform_options(), transport=httpx.MockTransport(FakePlatform([])))
+    sdk_global_provider.add_span_processor(ScrubbingProcessor(Scrubber()))
+    _state.adopt_provider(
+        sdk_global_provider,
+        context,
+        scrubbing=_state.scrubbing_key(options.capture_payloads, options.scrub_patterns),
+    )
+    client = TracengentClient(options, transport=httpx.MockTransport(FakePlatform([])))
     attachment = _state.attachment_of(sdk_global_provider)
     assert attachment is not None
     assert attachment.context_processor is context
+    processors = sdk_global_provider._active_span_processor._span_processors
+    assert sum(isinstance(p, ScrubbingProcessor) for p in processors) == 1
     with client.begin_trace("r") as trace:
         trace.step("s")
     client.close(timeout=10)
