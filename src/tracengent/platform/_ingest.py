@@ -106,6 +106,12 @@ def _has_lone_surrogate(value: object) -> bool:
     return False
 
 
+# Built once: `json.loads` with hooks builds a new decoder on every call.
+_STRICT_DECODER: Final = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int
+)
+
+
 def decode_body(raw: bytes, content_encoding: str | None) -> object:
     """Gunzip (when `Content-Encoding: gzip`) and parse JSON that can be stored and answered.
 
@@ -130,15 +136,7 @@ def decode_body(raw: bytes, content_encoding: str | None) -> object:
     try:
         # Strictly: json.loads(bytes) would let encoded surrogates through (`surrogatepass`).
         text = raw.decode(json.detect_encoding(raw))
-        value = cast(
-            object,
-            json.loads(
-                text,
-                parse_constant=_refuse_constant,
-                parse_float=_finite_float,
-                parse_int=_bounded_int,
-            ),
-        )
+        value = cast(object, _STRICT_DECODER.decode(text))
     except RecursionError as exc:
         raise IngestError(*_TOO_DEEP) from exc
     except (UnicodeDecodeError, ValueError) as exc:
