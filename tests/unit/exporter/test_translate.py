@@ -287,6 +287,38 @@ def test_http_error_status_and_old_attribute_names(make_span: SpanMaker) -> None
 
 
 @pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("http://127.0.0.1:8080/ok", "http://127.0.0.1:8080/ok"),
+        ("https://u:pw@api.example.com/v1/x?a=1", "https://api.example.com/v1/x?a=1"),
+        ("https://api.example.com/users/a@b.example", "https://api.example.com/users/a@b.example"),
+    ],
+)
+@pytest.mark.parametrize(("code", "status"), [(200, "success"), (503, "failure"), ("404", "failure")])
+def test_named_http_span_keeps_its_name_and_drops_credentials(
+    make_span: SpanMaker, url: str, sent: str, code: AttributeValue, status: str
+) -> None:
+    """A tracked request names its event itself (`GET host/path`, without the port): that name
+    is kept, the URL still loses any credentials, and a status (int or digits) decides failure."""
+    span = make_span(
+        "GET 127.0.0.1/ok",
+        {
+            A.EVENT_TYPE: "tool_call",
+            A.EVENT_NAME: "GET 127.0.0.1/ok",
+            A.TRACKED: True,
+            A.HTTP_REQUEST_METHOD: "GET",
+            A.URL_FULL: url,
+            A.HTTP_RESPONSE_STATUS_CODE: code,
+        },
+        kind=SpanKind.CLIENT,
+    )
+    event = event_of(span)
+    assert event is not None
+    assert (event["name"], event["status"]) == ("GET 127.0.0.1/ok", status)
+    assert event["attributes"] == {"method": "GET", "url": sent, "statusCode": int(code)}
+
+
+@pytest.mark.parametrize(
     ("attributes", "kind"),
     [
         ({A.HTTP_REQUEST_METHOD: "GET", A.URL_FULL: "https://llm.example/v1"}, SpanKind.CLIENT),

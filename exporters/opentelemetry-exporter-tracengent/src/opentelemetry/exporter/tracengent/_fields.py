@@ -61,19 +61,27 @@ def text(value: AttributeValue | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def http_details(attrs: Attributes, span_name: str) -> tuple[str, JsonObject, bool]:
+def http_details(
+    attrs: Attributes, span_name: str, *, named: bool = False
+) -> tuple[str, JsonObject, bool]:
     """`(name, attributes, failed)` of an HTTP client span: `"GET host/path"`, method/url/status.
 
-    Credentials in the URL's authority are left out of both.
+    Credentials in the URL's authority are left out of both. With `named` (the event has a
+    name of its own, as a tracked request's has), the name returned is the span's and the URL
+    is parsed only when it can hold credentials (an `@`).
     """
     method = text(attrs.get(A.HTTP_REQUEST_METHOD)) or text(attrs.get(A.HTTP_METHOD_OLD)) or "GET"
     url = text(attrs.get(A.URL_FULL)) or text(attrs.get(A.HTTP_URL_OLD))
     raw_code = attrs.get(A.HTTP_RESPONSE_STATUS_CODE, attrs.get(A.HTTP_STATUS_CODE_OLD))
-    status_code = finite_number(raw_code)
+    # An int status (the usual case; never a bool: its class is not int) without the call.
+    status_code = raw_code if raw_code.__class__ is int else finite_number(raw_code)
     if status_code is None and isinstance(raw_code, str) and raw_code.isdigit():
         status_code = int(raw_code)
     details: JsonObject = {"method": method}
-    if url is not None:
+    if url is not None and named and "@" not in url:
+        name = span_name
+        details["url"] = url
+    elif url is not None:
         parts = urlsplit(url)
         host = parts.netloc.rpartition("@")[2]
         if host != parts.netloc:
@@ -105,7 +113,9 @@ def usage(attrs: Attributes) -> JsonObject | None:
     else:
         count = get(_USAGE_TOKENS)
         # The recorder's case, an int (never a bool: its class is not int), without the call.
-        tokens = count if count.__class__ is int else finite_number(count)
+        tokens = (
+            count if count is None or count.__class__ is int else finite_number(count)
+        )
     if tokens is None:
         return None
     wire: JsonObject = {"tokens": tokens}

@@ -423,7 +423,9 @@ class SpanTranslator:
                     if not isinstance(name, str) or not name:
                         name = None
                     if is_http:
-                        http_name, http_attributes, http_failed = http_details(attrs, span_name)
+                        http_name, http_attributes, http_failed = http_details(
+                            attrs, span_name, named=name is not None
+                        )
                         name = name or http_name
                     elif name is None and operation == _EXECUTE_TOOL:
                         name = text(get(_TOOL_NAME))
