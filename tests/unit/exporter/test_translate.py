@@ -294,7 +294,9 @@ def test_http_error_status_and_old_attribute_names(make_span: SpanMaker) -> None
         ("https://api.example.com/users/a@b.example", "https://api.example.com/users/a@b.example"),
     ],
 )
-@pytest.mark.parametrize(("code", "status"), [(200, "success"), (503, "failure"), ("404", "failure")])
+@pytest.mark.parametrize(
+    ("code", "status"), [(200, "success"), (503, "failure"), ("404", "failure")]
+)
 def test_named_http_span_keeps_its_name_and_drops_credentials(
     make_span: SpanMaker, url: str, sent: str, code: AttributeValue, status: str
 ) -> None:

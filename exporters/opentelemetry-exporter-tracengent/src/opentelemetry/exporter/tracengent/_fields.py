@@ -113,9 +113,7 @@ def usage(attrs: Attributes) -> JsonObject | None:
     else:
         count = get(_USAGE_TOKENS)
         # The recorder's case, an int (never a bool: its class is not int), without the call.
-        tokens = (
-            count if count is None or count.__class__ is int else finite_number(count)
-        )
+        tokens = count if count is None or count.__class__ is int else finite_number(count)
     if tokens is None:
         return None
     wire: JsonObject = {"tokens": tokens}
