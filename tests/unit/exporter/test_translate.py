@@ -298,7 +298,7 @@ def test_http_error_status_and_old_attribute_names(make_span: SpanMaker) -> None
     ("code", "status"), [(200, "success"), (503, "failure"), ("404", "failure")]
 )
 def test_named_http_span_keeps_its_name_and_drops_credentials(
-    make_span: SpanMaker, url: str, sent: str, code: AttributeValue, status: str
+    make_span: SpanMaker, url: str, sent: str, code: int | str, status: str
 ) -> None:
     """A tracked request names its event itself (`GET host/path`, without the port): that name
     is kept, the URL still loses any credentials, and a status (int or digits) decides failure."""
