@@ -112,6 +112,35 @@ _STRICT_DECODER: Final = json.JSONDecoder(
 )
 
 
+def _gunzip(raw: bytes) -> bytes:
+    """Every member of a gzip body, concatenated (RFC 1952: a gzip file is a series of members,
+    as `gzip -c a b` or a streaming compressor writes), inflated to at most `MAX_BODY_BYTES`.
+
+    Raises:
+        IngestError: `bad gzip` (not gzip, a member cut short, bytes after a member that are not
+            another member), `too large`.
+    """
+    members: list[bytes] = []
+    size = 0
+    rest = raw
+    while True:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            # At least 1: a max_length of 0 would mean no limit.
+            member = inflater.decompress(rest, MAX_BODY_BYTES + 1 - size)
+        except zlib.error as exc:
+            raise IngestError("bad gzip", f"body is not valid gzip: {exc}") from exc
+        size += len(member)
+        if size > MAX_BODY_BYTES:
+            raise IngestError("too large", f"body exceeds {MAX_BODY_BYTES} bytes")
+        if not inflater.eof:
+            raise IngestError("bad gzip", "body is a truncated gzip stream")
+        members.append(member)
+        rest = inflater.unused_data
+        if not rest:
+            return members[0] if len(members) == 1 else b"".join(members)
+
+
 def decode_body(raw: bytes, content_encoding: str | None) -> object:
     """Gunzip (when `Content-Encoding: gzip`) and parse JSON that can be stored and answered.
 
@@ -122,15 +151,7 @@ def decode_body(raw: bytes, content_encoding: str | None) -> object:
     """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "gzip":
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            raw = inflater.decompress(raw, MAX_BODY_BYTES + 1)
-        except zlib.error as exc:
-            raise IngestError("bad gzip", f"body is not valid gzip: {exc}") from exc
-        if len(raw) > MAX_BODY_BYTES:
-            raise IngestError("too large", f"body exceeds {MAX_BODY_BYTES} bytes")
-        if not inflater.eof:
-            raise IngestError("bad gzip", "body is a truncated gzip stream")
+        raw = _gunzip(raw)
     elif encoding != "identity":
         raise IngestError("bad encoding", f"unsupported Content-Encoding {encoding!r}")
     try:

@@ -31,6 +31,28 @@ def test_gzip_bomb_stops_at_the_size_limit() -> None:
     assert caught.value.error == "too large"
 
 
+def test_every_gzip_member_is_decoded() -> None:
+    """A body of several gzip members (RFC 1952; `gzip -c a b`) is all of them, not the first."""
+    body = gzip.compress(b'[{"a": 1},') + gzip.compress(b' {"b": 2}]')
+    assert decode_body(body, "gzip") == [{"a": 1}, {"b": 2}]
+
+
+@pytest.mark.parametrize("tail", [b"junk", gzip.compress(b"]")[:-3]])
+def test_bytes_after_a_gzip_member_must_be_a_whole_member(tail: bytes) -> None:
+    """Whatever follows a member is another complete member, or the body is `bad gzip`."""
+    with pytest.raises(IngestError) as caught:
+        decode_body(gzip.compress(b"[1, 2") + tail, "gzip")
+    assert caught.value.error == "bad gzip"
+
+
+def test_gzip_members_together_stop_at_the_size_limit() -> None:
+    """The size limit covers all members together: many small members cannot add up past it."""
+    half = gzip.compress(b" " * (MAX_BODY_BYTES // 2 + 1), compresslevel=1)
+    with pytest.raises(IngestError) as caught:
+        decode_body(half + half, "gzip")
+    assert caught.value.error == "too large"
+
+
 def test_unknown_encoding_is_refused() -> None:
     """A Content-Encoding other than gzip/identity is refused, not guessed."""
     with pytest.raises(IngestError, match="br"):
