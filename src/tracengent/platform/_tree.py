@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
@@ -47,7 +47,8 @@ def event_tree(events: Sequence[StoredEvent]) -> list[tuple[int, StoredEvent]]:
     An event nests under its `parentEventId` only when that event encloses it in time:
     `parentEventId` also links an event to the one it merely follows (wire contract §2), and such
     a follower (it starts after the other ended) is shown beside it, not under it. Siblings are
-    ordered by start time; a cycle of `parentEventId`s is cut.
+    ordered by start time. Each event appears once: a cycle of `parentEventId`s is cut above its
+    first event received, which is shown at the top level.
     """
     by_id = {e.body["eventId"]: e for e in events if isinstance(e.body.get("eventId"), str)}
     intervals = {event_id: _interval(e.body) for event_id, e in by_id.items()}
@@ -70,14 +71,29 @@ def event_tree(events: Sequence[StoredEvent]) -> list[tuple[int, StoredEvent]]:
         siblings.sort(key=lambda e: (_interval(e.body) or (0.0, 0.0))[0])
 
     placed: list[tuple[int, StoredEvent]] = []
+    shown: set[int] = set()
 
-    def walk(parent: str | None, depth: int, seen: frozenset[str]) -> None:
-        for event in children.get(parent, []):
-            placed.append((depth, event))
-            event_id = event.body.get("eventId")
-            # A cycle of parentEventIds must not recurse forever.
-            if isinstance(event_id, str) and event_id not in seen:
-                walk(event_id, depth + 1, seen | {event_id})
+    def place(top: Sequence[StoredEvent]) -> None:
+        # An explicit stack of sibling iterators, not recursion: one batch can chain more events
+        # by parentEventId than Python's recursion limit allows levels.
+        stack: list[tuple[Iterator[StoredEvent], int]] = [(iter(top), 0)]
+        while stack:
+            siblings, depth = stack[-1]
+            event = next(siblings, None)
+            if event is None:
+                stack.pop()
+            elif id(event) not in shown:
+                # An event reached again (through a repeated eventId) is not shown twice.
+                shown.add(id(event))
+                placed.append((depth, event))
+                event_id = event.body.get("eventId")
+                if isinstance(event_id, str):
+                    stack.append((iter(children.get(event_id, [])), depth + 1))
 
-    walk(None, 0, frozenset())
+    place(children.get(None, []))
+    # Events never reached from the top level hang on a cycle of parentEventIds: the cycle is cut
+    # above the first of them received, shown at the top level with what nests under it.
+    for event in events:
+        if id(event) not in shown:
+            place([event])
     return placed

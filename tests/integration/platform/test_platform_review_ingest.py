@@ -4,6 +4,7 @@ agent's events and trace closes are its own."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -186,6 +187,37 @@ def test_console_and_cli_show_a_stored_number_beyond_float_range_as_absent(
     result = CliRunner().invoke(main, ["traces", "--db", db])
     assert result.exit_code == 0, result.output
     assert "llm_call big [success]" in result.output
+
+
+def test_console_and_cli_show_a_chain_of_events_deeper_than_the_recursion_limit(
+    demo: httpx.Client, tracengent_platform: RunningPlatform
+) -> None:
+    """One batch of events chained by parentEventId, more levels than Python recurses, is shown
+    by the console and `tracengent traces` one level per event."""
+    length = sys.getrecursionlimit() + 200
+    batch = [
+        {
+            "eventId": f"evt_{i}",
+            "traceId": "trc_deep",
+            "type": "action",
+            "name": f"step{i}",
+            "status": "success",
+            **({"parentEventId": f"evt_{i - 1}"} if i else {}),
+        }
+        for i in range(length)
+    ]
+    assert demo.post("/v1/ingest/events", json=batch).status_code == 200
+    with httpx.Client(base_url=tracengent_platform.url, timeout=30) as browser:
+        for path in ("/", "/console/api/fragments"):
+            assert browser.get(path).status_code == 200, path
+        state = browser.get("/console/api/state")
+    assert state.status_code == 200
+    (trace,) = state.json()["traces"]
+    assert [e["depth"] for e in trace["events"]] == list(range(length))
+    db = str(tracengent_platform.store.path)
+    result = CliRunner().invoke(main, ["traces", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "  " * length + f"- action step{length - 1} [success]" in result.output
 
 
 def test_llm_call_tokens_beyond_sqlite_integers_are_counted_saturated(
