@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint
+from typing import Any
 
 import httpx
 import pytest
+import wrapt
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.utils import (
     suppress_http_instrumentation,
@@ -301,14 +304,94 @@ def test_one_client_span_per_request_with_otel_httpx(
         client.get(f"{server.url}/two")
     assert _client_spans(exporter) == 2
     assert len(gate.checked) == 2
-    # OTel's unwrap removes whatever wrapt layer is outermost, so layers come off in LIFO order.
-    if otel_first:
-        instrumentor.uninstrument()
-        otel.uninstrument()
-    else:
-        otel.uninstrument()
-        instrumentor.uninstrument()
+    otel.uninstrument()
+    instrumentor.uninstrument()
     assert httpx.HTTPTransport.handle_request is ORIGINAL_SYNC
+
+
+@pytest.mark.parametrize("otel_first", [True, False], ids=["otel-first", "otel-last"])
+def test_otel_uninstrument_never_removes_the_gate(
+    instrumentor: TracengentHTTPXInstrumentor,
+    otel_httpx: tuple[HTTPXClientInstrumentor, InMemorySpanExporter],
+    server: LoopbackServer,
+    otel_first: bool,
+) -> None:
+    """OTel's `unwrap` peels the outermost wrapt layer: our layer sits innermost, so the other
+    instrumentation's `uninstrument()` takes its own layer off and the gate keeps gating, and
+    a later `instrument()` of ours still goes under whatever that left behind."""
+    otel, exporter = otel_httpx
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    gate = RecordingGate(refuse=True)
+    if otel_first:
+        otel.instrument(tracer_provider=provider)
+        instrumentor.instrument(gate=gate)
+    else:
+        instrumentor.instrument(gate=gate)
+        otel.instrument(tracer_provider=provider)
+    otel.uninstrument()
+    with httpx.Client() as client, pytest.raises(Refused):
+        client.get(f"{server.url}/after-otel-left")
+    async_client = httpx.AsyncClient()
+    with pytest.raises(Refused):
+        asyncio.run(async_client.get(f"{server.url}/async-after-otel-left"))
+    assert _client_spans(exporter) == 0
+    instrumentor.uninstrument()
+    assert httpx.HTTPTransport.handle_request is ORIGINAL_SYNC
+    assert httpx.AsyncHTTPTransport.handle_async_request is ORIGINAL_ASYNC
+
+
+def test_gate_goes_under_a_layer_left_bound_by_another_unwrap(
+    instrumentor: TracengentHTTPXInstrumentor,
+    otel_httpx: tuple[HTTPXClientInstrumentor, InMemorySpanExporter],
+    server: LoopbackServer,
+) -> None:
+    """A third wrapt layer that OTel's `unwrap` left bound to None (it reads the attribute
+    through the class) calls through its parent: the gate goes under the parent, and gates."""
+    otel, _ = otel_httpx
+    calls: list[str] = []
+
+    def other(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        calls.append("other")
+        return wrapped(*args, **kwargs)
+
+    wrapt.wrap_function_wrapper(httpx.HTTPTransport, "handle_request", other)
+    otel.instrument()
+    otel.uninstrument()  # leaves `other` bound to None as the class attribute
+    try:
+        instrumentor.instrument(gate=RecordingGate(refuse=True))
+        with httpx.Client() as client, pytest.raises(Refused):
+            client.get(f"{server.url}/x")
+        assert calls == ["other"]
+        instrumentor.uninstrument()
+        with httpx.Client() as client:
+            assert client.get(f"{server.url}/y").status_code == 200
+    finally:
+        httpx.HTTPTransport.handle_request = ORIGINAL_SYNC  # type: ignore[method-assign]
+
+
+def test_a_wrapper_kept_by_a_client_checks_with_the_active_gate(
+    instrumentor: TracengentHTTPXInstrumentor, server: LoopbackServer
+) -> None:
+    """OTel's `instrument_client` wraps the transport's method as it is then (our wrapper,
+    bound): after our gate is replaced, that kept wrapper checks with the new gate, and passes
+    requests through only once no gate is installed at all."""
+    instrumentor.instrument(gate=RecordingGate(refuse=True))
+    client = httpx.Client()
+    HTTPXClientInstrumentor.instrument_client(client)
+    try:
+        instrumentor.uninstrument()
+        second = RecordingGate(refuse=True)
+        instrumentor.instrument(gate=second)
+        with pytest.raises(Refused):
+            client.get(f"{server.url}/kept")
+        assert [request.url.path for request in second.checked] == ["/kept"]
+        instrumentor.uninstrument()
+        assert client.get(f"{server.url}/ungated").status_code == 200
+        assert len(second.checked) == 1
+    finally:
+        HTTPXClientInstrumentor.uninstrument_client(client)
+        client.close()
 
 
 @pytest.mark.parametrize("otel_first", [True, False], ids=["otel-first", "otel-last"])

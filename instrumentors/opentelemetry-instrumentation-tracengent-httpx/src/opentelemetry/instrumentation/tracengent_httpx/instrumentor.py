@@ -5,6 +5,12 @@ It patches `httpx.HTTPTransport.handle_request` and `httpx.AsyncHTTPTransport.ha
 the way OTel's httpx instrumentation does, and `uninstrument()` puts the original functions back.
 It creates no HTTP span of its own: the client span belongs to OTel's httpx instrumentation (or a
 tracked client), whether that is active or not, and the gate records its own decision span.
+
+Our wrapper goes in as the innermost wrapt layer, right around httpx's own function, whoever
+wrapped before us: OTel's `unwrap` peels the outermost layer, so another instrumentation's
+`uninstrument()` removes its own layer and never ours. A wrapper left behind by an earlier
+`instrument()` (captured by a per-client wrapper such as OTel's `instrument_client`) checks
+with the gate active now, not with none.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import httpx
+import wrapt
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
-from wrapt import wrap_function_wrapper
+from wrapt import FunctionWrapper
 
 from opentelemetry.instrumentation.tracengent_httpx._flow import send_gated, send_gated_async
 from opentelemetry.instrumentation.tracengent_httpx.gate import EgressGate, load_gate
@@ -26,6 +33,9 @@ from opentelemetry.instrumentation.tracengent_httpx.package import _instruments
 __all__ = ["TracengentHTTPXInstrumentor"]
 
 _logger = logging.getLogger(__name__)
+
+# wrapt 2 derives its function wrappers from `BaseObjectProxy`; wrapt 1 from `ObjectProxy`.
+_PROXY: type = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 _SendSync = Callable[..., httpx.Response]
 _SendAsync = Callable[..., Awaitable[httpx.Response]]
@@ -37,11 +47,20 @@ def _request_of(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> httpx.Reque
 
 
 class _Patch:
-    """One instrument() call's wrappers; `gate = None` turns them into pass-throughs."""
+    """One instrument() call's wrappers. Once `uninstrument()` set `gate` to None they check
+    with the gate of the instrumentation active then, if any (a per-client wrapper may still
+    hold them), else they pass requests through."""
 
     def __init__(self, gate: EgressGate) -> None:
         self.gate: EgressGate | None = gate
         self.wrappers: list[tuple[type, str, object]] = []  # (owner, name, wrapt proxy)
+
+    def current_gate(self) -> EgressGate | None:
+        """This patch's gate while it is installed, else the active instrumentation's."""
+        if self.gate is not None:
+            return self.gate
+        active = TracengentHTTPXInstrumentor._active
+        return active.gate if active is not None else None
 
     def handle_request(
         self,
@@ -53,7 +72,7 @@ class _Patch:
         request = _request_of(args, kwargs)
         if request is None:
             return wrapped(*args, **kwargs)
-        return send_gated(self.gate, request, wrapped)
+        return send_gated(self.current_gate(), request, wrapped)
 
     async def handle_async_request(
         self,
@@ -65,7 +84,7 @@ class _Patch:
         request = _request_of(args, kwargs)
         if request is None:
             return await wrapped(*args, **kwargs)
-        return await send_gated_async(self.gate, request, wrapped)
+        return await send_gated_async(self.current_gate(), request, wrapped)
 
 
 class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -81,6 +100,8 @@ class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     _patch: _Patch | None = None
+    # The installed patch, for wrappers of earlier patches (the instrumentor is a singleton).
+    _active: _Patch | None = None
     _reported_no_gate = False
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -99,26 +120,50 @@ class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if not isinstance(gate, EgressGate):
             raise TypeError(f"gate must implement EgressGate, got {type(gate).__name__}")
         patch = _Patch(gate)
-        sync_proxy: object = wrap_function_wrapper(
-            httpx.HTTPTransport, "handle_request", patch.handle_request
-        )
-        async_proxy: object = wrap_function_wrapper(
-            httpx.AsyncHTTPTransport, "handle_async_request", patch.handle_async_request
-        )
         patch.wrappers = [
-            (httpx.HTTPTransport, "handle_request", sync_proxy),
-            (httpx.AsyncHTTPTransport, "handle_async_request", async_proxy),
+            _wrap_innermost(httpx.HTTPTransport, "handle_request", patch.handle_request),
+            _wrap_innermost(
+                httpx.AsyncHTTPTransport, "handle_async_request", patch.handle_async_request
+            ),
         ]
         self._patch = patch
+        TracengentHTTPXInstrumentor._active = patch
 
     def _uninstrument(self, **kwargs: Any) -> None:
         patch, self._patch = self._patch, None
         if patch is None:
             return
+        if TracengentHTTPXInstrumentor._active is patch:
+            TracengentHTTPXInstrumentor._active = None
         # Disarm first, so that even a wrapper we cannot find any more stops gating.
         patch.gate = None
         for owner, name, proxy in patch.wrappers:
             _remove_wrapper(owner, name, proxy)
+
+
+def _wrap_innermost(
+    owner: type, name: str, wrapper: Callable[..., Any]
+) -> tuple[type, str, object]:
+    """Wrap httpx's own `owner.name` with `wrapper`, under any wrapt layers already on it;
+    `(owner, name, our proxy)`.
+
+    Outermost, our layer would be the one OTel's `unwrap` takes off when another
+    instrumentation uninstruments (it peels whatever is on top): the gate would silently go.
+    """
+    current: Any = vars(owner)[name]
+    holder: Any = None
+    while isinstance(current, _PROXY):
+        # A layer that OTel's `unwrap` left bound to None binds through its parent's wrapped
+        # function when called on an instance: the parent is the layer to go under.
+        parent = getattr(current, "_self_parent", None)
+        holder = parent if isinstance(parent, _PROXY) else current
+        current = holder.__wrapped__
+    proxy = FunctionWrapper(current, wrapper)
+    if holder is None:
+        setattr(owner, name, proxy)
+    else:
+        holder.__wrapped__ = proxy
+    return owner, name, proxy
 
 
 def _is_layer(node: object, proxy: object) -> bool:
