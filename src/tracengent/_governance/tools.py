@@ -117,12 +117,19 @@ def raise_unless_allowed(decision: ToolDecision) -> None:
     """Raise the governance exception a non-allow decision stands for.
 
     Raises:
-        ToolPendingApprovalException: the decision is pending approval.
-        ToolDeniedException: any other decision that is not an unambiguous allow.
+        ToolPendingApprovalException: the decision is pending approval of a named approval.
+        ToolDeniedException: any other decision that is not an unambiguous allow, a pending one
+            that names no approval included (nothing could ever be waited for).
     """
     if decision.allowed:
         return
     if decision.pending:
+        if decision.approval_id is None:
+            raise ToolDeniedException(
+                f"pending approval without an approval id: {decision.reason}",
+                decision.permission,
+                "malformed_decision",
+            )
         raise ToolPendingApprovalException(decision.approval_id, decision.reason)
     raise ToolDeniedException(decision.reason, decision.permission, decision.outcome)
 

@@ -305,6 +305,16 @@ def _decision_problem(raw: object) -> str | None:
     return None
 
 
+def _approval_id_problem(raw: Mapping[str, object]) -> str | None:
+    """Why a pending decision cannot be waited for (its `approvalId` names no approval), or None.
+
+    README (Governance): such an answer is a deny, never a pending decision without an id.
+    """
+    if raw["status"] != "pending_approval" or usable_approval_id(raw.get("approvalId")) is not None:
+        return None
+    return f"a pending approval without an approval id: 'approvalId' is {raw.get('approvalId')!r}"
+
+
 @dataclass(frozen=True)
 class AuthDecision:
     """The answer to `/v1/authorize` (§4). `allowed` is True only for an unambiguous allow."""
@@ -334,7 +344,9 @@ class AuthDecision:
         problem = _decision_problem(raw)
         if problem is None and isinstance(raw, Mapping) and raw["status"] != "denied":
             # An allow, or an approval that would become one, keeps its obligations or is none.
-            problem = AuthObligations.problem_of(raw.get("obligations"))
+            problem = AuthObligations.problem_of(raw.get("obligations")) or _approval_id_problem(
+                raw
+            )
         if problem is not None or not isinstance(raw, Mapping):
             return cls.deny(f"malformed decision from the platform: {problem}")
         status = str(raw["status"])
@@ -377,6 +389,8 @@ class ToolDecision:
     def from_wire(cls, raw: object) -> ToolDecision:
         """Parse a tool decision strictly; malformed → deny naming what was wrong. Never raises."""
         problem = _decision_problem(raw)
+        if problem is None and isinstance(raw, Mapping):
+            problem = _approval_id_problem(raw)
         if problem is not None or not isinstance(raw, Mapping):
             return cls.deny(
                 f"malformed tool decision from the platform: {problem}", "malformed_decision"
