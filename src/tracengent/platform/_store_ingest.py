@@ -215,13 +215,16 @@ class IngestStore:
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
             return
         tokens = min(tokens, _MAX_COUNTED_TOKENS)
+        trace_id = event.get("traceId")
         # Release the reservation this call made: its own, or one it made as a delegate on the
-        # delegating agent's budget; the same trace's oldest first, else the oldest.
+        # delegating agent's budget; the same trace's oldest first, then the oldest made outside
+        # any trace, then the oldest of another trace.
         row = db.execute(
             "SELECT seq, agent_id FROM reservations WHERE released = 0"
             " AND ((agent_id = ? AND spender IS NULL) OR spender = ?)"
-            " ORDER BY (trace_id IS NOT ? AND trace_id IS NOT NULL), seq LIMIT 1",
-            (agent_id, agent_id, event.get("traceId")),
+            " ORDER BY CASE WHEN trace_id IS ? THEN 0 WHEN trace_id IS NULL THEN 1 ELSE 2 END, seq"
+            " LIMIT 1",
+            (agent_id, agent_id, trace_id if isinstance(trace_id, str) else None),
         ).fetchone()
         budget_owner = agent_id
         if row is not None:

@@ -184,6 +184,24 @@ def test_llm_budget_reserves_denies_and_reconciles(
     assert "LLM token budget exceeded" in reason
 
 
+def test_llm_call_event_of_a_trace_releases_that_traces_reservation(
+    demo: httpx.Client, tracengent_platform: RunningPlatform
+) -> None:
+    """The llm_call event of trace T releases T's reservation, not an older one made outside any
+    trace: that call is still running and its 5000 tokens stay reserved."""
+    untraced = {"permission": "llm:call", "context": {"estimatedTokens": 5000}}
+    traced = {**untraced, "context": {"estimatedTokens": 100}, "traceId": "trc_T"}
+    for request in (untraced, traced):
+        assert demo.post("/v1/authorize", json=request).json()["status"] == "allowed"
+    event = {"type": "llm_call", "name": "chat", "status": "success", "traceId": "trc_T"}
+    posted = demo.post("/v1/ingest/events", json=[{**event, "usage": {"tokens": 100}}])
+    assert posted.status_code == 200
+    usage = tracengent_platform.store.token_usage("demo-agent")
+    assert (usage.used, usage.reserved) == (100, 5000)
+    more = {**untraced, "context": {"estimatedTokens": 9800}}
+    assert demo.post("/v1/authorize", json=more).json()["status"] == "denied"
+
+
 def test_invalid_estimated_tokens_is_denied(demo: httpx.Client) -> None:
     """A non-integer estimate fails closed."""
     answer = demo.post(

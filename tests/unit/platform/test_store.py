@@ -130,3 +130,20 @@ def test_llm_event_releases_a_reservation_and_counts_actual_tokens(store: Platfo
     usage = store.token_usage("a")
     assert (usage.used, usage.reserved) == (100, 0)
     assert store.reserve_tokens("a", 1000, 900, None)
+
+
+def test_llm_event_releases_its_traces_reservation_then_an_untraced_one_then_any(
+    store: PlatformStore,
+) -> None:
+    """An llm_call event releases its own trace's reservation, else one made outside any trace
+    (before an older one of another trace), else another trace's."""
+    assert store.reserve_tokens("a", 10_000, 600, "trc_a")
+    assert store.reserve_tokens("a", 10_000, 300, None)
+    assert store.reserve_tokens("a", 10_000, 100, "trc_b")
+    released: list[int] = []
+    for trace_id in ("trc_b", "trc_c", "trc_c"):
+        before = store.token_usage("a").reserved
+        event = _event(f"evt_{len(released)}", type="llm_call", traceId=trace_id)
+        store.ingest_events("a", [{**event, "usage": {"tokens": 0}}])
+        released.append(before - store.token_usage("a").reserved)
+    assert released == [100, 300, 600]
