@@ -70,8 +70,8 @@ class IngestStore:
 
         An event whose `eventId` (else `idempotencyKey`) this agent already stored is ignored and
         counted as a duplicate; other agents' ids never collide with it. A body `agentId` other
-        than `agent_id` is overwritten with it. Stored `llm_call` events with `usage.tokens`
-        reconcile the agent's token reservations.
+        than `agent_id` is overwritten with it. Each stored `llm_call` event releases one of the
+        agent's token reservations and counts its `usage.tokens`.
         """
         received_at = self.now_iso()
         stored = duplicates = 0
@@ -208,12 +208,17 @@ class IngestStore:
 
     @staticmethod
     def _reconcile_tokens(db: sqlite3.Connection, agent_id: str, event: JsonObject) -> None:
+        """Release the reservation a stored `llm_call` event's call made; count its tokens.
+
+        A call that failed is recorded without `usage` (the SDK has no count): it still releases
+        its reservation, counting 0 tokens, or failed calls would hold the budget forever.
+        """
+        if event.get("type") != "llm_call":
+            return
         usage = event.get("usage")
-        if event.get("type") != "llm_call" or not isinstance(usage, dict):
-            return
-        tokens = usage.get("tokens")
+        tokens = usage.get("tokens") if isinstance(usage, dict) else None
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
-            return
+            tokens = 0
         tokens = min(tokens, _MAX_COUNTED_TOKENS)
         trace_id = event.get("traceId")
         # Release the reservation this call made: its own, or one it made as a delegate on the

@@ -202,6 +202,20 @@ def test_llm_call_event_of_a_trace_releases_that_traces_reservation(
     assert demo.post("/v1/authorize", json=more).json()["status"] == "denied"
 
 
+def test_failed_llm_calls_recorded_without_usage_give_their_budget_back(
+    demo: httpx.Client, tracengent_platform: RunningPlatform
+) -> None:
+    """A governed LLM call that failed is recorded without usage: its reservation is released, so
+    failed calls never lock the agent out of a budget it did not use."""
+    request = {"permission": "llm:call", "context": {"estimatedTokens": 4000}}
+    failed = {"type": "llm_call", "name": "chat", "status": "failure"}
+    for attempt in range(3):
+        assert demo.post("/v1/authorize", json=request).json()["status"] == "allowed", attempt
+        assert demo.post("/v1/ingest/events", json=[failed]).status_code == 200
+    usage = tracengent_platform.store.token_usage("demo-agent")
+    assert (usage.used, usage.reserved) == (0, 0)
+
+
 def test_invalid_estimated_tokens_is_denied(demo: httpx.Client) -> None:
     """A non-integer estimate fails closed."""
     answer = demo.post(

@@ -147,3 +147,15 @@ def test_llm_event_releases_its_traces_reservation_then_an_untraced_one_then_any
         store.ingest_events("a", [{**event, "usage": {"tokens": 0}}])
         released.append(before - store.token_usage("a").reserved)
     assert released == [100, 300, 600]
+
+
+def test_llm_event_without_usage_releases_its_reservation_counting_nothing(
+    store: PlatformStore,
+) -> None:
+    """A failed LLM call, recorded without usage, gives its reservation back and uses 0 tokens."""
+    assert store.reserve_tokens("a", 1000, 800, "trc_1")
+    failed = _event("evt_1", type="llm_call", status="failure", traceId="trc_1")
+    store.ingest_events("a", [failed])
+    usage = store.token_usage("a")
+    assert (usage.used, usage.reserved) == (0, 0)
+    assert store.reserve_tokens("a", 1000, 800, "trc_2")
