@@ -120,8 +120,9 @@ class GovernanceMethods:
     def wait_for_approval(self, permission: str, approval_id: str) -> AuthDecision:
         """Poll approval `approval_id` until a person decides or the approval timeout passes.
 
-        Blocks; polls every `approval_poll_interval_s`. Approved → an allow; denied, expired,
-        timed out or unreadable → a deny. Never raises.
+        Blocks; polls every `approval_poll_interval_s`. Approved → an allow, carrying the
+        obligations of the pending decision this client returned for `approval_id`; denied,
+        expired, timed out or unreadable → a deny. Never raises.
         """
         return self._governance.authorizer.wait_for_approval(permission, approval_id)
 

@@ -8,9 +8,11 @@ platform, HTTP or JSON exception ever leaves these methods: they return a deny o
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import TypedDict
+from typing import Final, TypedDict
 
 from opentelemetry.trace import Span, Tracer
 
@@ -37,6 +39,10 @@ __all__ = ["LLM_CALL_PERMISSION", "Authorizer"]
 
 LLM_CALL_PERMISSION = "llm:call"
 """The permission a governed LLM call reserves its token budget under (§4)."""
+
+_REMEMBERED_PENDING: Final = 256
+"""Pending decisions kept by approval id, so `wait_for_approval` can carry their obligations
+over to the approval (the approval endpoint answers a status only); the oldest is forgotten."""
 
 
 class _WaitSettings(TypedDict):
@@ -76,6 +82,8 @@ class Authorizer:
         self._tracer = tracer
         self._acting_for = acting_for
         self._chain = tuple(chain)
+        self._pending: OrderedDict[str, AuthDecision] = OrderedDict()
+        self._pending_lock = threading.Lock()
 
     # --- authorize ------------------------------------------------------------------------
 
@@ -182,10 +190,13 @@ class Authorizer:
     ) -> AuthDecision:
         """Poll an approval until approved (allow), denied/expired (deny) or `timeout_s` (deny).
 
-        Blocks the calling thread; `timeout_s` and `poll_interval_s` default to the options'
-        `approval_timeout_s` and `approval_poll_interval_s`. Never raises.
+        An approval of a pending decision this authorizer returned carries that decision's
+        obligations (limits, `redactFields`), as `ensure_authorized` does. Blocks the calling
+        thread; `timeout_s` and `poll_interval_s` default to the options' `approval_timeout_s`
+        and `approval_poll_interval_s`. Never raises.
         """
-        return self._wait(permission, approval_id, None, timeout_s, poll_interval_s)
+        pending = self._pending_decision(approval_id)
+        return self._wait(permission, approval_id, pending, timeout_s, poll_interval_s)
 
     async def wait_for_approval_async(
         self,
@@ -196,7 +207,8 @@ class Authorizer:
         poll_interval_s: float | None = None,
     ) -> AuthDecision:
         """The coroutine twin of `wait_for_approval`; cancellation leaves nothing behind."""
-        return await self._wait_async(permission, approval_id, None, timeout_s, poll_interval_s)
+        pending = self._pending_decision(approval_id)
+        return await self._wait_async(permission, approval_id, pending, timeout_s, poll_interval_s)
 
     # --- token-local ------------------------------------------------------------------------
 
@@ -226,7 +238,18 @@ class Authorizer:
 
     def _settle(self, span: Span, decision: AuthDecision) -> AuthDecision:
         record_decision(span, decision)
+        if decision.pending and decision.approval_id is not None:
+            with self._pending_lock:
+                self._pending[decision.approval_id] = decision
+                self._pending.move_to_end(decision.approval_id)
+                if len(self._pending) > _REMEMBERED_PENDING:
+                    self._pending.popitem(last=False)
         return self._apply_obligations(decision)
+
+    def _pending_decision(self, approval_id: str) -> AuthDecision | None:
+        """The pending decision that named `approval_id`; None when this authorizer made none."""
+        with self._pending_lock:
+            return self._pending.get(approval_id)
 
     def _wait_pending(self, permission: str, pending: AuthDecision) -> AuthDecision:
         if pending.approval_id is None:
