@@ -36,7 +36,8 @@ __all__ = ["TracengentSpanProcessor"]
 
 
 _WORKER_EXPORT_TIMEOUT_S: Final = 30.0
-"""Bound of one background drain (retries included), so the worker never waits forever."""
+"""Bound of one batch's export in a background drain (retries included), so the worker never
+waits forever; each batch has its own, so a slow platform delays a backlog but loses none of it."""
 _INTERRUPT_MARGIN_S: Final = 0.25
 """How long before a shutdown deadline an in-flight request is told to give up."""
 DEFAULT_SHUTDOWN_TIMEOUT_MS: Final = 5000
@@ -241,11 +242,10 @@ class TracengentSpanProcessor(SpanProcessor):
         drained = False
         try:
             with self._stats.guard("export worker"):
+                deadline: float | None = None  # each batch its own bound
+                on_deadline = DropReason.RETRIES_EXHAUSTED
                 if last:
                     deadline, on_deadline = self._final_deadline, DropReason.SHUTDOWN_TIMEOUT
-                else:
-                    deadline = time.monotonic() + _WORKER_EXPORT_TIMEOUT_S
-                    on_deadline = DropReason.RETRIES_EXHAUSTED
                 drained = self._drain(len(self._queue), deadline, on_deadline, last=last)
         finally:
             failures = self._failed_batches
@@ -257,19 +257,24 @@ class TracengentSpanProcessor(SpanProcessor):
                 self._stopped.set()
         return not last
 
-    def _drain(self, limit: int, deadline: float, on_deadline: DropReason, *, last: bool) -> bool:
+    def _drain(
+        self, limit: int, deadline: float | None, on_deadline: DropReason, *, last: bool
+    ) -> bool:
         """Export up to `limit` queued spans in batches; True unless it stopped early.
 
-        Stops before taking a batch once `deadline` passed, once a shutdown abandoned the worker,
-        or, unless this is the `last` drain, once a shutdown began (the last drain follows).
+        `deadline` bounds the whole drain (a shutdown's); None gives each batch
+        `_WORKER_EXPORT_TIMEOUT_S` from when it is taken. Stops before taking a batch once
+        `deadline` passed, once a shutdown abandoned the worker, or, unless this is the `last`
+        drain, once a shutdown began (the last drain follows).
         """
         stats = self._stats
         while limit > 0:
             with self._take_lock:
+                now = time.monotonic()
                 if (
                     self._abandoned
                     or (self._worker_exit and not last)
-                    or time.monotonic() >= deadline
+                    or (deadline is not None and now >= deadline)
                 ):
                     return False
                 spans = self._take(min(limit, self._max_batch_size))
@@ -280,7 +285,8 @@ class TracengentSpanProcessor(SpanProcessor):
                 stats.begin_batch()
             limit -= len(spans)
             try:
-                delivered = self._deliver(spans, deadline, on_deadline)
+                batch_deadline = now + _WORKER_EXPORT_TIMEOUT_S if deadline is None else deadline
+                delivered = self._deliver(spans, batch_deadline, on_deadline)
             finally:
                 self._in_flight = None
                 stats.end_batch()
