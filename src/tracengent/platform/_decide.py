@@ -126,18 +126,28 @@ class Engine:
 
     # -- the shared evaluation ----------------------------------------------------------------
 
+    def _matching_rule(self, principal: Principal, permission: str) -> PermissionRule | None:
+        """The rule covering `permission` for the agent whose permissions decide it (the delegating
+        agent under a grant), whatever the verdict: its `redact_fields` scrub every stored request.
+        """
+        grant = principal.grant
+        subject_id = grant.acting_for if grant is not None else principal.agent.agent_id
+        return self.policy.rule_for(permission, subject_id)
+
     def _evaluate(
         self,
         principal: Principal,
         permission: str,
+        rule: PermissionRule | None,
         context: JsonObject,
         trace_id: str | None,
         *,
         approval_required: bool = False,
         redactions: tuple[Redaction, ...] = (),
     ) -> _Verdict:
-        """Decide `permission` for `principal`; `redactions` are the tool's or route's, applied
-        (with the rule's `redact_fields`) to the context a pending approval stores."""
+        """Decide `permission` for `principal` under `rule` (its `_matching_rule`); `redactions`
+        are the tool's or route's, applied (with the rule's `redact_fields`) to the context a
+        pending approval stores."""
         policy, agent, grant = self.policy, principal.agent, principal.grant
         subject = agent
         if grant is not None:
@@ -151,7 +161,6 @@ class Engine:
             subject = root
         if not subject.holds(permission):
             return _deny(f"agent {subject.agent_id} does not hold permission {permission}")
-        rule = policy.rule_for(permission, subject.agent_id)
         parsed = _parse_amount(policy, context)
         if isinstance(parsed, str):
             return _deny(parsed, rule)
@@ -245,7 +254,8 @@ class Engine:
         context = request.get("context") or {}
         if not isinstance(context, dict):
             raise RequestError("'context' must be a JSON object")
-        verdict = self._evaluate(principal, permission, context, trace_id)
+        rule = self._matching_rule(principal, permission)
+        verdict = self._evaluate(principal, permission, rule, context, trace_id)
         answer: JsonObject = {
             "allowed": verdict.allowed,
             "status": verdict.status,
@@ -255,7 +265,8 @@ class Engine:
                 "authorize",
                 permission,
                 verdict,
-                {**request, "context": _scrubbed(context, _with_rule_fields((), verdict.rule))},
+                # Denied or not, the request is stored with the rule's fields masked.
+                {**request, "context": _scrubbed(context, _with_rule_fields((), rule))},
                 trace_id,
             ),
         }
@@ -342,9 +353,11 @@ class Engine:
             return self._tool_answer(principal, None, _deny(reason), outcome, (), stored, trace_id)
         body = request.get("body")
         context: JsonObject = body if isinstance(body, dict) else {}
+        rule = self._matching_rule(principal, permission)
         verdict = self._evaluate(
             principal,
             permission,
+            rule,
             context,
             trace_id,
             approval_required=approval,
@@ -353,7 +366,7 @@ class Engine:
         outcome = {"allowed": "policy_allow", "pending_approval": "approval_required"}.get(
             verdict.status, "policy_deny"
         )
-        redactions = _with_rule_fields(redactions, verdict.rule)
+        redactions = _with_rule_fields(redactions, rule)
         return self._tool_answer(
             principal, permission, verdict, outcome, redactions, stored, trace_id
         )

@@ -323,6 +323,86 @@ def test_approval_of_an_egress_route_is_stored_with_the_routes_redactions(
     assert approval.context == {"amount": 100, "card": MASK_TOKEN}
 
 
+# -- denied requests are stored redacted too ----------------------------------------------------
+
+
+def _stored_request(platform: RunningPlatform, answer: JsonObject) -> JsonObject:
+    """The request the decision log keeps for `answer`."""
+    (decision,) = [d for d in platform.store.decisions() if d.decision_id == answer["decisionId"]]
+    return decision.request
+
+
+def test_a_request_denied_for_a_permission_not_held_is_stored_with_the_rules_fields_masked(
+    tracengent_platform: RunningPlatform, agent_client: AgentClient
+) -> None:
+    """helper-agent does not hold payments:refund: denied, and the card is masked in the log."""
+    answer = (
+        agent_client("helper-agent")
+        .post(
+            "/v1/authorize",
+            json={"permission": "payments:refund", "context": {"amount": 10, "card": "4111"}},
+        )
+        .json()
+    )
+    assert answer["status"] == "denied"
+    assert _stored_request(tracengent_platform, answer)["context"] == {
+        "amount": 10,
+        "card": MASK_TOKEN,
+    }
+
+
+def test_a_request_outside_the_grant_is_stored_with_the_rules_fields_masked(
+    tracengent_platform: RunningPlatform, agent_client: AgentClient
+) -> None:
+    """A delegate of hotels:* asking for payments:refund is denied; the card is masked in the log."""
+    _, token = create_grant(
+        tracengent_platform.store,
+        tracengent_platform.policy,
+        from_agent="root-agent",
+        to_agent="helper-agent",
+        permissions=["hotels:*"],
+        ttl_seconds=600,
+    )
+    answer = (
+        agent_client(token=token.access_token)
+        .post(
+            "/v1/authorize",
+            json={"permission": "payments:refund", "context": {"amount": 10, "card": "4111"}},
+        )
+        .json()
+    )
+    assert (answer["status"], answer["actingFor"]) == ("denied", "root-agent")
+    assert "outside the delegated permissions" in answer["reason"]
+    assert _stored_request(tracengent_platform, answer)["context"] == {
+        "amount": 10,
+        "card": MASK_TOKEN,
+    }
+
+
+def test_a_denied_tool_call_is_stored_with_the_rules_fields_masked(
+    tracengent_platform: RunningPlatform, agent_client: AgentClient
+) -> None:
+    """helper-agent does not hold mail:send: its send_email call is denied and stored with the
+    binding's removed field gone and the mail:send rule's field masked."""
+    answer = (
+        agent_client("helper-agent")
+        .post(
+            "/v1/tool-authorize",
+            json={
+                "transport": "function",
+                "functionName": "send_email",
+                "body": {"to": "bob@example.com", "subject": "hi", "attachments": ["SCAN"]},
+            },
+        )
+        .json()
+    )
+    assert (answer["status"], answer["outcome"]) == ("denied", "policy_deny")
+    assert _stored_request(tracengent_platform, answer)["body"] == {
+        "to": MASK_TOKEN,
+        "subject": "hi",
+    }
+
+
 # -- every agent of a delegation chain must still be active -------------------------------------
 
 
