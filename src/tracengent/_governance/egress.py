@@ -120,10 +120,14 @@ def _read_body(request: httpx.Request, headers: Mapping[str, str]) -> _Body:
     # Only an in-memory body can be inspected without consuming a stream the app still needs.
     if not isinstance(request.stream, httpx.ByteStream) or encoding not in ("", "identity"):
         return _Body(is_json=True)
-    if not request.content:
+    # `read()`, not `.content`: the request httpx builds for a 307/308 redirect carries the first
+    # hop's ByteStream unread, and `.content` would raise RequestNotRead. Joining a ByteStream
+    # copies bytes already in memory (no I/O, nothing consumed), so this is safe in async too.
+    content = request.read()
+    if not content:
         return _Body(is_json=True, readable=True)
     try:
-        document: JsonValue = json.loads(request.content)
+        document: JsonValue = json.loads(content)
     except (ValueError, RecursionError):
         # Malformed JSON passes unchanged (contract §8); the platform decides without a body.
         return _Body(is_json=True, readable=True)

@@ -19,16 +19,18 @@ from .conftest import either
 
 @dataclass
 class World:
-    """The servers behind the gate: answers each request with `reply` and keeps what it got."""
+    """The servers behind the gate: answer a request by its path (`routes`, else 200) and keep
+    every request received."""
 
-    reply: httpx.Response = field(default_factory=lambda: httpx.Response(200))
+    routes: dict[str, httpx.Response] = field(default_factory=dict)
     received: list[httpx.Request] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """The MockTransport handler (reads the body, as a server would)."""
         request.read()
         self.received.append(request)
-        return httpx.Response(self.reply.status_code, headers=self.reply.headers)
+        reply = self.routes.get(request.url.path, httpx.Response(200))
+        return httpx.Response(reply.status_code, headers=reply.headers)
 
     @property
     def bodies(self) -> list[bytes]:

@@ -1,0 +1,157 @@
+"""HTTP egress review fixes, against the real local platform (default policy) over loopback.
+
+The tool server is a real HTTP server on 127.0.0.1 that the governed clients use as their HTTP
+proxy, so requests for `api.example.com` (the host the default policy routes) reach it, and what
+it records is exactly what would have left the machine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from opentelemetry.instrumentation.tracengent_httpx import (
+    AsyncGatedTransport,
+    EgressGate,
+    GatedTransport,
+)
+from tracengent import TracengentClient
+from tracengent.testing import RunningPlatform
+
+REFUNDS = "http://api.example.com/v1/refunds"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One request the tool server received."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class ToolServer:
+    """A proxy-style tool server: `redirects` maps a request target to (status, Location)."""
+
+    url: str = ""
+    redirects: dict[str, tuple[int, str]] = field(default_factory=dict)
+    received: list[Hop] = field(default_factory=list)
+
+
+@contextmanager
+def _tool_server() -> Iterator[ToolServer]:
+    state = ToolServer()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            hop = Hop(
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                self.rfile.read(length) if length else b"",
+            )
+            with lock:
+                state.received.append(hop)
+            status, location = state.redirects.get(self.path, (200, ""))
+            self.send_response(status)
+            if location:
+                self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815 (http.server names)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep test output quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def tool_server() -> Iterator[ToolServer]:
+    with _tool_server() as running:
+        yield running
+
+
+@pytest.fixture
+async def client(tracengent_platform: RunningPlatform) -> AsyncIterator[TracengentClient]:
+    """`demo-agent`'s client, governing `api.example.com`."""
+    opened = TracengentClient(
+        tracengent_platform.options(governed_hosts=["api.example.com"], max_retries=0)
+    )
+    yield opened
+    await opened.aclose(timeout=5)
+
+
+def _send_sync(
+    gate: EgressGate, server: ToolServer, method: str, url: str, kwargs: dict[str, object]
+) -> httpx.Response:
+    inner = httpx.HTTPTransport(proxy=server.url)
+    with httpx.Client(transport=GatedTransport(inner, gate)) as http:
+        return http.request(method, url, **kwargs)  # type: ignore[arg-type]
+
+
+async def _send_async(
+    gate: EgressGate, server: ToolServer, method: str, url: str, kwargs: dict[str, object]
+) -> httpx.Response:
+    inner = httpx.AsyncHTTPTransport(proxy=server.url)
+    async with httpx.AsyncClient(transport=AsyncGatedTransport(inner, gate)) as http:
+        return await http.request(method, url, **kwargs)  # type: ignore[arg-type]
+
+
+async def _send(
+    mode: str, client: TracengentClient, server: ToolServer, method: str, url: str, **kwargs: object
+) -> httpx.Response:
+    """One request through a gated client (zero-code's host list) whose proxy is `server`."""
+    gate = client.egress_gate(govern_all=False)
+    if mode == "sync":
+        return _send_sync(gate, server, method, url, kwargs)
+    return await _send_async(gate, server, method, url, kwargs)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("status", [307, 308])
+async def test_redirect_to_the_governed_host_is_authorized_and_redacted(
+    tracengent_platform: RunningPlatform,
+    client: TracengentClient,
+    tool_server: ToolServer,
+    mode: str,
+    status: int,
+) -> None:
+    """A refund answered by a 307/308 to the same governed route: the platform decides both hops
+    and the tool server receives the card masked on both."""
+    tool_server.redirects[REFUNDS] = (status, f"{REFUNDS}?attempt=2")
+    body = {"amount": 10, "currency": "EUR", "card": "4242 4242 4242 4242"}
+    response = await _send(
+        mode, client, tool_server, "POST", REFUNDS, json=body, follow_redirects=True
+    )
+    assert response.status_code == 200
+    assert [(hop.method, hop.target) for hop in tool_server.received] == [
+        ("POST", REFUNDS),
+        ("POST", f"{REFUNDS}?attempt=2"),
+    ]
+    for hop in tool_server.received:
+        assert b"4242" not in hop.body
+        assert b"***REDACTED***" in hop.body
+    decisions = tracengent_platform.store.decisions()
+    assert [(d.kind, d.status) for d in decisions] == [("tool", "allowed"), ("tool", "allowed")]
