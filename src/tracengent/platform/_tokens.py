@@ -78,25 +78,40 @@ def issue_delegated_token(key: str, grant: GrantRecord, *, now: float) -> Issued
 
 
 def verify_token(key: str, token: str, *, now: float) -> Mapping[str, JsonValue]:
-    """The claims of a token this platform signed and that has not expired at `now`.
+    """The claims of a token this platform signed and that is valid at `now`.
 
     Raises:
-        TokenError: bad signature, malformed, wrong issuer, no subject, or expired.
+        TokenError: bad signature, malformed, wrong issuer, no subject, expired, or issued (or
+            valid only from) after `now`.
     """
     try:
-        # Expiry is checked against the injected clock below, not pyjwt's wall clock.
+        # Time claims are checked against the injected clock below, not pyjwt's wall clock: a
+        # test's clock may run ahead of it to expire tokens and approvals.
         claims = jwt.decode(
             token,
             key,
             algorithms=[_ALGORITHM],
             issuer=ISSUER,
-            options={"verify_exp": False, "require": ["exp", "sub", "iss"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "require": ["exp", "sub", "iss"],
+            },
         )
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid token: {exc}") from exc
     exp = claims.get("exp")
     if not isinstance(exp, (int, float)) or exp <= now:
         raise TokenError("token expired")
+    for name in ("iat", "nbf"):
+        if name not in claims:
+            continue
+        moment = claims[name]
+        if isinstance(moment, bool) or not isinstance(moment, (int, float)):
+            raise TokenError(f"invalid token: {name!r} must be a number")
+        if moment > now:
+            raise TokenError(f"token is not yet valid ({name})")
     if not isinstance(claims.get("sub"), str):
         raise TokenError("token has no subject")
     return claims

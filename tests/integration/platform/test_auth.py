@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import jwt
+import pytest
 
 from tests.integration.platform.conftest import AgentClient, fetch_token
+from tracengent.platform import LocalPlatform
 from tracengent.testing import RunningPlatform
 
 _EVENT = [{"type": "action", "name": "n", "status": "success"}]
@@ -99,6 +103,43 @@ def test_expired_token_gets_401(
     )
     assert answer.status_code == 401
     assert "expired" in answer.json()["detail"]
+
+
+def test_tokens_are_checked_against_the_injected_clock_ahead_of_real_time(
+    tmp_path: Path,
+) -> None:
+    """With an injected clock years ahead of the wall clock the platform accepts the tokens it
+    issues (their iat is the injected now), and refuses them once that clock passes their expiry."""
+    now = [4_102_444_800.0]
+    with LocalPlatform(tmp_path / "db.sqlite3", clock=lambda: now[0]) as platform:
+        token = fetch_token(platform.url, "key_demo", "ags_demo").json()["access_token"]
+        assert jwt.decode(token, options={"verify_signature": False})["iat"] == int(now[0])
+        with httpx.Client(
+            base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ) as client:
+            assert client.post("/v1/ingest/events", json=_EVENT).status_code == 200
+            now[0] += 901
+            assert client.post("/v1/ingest/events", json=_EVENT).status_code == 401
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_token_from_after_the_injected_now_gets_401(tmp_path: Path, claim: str) -> None:
+    """A signed token whose iat or nbf lies after the injected clock's now is refused, even when
+    the wall clock is past it."""
+    now = 1_000_000_000.0
+    with LocalPlatform(tmp_path / "db.sqlite3", clock=lambda: now) as platform:
+        claims = {"iss": "tracengent-local", "sub": "demo-agent", "exp": int(now) + 7200}
+        early = jwt.encode(
+            {**claims, claim: int(now) + 3600}, platform.store.signing_key, algorithm="HS256"
+        )
+        answer = httpx.post(
+            f"{platform.url}/v1/authorize",
+            json={"permission": "flights:search"},
+            headers={"Authorization": f"Bearer {early}"},
+            timeout=10,
+        )
+    assert answer.status_code == 401
+    assert answer.json()["detail"] == f"token is not yet valid ({claim})"
 
 
 def test_missing_credentials_get_401(tracengent_platform: RunningPlatform) -> None:
