@@ -45,7 +45,8 @@ __all__ = ["AsyncPlatformClient"]
 
 
 class AsyncPlatformClient:
-    """The coroutine twin of `PlatformClient`: same methods, same policy, same errors.
+    """The coroutine twin of `PlatformClient`: same methods, same policy, same errors (a
+    `Retry-After` holds back every call of this client, as it does a `PlatformClient`'s).
 
     Args:
         options: validated here; `TracengentConfigError` names the field to fix.
@@ -162,9 +163,10 @@ class AsyncPlatformClient:
         """Stop sharing connections and locks with the parent: call it in a child of `os.fork()`.
 
         The client made for an event loop so far is forgotten (the child makes its own), the
-        policy's locks are fresh, and so are those of a token provider this client made (a
-        shared one is reset by its owner, `PlatformClient.after_fork`). An `http` client you
-        passed stays yours: give the child a new one. Idempotent per process; no I/O.
+        policy's locks are fresh (a `Retry-After` time the platform set still holds), and so are
+        those of a token provider this client made (a shared one is reset by its owner,
+        `PlatformClient.after_fork`). An `http` client you passed stays yours: give the child a
+        new one. Idempotent per process; no I/O.
         """
         pid = os.getpid()
         if pid == self._pid:

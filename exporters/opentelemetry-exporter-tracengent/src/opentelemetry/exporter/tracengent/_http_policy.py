@@ -9,9 +9,11 @@ interrupted, a token or the `PlatformError` the token fetch raised). The sync an
 - auth: Bearer from the token provider, or a fixed header (`X-Ingest-Key`, a delegated bearer);
 - a 401 with a token provider: fetch a new token once and retry the call once;
 - 429, 5xx and transport errors: retried up to `max_retries` times with exponential backoff from
-  0.2 s with jitter; `Retry-After` (seconds or an HTTP date) is honoured: the retry never comes
-  sooner than it says, and an answer asking for more than 30 s is not retried at all (we never wait
-  that long, and never come back sooner than asked);
+  0.2 s with jitter; `Retry-After` (seconds or an HTTP date) is honoured: it sets the client's
+  `NotBefore` time, and no request of that client (this call's retry or any other call) is sent
+  before it. One call waits for it at most 30 s and never past its deadline: a call that would
+  have to wait longer fails instead, unsent, and so does every later call until that time
+  (we never wait that long, and never come back sooner than asked);
 - a token endpoint that is unreachable or answers 429/5xx is one more retryable failure of the
   call, in the same budget: the retry waits out the token provider's backoff (its `Retry-After`
   included). A token endpoint refusing the credentials (401, another 4xx) or answering nonsense
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import threading
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -60,6 +63,7 @@ __all__ = [
     "CallOutcome",
     "CallSettings",
     "FetchToken",
+    "NotBefore",
     "PreparedBody",
     "SendRequest",
     "Step",
@@ -77,7 +81,7 @@ BACKOFF_BASE_S: Final = 0.2
 """The first retry's backoff; each further retry doubles it (wire contract §2)."""
 
 MAX_WAIT_S: Final = 30.0
-"""No single wait is longer; a `Retry-After` asking for more ends the call."""
+"""No single wait is longer; a `Retry-After` asking for more ends the call (see `NotBefore`)."""
 
 USER_AGENT: Final = f"tracengent-python/{__version__}"
 """The `User-Agent` of every platform request."""
@@ -143,6 +147,43 @@ class CallSettings:
     request_timeout_s: float
     uses_token: bool
     fixed_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class NotBefore:
+    """The time before which the platform asked one client to send nothing (`Retry-After`).
+
+    Shared by every call of one platform client (sync or async, any thread): a `Retry-After` one
+    call received holds back the others too, for as long as it says, however long that is (the
+    wait of one call is capped, this time is not). Only ever moves later. Times are on the
+    client's monotonic clock. Thread-safe; no I/O.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = -math.inf
+        self._status_code: int | None = None
+
+    @property
+    def until(self) -> float:
+        """The monotonic time before which nothing is sent (-inf: none)."""
+        return self._until
+
+    @property
+    def status_code(self) -> int | None:
+        """The status of the answer whose `Retry-After` set `until`."""
+        return self._status_code
+
+    def postpone(self, until: float, status_code: int | None) -> None:
+        """Send nothing before `until` (unless a later time is already set)."""
+        with self._lock:
+            if until > self._until:
+                self._until = until
+                self._status_code = status_code
+
+    def after_fork(self) -> None:
+        """A fresh lock in a child of `os.fork()`; the time is kept (it binds the agent, not
+        the process)."""
+        self._lock = threading.Lock()
 
 
 class TokenUnavailableError(PlatformUnavailableError):
@@ -341,6 +382,35 @@ def _not_sent(reply: object) -> CallOutcome:
     return _failed(PlatformError(f"request failed: unexpected reply {reply!r}"))
 
 
+def _wait_for_not_before(
+    not_before: NotBefore, deadline: float, clock: Callable[[], float]
+) -> Generator[Step, object, CallOutcome | None]:
+    """Wait until `not_before` has passed; None then, else how the call ends unsent.
+
+    A wait over `MAX_WAIT_S` or past the deadline is not begun: the call fails at once (the
+    time stays set for the calls after it).
+    """
+    while True:
+        now = clock()
+        wait = not_before.until - now
+        if wait <= 0:
+            return None
+        status = not_before.status_code
+        asked = (
+            f"the platform asked for no request for {wait:.1f}s more "
+            f"(the Retry-After of its {status} answer)"
+        )
+        if wait > MAX_WAIT_S:
+            return _unavailable(
+                f"not sent: {asked}, over the {MAX_WAIT_S:.0f}s a call waits", status
+            )
+        if now + wait >= deadline:
+            return _cut_by_deadline(f"not sent: {asked}, past the call's deadline", status)
+        interrupted = yield Wait(wait)
+        if interrupted is True:
+            return _unavailable(f"shutting down (not sent: {asked})", status)
+
+
 def run_call(
     method: str,
     path: str,
@@ -351,10 +421,13 @@ def run_call(
     clock: Callable[[], float],
     wall_clock: Callable[[], float],
     jitter: Callable[[], float],
+    not_before: NotBefore,
     status_only: bool = False,
 ) -> Generator[Step, object, CallOutcome]:
     """The policy of one platform call, as steps for a shell to perform (see the module doc).
 
+    `not_before`: the client's `Retry-After` time, read before each request and set from each
+    answer that carries one.
     `status_only`: the caller needs only the answer's status (ingest), so a 2xx whose body cannot
     be decoded is still a success; otherwise it is a `MalformedResponseError`.
     """
@@ -390,6 +463,13 @@ def run_call(
             if isinstance(reply, TokenUnavailableError):
                 retry_after = reply.retry_in_s
         else:
+            if not_before.until > -math.inf:
+                held_back = yield from _wait_for_not_before(not_before, deadline, clock)
+                if held_back is not None:
+                    return held_back
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    return _cut_by_deadline(f"deadline exceeded ({last})", last_status)
             if token is not None:
                 headers["Authorization"] = f"Bearer {token}"
             content = body.content if body is not None else None
@@ -419,6 +499,8 @@ def run_call(
                     return _rejected(reply, body_readable=undecodable is None)
                 last, last_status = str(status), status
                 retry_after = parse_retry_after(reply.headers.get("Retry-After"), wall_clock())
+                if retry_after is not None:
+                    not_before.postpone(clock() + retry_after, status)
             elif isinstance(reply, httpx.TransportError):
                 last, last_status = f"{type(reply).__name__}: {reply}", None
             else:

@@ -18,6 +18,7 @@ import httpx
 from opentelemetry.exporter.tracengent._http_policy import (
     CallOutcome,
     CallSettings,
+    NotBefore,
     PreparedBody,
     SendRequest,
     Step,
@@ -160,6 +161,9 @@ class _LogOnce:
 class PlatformCore:
     """Settings and I/O-free helpers of one platform client (sync or async).
 
+    Holds the client's `NotBefore` time: a `Retry-After` any of its calls received holds back
+    all of them (`not_before`: the one a forked child's new core keeps).
+
     Raises `TracengentConfigError` at construction when the options are invalid.
     """
 
@@ -172,6 +176,7 @@ class PlatformCore:
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         jitter: Callable[[], float],
+        not_before: NotBefore | None = None,
     ) -> None:
         if bearer_token is not None:
             # A delegated session authenticates with its token alone: the agent's own
@@ -196,6 +201,7 @@ class PlatformCore:
         self._jitter = jitter
         self._log = _LogOnce()
         self._urls: dict[str, httpx.URL] = {}
+        self.not_before = not_before if not_before is not None else NotBefore()
 
     def telemetry_deadline(self, deadline: float | None) -> float:
         """`deadline`, or now + `request_timeout_s`."""
@@ -208,6 +214,7 @@ class PlatformCore:
     def after_fork(self) -> None:
         """Fresh locks in a child of `os.fork()` (a parent thread may have held one)."""
         self._log.after_fork()
+        self.not_before.after_fork()
 
     def call(
         self, method: str, path: str, body: PreparedBody | None, deadline: float
@@ -222,6 +229,7 @@ class PlatformCore:
             clock=self.clock,
             wall_clock=self._wall_clock,
             jitter=self._jitter,
+            not_before=self.not_before,
             status_only=path in _STATUS_ONLY_PATHS,
         )
 

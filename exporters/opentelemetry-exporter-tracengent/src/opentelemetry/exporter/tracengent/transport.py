@@ -85,6 +85,10 @@ def _environment_proxy_configured() -> bool:
 class PlatformClient:
     """Blocking client of the platform's HTTP API (wire contract §1-§7). Thread-safe.
 
+    A `Retry-After` on any answer (429/5xx) holds back every call of this client until the time
+    it names; a call that would have to wait for it longer than 30 s or past its deadline fails
+    unsent (see `_http_policy.NotBefore`).
+
     Args:
         options: validated here; `TracengentConfigError` names the field to fix.
         transport: the httpx transport every call is handed to (tests: `httpx.MockTransport`);
@@ -238,6 +242,7 @@ class PlatformClient:
         may have held at the fork; no request or close is ever sent on them from the child.
         The client's internal locks and the token provider's locks are fresh too (see
         `AgentTokenProvider.after_fork`); a token provider made here fetches on the new client.
+        A `Retry-After` time the platform set still holds in the child.
 
         A `transport` or `http` client you passed stays yours and is used as it is: if it pools
         connections (`httpx.HTTPTransport`, `httpx.Client`), give the child a new one (build
@@ -254,7 +259,10 @@ class PlatformClient:
         if pid == self._pid or self._closed:
             return
         self._pid = pid
-        self._core = self._new_core()
+        # The platform's `Retry-After` binds the agent, whichever process asks next.
+        not_before = self._core.not_before
+        not_before.after_fork()
+        self._core = self._new_core(not_before=not_before)
         if stop_events is not None and self._stop is stop_events[0]:
             if self._sleep == self._stop.wait:
                 self._sleep = stop_events[1].wait
