@@ -275,22 +275,25 @@ class Engine:
         if principal.grant is not None:
             answer["actingFor"] = principal.grant.acting_for
             answer["chain"] = list(principal.grant.chain)
-        obligations = self._obligations(verdict.rule)
+        grant_cap = principal.grant.max_amount if principal.grant is not None else None
+        obligations = self._obligations(verdict.rule, grant_cap)
         if obligations:
             answer["obligations"] = obligations
         return answer
 
-    def _obligations(self, rule: PermissionRule | None) -> JsonObject:
-        if rule is None:
-            return {}
+    def _obligations(self, rule: PermissionRule | None, grant_cap: float | None) -> JsonObject:
+        """The rule's limits and redactions; `maxAmount` is the lower of the rule's cap and
+        `grant_cap` (a delegated token's maximum, like the rule's in the policy currency)."""
+        rule_cap = rule.max_amount if rule is not None else None
+        caps = [c for c in (rule_cap, grant_cap) if c is not None]
         obligations: JsonObject = {}
-        if rule.max_amount is not None:
-            obligations["maxAmount"] = rule.max_amount
-        if rule.require_approval_over is not None:
+        if caps:
+            obligations["maxAmount"] = min(caps)
+        if rule is not None and rule.require_approval_over is not None:
             obligations["requireApprovalOver"] = rule.require_approval_over
         if obligations:
             obligations["currency"] = self.policy.currency
-        if rule.redact_fields:
+        if rule is not None and rule.redact_fields:
             obligations["redactFields"] = list(rule.redact_fields)
         return obligations
 

@@ -116,6 +116,36 @@ def test_delegated_authorize_is_bounded_by_the_grant(delegated: tuple[str, httpx
     assert "delegated maximum" in over["reason"]
 
 
+def test_delegated_obligations_carry_the_lower_of_the_rule_and_grant_caps(
+    delegated: tuple[str, httpx.Client],
+    agent_client: AgentClient,
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """Under the 300 EUR grant an allowed refund reports maxAmount 300 (not the rule's 1000), an
+    unruled permission reports the grant's cap, and a grant above the rule reports the rule's."""
+    _, client = delegated
+    refund = client.post("/v1/authorize", json={"permission": "payments:refund"}).json()
+    assert refund["status"] == "allowed"
+    assert refund["obligations"] == {
+        "maxAmount": 300.0,
+        "requireApprovalOver": 500.0,
+        "currency": "EUR",
+        "redactFields": ["$.card"],
+    }
+    hotel = client.post("/v1/authorize", json={"permission": "hotels:book"}).json()
+    assert (hotel["status"], hotel["obligations"]) == (
+        "allowed",
+        {"maxAmount": 300.0, "currency": "EUR"},
+    )
+    wide = _grant(tracengent_platform, "--max-amount", "5000")
+    wide_refund = (
+        agent_client(token=str(wide["accessToken"]))
+        .post("/v1/authorize", json={"permission": "payments:refund"})
+        .json()
+    )
+    assert wide_refund["obligations"]["maxAmount"] == 1000.0
+
+
 def test_attenuate_within_the_parent_issues_an_extended_chain(
     delegated: tuple[str, httpx.Client],
     agent_client: AgentClient,
