@@ -310,6 +310,9 @@ class Recorder:
                     span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
             finally:
                 STARTING.reset(starting)
+                if prepared is not None and prepared.claimed_first:
+                    # Still claimed: the span never started (the sampler dropped it).
+                    prepared.give_back_unstarted()
             current = set_span_in_context(span, parent)
             otel_token = otel_context.attach(current)
             trace_token = CURRENT_TRACE.set(other_trace) if other_trace is not None else None

@@ -12,18 +12,19 @@ always kept), else the last user message of its `gen_ai.input.messages`: that me
 (`attributes.PAYLOAD_ATTRIBUTES`), so it is taken only while payload capture is on. This processor
 runs before the scrubbing processor, so it must know the setting itself (`capture_payloads`).
 
-`on_start` is O(1) and does no I/O and takes no lock: a dict of open spans (span id → record) is
-consulted for the parent and updated. Under concurrency, dict operations and `next()` on a
-counter are atomic in CPython; two top-level events of one trace starting at the same instant in
-two threads may both follow the same predecessor, which the contract tolerates.
+`on_start` is O(1) and does no I/O and never waits: a dict of open spans (span id → record) is
+consulted for the parent and updated. Under concurrency, dict operations are atomic in CPython
+and the trace's first event is claimed with a non-blocking lock acquire, so exactly one event of
+a trace carries the root request; two top-level events of one trace starting at the same instant
+in two threads may both follow the same predecessor, which the contract tolerates.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -57,10 +58,9 @@ class _TraceState:
     """One open decision trace, shared by the records of its spans."""
 
     __slots__ = (
-        "_order",
+        "_first_event",
         "actor_user_id",
         "agent_id",
-        "first_event_pending",
         "last_top_level",
         "root_request",
         "trace_id",
@@ -78,15 +78,18 @@ class _TraceState:
         self.actor_user_id = actor_user_id
         self.root_request = root_request
         self.last_top_level: str | None = None
-        self._order = itertools.count()
-        # Read without claiming (a recorder stamping ahead); exact only in `claim_first_event`.
-        self.first_event_pending = True
+        # Held once an event claimed to be the first (wire contract §2: only the first event
+        # carries the root request). A lock, not a flag: acquiring it is one atomic step however
+        # threads interleave, and it can be given back by an event that never started.
+        self._first_event = threading.Lock()
 
     def claim_first_event(self) -> bool:
-        """True exactly once: for the trace's first event."""
-        first = next(self._order) == 0
-        self.first_event_pending = False
-        return first
+        """True exactly once (until given back): for the trace's first event. Never blocks."""
+        return self._first_event.acquire(blocking=False)
+
+    def give_back_first_event(self) -> None:
+        """Undo a `claim_first_event` whose event never started: the next event is the first."""
+        self._first_event.release()
 
 
 class _OpenSpan:
@@ -180,11 +183,17 @@ class ContextProcessor(SpanProcessor):
 
         The recorder starts its live event spans with `PreparedStart.stamps` among their
         attributes, so each is written once, and sets `STARTING` to the result while the span
-        starts: `on_start` then only remembers the span and advances its trace. Changes nothing
-        here (a span the sampler drops never starts). An event outside any decision trace gets
-        no stamps. None when the span is not an explicit event (`on_start` then does all the
-        work). If another event of the trace starts in between (two threads), the event parent
-        read here may be the older one, which the wire contract tolerates. Never raises.
+        starts: `on_start` then only remembers the span and advances its trace. An event outside
+        any decision trace gets no stamps. None when the span is not an explicit event
+        (`on_start` then does all the work). If another event of the trace starts in between
+        (two threads), the event parent read here may be the older one, which the wire contract
+        tolerates.
+
+        Nothing changes here but one thing: the trace's first event (the only one carrying the
+        root request) is claimed here, atomically, so no other event prepared before this one
+        starts can claim it too. A span that then never starts (the sampler dropped it, or
+        starting failed) gives the claim back: the recorder calls
+        `PreparedStart.give_back_unstarted` once the start returned. Never raises.
         """
         try:
             if A.GOVERNANCE_KIND in attrs or A.GEN_AI_OPERATION_NAME in attrs:
@@ -200,8 +209,11 @@ class ContextProcessor(SpanProcessor):
                 # nothing to stamp; `on_start` remembers it for its children.
                 return PreparedStart(self, None, event_type, None, explicit, {})
             trace = record.trace
-            stamps = _event_stamps(trace, record.event_id, attrs, trace.first_event_pending)
-            return PreparedStart(self, trace, event_type, record.event_id, explicit, stamps)
+            first = trace.claim_first_event()
+            stamps = _event_stamps(trace, record.event_id, attrs, first)
+            prepared = PreparedStart(self, trace, event_type, record.event_id, explicit, stamps)
+            prepared.claimed_first = first
+            return prepared
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._failed(exc)
             return None
@@ -215,10 +227,11 @@ class ContextProcessor(SpanProcessor):
             event_id_for(context.trace_id, context.span_id) if trace is not None else None
         )
         self._open[context.span_id] = _OpenSpan(trace, event_id, prepared.event_type)
-        if trace is not None:
-            if prepared.enclosing_id is None:
-                trace.last_top_level = event_id
-            trace.claim_first_event()
+        if prepared.claimed_first:
+            # Started: the claim `prepare` made is this span's for good.
+            prepared.claimed_first = False
+        if trace is not None and prepared.enclosing_id is None:
+            trace.last_top_level = event_id
 
     def _stamp(self, span: Span) -> None:
         # One copy into a plain dict (C speed) beats a dozen lookups through the span's proxy.
@@ -309,7 +322,15 @@ class ContextProcessor(SpanProcessor):
 class PreparedStart:
     """What `ContextProcessor.prepare` found for an event span the recorder is about to start."""
 
-    __slots__ = ("enclosing_id", "event_type", "explicit_id", "processor", "stamps", "trace")
+    __slots__ = (
+        "claimed_first",
+        "enclosing_id",
+        "event_type",
+        "explicit_id",
+        "processor",
+        "stamps",
+        "trace",
+    )
 
     def __init__(
         self,
@@ -327,6 +348,20 @@ class PreparedStart:
         self.explicit_id = explicit_id
         self.stamps = stamps
         """The decision-trace attributes to start the span with."""
+        self.claimed_first = False
+        """`prepare` claimed the trace's first event for this span (it carries the root
+        request); cleared when the span starts."""
+
+    def give_back_unstarted(self) -> None:
+        """Give back the first-event claim of a span that never started. Never raises.
+
+        The recorder calls it once the span's start returned (or raised): a span the sampler
+        dropped never reaches `on_start`, and the trace's next event must then be the first.
+        """
+        trace = self.trace
+        if self.claimed_first and trace is not None:
+            self.claimed_first = False
+            trace.give_back_first_event()
 
 
 def _event_stamps(
