@@ -7,11 +7,12 @@ fetched again on every call: a short `expires_in` can never turn into a refresh 
 
 Failures never make callers spin: a token endpoint that answers 5xx/429, a non-401 4xx, a
 malformed answer, or cannot be reached sets a "not before" time (1 s doubling to 30 s, or the
-`Retry-After` it sent); until then `get_token` raises at once without a request, an error of the
-kind that started the wait. A transient one (unreachable, 429/5xx) is a `TokenUnavailableError`
-saying how long is left: a platform call waits that out and asks again within its own deadline
-and retry budget (`_http_policy.run_call`). A 401 disables the provider for good: the agent is
-disabled or its secret revoked, so it stops quietly.
+`Retry-After` it sent when that is later, however much later: the endpoint is never asked sooner
+than it said); until then `get_token` raises at once without a request, an error of the kind that
+started the wait. A transient one (unreachable, 429/5xx) is a `TokenUnavailableError` saying how
+long is left: a platform call waits that out and asks again within its own deadline and retry
+budget, waiting at most 30 s (`_http_policy.run_call`). A 401 disables the provider for good: the
+agent is disabled or its secret revoked, so it stops quietly.
 
 The sync and async paths share the cache and all I/O-free logic; only the request differs.
 """
@@ -366,7 +367,9 @@ class AgentTokenProvider:
         with self._state:
             wait = min(_FAILURE_BACKOFF_S * 2.0 ** min(self._failures, 16), MAX_WAIT_S)
             if retry_after is not None:
-                wait = max(wait, min(retry_after, MAX_WAIT_S))
+                # Not capped: the cap bounds how long one call waits (`run_call`), never how
+                # soon the endpoint is asked again.
+                wait = max(wait, retry_after)
             self._failures += 1
             self._not_before = self._clock() + wait
             self._last_error = error
