@@ -251,7 +251,10 @@ class Engine:
         """
         permission = _required_str(request, "permission")
         trace_id = _optional_str(request, "traceId")
-        context = request.get("context") or {}
+        context = request.get("context")
+        if context is None:
+            # Only a missing or null context means none; 0, false, "" and [] are not objects.
+            context = {}
         if not isinstance(context, dict):
             raise RequestError("'context' must be a JSON object")
         rule = self._matching_rule(principal, permission)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
@@ -82,6 +83,30 @@ def test_malformed_authorize_request_is_400(demo: httpx.Client) -> None:
     assert demo.post("/v1/authorize", json={"context": {}}).status_code == 400
     assert demo.post("/v1/authorize", json={"permission": "p:q", "context": 3}).status_code == 400
     assert demo.post("/v1/authorize", json=["p:q"]).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "context",
+    [0, False, "", [], 3, "x", [1]],
+    ids=["zero", "false", "empty-string", "empty-array", "number", "string", "array"],
+)
+def test_a_context_that_is_not_an_object_is_400_even_when_falsy(
+    demo: httpx.Client, tracengent_platform: RunningPlatform, context: object
+) -> None:
+    """A falsy non-object context (0, false, "", []) is refused like any other, and not decided."""
+    answer = demo.post("/v1/authorize", json={"permission": "payments:refund", "context": context})
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == "'context' must be a JSON object"
+    assert tracengent_platform.store.decisions() == []
+
+
+@pytest.mark.parametrize("request_body", [{}, {"context": None}], ids=["missing", "null"])
+def test_a_missing_or_null_context_is_an_empty_one(
+    demo: httpx.Client, request_body: dict[str, object]
+) -> None:
+    """Without a context (absent or null) the permission is decided on its own."""
+    answer = demo.post("/v1/authorize", json={"permission": "payments:refund", **request_body})
+    assert (answer.status_code, answer.json()["status"]) == (200, "allowed")
 
 
 def test_pending_refund_is_approved_through_the_store(
