@@ -9,24 +9,24 @@ Each governed httpx request is authorized through `/v1/tool-authorize` (wire con
 - `headers`: lower-cased names (repeated ones joined by ", " as httpx does), minus credentials:
   `Authorization`, `Proxy-Authorization`, `Cookie` (contract) and also `X-Api-Key`, `Api-Key`,
   `X-Auth-Token`, `X-Ingest-Key` (third-party secrets the platform has no use for);
-- `body`: the parsed JSON, only for a JSON content type and an in-memory, un-encoded body;
-  streaming, compressed and non-JSON bodies are never read or buffered;
+- `body`: the parsed JSON, only for a JSON content type and an in-memory, un-encoded body
+  decoded with its declared charset; streaming, compressed and non-JSON bodies are never read or
+  buffered (`_egress_body`);
 - `traceId` of the active decision trace.
 
-On an allow every redaction is applied to the JSON body and the request is rebuilt with the
-redacted bytes and a matching `Content-Length`. A redaction that cannot be applied because the
-JSON body is streamed or compressed denies (outcome `redaction_unapplicable`): the unredacted body
-must not leave. Fail-open (`tool_governance_fail_open`) only for `PlatformUnavailableError`.
+On an allow every redaction is applied to the JSON body and the request's body is replaced by
+the redacted bytes (in the declared charset) with a matching `Content-Length`. A redaction that
+cannot be applied because the JSON body is streamed, compressed or could not be parsed denies
+(outcome `redaction_unapplicable`): the unredacted body must not leave. Fail-open
+(`tool_governance_fail_open`) only for `PlatformUnavailableError`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 import httpx
@@ -36,9 +36,14 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import PlatformUnavailableError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
-from opentelemetry.exporter.tracengent.redaction import redact_value
-from opentelemetry.exporter.tracengent.wire import ToolDecision
 from tracengent._governance._decisions import current_trace_id
+from tracengent._governance._egress_body import (
+    NO_JSON_BODY,
+    JsonBody,
+    enforce_redactions,
+    read_json_body,
+    with_body,
+)
 from tracengent._governance._spans import record_decision
 from tracengent._governance.tools import (
     TRANSPORT_HTTP,
@@ -88,50 +93,12 @@ def is_governed_host(host: str, patterns: Sequence[str]) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class _Body:
-    """What egress knows of a request body without reading a stream."""
-
-    is_json: bool = False  # a JSON content type
-    readable: bool = False  # in memory and not content-encoded
-    parsed: bool = False  # `value` holds the parsed document
-    value: JsonValue = None
-
-
-_NO_JSON_BODY: Final = _Body()
-
-
 def _headers_of(request: httpx.Request) -> dict[str, str]:
     """The request's headers by lower-case name, repeated ones joined by ", " (as httpx does).
 
     Read once per request: both the body check and the platform's view of the headers use it.
     """
     return dict(request.headers.items())
-
-
-def _read_body(request: httpx.Request, headers: Mapping[str, str]) -> _Body:
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    is_json = media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
-    if not is_json:
-        return _NO_JSON_BODY
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    # Only an in-memory body can be inspected without consuming a stream the app still needs.
-    if not isinstance(request.stream, httpx.ByteStream) or encoding not in ("", "identity"):
-        return _Body(is_json=True)
-    # `read()`, not `.content`: the request httpx builds for a 307/308 redirect carries the first
-    # hop's ByteStream unread, and `.content` would raise RequestNotRead. Joining a ByteStream
-    # copies bytes already in memory (no I/O, nothing consumed), so this is safe in async too.
-    content = request.read()
-    if not content:
-        return _Body(is_json=True, readable=True)
-    try:
-        document: JsonValue = json.loads(content)
-    except (ValueError, RecursionError):
-        # Malformed JSON passes unchanged (contract §8); the platform decides without a body.
-        return _Body(is_json=True, readable=True)
-    return _Body(is_json=True, readable=True, parsed=True, value=document)
 
 
 def _query(url: httpx.URL) -> dict[str, JsonValue]:
@@ -150,7 +117,7 @@ def _query(url: httpx.URL) -> dict[str, JsonValue]:
 
 
 def http_tool_request(
-    request: httpx.Request, headers: Mapping[str, str], body: _Body, trace_id: str | None
+    request: httpx.Request, headers: Mapping[str, str], body: JsonBody, trace_id: str | None
 ) -> JsonObject:
     """The `/v1/tool-authorize` body for an HTTP request (module docstring: what is sent).
 
@@ -175,38 +142,6 @@ def http_tool_request(
     if trace_id is not None:
         payload["traceId"] = trace_id
     return payload
-
-
-def _enforceable(decision: ToolDecision, body: _Body) -> ToolDecision:
-    """`decision`, unless it requires redactions of a JSON body we cannot read: then a deny,
-    because the unredacted body must not leave."""
-    if decision.allowed and decision.redactions and body.is_json and not body.readable:
-        return ToolDecision.deny(
-            "the platform requires redactions but the JSON body is streamed or encoded",
-            "redaction_unapplicable",
-        )
-    return decision
-
-
-def _redacted(request: httpx.Request, body: _Body, decision: ToolDecision) -> httpx.Request:
-    """The request to send on an allow: `request` itself, its JSON body redacted in place when a
-    redaction changed it.
-
-    In place, not a copy: httpx builds a redirect (307/308 keep the body) and event hooks from
-    the request it handed the transport, so a redacted copy would leave the unredacted body on
-    the request a redirect to an ungoverned host sends again.
-    """
-    if not decision.redactions or not body.parsed:
-        return request
-    redacted = redact_value(body.value, decision.redactions)
-    if redacted == body.value:
-        return request
-    content = json.dumps(redacted, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    request.stream = httpx.ByteStream(content)
-    # What `request.content` returns (httpx keeps the body it read there).
-    request._content = content
-    request.headers["Content-Length"] = str(len(content))
-    return request
 
 
 class EgressGovernor:
@@ -261,10 +196,10 @@ class EgressGovernor:
             ToolPendingApprovalException: held for a person's approval.
         """
         with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
-            body = _NO_JSON_BODY
+            body = NO_JSON_BODY
             try:
                 headers = _headers_of(request)
-                body = _read_body(request, headers)
+                body = read_json_body(request, headers)
                 payload = http_tool_request(request, headers, body, current_trace_id())
                 decision = self._platform.tool_authorize(
                     payload, deadline=deadline_for(self._options)
@@ -273,19 +208,19 @@ class EgressGovernor:
                 if self._fails_open(error, span):
                     return request
                 decision = decision_from_error(error)
-            decision = _enforceable(decision, body)
+            decision, redacted = enforce_redactions(decision, body)
             record_decision(span, decision)
         # Raised outside the governance span: a deny is a decision, not a failed span.
         raise_unless_allowed(decision)
-        return _redacted(request, body, decision)
+        return with_body(request, redacted)
 
     async def check_async(self, request: httpx.Request) -> httpx.Request:
         """The coroutine twin of `check` (same results and exceptions)."""
         with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
-            body = _NO_JSON_BODY
+            body = NO_JSON_BODY
             try:
                 headers = _headers_of(request)
-                body = _read_body(request, headers)
+                body = read_json_body(request, headers)
                 payload = http_tool_request(request, headers, body, current_trace_id())
                 decision = await tool_authorize_bounded(
                     self._async_platform, payload, self._options
@@ -294,11 +229,11 @@ class EgressGovernor:
                 if self._fails_open(error, span):
                     return request
                 decision = decision_from_error(error)
-            decision = _enforceable(decision, body)
+            decision, redacted = enforce_redactions(decision, body)
             record_decision(span, decision)
         # Raised outside the governance span: a deny is a decision, not a failed span.
         raise_unless_allowed(decision)
-        return _redacted(request, body, decision)
+        return with_body(request, redacted)
 
     def _fails_open(self, error: Exception, span: Span) -> bool:
         """Whether to let the request through unauthorized: only a person's explicit choice,

@@ -7,6 +7,7 @@ it records is exactly what would have left the machine.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from opentelemetry.exporter.tracengent.errors import ToolDeniedException
 from opentelemetry.instrumentation.tracengent_httpx import (
     AsyncGatedTransport,
     EgressGate,
@@ -155,3 +157,52 @@ async def test_redirect_to_the_governed_host_is_authorized_and_redacted(
         assert b"***REDACTED***" in hop.body
     decisions = tracengent_platform.store.decisions()
     assert [(d.kind, d.status) for d in decisions] == [("tool", "allowed"), ("tool", "allowed")]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_latin_1_refund_reaches_the_tool_server_masked_in_latin_1(
+    client: TracengentClient, tool_server: ToolServer, mode: str
+) -> None:
+    """A refund body declared ISO-8859-1: the platform's `$.card` mask is applied, and the tool
+    server receives Latin-1 bytes under the same Content-Type."""
+    content_type = "application/json; charset=iso-8859-1"
+    body = '{"amount":10,"currency":"EUR","name":"Müller","card":"4242 4242 4242 4242"}'
+    await _send(
+        mode,
+        client,
+        tool_server,
+        "POST",
+        REFUNDS,
+        content=body.encode("latin-1"),
+        headers={"Content-Type": content_type},
+    )
+    (hop,) = tool_server.received
+    assert hop.headers["content-type"] == content_type
+    assert hop.headers["content-length"] == str(len(hop.body))
+    assert json.loads(hop.body.decode("latin-1")) == {
+        "amount": 10,
+        "currency": "EUR",
+        "name": "Müller",
+        "card": "***REDACTED***",
+    }
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_refund_body_too_deep_to_parse_is_not_sent(
+    client: TracengentClient, tool_server: ToolServer, mode: str
+) -> None:
+    """The route requires masking `$.card`, but the body is nested deeper than the SDK parses:
+    ToolDeniedException (redaction_unapplicable), and the tool server receives nothing."""
+    content = b'{"amount":10,"card":"4242","m":' + b"[" * 3000 + b"]" * 3000 + b"}"
+    with pytest.raises(ToolDeniedException) as caught:
+        await _send(
+            mode,
+            client,
+            tool_server,
+            "POST",
+            REFUNDS,
+            content=content,
+            headers={"Content-Type": "application/json"},
+        )
+    assert caught.value.outcome == "redaction_unapplicable"
+    assert tool_server.received == []

@@ -1,0 +1,133 @@
+"""Egress redaction is applied to the bytes actually sent, whatever the JSON body's charset.
+
+A JSON body is decoded with its declared charset and a redacted one re-encoded in it (header and
+bytes agree, Content-Length matches). A JSON body the SDK cannot parse is never sent unredacted
+when the platform requires redactions: the request is denied (`redaction_unapplicable`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Tracer
+
+from opentelemetry.exporter.tracengent.errors import ToolDeniedException
+from tests.unit.tools.stubs import ALLOW, allow_redacting
+
+from .egress_support import World, scripted_governor, send
+
+URL = "https://api.example.com/v1/pay"
+DOCUMENT = {"name": "Müller", "card": "4111111111111111"}
+MASKED = {"name": "Müller", "card": "***REDACTED***"}
+CARD = "4111111111111111"
+
+UNPARSABLE = [
+    pytest.param(
+        json.dumps(DOCUMENT, ensure_ascii=False).encode("latin-1"),
+        "application/json; charset=utf-8",
+        id="latin-1 bytes declared utf-8",
+    ),
+    pytest.param(
+        json.dumps(DOCUMENT).encode(),
+        "application/json; charset=x-unknown-charset",
+        id="unknown charset",
+    ),
+    pytest.param(
+        json.dumps(DOCUMENT).encode(),
+        "application/json; charset=base64",
+        id="not a text encoding",
+    ),
+    pytest.param(
+        b'{"card":"' + CARD.encode() + b'","m":' + b"[" * 3000 + b"]" * 3000 + b"}",
+        "application/json",
+        id="nested too deep",
+    ),
+    pytest.param(b'{"card":"' + CARD.encode() + b'",}', "application/json", id="malformed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "codec"),
+    [
+        ("application/json; charset=iso-8859-1", "iso-8859-1"),
+        ("application/json; charset=latin-1", "latin-1"),
+        ('application/json; charset="UTF-16"', "utf-16"),
+        ("application/json;charset=utf-32", "utf-32"),
+        ("application/json; charset=utf-8", "utf-8"),
+        ("application/vnd.api+json; charset=cp1252", "cp1252"),
+    ],
+)
+async def test_body_in_a_declared_charset_is_redacted_in_that_charset(
+    mode: str, spans: tuple[Tracer, InMemorySpanExporter], content_type: str, codec: str
+) -> None:
+    """The platform sees the decoded document; the server gets the masked document encoded in
+    the declared charset, under the same Content-Type and a matching Content-Length."""
+    gate, platform = scripted_governor(allow_redacting("$.card", "mask"), spans[0])
+    world = World()
+    content = json.dumps(DOCUMENT, ensure_ascii=False).encode(codec)
+    headers = {"Content-Type": content_type}
+    await send(mode, gate, world, "POST", URL, content=content, headers=headers)
+    assert platform.requests[0]["body"] == DOCUMENT
+    (received,) = world.received
+    assert json.loads(received.content.decode(codec)) == MASKED
+    assert received.headers["content-type"] == content_type
+    assert received.headers["content-length"] == str(len(received.content))
+
+
+async def test_a_character_the_charset_cannot_hold_is_sent_escaped(
+    mode: str, spans: tuple[Tracer, InMemorySpanExporter]
+) -> None:
+    """A `\\u20ac` escape in a Latin-1 body stays an escape: the re-encoded body is Latin-1."""
+    gate, _ = scripted_governor(allow_redacting("$.card", "mask"), spans[0])
+    world = World()
+    content = b'{"price":"\\u20ac 5","card":"' + CARD.encode() + b'"}'
+    headers = {"Content-Type": "application/json; charset=latin-1"}
+    await send(mode, gate, world, "POST", URL, content=content, headers=headers)
+    (received,) = world.received
+    assert json.loads(received.content.decode("latin-1")) == {
+        "price": "€ 5",
+        "card": "***REDACTED***",
+    }
+
+
+@pytest.mark.parametrize(("content", "content_type"), UNPARSABLE)
+async def test_unparsable_json_body_with_required_redactions_is_denied(
+    mode: str, spans: tuple[Tracer, InMemorySpanExporter], content: bytes, content_type: str
+) -> None:
+    """The SDK cannot apply a redaction to a body it could not parse: deny, nothing sent."""
+    gate, platform = scripted_governor(allow_redacting("$.card", "mask"), spans[0])
+    world = World()
+    with pytest.raises(ToolDeniedException) as caught:
+        await send(
+            mode, gate, world, "POST", URL, content=content, headers={"Content-Type": content_type}
+        )
+    assert caught.value.outcome == "redaction_unapplicable"
+    assert "body" not in platform.requests[0]
+    assert world.received == []
+
+
+@pytest.mark.parametrize(("content", "content_type"), UNPARSABLE)
+async def test_unparsable_json_body_without_redactions_passes_unchanged(
+    mode: str, spans: tuple[Tracer, InMemorySpanExporter], content: bytes, content_type: str
+) -> None:
+    """An allow without redactions sends such a body as it was (the platform decided without
+    it)."""
+    gate, platform = scripted_governor(dict(ALLOW), spans[0])
+    world = World()
+    headers = {"Content-Type": content_type}
+    await send(mode, gate, world, "POST", URL, content=content, headers=headers)
+    assert world.bodies == [content]
+    assert "body" not in platform.requests[0]
+
+
+async def test_empty_json_body_with_redactions_is_sent(
+    mode: str, spans: tuple[Tracer, InMemorySpanExporter]
+) -> None:
+    """An empty JSON body holds nothing to redact: the allow goes ahead."""
+    gate, _ = scripted_governor(allow_redacting("$.card", "mask"), spans[0])
+    world = World()
+    headers = {"Content-Type": "application/json"}
+    await send(mode, gate, world, "POST", URL, content=b"", headers=headers)
+    assert world.bodies == [b""]
