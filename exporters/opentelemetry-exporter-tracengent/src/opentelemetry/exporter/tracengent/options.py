@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from opentelemetry.exporter.tracengent import environment_variables as env
@@ -14,6 +16,7 @@ from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MAX_DURATION_S",
     "TracengentOptions",
     "options_from_environment",
     "parse_bool",
@@ -21,6 +24,16 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "http://localhost:8080"
+
+MAX_DURATION_S: Final = min(7 * 86_400.0, threading.TIMEOUT_MAX)
+"""The longest timeout or interval an option accepts: one week (in seconds).
+
+Every wait the SDK makes with these values (a lock, an event, a socket, asyncio) accepts it on
+every platform; a longer one (an infinity, `1e10`) overflows them and would fail every call.
+"""
+
+# The options a `TRACENGENT_*` variable sets, for messages naming what to change.
+_SECONDS_VARIABLES: Final = {"governance_timeout_s": env.TRACENGENT_GOVERNANCE_TIMEOUT_S}
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -34,6 +47,12 @@ def parse_bool(name: str, raw: str) -> bool:
     if value in _FALSE:
         return False
     raise TracengentConfigError(f"{name}={raw!r} is not a boolean: set it to true or false")
+
+
+def _within_duration_range(value: object, maximum: float) -> bool:
+    # Chained comparisons refuse NaN (never ordered), infinities and integers too large for a
+    # float alike, without converting them.
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value <= maximum
 
 
 def parse_csv(raw: str) -> list[str]:
@@ -71,6 +90,9 @@ class TracengentOptions:
         capture_payloads: record inputs, outputs and arguments on spans; `False` records none.
         scrub_patterns: extra scrubbing rules: attribute-name globs or JSON paths.
         request_timeout_s: timeout of one telemetry HTTP request to the platform.
+
+    Timeouts and intervals (`*_s`, `flush_interval_ms`) are finite and at most `MAX_DURATION_S`
+    (one week).
     """
 
     agent_id: str | None = None
@@ -133,6 +155,11 @@ class TracengentOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise TracengentConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.flush_interval_ms > MAX_DURATION_S * 1000:
+            raise TracengentConfigError(
+                f"flush_interval_ms must be at most {MAX_DURATION_S * 1000:.0f} (one week), "
+                f"got {self.flush_interval_ms!r}"
+            )
         for name in ("max_retries", "gzip_threshold_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -144,9 +171,12 @@ class TracengentOptions:
             "request_timeout_s",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            if not _within_duration_range(value, MAX_DURATION_S):
+                variable = _SECONDS_VARIABLES.get(name)
                 raise TracengentConfigError(
-                    f"{name} must be a positive number of seconds, got {value!r}"
+                    f"{name} must be a positive, finite number of seconds of at most "
+                    f"{MAX_DURATION_S:.0f} (one week), got {value!r}"
+                    + (f": pass {name}=... or set {variable}" if variable is not None else "")
                 )
         if not self.environment or not self.environment.strip():
             raise TracengentConfigError("environment must be a non-empty tag such as 'production'")
@@ -203,13 +233,18 @@ class TracengentOptions:
         ):
             if (value := text(var)) is not None:
                 values[field_name] = parse_bool(var, value)
-        if (value := text(env.TRACENGENT_GOVERNANCE_TIMEOUT_S)) is not None:
-            try:
-                values["governance_timeout_s"] = float(value)
-            except ValueError:
-                raise TracengentConfigError(
-                    f"{env.TRACENGENT_GOVERNANCE_TIMEOUT_S}={value!r} is not a number of seconds"
-                ) from None
+        for field_name, var in _SECONDS_VARIABLES.items():
+            if (value := text(var)) is not None:
+                try:
+                    seconds = float(value)
+                except ValueError:
+                    seconds = math.nan
+                if not _within_duration_range(seconds, MAX_DURATION_S):
+                    raise TracengentConfigError(
+                        f"{var}={value!r} is not a positive, finite number of seconds of at "
+                        f"most {MAX_DURATION_S:.0f} (one week): set it to e.g. 5"
+                    )
+                values[field_name] = seconds
         if agent_id is not None:
             values["agent_id"] = agent_id
         known = {f.name for f in dataclasses.fields(cls)}
