@@ -14,6 +14,7 @@ from tracengent.cli._store_commands import (
     default_db_path,
     deny,
     grant,
+    load_policy_option,
     policy_option,
     traces,
 )
@@ -44,13 +45,10 @@ def main() -> None:
 @policy_option
 def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None:
     """Serve the whole Tracengent wire contract locally (stop with Ctrl-C)."""
-    from tracengent.platform import PlatformStore, PolicyError, default_policy, load_policy
+    from tracengent.platform import PlatformStore
     from tracengent.platform._server import bind_socket, make_server
 
-    try:
-        policy = load_policy(policy_path) if policy_path else default_policy()
-    except PolicyError as exc:
-        raise click.ClickException(str(exc)) from exc
+    policy = load_policy_option(policy_path)
     path = db or default_db_path()
     store = PlatformStore(path)
     try:

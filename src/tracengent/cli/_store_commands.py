@@ -17,7 +17,7 @@ from opentelemetry.exporter.tracengent.environment_variables import TRACENGENT_D
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 
 if TYPE_CHECKING:
-    from tracengent.platform import PlatformStore
+    from tracengent.platform import PlatformStore, Policy
 
 __all__ = [
     "approvals",
@@ -26,6 +26,7 @@ __all__ = [
     "default_db_path",
     "deny",
     "grant",
+    "load_policy_option",
     "open_store",
     "traces",
 ]
@@ -56,6 +57,20 @@ policy_option = click.option(
     default=None,
     help="TOML policy file (default: the built-in policy).",
 )
+
+
+def load_policy_option(policy_path: Path | None) -> Policy:
+    """The policy of `--policy` (or the built-in one).
+
+    Raises:
+        click.ClickException: the file is not a valid policy (the message names the key).
+    """
+    from tracengent.platform import PolicyError, default_policy, load_policy
+
+    try:
+        return load_policy(policy_path) if policy_path else default_policy()
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def open_store(db: Path | None) -> PlatformStore:
@@ -188,9 +203,9 @@ def grant(
     as_json: bool,
 ) -> None:
     """Create a delegation grant and print the delegated token (JWT) for the --to agent."""
-    from tracengent.platform import DelegationRefused, create_grant, default_policy, load_policy
+    from tracengent.platform import DelegationRefused, create_grant
 
-    policy = load_policy(policy_path) if policy_path else default_policy()
+    policy = load_policy_option(policy_path)
     wanted = [p.strip() for p in permissions.split(",") if p.strip()]
     try:
         record, token = create_grant(

@@ -128,6 +128,35 @@ def test_dev_refuses_a_bad_policy_naming_the_key(tmp_path: Path) -> None:
     assert "'agents[0].permissions'" in result.output
 
 
+def test_grant_refuses_a_bad_policy_naming_the_key_without_a_traceback(tmp_path: Path) -> None:
+    """`tracengent grant --policy` with an invalid file is a one-line error naming the key, like
+    `tracengent dev`, and creates no database."""
+    policy = tmp_path / "bad.toml"
+    policy.write_text("currency = 'eur'\n[[agents]]\nid = 'a'\n", encoding="utf-8")
+    db = tmp_path / "db.sqlite3"
+    result = CliRunner().invoke(
+        main,
+        [
+            "grant",
+            "--db",
+            str(db),
+            "--policy",
+            str(policy),
+            "--from",
+            "a",
+            "--to",
+            "a",
+            "--permissions",
+            "x",
+        ],
+    )
+    # click turns a ClickException into exit code 1 (SystemExit); any other exception escapes.
+    assert (result.exit_code, type(result.exception)) == (1, SystemExit), result.output
+    assert result.output.startswith("Error: ")
+    assert "'currency': expected an ISO 4217 code" in result.output
+    assert not db.exists()
+
+
 def test_demo_runs_every_step_and_prints_the_trace(tmp_path: Path) -> None:
     """`tracengent demo` walks every capability through the SDK and prints the stored trees."""
     result = CliRunner().invoke(main, ["demo", "--db", str(tmp_path / "demo.sqlite3")])
