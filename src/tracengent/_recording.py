@@ -157,6 +157,13 @@ class Recorder:
             DirectTracer(tracer, self._direct) if self._direct is not None else tracer
         )
 
+    def keep_trace(self, root: Span) -> object | None:
+        """A handle on the decision trace `root` opened (see `ContextProcessor.keep_trace`):
+        while it is held, events recorded under `root` after it ended stay in its trace."""
+        if self._context is None:
+            return None
+        return self._context.keep_trace(root.get_span_context())
+
     def authorize_llm_call(self, estimated_tokens: int, model: str | None) -> None:
         """Authorize `llm:call` for `estimated_tokens` (reserving budget); blocks.
 

@@ -6,6 +6,10 @@ makes the root the current span and the trace the current trace; without `with`,
 methods parent their spans to the root explicitly. Tracked callables run with their span
 current, so whatever they record or call nests under them.
 
+Events recorded after the trace ended (after `complete()` inside the `with` block, or by a task
+that outlives `async with`) still belong to it: the trace holds its context processor's record
+(`Recorder.keep_trace`), so they carry its `traceId`, actor and event chain.
+
 Nothing here raises into the agent (telemetry failures are counted and logged, rate-limited);
 the agent's own exceptions propagate unchanged.
 """
@@ -88,8 +92,10 @@ class AgentTrace:
     Returned by `TracengentClient.begin_trace` (the root span starts then). Use it as a context
     manager (`with` or `async with`): leaving the block ends the trace, and an exception leaving
     it marks the trace failed and propagates unchanged. Without `with`, call `complete()` or
-    `close()` when done. No method raises (misuse is logged and counted) except that trackers
-    re-raise the tracked callable's exception untouched. Nothing blocks.
+    `close()` when done. Events recorded after the end still belong to the trace (its id, actor
+    and event chain); they reach the platform after the trace's close. No method raises (misuse
+    is logged and counted) except that trackers re-raise the tracked callable's exception
+    untouched. Nothing blocks.
     """
 
     def __init__(self, recorder: Recorder, root: Span, root_request: str) -> None:
@@ -100,6 +106,8 @@ class AgentTrace:
         self._trace_id = trace_id_for(span_context.trace_id, span_context.span_id)
         # Children of a trace used without `with` are parented to the root explicitly.
         self._root_context = set_span_in_context(root)
+        # Held for the trace's lifetime: events recorded after the root ended stay in the trace.
+        self._kept = recorder.keep_trace(root) if root is not INVALID_SPAN else None
         self._redact_fields: tuple[str, ...] = ()
         self._entered: list[tuple[Token[Context], Token[AgentTrace | None]]] = []
         self._closed = False

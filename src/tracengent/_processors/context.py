@@ -17,6 +17,13 @@ consulted for the parent and updated. Under concurrency, dict operations are ato
 and the trace's first event is claimed with a non-blocking lock acquire, so exactly one event of
 a trace carries the root request; two top-level events of one trace starting at the same instant
 in two threads may both follow the same predecessor, which the contract tolerates.
+
+A trace's events may outlive its root: recorded after `complete()` inside the `with` block, or
+by a task that outlives `async with`. They still belong to the trace (wire contract §2: inside a
+decision trace every event carries `traceId`). So when a root ends, its record is kept by weak
+reference, keyed by the root's span id, for as long as something else holds it: the `AgentTrace`
+does (`keep_trace`), and so do the still open children of the root. A span whose parent is such
+an ended root is stamped as if the root were open.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Final
@@ -63,16 +71,19 @@ class _TraceState:
         "agent_id",
         "last_top_level",
         "root_request",
+        "root_span_id",
         "trace_id",
     )
 
     def __init__(
         self,
+        root_span_id: int,
         trace_id: str,
         agent_id: AttributeValue | None,
         actor_user_id: AttributeValue | None,
         root_request: AttributeValue | None,
     ) -> None:
+        self.root_span_id = root_span_id
         self.trace_id = trace_id
         self.agent_id = agent_id
         self.actor_user_id = actor_user_id
@@ -95,7 +106,8 @@ class _TraceState:
 class _OpenSpan:
     """What a child needs of its open parent: the trace and the nearest enclosing event."""
 
-    __slots__ = ("event_id", "event_type", "trace")
+    # Weakly referenceable: an ended root's record is kept only while something holds it.
+    __slots__ = ("__weakref__", "event_id", "event_type", "trace")
 
     def __init__(
         self, trace: _TraceState | None, event_id: str | None, event_type: str | None
@@ -124,6 +136,9 @@ class ContextProcessor(SpanProcessor):
     def __init__(self, *, capture_payloads: bool = True) -> None:
         self.capture_payloads = capture_payloads
         self._open: dict[int, _OpenSpan] = {}
+        # Ended roots (span id → their record) while something holds the record: a plain dict
+        # read at C speed, each entry removed by its reference's callback.
+        self._ended_roots: dict[int, weakref.ref[_OpenSpan]] = {}
         self.failures = 0
         self._last_log = -math.inf
 
@@ -131,6 +146,11 @@ class ContextProcessor(SpanProcessor):
     def open_span_count(self) -> int:
         """Spans started and not yet ended that the processor keeps a record of."""
         return len(self._open)
+
+    @property
+    def kept_trace_count(self) -> int:
+        """Decision traces whose root ended and whose record is still held (see `keep_trace`)."""
+        return len(self._ended_roots)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Stamp the span (see the module docstring)."""
@@ -144,14 +164,46 @@ class ContextProcessor(SpanProcessor):
             self._failed(exc)
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Forget the span's record."""
+        """Forget the span's record; a trace's root is kept while its record is held elsewhere."""
         context = span.context
         if context is not None:
-            self._open.pop(context.span_id, None)
+            record = self._open.pop(context.span_id, None)
+            if (
+                record is not None
+                and record.event_type is None
+                and record.trace is not None
+                and record.trace.root_span_id == context.span_id
+            ):
+                self._keep_ended_root(context.span_id, record)
 
     def shutdown(self) -> None:
         """Forget every record."""
         self._open.clear()
+        self._ended_roots.clear()
+
+    def keep_trace(self, root: SpanContext) -> object | None:
+        """A handle on the decision trace the open span `root` opened; None if it opened none.
+
+        While the handle is held, spans started under `root` after it ended are still stamped
+        as members of its trace (see the module docstring). Never raises.
+        """
+        record = self._open.get(root.span_id)
+        if record is None or record.trace is None or record.trace.root_span_id != root.span_id:
+            return None
+        return record
+
+    def _keep_ended_root(self, span_id: int, record: _OpenSpan) -> None:
+        ended = self._ended_roots
+
+        def forget(_: weakref.ref[_OpenSpan]) -> None:
+            ended.pop(span_id, None)
+
+        ended[span_id] = weakref.ref(record, forget)
+
+    def _ended_root(self, span_id: int) -> _OpenSpan | None:
+        """The record of the ended root `span_id` while it is still held, else None."""
+        kept = self._ended_roots.get(span_id)
+        return kept() if kept is not None else None
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing is buffered."""
@@ -204,6 +256,8 @@ class ContextProcessor(SpanProcessor):
             explicit_id = attrs.get(A.EVENT_ID)
             explicit = explicit_id if isinstance(explicit_id, str) and explicit_id else None
             record = self._open.get(parent.span_id)
+            if record is None and self._ended_roots:
+                record = self._ended_root(parent.span_id)
             if record is None or record.trace is None:
                 # An event outside any decision trace (a tracked request, a standalone call):
                 # nothing to stamp; `on_start` remembers it for its children.
@@ -252,6 +306,8 @@ class ContextProcessor(SpanProcessor):
         """The attributes to stamp on a span; `mode` says what else to do (see `_STARTING`)."""
         remember = mode == _STARTING
         parent = self._open.get(parent_ctx.span_id) if parent_ctx is not None else None
+        if parent is None and parent_ctx is not None and self._ended_roots:
+            parent = self._ended_root(parent_ctx.span_id)
         operation = attrs.get(A.GEN_AI_OPERATION_NAME)
         if operation == A.OPERATION_INVOKE_AGENT:
             # A nested invoke_agent opens its own trace; the root itself is not an event.
@@ -264,6 +320,7 @@ class ContextProcessor(SpanProcessor):
                 if root_request is not None:
                     root_stamps[A.TRACE_ROOT_REQUEST] = root_request
             state = _TraceState(
+                context.span_id,
                 trace_id_for(context.trace_id, context.span_id),
                 attrs.get(A.GEN_AI_AGENT_ID),
                 attrs.get(A.ACTOR_USER_ID),
