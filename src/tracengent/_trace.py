@@ -17,7 +17,8 @@ the agent's own exceptions propagate unchanged.
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
@@ -198,6 +199,21 @@ class AgentTrace:
         is current, else a context holding the root."""
         return None if CURRENT_TRACE.get() is self else self._root_context
 
+    @contextmanager
+    def _current(self) -> Iterator[None]:
+        """This trace current (its root the current span) for the block, unless it is already:
+        what runs inside behaves as inside `with trace:`."""
+        if CURRENT_TRACE.get() is self:
+            yield
+            return
+        otel_token = otel_context.attach(self._root_context)
+        trace_token = CURRENT_TRACE.set(self)
+        try:
+            yield
+        finally:
+            CURRENT_TRACE.reset(trace_token)
+            otel_context.detach(otel_token)
+
     # --- recording ---------------------------------------------------------------------------
     def step(self, reasoning: str, attributes: Mapping[str, JsonValue] | None = None) -> None:
         """Record a reasoning step: an instant `decision` event named by the reasoning.
@@ -261,15 +277,19 @@ class AgentTrace:
         """Run `call` as an `llm_call` event; record its tokens, model and cost; return `.value`.
 
         With `estimated_tokens`, `llm:call` is authorized first (context `{"estimatedTokens",
-        "model"}`): the platform reserves that much of the agent's token budget, and the recorded
-        usage reconciles it. A deny raises before `call` runs. Blocks while authorizing.
+        "model"}`), in this trace (its `traceId`) whether or not it is used with `with`: the
+        platform reserves that much of the agent's token budget, and the recorded usage
+        reconciles it. A deny raises before `call` runs. Blocks while authorizing.
 
         Raises:
             NotAuthorizedException: `llm:call` was denied (or could not be decided: fail closed).
             Whatever `call` raises, unchanged (the event is marked failed).
         """
         if estimated_tokens is not None:
-            self._recorder.authorize_llm_call(estimated_tokens, model)
+            # Authorized in this trace (its `traceId`, its governance span under the root)
+            # whether or not the trace is used with `with`.
+            with self._current():
+                self._recorder.authorize_llm_call(estimated_tokens, model)
         attrs = self._attrs(A.EventTypes.LLM_CALL, input)
         return run_tracked(self._recorder, name, attrs, call, self, llm=True)
 
@@ -318,7 +338,8 @@ class AgentTrace:
             Whatever the coroutine raises, unchanged (the event is marked failed).
         """
         if estimated_tokens is not None:
-            await self._recorder.authorize_llm_call_async(estimated_tokens, model)
+            with self._current():
+                await self._recorder.authorize_llm_call_async(estimated_tokens, model)
         attrs = self._attrs(A.EventTypes.LLM_CALL, input)
         return await run_tracked_async(self._recorder, name, attrs, call, self, llm=True)
 
