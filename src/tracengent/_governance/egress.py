@@ -3,7 +3,8 @@
 Each governed httpx request is authorized through `/v1/tool-authorize` (wire contract §6,
 `transport: "http"`) before it leaves. What the platform is told:
 
-- `method`, `host` (no port), `path`;
+- `method`, `host` (no port), `path` as the server resolves it: percent-decoded, dot segments
+  removed (`_egress_url.server_path`);
 - `query`: a dict of str; a key given more than once maps to the list of its values, in order,
   so a policy sees every value the server might act on;
 - `headers`: lower-cased names (repeated ones joined by ", " as httpx does), minus credentials:
@@ -44,6 +45,7 @@ from tracengent._governance._egress_body import (
     read_json_body,
     with_body,
 )
+from tracengent._governance._egress_url import server_path
 from tracengent._governance._spans import record_decision
 from tracengent._governance.tools import (
     TRANSPORT_HTTP,
@@ -128,7 +130,7 @@ def http_tool_request(
         "transport": TRANSPORT_HTTP,
         "method": request.method,
         "host": url.host,
-        "path": url.path,
+        "path": server_path(url),
     }
     if query := _query(url):
         payload["query"] = query

@@ -206,3 +206,28 @@ async def test_refund_body_too_deep_to_parse_is_not_sent(
         )
     assert caught.value.outcome == "redaction_unapplicable"
     assert tool_server.received == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.example.com/v1/flights/%2e%2e/admin/users",
+        "http://api.example.com/v1/flights/%2E%2E/%2E%2E/v1/admin/users",
+    ],
+)
+async def test_encoded_dot_segments_do_not_pass_as_a_flights_search(
+    tracengent_platform: RunningPlatform,
+    client: TracengentClient,
+    tool_server: ToolServer,
+    mode: str,
+    url: str,
+) -> None:
+    """Only GET `/v1/flights*` is routed; a path that climbs out of it with `%2e%2e` is decided
+    as the server resolves it (`/v1/admin/users`): denied, and nothing reaches the tool server."""
+    with pytest.raises(ToolDeniedException) as caught:
+        await _send(mode, client, tool_server, "GET", url)
+    assert caught.value.outcome == "policy_deny"
+    assert tool_server.received == []
+    (decision,) = tracengent_platform.store.decisions()
+    assert decision.request["path"] == "/v1/admin/users"
