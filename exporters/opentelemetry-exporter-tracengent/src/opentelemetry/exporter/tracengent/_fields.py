@@ -8,13 +8,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import Attributes
 from opentelemetry.exporter.tracengent._payloads import finite_number
+from opentelemetry.exporter.tracengent._url_redaction import SafeUrl, safe_url
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.wire import merge_tags
 
@@ -66,9 +66,12 @@ def http_details(
 ) -> tuple[str, JsonObject, bool]:
     """`(name, attributes, failed)` of an HTTP client span: `"GET host/path"`, method/url/status.
 
-    Credentials in the URL's authority are left out of both. With `named` (the event has a
-    name of its own, as a tracked request's has), the name returned is the span's and the URL
-    is parsed only when it can hold credentials (an `@`).
+    Credentials are left out of both: the URL's userinfo, and the values of sensitive query
+    parameters (`_url_redaction.safe_url`: `api_key`, `access_token`, signatures, ...), which
+    become `REDACTED`. A URL that cannot be split is left out (the name is then the server's).
+    With `named` (the event has a name of its own, as a tracked request's has), the name
+    returned is the span's and the URL is parsed only when it can hold credentials (an `@` or
+    a `?`).
     """
     method = text(attrs.get(A.HTTP_REQUEST_METHOD)) or text(attrs.get(A.HTTP_METHOD_OLD)) or "GET"
     url = text(attrs.get(A.URL_FULL)) or text(attrs.get(A.HTTP_URL_OLD))
@@ -78,22 +81,26 @@ def http_details(
     if status_code is None and isinstance(raw_code, str) and raw_code.isdigit():
         status_code = int(raw_code)
     details: JsonObject = {"method": method}
-    if url is not None and named and "@" not in url:
+    if url is not None and named and "@" not in url and "?" not in url:
         name = span_name
         details["url"] = url
-    elif url is not None:
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]
-        if host != parts.netloc:
-            url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-        name = f"{method} {host}{parts.path or '/'}"
-        details["url"] = url
+    elif url is not None and (safe := _safe_url_or_none(url)) is not None:
+        name = span_name if named else f"{method} {safe.host}{safe.path or '/'}"
+        details["url"] = safe.url
     else:
         server = text(attrs.get(A.SERVER_ADDRESS))
         name = f"{method} {server}" if server else span_name
     if status_code is not None:
         details["statusCode"] = status_code
     return name, details, status_code is not None and status_code >= 400
+
+
+def _safe_url_or_none(url: str) -> SafeUrl | None:
+    # A URL that cannot be split cannot be redacted either: it is not sent.
+    try:
+        return safe_url(url)
+    except ValueError:
+        return None
 
 
 def usage(attrs: Attributes) -> JsonObject | None:

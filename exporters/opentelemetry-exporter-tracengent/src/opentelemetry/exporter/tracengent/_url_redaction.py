@@ -1,0 +1,113 @@
+"""Credentials out of recorded URLs: one rule for every URL an event carries.
+
+OTel's semantic conventions ask `url.full` to hold no credentials: no userinfo, and the values of
+signature parameters (`SIGNATURE_PARAMETERS`) replaced by `REDACTED`. Tracengent also redacts the
+value of every query parameter whose name matches a sensitive-name glob (`SENSITIVE_NAME_GLOBS`:
+`*api_key*`, `*access_token*`, ..., case-insensitive; the scrubber's defaults), whoever recorded
+the URL: the SDK's tracked clients or another instrumentation (OTel's httpx instrumentation
+records the query as the request had it).
+
+Only the values change: parameter names, their order and encoding and every other part of the
+URL stay byte for byte. I/O-free and thread-safe.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from collections.abc import Callable
+from typing import Final, NamedTuple
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+__all__ = [
+    "REDACTED",
+    "SENSITIVE_NAME_GLOBS",
+    "SIGNATURE_PARAMETERS",
+    "SafeUrl",
+    "is_sensitive_parameter",
+    "redact_query",
+    "safe_url",
+]
+
+REDACTED: Final = "REDACTED"
+"""What a sensitive query value becomes (the word OTel's semantic conventions use)."""
+
+SIGNATURE_PARAMETERS: Final = frozenset({"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"})
+"""Query parameters OTel's semantic conventions redact in `url.full` whatever the configuration."""
+
+SENSITIVE_NAME_GLOBS: Final = (
+    "*password*",
+    "*passwd*",
+    "*secret*",
+    "*api_key*",
+    "*api-key*",
+    "*apikey*",
+    "*authorization*",
+    "*cookie*",
+    "*access_token*",
+    "*access-token*",
+    "*accesstoken*",
+    "*refresh_token*",
+    "*refresh-token*",
+    "*refreshtoken*",
+    "*private_key*",
+    "*card_number*",
+    "*card-number*",
+    "*cardnumber*",
+)
+"""Name globs whose values are always masked (case-insensitive). Plain `token` is deliberately
+not one: `gen_ai.usage.input_tokens` and friends are usage counts, not credentials."""
+
+_SENSITIVE_NAME: Final = re.compile(
+    "|".join(f"(?:{fnmatch.translate(glob)})" for glob in SENSITIVE_NAME_GLOBS), re.IGNORECASE
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_sensitive_parameter(name: str) -> bool:
+    """True when a query parameter named `name` (decoded) has its value redacted by default:
+    a signature parameter, or a name matching `SENSITIVE_NAME_GLOBS`."""
+    return name in SIGNATURE_PARAMETERS or _SENSITIVE_NAME.fullmatch(name) is not None
+
+
+def redact_query(query: str, is_sensitive: Callable[[str], bool] = is_sensitive_parameter) -> str:
+    """`query` (the part after `?`) with each sensitive parameter's value replaced by `REDACTED`.
+
+    A parameter is `name=value` between `&`s; its name is decoded (`%xx`, `+`) before
+    `is_sensitive` judges it. Everything else is kept as written; `query` itself when nothing
+    was sensitive.
+    """
+    parameters = query.split("&")
+    changed = False
+    for index, parameter in enumerate(parameters):
+        name, equals, value = parameter.partition("=")
+        if equals and value != REDACTED and is_sensitive(unquote_plus(name)):
+            parameters[index] = f"{name}={REDACTED}"
+            changed = True
+    return "&".join(parameters) if changed else query
+
+
+class SafeUrl(NamedTuple):
+    """A URL as an event may carry it, and the parts its event name is made of."""
+
+    url: str
+    """The URL without userinfo and with sensitive query values `REDACTED`."""
+    host: str
+    """Its authority without userinfo (`host[:port]`)."""
+    path: str
+    """Its path."""
+
+
+def safe_url(url: str, is_sensitive: Callable[[str], bool] = is_sensitive_parameter) -> SafeUrl:
+    """`url` without credentials (see the module doc); rebuilt only when something was removed.
+
+    Raises:
+        ValueError: `url` cannot be split (an unbalanced `[` in its authority, say).
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    query = redact_query(parts.query, is_sensitive) if parts.query else parts.query
+    if host != parts.netloc or query != parts.query:
+        url = urlunsplit((parts.scheme, host, parts.path, query, parts.fragment))
+    return SafeUrl(url, host, parts.path)
