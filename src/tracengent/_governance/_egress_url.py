@@ -5,13 +5,21 @@ The platform decides on what the *server* will act on, so the path is told as th
 it: percent-decoded, then with its dot segments removed (RFC 3986 §5.2.4). Told undecoded-but-
 unresolved, `/v1/flights/%2e%2e/admin` would match a policy's `/v1/flights/*` while the server
 serves `/v1/admin`.
+
+No third-party credential goes to the platform: the values of query parameters the tracked
+client's recorded URL redacts (OTel's signature parameters, the scrubber's sensitive names such as
+`*api_key*`, `*access_token*` and `scrub_patterns`) are told as `REDACTED`.
 """
 
 from __future__ import annotations
 
 import httpx
 
-__all__ = ["remove_dot_segments", "server_path"]
+from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+from tracengent._scrubbing import Scrubber
+from tracengent._tracking import _REDACTED, _SIGNATURE_PARAMETERS
+
+__all__ = ["is_secret_parameter", "platform_query", "remove_dot_segments", "server_path"]
 
 
 def remove_dot_segments(path: str) -> str:
@@ -56,3 +64,28 @@ def server_path(url: httpx.URL) -> str:
     Decoding comes first because servers decode before routing: `%2e%2e` is a `..` to them.
     """
     return remove_dot_segments(url.path)
+
+
+def is_secret_parameter(name: str, scrubber: Scrubber) -> bool:
+    """Whether the value of query parameter `name` is a credential: a signature parameter or a
+    name the scrubber masks (the rule of the tracked client's recorded `url.full`)."""
+    return name in _SIGNATURE_PARAMETERS or scrubber.is_sensitive_name(name)
+
+
+def platform_query(url: httpx.URL, scrubber: Scrubber) -> dict[str, JsonValue]:
+    """`url`'s query as the platform is told it: a key given more than once maps to the list of
+    its values, in order (a policy sees every value the server might act on); a secret's values
+    (`is_secret_parameter`) are `REDACTED`."""
+    query: dict[str, JsonValue] = {}
+    if not url.query:
+        return query
+    for key, raw in url.params.multi_items():
+        value = _REDACTED if is_secret_parameter(key, scrubber) else raw
+        previous = query.get(key)
+        if previous is None:
+            query[key] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            query[key] = [previous, value]
+    return query

@@ -6,10 +6,12 @@ Each governed httpx request is authorized through `/v1/tool-authorize` (wire con
 - `method`, `host` (no port), `path` as the server resolves it: percent-decoded, dot segments
   removed (`_egress_url.server_path`);
 - `query`: a dict of str; a key given more than once maps to the list of its values, in order,
-  so a policy sees every value the server might act on;
+  so a policy sees every value the server might act on; the values of credentials (`api_key`,
+  `access_token`, signatures: `_egress_url.is_secret_parameter`) are `REDACTED`;
 - `headers`: lower-cased names (repeated ones joined by ", " as httpx does), minus credentials:
-  `Authorization`, `Proxy-Authorization`, `Cookie` (contract) and also `X-Api-Key`, `Api-Key`,
-  `X-Auth-Token`, `X-Ingest-Key` (third-party secrets the platform has no use for);
+  `Authorization`, `Proxy-Authorization`, `Cookie` (contract), `X-Api-Key`, `Api-Key`,
+  `X-Auth-Token`, `X-Ingest-Key` and any name the scrubber masks (`X-Access-Token`,
+  `scrub_patterns`): third-party secrets the platform has no use for;
 - `body`: the parsed JSON, only for a JSON content type and an in-memory, un-encoded body
   decoded with its declared charset; streaming, compressed and non-JSON bodies are never read or
   buffered (`_egress_body`);
@@ -45,7 +47,7 @@ from tracengent._governance._egress_body import (
     read_json_body,
     with_body,
 )
-from tracengent._governance._egress_url import server_path
+from tracengent._governance._egress_url import platform_query, server_path
 from tracengent._governance._spans import record_decision
 from tracengent._governance.tools import (
     TRANSPORT_HTTP,
@@ -57,6 +59,7 @@ from tracengent._governance.tools import (
     tool_authorize_bounded,
     tool_span,
 )
+from tracengent._scrubbing import Scrubber
 
 __all__ = ["CREDENTIAL_HEADERS", "EgressGovernor", "is_governed_host"]
 
@@ -103,27 +106,17 @@ def _headers_of(request: httpx.Request) -> dict[str, str]:
     return dict(request.headers.items())
 
 
-def _query(url: httpx.URL) -> dict[str, JsonValue]:
-    query: dict[str, JsonValue] = {}
-    if not url.query:
-        return query
-    for key, value in url.params.multi_items():
-        previous = query.get(key)
-        if previous is None:
-            query[key] = value
-        elif isinstance(previous, list):
-            previous.append(value)
-        else:
-            query[key] = [previous, value]
-    return query
-
-
 def http_tool_request(
-    request: httpx.Request, headers: Mapping[str, str], body: JsonBody, trace_id: str | None
+    request: httpx.Request,
+    headers: Mapping[str, str],
+    body: JsonBody,
+    trace_id: str | None,
+    scrubber: Scrubber,
 ) -> JsonObject:
     """The `/v1/tool-authorize` body for an HTTP request (module docstring: what is sent).
 
-    `headers` are the request's (`_headers_of`): lower-case names.
+    `headers` are the request's (`_headers_of`): lower-case names. `scrubber` names the
+    credentials (query parameters, headers) the platform is not told.
     """
     url = request.url
     payload: JsonObject = {
@@ -132,10 +125,12 @@ def http_tool_request(
         "host": url.host,
         "path": server_path(url),
     }
-    if query := _query(url):
+    if query := platform_query(url, scrubber):
         payload["query"] = query
     shown: dict[str, JsonValue] = {
-        name: value for name, value in headers.items() if name not in CREDENTIAL_HEADERS
+        name: value
+        for name, value in headers.items()
+        if name not in CREDENTIAL_HEADERS and not scrubber.is_sensitive_name(name)
     }
     if shown:
         payload["headers"] = shown
@@ -150,7 +145,8 @@ class EgressGovernor:
     """Authorizes outgoing httpx requests; implements the instrumentor's `EgressGate`.
 
     Args:
-        options: `governed_hosts`, `governance_timeout_s` and `tool_governance_fail_open` apply.
+        options: `governed_hosts`, `governance_timeout_s`, `tool_governance_fail_open` and
+            `scrub_patterns` (credentials the platform is not told) apply.
         platform: the blocking platform client (`check`).
         async_platform: the coroutine platform client (`check_async`).
         tracer: where each decision is recorded as a governance span.
@@ -177,6 +173,7 @@ class EgressGovernor:
         self._tracer = tracer
         self._govern_all = govern_all
         self._clock = clock
+        self._scrubber = Scrubber(patterns=options.scrub_patterns)
         self._lock = threading.Lock()
         self._fail_open_count = 0
         self._last_fail_open_log: float | None = None
@@ -202,7 +199,9 @@ class EgressGovernor:
             try:
                 headers = _headers_of(request)
                 body = read_json_body(request, headers)
-                payload = http_tool_request(request, headers, body, current_trace_id())
+                payload = http_tool_request(
+                    request, headers, body, current_trace_id(), self._scrubber
+                )
                 decision = self._platform.tool_authorize(
                     payload, deadline=deadline_for(self._options)
                 )
@@ -223,7 +222,9 @@ class EgressGovernor:
             try:
                 headers = _headers_of(request)
                 body = read_json_body(request, headers)
-                payload = http_tool_request(request, headers, body, current_trace_id())
+                payload = http_tool_request(
+                    request, headers, body, current_trace_id(), self._scrubber
+                )
                 decision = await tool_authorize_bounded(
                     self._async_platform, payload, self._options
                 )

@@ -231,3 +231,23 @@ async def test_encoded_dot_segments_do_not_pass_as_a_flights_search(
     assert tool_server.received == []
     (decision,) = tracengent_platform.store.decisions()
     assert decision.request["path"] == "/v1/admin/users"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_query_credentials_never_reach_the_platform(
+    tracengent_platform: RunningPlatform,
+    client: TracengentClient,
+    tool_server: ToolServer,
+    mode: str,
+) -> None:
+    """A flights search carrying an API key and a token in its query: the platform allows it on
+    the parameter names it stored, the values masked, and the tool server gets the real ones."""
+    url = "http://api.example.com/v1/flights/LIS?api_key=sk_live_SECRET&access_token=ya29.TOKEN"
+    response = await _send(mode, client, tool_server, "GET", url)
+    assert response.status_code == 200
+    (decision,) = tracengent_platform.store.decisions()
+    assert decision.request["query"] == {"api_key": "REDACTED", "access_token": "REDACTED"}
+    assert "SECRET" not in json.dumps(decision.request)
+    assert "TOKEN" not in json.dumps(decision.request)
+    (hop,) = tool_server.received
+    assert hop.target == url
