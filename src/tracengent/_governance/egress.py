@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import httpx
@@ -48,6 +48,7 @@ from tracengent._governance._egress_body import (
     with_body,
 )
 from tracengent._governance._egress_url import platform_query, server_path
+from tracengent._governance._hosts import is_governed_host, request_port
 from tracengent._governance._spans import record_decision
 from tracengent._governance.tools import (
     TRANSPORT_HTTP,
@@ -79,23 +80,6 @@ CREDENTIAL_HEADERS: Final = frozenset(
 """Header names (lower-case) never sent to the platform in a tool-authorize request."""
 
 _FAIL_OPEN_LOG_INTERVAL_S: Final = 60.0
-
-
-def is_governed_host(host: str, patterns: Sequence[str]) -> bool:
-    """Whether `host` matches one of `patterns`: an exact name, or `*.suffix` (subdomains only).
-
-    Case-insensitive, a trailing dot ignored; `*.example.com` matches `api.example.com` but not
-    `example.com` itself.
-    """
-    name = host.lower().rstrip(".")
-    for raw in patterns:
-        pattern = raw.strip().lower().rstrip(".")
-        if pattern.startswith("*."):
-            if name.endswith(pattern[1:]) and len(name) > len(pattern) - 1:
-                return True
-        elif pattern and name == pattern:
-            return True
-    return False
 
 
 def _headers_of(request: httpx.Request) -> dict[str, str]:
@@ -185,7 +169,12 @@ class EgressGovernor:
 
     def is_governed(self, request: httpx.Request) -> bool:
         """Whether `request` is authorized before it leaves (its host, or `govern_all`)."""
-        return self._govern_all or is_governed_host(request.url.host, self._options.governed_hosts)
+        if self._govern_all:
+            return True
+        url = request.url
+        # The host as it goes on the wire (`raw_host`: IDNA-ASCII, no brackets), with its port.
+        host = url.raw_host.decode("ascii", "replace")
+        return is_governed_host(host, self._options.governed_hosts, port=request_port(url))
 
     def check(self, request: httpx.Request) -> httpx.Request:
         """Authorize `request`; returns the request to send (possibly with a redacted body).

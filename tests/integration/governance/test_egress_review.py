@@ -251,3 +251,41 @@ async def test_query_credentials_never_reach_the_platform(
     assert "TOKEN" not in json.dumps(decision.request)
     (hop,) = tool_server.received
     assert hop.target == url
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("governed_hosts", "method", "url", "outcome"),
+    [
+        # Operators write IDNA hosts in their xn-- form; the request may use either form.
+        (["xn--bcher-kva.example"], "POST", "http://bücher.example/pay", "egress_deny"),
+        (["xn--bcher-kva.example"], "POST", "http://xn--bcher-kva.example/pay", "egress_deny"),
+        # Globs as the platform's allowlist reads them.
+        (["api.*.com"], "DELETE", "http://api.example.com/v1/accounts/42", "policy_deny"),
+        (["*"], "DELETE", "http://api.example.com/v1/accounts/42", "policy_deny"),
+        (["api.example.com:80"], "DELETE", "http://api.example.com/v1/accounts/42", "policy_deny"),
+    ],
+)
+async def test_governed_host_patterns_gate_the_request(
+    tracengent_platform: RunningPlatform,
+    tool_server: ToolServer,
+    mode: str,
+    governed_hosts: list[str],
+    method: str,
+    url: str,
+    outcome: str,
+) -> None:
+    """A request to a host the patterns name is decided by the platform (here a deny) and never
+    reaches the tool server."""
+    governed = TracengentClient(
+        tracengent_platform.options(governed_hosts=governed_hosts, max_retries=0)
+    )
+    try:
+        with pytest.raises(ToolDeniedException) as caught:
+            await _send(mode, governed, tool_server, method, url)
+    finally:
+        await governed.aclose(timeout=5)
+    assert caught.value.outcome == outcome
+    assert tool_server.received == []
+    (decision,) = tracengent_platform.store.decisions()
+    assert (decision.kind, decision.status) == ("tool", "denied")

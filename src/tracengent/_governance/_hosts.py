@@ -1,0 +1,180 @@
+"""Which hosts zero-code egress gating governs: `governed_hosts` patterns, matched as the platform's
+egress allowlist matches hosts.
+
+A pattern is an fnmatch glob over the host name (`api.example.com`, `*.example.com`,
+`*stripe.com`, `api.*.com`, `*`), optionally with a port (`api.example.com:8443`: that port only),
+or an IPv6 literal (`[::1]`, `::1`, `[::1]:8080`), compared as an address. Matching is on the
+ASCII (IDNA) form of both sides, as the request goes on the wire: `bücher.example` and
+`xn--bcher-kva.example` are one host however either is written. Case and a trailing dot do not
+matter. A request without a known port (a bare host name) matches a pattern with one.
+
+A pattern that cannot be read (a scheme, a path, an IDNA label that cannot be encoded, a non-ASCII
+label holding glob characters) governs every host, and is logged once: governance asked for is
+never silently off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import functools
+import ipaddress
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+__all__ = ["is_governed_host", "request_port"]
+
+_logger = logging.getLogger("tracengent.governance.egress")
+
+_GLOB_CHARACTERS: Final = frozenset("*?[]")
+_NOT_IN_A_HOST: Final = frozenset("/@\\#")
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_BAD_PORT: Final = "a port must be a number from 0 to 65535"
+
+
+@dataclass(frozen=True)
+class _HostPattern:
+    """One `governed_hosts` entry, read.
+
+    Attributes:
+        glob: the IDNA-ASCII, lower-case fnmatch glob of the host; None for an IPv6 literal.
+        address: the IPv6 address of a literal.
+        port: only requests to this port match; None: any port.
+        unreadable: why the pattern could not be read (it then governs every host); None.
+    """
+
+    glob: str | None = None
+    address: ipaddress.IPv6Address | None = None
+    port: int | None = None
+    unreadable: str | None = None
+
+    def matches(self, host: str, port: int | None) -> bool:
+        """Whether `host` (ASCII, lower-case, no trailing dot or brackets) on `port` matches."""
+        if self.unreadable is not None:
+            return True
+        if self.port is not None and port is not None and port != self.port:
+            return False
+        if self.address is not None:
+            return _ipv6(host) == self.address
+        return self.glob is not None and fnmatch.fnmatchcase(host, self.glob)
+
+
+def _ipv6(text: str) -> ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.IPv6Address(text)
+    except ValueError:
+        return None
+
+
+def _idna_ascii(name: str) -> str:
+    """A non-ASCII host name or label in its `xn--` form, encoded as httpx encodes a URL's host.
+
+    Raises:
+        ValueError: IDNA cannot encode it.
+    """
+    try:
+        return httpx.URL("http://host.invalid/").copy_with(host=name).raw_host.decode("ascii")
+    except httpx.InvalidURL as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _unreadable(why: str) -> _HostPattern:
+    return _HostPattern(unreadable=why)
+
+
+def _read_pattern(raw: object) -> _HostPattern | None:
+    """`raw` read as a host pattern; None for an empty one (it matches nothing)."""
+    if not isinstance(raw, str):
+        return _unreadable("not a string")
+    text = raw.strip().lower()
+    if not text:
+        return None
+    port: int | None = None
+    if text.startswith("["):
+        literal, bracket, rest = text[1:].partition("]")
+        address = _ipv6(literal)
+        if not bracket or address is None:
+            return _unreadable("not an IPv6 literal")
+        if not rest:
+            return _HostPattern(address=address)
+        if rest[0] != ":" or not _is_port(rest[1:]):
+            return _unreadable(_BAD_PORT)
+        return _HostPattern(address=address, port=int(rest[1:]))
+    if text.count(":") > 1:
+        address = _ipv6(text)
+        if address is None:
+            return _unreadable("not a host name or an IPv6 literal")
+        return _HostPattern(address=address)
+    if ":" in text:
+        text, _, port_text = text.partition(":")
+        if not _is_port(port_text):
+            return _unreadable(_BAD_PORT)
+        port = int(port_text)
+    if not text or any(c in _NOT_IN_A_HOST or c.isspace() for c in text):
+        return _unreadable("not a host name (no scheme, path or user info)")
+    labels: list[str] = []
+    for label in text.rstrip(".").split("."):
+        if label.isascii():
+            labels.append(label)
+        elif _GLOB_CHARACTERS.intersection(label):
+            return _unreadable("write a non-ASCII label with globs in its xn-- form")
+        else:
+            try:
+                labels.append(_idna_ascii(label))
+            except ValueError as exc:
+                return _unreadable(f"IDNA cannot encode {label!r}: {exc}")
+    return _HostPattern(glob=".".join(labels), port=port)
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) <= 65535
+
+
+@functools.lru_cache(maxsize=32)
+def _read_patterns(patterns: tuple[object, ...]) -> tuple[_HostPattern, ...]:
+    """The readable patterns of a `governed_hosts` list (cached: the list rarely changes)."""
+    read: list[_HostPattern] = []
+    for raw in patterns:
+        pattern = _read_pattern(raw)
+        if pattern is None:
+            continue
+        if pattern.unreadable is not None:
+            _logger.warning(
+                "tracengent: governed_hosts entry %r cannot be read (%s); every host is "
+                "governed until it is fixed",
+                raw,
+                pattern.unreadable,
+            )
+        read.append(pattern)
+    return tuple(read)
+
+
+def _ascii_host(host: str) -> str:
+    """`host` as it goes on the wire: IDNA-ASCII, lower-case, no trailing dot or brackets."""
+    name = host.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if not name.isascii():
+        # A name no URL can carry stays as given: only an unreadable pattern matches it then.
+        with contextlib.suppress(ValueError):
+            name = _idna_ascii(name)
+    return name
+
+
+def is_governed_host(host: str, patterns: Sequence[str], *, port: int | None = None) -> bool:
+    """Whether a request to `host` (and `port`, when known) matches one of `patterns`.
+
+    `host` may be written in Unicode or IDNA-ASCII, with or without a trailing dot or the
+    brackets of an IPv6 literal. Never raises; see the module docstring for the patterns.
+    """
+    name = _ascii_host(host)
+    return any(pattern.matches(name, port) for pattern in _read_patterns(tuple(patterns)))
+
+
+def request_port(url: httpx.URL) -> int | None:
+    """The port a request to `url` goes to: its own, else its scheme's default (None: unknown)."""
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
