@@ -4,13 +4,15 @@
 text; text that is not JSON is sent as a JSON string, NaN and infinities are refused.
 
 On the exporter's path (`_translate`) text that orjson reads as one JSON value is not decoded and
-re-encoded: it goes into the event's JSON as it is (an `orjson.Fragment`). orjson's reading is the
-validation: it accepts exactly RFC 8259 JSON (one value, optional whitespace around it) and refuses
-NaN, infinities, numbers that overflow and invalid UTF-8, so an embedded text can never reach
-beyond its own slot of the event, and the numbers in it are sent as their author wrote them (an
-integer beyond 64 bits, which orjson would read as a float, stays exact). What orjson refuses goes
-to the standard decoder (`strict_json`), which decides as `json_or_raw` does. `json_or_raw` gives
-the decoded value, for callers that want the event as Python values.
+re-encoded: it goes into the event's JSON as it is written (an `orjson.Fragment`), only the
+whitespace between its tokens removed (`compact_json_text`: request bodies are compact, wire
+contract). orjson's reading is the validation: it accepts exactly RFC 8259 JSON (one value,
+optional whitespace around it) and refuses NaN, infinities, numbers that overflow and invalid
+UTF-8, so an embedded text can never reach beyond its own slot of the event, and the numbers in it
+are sent as their author wrote them (an integer beyond 64 bits, which orjson would read as a
+float, stays exact; so does `1E-7`). What orjson refuses goes to the standard decoder
+(`strict_json`), which decides as `json_or_raw` does. `json_or_raw` gives the decoded value, for
+callers that want the event as Python values.
 
 UTF-8 cannot encode a lone surrogate (`"\\udce9"`, what `surrogateescape` makes of a file name's
 odd byte), and a request body is UTF-8: `utf8_encodable` tells such text apart, and
@@ -33,6 +35,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 
 __all__ = [
     "NonFiniteNumberError",
+    "compact_json_text",
     "encodable_text",
     "encodable_value",
     "finite_number",
@@ -65,6 +68,8 @@ _LONG_DIGITS: Final = re.compile(r"\d{19}")
 _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
 _LONE_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
+# A JSON string (escapes included), captured: `split` keeps it between the text around it.
+_JSON_STRING: Final = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
 
 
 def strict_json(text: str) -> JsonValue:
@@ -78,6 +83,36 @@ def strict_json(text: str) -> JsonValue:
     except json.JSONDecodeError:
         return text
     return decoded
+
+
+def compact_json_text(text: str) -> str:
+    """`text`, one JSON document, with the whitespace between its tokens removed.
+
+    Every token stays as written (numbers, escapes, key order): only what a compact encoder
+    would not write goes. `text` itself when it holds no such whitespace, the common case,
+    told apart without a scan for most texts: JSON forbids raw tabs and line breaks inside a
+    string, so a text without them and without a space is compact.
+
+    `text` must be JSON (as orjson read it): on other text the result is unspecified.
+    """
+    if " " not in text and "\n" not in text and "\r" not in text and "\t" not in text:
+        return text
+    if '\\"' in text:
+        # A quote after a backslash may be inside a string: the strings are found by their
+        # grammar (each kept whole, quotes included, between the pieces around it).
+        pieces = _JSON_STRING.split(text)
+        separator = ""
+    else:
+        # No quote is escaped: the quotes alternately open and close the strings.
+        pieces = text.split('"')
+        separator = '"'
+    # The pieces between strings, as one text: NUL never appears raw in JSON, and JSON allows
+    # only its four whitespace characters (all `str.split` separators) there.
+    between = "\x00".join(pieces[::2])
+    if " " not in between and "\n" not in between and "\r" not in between and "\t" not in between:
+        return text
+    pieces[::2] = "".join(between.split()).split("\x00")
+    return separator.join(pieces)
 
 
 def finite_number(value: AttributeValue | None) -> int | float | None:

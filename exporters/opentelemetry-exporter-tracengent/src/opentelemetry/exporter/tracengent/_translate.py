@@ -1,10 +1,11 @@
 """Finished spans → wire events (§2) and trace closes (§3); I/O-free, called on the export thread.
 
 The exporter hands a whole batch to `SpanTranslator.translate`. Each event span becomes a dict
-built directly in `AgentEvent.to_wire()` order, nulls omitted, its payload text embedded as it is
-(an `orjson.Fragment` of text orjson reads as one JSON value: never decoded and re-encoded); the
-events are then encoded into requests by `_requests` (one orjson call per request), so the bytes
-are what the wire model would produce. The per-span code is one loop over the batch, kept lean
+built directly in `AgentEvent.to_wire()` order, nulls omitted, its payload text embedded as written
+(an `orjson.Fragment` of text orjson reads as one JSON value: never decoded and re-encoded, only
+the whitespace between its tokens removed: request bodies are compact); the events are then
+encoded into requests by `_requests` (one orjson call per request), so the bytes are what the wire
+model would produce. The per-span code is one loop over the batch, kept lean
 (translation is most of the exporter's CPU): classification and the payload check are inlined, the
 SDK's span fields are read directly (`_span_reads`), each attribute is read once, attributes few
 spans carry are read only when the span has one, and what repeats across a batch is done once: the
@@ -43,6 +44,7 @@ from opentelemetry.exporter.tracengent._fields import (
 )
 from opentelemetry.exporter.tracengent._payloads import (
     NonFiniteNumberError,
+    compact_json_text,
     encodable_text,
     encodable_value,
     finite_number,
@@ -143,6 +145,7 @@ _FAILURE: Final = EventStatuses.FAILURE
 _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
 _Fragment: Final = orjson.Fragment
+_compact_json_text: Final = compact_json_text
 _DIRECT_SPAN: Final = DIRECT_SPAN
 _RECORDED_SPAN: Final = RECORDED_SPAN
 _NO_TEXTS: Final[tuple[str, ...]] = ()
@@ -304,8 +307,9 @@ class SpanTranslator:
         Classification is `classify_for_export`'s, inlined (a test holds the two equal). With
         `embed`, payload text equal to one the recorder wrote with orjson (`RecordedSpan`) goes in
         unread, and payload text orjson reads as one JSON value other than `null` goes in as it is
-        (an `orjson.Fragment`: orjson's reading is the check); what orjson refuses, and any
-        payload without `embed`, is `json_or_raw`'s value; with capture off, no payload at all.
+        written, whitespace between tokens removed (an `orjson.Fragment`: orjson's reading is the
+        check, `compact_json_text` the compaction); what orjson refuses, and any payload
+        without `embed`, is `json_or_raw`'s value; with capture off, no payload at all.
         With `batch`, trace closes are added to it and a span whose event fails (NaN, a type,
         status or name outside the contract: `OutOfContractEventError`) is counted there;
         without, closes are skipped and the failure raises.
@@ -486,10 +490,13 @@ class SpanTranslator:
                             continue
                     if embed and raw.__class__ is str:
                         try:
-                            # A text the recorder wrote is embedded unread; any other, once
-                            # orjson has read it as one JSON value other than `null`.
-                            if raw in json_texts or _orjson_loads(raw) is not None:
+                            # A text the recorder wrote (compact: orjson wrote it) is embedded
+                            # unread; any other, once orjson has read it as one JSON value other
+                            # than `null`, with the whitespace between its tokens removed.
+                            if raw in json_texts:
                                 wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
+                            elif _orjson_loads(raw) is not None:
+                                wire[wire_key] = _Fragment(_compact_json_text(raw))  # type: ignore[assignment]
                             continue
                         except _JSONDecodeError:
                             decoded = strict_json(raw)
