@@ -1,16 +1,18 @@
 """Event spans started without the SDK's general-purpose `Span`, for the recorder's hot path.
 
-The recorder knows everything about the spans it starts for events: their attributes are its
-own, already valid (strings, numbers, booleans) and few. The SDK's span machinery (a validating
-bounded mapping, a lock per span, a second read-only copy at end) is built for arbitrary
-instrumentation and is most of the cost of an event. `DirectSpans` does for the recorder what
-`Tracer.start_span` does, with the tracer's own parts: the parent from the context, the
-tracer's sampler (drop, record-only, added attributes and trace state honoured), its id
-generator (and the random-trace-id flag), its resource as it is now (the provider replaces it
-after a fork), scope and span limits, and the tracer configurator when present. The SDK keeps the
-limits, the scope's attributes and the configurator's verdict in private fields only: they are
-read with a fallback when absent. The spans it makes are handed to the tracer's span processors
-exactly as the SDK does:
+The recorder knows everything about the spans it starts for events: their attribute keys are its
+own, their values nearly always plain scalars (strings, numbers, booleans), and few. A value
+that is not (one the agent handed over: a tuple of tags, an object in an `AgentEvent`) is
+cleaned as the SDK's span cleans it: converted to text, or dropped and counted. The SDK's span
+machinery (a validating bounded mapping, a lock per span, a second read-only copy at end) is
+built for arbitrary instrumentation and is most of the cost of an event. `DirectSpans` does for
+the recorder what `Tracer.start_span` does, with the tracer's own parts: the parent from the
+context, the tracer's sampler (drop, record-only, added attributes and trace state honoured),
+its id generator (and the random-trace-id flag), its resource as it is now (the provider
+replaces it after a fork), scope and span limits, and the tracer configurator when present. The
+SDK keeps the limits, the scope's attributes and the configurator's verdict in private fields
+only: they are read with a fallback when absent. The spans it makes are handed to the tracer's
+span processors exactly as the SDK does:
 
 - `start` returns an `EventSpan`, a complete `opentelemetry.trace.Span` (attributes validated,
   counted and capped as the SDK does; events and links capped and counted; status, exceptions,
@@ -309,7 +311,16 @@ class DirectSpans:
         if self._parent_based_on:
             sampled_flag = parent_context is None or bool(parent_span.trace_flags.sampled)
             trace_state = parent_span.trace_state if parent_context is not None else None
-            attributes = (dict(attrs) if attrs else {}) if sampled_flag else None
+            if not sampled_flag:
+                attributes = None
+            elif not attrs:
+                attributes = {}
+            elif _PLAIN_VALUES.issuperset(map(type, attrs.values())):
+                # The common case, checked at C speed. The keys are the recorder's constants
+                # (`DirectTracer` checks a caller's keys before it comes here).
+                attributes = dict(attrs)
+            else:
+                attributes, dropped = _cleaned(attrs)
         else:
             sampled = self._sampler.should_sample(parent, trace_id, name, kind, attrs, _NO_LINKS)
             decision = sampled.decision
@@ -323,11 +334,10 @@ class DirectSpans:
                 attributes = None
             elif not given:
                 attributes = {}
-            else:
+            elif _plain_attributes(given):
                 attributes = dict(given)
-                if not _plain_attributes(attributes):
-                    cleaned = BoundedAttributes(attributes=attributes, immutable=False)
-                    attributes, dropped = dict(cleaned), cleaned.dropped
+            else:
+                attributes, dropped = _cleaned(given)
         flags = _SAMPLED if sampled_flag else 0
         if random_trace_id:
             flags |= _RANDOM
@@ -386,7 +396,8 @@ class DirectSpans:
     ) -> Span:
         """Start a live event span under `parent`, as `Tracer.start_span` would.
 
-        `attrs` must hold only valid attribute values (the recorder's own). `parent_span`, when
+        `attrs` has the recorder's own keys (non-empty text); a value that is not a plain scalar
+        is cleaned as the SDK's span cleans it (see the module docstring). `parent_span`, when
         the caller has it already, is `get_current_span(parent).get_span_context()`. The span
         processors' `on_start` runs before this returns.
         """
@@ -761,6 +772,15 @@ def _plain_attributes(attributes: types.Attributes) -> bool:
     if not attributes:
         return True
     return all(type(v) in _PLAIN_VALUES and type(k) is str and k for k, v in attributes.items())
+
+
+def _cleaned(
+    attributes: types.Attributes,
+) -> tuple[dict[str, types.AttributeValue], int]:
+    """`attributes` cleaned as the SDK's span cleans its start attributes (`BoundedAttributes`:
+    a value of no attribute type becomes its text, or is dropped), and how many were dropped."""
+    cleaned = BoundedAttributes(attributes=attributes, immutable=False)
+    return dict(cleaned), cleaned.dropped
 
 
 def _sdk_counts_spans() -> bool:

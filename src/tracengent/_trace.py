@@ -69,14 +69,25 @@ def current_trace() -> AgentTrace | None:
 def begin_trace(
     recorder: Recorder, root_request: str, actor_user_id: str | None = None
 ) -> AgentTrace:
-    """Start a decision trace's root span (a child of the current span, if any). Never raises."""
+    """Start a decision trace's root span (a child of the current span, if any). Never raises.
+
+    An `actor_user_id` that is not text is left out, logged and counted (the wire's actor is a
+    string `userId`; any other value would be dropped from every event, silently).
+    """
     attrs: Attributes = {
         A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT,
         A.GEN_AI_AGENT_ID: recorder.agent_id,
         A.TRACE_ROOT_REQUEST: str(root_request),
     }
-    if actor_user_id:
-        attrs[A.ACTOR_USER_ID] = actor_user_id
+    actor: object = actor_user_id
+    if actor:
+        if isinstance(actor, str):
+            attrs[A.ACTOR_USER_ID] = actor
+        else:
+            recorder.guard.failed(
+                "begin_trace",
+                f"actor_user_id must be a string, got {type(actor).__name__}: the trace has no actor",
+            )
     root: Span
     try:
         name = f"{A.OPERATION_INVOKE_AGENT} {recorder.agent_id}"

@@ -7,9 +7,13 @@ anything malformed becomes a deny whose reason says what was wrong (it never rai
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
+from enum import Enum
+from numbers import Real
 from typing import Any, Final
 
 from opentelemetry.exporter.tracengent.attributes import EventStatuses
@@ -58,12 +62,57 @@ def merge_tags(
     return merged
 
 
+def _required_text(value: object, what: str) -> str:
+    """`value` as a plain `str` (a `str` subclass's text), checked to be text that is not blank.
+
+    Raises:
+        TypeError: `value` is not text.
+        ValueError: `value` is empty or only whitespace.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}: {value!r}")
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty, got {value!r}")
+    # `str.__str__`, not `str()`: a str-mixin enum's `__str__` may be its member name.
+    return value if type(value) is str else str.__str__(value)
+
+
 @dataclass(frozen=True)
 class Money:
-    """An amount of money; `currency` is an ISO 4217 code."""
+    """An amount of money.
+
+    Attributes:
+        amount: a finite number: `int`, `float`, `decimal.Decimal` or another `numbers.Real`
+            (not a `bool`), kept as given.
+        currency: an ISO 4217 code (`"EUR"`), text that is not blank. An `Enum` member whose
+            value is such text (a `StrEnum` of currencies, say) stands for its value.
+
+    Raises:
+        TypeError: `amount` is not a number, or `currency` is not text (nor such an enum).
+        ValueError: `amount` is NaN, infinite or beyond the float range, or `currency` is blank.
+    """
 
     amount: float
     currency: str = "USD"
+
+    def __post_init__(self) -> None:
+        # Checked here, where the mistake is made: later the event would go out without its
+        # cost or in the wrong currency (USD), silently.
+        amount: object = self.amount
+        if isinstance(amount, bool) or not isinstance(amount, (Real, Decimal)):
+            raise TypeError(
+                f"Money amount must be a number, got {type(amount).__name__}: {amount!r}"
+            )
+        try:
+            finite = math.isfinite(float(amount))
+        except OverflowError:  # an int beyond the float range
+            finite = False
+        if not finite:
+            raise ValueError(f"Money amount must be a finite number, got {amount!r}")
+        currency: object = self.currency
+        if isinstance(currency, Enum):
+            currency = currency.value
+        object.__setattr__(self, "currency", _required_text(currency, "Money currency"))
 
     @classmethod
     def eur(cls, amount: float) -> Money:
@@ -97,9 +146,17 @@ class Usage:
 
 @dataclass(frozen=True)
 class Actor:
-    """The end user an agent acts for."""
+    """The end user an agent acts for.
+
+    Raises:
+        TypeError: `user_id` is not text (the event would go out without its actor).
+        ValueError: `user_id` is empty or only whitespace.
+    """
 
     user_id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user_id", _required_text(self.user_id, "Actor user_id"))
 
     def to_wire(self) -> JsonObject:
         """`{"userId"}`."""
@@ -121,7 +178,8 @@ class AgentEvent:
     """One event of the wire contract (§2). `type`, `name` and `status` are required on the wire.
 
     The client fills `event_id`, `agent_id`, `occurred_at` and the trace fields when they are left
-    empty.
+    empty. `occurred_at` is ISO-8601 UTC text; a `datetime` given instead is formatted so (a naive
+    one taken as UTC).
     """
 
     name: str
@@ -142,6 +200,12 @@ class AgentEvent:
     duration_ms: float | None = None
     tags: list[str] = field(default_factory=list)
     root_request: str | None = None
+
+    def __post_init__(self) -> None:
+        occurred_at: object = self.occurred_at
+        if isinstance(occurred_at, datetime):
+            # Its `str()` (what an OTel attribute would hold) is not the contract's format.
+            self.occurred_at = format_timestamp(occurred_at)
 
     def to_wire(self) -> JsonObject:
         """The event as a wire object: camelCase, contract order, nulls omitted."""
