@@ -10,13 +10,14 @@ the two thin `handle_*` shells differ.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import httpx
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._url_redaction import REDACTED, SIGNATURE_PARAMETERS
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
 from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
@@ -34,11 +35,6 @@ __all__ = [
 _FAILURE_STATUS = 400
 
 
-# Query parameters OTel's semantic conventions redact in `url.full` whatever the configuration.
-_SIGNATURE_PARAMETERS: Final = frozenset({"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"})
-_REDACTED: Final = "REDACTED"
-
-
 def _safe_url(url: httpx.URL, scrubber: Scrubber | None = None) -> str:
     """`url` as recorded: without credentials in its userinfo, and with the values of query
     parameters whose names are sensitive (the scrubber's globs: `*token*`, `*key*`, ...) or
@@ -48,8 +44,8 @@ def _safe_url(url: httpx.URL, scrubber: Scrubber | None = None) -> str:
     if url.query:
         params = url.params.multi_items()
         redacted = [
-            (name, _REDACTED)
-            if name in _SIGNATURE_PARAMETERS
+            (name, REDACTED)
+            if name in SIGNATURE_PARAMETERS
             or (scrubber is not None and scrubber.is_sensitive_name(name))
             else (name, value)
             for name, value in params

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import httpx
 
+from opentelemetry.exporter.tracengent._url_redaction import REDACTED, SIGNATURE_PARAMETERS
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 from tracengent._scrubbing import Scrubber
-from tracengent._tracking import _REDACTED, _SIGNATURE_PARAMETERS
 
 __all__ = ["is_secret_parameter", "platform_query", "remove_dot_segments", "server_path"]
 
@@ -69,7 +69,7 @@ def server_path(url: httpx.URL) -> str:
 def is_secret_parameter(name: str, scrubber: Scrubber) -> bool:
     """Whether the value of query parameter `name` is a credential: a signature parameter or a
     name the scrubber masks (the rule of the tracked client's recorded `url.full`)."""
-    return name in _SIGNATURE_PARAMETERS or scrubber.is_sensitive_name(name)
+    return name in SIGNATURE_PARAMETERS or scrubber.is_sensitive_name(name)
 
 
 def platform_query(url: httpx.URL, scrubber: Scrubber) -> dict[str, JsonValue]:
@@ -80,7 +80,7 @@ def platform_query(url: httpx.URL, scrubber: Scrubber) -> dict[str, JsonValue]:
     if not url.query:
         return query
     for key, raw in url.params.multi_items():
-        value = _REDACTED if is_secret_parameter(key, scrubber) else raw
+        value = REDACTED if is_secret_parameter(key, scrubber) else raw
         previous = query.get(key)
         if previous is None:
             query[key] = value

@@ -85,8 +85,9 @@ class TracengentOptions:
         governance_timeout_s: deadline of one governance call, token fetch included.
         approval_poll_interval_s: how often a blocking wait polls an approval.
         approval_timeout_s: how long a blocking wait for an approval lasts before it denies.
-        governed_hosts: hosts whose HTTP calls are authorized before they leave (exact names or
-            `*.suffix` globs); used by zero-code egress gating.
+        governed_hosts: hosts whose HTTP calls are authorized before they leave: host globs as
+            the platform's egress allowlist reads them (`api.stripe.com`, `*.stripe.com`, `*`),
+            optionally with `:port`; used by zero-code egress gating.
         capture_payloads: record inputs, outputs and arguments on spans; `False` records none.
         scrub_patterns: extra scrubbing rules: attribute-name globs or JSON paths.
         request_timeout_s: timeout of one telemetry HTTP request to the platform.
