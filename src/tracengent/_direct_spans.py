@@ -116,9 +116,16 @@ class RecordedAttributes(dict[str, types.AttributeValue]):
     `Recorder.payload` adds to `json_texts` only text orjson wrote; the span started from these
     attributes names them on its finished `RecordedSpan`, so the exporter embeds them unread.
     No `__init__` of its own: made at dict's C speed, `json_texts` set only when there is one.
+
+    `agent_values` is set by the recorder when it put in values as the agent handed them over
+    (an `AgentEvent`'s fields, a cost that is not a `Money`): `DirectSpans` then checks every
+    value and cleans, as the SDK's span cleans them, those that are not plain scalars. Left
+    False, the values are the recorder's own (texts, numbers and booleans it made, the context
+    processor's stamps) and go unchecked: the hot path, which pays nothing for the check.
     """
 
     json_texts: tuple[str, ...] = ()
+    agent_values: bool = False
 
 
 _Hooks: TypeAlias = tuple[
@@ -315,9 +322,11 @@ class DirectSpans:
                 attributes = None
             elif not attrs:
                 attributes = {}
-            elif _PLAIN_VALUES.issuperset(map(type, attrs.values())):
-                # The common case, checked at C speed. The keys are the recorder's constants
-                # (`DirectTracer` checks a caller's keys before it comes here).
+            elif (attrs.__class__ is RecordedAttributes and not attrs.agent_values) or (
+                _PLAIN_VALUES.issuperset(map(type, attrs.values()))
+            ):
+                # The recorder's own values, or values checked at C speed. The keys are the
+                # recorder's constants (`DirectTracer` checks a caller's keys before it comes here).
                 attributes = dict(attrs)
             else:
                 attributes, dropped = _cleaned(attrs)

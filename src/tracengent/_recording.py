@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
+from datetime import datetime
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
@@ -32,7 +33,13 @@ from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
-from opentelemetry.exporter.tracengent.wire import AgentEvent, AuthDecision, LlmCallResult, Money
+from opentelemetry.exporter.tracengent.wire import (
+    AgentEvent,
+    AuthDecision,
+    LlmCallResult,
+    Money,
+    format_timestamp,
+)
 from tracengent._direct_spans import DirectSpans, DirectTracer, EventSpan, RecordedAttributes
 from tracengent._processors.context import STARTING, ContextProcessor
 from tracengent._scrubbing import Scrubber
@@ -100,6 +107,9 @@ def cost_attributes(attrs: Attributes, cost: Money | None) -> None:
     if cost is not None:
         attrs[A.COST_AMOUNT] = float(cost.amount)
         attrs[A.COST_CURRENCY] = cost.currency
+        if cost.__class__ is not Money and attrs.__class__ is RecordedAttributes:
+            # A look-alike's currency is not checked text, as a `Money`'s is.
+            attrs.agent_values = True
 
 
 _LLM_CALL = "llm:call"
@@ -202,40 +212,65 @@ class Recorder:
             )
 
     def event_attributes(self, event: AgentEvent, redact_paths: Sequence[str]) -> Attributes:
-        """The attributes of the span standing for a user's `AgentEvent`, in one dict."""
-        attrs: Attributes = RecordedAttributes(
-            {A.EVENT_TYPE: event.type, A.EVENT_STATUS: event.status}
-        )
+        """The attributes of the span standing for a user's `AgentEvent`, in one dict.
+
+        The event's text fields go in as the agent built them. When one is not a `str` (a UUID
+        id, an enum status), `agent_values` is set: its span checks every value as it starts
+        and cleans, as the SDK's span does, what is not a plain scalar. The other fields are
+        made here (numbers, tags, payload texts) or were checked (`Money`, `Actor`).
+        """
+        kind, status = event.type, event.status
+        attrs = RecordedAttributes({A.EVENT_TYPE: kind, A.EVENT_STATUS: status})
+        texts = kind.__class__ is str and status.__class__ is str
         if event.duration_ms is None:
             attrs[A.EVENT_INSTANT] = True
         else:
             attrs[A.EVENT_DURATION_MS] = float(event.duration_ms)
         if event.event_id:
             attrs[A.EVENT_ID] = event.event_id
+            texts = texts and event.event_id.__class__ is str
         if event.idempotency_key:
             attrs[A.EVENT_IDEMPOTENCY_KEY] = event.idempotency_key
-        attrs[A.GEN_AI_AGENT_ID] = event.agent_id or self.agent_id
+            texts = texts and event.idempotency_key.__class__ is str
+        if event.agent_id:
+            attrs[A.GEN_AI_AGENT_ID] = event.agent_id
+            texts = texts and event.agent_id.__class__ is str
+        else:
+            attrs[A.GEN_AI_AGENT_ID] = self.agent_id
         if event.trace_id:
             # As 0.1.0 sent it; inside a decision trace the trace's own id replaces it.
             attrs[A.TRACE_ID] = event.trace_id
+            texts = texts and event.trace_id.__class__ is str
         if event.parent_event_id:
             attrs[A.EVENT_PARENT_ID] = event.parent_event_id
+            texts = texts and event.parent_event_id.__class__ is str
         cost_attributes(attrs, event.cost)
         if event.usage is not None:
             attrs[A.USAGE_TOKENS] = int(event.usage.tokens)
             if event.usage.model:
                 attrs[A.USAGE_MODEL] = event.usage.model
+                texts = texts and event.usage.model.__class__ is str
         if event.actor is not None:
             attrs[A.ACTOR_USER_ID] = event.actor.user_id
+            texts = texts and event.actor.user_id.__class__ is str
         self.payload(attrs, A.INPUT, event.input, redact_paths)
         self.payload(attrs, A.OUTPUT, event.output, redact_paths)
         self.payload(attrs, A.ATTRIBUTES, event.attributes, redact_paths)
-        if event.occurred_at:
-            attrs[A.EVENT_OCCURRED_AT] = event.occurred_at
+        occurred_at: object = event.occurred_at
+        if occurred_at:
+            if isinstance(occurred_at, datetime):
+                # Its `str()` (what an OTel attribute would hold) is not the contract's format.
+                attrs[A.EVENT_OCCURRED_AT] = format_timestamp(occurred_at)
+            else:
+                attrs[A.EVENT_OCCURRED_AT] = event.occurred_at
+                texts = texts and occurred_at.__class__ is str
         if event.tags:
             attrs[A.EVENT_TAGS] = tuple(str(tag) for tag in event.tags)
         if event.root_request:
             attrs[A.TRACE_ROOT_REQUEST] = event.root_request
+            texts = texts and event.root_request.__class__ is str
+        if not texts:
+            attrs.agent_values = True
         return attrs
 
     def standalone_attributes(self, attrs: Attributes) -> None:
@@ -280,6 +315,8 @@ class Recorder:
             if not isinstance(event, AgentEvent):
                 self.guard.failed("record", f"expected an AgentEvent, got {type(event).__name__}")
                 return
+            if not self.recording:
+                return  # the SDK is disabled: no span, so no attributes to build either
             self.instant(event.name, self.event_attributes(event, redact_paths), parent)
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self.guard.failed("record", exc)

@@ -66,9 +66,9 @@ class _TraceState:
     """One open decision trace, shared by the records of its spans."""
 
     __slots__ = (
-        "_first_event",
         "actor_user_id",
         "agent_id",
+        "first_event",
         "last_top_level",
         "root_request",
         "root_span_id",
@@ -89,18 +89,11 @@ class _TraceState:
         self.actor_user_id = actor_user_id
         self.root_request = root_request
         self.last_top_level: str | None = None
-        # Held once an event claimed to be the first (wire contract §2: only the first event
-        # carries the root request). A lock, not a flag: acquiring it is one atomic step however
-        # threads interleave, and it can be given back by an event that never started.
-        self._first_event = threading.Lock()
-
-    def claim_first_event(self) -> bool:
-        """True exactly once (until given back): for the trace's first event. Never blocks."""
-        return self._first_event.acquire(blocking=False)
-
-    def give_back_first_event(self) -> None:
-        """Undo a `claim_first_event` whose event never started: the next event is the first."""
-        self._first_event.release()
+        self.first_event = threading.Lock()
+        """Held once an event claimed to be the trace's first (wire contract §2: only the first
+        event carries the root request): `first_event.acquire(False)` is True exactly once,
+        never blocks, and is one atomic step however threads interleave (a lock, not a flag);
+        an event that claimed it and never started releases it. Called directly: the hot path."""
 
 
 class _OpenSpan:
@@ -263,7 +256,7 @@ class ContextProcessor(SpanProcessor):
                 # nothing to stamp; `on_start` remembers it for its children.
                 return PreparedStart(self, None, event_type, None, explicit, {})
             trace = record.trace
-            first = trace.claim_first_event()
+            first = trace.first_event.acquire(False)
             stamps = _event_stamps(trace, record.event_id, attrs, first)
             prepared = PreparedStart(self, trace, event_type, record.event_id, explicit, stamps)
             prepared.claimed_first = first
@@ -358,7 +351,7 @@ class ContextProcessor(SpanProcessor):
             self._open[context.span_id] = _OpenSpan(trace, event_id, event_type)
         if trace is None:
             return None
-        stamps = _event_stamps(trace, enclosing_id, attrs, trace.claim_first_event())
+        stamps = _event_stamps(trace, enclosing_id, attrs, trace.first_event.acquire(False))
         if enclosing_id is None:
             # A top-level event follows the previous top-level event of its trace.
             trace.last_top_level = event_id
@@ -418,7 +411,7 @@ class PreparedStart:
         trace = self.trace
         if self.claimed_first and trace is not None:
             self.claimed_first = False
-            trace.give_back_first_event()
+            trace.first_event.release()
 
 
 def _event_stamps(

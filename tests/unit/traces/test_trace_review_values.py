@@ -132,18 +132,19 @@ def test_a_str_subclass_user_id_is_kept_as_plain_text() -> None:
     assert type(actor.user_id) is str
 
 
-def test_a_datetime_occurred_at_is_formatted_as_the_contract_says() -> None:
-    """A `datetime` becomes ISO-8601 UTC text (a naive one is taken as UTC)."""
+def test_a_datetime_occurred_at_is_recorded_as_the_contract_says(harness: Harness) -> None:
+    """A `datetime` is recorded as ISO-8601 UTC text (a naive one taken as UTC), not its `str()`."""
     paris = datetime.timezone(datetime.timedelta(hours=1))
-    naive = AgentEvent("n", "action", occurred_at=datetime.datetime(2024, 1, 1))  # type: ignore[arg-type]
-    aware = AgentEvent(
-        "n",
-        "action",
-        occurred_at=datetime.datetime(2024, 1, 1, 1, tzinfo=paris),  # type: ignore[arg-type]
-    )
-    assert naive.occurred_at == "2024-01-01T00:00:00.000000+00:00"
-    assert aware.occurred_at == "2024-01-01T00:00:00.000000+00:00"
-    assert AgentEvent("n", "action", occurred_at="2024-01-01").occurred_at == "2024-01-01"
+    with harness.begin() as trace:
+        for name, moment in (
+            ("naive", datetime.datetime(2024, 1, 1)),
+            ("aware", datetime.datetime(2024, 1, 1, 1, tzinfo=paris)),
+        ):
+            trace.record(AgentEvent(name, "action", occurred_at=moment))  # type: ignore[arg-type]
+        trace.record(AgentEvent("text", "action", occurred_at="2024-01-01"))
+    assert harness.attr("naive", A.EVENT_OCCURRED_AT) == "2024-01-01T00:00:00.000000+00:00"
+    assert harness.attr("aware", A.EVENT_OCCURRED_AT) == "2024-01-01T00:00:00.000000+00:00"
+    assert harness.attr("text", A.EVENT_OCCURRED_AT) == "2024-01-01"
 
 
 def test_a_trace_actor_that_is_not_text_is_counted_not_sent_silently(harness: Harness) -> None:
@@ -242,3 +243,17 @@ def test_recorded_event_with_objects_reaches_exporters_as_text(harness: Harness)
     for span in harness.spans():
         for value in (span.attributes or {}).values():
             assert type(value) in {str, bool, int, float, tuple}, (span.name, value)
+
+
+def test_a_cost_that_is_not_money_is_cleaned_as_the_sdk_does(harness: Harness) -> None:
+    """A look-alike cost (not a `Money`, so unchecked) has its currency cleaned as an SDK span
+    would clean it: an object never reaches exporters as it is."""
+
+    class _LookAlike:
+        amount = 5
+        currency = _Currency.EUR
+
+    with harness.begin() as trace:
+        trace.track_action("act", lambda: 1, cost=_LookAlike())  # type: ignore[arg-type]
+    assert harness.attr("act", A.COST_CURRENCY) == str(_Currency.EUR)
+    assert harness.attr("act", A.COST_AMOUNT) == 5.0

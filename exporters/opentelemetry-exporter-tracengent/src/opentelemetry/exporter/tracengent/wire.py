@@ -178,8 +178,8 @@ class AgentEvent:
     """One event of the wire contract (§2). `type`, `name` and `status` are required on the wire.
 
     The client fills `event_id`, `agent_id`, `occurred_at` and the trace fields when they are left
-    empty. `occurred_at` is ISO-8601 UTC text; a `datetime` given instead is formatted so (a naive
-    one taken as UTC).
+    empty. `occurred_at` is ISO-8601 UTC text; a `datetime` given instead is recorded so
+    formatted (a naive one taken as UTC).
     """
 
     name: str
@@ -200,12 +200,6 @@ class AgentEvent:
     duration_ms: float | None = None
     tags: list[str] = field(default_factory=list)
     root_request: str | None = None
-
-    def __post_init__(self) -> None:
-        occurred_at: object = self.occurred_at
-        if isinstance(occurred_at, datetime):
-            # Its `str()` (what an OTel attribute would hold) is not the contract's format.
-            self.occurred_at = format_timestamp(occurred_at)
 
     def to_wire(self) -> JsonObject:
         """The event as a wire object: camelCase, contract order, nulls omitted."""
