@@ -3,8 +3,10 @@
 Which `TracerProvider` records our spans: when the global provider is an SDK `TracerProvider`
 (the application configured OpenTelemetry), our processors are added to it once (the registry in
 `tracengent._state`), so decision traces sit in the application's own traces and exporters; the
-global provider is never replaced. Otherwise the client makes a private SDK provider and leaves
-the global one alone.
+global provider is never replaced. Clients for one agent share its export pipeline there, each
+agent's pipeline sends that agent's spans, and spans of no agent with a pipeline of its own go
+out once, through the default pipeline (`tracengent._processors.routing`). Otherwise the
+client makes a private SDK provider and leaves the global one alone.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Hashable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,7 @@ from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 from tracengent._state import (
     CURRENT_TRACE,
     attach_to_provider,
-    attachment_of,
-    export_key,
+    export_settings,
     release_from_provider,
     scrubbing_key,
 )
@@ -102,7 +102,7 @@ class TracengentClient(GovernanceMethods):
 
         def new_export_processor() -> SpanProcessor:
             # The exporter owns a platform client of its own: an export processor may be shared
-            # by several clients configured alike and must outlive the one that created it.
+            # by several clients for one agent and must outlive the one that created it.
             # One stop event for both, so the exporter's interrupt/shutdown wakes its backoff.
             stop = threading.Event()
             platform = (
@@ -115,30 +115,25 @@ class TracengentClient(GovernanceMethods):
                 platform=platform,
                 transport=transport,
                 stop_event=stop,
-                # On a shared provider other agents' clients may add exporters too.
-                own_agent_only=shares_provider,
             )
             return TracengentSpanProcessor(exporter)
 
         global_provider = otel_trace.get_tracer_provider()
-        shares_provider = isinstance(global_provider, TracerProvider)
-        self._export_key: Hashable | None = None
         if isinstance(global_provider, TracerProvider):
             self._provider = global_provider
             self._owns_provider = False
-            self._export_key = export_key(self._options, transport, http)
-            self._export = attach_to_provider(
+            self._export, attachment = attach_to_provider(
                 global_provider,
                 scrubbing_key=scrubbing_key(
                     self._options.capture_payloads, self._options.scrub_patterns
                 ),
                 scrubbing_processor=lambda: ScrubbingProcessor(scrubber),
-                capture_payloads=self._options.capture_payloads,
-                export_key=self._export_key,
+                agent_id=agent_id,
+                export_settings=export_settings(self._options, transport, http),
                 export_processor=new_export_processor,
+                capture_payloads=self._options.capture_payloads,
             )
-            attachment = attachment_of(global_provider)
-            context = attachment.context_processor if attachment is not None else None
+            context = attachment.context_processor
         else:
             self._provider = TracerProvider(resource=Resource.create({SERVICE_NAME: agent_id}))
             self._owns_provider = True
@@ -217,8 +212,9 @@ class TracengentClient(GovernanceMethods):
         `after_shutdown`, `shutdown_timeout`, `not_configured`, `agent_disabled`) and
         `recording_failed` (events never recorded: misuse such as `record(None)`, or a failure
         building the span). `payloads_omitted` is not a drop: events sent without an input,
-        output or attributes value that could not be encoded as JSON. The export pipeline may be shared with other clients configured
-        alike (see the module doc); its counters are then theirs too. Never blocks or raises.
+        output or attributes value that could not be encoded as JSON. On a shared provider the export pipeline is the agent's, shared
+        with other clients for the same agent (see the module doc); its counters are then
+        theirs too. Never blocks or raises.
         """
         snapshot: dict[str, int] = {"delivered": 0, "traces_closed": 0}
         stats = getattr(self._export, "stats", None)
@@ -314,8 +310,9 @@ class TracengentClient(GovernanceMethods):
     def close(self, timeout: float = 5.0) -> bool:
         """Flush and shut down what this client added; blocks at most about `timeout` seconds.
 
-        Attached to the global provider, only this client's export processor is flushed (and
-        shut down when no other client shares it); the provider itself is left running.
+        Attached to the global provider, only this client's export pipeline is flushed (and
+        shut down, and taken out of the provider's router, when no other client for the agent
+        shares it); the provider itself is left running.
         Idempotent; never raises. Returns (and keeps in `flushed`) whether the buffer drained
         in time with nothing dropped on the way.
         """
@@ -336,8 +333,7 @@ class TracengentClient(GovernanceMethods):
                 _shutdown_within(self._export, deadline)
                 self._provider.shutdown()
             else:
-                assert self._export_key is not None
-                last_user = release_from_provider(self._provider, self._export_key)
+                last_user = release_from_provider(self._provider, self._options.agent_id or "")
                 flushed = self._export.force_flush(timeout_ms)
                 if last_user is not None:
                     _shutdown_within(last_user, deadline)

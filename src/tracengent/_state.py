@@ -3,15 +3,16 @@
 - `CURRENT_TRACE`: the active decision trace (a `ContextVar`, so it flows across `await` and into
   threads started with `contextvars.copy_context()`).
 - The registry of SDK `TracerProviders` we attached our processors to. A provider (the global
-  one, typically) gets our context and scrubbing processors exactly once, however many clients
-  are created; each distinct client configuration gets one export processor, shared by clients
-  configured alike and shut down when the last of them closes. Providers are never replaced and
-  processors never removed (the SDK has no such API); a shut-down export processor stays inert.
+  one, typically) gets our context processor and one `ExportRouter` exactly once however many
+  clients come and go (the SDK cannot remove a processor, so no export processor is added per
+  client), and a scrubbing processor per distinct scrubbing setting. Each agent gets one export
+  pipeline inside the router, shared by the clients for that agent (and zero code's, when it
+  exports that agent) and shut down and taken out of the router when the last of them closes.
+  Providers are never replaced.
 
 - The zero-code set-up (`tracengent._zero_code`): the options read from the environment (or the
   problem that kept them from being read), recorded once the SDK is configured, or by the first
-  governance lookup when Tracengent's configurator did not run; and whether the configurator put
-  the Tracengent export on the provider (a client for the same agent then shares it).
+  governance lookup when Tracengent's configurator did not run.
 
 `reset_for_tests()` forgets all of it (structlog's `reset_defaults()` habit).
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tracengent._processors.context import ContextProcessor
+from tracengent._processors.routing import ExportRouter
 
 if TYPE_CHECKING:
     from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -41,7 +43,7 @@ __all__ = [
     "adopt_provider",
     "attach_to_provider",
     "attachment_of",
-    "export_key",
+    "export_settings",
     "release_from_provider",
     "reset_for_tests",
     "scrubbing_key",
@@ -57,19 +59,32 @@ CURRENT_TRACE: ContextVar[AgentTrace | None] = ContextVar("tracengent_current_tr
 
 
 @dataclass
-class _SharedExport:
+class _Pipeline:
+    """One agent's export pipeline on a provider, and how many clients (or zero code) use it."""
+
     processor: SpanProcessor
+    settings: Hashable
+    """The `export_settings` it was made with: a client whose settings differ shares it anyway."""
     users: int = 0
+    warned: bool = False
 
 
 @dataclass
 class ProviderAttachment:
-    """What we added to one provider: the shared processors and the export processors by key."""
+    """What we added to one provider: the shared processors, and the pipelines by agent."""
 
     context_processor: ContextProcessor
-    exports: dict[Hashable, _SharedExport] = field(default_factory=dict)
-    # The scrubbing settings a scrubbing processor on this provider applies already.
     scrubbing: set[Hashable] = field(default_factory=set)
+    """The scrubbing settings a scrubbing processor on this provider applies already."""
+    router: ExportRouter | None = None
+    """Added with the first pipeline (zero code without an export adds none)."""
+    pipelines: dict[str, _Pipeline] = field(default_factory=dict)
+    """Live pipelines by agent id, in the order they were attached."""
+    default_agent: str | None = None
+    """The agent of zero code's pipeline: the default route while it is live."""
+    released: SpanProcessor | None = None
+    """The pipeline released last: the default route while none is live (it counts the spans
+    it is given `after_shutdown`)."""
 
 
 _lock = threading.Lock()
@@ -82,22 +97,13 @@ ZeroCodeState: TypeAlias = tuple["TracengentOptions | None", "str | None"]
 """The zero-code set-up: `(options, None)`, or `(None, the problem that kept them from being read)`."""
 
 _zero_code: ZeroCodeState | None = None
-# The zero-code options whose export the configurator put on the provider, if it did.
-_zero_code_export: TracengentOptions | None = None
 
 
-def set_zero_code(
-    options: TracengentOptions | None, problem: str | None, *, exported: bool = False
-) -> None:
-    """Record the zero-code set-up: its options, or why there are none.
-
-    `exported`: the configurator added the Tracengent export of `options` to the provider;
-    `export_key` then gives a client for the same agent and platform that export's key.
-    """
-    global _zero_code, _zero_code_export
+def set_zero_code(options: TracengentOptions | None, problem: str | None) -> None:
+    """Record the zero-code set-up: its options, or why there are none."""
+    global _zero_code
     with _lock:
         _zero_code = (options, problem)
-        _zero_code_export = options if exported else None
 
 
 def zero_code() -> ZeroCodeState | None:
@@ -127,14 +133,18 @@ def adopt_provider(
     context_processor: ContextProcessor,
     *,
     scrubbing: Hashable,
-    exports: Mapping[Hashable, SpanProcessor] | None = None,
+    router: ExportRouter | None = None,
+    agent_id: str | None = None,
+    export_settings: Hashable = None,
 ) -> None:
     """Record that `provider` already has our context processor, a scrubbing processor with the
-    settings `scrubbing` (a `scrubbing_key`), and `exports`.
+    settings `scrubbing` (a `scrubbing_key`) and, when zero code exports, `router` with
+    `agent_id`'s pipeline in it.
 
-    Zero-code configuration adds them itself; clients created later then add only the
-    processors they need that are not there yet, instead of a second set. An adopted export
-    keeps one user for the set-up that made it, so closing a client never shuts it down.
+    Zero-code configuration adds them itself; clients created later add nothing twice: they
+    put their pipelines in `router`, and a client for `agent_id` shares that pipeline (it
+    stays the default route, and one user is kept for the set-up that made it, so closing a
+    client never shuts it down).
     """
     with _lock:
         attachment = _attachments.get(provider)
@@ -142,38 +152,30 @@ def adopt_provider(
             attachment = ProviderAttachment(context_processor=context_processor)
             _attachments[provider] = attachment
         attachment.scrubbing.add(scrubbing)
-        for key, processor in (exports or {}).items():
-            if key not in attachment.exports:
-                attachment.exports[key] = _SharedExport(processor, users=1)
+        if router is None or agent_id is None or attachment.router is not None:
+            return
+        attachment.router = router
+        default = router.default
+        if default is not None:
+            attachment.pipelines[agent_id] = _Pipeline(default, export_settings, users=1)
+            attachment.default_agent = agent_id
 
 
-def export_key(
+def export_settings(
     options: TracengentOptions,
     transport: object | None = None,
     http: object | None = None,
 ) -> Hashable:
-    """Clients configured alike (same platform, credentials, agent, transport) share exports.
-
-    A client for the agent the zero-code set-up exports, on the same platform and with the
-    default transport, gets the zero-code export's key: it shares that export (its events are
-    sent once, with the zero-code environment and tags) instead of sending them a second time.
-    """
-    exported = _zero_code_export
-    if (
-        exported is not None
-        and transport is None
-        and http is None
-        and (options.base_url, options.agent_id) == (exported.base_url, exported.agent_id)
-    ):
-        options = exported
+    """What an export pipeline is made with besides its agent: platform, credentials,
+    environment, tags, payload capture and the connection (by identity)."""
     return (
         options.base_url,
-        options.agent_id,
         options.client_id,
         options.client_secret,
         options.ingest_key,
         options.environment,
         tuple(options.default_tags),
+        options.capture_payloads,
         id(transport) if transport is not None else None,
         id(http) if http is not None else None,
     )
@@ -184,20 +186,22 @@ def attach_to_provider(
     *,
     scrubbing_key: Hashable,
     scrubbing_processor: Callable[[], SpanProcessor],
-    export_key: Hashable,
+    agent_id: str,
+    export_settings: Hashable,
     export_processor: Callable[[], SpanProcessor],
     capture_payloads: bool = True,
-) -> SpanProcessor:
-    """Add our processors to `provider` once; return the export processor for `export_key`.
+) -> tuple[SpanProcessor, ProviderAttachment]:
+    """Add our processors to `provider` once; return `agent_id`'s export pipeline and the
+    attachment (its context processor is the client's too).
 
-    The context processor is added on the provider's first attachment. `scrubbing_processor`
-    is called when no scrubbing processor with the settings `scrubbing_key` is on the provider
-    yet: each client's scrubbing applies to every span of a shared provider, so the strictest
-    of them holds (one client's `capture_payloads=False` or extra patterns are never lost
-    because another client attached first); `capture_payloads=False` also stops the shared
-    context processor taking a root request from GenAI messages. `export_processor` is called
-    only when no live export processor exists for `export_key`. Blocks briefly on a lock
-    (configuration time only, never on a span's path).
+    The first attachment adds the context processor and the `ExportRouter`.
+    `scrubbing_processor` is called when no scrubbing processor with the settings
+    `scrubbing_key` is on the provider yet: each client's scrubbing applies to every span of a
+    shared provider, so the strictest of them holds; `capture_payloads=False` also stops the
+    shared context processor taking a root request from GenAI messages. `export_processor` is
+    called only when `agent_id` has no live pipeline on the provider yet; otherwise the client
+    shares it (with the settings it was made with: when `export_settings` differ, one warning
+    says so). Blocks briefly on a lock (configuration time only, never on a span's path).
     """
     with _lock:
         attachment = _attachments.get(provider)
@@ -211,36 +215,68 @@ def attach_to_provider(
             attachment.context_processor.capture_payloads = False
         if scrubbing_key not in attachment.scrubbing:
             # Scrubbing happens in `on_start`; every exporter reads a span when it ends, so a
-            # scrubbing processor added after the export processors still runs before them.
+            # scrubbing processor added after the export router still runs before it.
             provider.add_span_processor(scrubbing_processor())
             attachment.scrubbing.add(scrubbing_key)
-        shared = attachment.exports.get(export_key)
-        if shared is None:
-            shared = _SharedExport(export_processor())
-            provider.add_span_processor(shared.processor)
-            attachment.exports[export_key] = shared
-        shared.users += 1
-        return shared.processor
+        if attachment.router is None:
+            attachment.router = ExportRouter()
+            provider.add_span_processor(attachment.router)
+        pipeline = attachment.pipelines.get(agent_id)
+        warn_settings = False
+        if pipeline is None:
+            pipeline = _Pipeline(export_processor(), export_settings)
+            attachment.pipelines[agent_id] = pipeline
+            _update_routes(attachment)
+        elif pipeline.settings != export_settings and not pipeline.warned:
+            pipeline.warned = warn_settings = True
+        pipeline.users += 1
+    if warn_settings:
+        _LOGGER.warning(
+            "tracengent: a client for agent %r shares the export its agent already has on this "
+            "tracer provider; its events are sent with that export's platform, credentials, "
+            "environment and tags (one export per agent: nothing is sent twice)",
+            agent_id,
+        )
+    return pipeline.processor, attachment
 
 
-def release_from_provider(provider: TracerProvider, export_key: Hashable) -> SpanProcessor | None:
-    """Drop one user of the export processor for `export_key`.
+def release_from_provider(provider: TracerProvider, agent_id: str) -> SpanProcessor | None:
+    """Drop one user of `agent_id`'s export pipeline on `provider`.
 
-    Returns the processor when this was its last user (the caller flushes and shuts it down),
-    else None. Never raises.
+    Returns the pipeline when this was its last user: it is out of the router from now on (its
+    agent's spans go by the default route) and the caller flushes and shuts it down. Else None.
+    Never raises.
     """
     with _lock:
         attachment = _attachments.get(provider)
         if attachment is None:
             return None
-        shared = attachment.exports.get(export_key)
-        if shared is None:
+        pipeline = attachment.pipelines.get(agent_id)
+        if pipeline is None:
             return None
-        shared.users -= 1
-        if shared.users > 0:
+        pipeline.users -= 1
+        if pipeline.users > 0:
             return None
-        del attachment.exports[export_key]
-        return shared.processor
+        del attachment.pipelines[agent_id]
+        attachment.released = pipeline.processor
+        _update_routes(attachment)
+        return pipeline.processor
+
+
+def _update_routes(attachment: ProviderAttachment) -> None:
+    """Give the router the live pipelines and the default route (see `ExportRouter`)."""
+    if attachment.router is None:
+        return
+    pipelines = attachment.pipelines
+    default: _Pipeline | None = None
+    if attachment.default_agent is not None:
+        default = pipelines.get(attachment.default_agent)
+    if default is None and pipelines:
+        default = next(iter(pipelines.values()))
+    attachment.router.set_routes(
+        {agent: pipeline.processor for agent, pipeline in pipelines.items()},
+        default.processor if default is not None else attachment.released,
+    )
 
 
 def attachment_of(provider: TracerProvider) -> ProviderAttachment | None:
@@ -250,19 +286,18 @@ def attachment_of(provider: TracerProvider) -> ProviderAttachment | None:
 
 
 def reset_for_tests() -> None:
-    """Forget every attachment and shut down the export processors we created.
+    """Forget every attachment and shut down the export pipelines we created.
 
-    Tests call it between cases; the processors stay on their providers, inert.
+    Tests call it between cases; the routers stay on their providers, inert.
     """
-    global _zero_code, _zero_code_export
+    global _zero_code
     with _lock:
         attachments = list(_attachments.values())
         _attachments.clear()
         _zero_code = None
-        _zero_code_export = None
     for attachment in attachments:
-        for shared in attachment.exports.values():
+        for pipeline in attachment.pipelines.values():
             try:
-                shared.processor.shutdown()
+                pipeline.processor.shutdown()
             except Exception as exc:  # noqa: BLE001 - a reset must finish
                 _LOGGER.warning("shutting down a processor during reset failed: %s", exc)

@@ -39,6 +39,7 @@ from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _state
 from tracengent._governance.egress import EgressGovernor, is_governed_host
 from tracengent._processors import ContextProcessor
+from tracengent._processors.routing import ExportRouter
 from tracengent._sampler import TracengentSampler
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
@@ -78,28 +79,36 @@ class ZeroCodeSetup:
     """The `_state.scrubbing_key` of the scrubbing processor among `span_processors`."""
     span_processors: list[SpanProcessor] = field(default_factory=list)
     export_processors: list[SpanProcessor] = field(default_factory=list)
+    router: ExportRouter | None = None
+    """What the provider got for our exporter: its pipeline inside an `ExportRouter`."""
 
     def export_processor(self, exporter: SpanExporter) -> SpanProcessor:
-        """Our exporter under its counted, batching processor; every other one under OTel's."""
+        """Our exporter under its counted, batching processor, inside an `ExportRouter` (the
+        provider keeps it for good; `TracengentClient`s made later put their pipelines in it);
+        every other exporter under OTel's batching processor."""
         if isinstance(exporter, TracengentSpanExporter) and exporter.options is not None:
             options = exporter.options
-            processor: SpanProcessor = TracengentSpanProcessor(
+            processor = TracengentSpanProcessor(
                 exporter,
                 max_queue_size=options.queue_capacity,
                 max_batch_size=options.max_batch_size,
                 schedule_delay_ms=options.flush_interval_ms,
             )
             self.export_processors.append(processor)
-            return processor
+            router = ExportRouter()
+            # The default route too: spans of no other agent's pipeline (none yet) are ours.
+            router.set_routes({options.agent_id or "": processor}, processor)
+            self.router = router
+            return router
         return BatchSpanProcessor(exporter)
 
     def exporter_arguments(self) -> dict[str, Any]:
-        """What the SDK builds our exporter with: the options, and only our agent's spans.
+        """What the SDK builds our exporter with: the options.
 
-        A `TracengentClient` for another agent may share the provider: its spans (stamped with its
-        `gen_ai.agent.id`) are its own pipeline's, never sent with this set-up's credentials.
+        A `TracengentClient` for another agent may share the provider: the router gives its
+        agent's spans to its own pipeline, never sent with this set-up's credentials.
         """
-        return {"options": self.options, "own_agent_only": True}
+        return {"options": self.options}
 
     def install_without_otel(self, sampler: Sampler) -> None:
         """Put our processors and export in place when OTel's own configuration failed.
@@ -123,20 +132,21 @@ class ZeroCodeSetup:
 
         The provider is adopted into the registry with our processors, so a `TracengentClient`
         created later in the process adds nothing twice (and shares our export when it is for
-        the same agent and platform). The egress gate is built from the recorded options lazily.
+        the same agent). The egress gate is built from the recorded options lazily.
         """
+        _state.set_zero_code(self.options, self.problem)
         provider = trace.get_tracer_provider()
         if not isinstance(provider, TracerProvider):
-            _state.set_zero_code(self.options, self.problem)
             return
         exported = self.options is not None and len(self.export_processors) == 1
-        # Recorded first: the key below is then the one clients for the same agent compute.
-        _state.set_zero_code(self.options, self.problem, exported=exported)
-        exports = {}
-        if exported and self.options is not None:
-            exports[_state.export_key(self.options)] = self.export_processors[0]
+        options = self.options
         _state.adopt_provider(
-            provider, self.context_processor, scrubbing=self.scrubbing, exports=exports
+            provider,
+            self.context_processor,
+            scrubbing=self.scrubbing,
+            router=self.router if exported else None,
+            agent_id=options.agent_id if options is not None else None,
+            export_settings=_state.export_settings(options) if options is not None else None,
         )
 
 

@@ -1,4 +1,9 @@
-"""`TracengentSpanProcessor`: whose spans it buffers and counts, and spans ending during shutdown."""
+"""`TracengentSpanProcessor`: whose spans it buffers and counts, and spans ending during shutdown.
+
+Which pipeline a span of a shared provider goes to is the router's choice
+(`tests/unit/traces/test_pipeline_review_routing.py`): a processor buffers whatever agent a
+span names.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 
 from opentelemetry.exporter.tracengent import (
-    DropReason,
     TracengentSpanExporter,
     TracengentSpanProcessor,
 )
@@ -19,8 +23,6 @@ from opentelemetry.exporter.tracengent.options import TracengentOptions
 
 from .conftest import FakePlatform, SpanMaker
 
-OWN = "billing-agent"
-"""The agent of the `options` fixture."""
 OTHER = "other-agent"
 
 Builder = Callable[..., tuple[TracengentSpanProcessor, FakePlatform]]
@@ -33,13 +35,9 @@ def make_processor(
     """Build processors over fake platforms (the worker sleeps long); shut down after the test."""
     created: list[TracengentSpanProcessor] = []
 
-    def build(
-        *, own_agent_only: bool = False, max_queue_size: int = 1000
-    ) -> tuple[TracengentSpanProcessor, FakePlatform]:
+    def build(*, max_queue_size: int = 1000) -> tuple[TracengentSpanProcessor, FakePlatform]:
         fake = FakePlatform()
-        exporter = TracengentSpanExporter(
-            options, platform=fake, stop_event=fake.stop_event, own_agent_only=own_agent_only
-        )
+        exporter = TracengentSpanExporter(options, platform=fake, stop_event=fake.stop_event)
         processor = TracengentSpanProcessor(
             exporter, max_queue_size=max_queue_size, schedule_delay_ms=60_000
         )
@@ -63,62 +61,9 @@ def feed(processor: TracengentSpanProcessor, spans: Sequence[ReadableSpan]) -> N
         processor.on_end(span)
 
 
-def test_another_agents_spans_neither_fill_the_buffer_nor_count_as_drops(
-    make_processor: Builder, make_span: SpanMaker
-) -> None:
-    """With own_agent_only, another agent's spans are skipped before the bound and the counters."""
-    processor, _ = make_processor(own_agent_only=True, max_queue_size=5)
-    feed(processor, events_of(make_span, OTHER, 8))
-    assert processor.queued == 0
-    assert processor.dropped_count == 0
-
-
-def test_own_spans_are_buffered_beside_another_agents(
-    make_processor: Builder, make_span: SpanMaker
-) -> None:
-    """This agent's spans, stamped or not, still fill the buffer and go out; the other's don't."""
-    processor, platform = make_processor(own_agent_only=True, max_queue_size=5)
-    feed(processor, events_of(make_span, OTHER, 8))
-    feed(processor, events_of(make_span, OWN, 2) + events_of(make_span, None, 2))
-    assert processor.queued == 4
-    assert processor.force_flush(10_000)
-    assert sorted(str(event["name"]) for event in platform.events) == [
-        "None-0",
-        "None-1",
-        f"{OWN}-0",
-        f"{OWN}-1",
-    ]
-    assert processor.dropped_count == 0
-
-
-def test_another_agents_trace_root_is_not_buffered(
-    make_processor: Builder, make_span: SpanMaker
-) -> None:
-    """A decision-trace root of another agent is that agent's trace close, not ours."""
-    processor, _ = make_processor(own_agent_only=True)
-    root = make_span(
-        "invoke_agent",
-        {A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT, A.GEN_AI_AGENT_ID: OTHER},
-    )
-    processor.on_end(root)
-    assert processor.queued == 0
-
-
-def test_another_agents_span_after_shutdown_is_not_counted(
-    make_processor: Builder, make_span: SpanMaker
-) -> None:
-    """After shutdown, only this agent's spans are counted `after_shutdown`."""
-    processor, _ = make_processor(own_agent_only=True)
-    processor.shutdown(timeout_millis=1000)
-    feed(processor, events_of(make_span, OTHER, 3) + events_of(make_span, OWN, 1))
-    assert processor.stats.dropped(DropReason.AFTER_SHUTDOWN) == 1
-    assert processor.dropped_count == 1
-
-
-def test_without_own_agent_only_every_agents_spans_are_buffered(
-    make_processor: Builder, make_span: SpanMaker
-) -> None:
-    """The filter is off by default: a lone client exports whatever agent id spans carry."""
+def test_every_agents_spans_are_buffered(make_processor: Builder, make_span: SpanMaker) -> None:
+    """A processor skips no span for the agent it names: it exports whatever agent id spans
+    carry (each as its own `agentId`)."""
     processor, platform = make_processor()
     feed(processor, events_of(make_span, OTHER, 2))
     assert processor.queued == 2

@@ -81,28 +81,25 @@ def sent_events(translator: SpanTranslator, spans: Sequence[ReadableSpan]) -> li
         optional={key: st.sampled_from(values) for key, values in CLASSIFYING_KEYS.items()},
     ),
     kind=st.sampled_from(list(SpanKind)),
-    own_agent_only=st.booleans(),
 )
 def test_the_translator_classifies_as_classify_for_export(
-    chosen: dict[str, AttributeValue], kind: SpanKind, own_agent_only: bool
+    chosen: dict[str, AttributeValue], kind: SpanKind
 ) -> None:
     """A span is sent as an event of `classify_for_export`'s type, or closes its trace, exactly
-    when that rule says so (and, with `own_agent`, only when it carries no other agent's id);
-    an event of a type outside the contract is counted instead of sent."""
+    when that rule says so, whatever agent it names; an event of a type outside the contract is
+    counted instead of sent."""
     attrs = dict(chosen)
     span = finished(attrs, kind=kind)
-    own_agent = "billing-agent" if own_agent_only else None
-    batch = SpanTranslator(SETTINGS).translate([(span, attrs)], own_agent=own_agent)
+    batch = SpanTranslator(SETTINGS).translate([(span, attrs)])
     found, event_type, _ = classify_for_export(attrs, kind)
-    mine = own_agent is None or attrs.get(A.GEN_AI_AGENT_ID, own_agent) == own_agent
     events = [event for request in batch.requests for event in request]
-    refused = found == EVENT and mine and event_type not in A.EventTypes.ALL
+    refused = found == EVENT and event_type not in A.EventTypes.ALL
     assert batch.unserializable == (1 if refused else 0)
-    if found == EVENT and mine and not refused:
+    if found == EVENT and not refused:
         assert [event["type"] for event in events] == [event_type]
     else:
         assert events == []
-    assert len(batch.closes) == (1 if found == ROOT and mine else 0)
+    assert len(batch.closes) == (1 if found == ROOT else 0)
 
 
 def test_this_sdks_fields_are_read_directly(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -205,14 +205,12 @@ def test_an_absent_or_non_text_status_is_read_from_the_span(status: object) -> N
     assert events[0]["status"] == "success"
 
 
-def test_another_agents_bad_event_is_not_counted_here() -> None:
-    """With `own_agent`, another agent's out-of-contract event is skipped, not counted: its own
-    pipeline counts it."""
+def test_another_agents_bad_event_is_counted_like_any_other() -> None:
+    """An out-of-contract event naming another agent is counted too: the translator skips no
+    span for the agent it names (the provider's router chose this pipeline for it)."""
     bad = plain_span("x", {A.EVENT_TYPE: "tool", A.GEN_AI_AGENT_ID: "other-agent"})
-    batch = SpanTranslator(SETTINGS).translate(
-        [(bad, A.attributes_of(bad))], own_agent="billing-agent"
-    )
-    assert (batch.unserializable, batch.requests) == (0, [])
+    batch = SpanTranslator(SETTINGS).translate([(bad, A.attributes_of(bad))])
+    assert (batch.unserializable, batch.requests) == (1, [])
 
 
 def test_text_utf8_cannot_encode_is_mended_and_such_payloads_left_out() -> None:

@@ -105,7 +105,7 @@ def embedded_and_exact(text: str) -> tuple[JsonValue | Exception, JsonValue | Ex
     try:
         # The batch path (`translate`), one span, with its failure raised instead of counted.
         events, _ = SpanTranslator(SETTINGS)._events(
-            [(span, A.attributes_of(span))], None, None, embed=True
+            [(span, A.attributes_of(span))], None, embed=True
         )
         body = encode_event(events[0])
         try:

@@ -104,7 +104,7 @@ def test_close_is_idempotent_and_never_raises(no_global_provider: None) -> None:
 
 
 def test_global_sdk_provider_is_attached_once(sdk_global_provider: TracerProvider) -> None:
-    """Clients configured alike share one set of processors on the global provider."""
+    """Clients for one agent share one set of processors, and one export, on the global provider."""
     platform = FakePlatform([])
     transport = httpx.MockTransport(platform)
     first = TracengentClient(platform_options(), transport=transport)
@@ -112,7 +112,7 @@ def test_global_sdk_provider_is_attached_once(sdk_global_provider: TracerProvide
     assert first.tracer_provider is sdk_global_provider
     attachment = _state.attachment_of(sdk_global_provider)
     assert attachment is not None
-    assert len(attachment.exports) == 1
+    assert list(attachment.pipelines) == [AGENT_ID]
     with first.begin_trace("once") as trace:
         trace.step("only once")
     # Closing one client leaves the shared export processor running for the other.
@@ -122,7 +122,7 @@ def test_global_sdk_provider_is_attached_once(sdk_global_provider: TracerProvide
     names = [e["name"] for e in platform.events()]
     assert names == ["only once", "after first closed"]
     assert _state.attachment_of(sdk_global_provider) is attachment
-    assert attachment.exports == {}
+    assert attachment.pipelines == {}
 
 
 def test_a_later_clients_stricter_scrubbing_applies_on_a_shared_provider(

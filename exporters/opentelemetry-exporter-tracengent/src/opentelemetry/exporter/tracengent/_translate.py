@@ -212,22 +212,20 @@ class SpanTranslator:
         self,
         entries: Sequence[tuple[ReadableSpan, Attributes]],
         *,
-        own_agent: str | None = None,
         max_batch_size: int = TracengentOptions.max_batch_size,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> TranslatedBatch:
         """Translate and encode `entries` (`(span, attributes_of(span))`). Never raises.
 
         Args:
-            entries: the spans, in the order they ended, with their attributes copied.
-            own_agent: when set, spans stamped with another agent's id are skipped (another
-                agent's client on the same provider exports them with its credentials).
+            entries: the spans, in the order they ended, with their attributes copied; an
+                event's own agent id (`gen_ai.agent.id`) is its `agentId`, else the settings'.
             max_batch_size: the most events one request carries.
             max_body_bytes: the largest JSON array one request carries (an event alone above it
                 still goes, alone).
         """
         batch = TranslatedBatch()
-        events, origins = self._events(entries, own_agent, batch, embed=True)
+        events, origins = self._events(entries, batch, embed=True)
         add_requests(
             batch,
             events,
@@ -249,7 +247,7 @@ class SpanTranslator:
         try:
             return encode_event(event)
         except TypeError:
-            event = self._events((origin,), None, None, embed=False)[0][0]
+            event = self._events((origin,), None, embed=False)[0][0]
         except UnicodeEncodeError:
             pass  # a lone surrogate in the event's text (written by `json`: no payload embedded)
         text = dumps_compact(event)
@@ -283,7 +281,7 @@ class SpanTranslator:
             ValueError: no span context, a NaN/infinite number, or a type, status or name
                 outside the contract (`OutOfContractEventError`).
         """
-        events = self._events(((span, attrs),), None, None, embed=False)[0]
+        events = self._events(((span, attrs),), None, embed=False)[0]
         if not events:
             return None
         event = events[0]
@@ -297,7 +295,6 @@ class SpanTranslator:
     def _events(
         self,
         entries: Iterable[tuple[ReadableSpan, Attributes]],
-        own_agent: str | None,
         batch: TranslatedBatch | None,
         *,
         embed: bool,
@@ -355,9 +352,7 @@ class SpanTranslator:
                 get = attrs.get
                 operation = get(_OPERATION)
                 if operation == _INVOKE_AGENT:
-                    if batch is not None and (
-                        own_agent is None or get(_AGENT_ID, own_agent) == own_agent
-                    ):
+                    if batch is not None:
                         close = self.trace_close(span, attrs)
                         if close is not None:
                             batch.closes.append(close)
@@ -379,8 +374,6 @@ class SpanTranslator:
                         # Set, but not text (`AgentEvent(type=None)`): an event, refused below.
                         event_type = None
                 agent = get(_AGENT_ID)
-                if own_agent is not None and (own_agent if agent is None else agent) != own_agent:
-                    continue
                 if context is None:
                     raise ValueError(f"span {span_name!r} has no span context")
                 if event_type not in _EVENT_TYPES:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Protocol
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
@@ -105,9 +104,10 @@ class TracengentSpanExporter(SpanExporter):
         transport: the httpx transport of the default platform client (tests: `MockTransport`).
         stop_event: the event that wakes `platform`'s backoff (the one it was built with); the
             exporter sets it from `interrupt()` and `shutdown()`. The default client gets one.
-        own_agent_only: skip spans stamped with another agent's `gen_ai.agent.id` (several
-            clients for different agents share one provider: each exports its own agent's
-            events, with its own credentials).
+
+    Every span it is given is exported, whatever agent it names (an event's `gen_ai.agent.id`
+    is its wire `agentId`): on a provider several agents' pipelines share, `tracengent`'s
+    router gives each exporter its own agent's spans and every other span to one of them.
 
     Raises:
         TracengentConfigError: when `options` are given and invalid.
@@ -120,10 +120,8 @@ class TracengentSpanExporter(SpanExporter):
         platform: EventPlatform | None = None,
         transport: httpx.BaseTransport | None = None,
         stop_event: threading.Event | None = None,
-        own_agent_only: bool = False,
     ) -> None:
         self._stats = DeliveryStats()
-        self._own_agent_only = own_agent_only
         self._stop = stop_event if stop_event is not None else threading.Event()
         self._shutdown = False
         self._options: TracengentOptions | None
@@ -166,15 +164,6 @@ class TracengentSpanExporter(SpanExporter):
     def configured(self) -> bool:
         """False when the exporter counts events as `not_configured` instead of sending them."""
         return self._platform is not None
-
-    @property
-    def own_agent_id(self) -> str | None:
-        """With `own_agent_only`, the agent whose spans alone are exported; else None (all).
-
-        A span is another agent's, and skipped, when its `gen_ai.agent.id` is set and differs
-        from this id; a span without one is this agent's.
-        """
-        return self._settings.agent_id if self._own_agent_only else None
 
     @property
     def stats(self) -> DeliveryStats:
@@ -240,10 +229,8 @@ class TracengentSpanExporter(SpanExporter):
             entries = list(entries)
         if self._shutdown or self._platform is None:
             return [], [], self._count_unsendable(entries)
-        own_agent = self._settings.agent_id if self._own_agent_only else None
         batch = self._translator.translate(
             entries,
-            own_agent=own_agent,
             max_batch_size=self._max_batch_size,
             max_body_bytes=MAX_BODY_BYTES,
         )
@@ -258,12 +245,9 @@ class TracengentSpanExporter(SpanExporter):
         """Count what a shut-down or not-configured exporter cannot send; how many."""
         after_shutdown = 0
         not_configured = 0
-        own_agent = self._settings.agent_id if self._own_agent_only else None
         for span, attrs in entries:
             kind = classify(attrs, span.kind)
             if kind == NOT_EXPORTED:
-                continue
-            if own_agent is not None and attrs.get(A.GEN_AI_AGENT_ID, own_agent) != own_agent:
                 continue
             if self._shutdown:
                 after_shutdown += 1

@@ -19,7 +19,6 @@ from typing import Final
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
@@ -46,7 +45,6 @@ DEFAULT_EXIT_FLUSH_TIMEOUT_MS: Final = 5000
 """The bound of the flush run at interpreter exit."""
 
 
-_AGENT_ID: Final = A.GEN_AI_AGENT_ID
 _SUCCESS: Final = SpanExportResult.SUCCESS
 
 
@@ -71,12 +69,11 @@ class TracengentSpanProcessor(SpanProcessor):
     """Buffers finished event and trace-root spans and exports them in batches on a worker thread.
 
     Never blocks or raises on the agent's thread: `on_end` skips spans that can be neither an
-    event nor a decision-trace root, and, when the exporter exports its own agent's spans only
-    (`own_agent_id`), spans stamped with another agent's id (that agent's pipeline buffers and
-    counts them); it counts `queue_full` when the bounded buffer is full. `force_flush` and
-    `shutdown` block at most for the timeout they are given, however slowly the platform
-    answers: the worker thread exports, the caller only waits for it. Counters live in `stats`
-    (shared with the exporter).
+    event nor a decision-trace root, whatever agent they name (on a provider several agents'
+    pipelines share, `tracengent`'s router hands each pipeline its own); it counts `queue_full`
+    when the bounded buffer is full. `force_flush` and `shutdown` block at most for the timeout
+    they are given, however slowly the platform answers: the worker thread exports, the caller
+    only waits for it. Counters live in `stats` (shared with the exporter).
 
     Args:
         exporter: the exporter batches are handed to.
@@ -112,9 +109,6 @@ class TracengentSpanProcessor(SpanProcessor):
         self._max_batch_size = _positive("max_batch_size", max_batch_size)
         self._schedule_delay_s = _positive("schedule_delay_ms", schedule_delay_ms) / 1000
         self._exit_flush_timeout_ms = exit_flush_timeout_ms
-        # The exporter's own-agent filter, applied here too: another agent's spans would
-        # otherwise fill this buffer and be counted among this agent's drops.
-        self._own_agent = exporter.own_agent_id
         # Spans of a not-configured exporter are counted at once instead of being buffered.
         self._counting_only = not exporter.configured
         self._closed = False
@@ -174,11 +168,7 @@ class TracengentSpanProcessor(SpanProcessor):
     # span factories that skip such hooks can see it).
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Buffer `span` if it can be an event or a trace root; O(1), never blocks or raises.
-
-        Another agent's span (see `own_agent_id` on the exporter) is skipped before anything is
-        counted: its drops are its own pipeline's.
-        """
+        """Buffer `span` if it can be an event or a trace root; O(1), never blocks or raises."""
         # try/except rather than the `guard` context manager: this runs for every span.
         try:
             # Classified on a plain dict (`attributes_of`: the recorder's spans end with one, the
@@ -188,10 +178,6 @@ class TracengentSpanProcessor(SpanProcessor):
             attrs = attributes_of(span)
             kind = classify(attrs, span.kind)
             if kind == NOT_EXPORTED:
-                return
-            own_agent = self._own_agent
-            # The exporter's rule (`own_agent_id`): a span without an agent id is ours.
-            if own_agent is not None and attrs.get(_AGENT_ID, own_agent) != own_agent:
                 return
             if self._closed:
                 self._stats.add_dropped(DropReason.AFTER_SHUTDOWN)
