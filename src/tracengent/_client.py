@@ -42,7 +42,6 @@ from tracengent._state import (
     attach_to_provider,
     export_settings,
     release_from_provider,
-    scrubbing_key,
 )
 from tracengent._trace import AgentTrace, begin_trace
 from tracengent._version import __version__
@@ -92,10 +91,6 @@ class TracengentClient(GovernanceMethods):
         self._options = options.validate()
         agent_id = self._options.agent_id or ""
         self._platform = PlatformClient(self._options, transport=transport, http=http)
-        scrubber = Scrubber(
-            capture_payloads=self._options.capture_payloads,
-            patterns=tuple(self._options.scrub_patterns),
-        )
         self._closed = False
         self._flushed: bool | None = None
         self._close_lock = threading.Lock()
@@ -119,22 +114,26 @@ class TracengentClient(GovernanceMethods):
             return TracengentSpanProcessor(exporter)
 
         global_provider = otel_trace.get_tracer_provider()
+        scrubber: Scrubber
         if isinstance(global_provider, TracerProvider):
             self._provider = global_provider
             self._owns_provider = False
             self._export, attachment = attach_to_provider(
                 global_provider,
-                scrubbing_key=scrubbing_key(
-                    self._options.capture_payloads, self._options.scrub_patterns
-                ),
-                scrubbing_processor=lambda: ScrubbingProcessor(scrubber),
                 agent_id=agent_id,
                 export_settings=export_settings(self._options, transport, http),
                 export_processor=new_export_processor,
                 capture_payloads=self._options.capture_payloads,
+                scrub_patterns=self._options.scrub_patterns,
             )
+            # The provider's scrubber: the strictest settings of every client on it.
+            scrubber = attachment.scrubber
             context = attachment.context_processor
         else:
+            scrubber = Scrubber(
+                capture_payloads=self._options.capture_payloads,
+                patterns=tuple(self._options.scrub_patterns),
+            )
             self._provider = TracerProvider(resource=Resource.create({SERVICE_NAME: agent_id}))
             self._owns_provider = True
             self._export = new_export_processor()

@@ -117,8 +117,42 @@ class _Unsafe(Exception):
     """A value that cannot be encoded as JSON (so it is dropped)."""
 
 
+def _rules_of(patterns: Iterable[object]) -> tuple[str, ...]:
+    """The rules among `patterns`: stripped, without blanks, non-text values and repeats."""
+    rules: dict[str, None] = {}
+    for pattern in patterns:
+        rule = pattern.strip() if isinstance(pattern, str) else ""
+        if rule:
+            rules[rule] = None
+    return tuple(rules)
+
+
+class _Rules:
+    """One set of configured rules, compiled; never changed (a stricter set replaces it whole).
+
+    The verdict cache belongs to the set: a verdict reached under one set is never read under
+    another, so a name a tightened set masks cannot pass on an older verdict.
+    """
+
+    __slots__ = ("custom_names", "name_cache", "name_regex", "paths", "patterns")
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.patterns = patterns
+        globs = [*DEFAULT_SENSITIVE_NAMES, *(p for p in patterns if not p.startswith("$"))]
+        self.paths: tuple[str, ...] = tuple(p for p in patterns if p.startswith("$"))
+        self.custom_names = len(globs) > len(DEFAULT_SENSITIVE_NAMES)
+        self.name_regex = re.compile(
+            "|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs), re.IGNORECASE
+        )
+        # Attribute names repeat endlessly on the hot path; remember the verdict per name.
+        self.name_cache: dict[str, bool] = {}
+
+
 class Scrubber:
     """Masks sensitive names and JSON paths in payloads and attributes. Thread-safe, never raises.
+
+    A scrubber can be made stricter while in use (`tighten`), never laxer: on a tracer provider
+    several clients share, one scrubber holds the strictest of their settings for every span.
 
     Args:
         capture_payloads: when False, `payload_text` returns None and payload attributes are
@@ -129,32 +163,40 @@ class Scrubber:
 
     def __init__(self, *, capture_payloads: bool = True, patterns: Sequence[str] = ()) -> None:
         self.capture_payloads = capture_payloads
-        globs = list(DEFAULT_SENSITIVE_NAMES)
-        paths: list[str] = []
-        for pattern in patterns:
-            rule = pattern.strip() if isinstance(pattern, str) else ""
-            if not rule:
-                continue
-            (paths if rule.startswith("$") else globs).append(rule)
-        self._paths: tuple[str, ...] = tuple(paths)
-        self._custom_names = len(globs) > len(DEFAULT_SENSITIVE_NAMES)
-        self._name_regex = re.compile(
-            "|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs), re.IGNORECASE
-        )
-        # Attribute names repeat endlessly on the hot path; remember the verdict per name.
-        self._name_cache: dict[str, bool] = {}
+        # Read once per call by whoever needs several of its parts: replaced whole by `tighten`.
+        self._rules = _Rules(_rules_of(patterns))
         self._cache_lock = threading.Lock()
 
     @property
     def paths(self) -> tuple[str, ...]:
         """The configured JSON-path rules (masked in every payload)."""
-        return self._paths
+        return self._rules.paths
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """The configured rules (name globs and JSON paths) beyond the defaults."""
+        return self._rules.patterns
 
     @property
     def custom_names(self) -> bool:
         """Whether name globs beyond the defaults are configured (the defaults match none of
         Tracengent's own attribute names)."""
-        return self._custom_names
+        return self._rules.custom_names
+
+    def tighten(self, *, capture_payloads: bool = True, patterns: Sequence[str] = ()) -> None:
+        """Make the scrubber at least as strict as `capture_payloads` and `patterns` ask.
+
+        Payload capture turned off stays off; rules not configured yet are added to the others.
+        What is being scrubbed right now finishes under the rules it began with; every later
+        call applies the stricter ones. Configuration time only: takes a lock, never raises.
+        """
+        if not capture_payloads:
+            self.capture_payloads = False
+        with self._cache_lock:
+            current = self._rules
+            added = tuple(rule for rule in _rules_of(patterns) if rule not in current.patterns)
+            if added:
+                self._rules = _Rules(current.patterns + added)
 
     def is_sensitive_attribute(self, name: str) -> bool:
         """True when a span attribute named `name` is masked: its name matches a sensitive glob
@@ -169,13 +211,14 @@ class Scrubber:
 
     def is_sensitive_name(self, name: str) -> bool:
         """True when `name` (an attribute or a JSON key) matches a sensitive-name glob."""
-        verdict = self._name_cache.get(name)
+        rules = self._rules
+        verdict = rules.name_cache.get(name)
         if verdict is None:
-            verdict = self._name_regex.fullmatch(name) is not None
+            verdict = rules.name_regex.fullmatch(name) is not None
             with self._cache_lock:
-                if len(self._name_cache) >= _NAME_CACHE_LIMIT:
-                    self._name_cache.clear()
-                self._name_cache[name] = verdict
+                if len(rules.name_cache) >= _NAME_CACHE_LIMIT:
+                    rules.name_cache.clear()
+                rules.name_cache[name] = verdict
         return verdict
 
     def payload_text(self, value: object, *, redact_paths: Sequence[str] = ()) -> str | None:
@@ -205,7 +248,8 @@ class Scrubber:
         if not self.capture_payloads:
             return None, False
         try:
-            if not redact_paths and not self._paths and self._plain(value, 0):
+            rules = self._rules
+            if not redact_paths and not rules.paths and self._plain(value, 0, rules.name_cache):
                 # Nothing to mask, refuse or redact: encoded as the walk's copy would be.
                 written = dumps_finite_by(value)
             else:
@@ -218,15 +262,15 @@ class Scrubber:
             return written
         return None, False
 
-    def _plain(self, value: object, depth: int) -> bool:
+    def _plain(self, value: object, depth: int, verdicts: dict[str, bool]) -> bool:
         """True when `value` needs no work: dicts with known harmless string keys, lists and
         tuples, strings, ints, bools, None and finite floats only (exact types).
 
-        A name not yet judged answers False, so the walk judges (and remembers) it.
+        A name not yet judged answers False, so the walk judges (and remembers) it. `verdicts` is
+        the name cache of the rules the caller read.
         """
         kind = type(value)
         if kind is dict:
-            verdicts = self._name_cache
             items: Iterable[object] = value.values()  # type: ignore[attr-defined]
             for key in value:  # type: ignore[attr-defined]
                 if type(key) is not str or verdicts.get(key, True):
@@ -245,7 +289,7 @@ class Scrubber:
                 if not math.isfinite(item):  # type: ignore[arg-type]
                     return False
                 continue
-            if not self._plain(item, depth + 1):
+            if not self._plain(item, depth + 1, verdicts):
                 return False
         return True
 
@@ -272,7 +316,8 @@ class Scrubber:
             parsed = _decode(value)
             if parsed is _NOT_JSON:
                 return value if utf8_encodable(value) else None
-            if not redact_paths and not self._paths and self._plain(parsed, 0):
+            rules = self._rules
+            if not redact_paths and not rules.paths and self._plain(parsed, 0, rules.name_cache):
                 # Nothing to mask or redact: only the encoding may differ (spaces, escapes).
                 with contextlib.suppress(TypeError):
                     text = orjson.dumps(parsed).decode("utf-8")
@@ -292,7 +337,7 @@ class Scrubber:
 
     def _redacted(self, document: JsonValue, redact_paths: Sequence[str]) -> JsonValue:
         """`document` with the configured JSON paths and `redact_paths` masked."""
-        rules = [*self._paths, *(p for p in redact_paths if isinstance(p, str))]
+        rules = [*self._rules.paths, *(p for p in redact_paths if isinstance(p, str))]
         return redact_value(document, rules) if rules else document
 
     def _safe_copy(self, value: object, depth: int) -> JsonValue:

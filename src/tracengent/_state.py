@@ -3,12 +3,13 @@
 - `CURRENT_TRACE`: the active decision trace (a `ContextVar`, so it flows across `await` and into
   threads started with `contextvars.copy_context()`).
 - The registry of SDK `TracerProviders` we attached our processors to. A provider (the global
-  one, typically) gets our context processor and one `ExportRouter` exactly once however many
-  clients come and go (the SDK cannot remove a processor, so no export processor is added per
-  client), and a scrubbing processor per distinct scrubbing setting. Each agent gets one export
-  pipeline inside the router, shared by the clients for that agent (and zero code's, when it
-  exports that agent) and shut down and taken out of the router when the last of them closes.
-  Providers are never replaced.
+  one, typically) gets our context processor, one scrubbing processor and one `ExportRouter`,
+  exactly once however many clients come and go: the SDK cannot remove a processor, so nothing
+  is added per client. Each agent gets one export pipeline inside the router, shared by the
+  clients for that agent (and zero code's, when it exports that agent) and shut down and taken
+  out of the router when the last of them closes. The provider's one scrubber holds the
+  strictest settings of every client attached (`Scrubber.tighten`), and their recorders scrub
+  with it too. Providers are never replaced.
 
 - The zero-code set-up (`tracengent._zero_code`): the options read from the environment (or the
   problem that kept them from being read), recorded once the SDK is configured, or by the first
@@ -31,6 +32,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tracengent._processors.context import ContextProcessor
 from tracengent._processors.routing import ExportRouter
+from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
 if TYPE_CHECKING:
     from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -46,7 +48,6 @@ __all__ = [
     "export_settings",
     "release_from_provider",
     "reset_for_tests",
-    "scrubbing_key",
     "set_zero_code",
     "zero_code",
     "zero_code_or",
@@ -74,8 +75,8 @@ class ProviderAttachment:
     """What we added to one provider: the shared processors, and the pipelines by agent."""
 
     context_processor: ContextProcessor
-    scrubbing: set[Hashable] = field(default_factory=set)
-    """The scrubbing settings a scrubbing processor on this provider applies already."""
+    scrubber: Scrubber
+    """The scrubber of the provider's one scrubbing processor; the clients' recorders use it."""
     router: ExportRouter | None = None
     """Added with the first pipeline (zero code without an export adds none)."""
     pipelines: dict[str, _Pipeline] = field(default_factory=dict)
@@ -123,35 +124,28 @@ def zero_code_or(read: Callable[[], ZeroCodeState]) -> ZeroCodeState:
         return _zero_code
 
 
-def scrubbing_key(capture_payloads: bool, patterns: Sequence[str]) -> Hashable:
-    """What tells two scrubbing processors apart: a provider needs one per distinct key."""
-    return (capture_payloads, tuple(patterns))
-
-
 def adopt_provider(
     provider: TracerProvider,
     context_processor: ContextProcessor,
+    scrubber: Scrubber,
     *,
-    scrubbing: Hashable,
     router: ExportRouter | None = None,
     agent_id: str | None = None,
     export_settings: Hashable = None,
 ) -> None:
-    """Record that `provider` already has our context processor, a scrubbing processor with the
-    settings `scrubbing` (a `scrubbing_key`) and, when zero code exports, `router` with
-    `agent_id`'s pipeline in it.
+    """Record that `provider` already has our context processor, a scrubbing processor with
+    `scrubber` and, when zero code exports, `router` with `agent_id`'s pipeline in it.
 
     Zero-code configuration adds them itself; clients created later add nothing twice: they
-    put their pipelines in `router`, and a client for `agent_id` shares that pipeline (it
-    stays the default route, and one user is kept for the set-up that made it, so closing a
-    client never shuts it down).
+    tighten `scrubber`, put their pipelines in `router`, and a client for `agent_id` shares
+    that pipeline (it stays the default route, and one user is kept for the set-up that made
+    it, so closing a client never shuts it down).
     """
     with _lock:
         attachment = _attachments.get(provider)
         if attachment is None:
-            attachment = ProviderAttachment(context_processor=context_processor)
+            attachment = ProviderAttachment(context_processor, scrubber)
             _attachments[provider] = attachment
-        attachment.scrubbing.add(scrubbing)
         if router is None or agent_id is None or attachment.router is not None:
             return
         attachment.router = router
@@ -184,40 +178,38 @@ def export_settings(
 def attach_to_provider(
     provider: TracerProvider,
     *,
-    scrubbing_key: Hashable,
-    scrubbing_processor: Callable[[], SpanProcessor],
     agent_id: str,
     export_settings: Hashable,
     export_processor: Callable[[], SpanProcessor],
     capture_payloads: bool = True,
+    scrub_patterns: Sequence[str] = (),
 ) -> tuple[SpanProcessor, ProviderAttachment]:
     """Add our processors to `provider` once; return `agent_id`'s export pipeline and the
-    attachment (its context processor is the client's too).
+    attachment (its context processor and scrubber are the client's too).
 
-    The first attachment adds the context processor and the `ExportRouter`.
-    `scrubbing_processor` is called when no scrubbing processor with the settings
-    `scrubbing_key` is on the provider yet: each client's scrubbing applies to every span of a
-    shared provider, so the strictest of them holds; `capture_payloads=False` also stops the
-    shared context processor taking a root request from GenAI messages. `export_processor` is
-    called only when `agent_id` has no live pipeline on the provider yet; otherwise the client
-    shares it (with the settings it was made with: when `export_settings` differ, one warning
-    says so). Blocks briefly on a lock (configuration time only, never on a span's path).
+    The first attachment adds the context processor, one scrubbing processor and the
+    `ExportRouter`. Every attachment tightens the provider's scrubber to the strictest settings
+    so far (`capture_payloads=False` wins, scrub patterns add up): they hold for every span of
+    the provider, the recorder spans of every client included. `export_processor` is called
+    only when `agent_id` has no live pipeline on the provider yet; otherwise the client shares
+    it (with the settings it was made with: when `export_settings` differ, one warning says
+    so). Blocks briefly on a lock (configuration time only, never on a span's path).
     """
     with _lock:
         attachment = _attachments.get(provider)
         if attachment is None:
-            attachment = ProviderAttachment(context_processor=ContextProcessor())
+            scrubber = Scrubber(capture_payloads=capture_payloads, patterns=scrub_patterns)
+            attachment = ProviderAttachment(ContextProcessor(), scrubber)
             # The context processor first, so the processors after it see the stamped trace ids.
             provider.add_span_processor(attachment.context_processor)
+            # Scrubbing happens in `on_start`; exporters read a span when it ends.
+            provider.add_span_processor(ScrubbingProcessor(scrubber))
             _attachments[provider] = attachment
+        else:
+            attachment.scrubber.tighten(capture_payloads=capture_payloads, patterns=scrub_patterns)
         if not capture_payloads:
             # The strictest client holds: no payload-derived root request on this provider.
             attachment.context_processor.capture_payloads = False
-        if scrubbing_key not in attachment.scrubbing:
-            # Scrubbing happens in `on_start`; every exporter reads a span when it ends, so a
-            # scrubbing processor added after the export router still runs before it.
-            provider.add_span_processor(scrubbing_processor())
-            attachment.scrubbing.add(scrubbing_key)
         if attachment.router is None:
             attachment.router = ExportRouter()
             provider.add_span_processor(attachment.router)

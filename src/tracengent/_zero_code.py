@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -75,8 +74,8 @@ class ZeroCodeSetup:
     problem: str | None
     sampler: Sampler
     context_processor: ContextProcessor
-    scrubbing: Hashable
-    """The `_state.scrubbing_key` of the scrubbing processor among `span_processors`."""
+    scrubber: Scrubber
+    """The scrubber of the scrubbing processor among `span_processors`."""
     span_processors: list[SpanProcessor] = field(default_factory=list)
     export_processors: list[SpanProcessor] = field(default_factory=list)
     router: ExportRouter | None = None
@@ -143,7 +142,7 @@ class ZeroCodeSetup:
         _state.adopt_provider(
             provider,
             self.context_processor,
-            scrubbing=self.scrubbing,
+            self.scrubber,
             router=self.router if exported else None,
             agent_id=options.agent_id if options is not None else None,
             export_settings=_state.export_settings(options) if options is not None else None,
@@ -185,7 +184,7 @@ def configure_from_environment() -> ZeroCodeSetup:
         problem=problem,
         sampler=TracengentSampler(_sampler_from_environment()),
         context_processor=context_processor,
-        scrubbing=_state.scrubbing_key(capture, patterns),
+        scrubber=scrubber,
         span_processors=[context_processor, ScrubbingProcessor(scrubber)],
     )
 

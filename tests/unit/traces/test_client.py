@@ -15,6 +15,7 @@ from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import AgentEvent, LlmCallResult, Money
 from tests.unit.traces.conftest import AGENT_ID, ClientHarness, FakePlatform, platform_options
 from tracengent import TracengentClient, _state
+from tracengent._scrubbing import ScrubbingProcessor
 
 
 def test_invalid_options_raise_config_error(no_global_provider: None) -> None:
@@ -128,7 +129,7 @@ def test_global_sdk_provider_is_attached_once(sdk_global_provider: TracerProvide
 def test_a_later_clients_stricter_scrubbing_applies_on_a_shared_provider(
     sdk_global_provider: TracerProvider,
 ) -> None:
-    """The second client on a provider brings its own scrubbing: its `capture_payloads=False`
+    """The second client on a provider tightens its one scrubber: its `capture_payloads=False`
     and extra patterns hold for every span there, although another client attached first."""
     memory = InMemorySpanExporter()
     sdk_global_provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -139,7 +140,8 @@ def test_a_later_clients_stricter_scrubbing_applies_on_a_shared_provider(
     )
     attachment = _state.attachment_of(sdk_global_provider)
     assert attachment is not None
-    assert len(attachment.scrubbing) == 2
+    assert attachment.scrubber.capture_payloads is False
+    assert attachment.scrubber.patterns == ("*iban*",)
     tracer = sdk_global_provider.get_tracer("app")
     with tracer.start_as_current_span(
         "pay", attributes={A.EVENT_TYPE: "action", A.INPUT: '{"note": "private"}', "iban": "DE00"}
@@ -150,9 +152,11 @@ def test_a_later_clients_stricter_scrubbing_applies_on_a_shared_provider(
     attrs = next(s for s in memory.get_finished_spans() if s.name == "pay").attributes or {}
     assert attrs[A.INPUT] != '{"note": "private"}'
     assert attrs["iban"] != "DE00"
-    # A third client configured as the first adds no scrubbing processor.
+    # A third client configured as the first adds no scrubbing processor, and loosens nothing.
     third = TracengentClient(platform_options(), transport=transport)
-    assert len(attachment.scrubbing) == 2
+    processors = sdk_global_provider._active_span_processor._span_processors
+    assert sum(isinstance(p, ScrubbingProcessor) for p in processors) == 1
+    assert attachment.scrubber.capture_payloads is False
     third.close(timeout=5)
 
 
@@ -178,20 +182,17 @@ def test_application_exporter_sees_the_same_otel_trace(sdk_global_provider: Trac
 def test_adopted_provider_gets_only_an_export_processor(
     sdk_global_provider: TracerProvider,
 ) -> None:
-    """A provider zero-code already equipped keeps its own context processor and, for a client
-    scrubbing alike, its own scrubbing processor: not a second one."""
+    """A provider zero-code already equipped keeps its own context processor and its own
+    scrubbing processor: not a second one."""
     from tracengent._processors import ContextProcessor
-    from tracengent._scrubbing import Scrubber, ScrubbingProcessor
+    from tracengent._scrubbing import Scrubber
 
     options = platform_options()
     context = ContextProcessor()
+    scrubber = Scrubber()
     sdk_global_provider.add_span_processor(context)
-    sdk_global_provider.add_span_processor(ScrubbingProcessor(Scrubber()))
-    _state.adopt_provider(
-        sdk_global_provider,
-        context,
-        scrubbing=_state.scrubbing_key(options.capture_payloads, options.scrub_patterns),
-    )
+    sdk_global_provider.add_span_processor(ScrubbingProcessor(scrubber))
+    _state.adopt_provider(sdk_global_provider, context, scrubber)
     client = TracengentClient(options, transport=httpx.MockTransport(FakePlatform([])))
     attachment = _state.attachment_of(sdk_global_provider)
     assert attachment is not None
