@@ -5,8 +5,10 @@ Which `TracerProvider` records our spans: when the global provider is an SDK `Tr
 `tracengent._state`), so decision traces sit in the application's own traces and exporters; the
 global provider is never replaced. Clients for one agent share its export pipeline there, each
 agent's pipeline sends that agent's spans, and spans of no agent with a pipeline of its own go
-out once, through the default pipeline (`tracengent._processors.routing`). Otherwise the
-client makes a private SDK provider and leaves the global one alone.
+out once, through the default pipeline (`tracengent._processors.routing`). The client's spans
+are sampled by a `TracengentSampler` around the provider's sampler, so the application's sampler
+never drops a decision trace. Otherwise the client makes a private SDK provider and leaves the
+global one alone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
 from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import DeliveryStats
@@ -36,6 +39,11 @@ from opentelemetry.exporter.tracengent.wire import AgentEvent, Money
 from tracengent._client_governance import GovernanceMethods
 from tracengent._processors.context import ContextProcessor
 from tracengent._recording import Recorder
+from tracengent._sampler import (
+    TracengentSampler,
+    sampler_may_drop_decision_spans,
+    with_tracengent_sampling,
+)
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 from tracengent._state import (
     CURRENT_TRACE,
@@ -129,18 +137,23 @@ class TracengentClient(GovernanceMethods):
             # The provider's scrubber: the strictest settings of every client on it.
             scrubber = attachment.scrubber
             context = attachment.context_processor
+            # The application's sampler decides on its own spans only.
+            tracer = with_tracengent_sampling(self._provider.get_tracer(_TRACER_NAME, __version__))
         else:
             scrubber = Scrubber(
                 capture_payloads=self._options.capture_payloads,
                 patterns=tuple(self._options.scrub_patterns),
             )
-            self._provider = TracerProvider(resource=Resource.create({SERVICE_NAME: agent_id}))
+            self._provider = TracerProvider(
+                sampler=_own_provider_sampler(), resource=Resource.create({SERVICE_NAME: agent_id})
+            )
             self._owns_provider = True
             self._export = new_export_processor()
             context = ContextProcessor(capture_payloads=self._options.capture_payloads)
             for processor in (context, ScrubbingProcessor(scrubber), self._export):
                 self._provider.add_span_processor(processor)
-        self._tracer: Tracer = self._provider.get_tracer(_TRACER_NAME, __version__)
+            tracer = self._provider.get_tracer(_TRACER_NAME, __version__)
+        self._tracer: Tracer = tracer
         self._recorder = Recorder(self._tracer, scrubber, agent_id, context)
         self._init_governance(
             self._options,
@@ -386,6 +399,18 @@ class TracengentClient(GovernanceMethods):
     ) -> None:
         """`close()`."""
         self.close()
+
+
+def _own_provider_sampler() -> Sampler:
+    """The sampler of a client's own provider: `OTEL_TRACES_SAMPLER`'s, as the SDK would pick
+    it, inside a `TracengentSampler` when it could drop a span of ours of its own accord.
+
+    The SDK's default (parent-based always-on) is kept as it is: the recorder decides it inline,
+    and on a provider holding only our spans it drops none but those below a parent someone
+    else sampled out.
+    """
+    sampler = _get_from_env_or_default()
+    return TracengentSampler(sampler) if sampler_may_drop_decision_spans(sampler) else sampler
 
 
 def _shutdown_within(processor: SpanProcessor, deadline: float) -> None:

@@ -5,27 +5,42 @@ governance span or a Tracengent event span is always recorded and sampled, and i
 marked (`tracengent=1`); a span whose parent carries that mark is sampled too, so a whole decision
 trace survives even under a ratio sampler. Every other span is the wrapped sampler's call. The mark
 travels in W3C `tracestate`, so a callee's decision trace (an agent-to-agent hop) is kept as well.
+
+A `TracengentClient` on a provider whose sampler is another (the application's own) never
+changes that provider: the client's tracer samples the spans it records with a
+`TracengentSampler` around the provider's sampler (`with_tracengent_sampling`), so its decision
+traces, events and governance spans are recorded whatever the application samples.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    DEFAULT_ON,
     Decision,
     ParentBased,
     Sampler,
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanKind, TraceState, get_current_span
+from opentelemetry.trace import Link, SpanKind, Tracer, TraceState, get_current_span
 from opentelemetry.util.types import Attributes
 
 from opentelemetry.exporter.tracengent import attributes as A
 
-__all__ = ["TRACESTATE_KEY", "TracengentSampler"]
+__all__ = [
+    "TRACESTATE_KEY",
+    "TracengentSampler",
+    "records_every_decision_span",
+    "sampler_may_drop_decision_spans",
+    "with_tracengent_sampling",
+]
 
 TRACESTATE_KEY: Final = "tracengent"
 """The `tracestate` key that marks a trace as holding a decision trace."""
@@ -91,3 +106,84 @@ class TracengentSampler(Sampler):
     def get_description(self) -> str:
         """`TracengentSampler{<delegate>}`."""
         return f"TracengentSampler{{{self._delegate.get_description()}}}"
+
+
+def records_every_decision_span(sampler: Sampler) -> bool:
+    """True when `sampler` never drops a decision-trace span: a `TracengentSampler`, or one
+    that samples every span (always-on). Never raises."""
+    if isinstance(sampler, TracengentSampler):
+        return True
+    return _described_as(sampler, ALWAYS_ON)
+
+
+def sampler_may_drop_decision_spans(sampler: Sampler) -> bool:
+    """True when `sampler` samples spans out of its own accord (a ratio, always-off, a custom
+    one), which drops decision-trace spans an application's tracers start. Never raises.
+
+    False for the SDK's default (parent-based always-on): it samples every new trace and drops
+    only below a parent that was sampled out upstream.
+    """
+    return not (records_every_decision_span(sampler) or _described_as(sampler, DEFAULT_ON))
+
+
+def _described_as(sampler: Sampler, known: Sampler) -> bool:
+    if sampler is known:
+        return True
+    try:
+        return bool(sampler.get_description() == known.get_description())
+    except Exception:  # noqa: BLE001 - a custom sampler's description: unknown means "another"
+        return False
+
+
+def with_tracengent_sampling(tracer: Tracer) -> Tracer:
+    """`tracer`, its spans sampled by a `TracengentSampler` around its own sampler.
+
+    `tracer` itself when it is not an SDK tracer (nothing is recorded) or when its sampler
+    records every decision-trace span already. The provider, its sampler and its other tracers
+    are left as they are.
+    """
+    if not isinstance(tracer, SdkTracer) or records_every_decision_span(tracer.sampler):
+        return tracer
+    return _TracengentSampledTracer(tracer)
+
+
+class _TracengentSampledTracer(SdkTracer):
+    """An SDK tracer whose spans a `TracengentSampler` around its own sampler decides on.
+
+    Everything but the sampler is the wrapped tracer's, read from it each time rather than
+    copied: what its provider changes on it later (the resource after a fork, the tracer
+    configuration) holds here too. For that reason `SdkTracer.__init__` is not called.
+    """
+
+    def __init__(self, tracer: SdkTracer) -> None:
+        self._sampled_tracer = tracer
+        self.sampler = TracengentSampler(tracer.sampler)
+
+    # What a span's start reads every time, as properties: cheaper than `__getattr__`, which
+    # runs only after a failed look-up. Set, they set the wrapped tracer's.
+    @property
+    def resource(self) -> Resource:
+        """The wrapped tracer's resource, as its provider last set it."""
+        return self._sampled_tracer.resource
+
+    @resource.setter
+    def resource(self, resource: Resource) -> None:
+        self._sampled_tracer.resource = resource
+
+    @property
+    def _tracer_config(self) -> Any:
+        # Read by the SDK's `_is_enabled` (SDKs that have one), as the provider last set it.
+        return self._sampled_tracer._tracer_config
+
+    @_tracer_config.setter
+    def _tracer_config(self, config: Any) -> None:
+        self._sampled_tracer._tracer_config = config
+
+    def __getattr__(self, name: str) -> Any:
+        # Only what this object does not hold itself: everything but the sampler. (Read from
+        # `__dict__`: on an instance not initialised, a copy's, it must not call itself.)
+        try:
+            tracer = self.__dict__["_sampled_tracer"]
+        except KeyError:
+            raise AttributeError(name) from None
+        return getattr(tracer, name)

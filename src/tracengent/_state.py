@@ -32,6 +32,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tracengent._processors.context import ContextProcessor
 from tracengent._processors.routing import ExportRouter
+from tracengent._sampler import sampler_may_drop_decision_spans
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
 if TYPE_CHECKING:
@@ -195,6 +196,7 @@ def attach_to_provider(
     it (with the settings it was made with: when `export_settings` differ, one warning says
     so). Blocks briefly on a lock (configuration time only, never on a span's path).
     """
+    droppy_sampler: str | None = None
     with _lock:
         attachment = _attachments.get(provider)
         if attachment is None:
@@ -205,6 +207,8 @@ def attach_to_provider(
             # Scrubbing happens in `on_start`; exporters read a span when it ends.
             provider.add_span_processor(ScrubbingProcessor(scrubber))
             _attachments[provider] = attachment
+            if sampler_may_drop_decision_spans(provider.sampler):
+                droppy_sampler = _description(provider)
         else:
             attachment.scrubber.tighten(capture_payloads=capture_payloads, patterns=scrub_patterns)
         if not capture_payloads:
@@ -229,7 +233,26 @@ def attach_to_provider(
             "environment and tags (one export per agent: nothing is sent twice)",
             agent_id,
         )
+    if droppy_sampler is not None:
+        _LOGGER.warning(
+            "tracengent: the tracer provider's sampler (%s) decides on the spans its own tracers "
+            "start: decision-trace spans among them (an agent framework's invoke_agent root, "
+            "GenAI chat spans, your tracengent.event.type spans) that it samples out are neither "
+            "sent nor counted. Spans the Tracengent client records are always kept. To keep "
+            "them all, wrap your sampler: TracerProvider(sampler=TracengentSampler(<yours>)), "
+            "TracengentSampler from tracengent.distro",
+            droppy_sampler,
+        )
     return pipeline.processor, attachment
+
+
+def _description(provider: TracerProvider) -> str:
+    """The provider's sampler as it describes itself (its class when it cannot)."""
+    sampler = provider.sampler
+    try:
+        return str(sampler.get_description())
+    except Exception:  # noqa: BLE001 - a custom sampler's: only named in a warning
+        return type(sampler).__name__
 
 
 def release_from_provider(provider: TracerProvider, agent_id: str) -> SpanProcessor | None:

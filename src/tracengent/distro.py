@@ -13,6 +13,11 @@ Three OTel entry points live here:
   `OTEL_TRACES_EXPORTER` does not name it.
 - `egress_gate` (`tracengent_egress_gate`) hands the httpx egress instrumentor its gate.
 
+`TracengentSampler` is here too, for an application that builds its own provider: wrapped
+around its sampler (`TracerProvider(sampler=TracengentSampler(ParentBased(TraceIdRatioBased(0.1))))`),
+decision-trace spans its own tracers and instrumentations start are never sampled out. (Spans a
+`TracengentClient` records are kept whatever the provider's sampler.)
+
 Bad or missing settings print one warning and leave the application running: telemetry is off,
 and a governed host (`TRACENGENT_GOVERNED_HOSTS`) is denied unless fail-open was chosen. When
 OTel's own configuration fails (an exporter it cannot load), one warning says so and Tracengent is
@@ -40,8 +45,9 @@ from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import parse_bool, parse_csv
 from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _zero_code
+from tracengent._sampler import TracengentSampler
 
-__all__ = ["TracengentConfigurator", "TracengentDistro", "egress_gate"]
+__all__ = ["TracengentConfigurator", "TracengentDistro", "TracengentSampler", "egress_gate"]
 
 _LOGGER = logging.getLogger("tracengent.distro")
 

@@ -1,12 +1,16 @@
 """Clients on the application's own provider, against the real local platform: what the
-platform stores is every event once, whatever agent a span names."""
+platform stores is every event once, whatever agent a span names and whatever the app samples."""
 
 from __future__ import annotations
 
+import pytest
+from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 import tracengent
 from opentelemetry.exporter.tracengent import attributes as A
+from tracengent import _state
 from tracengent.testing import RunningPlatform
 
 
@@ -70,6 +74,26 @@ def test_spans_of_no_agent_are_stored_once_with_two_agents_clients(
     assert counters["demo-agent"].trace_closes_received == 0
     assert counters["hotel-agent"].events_received == 1
     assert counters["hotel-agent"].trace_closes_received == 1
+
+
+def test_an_application_ratio_sampler_loses_none_of_the_clients_traces(
+    tracengent_platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app samples 0 % of its traces: every decision trace the client records is stored."""
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)))
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", provider)
+    try:
+        client = tracengent.TracengentClient(options(tracengent_platform))
+        for index in range(10):
+            with client.begin_trace(f"request {index}") as trace:
+                trace.step("thinking")
+                trace.track_action("act", lambda: 1)
+        assert client.close(timeout=10)
+    finally:
+        provider.shutdown()
+        _state.reset_for_tests()
+    assert len(tracengent_platform.store.traces()) == 10
+    assert tracengent_platform.store.counters()["demo-agent"].events_received == 20
 
 
 def test_a_client_per_job_adds_nothing_to_the_provider_for_good(
