@@ -212,8 +212,18 @@ class TracengentClient(GovernanceMethods):
     @property
     def dropped_count(self) -> int:
         """Events lost so far: dropped by the export queue or exporter, or never recorded
-        because recording failed or was misused (e.g. `record(None)`)."""
+        because recording failed or was misused (e.g. `record(None)`). Misuse after which the
+        event was still sent is not in it (`misuse_count`)."""
         return self._export_dropped() + self._recorder.guard.failures
+
+    @property
+    def misuse_count(self) -> int:
+        """Calls logged and ignored that lost no event: misuse whose event was still sent (an
+        unknown `complete()` status, a tracked LLM call not returning an `LlmCallResult`, a
+        cost that is not `Money`, an actor id that is not text) and failures of ours after
+        which the event was still sent (or a `close`/`force_flush` step, whose result says
+        what was delivered). Never blocks or raises."""
+        return self._recorder.misuse_guard.failures
 
     @property
     def delivery_stats(self) -> dict[str, int]:
@@ -223,8 +233,10 @@ class TracengentClient(GovernanceMethods):
         reason (`queue_full`, `rejected`, `retries_exhausted`, `unserializable`,
         `after_shutdown`, `shutdown_timeout`, `not_configured`, `agent_disabled`) and
         `recording_failed` (events never recorded: misuse such as `record(None)`, or a failure
-        building the span). `payloads_omitted` is not a drop: events sent without an input,
-        output or attributes value that could not be encoded as JSON. On a shared provider the export pipeline is the agent's, shared
+        building the span). `misuse` and `payloads_omitted` are not drops: `misuse` counts
+        calls logged and ignored whose event was still sent (`misuse_count`),
+        `payloads_omitted` events sent without an input, output or attributes value that could
+        not be encoded as JSON. On a shared provider the export pipeline is the agent's, shared
         with other clients for the same agent (see the module doc); its counters are then
         theirs too. Never blocks or raises.
         """
@@ -234,6 +246,7 @@ class TracengentClient(GovernanceMethods):
             snapshot = {"delivered": stats.delivered, "traces_closed": stats.traces_closed}
             snapshot.update(stats.dropped_by_reason())
         snapshot["recording_failed"] = self._recorder.guard.failures
+        snapshot["misuse"] = self._recorder.misuse_guard.failures
         snapshot["payloads_omitted"] = self._recorder.payload_guard.failures
         return snapshot
 
@@ -316,7 +329,7 @@ class TracengentClient(GovernanceMethods):
                 return self._provider.force_flush(timeout_ms)
             return self._export.force_flush(timeout_ms)
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
-            self._recorder.guard.failed("force_flush", exc)
+            self._recorder.misuse_guard.failed("force_flush", exc)
             return False
 
     def close(self, timeout: float = 5.0) -> bool:
@@ -350,11 +363,11 @@ class TracengentClient(GovernanceMethods):
                 if last_user is not None:
                     _shutdown_within(last_user, deadline)
         except Exception as exc:  # noqa: BLE001 - close never raises
-            self._recorder.guard.failed("close", exc)
+            self._recorder.misuse_guard.failed("close", exc)
         try:
             self._platform.close()
         except Exception as exc:  # noqa: BLE001 - close never raises
-            self._recorder.guard.failed("closing the platform client", exc)
+            self._recorder.misuse_guard.failed("closing the platform client", exc)
         # Flushed means delivered: events the exporter gave up on during the flush count too.
         flushed = flushed and self._export_dropped() == dropped_before
         self._flushed = flushed
@@ -371,7 +384,7 @@ class TracengentClient(GovernanceMethods):
         try:
             await self._aclose_governance()
         except Exception as exc:  # noqa: BLE001 - close never raises
-            self._recorder.guard.failed("closing the async platform client", exc)
+            self._recorder.misuse_guard.failed("closing the async platform client", exc)
         return flushed
 
     async def __aenter__(self) -> TracengentClient:

@@ -159,6 +159,9 @@ class Recorder:
         self.recording = not isinstance(tracer, NoOpTracer)
         # Payloads left out of an event that was still recorded (see `payload`).
         self.payload_guard = TelemetryGuard()
+        # Misuse, and failures, after which the event was still recorded (an unknown status, an
+        # LLM call without its `LlmCallResult`): apart, so `guard` counts lost events only.
+        self.misuse_guard = TelemetryGuard()
         self.llm_authorizer: LlmAuthorizer | None = None
         self._context = context
         self._direct = DirectSpans.for_tracer(tracer, context)
@@ -286,7 +289,7 @@ class Recorder:
             self.payload(attrs, A.INPUT, input, redact_paths)
             cost_attributes(attrs, cost)
         except Exception as exc:  # noqa: BLE001 - the event is recorded without them
-            self.guard.failed("building attributes", exc)
+            self.misuse_guard.failed("building attributes", exc)
         return attrs
 
     def instant(self, name: str, attrs: Attributes, parent: Context | None) -> None:
@@ -383,7 +386,7 @@ class Recorder:
             if isinstance(result, LlmCallResult):
                 value = result.value
             else:
-                self.guard.failed(
+                self.misuse_guard.failed(
                     "track_llm_call", f"expected an LlmCallResult, got {type(result).__name__}"
                 )
         if active is None:
@@ -414,8 +417,8 @@ class Recorder:
                 active.span.set_attribute(*attrs.popitem())
             elif attrs:
                 active.span.set_attributes(attrs)
-        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
-            self.guard.failed("recording a span's outcome", exc)
+        except Exception as exc:  # noqa: BLE001 - the span still ends (below): not lost
+            self.misuse_guard.failed("recording a span's outcome", exc)
         # Ended whatever happened above: a span left open would never be exported.
         try:
             active.span.end()

@@ -84,7 +84,7 @@ def begin_trace(
         if isinstance(actor, str):
             attrs[A.ACTOR_USER_ID] = actor
         else:
-            recorder.guard.failed(
+            recorder.misuse_guard.failed(
                 "begin_trace",
                 f"actor_user_id must be a string, got {type(actor).__name__}: the trace has no actor",
             )
@@ -170,7 +170,7 @@ class AgentTrace:
         try:
             self._entered.append((otel_context.attach(self._root_context), CURRENT_TRACE.set(self)))
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
-            self._recorder.guard.failed("entering a trace", exc)
+            self._recorder.misuse_guard.failed("entering a trace", exc)
         return self
 
     def __exit__(
@@ -186,7 +186,7 @@ class AgentTrace:
                 CURRENT_TRACE.reset(trace_token)
                 otel_context.detach(otel_token)
         except Exception as problem:  # noqa: BLE001 - e.g. exited in another context
-            self._recorder.guard.failed("leaving a trace", problem)
+            self._recorder.misuse_guard.failed("leaving a trace", problem)
         if exc is not None:
             self._end(A.TraceStatuses.FAILED, None, exc)
         else:
@@ -380,7 +380,7 @@ class AgentTrace:
         """
         resolved = _TRACE_STATUS_ALIASES.get(status) if isinstance(status, str) else None
         if resolved is None:
-            self._recorder.guard.failed("complete", f"unknown trace status {status!r}")
+            self._recorder.misuse_guard.failed("complete", f"unknown trace status {status!r}")
         self._end(resolved, summary, None)
 
     def close(self) -> None:

@@ -89,7 +89,7 @@ def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | No
             # The context `open` made current, handed over: not looked up again (twice).
             propagate.inject(request.headers, context=active.context)
         except Exception as exc:  # noqa: BLE001 - the request goes out without the header
-            recorder.guard.failed("injecting traceparent", exc)
+            recorder.misuse_guard.failed("injecting traceparent", exc)
     return active
 
 

@@ -35,7 +35,8 @@ from tracengent import AgentEvent, EventTypes, TracengentClient
 
 from .conftest import ROWS, ScenarioRow, chaos_options
 
-COUNTERS = ("delivered", "traces_closed", "payloads_omitted")
+# Not drops: `misuse` counts calls ignored whose event was still sent.
+COUNTERS = ("delivered", "traces_closed", "payloads_omitted", "misuse")
 
 
 def storm(seconds: float, status: int = 503) -> Script:

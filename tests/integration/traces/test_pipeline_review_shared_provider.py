@@ -110,3 +110,20 @@ def test_a_client_per_job_adds_nothing_to_the_provider_for_good(
         assert client.flushed
     assert len(app_provider._active_span_processor._span_processors) == 3
     assert len(tracengent_platform.store.traces()) == 30
+
+
+def test_misuse_whose_event_is_sent_is_no_drop(
+    tracengent_platform: RunningPlatform, no_global_provider: None
+) -> None:
+    """An unknown `complete()` status, an LLM call returning no `LlmCallResult` and a cost that
+    is not `Money`: every event and the close are stored; counted `misuse`, not dropped."""
+    client = tracengent.TracengentClient(options(tracengent_platform))
+    with client.begin_trace("misused") as trace:
+        trace.track_llm_call("plain", lambda: "text")  # type: ignore[arg-type, return-value]
+        trace.track_action("priced", lambda: 1, cost=42)  # type: ignore[arg-type]
+        trace.complete("done")
+    assert client.close(timeout=10)
+    (stored,) = tracengent_platform.store.traces()
+    assert [e.body["name"] for e in stored.events] == ["plain", "priced"]
+    assert (client.dropped_count, client.delivery_stats["recording_failed"]) == (0, 0)
+    assert client.misuse_count == client.delivery_stats["misuse"] == 3

@@ -148,11 +148,11 @@ def test_a_datetime_occurred_at_is_recorded_as_the_contract_says(harness: Harnes
 
 
 def test_a_trace_actor_that_is_not_text_is_counted_not_sent_silently(harness: Harness) -> None:
-    """`begin_trace(actor_user_id=42)`: no actor, one failure counted."""
+    """`begin_trace(actor_user_id=42)`: no actor, one misuse counted (no event is lost)."""
     with harness.begin(actor_user_id=42) as trace:  # type: ignore[arg-type]
         trace.step("s")
     assert harness.attr("s", A.ACTOR_USER_ID) is None
-    assert harness.recorder.guard.failures == 1
+    assert (harness.recorder.misuse_guard.failures, harness.recorder.guard.failures) == (1, 0)
 
 
 # --- the recorder's fast span path cleans as the SDK does --------------------------------------
