@@ -53,6 +53,7 @@ from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._payloads import utf8_encodable
+from opentelemetry.exporter.tracengent._url_redaction import SENSITIVE_NAME_GLOBS
 from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonValue,
     dumps_finite,
@@ -66,27 +67,9 @@ __all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor"]
 
 _logger = logging.getLogger("tracengent.scrubbing")
 
-DEFAULT_SENSITIVE_NAMES: Final = (
-    "*password*",
-    "*passwd*",
-    "*secret*",
-    "*api_key*",
-    "*api-key*",
-    "*apikey*",
-    "*authorization*",
-    "*cookie*",
-    "*access_token*",
-    "*access-token*",
-    "*accesstoken*",
-    "*refresh_token*",
-    "*refresh-token*",
-    "*refreshtoken*",
-    "*private_key*",
-    "*card_number*",
-    "*card-number*",
-    "*cardnumber*",
-)
-"""Name globs that are always masked, whatever else is configured."""
+DEFAULT_SENSITIVE_NAMES: Final = SENSITIVE_NAME_GLOBS
+"""Name globs that are always masked, whatever else is configured (one list with the exporter's,
+which masks the same names in recorded URLs' query strings)."""
 
 # The attributes that say what a span is and where its event belongs: a name glob never masks
 # them (`*id*` would otherwise turn every event's trace id into the mask, and the platform could
