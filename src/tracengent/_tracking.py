@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._url_redaction import REDACTED, SIGNATURE_PARAMETERS
+from tracengent._direct_spans import RecordedAttributes
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
 from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
@@ -65,15 +66,18 @@ def request_event(
     host = url.host
     method = request.method
     name = f"{method} {host}{url.path}"
-    return name, {
-        A.EVENT_TYPE: A.EventTypes.TOOL_CALL,
-        # 0.1.0 names the event by host without port; the exporter's own HTTP naming keeps it.
-        A.EVENT_NAME: name,
-        A.TRACKED: True,
-        A.HTTP_REQUEST_METHOD: method,
-        A.URL_FULL: _safe_url(url, scrubber),
-        A.SERVER_ADDRESS: host,
-    }
+    # Recorder-built text (httpx's decoded URL parts): its span skips the agent-value check.
+    return name, RecordedAttributes(
+        {
+            A.EVENT_TYPE: A.EventTypes.TOOL_CALL,
+            # 0.1.0 names the event by host without port; the exporter's own HTTP naming keeps it.
+            A.EVENT_NAME: name,
+            A.TRACKED: True,
+            A.HTTP_REQUEST_METHOD: method,
+            A.URL_FULL: _safe_url(url, scrubber),
+            A.SERVER_ADDRESS: host,
+        }
+    )
 
 
 def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | None:
