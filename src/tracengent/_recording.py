@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
@@ -34,6 +35,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.wire import (
+    Actor,
     AgentEvent,
     AuthDecision,
     LlmCallResult,
@@ -102,14 +104,41 @@ class ActiveSpan:
         self.trace_token = trace_token
 
 
-def cost_attributes(attrs: Attributes, cost: Money | None) -> None:
-    """Add a cost's amount and currency."""
-    if cost is not None:
-        attrs[A.COST_AMOUNT] = float(cost.amount)
-        attrs[A.COST_CURRENCY] = cost.currency
-        if cost.__class__ is not Money and attrs.__class__ is RecordedAttributes:
-            # A look-alike's currency is not checked text, as a `Money`'s is.
-            attrs.agent_values = True
+def cost_attributes(attrs: Attributes, cost: Money | None, misuse: TelemetryGuard) -> None:
+    """Add a cost's amount and currency, or neither when the cost cannot be sent as it is.
+
+    Sendable: a `bool`-free amount that `float()` reads as a finite number, and a currency that
+    is text, not blank (an `Enum` member stands for its value, as in `Money`). Anything else (a
+    `Money` holding what its constructor kept as given, a look-alike, a float given as the cost)
+    leaves the cost out, never a wrong one (the wire's default currency is USD): the event is
+    still recorded, and the misuse counted in `misuse`. Never raises.
+    """
+    if cost is None:
+        return
+    try:
+        amount: object = cost.amount
+        currency: object = cost.currency
+        if currency.__class__ is not str:
+            if isinstance(currency, Enum):
+                currency = currency.value
+            if isinstance(currency, str):
+                # `str.__str__`, not `str()`: a str-mixin enum's `__str__` may be its member name.
+                currency = str.__str__(currency)
+        if not (currency.__class__ is str and currency.strip()):
+            raise ValueError(f"currency must be an ISO 4217 code, got {currency!r}")
+        if amount.__class__ is float:
+            number = amount
+        elif isinstance(amount, bool):
+            raise ValueError(f"amount must be a number, got {amount!r}")
+        else:
+            number = float(amount)  # type: ignore[arg-type]
+        if not math.isfinite(number):
+            raise ValueError(f"amount must be a finite number, got {amount!r}")
+    except Exception as exc:  # noqa: BLE001 - the event is recorded without its cost
+        misuse.failed("recording a cost", f"{exc} (the event is sent without its cost)")
+        return
+    attrs[A.COST_AMOUNT] = number
+    attrs[A.COST_CURRENCY] = currency
 
 
 _LLM_CALL = "llm:call"
@@ -220,7 +249,8 @@ class Recorder:
         The event's text fields go in as the agent built them. When one is not a `str` (a UUID
         id, an enum status), `agent_values` is set: its span checks every value as it starts
         and cleans, as the SDK's span does, what is not a plain scalar. The other fields are
-        made here (numbers, tags, payload texts) or were checked (`Money`, `Actor`).
+        made here (numbers, tags, payload texts) or checked here (a cost, an actor: when one cannot
+        be sent it is left out, counted in `misuse_guard`).
         """
         kind, status = event.type, event.status
         attrs = RecordedAttributes({A.EVENT_TYPE: kind, A.EVENT_STATUS: status})
@@ -247,15 +277,23 @@ class Recorder:
         if event.parent_event_id:
             attrs[A.EVENT_PARENT_ID] = event.parent_event_id
             texts = texts and event.parent_event_id.__class__ is str
-        cost_attributes(attrs, event.cost)
+        cost_attributes(attrs, event.cost, self.misuse_guard)
         if event.usage is not None:
             attrs[A.USAGE_TOKENS] = int(event.usage.tokens)
             if event.usage.model:
                 attrs[A.USAGE_MODEL] = event.usage.model
                 texts = texts and event.usage.model.__class__ is str
         if event.actor is not None:
-            attrs[A.ACTOR_USER_ID] = event.actor.user_id
-            texts = texts and event.actor.user_id.__class__ is str
+            user_id: object = event.actor.user_id
+            if user_id.__class__ is not str:
+                # What `Actor` converts (a number's text), for a look-alike too.
+                user_id = Actor(user_id).user_id  # type: ignore[arg-type]
+            if user_id.__class__ is str and user_id.strip():
+                attrs[A.ACTOR_USER_ID] = user_id
+            else:
+                self.misuse_guard.failed(
+                    "record", f"actor user_id must be text, got {user_id!r}: the event has no actor"
+                )
         self.payload(attrs, A.INPUT, event.input, redact_paths)
         self.payload(attrs, A.OUTPUT, event.output, redact_paths)
         self.payload(attrs, A.ATTRIBUTES, event.attributes, redact_paths)
@@ -287,7 +325,7 @@ class Recorder:
         attrs: Attributes = RecordedAttributes({A.EVENT_TYPE: event_type})
         try:
             self.payload(attrs, A.INPUT, input, redact_paths)
-            cost_attributes(attrs, cost)
+            cost_attributes(attrs, cost, self.misuse_guard)
         except Exception as exc:  # noqa: BLE001 - the event is recorded without them
             self.misuse_guard.failed("building attributes", exc)
         return attrs
@@ -405,7 +443,7 @@ class Recorder:
                     )
                 if result.model:
                     attrs[A.USAGE_MODEL] = result.model
-                cost_attributes(attrs, result.cost)
+                cost_attributes(attrs, result.cost, self.misuse_guard)
             redact_paths = trace.redact_fields if trace is not None else ()
             self.payload(attrs, A.OUTPUT, value, redact_paths)
             if attrs.json_texts and active.span.__class__ is EventSpan:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -30,7 +30,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, set_span_in_context
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.ids import trace_id_for
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
-from opentelemetry.exporter.tracengent.wire import AgentEvent, LlmCallResult, Money
+from opentelemetry.exporter.tracengent.wire import Actor, AgentEvent, LlmCallResult, Money
 from tracengent._direct_spans import RecordedAttributes
 from tracengent._recording import (
     Attributes,
@@ -71,8 +71,9 @@ def begin_trace(
 ) -> AgentTrace:
     """Start a decision trace's root span (a child of the current span, if any). Never raises.
 
-    An `actor_user_id` that is not text is left out, logged and counted (the wire's actor is a
-    string `userId`; any other value would be dropped from every event, silently).
+    An `actor_user_id` that is a number (not a `bool`) stands for its text, as in `Actor`; any
+    other value that is not text is left out, logged and counted as misuse (the wire's actor is
+    a string `userId`; such a value would be dropped from every event, silently).
     """
     attrs: Attributes = {
         A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT,
@@ -81,6 +82,9 @@ def begin_trace(
     }
     actor: object = actor_user_id
     if actor:
+        if actor.__class__ is not str:
+            # What `Actor` converts: a number (an `int` database id) stands for its text.
+            actor = cast("object", Actor(actor).user_id)  # type: ignore[arg-type]
         if isinstance(actor, str):
             attrs[A.ACTOR_USER_ID] = actor
         else:

@@ -57,9 +57,10 @@ def test_misuse_whose_event_is_delivered_is_no_drop(
 
 
 def test_an_actor_id_that_is_not_text_loses_no_event(client_harness: ClientHarness) -> None:
-    """`begin_trace(actor_user_id=7)`: the trace goes out without an actor, counted as misuse."""
+    """`begin_trace(actor_user_id=["u-7"])`: the trace goes out without an actor, counted as
+    misuse (a number stands for its text, as in `Actor`)."""
     client = client_harness.client
-    with client.begin_trace("t", actor_user_id=7) as trace:  # type: ignore[arg-type]
+    with client.begin_trace("t", actor_user_id=["u-7"]) as trace:  # type: ignore[arg-type]
         trace.step("s")
     assert client.close(timeout=10)
     assert [e["name"] for e in client_harness.platform.events()] == ["s"]

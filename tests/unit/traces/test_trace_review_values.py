@@ -1,8 +1,10 @@
-"""Values the agent hands over are checked where they are made, or cleaned as the SDK cleans them.
+"""Values the agent hands over are checked when recorded, or cleaned as the SDK cleans them.
 
-`Money` and `Actor` refuse what the wire cannot carry (raising at construction, where the mistake
-is); the recorder's fast span path cleans attribute values that are not plain scalars exactly as
-the SDK's own span does, so processors and exporters never see raw objects.
+`Money` and `Actor` convert what reads one way only (numeric text, a number's text) and never
+raise (0.1.0 accepted any values); what the wire cannot carry is left out of the event when it
+is recorded, counted as misuse. The recorder's fast span path cleans attribute values that are
+not plain scalars exactly as the SDK's own span does, so processors and exporters never see raw
+objects.
 """
 
 from __future__ import annotations
@@ -43,31 +45,34 @@ class _Numbered(enum.Enum):
 
 
 @pytest.mark.parametrize(
-    ("amount", "currency", "error", "says"),
+    ("amount", "currency"),
     [
-        (120, None, TypeError, "currency must be a string"),
-        (120, 978, TypeError, "currency must be a string"),
-        (120, _Numbered.EUR, TypeError, "currency must be a string"),
-        (120, "", ValueError, "currency must not be empty"),
-        (120, "  ", ValueError, "currency must not be empty"),
-        ("abc", "USD", TypeError, "amount must be a number"),
-        ("12.5", "USD", TypeError, "amount must be a number"),
-        (None, "USD", TypeError, "amount must be a number"),
-        (True, "USD", TypeError, "amount must be a number"),
-        (math.nan, "USD", ValueError, "amount must be a finite number"),
-        (-math.inf, "USD", ValueError, "amount must be a finite number"),
-        (Decimal("NaN"), "USD", ValueError, "amount must be a finite number"),
-        pytest.param(
-            10**400, "USD", ValueError, "amount must be a finite number", id="beyond-float-range"
-        ),
+        (120, None),
+        (120, 978),
+        (120, _Numbered.EUR),
+        (120, ""),
+        (120, "  "),
+        ("abc", "USD"),
+        (None, "USD"),
+        (True, "USD"),
+        (math.nan, "USD"),
+        (-math.inf, "USD"),
+        (Decimal("NaN"), "USD"),
+        pytest.param(10**400, "USD", id="beyond-float-range"),
     ],
 )
-def test_money_refuses_what_the_wire_cannot_carry(
-    amount: object, currency: object, error: type[Exception], says: str
+def test_money_keeps_what_the_wire_cannot_carry_without_raising(
+    amount: object, currency: object, harness: Harness
 ) -> None:
-    """A missing or non-text currency, a non-number or non-finite amount raise, saying which."""
-    with pytest.raises(error, match=f"Money {says}"):
-        Money(amount, currency)  # type: ignore[arg-type]
+    """A missing or non-text currency, a non-number or non-finite amount: accepted as in 0.1.0
+    (telemetry never raises into the agent); the event goes out without its cost, counted as
+    misuse, never with a wrong one."""
+    money = Money(amount, currency)  # type: ignore[arg-type]
+    with harness.begin() as trace:
+        trace.record(AgentEvent("priced", "action", cost=money))
+    assert harness.attr("priced", A.COST_AMOUNT) is None
+    assert harness.attr("priced", A.COST_CURRENCY) is None
+    assert (harness.recorder.misuse_guard.failures, harness.recorder.guard.failures) == (1, 0)
 
 
 @pytest.mark.parametrize(
@@ -81,10 +86,13 @@ def test_money_refuses_what_the_wire_cannot_carry(
         (Money(Fraction(1, 4), "USD"), Fraction(1, 4), "USD"),  # type: ignore[arg-type]
         (Money.eur(2), 2, "EUR"),
         (Money.usd(1.5), 1.5, "USD"),
+        # Text that reads as a finite number is that number, as 0.1.0 sent it.
+        (Money("12.50"), 12.5, "USD"),  # type: ignore[arg-type]
     ],
 )
 def test_money_keeps_the_0_1_0_forms(money: Money, amount: object, currency: str) -> None:
-    """Ints, floats, Decimals and other real numbers, with a currency code, are kept as given."""
+    """Ints, floats, Decimals and other real numbers, with a currency code, are kept as given;
+    numeric text is converted to its number."""
     assert money.amount == amount
     assert type(money.amount) is type(amount)
     assert money.currency == currency
@@ -112,13 +120,25 @@ def test_an_enum_currency_reaches_the_platform_as_its_code(client_harness: Clien
 # --- Actor and AgentEvent ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("user_id", "error"), [(42, TypeError), (None, TypeError), ("", ValueError), (" ", ValueError)]
-)
-def test_actor_refuses_a_user_id_that_is_not_text(user_id: object, error: type[Exception]) -> None:
-    """An actor the wire would drop (its `userId` must be text) raises at construction."""
-    with pytest.raises(error, match="Actor user_id"):
-        Actor(user_id)  # type: ignore[arg-type]
+@pytest.mark.parametrize("user_id", [None, "", " ", True, math.nan, object()])
+def test_an_actor_the_wire_cannot_carry_is_left_out_counted(
+    user_id: object, harness: Harness
+) -> None:
+    """An actor whose `userId` cannot be text is accepted as in 0.1.0 (no raise); the event goes
+    out without it, counted as misuse."""
+    actor = Actor(user_id)  # type: ignore[arg-type]
+    with harness.begin() as trace:
+        trace.record(AgentEvent("acted", "action", actor=actor))
+    assert harness.attr("acted", A.ACTOR_USER_ID) is None
+    assert (harness.recorder.misuse_guard.failures, harness.recorder.guard.failures) == (1, 0)
+
+
+@pytest.mark.parametrize(("user_id", "text"), [(42, "42"), (Decimal("7"), "7"), (2.5, "2.5")])
+def test_a_number_user_id_stands_for_its_text(user_id: object, text: str) -> None:
+    """An `int` database id (or another finite number, not a `bool`) is its text."""
+    actor = Actor(user_id)  # type: ignore[arg-type]
+    assert actor.user_id == text
+    assert actor == Actor(text)
 
 
 def test_a_str_subclass_user_id_is_kept_as_plain_text() -> None:
@@ -148,11 +168,19 @@ def test_a_datetime_occurred_at_is_recorded_as_the_contract_says(harness: Harnes
 
 
 def test_a_trace_actor_that_is_not_text_is_counted_not_sent_silently(harness: Harness) -> None:
-    """`begin_trace(actor_user_id=42)`: no actor, one misuse counted (no event is lost)."""
-    with harness.begin(actor_user_id=42) as trace:  # type: ignore[arg-type]
+    """`begin_trace(actor_user_id=[...])`: no actor, one misuse counted (no event is lost)."""
+    with harness.begin(actor_user_id=["u-42"]) as trace:  # type: ignore[arg-type]
         trace.step("s")
     assert harness.attr("s", A.ACTOR_USER_ID) is None
     assert (harness.recorder.misuse_guard.failures, harness.recorder.guard.failures) == (1, 0)
+
+
+def test_a_trace_actor_number_stands_for_its_text(harness: Harness) -> None:
+    """`begin_trace(actor_user_id=42)` (an `int` database id): the actor is `"42"`, as in `Actor`."""
+    with harness.begin(actor_user_id=42) as trace:  # type: ignore[arg-type]
+        trace.step("s")
+    assert harness.attr("s", A.ACTOR_USER_ID) == "42"
+    assert harness.recorder.misuse_guard.failures == 0
 
 
 # --- the recorder's fast span path cleans as the SDK does --------------------------------------
@@ -245,9 +273,9 @@ def test_recorded_event_with_objects_reaches_exporters_as_text(harness: Harness)
             assert type(value) in {str, bool, int, float, tuple}, (span.name, value)
 
 
-def test_a_cost_that_is_not_money_is_cleaned_as_the_sdk_does(harness: Harness) -> None:
-    """A look-alike cost (not a `Money`, so unchecked) has its currency cleaned as an SDK span
-    would clean it: an object never reaches exporters as it is."""
+def test_a_cost_that_is_not_money_is_checked_as_money_is(harness: Harness) -> None:
+    """A look-alike cost (not a `Money`) is checked as a `Money` is when recorded: an enum
+    currency stands for its value, and an object never reaches exporters as it is."""
 
     class _LookAlike:
         amount = 5
@@ -255,5 +283,5 @@ def test_a_cost_that_is_not_money_is_cleaned_as_the_sdk_does(harness: Harness) -
 
     with harness.begin() as trace:
         trace.track_action("act", lambda: 1, cost=_LookAlike())  # type: ignore[arg-type]
-    assert harness.attr("act", A.COST_CURRENCY) == str(_Currency.EUR)
+    assert harness.attr("act", A.COST_CURRENCY) == "EUR"
     assert harness.attr("act", A.COST_AMOUNT) == 5.0

@@ -62,57 +62,69 @@ def merge_tags(
     return merged
 
 
-def _required_text(value: object, what: str) -> str:
-    """`value` as a plain `str` (a `str` subclass's text), checked to be text that is not blank.
+def _number_in_text(text: str) -> float | None:
+    """The finite number `text` reads as (`"12.50"` is 12.5), or None."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
-    Raises:
-        TypeError: `value` is not text.
-        ValueError: `value` is empty or only whitespace.
-    """
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a string, got {type(value).__name__}: {value!r}")
-    if not value.strip():
-        raise ValueError(f"{what} must not be empty, got {value!r}")
-    # `str.__str__`, not `str()`: a str-mixin enum's `__str__` may be its member name.
-    return value if type(value) is str else str.__str__(value)
+
+def _user_id_text(user_id: object) -> object:
+    """`user_id` as plain text when it is text or a finite number (not a `bool`), else as given."""
+    if isinstance(user_id, str):
+        # `str.__str__`, not `str()`: a str-mixin enum's `__str__` may be its member name.
+        return user_id if type(user_id) is str else str.__str__(user_id)
+    if isinstance(user_id, bool):
+        return user_id
+    if isinstance(user_id, int):
+        return str(user_id)
+    if not isinstance(user_id, (Real, Decimal)):
+        return user_id
+    try:
+        finite = math.isfinite(float(user_id))
+    except (OverflowError, ValueError):  # beyond the float range; a signalling Decimal NaN
+        finite = False
+    return str(user_id) if finite else user_id
 
 
 @dataclass(frozen=True)
 class Money:
     """An amount of money.
 
+    The constructor never raises: 0.1.0 accepted any values, and telemetry never takes the agent
+    down. What can be read one way only is converted; anything else is kept as given, and an
+    event carrying such a `Money` is recorded without its cost (logged, and counted in the
+    client's `misuse_count`), never with a wrong one.
+
     Attributes:
         amount: a finite number: `int`, `float`, `decimal.Decimal` or another `numbers.Real`
-            (not a `bool`), kept as given.
-        currency: an ISO 4217 code (`"EUR"`), text that is not blank. An `Enum` member whose
-            value is such text (a `StrEnum` of currencies, say) stands for its value.
-
-    Raises:
-        TypeError: `amount` is not a number, or `currency` is not text (nor such an enum).
-        ValueError: `amount` is NaN, infinite or beyond the float range, or `currency` is blank.
+            (not a `bool`), kept as given. Text that reads as a finite number (`"12.50"`) is
+            converted to that number, a `float`, as 0.1.0 sent it. Not sendable: NaN, infinite
+            or beyond the float range, a `bool`, other text, `None` or any other object.
+        currency: an ISO 4217 code (`"EUR"`), text that is not blank, kept as plain `str`. An
+            `Enum` member whose value is such text (a `StrEnum` of currencies, say) stands for
+            its value. Not sendable: blank text, `None` or any other object (the cost would
+            otherwise go out in USD, the wire's default).
     """
 
     amount: float
     currency: str = "USD"
 
     def __post_init__(self) -> None:
-        # Checked here, where the mistake is made: later the event would go out without its
-        # cost or in the wrong currency (USD), silently.
         amount: object = self.amount
-        if isinstance(amount, bool) or not isinstance(amount, (Real, Decimal)):
-            raise TypeError(
-                f"Money amount must be a number, got {type(amount).__name__}: {amount!r}"
-            )
-        try:
-            finite = math.isfinite(float(amount))
-        except OverflowError:  # an int beyond the float range
-            finite = False
-        if not finite:
-            raise ValueError(f"Money amount must be a finite number, got {amount!r}")
+        if isinstance(amount, str):
+            number = _number_in_text(amount)
+            if number is not None:
+                object.__setattr__(self, "amount", number)
         currency: object = self.currency
         if isinstance(currency, Enum):
             currency = currency.value
-        object.__setattr__(self, "currency", _required_text(currency, "Money currency"))
+        if isinstance(currency, str) and type(currency) is not str:
+            # `str.__str__`, not `str()`: a str-mixin enum's `__str__` may be its member name.
+            currency = str.__str__(currency)
+        object.__setattr__(self, "currency", currency)
 
     @classmethod
     def eur(cls, amount: float) -> Money:
@@ -148,15 +160,17 @@ class Usage:
 class Actor:
     """The end user an agent acts for.
 
-    Raises:
-        TypeError: `user_id` is not text (the event would go out without its actor).
-        ValueError: `user_id` is empty or only whitespace.
+    The constructor never raises (0.1.0 accepted any value). `user_id` is text, kept as plain
+    `str`; a finite number (not a `bool`: an `int` database id, say) stands for its text
+    (`Actor(42)` is `Actor("42")`). Any other value (empty or blank text, `None`, a `bool`, NaN,
+    another object) is kept as given, and an event carrying such an actor is recorded without it (logged, and
+    counted in the client's `misuse_count`).
     """
 
     user_id: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "user_id", _required_text(self.user_id, "Actor user_id"))
+        object.__setattr__(self, "user_id", _user_id_text(self.user_id))
 
     def to_wire(self) -> JsonObject:
         """`{"userId"}`."""
