@@ -1,17 +1,29 @@
 """The JSON body of a governed HTTP request: read it for the platform, redact what is sent.
 
 I/O-free and shared by the sync and async gates. A body is read only when it is in memory (an
-`httpx.ByteStream`) and not content-encoded, and decoded with its declared charset (without one,
-JSON's own UTF-8/16/32 detection). A JSON body the SDK cannot read or parse is *opaque*: when the
-platform requires redactions of it, the request is denied (`redaction_unapplicable`), because the
-unredacted body must not leave. A redacted body is re-encoded in the charset it was declared in,
-so the bytes sent and the Content-Type header agree, with a matching Content-Length.
+`httpx.ByteStream`) and not content-encoded. The platform must decide on the document the server
+will read, and servers parse JSON bytes as RFC 8259 says (UTF-8/16/32, detected from the bytes),
+most of them ignoring a declared charset. So the bytes are always parsed that way, and a declared
+charset is honoured only when it is one of `ALLOWED_CHARSETS` *and* yields the same document (or
+the bytes alone do not parse, e.g. Latin-1 text). A charset outside the list (`utf-7`,
+`unicode_escape`, `utf8mb4`, ...) is ignored: the bytes are read as servers read them.
+
+A body sent as JSON is one whose first Content-Type is JSON (`application/json`,
+`application/*+json`), or that has no Content-Type and parses as JSON (FastAPI, among others,
+parses such a body as JSON).
+
+A JSON body the SDK cannot read is either *opaque* (streamed or content-encoded: never read) or
+*unreadable* (in memory, but parsed neither from its bytes nor with an allowed charset, malformed,
+nested too deep, or read as two different documents by its bytes and its declared charset). An
+unreadable body is denied (`body_unreadable`) even without redactions: the platform would decide
+without the document the server acts on. An opaque or unreadable body the platform requires
+redactions of is denied (`redaction_unapplicable`). A redacted body is re-encoded in the encoding
+it was read with, with a matching Content-Length.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -21,10 +33,46 @@ from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 from opentelemetry.exporter.tracengent.redaction import redact_value
 from opentelemetry.exporter.tracengent.wire import ToolDecision
 
-__all__ = ["NO_JSON_BODY", "JsonBody", "enforce_redactions", "read_json_body", "with_body"]
+__all__ = [
+    "ALLOWED_CHARSETS",
+    "BODY_UNREADABLE",
+    "NO_JSON_BODY",
+    "REDACTION_UNAPPLICABLE",
+    "JsonBody",
+    "enforce_redactions",
+    "read_json_body",
+    "with_body",
+]
 
 REDACTION_UNAPPLICABLE: Final = "redaction_unapplicable"
 """The outcome of a deny because a required redaction cannot be applied to the body."""
+
+BODY_UNREADABLE: Final = "body_unreadable"
+"""The outcome of a deny because an in-memory JSON body could not be read unambiguously."""
+
+ALLOWED_CHARSETS: Final = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-16": "utf-16",
+    "utf16": "utf-16",
+    "utf-16le": "utf-16-le",
+    "utf-16-le": "utf-16-le",
+    "utf-16be": "utf-16-be",
+    "utf-16-be": "utf-16-be",
+    "utf-32": "utf-32",
+    "utf32": "utf-32",
+    "utf-32le": "utf-32-le",
+    "utf-32-le": "utf-32-le",
+    "utf-32be": "utf-32-be",
+    "utf-32-be": "utf-32-be",
+    "ascii": "ascii",
+    "us-ascii": "ascii",
+    "iso-8859-1": "latin-1",
+    "iso8859-1": "latin-1",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+}
+"""Declared charsets honoured (lower-case, `_` read as `-`), each with the codec it decodes with."""
 
 
 @dataclass(frozen=True)
@@ -32,22 +80,59 @@ class JsonBody:
     """What egress knows of a request body.
 
     Attributes:
-        is_json: the Content-Type is JSON (`application/json`, `application/*+json`).
-        opaque: JSON bytes the SDK could not read or parse: streamed, content-encoded, in an
-            unknown or wrong charset, malformed, or nested too deep.
+        is_json: the body is sent as JSON (module docstring).
+        opaque: streamed or content-encoded: the SDK did not read it.
+        unreadable: why the in-memory JSON body could not be read; None: it was (or is opaque).
         parsed: `value` holds the parsed document (False too for an empty body).
         value: the parsed document.
-        charset: the declared charset the body was decoded with; None: none was declared.
+        charset: the codec the document was read with (and a redacted one is written in).
     """
 
     is_json: bool = False
     opaque: bool = False
+    unreadable: str | None = None
     parsed: bool = False
     value: JsonValue = None
     charset: str | None = None
 
 
 NO_JSON_BODY: Final = JsonBody()
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """The body decoded with one codec, and parsed (`ok`) or not."""
+
+    codec: str
+    text: str | None = None
+    ok: bool = False
+    value: JsonValue = None
+
+
+def _read_with(content: bytes, codec: str) -> _Reading:
+    """`content` decoded with `codec` and parsed; never raises for the content."""
+    try:
+        text = content.decode(codec, "surrogatepass")
+    except (LookupError, ValueError):
+        return _Reading(codec)
+    try:
+        return _Reading(codec, text, True, json.loads(text))
+    except (ValueError, RecursionError):
+        return _Reading(codec, text)
+
+
+def _read_as_servers_do(content: bytes) -> _Reading:
+    """`content` read as `json.loads(bytes)` reads it (RFC 8259: UTF-8/16/32, BOM allowed)."""
+    return _read_with(content, json.detect_encoding(content))
+
+
+def _same_document(first: _Reading, second: _Reading) -> bool:
+    if first.text == second.text:
+        return True
+    try:
+        return json.dumps(first.value) == json.dumps(second.value)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _media_type_and_charset(content_type: str) -> tuple[str, str | None]:
@@ -61,34 +146,69 @@ def _media_type_and_charset(content_type: str) -> tuple[str, str | None]:
     return media_type.strip().lower(), charset
 
 
-def read_json_body(request: httpx.Request, headers: Mapping[str, str]) -> JsonBody:
-    """What the platform may see of `request`'s body (`headers`: by lower-case name).
+def _is_json_media_type(media_type: str) -> bool:
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _parsed(reading: _Reading) -> JsonBody:
+    return JsonBody(is_json=True, parsed=True, value=reading.value, charset=reading.codec)
+
+
+def _unreadable(why: str) -> JsonBody:
+    return JsonBody(is_json=True, unreadable=why)
+
+
+def _read_declared(content: bytes, charset: str | None) -> JsonBody:
+    """A JSON-declared in-memory `content` read as the server will read it (module docstring)."""
+    by_bytes = _read_as_servers_do(content)
+    codec = None if charset is None else ALLOWED_CHARSETS.get(charset.replace("_", "-"))
+    if codec is None:  # none declared, or a charset servers do not honour: the bytes decide
+        if by_bytes.ok:
+            return _parsed(by_bytes)
+        if charset is not None and charset.replace("_", "-") not in ALLOWED_CHARSETS:
+            return _unreadable(
+                f"it is not JSON (UTF-8/16/32) and its charset {charset!r} is not read"
+            )
+        return _unreadable("it is not valid JSON")
+    by_charset = _read_with(content, codec)
+    if not by_charset.ok:
+        if by_bytes.ok:
+            return _parsed(by_bytes)
+        return _unreadable(f"it is valid JSON neither as UTF-8/16/32 nor as {charset}")
+    if by_bytes.ok and not _same_document(by_charset, by_bytes):
+        return _unreadable(
+            f"its bytes read as JSON (UTF-8/16/32) and as its charset {charset} are two "
+            "different documents"
+        )
+    return _parsed(by_charset)
+
+
+def read_json_body(request: httpx.Request) -> JsonBody:
+    """What the platform may see of `request`'s body (module docstring: which bodies, how read).
 
     Never reads a stream the application still needs, and never raises for the body's content.
     """
-    media_type, charset = _media_type_and_charset(headers.get("content-type", ""))
-    is_json = media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
-    if not is_json:
+    content_types = request.headers.get_list("content-type")
+    first = content_types[0].strip() if content_types else ""
+    media_type, charset = _media_type_and_charset(first)
+    if first and not _is_json_media_type(media_type):
         return NO_JSON_BODY
-    encoding = headers.get("content-encoding", "identity").strip().lower()
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
     # Only an in-memory body can be inspected without consuming a stream the app still needs.
     if not isinstance(request.stream, httpx.ByteStream) or encoding not in ("", "identity"):
-        return JsonBody(is_json=True, opaque=True)
+        return JsonBody(is_json=True, opaque=True) if first else NO_JSON_BODY
     # `read()`, not `.content`: the request httpx builds for a 307/308 redirect carries the first
     # hop's ByteStream unread, and `.content` would raise RequestNotRead. Joining a ByteStream
     # copies bytes already in memory (no I/O, nothing consumed), so this is safe in async too.
     content = request.read()
     if not content:
-        return JsonBody(is_json=True)
-    try:
-        # `bytes.decode` refuses a codec that is not a text encoding (LookupError), and an
-        # unknown charset is one we cannot read: opaque, never guessed.
-        document: JsonValue = json.loads(content if charset is None else content.decode(charset))
-    except (LookupError, ValueError, RecursionError):
-        return JsonBody(is_json=True, opaque=True)
-    return JsonBody(is_json=True, parsed=True, value=document, charset=charset)
+        return JsonBody(is_json=True) if first else NO_JSON_BODY
+    if not first:  # no Content-Type: JSON when it parses as JSON, as servers then read it
+        by_bytes = _read_as_servers_do(content)
+        return _parsed(by_bytes) if by_bytes.ok else NO_JSON_BODY
+    return _read_declared(content, charset)
 
 
 def _encoded(document: JsonValue, charset: str | None) -> bytes:
@@ -111,15 +231,23 @@ def _encoded(document: JsonValue, charset: str | None) -> bytes:
 def enforce_redactions(decision: ToolDecision, body: JsonBody) -> tuple[ToolDecision, bytes | None]:
     """The decision to enforce, and the redacted body to send (None: send the body as it is).
 
-    An allow that requires redactions of a JSON body the SDK cannot read, or whose redacted body
-    cannot be encoded, becomes a deny: the unredacted body must not leave.
+    An allow becomes a deny when it requires redactions of a JSON body the SDK cannot read, or
+    whose redacted body cannot be encoded (the unredacted body must not leave), and when the
+    in-memory JSON body is unreadable (the platform decided without the document the server
+    reads).
     """
-    if not (decision.allowed and decision.redactions and body.is_json):
+    if not (decision.allowed and body.is_json):
         return decision, None
-    if body.opaque:
-        return _unapplicable("the JSON body is streamed, encoded or could not be parsed"), None
-    if not body.parsed:
-        return decision, None  # an empty body: nothing to redact
+    if decision.redactions and body.opaque:
+        return _unapplicable("the JSON body is streamed or content-encoded"), None
+    if body.unreadable is not None:
+        if decision.redactions:
+            return _unapplicable(f"the JSON body cannot be read: {body.unreadable}"), None
+        return ToolDecision.deny(
+            f"the JSON body cannot be read unambiguously: {body.unreadable}", BODY_UNREADABLE
+        ), None
+    if not (decision.redactions and body.parsed):
+        return decision, None  # nothing to redact (an empty or opaque body without redactions)
     try:
         redacted = redact_value(body.value, decision.redactions)
         if redacted == body.value:

@@ -12,15 +12,19 @@ Each governed httpx request is authorized through `/v1/tool-authorize` (wire con
   `Authorization`, `Proxy-Authorization`, `Cookie` (contract), `X-Api-Key`, `Api-Key`,
   `X-Auth-Token`, `X-Ingest-Key` and any name the scrubber masks (`X-Access-Token`,
   `scrub_patterns`): third-party secrets the platform has no use for;
-- `body`: the parsed JSON, only for a JSON content type and an in-memory, un-encoded body
-  decoded with its declared charset; streaming, compressed and non-JSON bodies are never read or
-  buffered (`_egress_body`);
+- `body`: the parsed JSON, only for a body sent as JSON (its first Content-Type is JSON, or it has
+  none and parses as JSON) that is in memory and not content-encoded, read as the server reads it
+  (RFC 8259 UTF-8/16/32, a declared charset only from a short list and only when it agrees);
+  streaming, compressed and non-JSON bodies are never read or buffered (`_egress_body`);
 - `traceId` of the active decision trace.
 
 On an allow every redaction is applied to the JSON body and the request's body is replaced by
-the redacted bytes (in the declared charset) with a matching `Content-Length`. A redaction that
-cannot be applied because the JSON body is streamed, compressed or could not be parsed denies
-(outcome `redaction_unapplicable`): the unredacted body must not leave. Fail-open
+the redacted bytes (in the encoding it was read with) with a matching `Content-Length`. A
+redaction that cannot be applied because the JSON body is streamed, compressed or could not be
+read denies (outcome `redaction_unapplicable`): the unredacted body must not leave. An in-memory
+JSON body that cannot be read unambiguously denies even without redactions (outcome
+`body_unreadable`): the platform would have decided without the document the server reads.
+Fail-open
 (`tool_governance_fail_open`) only for `PlatformUnavailableError`.
 """
 
@@ -187,7 +191,7 @@ class EgressGovernor:
             body = NO_JSON_BODY
             try:
                 headers = _headers_of(request)
-                body = read_json_body(request, headers)
+                body = read_json_body(request)
                 payload = http_tool_request(
                     request, headers, body, current_trace_id(), self._scrubber
                 )
@@ -210,7 +214,7 @@ class EgressGovernor:
             body = NO_JSON_BODY
             try:
                 headers = _headers_of(request)
-                body = read_json_body(request, headers)
+                body = read_json_body(request)
                 payload = http_tool_request(
                     request, headers, body, current_trace_id(), self._scrubber
                 )

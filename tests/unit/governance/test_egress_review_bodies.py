@@ -1,8 +1,9 @@
 """Egress redaction is applied to the bytes actually sent, whatever the JSON body's charset.
 
-A JSON body is decoded with its declared charset and a redacted one re-encoded in it (header and
-bytes agree, Content-Length matches). A JSON body the SDK cannot parse is never sent unredacted
-when the platform requires redactions: the request is denied (`redaction_unapplicable`).
+A JSON body is decoded with its declared (allowed) charset and a redacted one re-encoded in it
+(header and bytes agree, Content-Length matches). A JSON body the SDK cannot parse is never sent
+unredacted when the platform requires redactions: the request is denied
+(`redaction_unapplicable`); without redactions it is denied too (`body_unreadable`).
 """
 
 from __future__ import annotations
@@ -30,14 +31,9 @@ UNPARSABLE = [
         id="latin-1 bytes declared utf-8",
     ),
     pytest.param(
-        json.dumps(DOCUMENT).encode(),
-        "application/json; charset=x-unknown-charset",
-        id="unknown charset",
-    ),
-    pytest.param(
-        json.dumps(DOCUMENT).encode(),
-        "application/json; charset=base64",
-        id="not a text encoding",
+        json.dumps(DOCUMENT, ensure_ascii=False).encode("cp1252"),
+        "application/json; charset=cp1252",
+        id="charset not honoured, bytes not UTF-8",
     ),
     pytest.param(
         b'{"card":"' + CARD.encode() + b'","m":' + b"[" * 3000 + b"]" * 3000 + b"}",
@@ -56,7 +52,7 @@ UNPARSABLE = [
         ('application/json; charset="UTF-16"', "utf-16"),
         ("application/json;charset=utf-32", "utf-32"),
         ("application/json; charset=utf-8", "utf-8"),
-        ("application/vnd.api+json; charset=cp1252", "cp1252"),
+        ("application/vnd.api+json; charset=utf-16le", "utf-16-le"),
     ],
 )
 async def test_body_in_a_declared_charset_is_redacted_in_that_charset(
@@ -109,16 +105,18 @@ async def test_unparsable_json_body_with_required_redactions_is_denied(
 
 
 @pytest.mark.parametrize(("content", "content_type"), UNPARSABLE)
-async def test_unparsable_json_body_without_redactions_passes_unchanged(
+async def test_unparsable_json_body_without_redactions_is_denied(
     mode: str, spans: tuple[Tracer, InMemorySpanExporter], content: bytes, content_type: str
 ) -> None:
-    """An allow without redactions sends such a body as it was (the platform decided without
-    it)."""
+    """An allow without redactions still denies such a body (`body_unreadable`): the platform
+    decided without the document the server reads."""
     gate, platform = scripted_governor(dict(ALLOW), spans[0])
     world = World()
     headers = {"Content-Type": content_type}
-    await send(mode, gate, world, "POST", URL, content=content, headers=headers)
-    assert world.bodies == [content]
+    with pytest.raises(ToolDeniedException) as caught:
+        await send(mode, gate, world, "POST", URL, content=content, headers=headers)
+    assert caught.value.outcome == "body_unreadable"
+    assert world.received == []
     assert "body" not in platform.requests[0]
 
 
