@@ -4,7 +4,7 @@
 trace current at call time, or standalone outside one. The call's arguments are the event's input
 (`self`/`cls` left out), its return value the output; both go through the scrubber. An exception
 marks the event failed and propagates unchanged. A generator or async-generator function's event
-spans its whole iteration (`_generators`).
+spans its whole iteration (`_generators`); its input is built and scrubbed when that starts.
 """
 
 from __future__ import annotations
@@ -84,9 +84,13 @@ def _decorate(
             *args: object, **kwargs: object
         ) -> AsyncGenerator[object, object]:
             trace = resolve_trace()
-            attrs = attributes(trace, args, kwargs)
+            # Built as the span opens (first iteration), scrubbed as the provider then scrubs.
             return track_async_generator(
-                recorder, event_name, attrs, lambda: async_gen_fn(*args, **kwargs), trace
+                recorder,
+                event_name,
+                lambda: attributes(trace, args, kwargs),
+                lambda: async_gen_fn(*args, **kwargs),
+                trace,
             )
 
         return cast(F, async_generator_wrapper)
@@ -97,9 +101,13 @@ def _decorate(
         @functools.wraps(fn)
         def generator_wrapper(*args: object, **kwargs: object) -> Generator[object, object, object]:
             trace = resolve_trace()
-            attrs = attributes(trace, args, kwargs)
+            # Built as the span opens (first iteration), scrubbed as the provider then scrubs.
             return track_generator(
-                recorder, event_name, attrs, lambda: gen_fn(*args, **kwargs), trace
+                recorder,
+                event_name,
+                lambda: attributes(trace, args, kwargs),
+                lambda: gen_fn(*args, **kwargs),
+                trace,
             )
 
         return cast(F, generator_wrapper)

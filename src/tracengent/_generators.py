@@ -3,7 +3,10 @@
 A decorated generator function's event starts when iteration starts and ends when the generator
 finishes: returning (success, its return value the output), raising (failure, the exception
 recorded and re-raised unchanged), or closed early by its consumer (success: stopping a stream is
-not a failure). The event's span is current only while the generator's own code runs: spans the
+not a failure). Its start attributes (the input payload) are built then too, not when the
+generator function is called: a client attached in between may have tightened the provider's
+scrubbing (payload capture off, more patterns), and the input is scrubbed as the span opens.
+The event's span is current only while the generator's own code runs: spans the
 generator starts are its children, spans its consumer starts between items are not. Values sent
 and exceptions thrown into the wrapper reach the generator as they would without it.
 """
@@ -53,14 +56,15 @@ def _entered(active: ActiveSpan, trace: AgentTrace | None) -> ActiveSpan:
 def track_generator(
     recorder: Recorder,
     name: str,
-    attrs: Attributes,
+    attributes: Callable[[], Attributes],
     make: Callable[[], Generator[object, object, object]],
     trace: AgentTrace | None,
 ) -> Generator[object, object, object]:
-    """Iterate `make()` inside one event span (see the module docstring)."""
+    """Iterate `make()` inside one event span (see the module docstring); the span's start
+    attributes are `attributes()`, built as it opens (see `_decorators`)."""
     if not recorder.recording:
         return (yield from make())
-    active = recorder.open(name, attrs, trace)
+    active = recorder.open(name, attributes(), trace)
     if active is None:
         return (yield from make())
     # Current only while the generator's code runs, not while its consumer holds it.
@@ -104,17 +108,18 @@ def track_generator(
 async def track_async_generator(
     recorder: Recorder,
     name: str,
-    attrs: Attributes,
+    attributes: Callable[[], Attributes],
     make: Callable[[], AsyncGenerator[object, object]],
     trace: AgentTrace | None,
 ) -> AsyncGenerator[object, object]:
     """Iterate `make()` inside one event span (see the module docstring); async generators
-    return nothing, so the event has no output."""
+    return nothing, so the event has no output. The span's start attributes are `attributes()`,
+    built as it opens."""
     if not recorder.recording:
         async for item in make():
             yield item
         return
-    active = recorder.open(name, attrs, trace)
+    active = recorder.open(name, attributes(), trace)
     if active is None:
         async for item in make():
             yield item
