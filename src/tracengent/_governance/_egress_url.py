@@ -1,10 +1,12 @@
 """What the platform is told of a governed request's URL: I/O-free, shared by the sync and async
 gates.
 
-The platform decides on what the *server* will act on, so the path is told as the server resolves
-it: percent-decoded, then with its dot segments removed (RFC 3986 §5.2.4). Told undecoded-but-
-unresolved, `/v1/flights/%2e%2e/admin` would match a policy's `/v1/flights/*` while the server
-serves `/v1/admin`.
+The platform decides on what the *server* will act on, so the path is told as servers route it
+(Starlette, Werkzeug, ...): split on its literal `/`, literal dot segments removed (RFC 3986
+§5.2.4), then each segment percent-decoded. An encoded dot segment or slash (`%2e%2e`, `%2F`) is
+not a separator or a dot segment to those servers, but is to others (proxies, some frameworks
+decode first): such a path is *ambiguous* and denied (`AmbiguousPathError`, outcome
+`path_ambiguous`) rather than told one way a server might not take.
 
 No third-party credential goes to the platform: the values of query parameters the tracked
 client's recorded URL redacts (OTel's signature parameters, the scrubber's sensitive names such as
@@ -13,13 +15,30 @@ client's recorded URL redacts (OTel's signature parameters, the scrubber's sensi
 
 from __future__ import annotations
 
+from typing import Final
+from urllib.parse import unquote
+
 import httpx
 
 from opentelemetry.exporter.tracengent._url_redaction import REDACTED, SIGNATURE_PARAMETERS
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 from tracengent._scrubbing import Scrubber
 
-__all__ = ["is_secret_parameter", "platform_query", "remove_dot_segments", "server_path"]
+__all__ = [
+    "PATH_AMBIGUOUS",
+    "AmbiguousPathError",
+    "is_secret_parameter",
+    "platform_query",
+    "remove_dot_segments",
+    "server_path",
+]
+
+PATH_AMBIGUOUS: Final = "path_ambiguous"
+"""The outcome of a deny because servers may route the request's path in two ways."""
+
+
+class AmbiguousPathError(ValueError):
+    """A path segment is a dot segment or holds a `/` only once percent-decoded."""
 
 
 def remove_dot_segments(path: str) -> str:
@@ -59,11 +78,21 @@ def remove_dot_segments(path: str) -> str:
 
 
 def server_path(url: httpx.URL) -> str:
-    """The path the server of `url` resolves: percent-decoded, dot segments removed.
+    """The path the server of `url` routes: split on literal `/`, dot segments removed, each
+    segment percent-decoded.
 
-    Decoding comes first because servers decode before routing: `%2e%2e` is a `..` to them.
+    Raises:
+        AmbiguousPathError: a segment decodes to `.` or `..` or holds a `/` (`%2e%2e`, `%2F`).
     """
-    return remove_dot_segments(url.path)
+    raw = url.raw_path.partition(b"?")[0].decode("ascii", "replace")
+    segments = [unquote(segment) for segment in remove_dot_segments(raw).split("/")]
+    for segment in segments:
+        if segment in (".", "..") or "/" in segment:
+            raise AmbiguousPathError(
+                f"the path {raw!r} holds an encoded dot segment or slash ({segment!r}), which "
+                "servers route differently"
+            )
+    return "/".join(segments) or "/"
 
 
 def is_secret_parameter(name: str, scrubber: Scrubber) -> bool:

@@ -3,8 +3,9 @@
 Each governed httpx request is authorized through `/v1/tool-authorize` (wire contract §6,
 `transport: "http"`) before it leaves. What the platform is told:
 
-- `method`, `host` (no port), `path` as the server resolves it: percent-decoded, dot segments
-  removed (`_egress_url.server_path`);
+- `method`, `host` (no port), `path` as servers route it: literal dot segments removed, then each
+  segment percent-decoded; a path with an encoded dot segment or slash (`%2e%2e`, `%2F`) is
+  denied without asking (outcome `path_ambiguous`, `_egress_url.server_path`);
 - `query`: a dict of str; a key given more than once maps to the list of its values, in order,
   so a policy sees every value the server might act on; the values of credentials (`api_key`,
   `access_token`, signatures: `_egress_url.is_secret_parameter`) are `REDACTED`;
@@ -43,6 +44,7 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import PlatformUnavailableError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.wire import ToolDecision
 from tracengent._governance._decisions import current_trace_id
 from tracengent._governance._egress_body import (
     NO_JSON_BODY,
@@ -51,7 +53,12 @@ from tracengent._governance._egress_body import (
     read_json_body,
     with_body,
 )
-from tracengent._governance._egress_url import platform_query, server_path
+from tracengent._governance._egress_url import (
+    PATH_AMBIGUOUS,
+    AmbiguousPathError,
+    platform_query,
+    server_path,
+)
 from tracengent._governance._hosts import is_governed_host, request_port
 from tracengent._governance._spans import record_decision
 from tracengent._governance.tools import (
@@ -201,7 +208,7 @@ class EgressGovernor:
             except Exception as error:  # noqa: BLE001 - a gate lets no raw error out
                 if self._fails_open(error, span):
                     return request
-                decision = decision_from_error(error)
+                decision = _deny_for(error)
             decision, redacted = enforce_redactions(decision, body)
             record_decision(span, decision)
         # Raised outside the governance span: a deny is a decision, not a failed span.
@@ -224,7 +231,7 @@ class EgressGovernor:
             except Exception as error:  # noqa: BLE001 - a gate lets no raw error out
                 if self._fails_open(error, span):
                     return request
-                decision = decision_from_error(error)
+                decision = _deny_for(error)
             decision, redacted = enforce_redactions(decision, body)
             record_decision(span, decision)
         # Raised outside the governance span: a deny is a decision, not a failed span.
@@ -259,6 +266,13 @@ class EgressGovernor:
                 count,
             )
         return True
+
+
+def _deny_for(error: Exception) -> ToolDecision:
+    """The deny for a request that could not be authorized because of `error`."""
+    if isinstance(error, AmbiguousPathError):
+        return ToolDecision.deny(f"request not sent: {error}", PATH_AMBIGUOUS)
+    return decision_from_error(error)
 
 
 def _target(request: httpx.Request) -> str:
