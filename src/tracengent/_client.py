@@ -38,6 +38,7 @@ from opentelemetry.exporter.tracengent.transport import PlatformClient
 from opentelemetry.exporter.tracengent.wire import AgentEvent, Money
 from tracengent._client_governance import GovernanceMethods
 from tracengent._processors.context import ContextProcessor
+from tracengent._processors.routing import own_scope
 from tracengent._recording import Recorder
 from tracengent._sampler import (
     TracengentSampler,
@@ -49,6 +50,7 @@ from tracengent._state import (
     CURRENT_TRACE,
     attach_to_provider,
     export_settings,
+    pipeline_key,
     release_from_provider,
 )
 from tracengent._trace import AgentTrace, begin_trace
@@ -123,12 +125,16 @@ class TracengentClient(GovernanceMethods):
 
         global_provider = otel_trace.get_tracer_provider()
         scrubber: Scrubber
+        # The export pipeline this client uses on a shared provider: its agent's, or its own
+        # when it brings an `http` client (a pipeline posts through it; its owner may close it).
+        self._pipeline_key = pipeline_key(agent_id, http)
         if isinstance(global_provider, TracerProvider):
             self._provider = global_provider
             self._owns_provider = False
             self._export, attachment = attach_to_provider(
                 global_provider,
                 agent_id=agent_id,
+                key=self._pipeline_key,
                 export_settings=export_settings(self._options, transport, http),
                 export_processor=new_export_processor,
                 capture_payloads=self._options.capture_payloads,
@@ -137,8 +143,12 @@ class TracengentClient(GovernanceMethods):
             # The provider's scrubber: the strictest settings of every client on it.
             scrubber = attachment.scrubber
             context = attachment.context_processor
+            own_tracer = self._provider.get_tracer(_TRACER_NAME, __version__)
+            # The spans this client records are its own: the provider's router sends them
+            # through this client's pipeline, whatever agent they name.
+            own_scope(own_tracer, self._pipeline_key)
             # The application's sampler decides on its own spans only.
-            tracer = with_tracengent_sampling(self._provider.get_tracer(_TRACER_NAME, __version__))
+            tracer = with_tracengent_sampling(own_tracer)
         else:
             scrubber = Scrubber(
                 capture_payloads=self._options.capture_payloads,
@@ -358,7 +368,7 @@ class TracengentClient(GovernanceMethods):
                 _shutdown_within(self._export, deadline)
                 self._provider.shutdown()
             else:
-                last_user = release_from_provider(self._provider, self._options.agent_id or "")
+                last_user = release_from_provider(self._provider, self._pipeline_key)
                 flushed = self._export.force_flush(timeout_ms)
                 if last_user is not None:
                     _shutdown_within(last_user, deadline)

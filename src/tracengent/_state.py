@@ -5,11 +5,14 @@
 - The registry of SDK `TracerProviders` we attached our processors to. A provider (the global
   one, typically) gets our context processor, one scrubbing processor and one `ExportRouter`,
   exactly once however many clients come and go: the SDK cannot remove a processor, so nothing
-  is added per client. Each agent gets one export pipeline inside the router, shared by the
-  clients for that agent (and zero code's, when it exports that agent) and shut down and taken
-  out of the router when the last of them closes. The provider's one scrubber holds the
-  strictest settings of every client attached (`Scrubber.tighten`), and their recorders scrub
-  with it too. Providers are never replaced.
+  is added per client. Each agent gets one export pipeline inside the router (one per `http=`
+  client a client brings: a pipeline posts through it), shared by the clients for that agent
+  (and zero code's, when it exports that agent) and shut down and taken out of the router when
+  the last of them closes; the router keeps it among the released pipelines, for the spans its
+  clients still record. The provider's one scrubber holds the strictest settings of every
+  client attached (`Scrubber.tighten`), their recorders scrub with it too, and with payload
+  capture off every pipeline there sends no payload (`withhold_payloads`). Providers are never
+  replaced.
 
 - The zero-code set-up (`tracengent._zero_code`): the options read from the environment (or the
   problem that kept them from being read), recorded once the SDK is configured, or by the first
@@ -26,12 +29,12 @@ import weakref
 from collections.abc import Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tracengent._processors.context import ContextProcessor
-from tracengent._processors.routing import ExportRouter
+from tracengent._processors.routing import ExportRouter, PipelineKey, withhold_payloads
 from tracengent._sampler import sampler_may_drop_decision_spans
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
@@ -47,6 +50,7 @@ __all__ = [
     "attach_to_provider",
     "attachment_of",
     "export_settings",
+    "pipeline_key",
     "release_from_provider",
     "reset_for_tests",
     "set_zero_code",
@@ -60,11 +64,16 @@ CURRENT_TRACE: ContextVar[AgentTrace | None] = ContextVar("tracengent_current_tr
 """The decision trace whose `with` block (or tracked callable) is running, if any."""
 
 
+_RELEASED_KEPT: Final = 256
+"""Released pipelines the router keeps per provider, for spans their clients still record."""
+
+
 @dataclass
 class _Pipeline:
     """One agent's export pipeline on a provider, and how many clients (or zero code) use it."""
 
     processor: SpanProcessor
+    key: PipelineKey
     settings: Hashable
     """The `export_settings` it was made with: a client whose settings differ shares it anyway."""
     users: int = 0
@@ -80,13 +89,18 @@ class ProviderAttachment:
     """The scrubber of the provider's one scrubbing processor; the clients' recorders use it."""
     router: ExportRouter | None = None
     """Added with the first pipeline (zero code without an export adds none)."""
-    pipelines: dict[str, _Pipeline] = field(default_factory=dict)
-    """Live pipelines by agent id, in the order they were attached."""
-    default_agent: str | None = None
-    """The agent of zero code's pipeline: the default route while it is live."""
+    pipelines: dict[PipelineKey, _Pipeline] = field(default_factory=dict)
+    """Live pipelines by `pipeline_key` (the agent id), in the order they were attached."""
+    default_key: PipelineKey | None = None
+    """The key of zero code's pipeline: the default route while it is live."""
     released: SpanProcessor | None = None
     """The pipeline released last: the default route while none is live (it counts the spans
     it is given `after_shutdown`)."""
+    released_by_key: dict[PipelineKey, SpanProcessor] = field(default_factory=dict)
+    """Released pipelines by key, the last `_RELEASED_KEPT` of them: their clients' spans
+    recorded after the release go there (counted `after_shutdown`)."""
+    withheld: bool = False
+    """Payload capture is off on this provider: every pipeline withholds payloads."""
 
 
 _lock = threading.Lock()
@@ -150,10 +164,16 @@ def adopt_provider(
         if router is None or agent_id is None or attachment.router is not None:
             return
         attachment.router = router
+        if router.context is None:
+            router.context = attachment.context_processor
         default = router.default
         if default is not None:
-            attachment.pipelines[agent_id] = _Pipeline(default, export_settings, users=1)
-            attachment.default_agent = agent_id
+            key = pipeline_key(agent_id)
+            attachment.pipelines[key] = _Pipeline(default, key, export_settings, users=1)
+            attachment.default_key = key
+            if not attachment.scrubber.capture_payloads:
+                withhold_payloads(default)
+            _update_routes(attachment)
 
 
 def export_settings(
@@ -176,10 +196,17 @@ def export_settings(
     )
 
 
+def pipeline_key(agent_id: str, http: object | None = None) -> PipelineKey:
+    """Which pipeline a client for `agent_id` posting through `http` (None: its own
+    connection) shares: one per agent, and one per `http=` client (its owner may close it)."""
+    return agent_id if http is None else (agent_id, id(http))
+
+
 def attach_to_provider(
     provider: TracerProvider,
     *,
     agent_id: str,
+    key: PipelineKey | None = None,
     export_settings: Hashable,
     export_processor: Callable[[], SpanProcessor],
     capture_payloads: bool = True,
@@ -191,11 +218,15 @@ def attach_to_provider(
     The first attachment adds the context processor, one scrubbing processor and the
     `ExportRouter`. Every attachment tightens the provider's scrubber to the strictest settings
     so far (`capture_payloads=False` wins, scrub patterns add up): they hold for every span of
-    the provider, the recorder spans of every client included. `export_processor` is called
-    only when `agent_id` has no live pipeline on the provider yet; otherwise the client shares
-    it (with the settings it was made with: when `export_settings` differ, one warning says
-    so). Blocks briefly on a lock (configuration time only, never on a span's path).
+    the provider, the recorder spans of every client included, and with capture off no
+    pipeline there sends a payload any more (an attribute set after its span started cannot be
+    scrubbed). `export_processor` is called only when `key` (default: `agent_id`; see
+    `pipeline_key`) has no live pipeline on the provider yet; otherwise the client shares it
+    (with the settings it was made with: when `export_settings` differ, one warning says so).
+    Blocks briefly on a lock (configuration time only, never on a span's path).
     """
+    if key is None:
+        key = pipeline_key(agent_id)
     droppy_sampler: str | None = None
     with _lock:
         attachment = _attachments.get(provider)
@@ -211,17 +242,27 @@ def attach_to_provider(
                 droppy_sampler = _description(provider)
         else:
             attachment.scrubber.tighten(capture_payloads=capture_payloads, patterns=scrub_patterns)
-        if not capture_payloads:
-            # The strictest client holds: no payload-derived root request on this provider.
+        withhold = not attachment.scrubber.capture_payloads
+        if withhold and attachment.context_processor.capture_payloads:
+            # The strictest client holds: no payload-derived root request on this provider,
+            # and no payload from any pipeline on it (live or released).
             attachment.context_processor.capture_payloads = False
+        if withhold and not attachment.withheld:
+            attachment.withheld = True
+            for live in attachment.pipelines.values():
+                withhold_payloads(live.processor)
+            for released in attachment.released_by_key.values():
+                withhold_payloads(released)
         if attachment.router is None:
-            attachment.router = ExportRouter()
+            attachment.router = ExportRouter(attachment.context_processor)
             provider.add_span_processor(attachment.router)
-        pipeline = attachment.pipelines.get(agent_id)
+        pipeline = attachment.pipelines.get(key)
         warn_settings = False
         if pipeline is None:
-            pipeline = _Pipeline(export_processor(), export_settings)
-            attachment.pipelines[agent_id] = pipeline
+            pipeline = _Pipeline(export_processor(), key, export_settings)
+            if withhold:
+                withhold_payloads(pipeline.processor)
+            attachment.pipelines[key] = pipeline
             _update_routes(attachment)
         elif pipeline.settings != export_settings and not pipeline.warned:
             pipeline.warned = warn_settings = True
@@ -255,25 +296,30 @@ def _description(provider: TracerProvider) -> str:
         return type(sampler).__name__
 
 
-def release_from_provider(provider: TracerProvider, agent_id: str) -> SpanProcessor | None:
-    """Drop one user of `agent_id`'s export pipeline on `provider`.
+def release_from_provider(provider: TracerProvider, key: PipelineKey) -> SpanProcessor | None:
+    """Drop one user of the export pipeline `key` (see `pipeline_key`) on `provider`.
 
-    Returns the pipeline when this was its last user: it is out of the router from now on (its
-    agent's spans go by the default route) and the caller flushes and shuts it down. Else None.
-    Never raises.
+    Returns the pipeline when this was its last user: it is no longer live from now on (its
+    clients' spans still reach it, and it counts them `after_shutdown`, unless a live pipeline
+    for its agent took over) and the caller flushes and shuts it down. Else None. Never raises.
     """
     with _lock:
         attachment = _attachments.get(provider)
         if attachment is None:
             return None
-        pipeline = attachment.pipelines.get(agent_id)
+        pipeline = attachment.pipelines.get(key)
         if pipeline is None:
             return None
         pipeline.users -= 1
         if pipeline.users > 0:
             return None
-        del attachment.pipelines[agent_id]
+        del attachment.pipelines[key]
         attachment.released = pipeline.processor
+        released = attachment.released_by_key
+        released.pop(key, None)
+        released[key] = pipeline.processor
+        while len(released) > _RELEASED_KEPT:
+            del released[next(iter(released))]
         _update_routes(attachment)
         return pipeline.processor
 
@@ -284,14 +330,30 @@ def _update_routes(attachment: ProviderAttachment) -> None:
         return
     pipelines = attachment.pipelines
     default: _Pipeline | None = None
-    if attachment.default_agent is not None:
-        default = pipelines.get(attachment.default_agent)
+    if attachment.default_key is not None:
+        default = pipelines.get(attachment.default_key)
     if default is None and pipelines:
         default = next(iter(pipelines.values()))
+    by_agent: dict[str, SpanProcessor] = {}
+    if default is not None:
+        # An agent's spans go to zero code's pipeline when it exports that agent.
+        by_agent[_agent_of(default.key)] = default.processor
+    for key, pipeline in pipelines.items():
+        by_agent.setdefault(_agent_of(key), pipeline.processor)
+    released_by_agent: dict[str, SpanProcessor] = {}
+    for key, processor in attachment.released_by_key.items():
+        released_by_agent[_agent_of(key)] = processor  # the last released of the agent's
     attachment.router.set_routes(
-        {agent: pipeline.processor for agent, pipeline in pipelines.items()},
+        {key: pipeline.processor for key, pipeline in pipelines.items()},
         default.processor if default is not None else attachment.released,
+        by_agent=by_agent,
+        released_by_key=attachment.released_by_key,
+        released_by_agent=released_by_agent,
     )
+
+
+def _agent_of(key: PipelineKey) -> str:
+    return key if isinstance(key, str) else key[0]
 
 
 def attachment_of(provider: TracerProvider) -> ProviderAttachment | None:

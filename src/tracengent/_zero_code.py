@@ -94,7 +94,7 @@ class ZeroCodeSetup:
                 schedule_delay_ms=options.flush_interval_ms,
             )
             self.export_processors.append(processor)
-            router = ExportRouter()
+            router = ExportRouter(self.context_processor)
             # The default route too: spans of no other agent's pipeline (none yet) are ours.
             router.set_routes({options.agent_id or "": processor}, processor)
             self.router = router

@@ -4,116 +4,312 @@ The SDK cannot take a span processor off a provider. So a client attached to the
 provider (or to zero code's) does not add its export processor there: the provider gets one
 router, once, and the export pipelines of clients come and go inside it (`set_routes`). A
 client per job then costs nothing on every later span's path, and a finished span goes to
-exactly one pipeline, never to several (which would send it, and bill it, twice):
+exactly one pipeline, never to several (which would send it, and bill it, twice).
 
-- a span whose `gen_ai.agent.id` names the agent of a live pipeline goes to that pipeline,
-  sent with that agent's credentials;
+Each pipeline has a key, `(agent id, the identity of the client's http client or None)`, and a
+span goes to the pipeline of whoever owns it, sent with that owner's credentials:
+
+- a span of a decision trace (stamped `tracengent.trace.id`) is the trace's: it goes to the
+  pipeline of the agent whose root opened the trace (the context processor knows it), whatever
+  agent the span itself names (a sub-agent's `AgentEvent(agent_id=...)`, another
+  instrumentation's span), so a trace is never split across agents' credentials. A decision
+  trace root is its own agent's;
+- a span a client's recorder made (its tracer's scope is marked with the client's pipeline key,
+  `own_scope`) is that client's;
+- a span nobody owns (another instrumentation's, outside any trace of a client's agent) goes by
+  the agent its `gen_ai.agent.id` names, when that agent has a live pipeline;
 - every other span goes to the default pipeline (zero code's while it is live, else the one
-  attached first of those still live): a span with no agent id, or with the id of an agent
-  that has no pipeline here (a sub-agent's `AgentEvent`, an agent framework's `invoke_agent`
-  root named by the framework's own id). The span's agent id is kept on the wire, as 0.1.0
-  sent an event's own `agentId`;
-- with no live pipeline left, spans go to the last one released, which counts them
-  `after_shutdown`: nothing is lost uncounted.
+  attached first of those still live), its agent id kept on the wire, as 0.1.0 sent it.
 
-`on_end` reads the routes, replaced as one tuple, without a lock; with one pipeline (the usual
-case) it is a single call on to it.
+An owner whose pipeline was released (its client closed; a task outliving it still records)
+finds it among the released pipelines, which count the span `after_shutdown`, unless a live
+pipeline for the same agent took over. With no live pipeline left, unowned spans go to the last
+one released, which counts them too: nothing is lost uncounted.
+
+`on_end` reads the routes, replaced as one object, without a lock. When every span can only
+go to one pipeline (the usual case: one agent) it is a single call on to it; otherwise a few
+dict lookups.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Final, TypeAlias
+from contextlib import suppress
+from functools import partial
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.attributes import attributes_of
+from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.processor import (
     DEFAULT_SHUTDOWN_TIMEOUT_MS,
     TracengentSpanProcessor,
 )
 
-__all__ = ["ExportRouter"]
+if TYPE_CHECKING:
+    from tracengent._processors.context import ContextProcessor
+
+__all__ = ["ExportRouter", "PipelineKey", "Routes", "own_scope", "withhold_payloads"]
 
 _AGENT_ID: Final = A.GEN_AI_AGENT_ID
+_OPERATION: Final = A.GEN_AI_OPERATION_NAME
+_INVOKE_AGENT: Final = A.OPERATION_INVOKE_AGENT
+_TRACE_ID: Final = A.TRACE_ID
 
-_Routes: TypeAlias = tuple[
-    Callable[[ReadableSpan], None] | None,
-    Mapping[str, SpanProcessor],
-    SpanProcessor | None,
-]
-"""`(the sole pipeline's on_end when every span goes there, live pipelines by agent, default)`."""
+PipelineKey = str | tuple[str, int]
+"""Which clients share a pipeline: the agent id, or `(agent id, id() of the client's own
+`http=` client)` (a pipeline posts through that client, which its owner may close)."""
+
+
+class _OwnedScope(InstrumentationScope):
+    """The instrumentation scope of a client's tracer, naming the client's pipeline key."""
+
+    __slots__ = ("tracengent_pipeline",)
+
+    def __init__(self, scope: InstrumentationScope, key: PipelineKey) -> None:
+        super().__init__(scope.name, scope.version, scope.schema_url, scope.attributes)
+        self.tracengent_pipeline = key
+
+
+def own_scope(tracer: Tracer, key: PipelineKey) -> None:
+    """Mark the spans `tracer` makes as owned by pipeline `key` (see the module docstring).
+
+    The scope keeps its name, version, schema URL and attributes: what other exporters see is
+    unchanged. A tracer that is not an SDK tracer (or has no scope) is left as it is.
+    """
+    scope = getattr(tracer, "_instrumentation_scope", None)
+    if isinstance(scope, InstrumentationScope):
+        tracer._instrumentation_scope = _OwnedScope(scope, key)  # type: ignore[attr-defined]
+
+
+def withhold_payloads(processor: SpanProcessor) -> None:
+    """Have `processor`'s exporter send no payload from now on (capture off; never undone)."""
+    exporter = getattr(processor, "_exporter", None)
+    if isinstance(exporter, TracengentSpanExporter):
+        exporter.withhold_payloads()
+
+
+class Routes:
+    """Where spans go; replaced as a whole by `ExportRouter.set_routes`, never changed."""
+
+    __slots__ = ("by_agent", "by_key", "default", "only", "released_by_agent", "released_by_key")
+
+    def __init__(
+        self,
+        by_key: Mapping[PipelineKey, SpanProcessor],
+        by_agent: Mapping[str, SpanProcessor],
+        released_by_key: Mapping[PipelineKey, SpanProcessor],
+        released_by_agent: Mapping[str, SpanProcessor],
+        default: SpanProcessor | None,
+    ) -> None:
+        self.by_key = dict(by_key)
+        self.by_agent = dict(by_agent)
+        self.released_by_key = dict(released_by_key)
+        self.released_by_agent = dict(released_by_agent)
+        self.default = default
+        # Every pipeline a span can reach: the live ones, the default, and the released ones
+        # whose agent no live pipeline took over. When that is one, every span goes there.
+        targets = {id(p): p for p in self.by_key.values()}
+        if default is not None:
+            targets[id(default)] = default
+        for agent, pipeline in self.released_by_agent.items():
+            if agent not in self.by_agent:
+                targets[id(pipeline)] = pipeline
+        for key, pipeline in self.released_by_key.items():
+            if _agent_of(key) not in self.by_agent:
+                targets[id(pipeline)] = pipeline
+        sole = next(iter(targets.values())) if len(targets) == 1 else None
+        self.only: Callable[[ReadableSpan], None] | None = sole.on_end if sole is not None else None
+
+    def target(
+        self, trace_agent: object, key: PipelineKey | None, agent: object
+    ) -> SpanProcessor | None:
+        """The pipeline of a span of `trace_agent`'s decision trace (None outside one), made
+        by the client of pipeline `key` (None: no client's), naming `agent`; None: the default."""
+        by_agent = self.by_agent
+        if trace_agent.__class__ is str and (
+            trace_agent in by_agent or trace_agent in self.released_by_agent
+        ):
+            if key is not None and _agent_of(key) == trace_agent:
+                # The client's own pipeline first: it may post through the client's `http`.
+                return (
+                    self.by_key.get(key)
+                    or by_agent.get(trace_agent)
+                    or self.released_by_key.get(key)
+                    or self.released_by_agent.get(trace_agent)
+                )
+            return by_agent.get(trace_agent) or self.released_by_agent.get(trace_agent)
+        if key is not None:
+            owner = _agent_of(key)
+            return (
+                self.by_key.get(key)
+                or by_agent.get(owner)
+                or self.released_by_key.get(key)
+                or self.released_by_agent.get(owner)
+            )
+        if agent.__class__ is str:
+            return by_agent.get(agent)
+        return None
+
+
+def _agent_of(key: object) -> str:
+    """The agent of a `PipelineKey`."""
+    if key.__class__ is str:
+        return key
+    return key[0] if isinstance(key, tuple) and key and isinstance(key[0], str) else ""
+
+
+_NO_ROUTES: Final = Routes({}, {}, {}, {}, None)
 
 
 class ExportRouter(SpanProcessor):
     """Hands each finished span to exactly one export pipeline (see the module docstring).
 
-    Never raises or blocks on a span's path: a span whose agent cannot be read goes to the
-    default pipeline. `force_flush` and `shutdown` reach every live pipeline, within one
-    deadline.
+    Never raises or blocks on a span's path: a span whose owner cannot be read goes to the
+    default pipeline. `force_flush` and `shutdown` reach every live pipeline at once, each
+    within the whole timeout.
+
+    Args:
+        context: the context processor on the provider, which knows each decision trace's
+            agent (without it, a span of a trace goes by its own agent id).
     """
 
-    def __init__(self) -> None:
-        self._routes: _Routes = (None, {}, None)
+    def __init__(self, context: ContextProcessor | None = None) -> None:
+        self._routes: Routes = _NO_ROUTES
+        self.context = context
 
     @property
     def pipelines(self) -> tuple[SpanProcessor, ...]:
         """The live pipelines, each once (for tests and diagnostics)."""
-        return tuple({id(p): p for p in self._routes[1].values()}.values())
+        return tuple({id(p): p for p in self._routes.by_key.values()}.values())
 
     @property
     def default(self) -> SpanProcessor | None:
-        """Where spans of no live pipeline's agent go (see the module docstring)."""
-        return self._routes[2]
+        """Where spans nobody owns go (see the module docstring)."""
+        return self._routes.default
 
     def set_routes(
-        self, by_agent: Mapping[str, SpanProcessor], default: SpanProcessor | None
+        self,
+        by_key: Mapping[PipelineKey, SpanProcessor],
+        default: SpanProcessor | None,
+        *,
+        by_agent: Mapping[str, SpanProcessor] | None = None,
+        released_by_key: Mapping[PipelineKey, SpanProcessor] | None = None,
+        released_by_agent: Mapping[str, SpanProcessor] | None = None,
     ) -> None:
-        """Route spans of each agent in `by_agent` to its pipeline, every other span to `default`.
+        """Route spans by owner to the live pipelines `by_key` (each agent's first in
+        `by_agent`, by default made from the keys), or to a released one; the rest to `default`.
 
         Takes effect for the spans that end from now on; a span ending meanwhile goes by the
         old routes or the new, never nowhere. Never blocks.
         """
-        targets = {id(p) for p in by_agent.values()}
-        if default is not None:
-            targets.add(id(default))
-        only = default.on_end if default is not None and len(targets) == 1 else None
-        self._routes = (only, dict(by_agent), default)
+        if by_agent is None:
+            agents: dict[str, SpanProcessor] = {}
+            for key, pipeline in by_key.items():
+                agents.setdefault(_agent_of(key), pipeline)
+            by_agent = agents
+        self._routes = Routes(
+            by_key, by_agent, released_by_key or {}, released_by_agent or {}, default
+        )
 
     def on_end(self, span: ReadableSpan) -> None:
         """Hand `span` to its pipeline; O(1), never blocks or raises."""
-        only, by_agent, default = self._routes
+        routes = self._routes
+        only = routes.only
         if only is not None:
             only(span)
             return
-        target = default
+        target = routes.default
         try:
-            agent = attributes_of(span).get(_AGENT_ID)
-            if agent.__class__ is str:
-                target = by_agent.get(agent, default)
+            found = self._target(span, routes)
+            if found is not None:
+                target = found
         except Exception:  # noqa: BLE001, S110 - the default pipeline takes it (and counts it if unsendable)
             pass
         if target is not None:
             target.on_end(span)
 
+    def _target(self, span: ReadableSpan, routes: Routes) -> SpanProcessor | None:
+        attrs = attributes_of(span)
+        agent = attrs.get(_AGENT_ID)
+        scope = span.instrumentation_scope
+        key = scope.tracengent_pipeline if isinstance(scope, _OwnedScope) else None
+        trace_agent: object = None
+        if attrs.get(_OPERATION) == _INVOKE_AGENT:
+            trace_agent = agent  # a decision trace's root is its own agent's
+        elif _TRACE_ID in attrs and self.context is not None:
+            trace_agent = _trace_agent(self.context, span.parent)
+        return routes.target(trace_agent, key, agent)
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Flush every live pipeline; blocks at most `timeout_millis` in all. True when all did."""
-        deadline = time.monotonic() + max(0, timeout_millis) / 1000
-        flushed = True
-        for pipeline in self.pipelines:
-            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            flushed = pipeline.force_flush(remaining_ms) and flushed
-        return flushed
+        """Flush every live pipeline at once; blocks at most `timeout_millis`. True when all did."""
+        results = _in_parallel(
+            [partial(p.force_flush, timeout_millis) for p in self.pipelines], timeout_millis
+        )
+        return all(result is True for result in results)
 
     def shutdown(self) -> None:
-        """Shut every live pipeline down within `DEFAULT_SHUTDOWN_TIMEOUT_MS` in all; spans
-        ending later are counted `after_shutdown` by the pipeline they go to."""
-        deadline = time.monotonic() + DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000
+        """Shut every live pipeline down at once, each within `DEFAULT_SHUTDOWN_TIMEOUT_MS`
+        (a slow platform does not eat the others' time); spans ending later are counted
+        `after_shutdown` by the pipeline they go to."""
+        calls: list[Callable[[], object]] = []
         for pipeline in self.pipelines:
             if isinstance(pipeline, TracengentSpanProcessor):
-                remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
-                pipeline.shutdown(timeout_millis=remaining_ms)
+                calls.append(partial(pipeline.shutdown, timeout_millis=DEFAULT_SHUTDOWN_TIMEOUT_MS))
             else:
-                pipeline.shutdown()
+                calls.append(pipeline.shutdown)
+        _in_parallel(calls, DEFAULT_SHUTDOWN_TIMEOUT_MS)
+
+
+def _trace_agent(context: ContextProcessor, parent: SpanContext | None) -> object:
+    """The agent of the decision trace the span under `parent` belongs to, if it is known.
+
+    Read from the context processor's records (it ends a span before the router sees it, so
+    the span's parent is asked: the trace root or an enclosing span, still open or an ended
+    root still held).
+    """
+    if parent is None:
+        return None
+    span_id = parent.span_id
+    record = context._open.get(span_id)
+    if record is None and context._ended_roots:
+        record = context._ended_root(span_id)
+    trace = record.trace if record is not None else None
+    return trace.agent_id if trace is not None else None
+
+
+def _in_parallel(calls: list[Callable[[], object]], timeout_millis: int) -> list[object]:
+    """Run `calls` at once (a thread each), waiting at most `timeout_millis` in all (plus a
+    moment: each call bounds itself by that same timeout). What a call still running at the
+    deadline returns is None."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    results: list[object] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        # A pipeline's flush or shutdown never raises; should one, its result stays None.
+        with suppress(Exception):
+            results[index] = call()
+
+    threads = [
+        threading.Thread(target=run, args=(index, call), name="tracengent-router", daemon=True)
+        for index, call in enumerate(calls)
+    ]
+    for index, thread in enumerate(threads):
+        try:
+            thread.start()
+        except RuntimeError:
+            # No new thread at interpreter exit (Python 3.12+): this one runs here, in turn.
+            run(index, calls[index])
+    # The calls bound themselves; the margin lets a call that ends right at its deadline report.
+    deadline = time.monotonic() + max(0, timeout_millis) / 1000 + 0.5
+    for thread in threads:
+        if thread.ident is not None:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    return results

@@ -26,7 +26,7 @@ trace closes are mended the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import orjson
@@ -207,6 +207,16 @@ class SpanTranslator:
         # (trace id, `evt_<its hex>`) of the last trace seen, replaced as one tuple: formatting
         # 128 bits costs more than the rest of the id, and a batch holds few traces.
         self._id_prefix: tuple[int | None, str] = (None, "")
+
+    def withhold_payloads(self) -> None:
+        """Fill no payload slot from now on, as with `capture_payloads` off (never undone).
+
+        On a tracer provider several clients share, the strictest client's setting holds for
+        every span: a client with capture off turns it off in every pipeline there. Batches
+        translated from now on carry no input, output or payload attributes.
+        """
+        self._payload_slots = ()
+        self._settings = replace(self._settings, capture_payloads=False)
 
     def translate(
         self,

@@ -160,6 +160,12 @@ class TracengentSpanExporter(SpanExporter):
         """The validated options, or None when the exporter is a not-configured no-op."""
         return self._options
 
+    def withhold_payloads(self) -> None:
+        """Send no payload (input, output, payload attributes) from now on, as with
+        `capture_payloads` off: on a tracer provider several clients share, a client with
+        capture off turns it off in every pipeline there. Never undone; never blocks."""
+        self._translator.withhold_payloads()
+
     @property
     def configured(self) -> bool:
         """False when the exporter counts events as `not_configured` instead of sending them."""
