@@ -10,8 +10,8 @@ interrupted, a token or the `PlatformError` the token fetch raised). The sync an
 - a 401 with a token provider: fetch a new token once and retry the call once;
 - 429, 5xx and transport errors: retried up to `max_retries` times with exponential backoff from
   0.2 s with jitter; `Retry-After` (seconds or an HTTP date) is honoured: it sets the client's
-  `NotBefore` time, and no request of that client (this call's retry or any other call) is sent
-  before it. One call waits for it at most 30 s and never past its deadline: a call that would
+  `NotBefore` time (at most `MAX_NOT_BEFORE_S`, 300 s, ahead), and no request of that client
+  (this call's retry or any other call) is sent before it. One call waits for it at most 30 s and never past its deadline: a call that would
   have to wait longer fails instead, unsent, and so does every later call until that time
   (we never wait that long, and never come back sooner than asked);
 - a token endpoint that is unreachable or answers 429/5xx is one more retryable failure of the
@@ -58,6 +58,7 @@ from opentelemetry.exporter.tracengent.version import __version__
 
 __all__ = [
     "BACKOFF_BASE_S",
+    "MAX_NOT_BEFORE_S",
     "MAX_WAIT_S",
     "USER_AGENT",
     "CallOutcome",
@@ -82,6 +83,10 @@ BACKOFF_BASE_S: Final = 0.2
 
 MAX_WAIT_S: Final = 30.0
 """No single wait is longer; a `Retry-After` asking for more ends the call (see `NotBefore`)."""
+
+MAX_NOT_BEFORE_S: Final = 300.0
+"""The longest a `Retry-After` holds a client back: one answer asking for more (a proxy's
+`Retry-After: 1e12`) must not stop governance and telemetry for the life of the process."""
 
 USER_AGENT: Final = f"tracengent-python/{__version__}"
 """The `User-Agent` of every platform request."""
@@ -153,9 +158,9 @@ class NotBefore:
     """The time before which the platform asked one client to send nothing (`Retry-After`).
 
     Shared by every call of one platform client (sync or async, any thread): a `Retry-After` one
-    call received holds back the others too, for as long as it says, however long that is (the
-    wait of one call is capped, this time is not). Only ever moves later. Times are on the
-    client's monotonic clock. Thread-safe; no I/O.
+    call received holds back the others too, for as long as it says up to `MAX_NOT_BEFORE_S`
+    (300 s) from when it was received (the wait of one call is capped at `MAX_WAIT_S`). Only ever
+    moves later. Times are on the client's monotonic clock. Thread-safe; no I/O.
     """
 
     def __init__(self) -> None:
@@ -173,8 +178,10 @@ class NotBefore:
         """The status of the answer whose `Retry-After` set `until`."""
         return self._status_code
 
-    def postpone(self, until: float, status_code: int | None) -> None:
-        """Send nothing before `until` (unless a later time is already set)."""
+    def postpone(self, until: float, status_code: int | None, *, now: float) -> None:
+        """Send nothing before `until`, at most `MAX_NOT_BEFORE_S` after `now` (unless a later
+        time is already set)."""
+        until = min(until, now + MAX_NOT_BEFORE_S)
         with self._lock:
             if until > self._until:
                 self._until = until
@@ -500,7 +507,8 @@ def run_call(
                 last, last_status = str(status), status
                 retry_after = parse_retry_after(reply.headers.get("Retry-After"), wall_clock())
                 if retry_after is not None:
-                    not_before.postpone(clock() + retry_after, status)
+                    now = clock()
+                    not_before.postpone(now + retry_after, status, now=now)
             elif isinstance(reply, httpx.TransportError):
                 last, last_status = f"{type(reply).__name__}: {reply}", None
             else:

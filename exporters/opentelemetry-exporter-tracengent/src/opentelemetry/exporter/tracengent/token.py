@@ -7,8 +7,8 @@ fetched again on every call: a short `expires_in` can never turn into a refresh 
 
 Failures never make callers spin: a token endpoint that answers 5xx/429, a non-401 4xx, a
 malformed answer, or cannot be reached sets a "not before" time (1 s doubling to 30 s, or the
-`Retry-After` it sent when that is later, however much later: the endpoint is never asked sooner
-than it said); until then `get_token` raises at once without a request, an error of the kind that
+`Retry-After` it sent when that is later, up to `MAX_NOT_BEFORE_S`, 300 s: the endpoint is never
+asked sooner than it said, within that bound); until then `get_token` raises at once without a request, an error of the kind that
 started the wait. A transient one (unreachable, 429/5xx) is a `TokenUnavailableError` saying how
 long is left: a platform call waits that out and asks again within its own deadline and retry
 budget, waiting at most 30 s (`_http_policy.run_call`). A 401 disables the provider for good: the
@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 import httpx
 
 from opentelemetry.exporter.tracengent._http_policy import (
+    MAX_NOT_BEFORE_S,
     MAX_WAIT_S,
     USER_AGENT,
     TokenUnavailableError,
@@ -367,9 +368,9 @@ class AgentTokenProvider:
         with self._state:
             wait = min(_FAILURE_BACKOFF_S * 2.0 ** min(self._failures, 16), MAX_WAIT_S)
             if retry_after is not None:
-                # Not capped: the cap bounds how long one call waits (`run_call`), never how
-                # soon the endpoint is asked again.
-                wait = max(wait, retry_after)
+                # Not capped at MAX_WAIT_S (that bounds how long one call waits, `run_call`), but
+                # at MAX_NOT_BEFORE_S: one `Retry-After: 1e12` must not stop the agent for good.
+                wait = max(wait, min(retry_after, MAX_NOT_BEFORE_S))
             self._failures += 1
             self._not_before = self._clock() + wait
             self._last_error = error
