@@ -198,6 +198,18 @@ class ContextProcessor(SpanProcessor):
         kept = self._ended_roots.get(span_id)
         return kept() if kept is not None else None
 
+    def trace_agent_under(self, parent: SpanContext | None) -> AttributeValue | None:
+        """The agent id of the decision trace a span under `parent` belongs to, if known: from
+        the record of `parent` (an open span, or an ended root still held). Never raises."""
+        if parent is None:
+            return None
+        span_id = parent.span_id
+        record = self._open.get(span_id)
+        if record is None and self._ended_roots:
+            record = self._ended_root(span_id)
+        trace = record.trace if record is not None else None
+        return trace.agent_id if trace is not None else None
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing is buffered."""
         return True

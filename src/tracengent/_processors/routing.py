@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Final
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, Tracer
+from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.attributes import attributes_of
@@ -244,7 +244,7 @@ class ExportRouter(SpanProcessor):
         if attrs.get(_OPERATION) == _INVOKE_AGENT:
             trace_agent = agent  # a decision trace's root is its own agent's
         elif _TRACE_ID in attrs and self.context is not None:
-            trace_agent = _trace_agent(self.context, span.parent)
+            trace_agent = self.context.trace_agent_under(span.parent)
         return routes.target(trace_agent, key, agent)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -265,23 +265,6 @@ class ExportRouter(SpanProcessor):
             else:
                 calls.append(pipeline.shutdown)
         _in_parallel(calls, DEFAULT_SHUTDOWN_TIMEOUT_MS)
-
-
-def _trace_agent(context: ContextProcessor, parent: SpanContext | None) -> object:
-    """The agent of the decision trace the span under `parent` belongs to, if it is known.
-
-    Read from the context processor's records (it ends a span before the router sees it, so
-    the span's parent is asked: the trace root or an enclosing span, still open or an ended
-    root still held).
-    """
-    if parent is None:
-        return None
-    span_id = parent.span_id
-    record = context._open.get(span_id)
-    if record is None and context._ended_roots:
-        record = context._ended_root(span_id)
-    trace = record.trace if record is not None else None
-    return trace.agent_id if trace is not None else None
 
 
 def _in_parallel(calls: list[Callable[[], object]], timeout_millis: int) -> list[object]:
