@@ -3,7 +3,11 @@ egress allowlist matches hosts.
 
 A pattern is an fnmatch glob over the host name (`api.example.com`, `*.example.com`,
 `*stripe.com`, `api.*.com`, `*`), optionally with a port (`api.example.com:8443`: that port only),
-or an IPv6 literal (`[::1]`, `::1`, `[::1]:8080`), compared as an address. Matching is on the
+or an IP literal (`127.0.0.1`, `[::1]`, `::1`, `[::1]:8080`), compared as an address. An IP
+literal is read on both sides as the OS reads it: the legacy IPv4 forms `inet_aton` accepts
+(`2130706433`, `127.1`, `0x7f000001`, `0177.0.0.1`), an IPv4-mapped IPv6 address
+(`::ffff:127.0.0.1`) as its IPv4 address, an IPv6 zone (`%eth0`) ignored; so `127.0.0.1` governs
+every spelling of it, and a glob is matched against the canonical address too. Matching is on the
 ASCII (IDNA) form of both sides, as the request goes on the wire: `bücher.example` and
 `xn--bcher-kva.example` are one host however either is written. Case and a trailing dot do not
 matter. A request without a known port (a bare host name) matches a pattern with one.
@@ -20,6 +24,7 @@ import fnmatch
 import functools
 import ipaddress
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -34,6 +39,10 @@ _GLOB_CHARACTERS: Final = frozenset("*?[]")
 _NOT_IN_A_HOST: Final = frozenset("/@\\#")
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _BAD_PORT: Final = "a port must be a number from 0 to 65535"
+_IPV4_PART: Final = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*")
+"""One part of a legacy IPv4 literal (lower-case): hexadecimal, octal or decimal."""
+
+_IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -41,33 +50,72 @@ class _HostPattern:
     """One `governed_hosts` entry, read.
 
     Attributes:
-        glob: the IDNA-ASCII, lower-case fnmatch glob of the host; None for an IPv6 literal.
-        address: the IPv6 address of a literal.
+        glob: the IDNA-ASCII, lower-case fnmatch glob of the host; None for an IP literal.
+        address: the canonical address of an IP literal (`_ip_address`).
         port: only requests to this port match; None: any port.
         unreadable: why the pattern could not be read (it then governs every host); None.
     """
 
     glob: str | None = None
-    address: ipaddress.IPv6Address | None = None
+    address: _IpAddress | None = None
     port: int | None = None
     unreadable: str | None = None
 
-    def matches(self, host: str, port: int | None) -> bool:
-        """Whether `host` (ASCII, lower-case, no trailing dot or brackets) on `port` matches."""
+    def matches(self, host: str, address: _IpAddress | None, port: int | None) -> bool:
+        """Whether `host` (ASCII, lower-case, no trailing dot or brackets), whose canonical
+        address is `address` (None: not an IP literal), on `port` matches."""
         if self.unreadable is not None:
             return True
         if self.port is not None and port is not None and port != self.port:
             return False
         if self.address is not None:
-            return _ipv6(host) == self.address
-        return self.glob is not None and fnmatch.fnmatchcase(host, self.glob)
+            return address == self.address
+        if self.glob is None:
+            return False
+        return fnmatch.fnmatchcase(host, self.glob) or (
+            address is not None and fnmatch.fnmatchcase(str(address), self.glob)
+        )
 
 
 def _ipv6(text: str) -> ipaddress.IPv6Address | None:
     try:
-        return ipaddress.IPv6Address(text)
+        return ipaddress.IPv6Address(text.partition("%")[0])
     except ValueError:
         return None
+
+
+def _legacy_ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """`text` read as `inet_aton` reads an IPv4 address (1 to 4 parts, each decimal, `0x` hex
+    or `0` octal, the last filling the remaining bytes); None when it is not one."""
+    parts = text.split(".")
+    if len(parts) > 4 or not all(_IPV4_PART.fullmatch(part) for part in parts):
+        return None
+    values = [_ipv4_part(part) for part in parts]
+    *leading, last = values
+    if any(value > 255 for value in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    number = last
+    for shift, value in enumerate(reversed(leading), start=4 - len(leading)):
+        number |= value << (8 * shift)
+    return ipaddress.IPv4Address(number)
+
+
+def _ipv4_part(part: str) -> int:
+    """The value of one `_IPV4_PART`."""
+    if part.startswith("0x"):
+        return int(part[2:] or "0", 16)
+    return int(part, 8) if part.startswith("0") else int(part)
+
+
+def _ip_address(host: str) -> _IpAddress | None:
+    """The address an IP-literal `host` (lower-case, no brackets or trailing dot) reaches, in
+    one canonical form (module docstring); None when `host` is a name."""
+    if ":" in host:
+        address = _ipv6(host)
+        if address is not None and address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        return address
+    return _legacy_ipv4(host)
 
 
 def _idna_ascii(name: str) -> str:
@@ -96,7 +144,7 @@ def _read_pattern(raw: object) -> _HostPattern | None:
     port: int | None = None
     if text.startswith("["):
         literal, bracket, rest = text[1:].partition("]")
-        address = _ipv6(literal)
+        address = _ip_address(literal) if ":" in literal else None
         if not bracket or address is None:
             return _unreadable("not an IPv6 literal")
         if not rest:
@@ -105,7 +153,7 @@ def _read_pattern(raw: object) -> _HostPattern | None:
             return _unreadable(_BAD_PORT)
         return _HostPattern(address=address, port=int(rest[1:]))
     if text.count(":") > 1:
-        address = _ipv6(text)
+        address = _ip_address(text)
         if address is None:
             return _unreadable("not a host name or an IPv6 literal")
         return _HostPattern(address=address)
@@ -116,6 +164,9 @@ def _read_pattern(raw: object) -> _HostPattern | None:
         port = int(port_text)
     if not text or any(c in _NOT_IN_A_HOST or c.isspace() for c in text):
         return _unreadable("not a host name (no scheme, path or user info)")
+    ipv4 = _legacy_ipv4(text.rstrip("."))
+    if ipv4 is not None:
+        return _HostPattern(address=ipv4, port=port)
     labels: list[str] = []
     for label in text.rstrip(".").split("."):
         if label.isascii():
@@ -172,7 +223,8 @@ def is_governed_host(host: str, patterns: Sequence[str], *, port: int | None = N
     brackets of an IPv6 literal. Never raises; see the module docstring for the patterns.
     """
     name = _ascii_host(host)
-    return any(pattern.matches(name, port) for pattern in _read_patterns(tuple(patterns)))
+    address = _ip_address(name)
+    return any(pattern.matches(name, address, port) for pattern in _read_patterns(tuple(patterns)))
 
 
 def request_port(url: httpx.URL) -> int | None:
