@@ -3,7 +3,7 @@
 Each governed httpx request is authorized through `/v1/tool-authorize` (wire contract §6,
 `transport: "http"`) before it leaves. What the platform is told:
 
-- `method`, `host` (no port), `path` as servers route it: literal dot segments removed, then each
+- `method`, `host` (no port; as it goes on the wire: IDNA-ASCII, no trailing dot), `path` as servers route it: literal dot segments removed, then each
   segment percent-decoded; a path with an encoded dot segment or slash (`%2e%2e`, `%2F`) is
   denied without asking (outcome `path_ambiguous`, `_egress_url.server_path`);
 - `query`: a dict of str; a key given more than once maps to the list of its values, in order,
@@ -101,6 +101,12 @@ def _headers_of(request: httpx.Request) -> dict[str, str]:
     return dict(request.headers.items())
 
 
+def wire_host(url: httpx.URL) -> str:
+    """The host of `url` as it goes on the wire and as `governed_hosts` match it: IDNA-ASCII
+    (`xn--bcher-kva.example`, never `bücher.example`), lower-case, no trailing dot or brackets."""
+    return url.raw_host.decode("ascii", "replace").lower().rstrip(".")
+
+
 def http_tool_request(
     request: httpx.Request,
     headers: Mapping[str, str],
@@ -117,7 +123,7 @@ def http_tool_request(
     payload: JsonObject = {
         "transport": TRANSPORT_HTTP,
         "method": request.method,
-        "host": url.host,
+        "host": wire_host(url),
         "path": server_path(url),
     }
     if query := platform_query(url, scrubber):
