@@ -33,8 +33,20 @@ __all__ = [
 REDACTED: Final = "REDACTED"
 """What a sensitive query value becomes (the word OTel's semantic conventions use)."""
 
-SIGNATURE_PARAMETERS: Final = frozenset({"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"})
-"""Query parameters OTel's semantic conventions redact in `url.full` whatever the configuration."""
+SIGNATURE_PARAMETERS: Final = frozenset(
+    {
+        "AWSAccessKeyId",
+        "Signature",
+        "sig",
+        "X-Goog-Signature",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+        "X-Amz-Credential",
+    }
+)
+"""Query parameters redacted in `url.full` whatever the configuration: OTel's semantic
+conventions' list, and the credentials of an AWS SigV4 presigned URL (its signature, session
+token and access key id)."""
 
 SENSITIVE_NAME_GLOBS: Final = (
     "*password*",
