@@ -44,12 +44,13 @@ def _safe_url(url: httpx.URL, scrubber: Scrubber | None = None) -> str:
         url = url.copy_with(username=None, password=None)
     if url.query:
         params = url.params.multi_items()
+        is_secret = (
+            scrubber.is_secret_parameter
+            if scrubber is not None
+            else SIGNATURE_PARAMETERS.__contains__
+        )
         redacted = [
-            (name, REDACTED)
-            if name in SIGNATURE_PARAMETERS
-            or (scrubber is not None and scrubber.is_sensitive_name(name))
-            else (name, value)
-            for name, value in params
+            (name, REDACTED) if is_secret(name) else (name, value) for name, value in params
         ]
         if redacted != params:
             url = url.copy_with(params=redacted)

@@ -20,14 +20,13 @@ from urllib.parse import unquote
 
 import httpx
 
-from opentelemetry.exporter.tracengent._url_redaction import REDACTED, SIGNATURE_PARAMETERS
+from opentelemetry.exporter.tracengent._url_redaction import REDACTED
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 from tracengent._scrubbing import Scrubber
 
 __all__ = [
     "PATH_AMBIGUOUS",
     "AmbiguousPathError",
-    "is_secret_parameter",
     "platform_query",
     "remove_dot_segments",
     "server_path",
@@ -95,21 +94,15 @@ def server_path(url: httpx.URL) -> str:
     return "/".join(segments) or "/"
 
 
-def is_secret_parameter(name: str, scrubber: Scrubber) -> bool:
-    """Whether the value of query parameter `name` is a credential: a signature parameter or a
-    name the scrubber masks (the rule of the tracked client's recorded `url.full`)."""
-    return name in SIGNATURE_PARAMETERS or scrubber.is_sensitive_name(name)
-
-
 def platform_query(url: httpx.URL, scrubber: Scrubber) -> dict[str, JsonValue]:
     """`url`'s query as the platform is told it: a key given more than once maps to the list of
     its values, in order (a policy sees every value the server might act on); a secret's values
-    (`is_secret_parameter`) are `REDACTED`."""
+    (`Scrubber.is_secret_parameter`) are `REDACTED`."""
     query: dict[str, JsonValue] = {}
     if not url.query:
         return query
     for key, raw in url.params.multi_items():
-        value = REDACTED if is_secret_parameter(key, scrubber) else raw
+        value = REDACTED if scrubber.is_secret_parameter(key) else raw
         previous = query.get(key)
         if previous is None:
             query[key] = value

@@ -8,7 +8,7 @@ Each governed httpx request is authorized through `/v1/tool-authorize` (wire con
   denied without asking (outcome `path_ambiguous`, `_egress_url.server_path`);
 - `query`: a dict of str; a key given more than once maps to the list of its values, in order,
   so a policy sees every value the server might act on; the values of credentials (`api_key`,
-  `access_token`, signatures: `_egress_url.is_secret_parameter`) are `REDACTED`;
+  `access_token`, signatures: `Scrubber.is_secret_parameter`) are `REDACTED`;
 - `headers`: lower-cased names (repeated ones joined by ", " as httpx does), minus credentials:
   `Authorization`, `Proxy-Authorization`, `Cookie` (contract), `X-Api-Key`, `Api-Key`,
   `X-Auth-Token`, `X-Ingest-Key` and any name the scrubber masks (`X-Access-Token`,
