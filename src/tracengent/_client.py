@@ -135,7 +135,7 @@ class TracengentClient(GovernanceMethods):
                 global_provider,
                 agent_id=agent_id,
                 key=self._pipeline_key,
-                export_settings=export_settings(self._options, transport, http),
+                export_settings=export_settings(self._options, transport),
                 export_processor=new_export_processor,
                 capture_payloads=self._options.capture_payloads,
                 scrub_patterns=self._options.scrub_patterns,

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tracengent._processors.context import ContextProcessor
-from tracengent._processors.routing import ExportRouter, PipelineKey, withhold_payloads
+from tracengent._processors.routing import ExportRouter, PipelineKey, agent_of, withhold_payloads
 from tracengent._sampler import sampler_may_drop_decision_spans
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
@@ -93,12 +93,10 @@ class ProviderAttachment:
     """Live pipelines by `pipeline_key` (the agent id), in the order they were attached."""
     default_key: PipelineKey | None = None
     """The key of zero code's pipeline: the default route while it is live."""
-    released: SpanProcessor | None = None
-    """The pipeline released last: the default route while none is live (it counts the spans
-    it is given `after_shutdown`)."""
     released_by_key: dict[PipelineKey, SpanProcessor] = field(default_factory=dict)
-    """Released pipelines by key, the last `_RELEASED_KEPT` of them: their clients' spans
-    recorded after the release go there (counted `after_shutdown`)."""
+    """Released pipelines by key, the last `_RELEASED_KEPT` of them, the latest last: their
+    clients' spans recorded after the release go there (counted `after_shutdown`), and the
+    latest is the default route while no pipeline is live."""
     withheld: bool = False
     """Payload capture is off on this provider: every pipeline withholds payloads."""
 
@@ -176,13 +174,10 @@ def adopt_provider(
             _update_routes(attachment)
 
 
-def export_settings(
-    options: TracengentOptions,
-    transport: object | None = None,
-    http: object | None = None,
-) -> Hashable:
+def export_settings(options: TracengentOptions, transport: object | None = None) -> Hashable:
     """What an export pipeline is made with besides its agent: platform, credentials,
-    environment, tags, payload capture and the connection (by identity)."""
+    environment, tags, payload capture and the transport (by identity). A client's own `http`
+    is part of its `pipeline_key`, so clients sharing a pipeline always share it."""
     return (
         options.base_url,
         options.client_id,
@@ -192,7 +187,6 @@ def export_settings(
         tuple(options.default_tags),
         options.capture_payloads,
         id(transport) if transport is not None else None,
-        id(http) if http is not None else None,
     )
 
 
@@ -314,7 +308,6 @@ def release_from_provider(provider: TracerProvider, key: PipelineKey) -> SpanPro
         if pipeline.users > 0:
             return None
         del attachment.pipelines[key]
-        attachment.released = pipeline.processor
         released = attachment.released_by_key
         released.pop(key, None)
         released[key] = pipeline.processor
@@ -337,23 +330,21 @@ def _update_routes(attachment: ProviderAttachment) -> None:
     by_agent: dict[str, SpanProcessor] = {}
     if default is not None:
         # An agent's spans go to zero code's pipeline when it exports that agent.
-        by_agent[_agent_of(default.key)] = default.processor
+        by_agent[agent_of(default.key)] = default.processor
     for key, pipeline in pipelines.items():
-        by_agent.setdefault(_agent_of(key), pipeline.processor)
+        by_agent.setdefault(agent_of(key), pipeline.processor)
     released_by_agent: dict[str, SpanProcessor] = {}
     for key, processor in attachment.released_by_key.items():
-        released_by_agent[_agent_of(key)] = processor  # the last released of the agent's
+        released_by_agent[agent_of(key)] = processor  # the last released of the agent's
     attachment.router.set_routes(
         {key: pipeline.processor for key, pipeline in pipelines.items()},
-        default.processor if default is not None else attachment.released,
+        default.processor
+        if default is not None
+        else next(reversed(attachment.released_by_key.values()), None),
         by_agent=by_agent,
         released_by_key=attachment.released_by_key,
         released_by_agent=released_by_agent,
     )
-
-
-def _agent_of(key: PipelineKey) -> str:
-    return key if isinstance(key, str) else key[0]
 
 
 def attachment_of(provider: TracerProvider) -> ProviderAttachment | None:

@@ -122,7 +122,7 @@ class Routes:
             if agent not in self.by_agent:
                 targets[id(pipeline)] = pipeline
         for key, pipeline in self.released_by_key.items():
-            if _agent_of(key) not in self.by_agent:
+            if agent_of(key) not in self.by_agent:
                 targets[id(pipeline)] = pipeline
         sole = next(iter(targets.values())) if len(targets) == 1 else None
         self.only: Callable[[ReadableSpan], None] | None = sole.on_end if sole is not None else None
@@ -133,20 +133,17 @@ class Routes:
         """The pipeline of a span of `trace_agent`'s decision trace (None outside one), made
         by the client of pipeline `key` (None: no client's), naming `agent`; None: the default."""
         by_agent = self.by_agent
-        if trace_agent.__class__ is str and (
-            trace_agent in by_agent or trace_agent in self.released_by_agent
+        # A span of a decision trace goes with the trace's agent; when that agent's client
+        # recorded it, that client's own pipeline first, as below (it may post through the
+        # client's `http`).
+        if (
+            trace_agent.__class__ is str
+            and (trace_agent in by_agent or trace_agent in self.released_by_agent)
+            and (key is None or agent_of(key) != trace_agent)
         ):
-            if key is not None and _agent_of(key) == trace_agent:
-                # The client's own pipeline first: it may post through the client's `http`.
-                return (
-                    self.by_key.get(key)
-                    or by_agent.get(trace_agent)
-                    or self.released_by_key.get(key)
-                    or self.released_by_agent.get(trace_agent)
-                )
             return by_agent.get(trace_agent) or self.released_by_agent.get(trace_agent)
         if key is not None:
-            owner = _agent_of(key)
+            owner = agent_of(key)
             return (
                 self.by_key.get(key)
                 or by_agent.get(owner)
@@ -158,8 +155,8 @@ class Routes:
         return None
 
 
-def _agent_of(key: object) -> str:
-    """The agent of a `PipelineKey`."""
+def agent_of(key: object) -> str:
+    """The agent of a `PipelineKey` ("" for anything that is not one)."""
     if key.__class__ is str:
         return key
     return key[0] if isinstance(key, tuple) and key and isinstance(key[0], str) else ""
@@ -212,7 +209,7 @@ class ExportRouter(SpanProcessor):
         if by_agent is None:
             agents: dict[str, SpanProcessor] = {}
             for key, pipeline in by_key.items():
-                agents.setdefault(_agent_of(key), pipeline)
+                agents.setdefault(agent_of(key), pipeline)
             by_agent = agents
         self._routes = Routes(
             by_key, by_agent, released_by_key or {}, released_by_agent or {}, default
