@@ -17,7 +17,7 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._url_redaction import REDACTED, SIGNATURE_PARAMETERS
+from opentelemetry.exporter.tracengent._url_redaction import REDACTED
 from tracengent._direct_spans import RecordedAttributes
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
 from tracengent._scrubbing import Scrubber
@@ -36,7 +36,7 @@ __all__ = [
 _FAILURE_STATUS = 400
 
 
-def _safe_url(url: httpx.URL, scrubber: Scrubber | None = None) -> str:
+def _safe_url(url: httpx.URL, scrubber: Scrubber) -> str:
     """`url` as recorded: without credentials in its userinfo, and with the values of query
     parameters whose names are sensitive (the scrubber's globs: `*token*`, `*key*`, ...) or
     signatures replaced by `REDACTED`, as OTel's semantic conventions ask for `url.full`."""
@@ -44,22 +44,16 @@ def _safe_url(url: httpx.URL, scrubber: Scrubber | None = None) -> str:
         url = url.copy_with(username=None, password=None)
     if url.query:
         params = url.params.multi_items()
-        is_secret = (
-            scrubber.is_secret_parameter
-            if scrubber is not None
-            else SIGNATURE_PARAMETERS.__contains__
-        )
         redacted = [
-            (name, REDACTED) if is_secret(name) else (name, value) for name, value in params
+            (name, REDACTED) if scrubber.is_secret_parameter(name) else (name, value)
+            for name, value in params
         ]
         if redacted != params:
             url = url.copy_with(params=redacted)
     return str(url)
 
 
-def request_event(
-    request: httpx.Request, scrubber: Scrubber | None = None
-) -> tuple[str, Attributes]:
+def request_event(request: httpx.Request, scrubber: Scrubber) -> tuple[str, Attributes]:
     """The event's name (0.1.0's `"GET host/path"`) and its span's start attributes: HTTP
     semconv, tracked, a `tool_call` event of that name. Sensitive query values are redacted
     from the URL (see `_safe_url`)."""

@@ -167,12 +167,13 @@ def _read_declared(content: bytes, charset: str | None) -> JsonBody:
     if codec is None:  # none declared, or a charset servers do not honour: the bytes decide
         if by_bytes.ok:
             return _parsed(by_bytes)
-        if charset is not None and charset.replace("_", "-") not in ALLOWED_CHARSETS:
+        if charset is not None:  # declared, and not one of ALLOWED_CHARSETS
             return _unreadable(
                 f"it is not JSON (UTF-8/16/32) and its charset {charset!r} is not read"
             )
         return _unreadable("it is not valid JSON")
-    by_charset = _read_with(content, codec)
+    # The usual case (`charset=utf-8` on UTF-8 bytes) is the reading already made.
+    by_charset = by_bytes if codec == by_bytes.codec else _read_with(content, codec)
     if not by_charset.ok:
         if by_bytes.ok:
             return _parsed(by_bytes)

@@ -189,9 +189,9 @@ class EgressGovernor:
         if self._govern_all:
             return True
         url = request.url
-        # The host as it goes on the wire (`raw_host`: IDNA-ASCII, no brackets), with its port.
-        host = url.raw_host.decode("ascii", "replace")
-        return is_governed_host(host, self._options.governed_hosts, port=request_port(url))
+        return is_governed_host(
+            wire_host(url), self._options.governed_hosts, port=request_port(url)
+        )
 
     def check(self, request: httpx.Request) -> httpx.Request:
         """Authorize `request`; returns the request to send (possibly with a redacted body).

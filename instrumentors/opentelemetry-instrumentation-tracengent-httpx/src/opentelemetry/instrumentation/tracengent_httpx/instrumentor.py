@@ -59,7 +59,7 @@ class _Patch:
         """This patch's gate while it is installed, else the active instrumentation's."""
         if self.gate is not None:
             return self.gate
-        active = TracengentHTTPXInstrumentor._active
+        active = TracengentHTTPXInstrumentor._patch
         return active.gate if active is not None else None
 
     def handle_request(
@@ -99,9 +99,9 @@ class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         TypeError: from `instrument(gate=...)` when `gate` is not an `EgressGate`.
     """
 
+    # The installed patch, on the class: the instrumentor is a singleton, and wrappers of earlier
+    # patches ask it for the gate in force.
     _patch: _Patch | None = None
-    # The installed patch, for wrappers of earlier patches (the instrumentor is a singleton).
-    _active: _Patch | None = None
     _reported_no_gate = False
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -126,15 +126,12 @@ class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 httpx.AsyncHTTPTransport, "handle_async_request", patch.handle_async_request
             ),
         ]
-        self._patch = patch
-        TracengentHTTPXInstrumentor._active = patch
+        TracengentHTTPXInstrumentor._patch = patch
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        patch, self._patch = self._patch, None
+        patch, TracengentHTTPXInstrumentor._patch = TracengentHTTPXInstrumentor._patch, None
         if patch is None:
             return
-        if TracengentHTTPXInstrumentor._active is patch:
-            TracengentHTTPXInstrumentor._active = None
         # Disarm first, so that even a wrapper we cannot find any more stops gating.
         patch.gate = None
         for owner, name, proxy in patch.wrappers:
