@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Final
 
 import httpx
@@ -93,14 +93,6 @@ CREDENTIAL_HEADERS: Final = frozenset(
 _FAIL_OPEN_LOG_INTERVAL_S: Final = 60.0
 
 
-def _headers_of(request: httpx.Request) -> dict[str, str]:
-    """The request's headers by lower-case name, repeated ones joined by ", " (as httpx does).
-
-    Read once per request: both the body check and the platform's view of the headers use it.
-    """
-    return dict(request.headers.items())
-
-
 def wire_host(url: httpx.URL) -> str:
     """The host of `url` as it goes on the wire and as `governed_hosts` match it: IDNA-ASCII
     (`xn--bcher-kva.example`, never `bücher.example`), lower-case, no trailing dot or brackets."""
@@ -108,16 +100,12 @@ def wire_host(url: httpx.URL) -> str:
 
 
 def http_tool_request(
-    request: httpx.Request,
-    headers: Mapping[str, str],
-    body: JsonBody,
-    trace_id: str | None,
-    scrubber: Scrubber,
+    request: httpx.Request, body: JsonBody, trace_id: str | None, scrubber: Scrubber
 ) -> JsonObject:
     """The `/v1/tool-authorize` body for an HTTP request (module docstring: what is sent).
 
-    `headers` are the request's (`_headers_of`): lower-case names. `scrubber` names the
-    credentials (query parameters, headers) the platform is not told.
+    Headers are told by lower-case name, repeated ones joined by ", " (as httpx does).
+    `scrubber` names the credentials (query parameters, headers) the platform is not told.
     """
     url = request.url
     payload: JsonObject = {
@@ -130,7 +118,7 @@ def http_tool_request(
         payload["query"] = query
     shown: dict[str, JsonValue] = {
         name: value
-        for name, value in headers.items()
+        for name, value in request.headers.items()
         if name not in CREDENTIAL_HEADERS and not scrubber.is_sensitive_name(name)
     }
     if shown:
@@ -203,11 +191,8 @@ class EgressGovernor:
         with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
             body = NO_JSON_BODY
             try:
-                headers = _headers_of(request)
                 body = read_json_body(request)
-                payload = http_tool_request(
-                    request, headers, body, current_trace_id(), self._scrubber
-                )
+                payload = http_tool_request(request, body, current_trace_id(), self._scrubber)
                 decision = self._platform.tool_authorize(
                     payload, deadline=deadline_for(self._options)
                 )
@@ -226,11 +211,8 @@ class EgressGovernor:
         with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
             body = NO_JSON_BODY
             try:
-                headers = _headers_of(request)
                 body = read_json_body(request)
-                payload = http_tool_request(
-                    request, headers, body, current_trace_id(), self._scrubber
-                )
+                payload = http_tool_request(request, body, current_trace_id(), self._scrubber)
                 decision = await tool_authorize_bounded(
                     self._async_platform, payload, self._options
                 )
