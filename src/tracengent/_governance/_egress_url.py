@@ -3,10 +3,16 @@ gates.
 
 The platform decides on what the *server* will act on, so the path is told as servers route it
 (Starlette, Werkzeug, ...): split on its literal `/`, literal dot segments removed (RFC 3986
-§5.2.4), then each segment percent-decoded. An encoded dot segment or slash (`%2e%2e`, `%2F`) is
-not a separator or a dot segment to those servers, but is to others (proxies, some frameworks
-decode first): such a path is *ambiguous* and denied (`AmbiguousPathError`, outcome
-`path_ambiguous`) rather than told one way a server might not take.
+§5.2.4), then each segment percent-decoded. Some segments are read otherwise by other servers and
+proxies, so a path holding one is *ambiguous* and denied (`AmbiguousPathError`, outcome
+`path_ambiguous`) rather than told one way a server might not take:
+
+- an encoded dot segment or slash (`%2e%2e`, `%2F`): not a separator or a dot segment to those
+  servers, but one to others (proxies, some frameworks decode first);
+- a backslash, literal or `%5C`: a plain character to those servers, a separator to IIS and
+  several proxies;
+- a dot segment with path parameters (`..;`, `.;x`): Tomcat and Spring drop the parameters, then
+  resolve the dot segment.
 
 No third-party credential goes to the platform: the values of query parameters the tracked
 client's recorded URL redacts (OTel's signature parameters, the scrubber's sensitive names such as
@@ -81,15 +87,16 @@ def server_path(url: httpx.URL) -> str:
     segment percent-decoded.
 
     Raises:
-        AmbiguousPathError: a segment decodes to `.` or `..` or holds a `/` (`%2e%2e`, `%2F`).
+        AmbiguousPathError: a segment decodes to `.` or `..` or holds a `/` (`%2e%2e`, `%2F`),
+            holds a backslash (`\\`, `%5C`), or is a dot segment with parameters (`..;`).
     """
     raw = url.raw_path.partition(b"?")[0].decode("ascii", "replace")
     segments = [unquote(segment) for segment in remove_dot_segments(raw).split("/")]
     for segment in segments:
-        if segment in (".", "..") or "/" in segment:
+        if "/" in segment or "\\" in segment or segment.partition(";")[0] in (".", ".."):
             raise AmbiguousPathError(
-                f"the path {raw!r} holds an encoded dot segment or slash ({segment!r}), which "
-                "servers route differently"
+                f"the path {raw!r} holds a segment servers route differently ({segment!r}: an "
+                "encoded dot segment or slash, a backslash, or a dot segment with parameters)"
             )
     return "/".join(segments) or "/"
 
