@@ -1,7 +1,8 @@
 """The one `tools/call` flow every patched method runs: span, gate, payloads, trace context.
 
 The flow never catches what the wrapped call or the gate raises: the application's exception
-(and the gate's deny) reach the caller untouched. Only the payload hook is guarded, because
+(and the gate's deny) reach the caller untouched. Whatever ends the call early, cancellation
+included, fails its span. Only the payload hook is guarded, because
 telemetry never raises into the agent.
 
 `mcp.Client.call_tool` sends its call through `ClientSession.call_tool` (once per input-required
@@ -274,8 +275,12 @@ async def call_tool_traced(
                 kwargs = {**kwargs, "meta": meta}
             with _running(_session_call(drives, name, arguments)):
                 result = await wrapped(*args, **kwargs)
-        except Exception as exc:
+        except BaseException as exc:
             span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
+            if not isinstance(exc, Exception):
+                # OTel leaves the status of a span left by cancellation (or exit) unset, which
+                # would report a call abandoned mid-authorization or mid-flight as a success.
+                span.set_status(StatusCode.ERROR, type(exc).__qualname__)
             raise
         _record_result(state, span, result)
         return result
