@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,6 +17,7 @@ from tracengent.cli._store_commands import (
     deny,
     grant,
     load_policy_option,
+    open_store,
     policy_option,
     traces,
 )
@@ -22,7 +25,18 @@ from tracengent.cli._store_commands import (
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a database error inside any command is one line of error, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as exc:
+            # The file opened, then an operation failed: locked past the busy timeout, corrupt.
+            raise click.ClickException(f"database error: {exc}") from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Tracengent: decision traces and governance for AI agents.
 
@@ -45,12 +59,11 @@ def main() -> None:
 @policy_option
 def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None:
     """Serve the whole Tracengent wire contract locally (stop with Ctrl-C)."""
-    from tracengent.platform import PlatformStore
     from tracengent.platform._server import bind_socket, make_server
 
     policy = load_policy_option(policy_path)
     path = db or default_db_path()
-    store = PlatformStore(path)
+    store = open_store(path)
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -94,6 +107,7 @@ def demo(db: Path | None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="tracengent-demo-") as scratch:
         path = db or Path(scratch) / "demo.sqlite3"
+        open_store(path)  # a --db that cannot be the platform's database: one line of error
         with LocalPlatform(path) as platform:
             click.echo(f"local platform on {platform.url} (database {path})")
             store = platform.store

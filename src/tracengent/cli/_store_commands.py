@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,10 +75,19 @@ def load_policy_option(policy_path: Path | None) -> Policy:
 
 
 def open_store(db: Path | None) -> PlatformStore:
-    """The store at `db` (or the default file)."""
+    """The store at `db` (or the default file), created and migrated if needed.
+
+    Raises:
+        click.ClickException: the file cannot be opened or created as the platform's database
+            (not a database, an unusable path, locked by another process, a newer schema).
+    """
     from tracengent.platform import PlatformStore
 
-    return PlatformStore(db or default_db_path())
+    path = db or default_db_path()
+    try:
+        return PlatformStore(path)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        raise click.ClickException(f"cannot open the database {path}: {exc}") from exc
 
 
 def _dump(value: JsonValue) -> str:
