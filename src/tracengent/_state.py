@@ -1,7 +1,9 @@
 """All process-wide state of the `tracengent` package, in one place.
 
 - `CURRENT_TRACE`: the active decision trace (a `ContextVar`, so it flows across `await` and into
-  threads started with `contextvars.copy_context()`).
+  threads started with `contextvars.copy_context()`), and `ENTERED_TRACES`: the `with` blocks of
+  traces entered in this context, with what leaving each restores (per context, so tasks and
+  threads entering one trace at once each restore their own).
 - The registry of SDK `TracerProviders` we attached our processors to. A provider (the global
   one, typically) gets our context processor, one scrubbing processor and one `ExportRouter`,
   exactly once however many clients come and go: the SDK cannot remove a processor, so nothing
@@ -27,7 +29,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeAlias
 
@@ -39,11 +41,14 @@ from tracengent._sampler import sampler_may_drop_decision_spans
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
+
     from opentelemetry.exporter.tracengent.options import TracengentOptions
     from tracengent._trace import AgentTrace
 
 __all__ = [
     "CURRENT_TRACE",
+    "ENTERED_TRACES",
     "ProviderAttachment",
     "ZeroCodeState",
     "adopt_provider",
@@ -62,6 +67,14 @@ _LOGGER = logging.getLogger("tracengent.state")
 
 CURRENT_TRACE: ContextVar[AgentTrace | None] = ContextVar("tracengent_current_trace", default=None)
 """The decision trace whose `with` block (or tracked callable) is running, if any."""
+
+EnteredTrace: TypeAlias = tuple["AgentTrace", "Token[Context]", "Token[AgentTrace | None]"]
+"""A trace's `with` block: the trace, and the tokens that leaving it resets."""
+
+ENTERED_TRACES: ContextVar[tuple[EnteredTrace, ...]] = ContextVar(
+    "tracengent_entered_traces", default=()
+)
+"""The `with` blocks of traces entered in this context, the innermost last."""
 
 
 _RELEASED_KEPT: Final = 256

@@ -19,7 +19,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -39,7 +38,7 @@ from tracengent._recording import (
     run_tracked,
     run_tracked_async,
 )
-from tracengent._state import CURRENT_TRACE
+from tracengent._state import CURRENT_TRACE, ENTERED_TRACES
 
 if TYPE_CHECKING:
     from tracengent._decorators import TrackDecorator
@@ -125,7 +124,6 @@ class AgentTrace:
         # Held for the trace's lifetime: events recorded after the root ended stay in the trace.
         self._kept = recorder.keep_trace(root) if root is not INVALID_SPAN else None
         self._redact_fields: tuple[str, ...] = ()
-        self._entered: list[tuple[Token[Context], Token[AgentTrace | None]]] = []
         self._closed = False
         self._close_lock = threading.Lock()
 
@@ -170,9 +168,12 @@ class AgentTrace:
 
     # --- context management ----------------------------------------------------------------
     def __enter__(self) -> AgentTrace:
-        """Make the root the current span and this the current trace."""
+        """Make the root the current span and this the current trace (in this context: a task
+        or thread leaving the block restores its own context, whoever else entered the trace)."""
         try:
-            self._entered.append((otel_context.attach(self._root_context), CURRENT_TRACE.set(self)))
+            otel_token = otel_context.attach(self._root_context)
+            entered = (self, otel_token, CURRENT_TRACE.set(self))
+            ENTERED_TRACES.set((*ENTERED_TRACES.get(), entered))
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._recorder.misuse_guard.failed("entering a trace", exc)
         return self
@@ -185,16 +186,24 @@ class AgentTrace:
     ) -> None:
         """Detach, mark the trace failed if an exception is leaving, end it. Never raises."""
         try:
-            if self._entered:
-                otel_token, trace_token = self._entered.pop()
-                CURRENT_TRACE.reset(trace_token)
-                otel_context.detach(otel_token)
+            self._leave()
         except Exception as problem:  # noqa: BLE001 - e.g. exited in another context
             self._recorder.misuse_guard.failed("leaving a trace", problem)
         if exc is not None:
             self._end(A.TraceStatuses.FAILED, None, exc)
         else:
             self.close()
+
+    def _leave(self) -> None:
+        """Undo this context's innermost `__enter__` of this trace (none: nothing to undo)."""
+        entered = ENTERED_TRACES.get()
+        for index in range(len(entered) - 1, -1, -1):
+            if entered[index][0] is self:
+                _, otel_token, trace_token = entered[index]
+                ENTERED_TRACES.set(entered[:index] + entered[index + 1 :])
+                CURRENT_TRACE.reset(trace_token)
+                otel_context.detach(otel_token)
+                return
 
     async def __aenter__(self) -> AgentTrace:
         """`async with` form of `__enter__` (the context is task-local)."""
