@@ -8,22 +8,37 @@ from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from tracengent.platform import StoredEvent, TraceRecord
 from tracengent.platform._tree import event_tree, number
 
-__all__ = ["render_event", "render_traces"]
+__all__ = ["plain", "render_event", "render_traces"]
+
+
+def plain(value: object) -> str:
+    """`value` as text safe to print on a terminal line: what is not printable shows escaped.
+
+    Agents name their events: a newline would forge a line of the tree, an escape sequence would
+    drive the terminal, a bidi override would reorder what is shown. Each shows as its Python
+    escape (`\\n`, `\\x1b`, `\\u202e`) instead.
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def render_event(body: JsonObject) -> str:
     """One line: type, name, status, then duration, cost and tokens when present."""
-    parts = [str(body.get("type")), str(body.get("name")), f"[{body.get('status')}]"]
+    parts = [plain(body.get("type")), plain(body.get("name")), f"[{plain(body.get('status'))}]"]
     duration = number(body.get("durationMs"))
     if duration is not None:
         parts.append(f"{duration:.1f} ms")
     cost = body.get("cost")
     if isinstance(cost, dict) and number(cost.get("amount")) is not None:
-        parts.append(f"cost {number(cost.get('amount')):g} {cost.get('currency', '')}".rstrip())
+        parts.append(
+            f"cost {number(cost.get('amount')):g} {plain(cost.get('currency', ''))}".rstrip()
+        )
     usage = body.get("usage")
     if isinstance(usage, dict) and number(usage.get("tokens")) is not None:
         model = usage.get("model")
-        suffix = f" ({model})" if isinstance(model, str) else ""
+        suffix = f" ({plain(model)})" if isinstance(model, str) else ""
         parts.append(f"{int(number(usage.get('tokens')) or 0)} tokens{suffix}")
     return " ".join(parts)
 
@@ -45,9 +60,9 @@ def render_traces(
         return
     for trace in traces:
         root = f" {trace.root_request!r}" if trace.root_request else ""
-        echo(f"{trace.trace_id} [{trace.status}] {trace.agent_id}{root}")
+        echo(f"{plain(trace.trace_id)} [{plain(trace.status)}] {plain(trace.agent_id)}{root}")
         if trace.summary:
-            echo(f"  summary: {trace.summary}")
+            echo(f"  summary: {plain(trace.summary)}")
         _tree(trace.events, echo, "  ")
     if standalone:
         echo("standalone events:")

@@ -129,6 +129,8 @@ def traces(db: Path | None, limit: int | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def approvals(db: Path | None, status: str | None, as_json: bool) -> None:
     """List approvals (pending ones wait for `tracengent approve` or `tracengent deny`)."""
+    from tracengent.cli._render import plain
+
     found = open_store(db).approvals(status=status)
     if as_json:
         click.echo(_dump({"approvals": [a.to_json() for a in found]}))
@@ -136,9 +138,9 @@ def approvals(db: Path | None, status: str | None, as_json: bool) -> None:
     if not found:
         click.echo("no approvals")
     for a in found:
-        amount = f" {a.amount:g} {a.currency or ''}".rstrip() if a.amount is not None else ""
+        amount = f" {a.amount:g} {plain(a.currency or '')}".rstrip() if a.amount is not None else ""
         click.echo(
-            f"{a.approval_id} [{a.status}] {a.agent_id} {a.permission}{amount} {a.created_at}"
+            f"{a.approval_id} [{a.status}] {a.agent_id} {plain(a.permission)}{amount} {a.created_at}"
         )
 
 
