@@ -7,7 +7,9 @@ not a failure). Its start attributes (the input payload) are built then too, not
 generator function is called: a client attached in between may have tightened the provider's
 scrubbing (payload capture off, more patterns), and the input is scrubbed as the span opens.
 The event's span is current only while the generator's own code runs: spans the
-generator starts are its children, spans its consumer starts between items are not. Values sent
+generator starts are its children, spans its consumer starts between items are not. What the
+generator makes current itself stays current for it across its `yield`s (a span it holds open
+around a `yield` still parents what it starts after resuming), never for its consumer. Values sent
 and exceptions thrown into the wrapper reach the generator as they would without it.
 """
 
@@ -31,25 +33,30 @@ __all__ = ["track_async_generator", "track_generator"]
 _Tokens = tuple[Token[Context], "Token[AgentTrace | None] | None"]
 
 
-def _enter(active: ActiveSpan, trace: AgentTrace | None) -> _Tokens:
-    """Make the event's span (and its trace) current while the generator's code runs."""
-    otel_token = otel_context.attach(active.context)
+def _enter(own: Context, trace: AgentTrace | None) -> _Tokens:
+    """Make the generator's own context (the event's span, at first) and its trace current
+    while the generator's code runs."""
+    otel_token = otel_context.attach(own)
     trace_token = (
         CURRENT_TRACE.set(trace) if trace is not None and CURRENT_TRACE.get() is not trace else None
     )
     return otel_token, trace_token
 
 
-def _leave(tokens: _Tokens) -> None:
+def _leave(tokens: _Tokens) -> Context:
+    """Restore the consumer's context; returns the generator's own as its code left it (what
+    it made current, such as a span held open around a `yield`), to enter at its next step."""
+    own = otel_context.get_current()
     otel_token, trace_token = tokens
     if trace_token is not None:
         CURRENT_TRACE.reset(trace_token)
     otel_context.detach(otel_token)
+    return own
 
 
 def _entered(active: ActiveSpan, trace: AgentTrace | None) -> ActiveSpan:
     """`active` made current again, as the recorder's `close_*` expect (they detach it)."""
-    otel_token, trace_token = _enter(active, trace)
+    otel_token, trace_token = _enter(active.context, trace)
     return ActiveSpan(active.span, active.context, otel_token, trace_token)
 
 
@@ -69,25 +76,26 @@ def track_generator(
         return (yield from make())
     # Current only while the generator's code runs, not while its consumer holds it.
     recorder.detach(active)
+    own = active.context
     try:
-        tokens = _enter(active, trace)
+        tokens = _enter(own, trace)
         try:
             inner = make()
         finally:
-            _leave(tokens)
+            own = _leave(tokens)
         sent: object = None
         thrown: BaseException | None = None
         while True:
-            tokens = _enter(active, trace)
+            tokens = _enter(own, trace)
             try:
                 item = inner.throw(thrown) if thrown is not None else inner.send(sent)
             finally:
-                _leave(tokens)
+                own = _leave(tokens)
             sent, thrown = None, None
             try:
                 sent = yield item
             except GeneratorExit:
-                tokens = _enter(active, trace)
+                tokens = _enter(own, trace)
                 try:
                     inner.close()
                 finally:
@@ -125,25 +133,26 @@ async def track_async_generator(
             yield item
         return
     recorder.detach(active)
+    own = active.context
     try:
-        tokens = _enter(active, trace)
+        tokens = _enter(own, trace)
         try:
             inner = make()
         finally:
-            _leave(tokens)
+            own = _leave(tokens)
         sent: object = None
         thrown: BaseException | None = None
         while True:
-            tokens = _enter(active, trace)
+            tokens = _enter(own, trace)
             try:
                 item = await (inner.athrow(thrown) if thrown is not None else inner.asend(sent))
             finally:
-                _leave(tokens)
+                own = _leave(tokens)
             sent, thrown = None, None
             try:
                 sent = yield item
             except GeneratorExit:
-                tokens = _enter(active, trace)
+                tokens = _enter(own, trace)
                 try:
                     await inner.aclose()
                 finally:
