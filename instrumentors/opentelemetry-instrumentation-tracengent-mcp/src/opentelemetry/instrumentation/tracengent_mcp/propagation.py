@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Final
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -40,6 +41,8 @@ class _MetaGetter(Getter[Mapping[str, object]]):
 
 
 _GETTER = _MetaGetter()
+_TRACEPARENT: Final = "traceparent"
+_TRACESTATE: Final = "tracestate"
 
 
 def inject_context(
@@ -48,7 +51,9 @@ def inject_context(
     """A copy of `meta` with the trace context of `context` (default: the current one) added.
 
     `meta` itself is never modified. Returns `meta` unchanged (None stays None) when the
-    propagators have nothing to write, e.g. outside any recording span. Never raises.
+    propagators have nothing to write, e.g. outside any recording span. A `tracestate` in `meta`
+    goes with its `traceparent`: when a new `traceparent` is written, it is replaced or dropped.
+    Never raises.
     """
     carrier: dict[str, object] = dict(meta) if meta else {}
     fields: dict[str, str] = {}
@@ -58,6 +63,10 @@ def inject_context(
         return dict(meta) if meta is not None else None
     if not fields:
         return dict(meta) if meta is not None else None
+    if _TRACEPARENT in fields:
+        # A `tracestate` describes the trace of the `traceparent` it came with (a `_meta`
+        # forwarded from another request): it must not be sent with a new one.
+        carrier.pop(_TRACESTATE, None)
     carrier.update(fields)
     return carrier
 
