@@ -1,16 +1,19 @@
-"""Third review of the MCP `tools/call` flow: calls that end early, odd `_meta`."""
+"""Third review of the MCP `tools/call` flow: calls that end early, a `_meta` not a mapping."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import StatusCode
 
 from opentelemetry.instrumentation.tracengent_mcp import TracengentMCPInstrumentor
+from opentelemetry.instrumentation.tracengent_mcp._flow import ToolCallState, call_tool_traced
 from tests.unit.mcp.conftest import Traced
 
 _LONG_S = 30.0
@@ -67,3 +70,22 @@ async def test_call_cancelled_while_authorized_is_a_failed_span(
     (span,) = traced.tool_spans()
     assert span.status.status_code is StatusCode.ERROR
     assert (span.attributes or {})["error.type"] == "CancelledError"
+
+
+class SdkRefusesMeta(Exception):
+    """What the SDK raises for a `_meta` that is not an object."""
+
+
+async def test_meta_that_is_not_a_mapping_reaches_the_sdk_unchanged() -> None:
+    """The instrumentation does not fail on a `_meta` it cannot copy: the SDK judges it."""
+    received: list[object] = []
+
+    async def call_tool(*args: Any, **kwargs: Any) -> str:
+        received.append(kwargs["meta"])
+        raise SdkRefusesMeta
+
+    provider = TracerProvider()
+    state = ToolCallState(provider.get_tracer("test"), None, None)
+    with pytest.raises(SdkRefusesMeta):
+        await call_tool_traced(state, call_tool, ("echo",), {"meta": "not-an-object"})
+    assert received == ["not-an-object"]

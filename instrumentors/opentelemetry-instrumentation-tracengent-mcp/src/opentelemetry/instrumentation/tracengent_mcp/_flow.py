@@ -270,9 +270,12 @@ async def call_tool_traced(
                 text = state.payload(dict(arguments))
                 if text is not None:
                     span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS, text)
-            meta = inject_context(kwargs.get("meta")) if accepts_meta else None
-            if meta is not None:
-                kwargs = {**kwargs, "meta": meta}
+            given_meta = kwargs.get("meta")
+            # A `meta` that is not a mapping is left to the SDK to refuse, as without us.
+            if accepts_meta and (given_meta is None or isinstance(given_meta, Mapping)):
+                meta = inject_context(given_meta)
+                if meta is not None:
+                    kwargs = {**kwargs, "meta": meta}
             with _running(_session_call(drives, name, arguments)):
                 result = await wrapped(*args, **kwargs)
         except BaseException as exc:
