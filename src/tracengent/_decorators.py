@@ -51,6 +51,19 @@ def _input_of(
     return {k: v for k, v in bound.arguments.items() if k not in _UNBOUND_NAMES} or None
 
 
+def _call_kind_of(fn: Callable[..., object]) -> object:
+    """What tells whether calling `fn` makes a coroutine or an (async) generator: `fn` itself,
+    or for a callable object (a tool instance, also under `functools.partial`) its `__call__`,
+    which `inspect` does not look at."""
+    inner: object = fn
+    while isinstance(inner, functools.partial):
+        inner = inner.func
+    if inspect.isroutine(inner) or inspect.isclass(inner):
+        return fn
+    call: object = type(inner).__call__  # what calling it runs (not an instance attribute)
+    return call
+
+
 def _decorate(
     fn: F,
     recorder: Recorder,
@@ -76,7 +89,8 @@ def _decorate(
             recorder.standalone_attributes(attrs)
         return attrs
 
-    if inspect.isasyncgenfunction(fn):
+    kind = _call_kind_of(fn)
+    if inspect.isasyncgenfunction(kind):
         async_gen_fn = cast(Callable[..., AsyncGenerator[object, object]], fn)
 
         @functools.wraps(fn)
@@ -95,7 +109,7 @@ def _decorate(
 
         return cast(F, async_generator_wrapper)
 
-    if inspect.isgeneratorfunction(fn):
+    if inspect.isgeneratorfunction(kind):
         gen_fn = cast(Callable[..., Generator[object, object, object]], fn)
 
         @functools.wraps(fn)
@@ -112,7 +126,7 @@ def _decorate(
 
         return cast(F, generator_wrapper)
 
-    if inspect.iscoroutinefunction(fn):
+    if inspect.iscoroutinefunction(kind):
         async_fn = cast(Callable[..., Awaitable[object]], fn)
 
         @functools.wraps(fn)
