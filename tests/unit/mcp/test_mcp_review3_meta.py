@@ -1,4 +1,4 @@
-"""Third review of the trace context in `params._meta`: a `_meta` forwarded from another request."""
+"""Third review of the trace context in `params._meta`: a forwarded `_meta`, the 1.x SDK's."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import RequestParamsMeta
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+from pydantic import BaseModel, ConfigDict
 
-from opentelemetry.instrumentation.tracengent_mcp import TracengentMCPInstrumentor, inject_context
+from opentelemetry.instrumentation.tracengent_mcp import (
+    TracengentMCPInstrumentor,
+    extract_context,
+    inject_context,
+    joined_trace,
+)
 from tests.unit.mcp.conftest import ServerLog, Traced
 
 # The trace context of another trace, as an MCP proxy forwards it from the request it serves.
@@ -61,3 +67,24 @@ async def test_forwarded_meta_reaches_the_server_without_the_old_tracestate(
     (span,) = traced.tool_spans()
     assert str(meta["traceparent"]).split("-")[1] == format(span.context.trace_id, "032x")
     assert "tracestate" not in meta
+
+
+class SdkOneMeta(BaseModel):
+    """What a tool handler gets as `ctx.request_context.meta` from `mcp` 1.x: a pydantic model
+    (`mcp.types.RequestParams.Meta`) whose extra fields carry `traceparent` and `tracestate`."""
+
+    progressToken: str | int | None = None  # noqa: N815 - the SDK's own field name
+    model_config = ConfigDict(extra="allow")
+
+
+def test_server_of_the_sdk_one_joins_the_callers_trace() -> None:
+    """`joined_trace` works on the `_meta` a 1.x server hands its tool (the README's use)."""
+    meta = SdkOneMeta.model_validate(
+        {"progressToken": 7, "traceparent": FORWARDED_TRACEPARENT, "tracestate": "congo=1"}
+    )
+    with joined_trace(meta):
+        parent = trace.get_current_span().get_span_context()
+    assert format(parent.trace_id, "032x") == FORWARDED_TRACEPARENT.split("-")[1]
+    assert parent.is_remote
+    assert parent.trace_state.get("congo") == "1"
+    assert extract_context(SdkOneMeta()) is not None

@@ -71,17 +71,31 @@ def inject_context(
     return carrier
 
 
-def extract_context(meta: Mapping[str, object] | None, context: Context | None = None) -> Context:
+def _meta_fields(meta: object) -> Mapping[str, object] | None:
+    """`meta` as a mapping: itself (`mcp` 2.x), or the fields of the 1.x SDK's `Meta` model."""
+    if meta is None or isinstance(meta, Mapping):
+        return meta
+    # `mcp` 1.x hands a tool `RequestParams.Meta`, a pydantic model whose extra fields carry
+    # `traceparent` and `tracestate`.
+    dump = getattr(meta, "model_dump", None)
+    fields = dump(by_alias=True) if callable(dump) else None
+    return fields if isinstance(fields, Mapping) else None
+
+
+def extract_context(meta: object, context: Context | None = None) -> Context:
     """The context carried by a request's `_meta`, on top of `context` (default: the current).
 
-    A missing, malformed or invalid `traceparent` yields `context` unchanged, so a span started
-    in it nests under whatever is current instead of being orphaned. Never raises.
+    `meta` is the `_meta` a tool handler is given (`ctx.request_context.meta`): a mapping, or
+    the 1.x SDK's `RequestParams.Meta` model. A missing, malformed or invalid `traceparent`
+    yields `context` unchanged, so a span started in it nests under whatever is current instead
+    of being orphaned. Never raises.
     """
     base = context if context is not None else otel_context.get_current()
-    if not meta:
-        return base
     try:
-        extracted = propagate.extract(meta, context=base, getter=_GETTER)
+        fields = _meta_fields(meta)
+        if not fields:
+            return base
+        extracted = propagate.extract(fields, context=base, getter=_GETTER)
     except Exception:  # noqa: BLE001 - a malformed carrier is the client's problem, not ours
         return base
     if not trace.get_current_span(extracted).get_span_context().is_valid:
@@ -90,8 +104,10 @@ def extract_context(meta: Mapping[str, object] | None, context: Context | None =
 
 
 @contextmanager
-def joined_trace(meta: Mapping[str, object] | None) -> Iterator[Context]:
+def joined_trace(meta: object) -> Iterator[Context]:
     """Make the trace context of `meta` current for the block (see the module docstring).
+
+    `meta` is what `extract_context` takes.
 
     Yields:
         The context that is current inside the block.
