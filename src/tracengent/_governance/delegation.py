@@ -9,7 +9,7 @@ subset invariant, and any refusal or failure is a `DelegationException`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 import httpx
@@ -18,7 +18,7 @@ from opentelemetry.trace import Span, Tracer
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.claims import read_claims
 from opentelemetry.exporter.tracengent.errors import DelegationException
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import AuthDecision, AuthObligations
 from tracengent._governance._decisions import (
@@ -217,14 +217,11 @@ class DelegatedSession:
             raise DelegationException(
                 "cannot attenuate: the session's token carries no grant_id (not a delegated token)"
             )
-        wanted = [permissions] if isinstance(permissions, str) else list(permissions)
-        request: JsonObject = {"grantedToAgentId": callee_agent_id, "permissions": list(wanted)}
-        if max_amount is not None:
-            request["maxAmount"] = max_amount
-        if expires_in_seconds is not None:
-            request["expiresInSeconds"] = expires_in_seconds
-        if reason is not None:
-            request["reason"] = reason
+        request = _attenuation_request(
+            callee_agent_id, permissions, max_amount, expires_in_seconds, reason
+        )
+        if isinstance(request, str):
+            raise DelegationException(f"cannot attenuate grant {self.grant_id}: {request}")
         return self.grant_id, request
 
     def _span(self, callee_agent_id: str) -> AbstractContextManager[Span]:
@@ -249,6 +246,53 @@ class DelegatedSession:
         return DelegatedSession(
             token, options=self._options, tracer=self._tracer, platforms=self._platforms
         )
+
+
+def _attenuation_request(
+    callee_agent_id: object,
+    permissions: object,
+    max_amount: object,
+    expires_in_seconds: object,
+    reason: object,
+) -> JsonObject | str:
+    """The `/v1/delegations/{id}/attenuate` body (wire contract §7), or why there can be none.
+
+    Checked before anything is sent, so a request the platform could misread as wider than
+    meant (no permissions, a cap that is not a number) never leaves: a non-empty callee, one
+    permission string or a non-empty sequence of them, a finite `max_amount` >= 0, a positive
+    integer `expires_in_seconds`, a string `reason`.
+    """
+    if not isinstance(callee_agent_id, str) or not callee_agent_id.strip():
+        return f"the callee agent id must be a non-empty string, got {callee_agent_id!r}"
+    if isinstance(permissions, str):
+        wanted: list[object] = [permissions]
+    elif isinstance(permissions, Iterable) and not isinstance(permissions, Mapping):
+        wanted = list(permissions)
+    else:
+        return f"permissions must be a sequence of permission strings, got {permissions!r}"
+    names: list[JsonValue] = [p for p in wanted if isinstance(p, str) and p.strip()]
+    if not wanted or len(names) != len(wanted):
+        return f"permissions must be one or more non-empty strings, got {wanted!r}"
+    request: JsonObject = {"grantedToAgentId": callee_agent_id, "permissions": names}
+    if max_amount is not None:
+        cap = finite_float(max_amount)
+        if cap is None or cap < 0:
+            return f"max_amount must be a finite number >= 0, got {max_amount!r}"
+        # An int stays one on the wire (`500`, not `500.0`).
+        request["maxAmount"] = max_amount if isinstance(max_amount, int) else cap
+    if expires_in_seconds is not None:
+        if (
+            isinstance(expires_in_seconds, bool)
+            or not isinstance(expires_in_seconds, int)
+            or expires_in_seconds <= 0
+        ):
+            return f"expires_in_seconds must be a positive integer, got {expires_in_seconds!r}"
+        request["expiresInSeconds"] = expires_in_seconds
+    if reason is not None:
+        if not isinstance(reason, str):
+            return f"reason must be a string, got {reason!r}"
+        request["reason"] = reason
+    return request
 
 
 def begin_delegated_task(
