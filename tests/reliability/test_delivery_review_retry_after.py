@@ -19,7 +19,8 @@ def record(client: TracengentClient, name: str) -> None:
 
 
 def test_no_batch_is_sent_before_a_long_retry_after(chaos: ChaosServer) -> None:
-    """After `Retry-After: 60` the next batches are counted, not sent: one request in all."""
+    """After `Retry-After: 60` the next batches stay buffered (flushes report them undelivered)
+    and the close, which cannot wait a minute, counts them: one request in all."""
     chaos.on(EVENTS_PATH, sequence(Answer(429, {}, headers=(("Retry-After", "60"),))))
     client = TracengentClient(chaos_options(chaos.url))
     for i in range(3):

@@ -325,6 +325,15 @@ class TracengentSpanExporter(SpanExporter):
             )
         return 1
 
+    def held_back_s(self) -> float:
+        """Seconds the platform asked (`Retry-After`) this exporter's client to send nothing
+        more; 0.0 when it may send now, or when its platform client keeps no such time."""
+        held_back = getattr(self._platform, "held_back_s", None)
+        if not callable(held_back):
+            return 0.0
+        seconds = held_back()
+        return seconds if isinstance(seconds, float) and seconds > 0.0 else 0.0
+
     def interrupt(self) -> None:
         """Wake an in-flight request's backoff so it gives up now (used as a deadline nears)."""
         self._stop.set()

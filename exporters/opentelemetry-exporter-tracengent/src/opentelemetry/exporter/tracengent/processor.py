@@ -37,6 +37,10 @@ __all__ = ["TracengentSpanProcessor"]
 _WORKER_EXPORT_TIMEOUT_S: Final = 30.0
 """Bound of one batch's export in a background drain (retries included), so the worker never
 waits forever; each batch has its own, so a slow platform delays a backlog but loses none of it."""
+HOLD_LONGER_THAN_S: Final = 10.0
+"""While more than this is left of a `Retry-After` pause, background drains take no batch: the
+spans stay buffered (bounded by the queue) instead of failing unsent, as a call that would have
+to wait over 30 s does. A shorter rest is waited out inside the call."""
 _INTERRUPT_MARGIN_S: Final = 0.25
 """How long before a shutdown deadline an in-flight request is told to give up."""
 DEFAULT_SHUTDOWN_TIMEOUT_MS: Final = 5000
@@ -139,6 +143,9 @@ class TracengentSpanProcessor(SpanProcessor):
         self._flush_requests: list[_FlushRequest] = []
         # Batches with something not delivered; written by the worker only.
         self._failed_batches = 0
+        # Set by the worker while a `Retry-After` pause holds batches back (`HOLD_LONGER_THAN_S`):
+        # a full buffer then does not wake it for each span.
+        self._held = False
         # The worker holds the processor only weakly, so the atexit and fork hooks' weak
         # references can actually let an abandoned processor go.
         self._worker = threading.Thread(
@@ -198,7 +205,7 @@ class TracengentSpanProcessor(SpanProcessor):
                 # that check; another thread's shutdown does not.)
                 self._take_back(queue, span)  # type: ignore[unreachable]
                 return
-            if len(queue) >= self._max_batch_size and not self._wake.is_set():
+            if len(queue) >= self._max_batch_size and not self._held and not self._wake.is_set():
                 self._wake.set()
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._stats.add_internal_error("on_end", exc)
@@ -251,9 +258,13 @@ class TracengentSpanProcessor(SpanProcessor):
         `deadline` bounds the whole drain (a shutdown's); None gives each batch
         `_WORKER_EXPORT_TIMEOUT_S` from when it is taken. Stops before taking a batch once
         `deadline` passed, once a shutdown abandoned the worker, or, unless this is the `last`
-        drain, once a shutdown began (the last drain follows).
+        drain, once a shutdown began (the last drain follows) or while a long `Retry-After`
+        pause holds batches back (`HOLD_LONGER_THAN_S`; the last drain sends what it can and
+        counts the rest).
         """
         stats = self._stats
+        if not last and self._holding():
+            return False
         while limit > 0:
             with self._take_lock:
                 now = time.monotonic()
@@ -278,7 +289,15 @@ class TracengentSpanProcessor(SpanProcessor):
                 stats.end_batch()
             if not delivered:
                 self._failed_batches += 1
+            if not last and self._holding():
+                return False
         return True
+
+    def _holding(self) -> bool:
+        """Whether a `Retry-After` pause with more than `HOLD_LONGER_THAN_S` left holds batches
+        back; remembered for `on_end` and the worker's wait."""
+        self._held = self._exporter.held_back_s() > HOLD_LONGER_THAN_S
+        return self._held
 
     def _take(self, count: int) -> list[ReadableSpan]:
         """Up to `count` spans from the front of the buffer (fewer if it runs out)."""
@@ -406,6 +425,10 @@ def _run_worker(ref: weakref.ref[TracengentSpanProcessor]) -> None:
             return
         if not processor._worker_exit:
             wake, delay = processor._wake, processor._schedule_delay_s
+            if processor._held:
+                # Back when the rest of the pause is short enough to wait out in the call (a
+                # flush or shutdown wakes it sooner).
+                delay = max(processor._exporter.held_back_s() - HOLD_LONGER_THAN_S, 0.0)
             del processor
             wake.wait(delay)
             processor = ref()

@@ -159,6 +159,11 @@ class PlatformClient:
         """The agent's token provider; None with an ingest key or a fixed bearer token."""
         return self._tokens
 
+    def held_back_s(self) -> float:
+        """Seconds before this client may send again, as a `Retry-After` asked (0.0: now)."""
+        core = self._core
+        return max(0.0, core.not_before.until - core.clock())
+
     def post_events(
         self, events: Sequence[JsonObject], *, deadline: float | None = None
     ) -> DeliveryResult:
