@@ -106,8 +106,8 @@ class AgentTrace:
 
     Returned by `TracengentClient.begin_trace` (the root span starts then). Use it as a context
     manager (`with` or `async with`): leaving the block ends the trace, and an exception leaving
-    it marks the trace failed and propagates unchanged. Without `with`, call `complete()` or
-    `close()` when done. Events recorded after the end still belong to the trace (its id, actor
+    it (but a generator's `GeneratorExit`: a stream stopped early) marks the trace failed and
+    propagates unchanged. Without `with`, call `complete()` or `close()` when done. Events recorded after the end still belong to the trace (its id, actor
     and event chain); they reach the platform after the trace's close. No method raises (misuse
     is logged and counted) except that trackers re-raise the tracked callable's exception
     untouched. Nothing blocks.
@@ -184,12 +184,15 @@ class AgentTrace:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Detach, mark the trace failed if an exception is leaving, end it. Never raises."""
+        """Detach, mark the trace failed if an exception is leaving, end it. Never raises.
+
+        A generator closed by its consumer (`GeneratorExit`: a stream stopped early) is not a
+        failure, as for a tracked generator's event."""
         try:
             self._leave()
         except Exception as problem:  # noqa: BLE001 - e.g. exited in another context
             self._recorder.misuse_guard.failed("leaving a trace", problem)
-        if exc is not None:
+        if exc is not None and not isinstance(exc, GeneratorExit):
             self._end(A.TraceStatuses.FAILED, None, exc)
         else:
             self.close()
