@@ -107,10 +107,10 @@ class AgentTrace:
     Returned by `TracengentClient.begin_trace` (the root span starts then). Use it as a context
     manager (`with` or `async with`): leaving the block ends the trace, and an exception leaving
     it (but a generator's `GeneratorExit`: a stream stopped early) marks the trace failed and
-    propagates unchanged. Without `with`, call `complete()` or `close()` when done. Events recorded after the end still belong to the trace (its id, actor
-    and event chain); they reach the platform after the trace's close. No method raises (misuse
-    is logged and counted) except that trackers re-raise the tracked callable's exception
-    untouched. Nothing blocks.
+    propagates unchanged. Without `with`, call `complete()` or `close()` when done. Events
+    recorded after the end still belong to the trace (its id, actor and event chain); they reach
+    the platform after the trace's close. No method raises (misuse is logged and counted) except
+    that trackers re-raise the tracked callable's exception untouched. Nothing blocks.
     """
 
     def __init__(self, recorder: Recorder, root: Span, root_request: str) -> None:
