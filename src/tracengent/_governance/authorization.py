@@ -246,8 +246,11 @@ class Authorizer:
                     self._pending.popitem(last=False)
         return self._apply_obligations(decision)
 
-    def _pending_decision(self, approval_id: str) -> AuthDecision | None:
+    def _pending_decision(self, approval_id: object) -> AuthDecision | None:
         """The pending decision that named `approval_id`; None when this authorizer made none."""
+        if not isinstance(approval_id, str):
+            # Not hashable, maybe: the wait denies it unpolled instead (`usable_approval_id`).
+            return None
         with self._pending_lock:
             return self._pending.get(approval_id)
 
