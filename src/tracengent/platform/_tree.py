@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
@@ -50,19 +51,55 @@ def event_tree(events: Sequence[StoredEvent]) -> list[tuple[int, StoredEvent]]:
     ordered by start time. Each event appears once: a cycle of `parentEventId`s is cut above its
     first event received, which is shown at the top level.
     """
-    by_id = {e.body["eventId"]: e for e in events if isinstance(e.body.get("eventId"), str)}
+    by_id = {event_id: e for e in events if isinstance(event_id := e.body.get("eventId"), str)}
     intervals = {event_id: _interval(e.body) for event_id, e in by_id.items()}
+    parent_of = {
+        event_id: parent
+        for event_id, e in by_id.items()
+        if isinstance(parent := e.body.get("parentEventId"), str) and parent in by_id
+    }
+    # What the climb of an event (by id) found: the ancestor it nests under (None: the top level)
+    # and the latest end among it and the ancestors it climbed past. A later climb that reaches
+    # it starting after that end jumps straight to where it nests: none of those ancestors can
+    # enclose the later event. Without the jump each step of a long run of followers would climb
+    # back through every earlier step, quadratic in the trace's length.
+    climbed: dict[str, tuple[str | None, float]] = {}
 
-    def placed_parent(event: StoredEvent) -> str | None:
-        interval = _interval(event.body)
-        parent = event.body.get("parentEventId")
+    def climb(interval: tuple[float, float] | None, parent: JsonValue) -> tuple[str | None, float]:
+        """The nearest ancestor enclosing `interval`, and the latest end of those passed."""
+        passed_end = -math.inf
         seen: set[str] = set()
         while isinstance(parent, str) and parent in by_id and parent not in seen:
-            if _encloses(intervals[parent], interval):
-                return parent
+            outer = intervals[parent]
+            if interval is None or outer is None or _encloses(outer, interval):
+                return parent, passed_end
             seen.add(parent)
-            parent = by_id[parent].body.get("parentEventId")
-        return None
+            jump = climbed.get(parent)
+            if jump is not None and jump[1] < interval[0]:
+                # Only events off any cycle have a jump: none it skips can come round again.
+                parent, passed_end = jump[0], max(passed_end, jump[1])
+            else:
+                parent, passed_end = parent_of.get(parent), max(passed_end, outer[1])
+        return None, passed_end
+
+    # Ancestors climb first: breadth first down from the events without a parent. Events on or
+    # under a cycle of parentEventIds are never reached from there and climb one step at a time.
+    below: dict[str, list[str]] = {}
+    for event_id, parent_id in parent_of.items():
+        below.setdefault(parent_id, []).append(event_id)
+    order = [event_id for event_id in by_id if event_id not in parent_of]
+    for event_id in order:
+        interval = intervals[event_id]
+        if event_id in parent_of and interval is not None:
+            nests_under, passed_end = climb(interval, parent_of[event_id])
+            climbed[event_id] = (nests_under, max(passed_end, interval[1]))
+        order.extend(below.get(event_id, []))
+
+    def placed_parent(event: StoredEvent) -> str | None:
+        event_id = event.body.get("eventId")
+        if isinstance(event_id, str) and event_id in climbed and by_id[event_id] is event:
+            return climbed[event_id][0]
+        return climb(_interval(event.body), event.body.get("parentEventId"))[0]
 
     children: dict[str | None, list[StoredEvent]] = {}
     for event in events:
