@@ -54,8 +54,10 @@ def _leave(tokens: _Tokens) -> Context:
     return own
 
 
-def _entered(active: ActiveSpan, trace: AgentTrace | None) -> ActiveSpan:
+def _entered(active: ActiveSpan | None, trace: AgentTrace | None) -> ActiveSpan | None:
     """`active` made current again, as the recorder's `close_*` expect (they detach it)."""
+    if active is None:
+        return None
     otel_token, trace_token = _enter(active.context, trace)
     return ActiveSpan(active.span, active.context, otel_token, trace_token)
 
@@ -113,7 +115,7 @@ def track_generator(
         raise
 
 
-async def track_async_generator(
+def track_async_generator(
     recorder: Recorder,
     name: str,
     attributes: Callable[[], Attributes],
@@ -122,18 +124,27 @@ async def track_async_generator(
 ) -> AsyncGenerator[object, object]:
     """Iterate `make()` inside one event span (see the module docstring); async generators
     return nothing, so the event has no output. The span's start attributes are `attributes()`,
-    built as it opens."""
+    built as it opens. Nothing recorded (the SDK disabled): `make()` itself."""
     if not recorder.recording:
-        async for item in make():
-            yield item
-        return
+        return make()
+    return _tracked_async_generator(recorder, name, attributes, make, trace)
+
+
+async def _tracked_async_generator(
+    recorder: Recorder,
+    name: str,
+    attributes: Callable[[], Attributes],
+    make: Callable[[], AsyncGenerator[object, object]],
+    trace: AgentTrace | None,
+) -> AsyncGenerator[object, object]:
+    # No `yield from` for async generators: without a span (it could not start), the same loop
+    # forwards what is sent, thrown and closed, in the context the iteration started in.
     active = recorder.open(name, attributes(), trace)
-    if active is None:
-        async for item in make():
-            yield item
-        return
-    recorder.detach(active)
-    own = active.context
+    if active is not None:
+        recorder.detach(active)
+        own = active.context
+    else:
+        own, trace = otel_context.get_current(), None
     try:
         tokens = _enter(own, trace)
         try:
