@@ -10,7 +10,7 @@ import math
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import click
 
@@ -170,6 +170,10 @@ def deny(db: Path | None, approval_id: str) -> None:
     _decide(db, approval_id, False)
 
 
+_MAX_GRANT_TTL_SECONDS: Final = 100 * 31_557_600
+"""The longest `--ttl` (100 Julian years): beyond any clock's range, far beyond any use."""
+
+
 def _finite_amount(
     _ctx: click.Context, _param: click.Parameter, value: float | None
 ) -> float | None:
@@ -198,10 +202,10 @@ def _finite_amount(
 )
 @click.option(
     "--ttl",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=_MAX_GRANT_TTL_SECONDS),
     default=3600,
     show_default=True,
-    help="Lifetime in seconds.",
+    help="Lifetime in seconds (at most 100 years).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def grant(
