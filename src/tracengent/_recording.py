@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from opentelemetry import context as otel_context
@@ -40,6 +39,7 @@ from opentelemetry.exporter.tracengent.wire import (
     AuthDecision,
     LlmCallResult,
     Money,
+    currency_text,
     format_timestamp,
 )
 from tracengent._direct_spans import DirectSpans, DirectTracer, EventSpan, RecordedAttributes
@@ -119,11 +119,7 @@ def cost_attributes(attrs: Attributes, cost: Money | None, misuse: TelemetryGuar
         amount: object = cost.amount
         currency: object = cost.currency
         if currency.__class__ is not str:
-            if isinstance(currency, Enum):
-                currency = currency.value
-            if isinstance(currency, str):
-                # `str.__str__`, not `str()`: a str-mixin enum's `__str__` may be its member name.
-                currency = str.__str__(currency)
+            currency = currency_text(currency)
         if not (currency.__class__ is str and currency.strip()):
             raise ValueError(f"currency must be an ISO 4217 code, got {currency!r}")
         if amount.__class__ is float:

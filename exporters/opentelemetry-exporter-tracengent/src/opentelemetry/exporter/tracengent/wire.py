@@ -30,6 +30,7 @@ __all__ = [
     "ToolDecision",
     "TraceClose",
     "Usage",
+    "currency_text",
     "format_timestamp",
     "merge_tags",
     "usable_approval_id",
@@ -69,6 +70,17 @@ def _number_in_text(text: str) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def currency_text(currency: object) -> object:
+    """`currency` as plain text when it stands for text: an `Enum` member for its value, a `str`
+    subclass for its characters; anything else as given (the caller decides what is sendable)."""
+    if isinstance(currency, Enum):
+        currency = currency.value
+    if isinstance(currency, str) and type(currency) is not str:
+        # `str.__str__`, not `str()`: a str-mixin enum's `__str__` may be its member name.
+        currency = str.__str__(currency)
+    return currency
 
 
 def _user_id_text(user_id: object) -> object:
@@ -118,13 +130,7 @@ class Money:
             number = _number_in_text(amount)
             if number is not None:
                 object.__setattr__(self, "amount", number)
-        currency: object = self.currency
-        if isinstance(currency, Enum):
-            currency = currency.value
-        if isinstance(currency, str) and type(currency) is not str:
-            # `str.__str__`, not `str()`: a str-mixin enum's `__str__` may be its member name.
-            currency = str.__str__(currency)
-        object.__setattr__(self, "currency", currency)
+        object.__setattr__(self, "currency", currency_text(self.currency))
 
     @classmethod
     def eur(cls, amount: float) -> Money:
