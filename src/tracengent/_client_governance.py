@@ -163,7 +163,7 @@ class GovernanceMethods:
         """A session acting under a delegated `token` (it, never our credentials, is the bearer).
 
         Raises:
-            DelegationException: `token` is empty.
+            DelegationException: `token` is empty, or not one bearer token (see `DelegatedSession`).
         """
         governance = self._governance
         return begin_delegated_task(

@@ -36,11 +36,31 @@ PlatformFactory = Callable[[str], tuple[GovernancePlatform, AsyncGovernancePlatf
 """Builds the sync and async platform clients that authenticate with a given bearer token."""
 
 
+def _bearer(token: object) -> str:
+    """`token` without surrounding whitespace, checked to be usable as a bearer credential.
+
+    Raises:
+        DelegationException: empty, or holding a character a header value cannot carry as one
+            token (whitespace, a control character, non-ASCII). The message never quotes the
+            token: an HTTP library refusing it would, into a deny reason and its span.
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise DelegationException("a delegated session needs a non-empty token")
+    bare = token.strip()
+    if not all("!" <= character <= "~" for character in bare):
+        raise DelegationException(
+            "the delegated token holds whitespace, control or non-ASCII characters: pass the "
+            "token alone (not 'Bearer <token>', not several tokens)"
+        )
+    return bare
+
+
 class DelegatedSession:
     """An agent acting under a delegated token (received out of band).
 
     Build one with `TracengentClient.begin_delegated_task(token)`. The claims are read from the
-    token without verifying it (hints for spans; the platform decides).
+    token without verifying it (hints for spans; the platform decides). Whitespace around the
+    token (a newline read with it from a file) is not part of it.
 
     Attributes:
         token: the delegated access token, the bearer of every call this session makes.
@@ -58,8 +78,7 @@ class DelegatedSession:
         tracer: Tracer,
         platforms: PlatformFactory,
     ) -> None:
-        if not isinstance(token, str) or not token.strip():
-            raise DelegationException("a delegated session needs a non-empty token")
+        token = _bearer(token)
         claims = read_claims(token)
         self.token = token
         self.grant_id = claims.grant_id
@@ -309,7 +328,7 @@ def begin_delegated_task(
     `httpx.MockTransport`). Does not block (no call is made until the session is used).
 
     Raises:
-        DelegationException: `token` is empty.
+        DelegationException: `token` is empty, or not one bearer token (see `DelegatedSession`).
     """
     from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
 
