@@ -193,20 +193,20 @@ class ContextProcessor(SpanProcessor):
 
         ended[span_id] = weakref.ref(record, forget)
 
-    def _ended_root(self, span_id: int) -> _OpenSpan | None:
-        """The record of the ended root `span_id` while it is still held, else None."""
-        kept = self._ended_roots.get(span_id)
-        return kept() if kept is not None else None
+    def _record_of(self, span_id: int) -> _OpenSpan | None:
+        """The record of span `span_id`: open, or an ended root still held; else None."""
+        record = self._open.get(span_id)
+        if record is None and self._ended_roots:
+            kept = self._ended_roots.get(span_id)
+            record = kept() if kept is not None else None
+        return record
 
     def trace_agent_under(self, parent: SpanContext | None) -> AttributeValue | None:
         """The agent id of the decision trace a span under `parent` belongs to, if known: from
         the record of `parent` (an open span, or an ended root still held). Never raises."""
         if parent is None:
             return None
-        span_id = parent.span_id
-        record = self._open.get(span_id)
-        if record is None and self._ended_roots:
-            record = self._ended_root(span_id)
+        record = self._record_of(parent.span_id)
         trace = record.trace if record is not None else None
         return trace.agent_id if trace is not None else None
 
@@ -260,9 +260,7 @@ class ContextProcessor(SpanProcessor):
                 return None
             explicit_id = attrs.get(A.EVENT_ID)
             explicit = explicit_id if isinstance(explicit_id, str) and explicit_id else None
-            record = self._open.get(parent.span_id)
-            if record is None and self._ended_roots:
-                record = self._ended_root(parent.span_id)
+            record = self._record_of(parent.span_id)
             if record is None or record.trace is None:
                 # An event outside any decision trace (a tracked request, a standalone call):
                 # nothing to stamp; `on_start` remembers it for its children.
@@ -310,9 +308,7 @@ class ContextProcessor(SpanProcessor):
     ) -> dict[str, AttributeValue] | None:
         """The attributes to stamp on a span; `mode` says what else to do (see `_STARTING`)."""
         remember = mode == _STARTING
-        parent = self._open.get(parent_ctx.span_id) if parent_ctx is not None else None
-        if parent is None and parent_ctx is not None and self._ended_roots:
-            parent = self._ended_root(parent_ctx.span_id)
+        parent = self._record_of(parent_ctx.span_id) if parent_ctx is not None else None
         operation = attrs.get(A.GEN_AI_OPERATION_NAME)
         if operation == A.OPERATION_INVOKE_AGENT:
             # A nested invoke_agent opens its own trace; the root itself is not an event.
