@@ -1,9 +1,9 @@
 """The one `tools/call` flow every patched method runs: span, gate, payloads, trace context.
 
 The flow never catches what the wrapped call or the gate raises: the application's exception
-(and the gate's deny) reach the caller untouched. Whatever ends the call early, cancellation
-included, fails its span. Only the payload hook is guarded, because
-telemetry never raises into the agent.
+(and the gate's deny) reach the caller untouched; whatever ends the call early, cancellation
+included, fails its span. Only the payload hook is guarded, because telemetry never raises into
+the agent.
 
 `mcp.Client.call_tool` sends its call through `ClientSession.call_tool` (once per input-required
 round): that inner call is neither a second span nor a second authorization. It is recognised
