@@ -270,15 +270,19 @@ class DelegatedSession:
     def _child(self, span: Span, answer: object) -> DelegatedSession:
         record_delegation(span, self.acting_for, self.chain)
         token = answer.get("accessToken") if isinstance(answer, Mapping) else None
-        if not isinstance(token, str) or not token:
-            why = f"malformed attenuation answer: no accessToken in {type(answer).__name__}"
+        try:
+            if not isinstance(token, str) or not token:
+                raise DelegationException(f"no accessToken in {type(answer).__name__}")
+            child = DelegatedSession(
+                token, options=self._options, tracer=self._tracer, platforms=self._platforms
+            )
+        except DelegationException as unusable:
+            why = f"malformed attenuation answer: {unusable}"
             span.set_attribute(A.AUTHZ_STATUS, "denied")
             span.set_attribute(A.AUTHZ_REASON, why)
-            raise DelegationException(why)
+            raise DelegationException(why) from None
         span.set_attribute(A.AUTHZ_STATUS, "allowed")
-        return DelegatedSession(
-            token, options=self._options, tracer=self._tracer, platforms=self._platforms
-        )
+        return child
 
 
 def _attenuation_request(

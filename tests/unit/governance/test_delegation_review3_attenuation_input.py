@@ -9,10 +9,11 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 
+from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import DelegationException
 from tracengent._governance.delegation import begin_delegated_task
 
-from .conftest import either, make_options, track
+from .conftest import either, governance_spans, make_options, track
 from .fakes import FakePlatform, make_jwt
 from .test_delegation import ATTENUATE, DELEGATED
 
@@ -98,3 +99,26 @@ async def test_a_well_formed_attenuation_is_sent_as_given(
             "reason": "hop",
         }
     ]
+
+
+async def test_an_unusable_child_token_is_a_denied_attenuation_span(
+    mode: str, platform: FakePlatform, spans: tuple[Tracer, InMemorySpanExporter]
+) -> None:
+    """A child token that cannot be a bearer fails the hop, and its span says denied, not allowed."""
+    platform.on(ATTENUATE, httpx.Response(200, json={"token": {"accessToken": f"{CHILD} x"}}))
+    transport = httpx.MockTransport(platform.handle)
+    session = begin_delegated_task(
+        make_options(), DELEGATED, tracer=spans[0], transport=transport, async_transport=transport
+    )
+    track(session)
+    with pytest.raises(DelegationException) as refused:
+        await either(
+            mode,
+            lambda: session.attenuate_for_call("car-agent", ["hotels:book"]),
+            lambda: session.attenuate_for_call_async("car-agent", ["hotels:book"]),
+        )
+    assert CHILD not in str(refused.value)
+    (span,) = governance_spans(spans[1], A.GovernanceKinds.ATTENUATE)
+    assert span.attributes is not None
+    assert span.attributes[A.AUTHZ_STATUS] == "denied"
+    assert CHILD not in str(span.attributes[A.AUTHZ_REASON])
