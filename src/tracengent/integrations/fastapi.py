@@ -8,7 +8,8 @@
 
 A denied permission answers 403 with `{"error": "forbidden", "permission", "reason"}` (the body
 needs `install_tracengent`, which registers the handler; without it FastAPI's own handler wraps the
-same object in `{"detail": ...}`, still a 403).
+same object in `{"detail": ...}`, still a 403). On a WebSocket endpoint a deny closes the handshake
+with code 1008 (policy violation), the reason naming the permission and why.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from tracengent.integrations import SupportsEnsureAuthorized, forbidden_body, missing_framework
 
 try:
-    from fastapi import FastAPI, HTTPException, Request
+    from fastapi import FastAPI, HTTPException, Request, WebSocketException, status
+    from fastapi.requests import HTTPConnection
     from fastapi.responses import JSONResponse
 except ImportError as exc:  # exercised by a test that hides the framework
     raise missing_framework("fastapi", exc) from exc
@@ -52,7 +54,7 @@ def install_tracengent(app: FastAPI, client: SupportsEnsureAuthorized) -> None:
 
 def require_agent_permission(
     permission: str, *, client: SupportsEnsureAuthorized | None = None
-) -> Callable[[Request], Awaitable[None]]:
+) -> Callable[[HTTPConnection], Awaitable[None]]:
     """A FastAPI dependency that lets the request through only when `permission` is allowed.
 
     Uses `client`, or the one given to `install_tracengent`. Awaits the authorization without
@@ -60,11 +62,13 @@ def require_agent_permission(
 
     Raises:
         HTTPException: 403 when denied (fail closed: also when the platform is unreachable).
+        WebSocketException: the same deny on a WebSocket endpoint (code 1008).
         RuntimeError: no client was given and `install_tracengent` was not called.
     """
 
-    async def dependency(request: Request) -> None:
-        chosen = client if client is not None else getattr(request.app.state, "tracengent", None)
+    # `HTTPConnection`, not `Request`: FastAPI passes it to HTTP and WebSocket endpoints alike.
+    async def dependency(connection: HTTPConnection) -> None:
+        chosen = client if client is not None else getattr(connection.app.state, "tracengent", None)
         if chosen is None:
             raise RuntimeError(
                 "no Tracengent client: call install_tracengent(app, client) or pass client="
@@ -72,6 +76,11 @@ def require_agent_permission(
         try:
             await chosen.ensure_authorized_async(permission)
         except NotAuthorizedException as error:
+            if connection.scope["type"] == "websocket":
+                raise WebSocketException(
+                    status.WS_1008_POLICY_VIOLATION,
+                    f"forbidden: {error.permission}: {error.reason}",
+                ) from error
             raise _PermissionDenied(error) from error
 
     return dependency
