@@ -44,9 +44,25 @@ def main() -> None:
     """
 
 
+def _loopback(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from tracengent.platform._console import is_loopback_name
+
+    # The built-in policy's credentials are public: the platform must not be reachable off host.
+    if not is_loopback_name(value):
+        raise click.BadParameter(
+            f"{value} is not a loopback address (127.0.0.1, ::1 or localhost): the local"
+            " platform serves this machine only"
+        )
+    return value
+
+
 @main.command()
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    callback=_loopback,
+    help="Loopback address to listen on.",
 )
 @click.option(
     "--port",

@@ -32,7 +32,7 @@ from tracengent.platform._ingest import IngestError, read_limited
 from tracengent.platform._records import StoreError
 from tracengent.platform.store import PlatformStore
 
-__all__ = ["CSRF_HEADER", "console_routes"]
+__all__ = ["CSRF_HEADER", "console_routes", "is_loopback_name"]
 
 CSRF_HEADER: Final = "x-tracengent-csrf"
 """The header the page's script sends the CSRF token in (a form sends field `csrf_token`)."""
@@ -56,16 +56,21 @@ _SECURITY_HEADERS: Final = {
 }
 
 
-def _is_loopback_host(host_header: str) -> bool:
-    host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
-    if host.startswith("[") and "]" in host:
-        host = host[1 : host.index("]")]
+def is_loopback_name(host: str) -> bool:
+    """Whether `host` (`localhost` or an IP literal, no port, no brackets) names loopback."""
     if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_loopback_host(host_header: str) -> bool:
+    host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+    if host.startswith("[") and "]" in host:
+        host = host[1 : host.index("]")]
+    return is_loopback_name(host)
 
 
 def _static_file(name: str) -> bytes:

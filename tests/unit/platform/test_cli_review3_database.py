@@ -77,3 +77,14 @@ def locked(tmp_path: Path) -> Iterator[Path]:
 def test_a_locked_database_is_a_clear_error(locked: Path) -> None:
     """`approve` on a database locked longer than the busy timeout says it is locked."""
     _fails_cleanly(["approve", "--db", str(locked), "apr_x"], "locked")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "example.com"])
+def test_dev_refuses_a_host_that_is_not_loopback(tmp_path: Path, host: str) -> None:
+    """`dev` serves on loopback only (its built-in credentials are public): others are refused."""
+    result = CliRunner().invoke(
+        main, ["dev", "--db", str(tmp_path / "dev.sqlite3"), "--port", "0", "--host", host]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--host'" in result.output
+    assert "listening on" not in result.output
