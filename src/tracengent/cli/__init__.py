@@ -127,6 +127,9 @@ def demo(db: Path | None) -> None:
         with LocalPlatform(path) as platform:
             click.echo(f"local platform on {platform.url} (database {path})")
             store = platform.store
+            # A --db may hold approvals a person has yet to decide: the demo's simulated person
+            # decides only those its own agents ask for from now on.
+            waiting_before = {a.approval_id for a in store.approvals(status="pending")}
 
             def decide(approval_id: str, approved: bool) -> None:
                 store.decide_approval(approval_id, approved)
@@ -147,7 +150,9 @@ def demo(db: Path | None) -> None:
                 _demo.DemoPlatform(
                     url=platform.url,
                     pending_approvals=lambda: [
-                        a.approval_id for a in store.approvals(status="pending")
+                        a.approval_id
+                        for a in store.approvals(status="pending")
+                        if a.approval_id not in waiting_before
                     ],
                     decide=decide,
                     grant=grant,
