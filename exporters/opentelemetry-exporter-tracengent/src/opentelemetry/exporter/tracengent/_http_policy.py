@@ -30,6 +30,7 @@ interrupted, a token or the `PlatformError` the token fetch raised). The sync an
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import threading
 from collections.abc import Callable, Generator, Mapping
@@ -52,7 +53,6 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonObject,
     JsonValue,
     dumps_compact,
-    loads_exact,
 )
 from opentelemetry.exporter.tracengent.version import __version__
 
@@ -314,16 +314,39 @@ def parse_retry_after(value: str | None, now_epoch_s: float) -> float | None:
     return seconds
 
 
-def parse_json_object(response: httpx.Response) -> JsonObject:
-    """The 2xx answer's body as a JSON object.
+class _DuplicateKeyError(ValueError):
+    """A JSON object of the answer names one key more than once."""
 
-    The standard decoder's value, decoded by orjson whenever that is the same (`loads_exact`).
+
+def _unique_keys(pairs: list[tuple[str, JsonValue]]) -> JsonObject:
+    """The object of `pairs`; raises `_DuplicateKeyError` when a key comes twice."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(f"names {key!r} more than once")
+            seen.add(key)
+    return value
+
+
+def parse_json_object(response: httpx.Response) -> JsonObject:
+    """The 2xx answer's body as a JSON object, read by the standard decoder.
+
+    An object naming one key twice (`{"allowed": false, "allowed": true}`) is refused rather
+    than read as its first or last value: it is two answers, and a decision must be one.
 
     Raises:
-        MalformedResponseError: empty, not JSON, or JSON that is not an object.
+        MalformedResponseError: empty, not JSON, an object naming a key more than once, or JSON
+            that is not an object.
     """
     try:
-        value = loads_exact(response.content)
+        value = json.loads(response.content, object_pairs_hook=_unique_keys)
+    except _DuplicateKeyError as exc:
+        raise MalformedResponseError(
+            f"{response.status_code} answer is ambiguous: an object {exc}",
+            status_code=response.status_code,
+        ) from exc
     except (ValueError, RecursionError) as exc:
         raise MalformedResponseError(
             f"{response.status_code} answer is not JSON: {_snippet(response)!r}",
