@@ -98,12 +98,13 @@ def _decorate(
             *args: object, **kwargs: object
         ) -> AsyncGenerator[object, object]:
             trace = resolve_trace()
-            # Built as the span opens (first iteration), scrubbed as the provider then scrubs.
+            # Made now (argument errors raise here, as without us); the attributes are built as
+            # the span opens (first iteration), scrubbed as the provider then scrubs.
             return track_async_generator(
                 recorder,
                 event_name,
                 lambda: attributes(trace, args, kwargs),
-                lambda: async_gen_fn(*args, **kwargs),
+                async_gen_fn(*args, **kwargs),
                 trace,
             )
 
@@ -115,12 +116,13 @@ def _decorate(
         @functools.wraps(fn)
         def generator_wrapper(*args: object, **kwargs: object) -> Generator[object, object, object]:
             trace = resolve_trace()
-            # Built as the span opens (first iteration), scrubbed as the provider then scrubs.
+            # Made now (argument errors raise here, as without us); the attributes are built as
+            # the span opens (first iteration), scrubbed as the provider then scrubs.
             return track_generator(
                 recorder,
                 event_name,
                 lambda: attributes(trace, args, kwargs),
-                lambda: gen_fn(*args, **kwargs),
+                gen_fn(*args, **kwargs),
                 trace,
             )
 

@@ -66,25 +66,21 @@ def track_generator(
     recorder: Recorder,
     name: str,
     attributes: Callable[[], Attributes],
-    make: Callable[[], Generator[object, object, object]],
+    inner: Generator[object, object, object],
     trace: AgentTrace | None,
 ) -> Generator[object, object, object]:
-    """Iterate `make()` inside one event span (see the module docstring); the span's start
-    attributes are `attributes()`, built as it opens (see `_decorators`)."""
+    """Iterate `inner` (just made: made at the call, as argument errors are raised there)
+    inside one event span (see the module docstring); the span's start attributes are
+    `attributes()`, built as it opens (see `_decorators`)."""
     if not recorder.recording:
-        return (yield from make())
+        return (yield from inner)
     active = recorder.open(name, attributes(), trace)
     if active is None:
-        return (yield from make())
+        return (yield from inner)
     # Current only while the generator's code runs, not while its consumer holds it.
     recorder.detach(active)
     own = active.context
     try:
-        tokens = _enter(own, trace)
-        try:
-            inner = make()
-        finally:
-            own = _leave(tokens)
         sent: object = None
         thrown: BaseException | None = None
         while True:
@@ -119,22 +115,23 @@ def track_async_generator(
     recorder: Recorder,
     name: str,
     attributes: Callable[[], Attributes],
-    make: Callable[[], AsyncGenerator[object, object]],
+    inner: AsyncGenerator[object, object],
     trace: AgentTrace | None,
 ) -> AsyncGenerator[object, object]:
-    """Iterate `make()` inside one event span (see the module docstring); async generators
-    return nothing, so the event has no output. The span's start attributes are `attributes()`,
-    built as it opens. Nothing recorded (the SDK disabled): `make()` itself."""
+    """Iterate `inner` (just made, as for `track_generator`) inside one event span (see the
+    module docstring); async generators return nothing, so the event has no output. The span's
+    start attributes are `attributes()`, built as it opens. Nothing recorded (the SDK
+    disabled): `inner` itself."""
     if not recorder.recording:
-        return make()
-    return _tracked_async_generator(recorder, name, attributes, make, trace)
+        return inner
+    return _tracked_async_generator(recorder, name, attributes, inner, trace)
 
 
 async def _tracked_async_generator(
     recorder: Recorder,
     name: str,
     attributes: Callable[[], Attributes],
-    make: Callable[[], AsyncGenerator[object, object]],
+    inner: AsyncGenerator[object, object],
     trace: AgentTrace | None,
 ) -> AsyncGenerator[object, object]:
     # No `yield from` for async generators: without a span (it could not start), the same loop
@@ -146,11 +143,6 @@ async def _tracked_async_generator(
     else:
         own, trace = otel_context.get_current(), None
     try:
-        tokens = _enter(own, trace)
-        try:
-            inner = make()
-        finally:
-            own = _leave(tokens)
         sent: object = None
         thrown: BaseException | None = None
         while True:
