@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from importlib import resources
 from typing import Final
@@ -92,7 +93,14 @@ def console_routes(store: PlatformStore, agent_ids: Iterable[str] = ()) -> list[
                     {"error": "forbidden", "detail": "the console answers loopback hosts only"},
                     403,
                 )
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except sqlite3.Error as exc:
+                # Locked by another process past the busy timeout, or unreadable: the page's
+                # script shows the detail and retries, rather than a bare 500.
+                response = JSONResponse(
+                    {"error": "unavailable", "detail": f"database error: {exc}"}, 503
+                )
             response.headers.update(_SECURITY_HEADERS)
             return response
 
