@@ -532,6 +532,15 @@ def run_call(
                 if retry_after is not None:
                     now = clock()
                     not_before.postpone(now + retry_after, status, now=now)
+            elif isinstance(reply, httpx.LocalProtocolError):
+                # httpx could not write the request (an illegal header value): ours, retried
+                # in vain, and never an outage. Its text quotes the value, maybe a credential.
+                return _failed(
+                    PlatformError(
+                        "request not sent: LocalProtocolError (a header name or value that HTTP "
+                        "cannot carry, such as a credential with a newline; not shown)"
+                    )
+                )
             elif isinstance(reply, httpx.TransportError):
                 last, last_status = f"{type(reply).__name__}: {reply}", None
             else:

@@ -49,6 +49,12 @@ def parse_bool(name: str, raw: str) -> bool:
     raise TracengentConfigError(f"{name}={raw!r} is not a boolean: set it to true or false")
 
 
+def _header_token(value: object) -> bool:
+    """Whether `value` is text that goes in an HTTP header as it is: printable ASCII without
+    spaces (what credentials are made of)."""
+    return isinstance(value, str) and value.isascii() and value.isprintable() and " " not in value
+
+
 def _within_duration_range(value: object, maximum: float) -> bool:
     # Chained comparisons refuse NaN (never ordered), infinities and integers too large for a
     # float alike, without converting them.
@@ -151,6 +157,12 @@ class TracengentOptions:
             raise TracengentConfigError(
                 "no credentials: set client_id and client_secret (TRACENGENT_CLIENT_ID, "
                 "TRACENGENT_CLIENT_SECRET) or ingest_key (TRACENGENT_INGEST_KEY)"
+            )
+        if self.ingest_key and not _header_token(self.ingest_key):
+            # Not quoted: it is a credential.
+            raise TracengentConfigError(
+                "ingest_key holds whitespace or a control character (a newline read with it "
+                "from a file?), so it cannot be sent as the X-Ingest-Key header: set the key alone"
             )
         for name in ("max_batch_size", "queue_capacity", "flush_interval_ms"):
             value = getattr(self, name)
