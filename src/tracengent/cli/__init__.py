@@ -79,7 +79,7 @@ def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None
 
     policy = load_policy_option(policy_path)
     path = db or default_db_path()
-    store = open_store(path)
+    store = open_store(path, create=True)
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -123,7 +123,7 @@ def demo(db: Path | None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="tracengent-demo-") as scratch:
         path = db or Path(scratch) / "demo.sqlite3"
-        open_store(path)  # a --db that cannot be the platform's database: one line of error
+        open_store(path, create=True)  # a --db unfit for a database: one line of error
         with LocalPlatform(path) as platform:
             click.echo(f"local platform on {platform.url} (database {path})")
             store = platform.store

@@ -74,16 +74,26 @@ def load_policy_option(policy_path: Path | None) -> Policy:
         raise click.ClickException(str(exc)) from exc
 
 
-def open_store(db: Path | None) -> PlatformStore:
-    """The store at `db` (or the default file), created and migrated if needed.
+def open_store(db: Path | None, *, create: bool = False) -> PlatformStore:
+    """The store at `db` (or the default file), migrated if needed; with `create`, created too.
+
+    The commands that read or decide what a platform stored do not create it: a mistyped path
+    would show nothing, and a grant would be signed with a new file's key, which the platform
+    actually running refuses.
 
     Raises:
-        click.ClickException: the file cannot be opened or created as the platform's database
-            (not a database, an unusable path, locked by another process, a newer schema).
+        click.ClickException: the file is missing (without `create`), or cannot be opened or
+            created as the platform's database (not a database, an unusable path, locked by
+            another process, a newer schema).
     """
     from tracengent.platform import PlatformStore
 
     path = db or default_db_path()
+    if not create and not path.exists():
+        raise click.ClickException(
+            f"no platform database at {path}: start `tracengent dev` first, or pass the --db"
+            f" (or ${TRACENGENT_DEV_DB}) it serves"
+        )
     try:
         return PlatformStore(path)
     except (sqlite3.Error, OSError, RuntimeError) as exc:

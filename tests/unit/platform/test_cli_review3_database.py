@@ -41,7 +41,7 @@ def test_a_db_under_a_regular_file_is_refused(tmp_path: Path) -> None:
     """A `--db` whose directory is a file cannot be created: the error says so."""
     parent = tmp_path / "file"
     parent.write_text("x")
-    _fails_cleanly(["traces", "--db", str(parent / "dev.sqlite3")], str(parent))
+    _fails_cleanly(["dev", "--port", "0", "--db", str(parent / "dev.sqlite3")], str(parent))
 
 
 def test_a_newer_schema_is_refused_with_the_stores_message(tmp_path: Path) -> None:
@@ -88,3 +88,21 @@ def test_dev_refuses_a_host_that_is_not_loopback(tmp_path: Path, host: str) -> N
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--host'" in result.output
     assert "listening on" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["traces"],
+        ["approvals"],
+        ["approve", "apr_x"],
+        ["deny", "apr_x"],
+        ["grant", "--from", "demo-agent", "--to", "hotel-agent", "--permissions", "hotels:book"],
+    ],
+)
+def test_a_missing_database_is_an_error_not_a_new_file(tmp_path: Path, command: list[str]) -> None:
+    """A mistyped `--db` is named, not silently created: a grant signed with a fresh file's key
+    would be refused by the platform actually running, and `traces` would show nothing."""
+    path = tmp_path / "typo.sqlite3"
+    _fails_cleanly([*command, "--db", str(path)], str(path), "tracengent dev")
+    assert not path.exists()

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracengent.cli import main
+from tracengent.platform import PlatformStore
 
 
 @pytest.mark.parametrize("ttl", [str(10**400), str(10**12)])
@@ -27,6 +28,7 @@ def test_a_ttl_beyond_a_century_is_a_usage_error(tmp_path: Path, ttl: str) -> No
 
 def test_a_century_is_accepted(tmp_path: Path) -> None:
     """The longest lifetime allowed still creates the grant."""
+    PlatformStore(tmp_path / "dev.sqlite3")
     result = CliRunner().invoke(
         main,
         [
