@@ -13,14 +13,26 @@ from types import TracebackType
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    set_span_in_context,
+)
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 from tracengent._processors.context import STARTING
+from tracengent._recording import TelemetryGuard
 
 __all__ = ["GovernanceSpan", "governance_span", "record_decision", "record_delegation"]
+
+_GUARD = TelemetryGuard()
+"""Counts and logs (rate-limited) governance spans a span processor would not let start or end."""
 
 
 class GovernanceSpan:
@@ -29,6 +41,10 @@ class GovernanceSpan:
     It does what `tracer.start_as_current_span` does (an exception leaving the block is recorded
     and sets an ERROR status; the span always ends, also on cancellation), as one object instead
     of three nested generator context managers: every governed egress request opens one.
+
+    Telemetry never changes a decision: when the tracer's span processors raise as the span
+    starts, the block runs with a non-recording span (nothing made current), and when they raise
+    as it ends, the block's own outcome stands; either is logged and counted, never raised.
     """
 
     __slots__ = ("_attributes", "_name", "_span", "_token", "_tracer")
@@ -49,6 +65,9 @@ class GovernanceSpan:
             span = self._tracer.start_span(
                 self._name, kind=SpanKind.INTERNAL, attributes=self._attributes
             )
+        except Exception as exc:  # noqa: BLE001 - the decision goes on, untraced
+            _GUARD.failed("starting a governance span", exc)
+            return INVALID_SPAN
         finally:
             STARTING.reset(starting)
         try:
@@ -78,7 +97,10 @@ class GovernanceSpan:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         finally:
-            span.end()
+            try:
+                span.end()
+            except Exception as exc:  # noqa: BLE001 - the block's outcome stands
+                _GUARD.failed("ending a governance span", exc)
 
 
 def governance_span(

@@ -26,7 +26,8 @@ from typing import Any, Final
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, StatusCode, Tracer, use_span
+from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.instrumentation.tracengent_mcp.hooks import PayloadHook, ToolCallGate
 from opentelemetry.instrumentation.tracengent_mcp.propagation import inject_context
@@ -75,6 +76,7 @@ class ToolCallState:
         self.payload_hook = payload_hook
         self.active = True
         self.hook_failures = 0
+        self.span_failures = 0
         self._last_log = -math.inf
 
     def payload(self, value: object) -> str | None:
@@ -86,14 +88,21 @@ class ToolCallState:
             text = hook.payload_text(value)
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self.hook_failures += 1
-            now = time.monotonic()
-            if now - self._last_log >= _HOOK_LOG_INTERVAL_S:
-                self._last_log = now
-                _logger.warning(
-                    "MCP payload hook failed (%s failures so far): %s", self.hook_failures, exc
-                )
+            self._log_failure("MCP payload hook", self.hook_failures, exc)
             return None
         return text if isinstance(text, str) else None
+
+    def span_failed(self, what: str, exc: Exception) -> None:
+        """Count a tool call span that the tracer's span processors would not let start or end
+        (`what`), and log it, rate-limited. Never raises."""
+        self.span_failures += 1
+        self._log_failure(what, self.span_failures, exc)
+
+    def _log_failure(self, what: str, failures: int, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_log >= _HOOK_LOG_INTERVAL_S:
+            self._last_log = now
+            _logger.warning("%s failed (%s failures so far): %s", what, failures, exc)
 
 
 def _current_task_id() -> int | None:
@@ -140,6 +149,30 @@ def _is_driven_call(session: object, name: str, arguments: Mapping[str, object] 
         and driven.name == name
         and _same_arguments(driven.arguments, arguments)
     )
+
+
+@contextmanager
+def _tool_span(
+    state: ToolCallState, name: str, attributes: Mapping[str, AttributeValue]
+) -> Iterator[Span]:
+    """`state.tracer.start_as_current_span(name, attributes=...)`, except that span processors
+    raising as the span starts or ends never fail the call or lose its result: the call then
+    runs with a non-recording span (the caller's context stays current, so it still propagates),
+    or its outcome stands; the failure is counted and logged (`ToolCallState.span_failed`)."""
+    try:
+        span = state.tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
+    except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+        state.span_failed("starting an MCP tool call span", exc)
+        yield INVALID_SPAN
+        return
+    try:
+        with use_span(span, end_on_exit=False):
+            yield span
+    finally:
+        try:
+            span.end()
+        except Exception as exc:  # noqa: BLE001 - the call's outcome stands
+            state.span_failed("ending an MCP tool call span", exc)
 
 
 @contextmanager
@@ -259,9 +292,7 @@ async def call_tool_traced(
         gen_ai.GEN_AI_OPERATION_NAME: _EXECUTE_TOOL,
         gen_ai.GEN_AI_TOOL_NAME: name,
     }
-    with state.tracer.start_as_current_span(
-        f"{_EXECUTE_TOOL} {name}", kind=SpanKind.INTERNAL, attributes=attributes
-    ) as span:
+    with _tool_span(state, f"{_EXECUTE_TOOL} {name}", attributes) as span:
         try:
             if gate is not None:
                 arguments = await _checked(gate, name, arguments)
