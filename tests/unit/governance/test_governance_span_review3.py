@@ -13,32 +13,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from opentelemetry import trace as otel_trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.options import TracengentOptions
+from tests.support.broken_processor import BrokenProcessor
 from tracengent import TracengentClient
 from tracengent._governance._spans import governance_span
 
 ALLOW = {"allowed": True, "status": "allowed", "reason": "ok", "decisionId": "dec_1"}
 TOKEN = {"access_token": "a.b.c", "token_type": "Bearer", "expires_in": 900}
-
-
-class Broken(SpanProcessor):
-    """Raises where it is told to."""
-
-    def __init__(self, *, on_start: bool, on_end: bool) -> None:
-        self.fail_start = on_start
-        self.fail_end = on_end
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if self.fail_start:
-            raise RuntimeError("processor on_start broke")
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self.fail_end:
-            raise RuntimeError("processor on_end broke")
 
 
 @pytest.fixture(params=[(True, False), (False, True), (True, True)], ids=["start", "end", "both"])
@@ -47,7 +31,7 @@ def broken_provider(
 ) -> Iterator[TracerProvider]:
     provider = TracerProvider(shutdown_on_exit=False)
     start, end = request.param
-    provider.add_span_processor(Broken(on_start=start, on_end=end))
+    provider.add_span_processor(BrokenProcessor(on_start=start, on_end=end))
     monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", provider)
     yield provider
     provider.shutdown()

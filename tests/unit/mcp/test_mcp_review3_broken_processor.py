@@ -11,27 +11,11 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 
 from opentelemetry.instrumentation.tracengent_mcp import TracengentMCPInstrumentor
+from tests.support.broken_processor import BrokenProcessor
 from tests.unit.mcp.conftest import FakeGate, GateSaysNo, ServerLog
-
-
-class Broken(SpanProcessor):
-    """Raises where it is told to."""
-
-    def __init__(self, *, on_start: bool, on_end: bool) -> None:
-        self.fail_start = on_start
-        self.fail_end = on_end
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if self.fail_start:
-            raise RuntimeError("processor on_start broke")
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self.fail_end:
-            raise RuntimeError("processor on_end broke")
 
 
 @pytest.mark.parametrize(("start", "end"), [(True, False), (False, True), (True, True)])
@@ -43,7 +27,7 @@ async def test_the_call_goes_on_and_its_result_comes_back(
     end: bool,
 ) -> None:
     provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(Broken(on_start=start, on_end=end))
+    provider.add_span_processor(BrokenProcessor(on_start=start, on_end=end))
     gate = FakeGate()
     instrumentor.instrument(tracer_provider=provider, gate=gate)
     async with Client(server) as client:
@@ -57,7 +41,7 @@ async def test_the_gate_still_denies(
     instrumentor: TracengentMCPInstrumentor, server: MCPServer, server_log: ServerLog
 ) -> None:
     provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(Broken(on_start=True, on_end=True))
+    provider.add_span_processor(BrokenProcessor(on_start=True, on_end=True))
     instrumentor.instrument(tracer_provider=provider, gate=FakeGate(deny=True))
     async with Client(server) as client:
         with pytest.raises(GateSaysNo):
