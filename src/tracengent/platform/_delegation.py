@@ -7,9 +7,10 @@ a larger amount or a longer lifetime than its parent.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from opentelemetry.exporter.tracengent.errors import TracengentError
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, finite_float
 from opentelemetry.exporter.tracengent.permissions import permission_matches
 from tracengent.platform._decide import RequestError, finite_amount
 from tracengent.platform._policy import Policy
@@ -17,7 +18,10 @@ from tracengent.platform._records import GrantRecord
 from tracengent.platform._tokens import IssuedToken, issue_delegated_token
 from tracengent.platform.store import PlatformStore
 
-__all__ = ["DelegationRefused", "attenuate", "create_grant"]
+__all__ = ["MAX_GRANT_TTL_SECONDS", "DelegationRefused", "attenuate", "create_grant"]
+
+MAX_GRANT_TTL_SECONDS: Final = 100 * 31_557_600
+"""The longest lifetime `create_grant` gives a grant: 100 Julian years."""
 
 
 class DelegationRefused(TracengentError):
@@ -50,15 +54,21 @@ def create_grant(
 
     Raises:
         DelegationRefused: an unknown or disabled agent, no permissions, a permission the
-            delegating agent does not hold, a non-positive ttl, or an amount that is negative
-            or not finite.
+            delegating agent does not hold, a ttl that is not a number in (0, 100 years], or an
+            amount that is negative or not finite.
     """
     _active_agent(policy, from_agent, "delegating")
     _active_agent(policy, to_agent, "delegate")
     if not permissions:
         raise DelegationRefused("a grant needs at least one permission")
-    if ttl_seconds <= 0:
-        raise DelegationRefused(f"ttl must be positive, got {ttl_seconds}")
+    # A bool is no lifetime; NaN is stored as NULL; past the float range `now + ttl` raises
+    # OverflowError; an infinite one cannot be a token's `exp`.
+    ttl = finite_float(ttl_seconds)
+    if ttl is None or not 0 < ttl <= MAX_GRANT_TTL_SECONDS:
+        raise DelegationRefused(
+            f"ttl must be a positive number of seconds up to {MAX_GRANT_TTL_SECONDS} (100 years),"
+            f" got {ttl_seconds!r:.40}"
+        )
     # NaN would pass every `<`/`>` check and SQLite stores it as NULL: a grant with no cap.
     cap = finite_amount(max_amount)
     if max_amount is not None and cap is None:
@@ -74,7 +84,7 @@ def create_grant(
         from_agent=from_agent,
         to_agent=to_agent,
         permissions=permissions,
-        expires_at_s=now + ttl_seconds,
+        expires_at_s=now + ttl,
         chain=[from_agent, to_agent],
         max_amount=cap,
     )
