@@ -19,15 +19,16 @@ PLATFORM_CALL_KEY: Final = "tracengent-platform-call"
 """The OTel context key the Tracengent SDK sets (to True) around its own platform calls; the
 exporter package spells the same key (`opentelemetry.exporter.tracengent._platform_calls`)."""
 
-# Set while a gated request is handed to the transport below the gate: a `GatedTransport` whose
-# inner transport is a patched `HTTPTransport` must not authorize the same request twice.
-_INSIDE_GATE: ContextVar[bool] = ContextVar("tracengent_httpx_inside_gate", default=False)
+# The approved request while it is handed to the transport below the gate: a `GatedTransport`
+# whose inner transport is a patched `HTTPTransport` must not authorize that request twice. Only
+# that request: one the inner transport makes of its own meanwhile (a token refresh) is gated.
+_APPROVED: ContextVar[httpx.Request | None] = ContextVar("tracengent_httpx_approved", default=None)
 
 
 def must_check(gate: EgressGate | None, request: httpx.Request) -> bool:
     """Whether `request` goes through `gate` before it is sent.
 
-    Not when there is no gate, when the request is already past a gate, or when it is one of
+    Not when there is no gate, when this very request is already past a gate, or when it is one of
     the Tracengent SDK's own platform calls (`PLATFORM_CALL_KEY` in the OTel context: gating
     them would recurse). OTel's suppression keys are deliberately ignored: any library may
     suppress instrumentation (against duplicate spans, or its own traffic), and that must not
@@ -35,7 +36,7 @@ def must_check(gate: EgressGate | None, request: httpx.Request) -> bool:
     """
     return (
         gate is not None
-        and not _INSIDE_GATE.get()
+        and _APPROVED.get() is not request
         and get_value(PLATFORM_CALL_KEY) is not True
         and gate.is_governed(request)
     )
@@ -52,11 +53,11 @@ def send_gated(
     assert gate is not None  # narrowed by must_check
     approved = gate.check(request)
     # Set and reset by hand, not with a generator context manager: this runs per request.
-    inside = _INSIDE_GATE.set(True)
+    inside = _APPROVED.set(approved)
     try:
         return send(approved)
     finally:
-        _INSIDE_GATE.reset(inside)
+        _APPROVED.reset(inside)
 
 
 async def send_gated_async(
@@ -69,8 +70,8 @@ async def send_gated_async(
         return await send(request)
     assert gate is not None  # narrowed by must_check
     approved = await gate.check_async(request)
-    inside = _INSIDE_GATE.set(True)
+    inside = _APPROVED.set(approved)
     try:
         return await send(approved)
     finally:
-        _INSIDE_GATE.reset(inside)
+        _APPROVED.reset(inside)
