@@ -7,6 +7,7 @@ import hmac
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from opentelemetry.exporter.tracengent.permissions import permission_matches
@@ -168,12 +169,17 @@ class Policy:
         return next((t for t in self.tools if t.transport == transport and t.name == name), None)
 
     def convert(self, amount: float, currency: str | None) -> float | None:
-        """`amount` in the policy currency; None when the currency has no rate."""
+        """`amount` in the policy currency; None when the currency has no rate.
+
+        The product is taken of the numbers as written (decimal), then rounded once to a float:
+        `100 * 1.1` in binary is 110.00000000000001, which would put 100 USD over a 110 EUR cap.
+        Beyond the float range it is infinite (over any limit).
+        """
         code = (currency or self.currency).upper()
         if code == self.currency:
             return amount
         rate = self.currency_rates.get(code)
-        return None if rate is None else amount * rate
+        return None if rate is None else float(Decimal(repr(amount)) * Decimal(repr(rate)))
 
 
 def load_policy(path: str | Path) -> Policy:
