@@ -52,6 +52,8 @@ class TimestampFormatter:
 
 _INPUT_TOKENS: Final = A.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT_TOKENS: Final = A.GEN_AI_USAGE_OUTPUT_TOKENS
+_PROMPT_TOKENS: Final = A.GEN_AI_USAGE_PROMPT_TOKENS
+_COMPLETION_TOKENS: Final = A.GEN_AI_USAGE_COMPLETION_TOKENS
 _USAGE_TOKENS: Final = A.USAGE_TOKENS
 _MODEL_KEYS: Final = (A.GEN_AI_RESPONSE_MODEL, A.GEN_AI_REQUEST_MODEL, A.USAGE_MODEL)
 
@@ -106,12 +108,20 @@ def _safe_url_or_none(url: str) -> SafeUrl | None:
 def usage(attrs: Attributes) -> JsonObject | None:
     """`{"tokens", "model"?}`: GenAI input + output tokens, else `tracengent.usage.tokens`.
 
+    Each GenAI count is read under its current name, else under its name before semantic
+    conventions 1.27 (`gen_ai.usage.prompt_tokens` / `completion_tokens`), which
+    instrumentations still emit.
+
     Raises:
         NonFiniteNumberError: a token count is NaN or infinite.
     """
     get = attrs.get
     input_tokens = get(_INPUT_TOKENS)
+    if input_tokens is None:
+        input_tokens = get(_PROMPT_TOKENS)
     output_tokens = get(_OUTPUT_TOKENS)
+    if output_tokens is None:
+        output_tokens = get(_COMPLETION_TOKENS)
     if input_tokens is not None or output_tokens is not None:
         input_tokens = finite_number(input_tokens)
         output_tokens = finite_number(output_tokens)
