@@ -12,6 +12,9 @@ A body sent as JSON is one whose first Content-Type is JSON (`application/json`,
 `application/*+json`), or that has no Content-Type and parses as JSON (FastAPI, among others,
 parses such a body as JSON).
 
+A body without a Content-Type that is streamed or content-encoded may be JSON to the server, so
+it counts as an opaque JSON body.
+
 A JSON body the SDK cannot read is either *opaque* (streamed or content-encoded: never read) or
 *unreadable* (in memory, but parsed neither from its bytes nor with an allowed charset, malformed,
 nested too deep, or read as two different documents by its bytes and its declared charset). An
@@ -97,6 +100,10 @@ class JsonBody:
 
 
 NO_JSON_BODY: Final = JsonBody()
+
+# A streamed or content-encoded body, declared JSON or without a Content-Type (which servers read
+# as JSON): never read, so the platform's redactions cannot be applied to it.
+_OPAQUE: Final = JsonBody(is_json=True, opaque=True)
 
 
 @dataclass(frozen=True)
@@ -196,16 +203,18 @@ def read_json_body(request: httpx.Request) -> JsonBody:
     media_type, charset = _media_type_and_charset(first)
     if first and not _is_json_media_type(media_type):
         return NO_JSON_BODY
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
     # Only an in-memory body can be inspected without consuming a stream the app still needs.
-    if not isinstance(request.stream, httpx.ByteStream) or encoding not in ("", "identity"):
-        return JsonBody(is_json=True, opaque=True) if first else NO_JSON_BODY
+    if not isinstance(request.stream, httpx.ByteStream):
+        return _OPAQUE
     # `read()`, not `.content`: the request httpx builds for a 307/308 redirect carries the first
     # hop's ByteStream unread, and `.content` would raise RequestNotRead. Joining a ByteStream
     # copies bytes already in memory (no I/O, nothing consumed), so this is safe in async too.
     content = request.read()
     if not content:
         return JsonBody(is_json=True) if first else NO_JSON_BODY
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return _OPAQUE
     if not first:  # no Content-Type: JSON when it parses as JSON, as servers then read it
         by_bytes = _read_as_servers_do(content)
         return _parsed(by_bytes) if by_bytes.ok else NO_JSON_BODY
