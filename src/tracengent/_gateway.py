@@ -34,8 +34,9 @@ __all__ = [
 _LOGGER = logging.getLogger("tracengent.gateway")
 
 # Each of these would route requests around the gated transport (httpx ignores `transport` for
-# mounted and proxied URLs), so they are refused; pass `inner=` instead.
-_BYPASSING_KWARGS: Final = ("transport", "mounts", "proxy")
+# mounted and proxied URLs), so they are refused; pass `inner=` instead. `proxies` is httpx
+# 0.27's spelling of `proxy` (a proxy transport mounted for every URL).
+_BYPASSING_KWARGS: Final = ("transport", "mounts", "proxy", "proxies")
 # httpx applies these to its default transport only; we build that transport ourselves.
 _TRANSPORT_KWARGS: Final = ("verify", "cert", "trust_env", "http1", "http2", "limits")
 
@@ -158,7 +159,8 @@ def governed_client(
         **httpx_kwargs: passed to `httpx.Client` (`base_url`, `headers`, `timeout`, ...).
 
     Raises:
-        TypeError: `transport`, `mounts` or `proxy` was given (they would bypass the gate).
+        TypeError: `transport`, `mounts`, `proxy` or `proxies` was given (they would bypass
+            the gate).
     """
     client_kwargs, transport_kwargs = _client_kwargs(httpx_kwargs)
     if inner is None:
