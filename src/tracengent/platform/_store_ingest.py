@@ -180,11 +180,13 @@ class IngestStore:
         spender: str | None = None,
     ) -> bool:
         """Reserve `tokens` of `agent_id`'s budget when used + reserved + tokens stays within
-        `budget`; atomic. `spender`: the delegate spending it under a grant, whose `llm_call`
-        events release the reservation and count against `agent_id`."""
+        `budget`, and at least one token is left (an LLM call uses some, whatever its estimate:
+        a call estimated at 0 is no call under a budget of 0); atomic. `spender`: the delegate
+        spending it under a grant, whose `llm_call` events release the reservation and count
+        against `agent_id`."""
         with connect(self.path, write=True) as db:
             usage = self._usage(db, agent_id)
-            if usage.used + usage.reserved + tokens > budget:
+            if usage.used + usage.reserved + max(tokens, 1) > budget:
                 return False
             db.execute(
                 "INSERT INTO reservations (agent_id, trace_id, tokens, spender) VALUES (?, ?, ?, ?)",
