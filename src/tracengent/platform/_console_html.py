@@ -236,10 +236,24 @@ def _decisions(decisions: list[JsonObject]) -> str:
     )
 
 
+def _more(shown: int, total: int, what: str) -> str:
+    """A note counting what of a trace the page leaves out (nothing left out: no note)."""
+    if total <= shown:
+        return ""
+    return (
+        f'<p class="note more">{_plural(total - shown, "more " + what)} not shown'
+        f" (the console shows the first {shown}).</p>"
+    )
+
+
 def _trace(t: JsonObject) -> str:
     trace_id = t.get("traceId")
     events = _objects(t.get("events"))
     decisions = _objects(t.get("decisions"))
+    event_count = t.get("eventCount")
+    event_count = event_count if isinstance(event_count, int) else len(events)
+    decision_count = t.get("decisionCount")
+    decision_count = decision_count if isinstance(decision_count, int) else len(decisions)
     root = t.get("rootRequest")
     received = t.get("lastReceivedAt")
     last = f", last event {_when(received)}" if received else ""
@@ -257,13 +271,15 @@ def _trace(t: JsonObject) -> str:
         f"<summary>{_badge(t.get('status'))} "
         f'<span class="agent">{_esc(t.get("agentId"))}</span> '
         f'<span class="root">{_esc(root) if root else "(no root request)"}</span> '
-        f'<span class="meta">{_plural(len(events), "event")}, '
-        f"{_plural(len(decisions), 'decision')}{last}</span></summary>"
+        f'<span class="meta">{_plural(event_count, "event")}, '
+        f"{_plural(decision_count, 'decision')}{last}</span></summary>"
         f'<div class="trace-body"><dl>'
         f"<dt>OTel trace id</dt><dd>{_otel(t.get('otelTraceId'))}</dd>"
         f"<dt>Tracengent trace id</dt><dd><code>{_esc(trace_id)}</code></dd>"
         f"<dt>Summary</dt><dd>{_esc(t.get('summary'))}</dd>"
-        f"</dl>{event_table}{_decisions(decisions)}</div></details>"
+        f"</dl>{event_table}{_more(len(events), event_count, 'event')}"
+        f"{_decisions(decisions)}{_more(len(decisions), decision_count, 'decision')}"
+        "</div></details>"
     )
 
 

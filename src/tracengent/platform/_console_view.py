@@ -7,7 +7,7 @@ escapes them); nothing here is interpreted beyond picking fields by name.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -17,10 +17,9 @@ from tracengent.platform._records import (
     ApprovalRecord,
     DecisionRecord,
     StoredEvent,
-    TraceRecord,
 )
 from tracengent.platform._tree import event_tree, number
-from tracengent.platform.store import PlatformStore
+from tracengent.platform.store import PlatformStore, TraceHead, TracePage
 
 __all__ = [
     "EVENT_TYPES",
@@ -46,6 +45,12 @@ MAX_TRACES: Final = 100
 
 MAX_STANDALONE_EVENTS: Final = 50
 """... and at most this many standalone events (newest first)."""
+
+MAX_TRACE_EVENTS: Final = 100
+"""... and of each trace, at most its first this many events received (a note counts the rest)."""
+
+MAX_TRACE_DECISIONS: Final = 100
+"""... and at most its first this many governance decisions (a note counts the rest)."""
 
 _TRACE_ID: Final = re.compile(r"^trc_([0-9a-f]{32})([0-9a-f]{16})$")
 
@@ -82,24 +87,15 @@ class ConsoleFilters:
             event_type=query.get("type", "").strip(),
         )
 
-    def keeps_trace(self, trace: TraceRecord) -> bool:
-        """Whether `trace` passes: its agent, its status, and an event of the type."""
-        if self.agent and trace.agent_id != self.agent:
-            return False
-        if self.status and trace.status != self.status:
-            return False
-        return not self.event_type or any(
-            e.body.get("type") == self.event_type for e in trace.events
-        )
-
-    def keeps_event(self, event: StoredEvent) -> bool:
-        """Whether a standalone event passes: its agent, its own status and its type."""
+    def keeps_trace(self, head: TraceHead, typed: Container[tuple[str, str]]) -> bool:
+        """Whether a trace passes: its agent, its status, and an event of the type (`typed`:
+        the `(agent, trace)` of the traces holding one; unused without a type filter)."""
         # The authenticated sender: a body `agentId` is only what the agent claimed.
-        if self.agent and event.agent_id != self.agent:
+        if self.agent and head.agent_id != self.agent:
             return False
-        if self.status and event.body.get("status") != self.status:
+        if self.status and head.status != self.status:
             return False
-        return not self.event_type or event.body.get("type") == self.event_type
+        return not self.event_type or (head.agent_id, head.trace_id) in typed
 
 
 def event_view(depth: int, event: StoredEvent) -> JsonObject:
@@ -142,14 +138,18 @@ def _decision_view(decision: DecisionRecord, approval_status: Mapping[str, str])
 
 
 def trace_view(
-    trace: TraceRecord,
-    decisions: Iterable[DecisionRecord],
+    page: TracePage,
+    decisions: Sequence[DecisionRecord],
     approval_status: Mapping[str, str] | None = None,
+    *,
+    decision_count: int | None = None,
 ) -> JsonObject:
-    """A trace with its event tree (depth first) and the governance decisions taken inside it.
+    """A trace with the tree of the events read (depth first) and the decisions taken inside it.
 
     `approval_status` maps approval ids to their status (a decision that asked for one shows it).
+    `eventCount` and `decisionCount` (default: the decisions given) count the whole trace's.
     """
+    trace = page.trace
     events = [event_view(depth, event) for depth, event in event_tree(trace.events)]
     return {
         "traceId": trace.trace_id,
@@ -158,9 +158,11 @@ def trace_view(
         "rootRequest": trace.root_request,
         "status": trace.status,
         "summary": trace.summary,
-        "lastReceivedAt": trace.events[-1].received_at if trace.events else None,
+        "lastReceivedAt": page.last_received_at,
         "events": list[JsonValue](events),
+        "eventCount": page.event_count,
         "decisions": [_decision_view(d, approval_status or {}) for d in decisions],
+        "decisionCount": len(decisions) if decision_count is None else decision_count,
     }
 
 
@@ -216,31 +218,60 @@ class ConsoleState:
 def load_state(
     store: PlatformStore, filters: ConsoleFilters, known_agents: Iterable[str] = ()
 ) -> ConsoleState:
-    """Read the store once for the console: filtered traces, pending approvals, counters.
+    """Read the store for the console: filtered traces, pending approvals, counters.
 
+    Reads the bodies of only what the page shows (the newest `MAX_TRACES` traces that pass, each
+    up to `MAX_TRACE_EVENTS` events and `MAX_TRACE_DECISIONS` decisions, and the newest
+    `MAX_STANDALONE_EVENTS` standalone events); the traces are filtered and counted on an index.
     Blocks on SQLite reads; call it from a worker thread in async code.
     """
-    traces = store.traces()
+    heads = store.trace_heads()
+    typed: Container[tuple[str, str]] = (
+        store.traces_with_event_type(filters.event_type, agent_id=filters.agent or None)
+        if filters.event_type
+        else ()
+    )
+    kept = [h for h in heads if filters.keeps_trace(h, typed)]
+    pages = [
+        page
+        for h in kept[:MAX_TRACES]
+        if (page := store.trace_page(h.agent_id, h.trace_id, max_events=MAX_TRACE_EVENTS))
+        is not None
+    ]
     # A trace is one agent's (see `PlatformStore.traces`): it shows that agent's decisions only.
+    decisions, decision_counts = store.decisions_in_traces(
+        ((p.trace.agent_id, p.trace.trace_id) for p in pages), max_per_trace=MAX_TRACE_DECISIONS
+    )
     by_trace: dict[tuple[str, str], list[DecisionRecord]] = {}
-    for decision in store.decisions():
+    for decision in decisions:
         if decision.trace_id is not None:
             by_trace.setdefault((decision.agent_id, decision.trace_id), []).append(decision)
-    approvals = store.approvals()
+    approvals = store.pending_approvals_and(d.approval_id for d in decisions if d.approval_id)
     approval_status = {a.approval_id: a.status for a in approvals}
-    kept = [t for t in traces if filters.keeps_trace(t)]
-    standalone = [e for e in store.standalone_events() if filters.keeps_event(e)]
-    standalone.reverse()
+    standalone = store.newest_standalone_events(
+        MAX_STANDALONE_EVENTS,
+        agent_id=filters.agent or None,
+        status=filters.status or None,
+        event_type=filters.event_type or None,
+    )
     counters = store.counters()
-    agents = sorted({*known_agents, *counters, *(t.agent_id for t in traces)})
-    statuses = sorted({*TRACE_STATUSES, *(t.status for t in traces)})
+    agents = sorted({*known_agents, *counters, *(h.agent_id for h in heads)})
+    statuses = sorted({*TRACE_STATUSES, *(h.status for h in heads)})
+    views = []
+    for page in pages:
+        key = (page.trace.agent_id, page.trace.trace_id)
+        views.append(
+            trace_view(
+                page,
+                by_trace.get(key, []),
+                approval_status,
+                decision_count=decision_counts.get(key, 0),
+            )
+        )
     return ConsoleState(
-        traces=[
-            trace_view(t, by_trace.get((t.agent_id, t.trace_id), []), approval_status)
-            for t in kept[:MAX_TRACES]
-        ],
+        traces=views,
         traces_total=len(kept),
-        standalone_events=[event_view(0, e) for e in standalone[:MAX_STANDALONE_EVENTS]],
+        standalone_events=[event_view(0, e) for e in standalone],
         approvals=[approval_view(a) for a in approvals if a.status == "pending"],
         counters=counters_view(counters),
         agents=agents,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
-from typing import cast
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Final, NamedTuple, cast
 
 from opentelemetry.exporter.tracengent.ids import new_id
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, dumps_compact
@@ -24,11 +27,33 @@ from tracengent.platform._records import (
 )
 from tracengent.platform._store_ingest import IngestStore
 
-__all__ = ["PlatformStore"]
+__all__ = ["PlatformStore", "TraceHead", "TracePage"]
 
 
 def _loads(text: str) -> JsonObject:
     return cast(JsonObject, json.loads(text))
+
+
+class TraceHead(NamedTuple):
+    """A decision trace without its events: whose it is, where it sorts, its status."""
+
+    agent_id: str
+    trace_id: str
+    latest_seq: int
+    """The sequence number of its latest event or close: the higher, the newer."""
+    status: str
+    """The close's status, `"open"` while no close was received (as `TraceRecord.status`)."""
+
+
+class TracePage(NamedTuple):
+    """A trace read in part: its first events, and how many it holds in all."""
+
+    trace: TraceRecord
+    """The trace; its `events` are only the first ones received."""
+    event_count: int
+    """How many events the trace holds."""
+    last_received_at: str | None
+    """When its latest event was received (None: it has none)."""
 
 
 class PlatformStore(IngestStore):
@@ -86,23 +111,24 @@ class PlatformStore(IngestStore):
         """Every decision, oldest first."""
         with connect(self.path) as db:
             rows = db.execute("SELECT * FROM decisions ORDER BY seq").fetchall()
-        return [
-            DecisionRecord(
-                decision_id=r["id"],
-                agent_id=r["agent_id"],
-                kind=r["kind"],
-                permission=r["permission"],
-                status=r["status"],
-                outcome=r["outcome"],
-                reason=r["reason"],
-                trace_id=r["trace_id"],
-                approval_id=r["approval_id"],
-                acting_for=r["acting_for"],
-                request=_loads(r["request"]),
-                created_at=r["created_at"],
-            )
-            for r in rows
-        ]
+        return [self._decision(r) for r in rows]
+
+    @staticmethod
+    def _decision(r: sqlite3.Row) -> DecisionRecord:
+        return DecisionRecord(
+            decision_id=r["id"],
+            agent_id=r["agent_id"],
+            kind=r["kind"],
+            permission=r["permission"],
+            status=r["status"],
+            outcome=r["outcome"],
+            reason=r["reason"],
+            trace_id=r["trace_id"],
+            approval_id=r["approval_id"],
+            acting_for=r["acting_for"],
+            request=_loads(r["request"]),
+            created_at=r["created_at"],
+        )
 
     def create_approval(
         self,
@@ -267,9 +293,11 @@ class PlatformStore(IngestStore):
         """Every stored event in the order received."""
         with connect(self.path) as db:
             rows = db.execute("SELECT * FROM events ORDER BY seq").fetchall()
-        return [
-            StoredEvent(r["seq"], r["agent_id"], r["received_at"], _loads(r["body"])) for r in rows
-        ]
+        return [self._event(r) for r in rows]
+
+    @staticmethod
+    def _event(r: sqlite3.Row) -> StoredEvent:
+        return StoredEvent(r["seq"], r["agent_id"], r["received_at"], _loads(r["body"]))
 
     def standalone_events(self) -> list[StoredEvent]:
         """Events recorded outside any decision trace (no `traceId`), in the order received."""
@@ -331,3 +359,159 @@ class PlatformStore(IngestStore):
             events=events,
             close=close,
         )
+
+    # -- console reads: what one page shows, however large the database ----------------------
+
+    def trace_heads(self) -> list[TraceHead]:
+        """Every decision trace without its events, newest first (as `traces` orders them).
+
+        Reads the events' (agent, trace) index and the closes, never an event's body: what the
+        console filters and counts before it reads the few traces it shows (`trace_page`).
+        """
+        with _snapshot(self.path) as db:
+            latest = {
+                (str(r[0]), str(r[1])): int(r[2])
+                for r in db.execute(
+                    "SELECT agent_id, trace_id, MAX(seq) FROM events"
+                    " WHERE trace_id IS NOT NULL GROUP BY agent_id, trace_id"
+                )
+            }
+            statuses: dict[tuple[str, str], str] = {}
+            for r in db.execute(
+                f"SELECT agent_id, trace_id, seq, {_text_field('status')} FROM trace_closes"
+            ):
+                key = (str(r[0]), str(r[1]))
+                latest[key] = max(latest.get(key, 0), int(r[2]))
+                statuses[key] = r[3] or "open"
+        ordered = sorted(latest.items(), key=lambda item: item[1], reverse=True)
+        return [TraceHead(a, t, seq, statuses.get((a, t), "open")) for (a, t), seq in ordered]
+
+    def traces_with_event_type(
+        self, event_type: str, *, agent_id: str | None = None
+    ) -> set[tuple[str, str]]:
+        """The `(agent, trace)` of each trace holding an event whose `type` is `event_type`."""
+        query = (
+            "SELECT DISTINCT agent_id, trace_id FROM events"
+            f" WHERE trace_id IS NOT NULL AND {_text_field('type')} = ?"
+        )
+        params = [event_type]
+        if agent_id is not None:
+            query += " AND agent_id = ?"
+            params.append(agent_id)
+        with connect(self.path) as db:
+            return {(str(r[0]), str(r[1])) for r in db.execute(query, params)}
+
+    def trace_page(self, agent_id: str, trace_id: str, *, max_events: int) -> TracePage | None:
+        """An agent's trace holding only its first `max_events` events, or None when unknown.
+
+        Its root request, status and summary are the whole trace's (as `traces` gives them).
+        """
+        key = (agent_id, trace_id)
+        where = "agent_id = ? AND trace_id = ?"
+        with _snapshot(self.path) as db:
+            rows = db.execute(
+                f"SELECT * FROM events WHERE {where} ORDER BY seq LIMIT ?", (*key, max_events)
+            ).fetchall()
+            count = int(db.execute(f"SELECT COUNT(*) FROM events WHERE {where}", key).fetchone()[0])
+            last = db.execute(
+                f"SELECT received_at FROM events WHERE {where} ORDER BY seq DESC LIMIT 1", key
+            ).fetchone()
+            close = db.execute(f"SELECT * FROM trace_closes WHERE {where}", key).fetchone()
+            events = [self._event(r) for r in rows]
+            # The root request an event carries comes from the first that has one: maybe past
+            # the events read.
+            rooted = []
+            if count > len(events) and not any("rootRequest" in e.body for e in events):
+                rooted = db.execute(
+                    f"SELECT * FROM events WHERE {where} AND seq > ?"
+                    " AND json_type(body, '$.rootRequest') IS NOT NULL ORDER BY seq LIMIT 1",
+                    (*key, events[-1].seq if events else 0),
+                ).fetchall()
+        if not events and close is None:
+            return None
+        whole = self._trace(key, events + [self._event(r) for r in rooted], close)
+        return TracePage(
+            trace=replace(whole, events=events),
+            event_count=count,
+            last_received_at=None if last is None else str(last["received_at"]),
+        )
+
+    def decisions_in_traces(
+        self, keys: Iterable[tuple[str, str]], *, max_per_trace: int
+    ) -> tuple[list[DecisionRecord], dict[tuple[str, str], int]]:
+        """The first `max_per_trace` decisions of each `(agent, trace)`, oldest first, and how
+        many decisions each of those traces holds (absent: none)."""
+        wanted = json.dumps(sorted({(a, t) for a, t in keys}))
+        with connect(self.path) as db:
+            rows = db.execute(
+                "SELECT * FROM (SELECT *,"
+                " ROW_NUMBER() OVER (PARTITION BY agent_id, trace_id ORDER BY seq) AS nth,"
+                " COUNT(*) OVER (PARTITION BY agent_id, trace_id) AS total"
+                " FROM decisions WHERE (agent_id, trace_id) IN (SELECT"
+                " json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)))"
+                " WHERE nth <= ? ORDER BY seq",
+                (wanted, max_per_trace),
+            ).fetchall()
+        counts = {(str(r["agent_id"]), str(r["trace_id"])): int(r["total"]) for r in rows}
+        return [self._decision(r) for r in rows], counts
+
+    def pending_approvals_and(self, approval_ids: Iterable[str]) -> list[ApprovalRecord]:
+        """Pending approvals (stale ones marked expired first) and those of `approval_ids`,
+        oldest first."""
+        wanted = json.dumps(sorted(set(approval_ids)))
+        with connect(self.path, write=True) as db:
+            self._expire(db)
+            rows = db.execute(
+                "SELECT * FROM approvals WHERE status = 'pending'"
+                " OR id IN (SELECT value FROM json_each(?)) ORDER BY seq",
+                (wanted,),
+            ).fetchall()
+        return [self._approval(r) for r in rows]
+
+    def newest_standalone_events(
+        self,
+        limit: int,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+        event_type: str | None = None,
+    ) -> list[StoredEvent]:
+        """The newest `limit` events recorded outside any trace, newest first; only those an agent
+        sent (authenticated), or whose `status` or `type` is the one given, when asked."""
+        conditions = ["agent_id = ?", "trace_id IS NULL"]
+        values: list[str] = []
+        for field, value in (("status", status), ("type", event_type)):
+            if value is not None:
+                conditions.append(f"{_text_field(field)} = ?")
+                values.append(value)
+        query = f"SELECT * FROM events WHERE {' AND '.join(conditions)} ORDER BY seq DESC LIMIT ?"
+        with _snapshot(self.path) as db:
+            # Per agent, the (agent, trace) index holds its standalone events newest last.
+            agents = [agent_id] if agent_id is not None else [r[0] for r in db.execute(_AGENTS)]
+            rows = [r for a in agents for r in db.execute(query, (a, *values, limit))]
+        rows.sort(key=lambda r: int(r["seq"]), reverse=True)
+        return [self._event(r) for r in rows[:limit]]
+
+
+_AGENTS: Final = (
+    # Each agent that sent an event, one index lookup per agent (not a scan of every event).
+    "WITH RECURSIVE agents (id) AS (SELECT MIN(agent_id) FROM events UNION ALL"
+    " SELECT (SELECT MIN(agent_id) FROM events WHERE agent_id > agents.id) FROM agents"
+    " WHERE agents.id IS NOT NULL) SELECT id FROM agents WHERE id IS NOT NULL"
+)
+
+
+def _text_field(name: str) -> str:
+    """SQL for the body's top-level string field `name` (NULL when absent or not a string)."""
+    return f"CASE json_type(body, '$.{name}') WHEN 'text' THEN json_extract(body, '$.{name}') END"
+
+
+@contextmanager
+def _snapshot(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection whose reads all see the database at one moment (one read transaction)."""
+    with connect(path) as db:
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("ROLLBACK")
