@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from tests.integration.governance.conftest import PollSignal
 from tracengent import LlmCallResult, Money, NotAuthorizedException, TracengentClient
+from tracengent.platform._console_view import trace_anchor
 from tracengent.testing import RunningPlatform
 
 HOSTILE = "<script>window.pwned = 1</script>"
@@ -73,7 +75,9 @@ def test_recorded_trace_appears_live_and_expands(
     assert second.close(timeout=10)
     expect(summary).to_have_count(2)
     expect(summary.first).to_contain_text("second request")
-    expect(traces.locator(f"details#trace-{trace.trace_id}")).to_have_attribute("open", "")
+    expect(
+        traces.locator(f"details#{trace_anchor('demo-agent', trace.trace_id)}")
+    ).to_have_attribute("open", "")
 
     # The status filter keeps only the failed one, in the address too.
     page.get_by_label("Status").select_option("failed")
@@ -151,3 +155,45 @@ def test_click_decides_the_approval_an_agent_waits_for(
     else:
         assert isinstance(result, NotAuthorizedException)
         assert result.reason == "approval denied"
+
+
+def test_approval_link_opens_its_own_agents_trace(
+    tracengent_platform: RunningPlatform, page: Page
+) -> None:
+    """Two agents send one traceId: the approval's link opens the asking agent's trace only."""
+    store = tracengent_platform.store
+    trace_id = "trc_0af7651916cd43dd8448eb211c80319cb7ad6b7169203331"
+
+    def step(agent: str, name: str, in_trace: str = trace_id) -> None:
+        body: JsonObject = {
+            "eventId": f"evt_{agent}_{name}",
+            "traceId": in_trace,
+            "type": "action",
+            "name": name,
+            "status": "success",
+            "occurredAt": "2026-11-25T02:00:00.000Z",
+        }
+        store.ingest_events(agent, [body])
+
+    step("demo-agent", "step of demo-agent")
+    store.create_approval(
+        agent_id="demo-agent",
+        permission="payments:refund",
+        context={},
+        ttl_seconds=600,
+        trace_id=trace_id,
+    )
+    # The car-agent's trace of the same traceId is newer: first on the page.
+    step("car-agent", "step of car-agent")
+    page.goto(tracengent_platform.url + "/")
+    page.locator("#approvals tbody tr a").click()
+    demo = page.locator(f"details#{trace_anchor('demo-agent', trace_id)}")
+    car = page.locator(f"details#{trace_anchor('car-agent', trace_id)}")
+    expect(demo).to_have_attribute("open", "")
+    expect(demo.locator(".trace-body")).to_contain_text("step of demo-agent")
+    expect(car).not_to_have_attribute("open", "")
+    # A refresh that redraws the traces keeps the demo-agent's trace open, and only it.
+    step("car-agent", "another request", in_trace="trc_another")
+    expect(page.locator("details.trace")).to_have_count(3)
+    expect(demo).to_have_attribute("open", "")
+    expect(car).not_to_have_attribute("open", "")

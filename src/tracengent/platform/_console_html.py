@@ -160,10 +160,10 @@ def render_approvals(approvals: Sequence[JsonObject], csrf_token: str) -> str:
         raw_amount = a.get("amount")
         asked = f" {raw_amount:g} {a.get('currency') or ''}" if _is_number(raw_amount) else ""
         what = _esc(f"{a.get('permission')}{asked.rstrip()} for {a.get('agentId')}")
-        trace_id = a.get("traceId")
+        anchor = a.get("traceAnchor")
         trace = (
-            f'<a href="#trace-{_esc(trace_id)}">{_otel(a.get("otelTraceId"))}</a>'
-            if isinstance(trace_id, str)
+            f'<a href="#{_esc(anchor)}">{_otel(a.get("otelTraceId"))}</a>'
+            if isinstance(anchor, str)
             else _DASH
         )
         context = a.get("context")
@@ -267,7 +267,8 @@ def _trace(t: JsonObject) -> str:
         else '<p class="empty">No events received for this trace.</p>'
     )
     return (
-        f'<details class="trace" id="trace-{_esc(trace_id)}" data-trace-id="{_esc(trace_id)}">'
+        f'<details class="trace" id="{_esc(t.get("anchor"))}" data-trace-id="{_esc(trace_id)}"'
+        f' data-agent-id="{_esc(t.get("agentId"))}">'
         f"<summary>{_badge(t.get('status'))} "
         f'<span class="agent">{_esc(t.get("agentId"))}</span> '
         f'<span class="root">{_esc(root) if root else "(no root request)"}</span> '

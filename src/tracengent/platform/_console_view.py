@@ -6,6 +6,8 @@ escapes them); nothing here is interpreted beyond picking fields by name.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ __all__ = [
     "event_view",
     "load_state",
     "otel_trace_id",
+    "trace_anchor",
     "trace_view",
 ]
 
@@ -59,6 +62,16 @@ def otel_trace_id(trace_id: str | None) -> str | None:
     """The 32-hex OTel trace id inside a Tracengent `trc_<32 hex><16 hex>` id, else None."""
     match = _TRACE_ID.match(trace_id or "")
     return match.group(1) if match else None
+
+
+def trace_anchor(agent_id: str, trace_id: str) -> str:
+    """The HTML id of one agent's trace on the page (what an approval's link points at).
+
+    Two agents may send the same `traceId` (two traces, see `PlatformStore.traces`): the id is
+    made of both, hashed so that any text an agent sent makes a valid id and URL fragment.
+    """
+    pair = json.dumps([agent_id, trace_id]).encode()
+    return "trace-" + hashlib.sha256(pair).hexdigest()[:24]
 
 
 def _text(value: JsonValue) -> str | None:
@@ -154,6 +167,7 @@ def trace_view(
     return {
         "traceId": trace.trace_id,
         "otelTraceId": otel_trace_id(trace.trace_id),
+        "anchor": trace_anchor(trace.agent_id, trace.trace_id),
         "agentId": trace.agent_id,
         "rootRequest": trace.root_request,
         "status": trace.status,
@@ -173,6 +187,9 @@ def approval_view(approval: ApprovalRecord) -> JsonObject:
     view["currency"] = approval.currency
     view["traceId"] = approval.trace_id
     view["otelTraceId"] = otel_trace_id(approval.trace_id)
+    view["traceAnchor"] = (
+        None if approval.trace_id is None else trace_anchor(approval.agent_id, approval.trace_id)
+    )
     return view
 
 

@@ -14,10 +14,10 @@
     if (node) node.textContent = text;
   }
 
+  // A trace is one agent's: its element id (made of agent and trace id) names it, not the
+  // traceId alone, which another agent may use too.
   function openTraceIds() {
-    return new Set(
-      Array.from(document.querySelectorAll("details.trace[open]"), (d) => d.dataset.traceId)
-    );
+    return new Set(Array.from(document.querySelectorAll("details.trace[open]"), (d) => d.id));
   }
 
   function apply(fragments) {
@@ -27,13 +27,13 @@
       if (!node || typeof fragments[name] !== "string") continue;
       if (rendered.get(name) === fragments[name]) continue;
       const focusedId = document.activeElement && document.activeElement.closest("details.trace")
-        ? document.activeElement.closest("details.trace").dataset.traceId
+        ? document.activeElement.closest("details.trace").id
         : null;
       node.innerHTML = fragments[name];
       rendered.set(name, fragments[name]);
       for (const details of node.querySelectorAll("details.trace")) {
-        if (open.has(details.dataset.traceId)) details.open = true;
-        if (focusedId !== null && details.dataset.traceId === focusedId) {
+        if (open.has(details.id)) details.open = true;
+        if (focusedId !== null && details.id === focusedId) {
           details.querySelector("summary").focus();
         }
       }
@@ -116,7 +116,7 @@
     if (event.target.closest("#filters")) applyFilters(document.getElementById("filters"));
   });
 
-  // A link to `#trace-<id>` (from an approval) opens that trace.
+  // A link to `#trace-<hash of agent and trace id>` (from an approval) opens that trace.
   function openLinkedTrace() {
     const target = window.location.hash && document.getElementById(window.location.hash.slice(1));
     if (target && target.matches("details.trace")) target.open = true;
