@@ -26,7 +26,8 @@ read denies (outcome `redaction_unapplicable`): the unredacted body must not lea
 JSON body that cannot be read unambiguously denies even without redactions (outcome
 `body_unreadable`): the platform would have decided without the document the server reads.
 Fail-open
-(`tool_governance_fail_open`) only for `PlatformUnavailableError`.
+(`tool_governance_fail_open`) only for `PlatformUnavailableError`, and not when the platform
+answered a 4xx (a 429: it is up, and throttling).
 """
 
 from __future__ import annotations
@@ -228,9 +229,15 @@ class EgressGovernor:
 
     def _fails_open(self, error: Exception, span: Span) -> bool:
         """Whether to let the request through unauthorized: only a person's explicit choice,
-        and only for an unavailable platform (never 401/403, a deny, nonsense, a disabled agent)."""
+        and only for an unavailable platform (never 401/403, a deny, nonsense, a disabled agent).
+
+        A 429 is retried as an outage, but it is the platform answering (throttling this agent),
+        so it never opens, nor does a call held back by a 429's `Retry-After`.
+        """
         if not (
-            self._options.tool_governance_fail_open and isinstance(error, PlatformUnavailableError)
+            self._options.tool_governance_fail_open
+            and isinstance(error, PlatformUnavailableError)
+            and not _answered(error)
         ):
             return False
         span.set_attribute(A.AUTHZ_FAIL_OPEN, True)
@@ -254,6 +261,12 @@ class EgressGovernor:
                 count,
             )
         return True
+
+
+def _answered(error: PlatformUnavailableError) -> bool:
+    """Whether the platform's last word on the call was a 4xx answer (a 429): it is up."""
+    status = error.status_code
+    return status is not None and 400 <= status < 500
 
 
 def _deny_for(error: Exception) -> ToolDecision:
