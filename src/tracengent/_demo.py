@@ -44,7 +44,8 @@ class DemoPlatform:
 
     Attributes:
         url: the platform's base URL.
-        pending_approvals: the ids of approvals waiting for a person.
+        pending_approvals: the ids of approvals waiting for a person (other agents' too: the demo
+            decides only those its own calls created, by the id they returned).
         decide: a person approving (True) or denying (False) an approval.
         grant: issues a delegated token `(from_agent, to_agent, permissions, max_amount)`.
     """
@@ -78,16 +79,21 @@ def _options(url: str, agent_id: str, secret_stem: str) -> TracengentOptions:
     )
 
 
-def _person_approves(platform: DemoPlatform, echo: Echo, approved: bool) -> threading.Thread:
-    """A person watching the console: decides the next approval that shows up."""
+def _person_decides(
+    platform: DemoPlatform, echo: Echo, approval_id: str, approved: bool
+) -> threading.Thread:
+    """A person watching the console: decides `approval_id` once it shows up as pending.
+
+    Only the approval the demo's own call created: a real agent on the same platform may be
+    waiting for a person too, and its request is left for a real person.
+    """
 
     def watch() -> None:
         deadline = time.monotonic() + _APPROVAL_WAIT_S
         while time.monotonic() < deadline:
-            pending = platform.pending_approvals()
-            if pending:
-                platform.decide(pending[0], approved)
-                echo(f"    (a person {'approved' if approved else 'denied'} {pending[0]})")
+            if approval_id in platform.pending_approvals():
+                platform.decide(approval_id, approved)
+                echo(f"    (a person {'approved' if approved else 'denied'} {approval_id})")
                 return
             time.sleep(0.05)
 
@@ -132,7 +138,7 @@ def _approvals(client: TracengentClient, platform: DemoPlatform, echo: Echo) -> 
     decision = client.authorize("payments:refund", {"amount": 800, "currency": "EUR"})
     echo(f"   refund 800 EUR: {decision.status} ({decision.reason})")
     if decision.pending and decision.approval_id:
-        person = _person_approves(platform, echo, approved=True)
+        person = _person_decides(platform, echo, decision.approval_id, approved=True)
         waited = client.wait_for_approval("payments:refund", decision.approval_id)
         person.join(timeout=_APPROVAL_WAIT_S)
         echo(f"   refund 800 EUR after the wait: {'approved' if waited.allowed else 'denied'}")
