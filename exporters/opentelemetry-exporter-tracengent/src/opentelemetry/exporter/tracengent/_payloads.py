@@ -40,6 +40,7 @@ __all__ = [
     "encodable_value",
     "finite_number",
     "json_or_raw",
+    "refuse_overflowing_integers",
     "strict_json",
     "utf8_encodable",
 ]
@@ -128,6 +129,34 @@ def finite_number(value: AttributeValue | None) -> int | float | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value
+
+
+def refuse_overflowing_integers(value: object) -> None:
+    """Raise when `value` (a wire value: dicts, lists, scalars) holds an integer a JSON number
+    cannot carry: one beyond the range of an IEEE double, as the platform reads numbers (other
+    JSON parsers read it as infinity). The platform refuses a whole request for one such
+    integer, so its event must go alone or not at all, as with NaN.
+
+    Walked without recursion; for events orjson could not write (an integer beyond 64 bits),
+    off the common path.
+
+    Raises:
+        NonFiniteNumberError: such an integer is in `value`.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, int):
+            try:
+                float(item)
+            except OverflowError:
+                raise NonFiniteNumberError(
+                    f"an integer of {len(str(abs(item)))} digits overflows a JSON number"
+                ) from None
 
 
 def json_or_raw(value: AttributeValue | None) -> JsonValue:

@@ -16,6 +16,7 @@ from typing import Final, TypeVar
 
 import orjson
 
+from opentelemetry.exporter.tracengent._payloads import refuse_overflowing_integers
 from opentelemetry.exporter.tracengent.jsonvalue import (
     EncodedBatch,
     JsonObject,
@@ -23,7 +24,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     json_array,
 )
 
-__all__ = ["MAX_BODY_BYTES", "TranslatedBatch", "add_requests", "encode_event"]
+__all__ = ["MAX_BODY_BYTES", "TranslatedBatch", "add_requests", "encode_event", "json_encoding"]
 
 MAX_BODY_BYTES: Final = 1024 * 1024
 """The largest JSON body of one ingest request (an event alone above it is still sent alone)."""
@@ -65,15 +66,29 @@ def encode_event(event: JsonObject) -> bytes:
 
     orjson is ~15x faster than `json` here; translation already refused NaN and infinities
     (which orjson would write as null). What orjson refuses (an int beyond 64 bits, nesting
-    deeper than it goes) is written by `json`.
+    deeper than it goes) is written by `json` (`json_encoding`).
 
     Raises:
-        ValueError, TypeError: the event has no JSON encoding.
+        ValueError, TypeError: the event has no JSON encoding (`NonFiniteNumberError`: an
+            integer beyond the range of a JSON number).
     """
     try:
         return _orjson_dumps(event)
     except TypeError:
-        return dumps_compact(event).encode()
+        return json_encoding(event).encode()
+
+
+def json_encoding(event: JsonObject) -> str:
+    """The event's compact JSON as the standard library writes it: what orjson cannot write.
+
+    Integers beyond 64 bits are written exactly, but one beyond the range of a JSON number
+    (`refuse_overflowing_integers`) is refused: the platform would refuse the whole request.
+
+    Raises:
+        ValueError, TypeError: the event has no JSON encoding.
+    """
+    refuse_overflowing_integers(event)
+    return dumps_compact(event)
 
 
 def add_requests(

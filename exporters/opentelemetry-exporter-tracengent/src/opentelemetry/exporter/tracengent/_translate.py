@@ -15,7 +15,8 @@ The platform refuses a whole request for one event outside the contract (§2), s
 left out alone and counted (`TranslatedBatch.unserializable`): a `type` that is not one of the
 contract's event types (an explicit type that is not text included), an explicit
 `tracengent.event.status` that is text but not a contract status (an absent, empty or non-text
-status is read from the span's status, as always), a name that is not non-empty text. With
+status is read from the span's status, as always), a name that is not non-empty text, a NaN,
+an infinity or an integer beyond the range of a JSON number (`_requests.json_encoding`). With
 `capture_payloads` off no payload slot (input, output, payload attributes) is filled, whatever the
 span carries. Text UTF-8 cannot encode (a lone surrogate) is mended only when an event's encoding
 fails, off the common path (`SpanTranslator._encode_alone`): a payload holding such text is left
@@ -56,6 +57,7 @@ from opentelemetry.exporter.tracengent._requests import (
     TranslatedBatch,
     add_requests,
     encode_event,
+    json_encoding,
 )
 from opentelemetry.exporter.tracengent._span_reads import (
     DIRECT_CONTEXT,
@@ -262,7 +264,7 @@ class SpanTranslator:
             event = self._events((origin,), None, embed=False)[0][0]
         except UnicodeEncodeError:
             pass  # a lone surrogate in the event's text (written by `json`: no payload embedded)
-        text = dumps_compact(event)
+        text = json_encoding(event)
         try:
             return text.encode()
         except UnicodeEncodeError:
