@@ -11,8 +11,10 @@ Each governed httpx request is authorized through `/v1/tool-authorize` (wire con
   `access_token`, signatures: `Scrubber.is_secret_parameter`) are `REDACTED`;
 - `headers`: lower-cased names (repeated ones joined by ", " as httpx does), minus credentials:
   `Authorization`, `Proxy-Authorization`, `Cookie` (contract), `X-Api-Key`, `Api-Key`,
-  `X-Auth-Token`, `X-Ingest-Key` and any name the scrubber masks (`X-Access-Token`,
-  `scrub_patterns`): third-party secrets the platform has no use for;
+  `X-Ingest-Key`, any name holding `token`, `signature` or `credential` (`X-Amz-Security-Token`,
+  `PRIVATE-TOKEN`, `X-Hub-Signature-256`), API-gateway keys (`Ocp-Apim-Subscription-Key`,
+  `X-Functions-Key`, `X-Auth-Key`) and any name the scrubber masks (`scrub_patterns`):
+  third-party secrets the platform has no use for;
 - `body`: the parsed JSON, only for a body sent as JSON (its first Content-Type is JSON, or it has
   none and parses as JSON) that is in memory and not content-encoded, read as the server reads it
   (RFC 8259 UTF-8/16/32, a declared charset only from a short list and only when it agrees);
@@ -32,7 +34,9 @@ answered a 4xx (a 429: it is up, and throttling).
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +46,7 @@ import httpx
 from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._url_redaction import SIGNATURE_PARAMETERS
 from opentelemetry.exporter.tracengent.errors import PlatformUnavailableError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -74,7 +79,7 @@ from tracengent._governance.tools import (
 )
 from tracengent._scrubbing import Scrubber
 
-__all__ = ["CREDENTIAL_HEADERS", "EgressGovernor", "is_governed_host"]
+__all__ = ["CREDENTIAL_HEADERS", "EgressGovernor", "is_credential_header", "is_governed_host"]
 
 _logger = logging.getLogger("tracengent.governance.egress")
 
@@ -89,7 +94,29 @@ CREDENTIAL_HEADERS: Final = frozenset(
         "x-ingest-key",
     }
 )
-"""Header names (lower-case) never sent to the platform in a tool-authorize request."""
+"""Header names (lower-case) never sent to the platform in a tool-authorize request; see
+`is_credential_header` for the others."""
+
+# Header names that carry credentials whatever their prefix (`X-Amz-Security-Token`,
+# `PRIVATE-TOKEN`, `X-Vault-Token`, `X-Hub-Signature-256`, `X-Amz-Credential`), and API-gateway
+# keys named otherwise (Azure API Management and Functions, Cloudflare).
+_CREDENTIAL_NAME: Final = re.compile(
+    r"token|signature|credential|^(?:ocp-apim-subscription-key|x-functions-key|x-auth-key)$"
+)
+_SIGNATURE_HEADERS: Final = frozenset(name.lower() for name in SIGNATURE_PARAMETERS)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_credential_header(name: str) -> bool:
+    """Whether header `name` (lower-case) carries a credential the platform is never told:
+    `CREDENTIAL_HEADERS`, a name holding `token`, `signature` or `credential`, an API-gateway
+    key, or a signature query parameter's name (`SIGNATURE_PARAMETERS`, any case)."""
+    return (
+        name in CREDENTIAL_HEADERS
+        or name in _SIGNATURE_HEADERS
+        or _CREDENTIAL_NAME.search(name) is not None
+    )
+
 
 _FAIL_OPEN_LOG_INTERVAL_S: Final = 60.0
 
@@ -120,7 +147,7 @@ def http_tool_request(
     shown: dict[str, JsonValue] = {
         name: value
         for name, value in request.headers.items()
-        if name not in CREDENTIAL_HEADERS and not scrubber.is_sensitive_name(name)
+        if not is_credential_header(name) and not scrubber.is_sensitive_name(name)
     }
     if shown:
         payload["headers"] = shown
