@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hmac
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,11 +100,22 @@ class EgressRoute:
     approval: bool = False
     redactions: tuple[Redaction, ...] = ()
 
-    def matches(self, method: str, host: str, path: str) -> bool:
-        """True when the request's method, host and path fall under this route."""
+    def matches(self, method: str, host: str, path: str, *, loosely: bool = False) -> bool:
+        """True when the request's method, host and path fall under this route; `loosely`: the
+        paths compared as many servers route them (`_loose_path`)."""
         if "*" not in self.methods and method.upper() not in self.methods:
             return False
-        return fnmatch.fnmatchcase(host, self.host) and fnmatch.fnmatchcase(path, self.path)
+        if loosely:
+            path, pattern = _loose_path(path), _loose_path(self.path)
+        else:
+            pattern = self.path
+        return fnmatch.fnmatchcase(host, self.host) and fnmatch.fnmatchcase(path, pattern)
+
+
+def _loose_path(path: str) -> str:
+    """`path` as a lenient server routes it: letter case folded, runs of `/` collapsed, no
+    trailing `/` (`/V1//Refunds/` is `/v1/refunds`)."""
+    return re.sub("/{2,}", "/", path).lower().rstrip("/") or "/"
 
 
 @dataclass(frozen=True)
@@ -119,8 +131,16 @@ class EgressPolicy:
         return any(fnmatch.fnmatchcase(host, pattern) for pattern in self.allowlist)
 
     def route_for(self, method: str, host: str, path: str) -> EgressRoute | None:
-        """The first route matching the request, or None."""
-        return next((r for r in self.routes if r.matches(method, host, path)), None)
+        """The first route matching the request, or None.
+
+        When unmatched requests are allowed, a request no route matches exactly but one matches
+        loosely (`/v1/refunds/`, `/V1//Refunds` for `/v1/refunds`: the same resource on many
+        servers) gets that route: its permission and approval, not an unchecked allow.
+        """
+        exact = next((r for r in self.routes if r.matches(method, host, path)), None)
+        if exact is not None or self.unmatched_routes != "allow":
+            return exact
+        return next((r for r in self.routes if r.matches(method, host, path, loosely=True)), None)
 
 
 @dataclass(frozen=True)
