@@ -27,7 +27,10 @@ from tracengent.platform._records import (
 )
 from tracengent.platform._store_ingest import IngestStore
 
-__all__ = ["PlatformStore", "TraceHead", "TracePage"]
+__all__ = ["ROOT_REQUEST_WITHIN", "PlatformStore", "TraceHead", "TracePage"]
+
+ROOT_REQUEST_WITHIN: Final = 1000
+"""`PlatformStore.trace_page` looks for an event's root request among this many first events."""
 
 
 def _loads(text: str) -> JsonObject:
@@ -404,7 +407,9 @@ class PlatformStore(IngestStore):
     def trace_page(self, agent_id: str, trace_id: str, *, max_events: int) -> TracePage | None:
         """An agent's trace holding only its first `max_events` events, or None when unknown.
 
-        Its root request, status and summary are the whole trace's (as `traces` gives them).
+        Its status and summary are the whole trace's (as `traces` gives them), and so is its root
+        request when the close or one of the trace's first `ROOT_REQUEST_WITHIN` events carries
+        it (the wire contract puts it on the first).
         """
         key = (agent_id, trace_id)
         where = "agent_id = ? AND trace_id = ?"
@@ -418,14 +423,22 @@ class PlatformStore(IngestStore):
             ).fetchone()
             close = db.execute(f"SELECT * FROM trace_closes WHERE {where}", key).fetchone()
             events = [self._event(r) for r in rows]
-            # The root request an event carries comes from the first that has one: maybe past
-            # the events read.
+            # Without the close's, the root request is the first event's that carries one: maybe
+            # past the events read, looked for a bounded way on (not through a whole long trace).
             rooted = []
-            if count > len(events) and not any("rootRequest" in e.body for e in events):
+            closed_root = close is not None and isinstance(
+                _loads(close["body"]).get("rootRequest"), str
+            )
+            if (
+                count > len(events)
+                and not closed_root
+                and not any("rootRequest" in e.body for e in events)
+            ):
                 rooted = db.execute(
-                    f"SELECT * FROM events WHERE {where} AND seq > ?"
-                    " AND json_type(body, '$.rootRequest') IS NOT NULL ORDER BY seq LIMIT 1",
-                    (*key, events[-1].seq if events else 0),
+                    f"SELECT * FROM (SELECT * FROM events WHERE {where} ORDER BY seq"
+                    " LIMIT ? OFFSET ?) WHERE json_type(body, '$.rootRequest') IS NOT NULL"
+                    " ORDER BY seq LIMIT 1",
+                    (*key, max(0, ROOT_REQUEST_WITHIN - len(events)), len(events)),
                 ).fetchall()
         if not events and close is None:
             return None
