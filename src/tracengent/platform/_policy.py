@@ -275,7 +275,7 @@ def _agent(table: TomlTable) -> AgentPolicy:
     return agent
 
 
-def _rule(table: TomlTable) -> PermissionRule:
+def _rule(table: TomlTable, agent_ids: frozenset[str]) -> PermissionRule:
     rule = PermissionRule(
         permission=table.string("permission", required=True),
         max_amount=table.number("max_amount"),
@@ -286,6 +286,12 @@ def _rule(table: TomlTable) -> PermissionRule:
     for path in rule.redact_fields:
         if parse_path(path) is None:
             raise PolicyError(f"{table.key('redact_fields')!r}: {path!r} is not a JSON path")
+    # A misspelt id would make the rule apply to nobody: its limits silently lifted.
+    for agent_id in rule.agents:
+        if agent_id not in agent_ids:
+            raise PolicyError(
+                f"{table.key('agents')!r}: unknown agent {agent_id!r} (not an [[agents]] id)"
+            )
     table.done()
     return rule
 
@@ -367,7 +373,7 @@ def _build(root: TomlTable) -> Policy:
                 seen.add(value)
     policy = Policy(
         agents=agents,
-        rules=tuple(_rule(t) for t in root.tables("rules")),
+        rules=tuple(_rule(t, frozenset(a.agent_id for a in agents)) for t in root.tables("rules")),
         tools=tuple(_tool(t) for t in root.tables("tools")),
         egress=_egress(root.table("egress")),
         currency=currency,
