@@ -314,6 +314,19 @@ def _tool(table: TomlTable) -> ToolBinding:
     return tool
 
 
+def _tools(tables: list[TomlTable]) -> tuple[ToolBinding, ...]:
+    """The bindings, each (transport, name) once: a second would be silently ignored."""
+    tools: dict[tuple[str, str], ToolBinding] = {}
+    for table in tables:
+        tool = _tool(table)
+        if (tool.transport, tool.name) in tools:
+            raise PolicyError(
+                f"{table.key('name')!r}: {tool.transport} tool {tool.name!r} is already bound"
+            )
+        tools[tool.transport, tool.name] = tool
+    return tuple(tools.values())
+
+
 def _route(table: TomlTable) -> EgressRoute:
     methods = tuple(m.upper() for m in table.strings("methods")) or ("*",)
     path = table.string("path", default="/*")
@@ -374,7 +387,7 @@ def _build(root: TomlTable) -> Policy:
     policy = Policy(
         agents=agents,
         rules=tuple(_rule(t, frozenset(a.agent_id for a in agents)) for t in root.tables("rules")),
-        tools=tuple(_tool(t) for t in root.tables("tools")),
+        tools=_tools(root.tables("tools")),
         egress=_egress(root.table("egress")),
         currency=currency,
         currency_rates=rates,

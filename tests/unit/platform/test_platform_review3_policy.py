@@ -30,3 +30,27 @@ def test_a_rule_naming_known_agents_is_kept() -> None:
     policy = parse_policy(_POLICY.replace("{agents}", '"demo-agent"'))
     assert policy.rule_for("payments:refund", "demo-agent") is not None
     assert policy.rule_for("payments:refund", "other") is None
+
+
+def test_a_tool_bound_twice_is_refused() -> None:
+    """Two bindings of one function (the second requiring approval) were read first-wins, the
+    second silently ignored: the policy is refused naming the duplicate."""
+    text = """
+[[agents]]
+id = "a"
+
+[[tools]]
+transport = "function"
+name = "send_email"
+permission = "mail:send"
+
+[[tools]]
+transport = "function"
+name = "send_email"
+permission = "mail:send"
+approval = true
+"""
+    with pytest.raises(PolicyError, match=r"'tools\[1\]\.name'.*'send_email'"):
+        parse_policy(text)
+    # The same name under the other transport is another tool.
+    parse_policy(text.replace('transport = "function"', 'transport = "mcp"', 1))
