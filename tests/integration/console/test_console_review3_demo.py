@@ -33,6 +33,9 @@ def test_the_demo_leaves_alone_an_approval_a_real_agent_asks_for_meanwhile(
                     )
                 )
 
+        def decide(approval_id: str, approved: bool) -> None:
+            store.decide_approval(approval_id, approved)
+
         def grant(from_agent: str, to_agent: str, permissions: list[str], amount: float) -> str:
             _record, token = create_grant(
                 store,
@@ -52,7 +55,7 @@ def test_the_demo_leaves_alone_an_approval_a_real_agent_asks_for_meanwhile(
                 pending_approvals=lambda: [
                     a.approval_id for a in store.approvals(status="pending")
                 ],
-                decide=store.decide_approval,
+                decide=decide,
                 grant=grant,
             ),
             echo,
