@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import collections
 import os
+import sys
 import threading
 import time
 import weakref
@@ -119,9 +120,11 @@ class TracengentSpanProcessor(SpanProcessor):
         self._start_worker()
         self._atexit_hook = weak_hook(self, TracengentSpanProcessor._flush_at_exit)
         atexit.register(self._atexit_hook)
+        self._multiprocessing_hooked = False
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(
-                after_in_child=weak_hook(self, TracengentSpanProcessor._restart_after_fork)
+                before=weak_hook(self, TracengentSpanProcessor._before_fork),
+                after_in_child=weak_hook(self, TracengentSpanProcessor._restart_after_fork),
             )
 
     def _start_worker(self) -> None:
@@ -405,6 +408,32 @@ class TracengentSpanProcessor(SpanProcessor):
         # (nothing vanishes silently), and OTel's own exit hook, calling `shutdown()` with the
         # default 5 s after this, finds the processor closed instead of waiting again.
         self.shutdown(self._exit_flush_timeout_ms)
+
+    def _before_fork(self) -> None:
+        # A child `multiprocessing` forks (a `Process`, a `Pool` worker) ends with `os._exit`
+        # after multiprocessing's own finalizers, never the interpreter's exit hooks: it flushes
+        # there too. Hooked once, and only once the application loaded multiprocessing (it
+        # always has when multiprocessing forks), so other processes never import it.
+        if self._multiprocessing_hooked or "multiprocessing.util" not in sys.modules:
+            return
+        try:
+            from multiprocessing import util
+
+            util.register_after_fork(self, TracengentSpanProcessor._flush_at_multiprocessing_exit)
+            self._multiprocessing_hooked = True
+        except Exception as exc:  # noqa: BLE001 - a fork hook never raises
+            self._stats.add_internal_error("fork hook", exc)
+
+    def _flush_at_multiprocessing_exit(self) -> None:
+        # In a `multiprocessing` child, after its fork: flush at its exit, before `os._exit`.
+        try:
+            from multiprocessing import util
+
+            util.Finalize(
+                None, weak_hook(self, TracengentSpanProcessor._flush_at_exit), exitpriority=0
+            )
+        except Exception as exc:  # noqa: BLE001 - a fork hook never raises
+            self._stats.add_internal_error("fork hook", exc)
 
     def _restart_after_fork(self) -> None:
         # The parent's worker thread does not exist in the child; its buffered spans are the
