@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from tests.integration.platform.conftest import AgentClient, fetch_token
 from tracengent.cli import main
+from tracengent.platform._console_view import MAX_TRACE_EVENTS
 from tracengent.platform._delegation import create_grant
 from tracengent.platform._ingest import MAX_BODY_BYTES
 from tracengent.testing import RunningPlatform
@@ -213,7 +214,9 @@ def test_console_and_cli_show_a_chain_of_events_deeper_than_the_recursion_limit(
         state = browser.get("/console/api/state")
     assert state.status_code == 200
     (trace,) = state.json()["traces"]
-    assert [e["depth"] for e in trace["events"]] == list(range(length))
+    # The console shows a trace's first `MAX_TRACE_EVENTS` events (a note counts the rest).
+    assert [e["depth"] for e in trace["events"]] == list(range(MAX_TRACE_EVENTS))
+    assert trace["eventCount"] == length
     db = str(tracengent_platform.store.path)
     result = CliRunner().invoke(main, ["traces", "--db", db])
     assert result.exit_code == 0, result.output
