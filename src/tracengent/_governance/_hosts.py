@@ -6,8 +6,9 @@ A pattern is an fnmatch glob over the host name (`api.example.com`, `*.example.c
 or an IP literal (`127.0.0.1`, `[::1]`, `::1`, `[::1]:8080`), compared as an address. An IP
 literal is read on both sides as the OS reads it: the legacy IPv4 forms `inet_aton` accepts
 (`2130706433`, `127.1`, `0x7f000001`, `0177.0.0.1`), an IPv4-mapped IPv6 address
-(`::ffff:127.0.0.1`) as its IPv4 address, an IPv6 zone (`%eth0`) ignored; so `127.0.0.1` governs
-every spelling of it, and a glob is matched against the canonical address too. Matching is on the
+(`::ffff:127.0.0.1`) as its IPv4 address, an IPv6 zone (`%eth0`) ignored, and the unspecified
+address (`0.0.0.0`, `::`) as the loopback Linux and macOS connect it to (`127.0.0.1`, `::1`); so
+`127.0.0.1` governs every spelling of it, and a glob is matched against the canonical address too. Matching is on the
 ASCII (IDNA) form of both sides, as the request goes on the wire: `bücher.example` and
 `xn--bcher-kva.example` are one host however either is written. Case and a trailing dot do not
 matter. A request without a known port (a bare host name) matches a pattern with one.
@@ -43,6 +44,8 @@ _IPV4_PART: Final = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*")
 """One part of a legacy IPv4 literal (lower-case): hexadecimal, octal or decimal."""
 
 _IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_IPV4_LOOPBACK: Final = ipaddress.IPv4Address("127.0.0.1")
+_IPV6_LOOPBACK: Final = ipaddress.IPv6Address("::1")
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,17 @@ def _ipv4_part(part: str) -> int:
 def _ip_address(host: str) -> _IpAddress | None:
     """The address an IP-literal `host` (lower-case, no brackets or trailing dot) reaches, in
     one canonical form (module docstring); None when `host` is a name."""
+    address: _IpAddress | None
     if ":" in host:
         address = _ipv6(host)
         if address is not None and address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        return address
-    return _legacy_ipv4(host)
+            address = address.ipv4_mapped
+    else:
+        address = _legacy_ipv4(host)
+    if address is not None and address.is_unspecified:
+        # Linux and macOS connect `0.0.0.0` / `::` to the local host's loopback.
+        return _IPV4_LOOPBACK if address.version == 4 else _IPV6_LOOPBACK
+    return address
 
 
 def _idna_ascii(name: str) -> str:
