@@ -394,7 +394,14 @@ def test_event_ids_equal_event_id_for_across_traces() -> None:
 
 CLASSIFYING_KEYS: dict[str, list[AttributeValue]] = {
     A.GOVERNANCE_KIND: ["authorize"],
-    A.GEN_AI_OPERATION_NAME: ["invoke_agent", "chat", "execute_tool", "embeddings", 3],
+    A.GEN_AI_OPERATION_NAME: [
+        "invoke_agent",
+        "chat",
+        "embeddings",
+        "execute_tool",
+        "create_agent",
+        3,
+    ],
     A.EVENT_TYPE: ["action", "", 5],
     A.HTTP_REQUEST_METHOD: ["GET"],
     A.HTTP_METHOD_OLD: ["POST"],
@@ -427,7 +434,7 @@ def test_the_exporters_classification_is_classify(
     operation = attrs.get(A.GEN_AI_OPERATION_NAME)
     if isinstance(attrs.get(A.EVENT_TYPE), str):
         assert event_type == attrs[A.EVENT_TYPE]
-    elif operation == "chat":
+    elif operation in ("chat", "embeddings"):
         assert event_type == "llm_call"
     elif operation == "execute_tool" or (
         is_http and (A.TRACE_ID in attrs or attrs.get(A.TRACKED) is True)

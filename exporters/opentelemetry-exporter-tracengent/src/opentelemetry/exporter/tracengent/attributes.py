@@ -61,10 +61,12 @@ OPERATION_TEXT_COMPLETION: Final = "text_completion"
 """`gen_ai.operation.name` of an LLM completion call."""
 OPERATION_GENERATE_CONTENT: Final = "generate_content"
 """`gen_ai.operation.name` of an LLM content-generation call."""
+OPERATION_EMBEDDINGS: Final = "embeddings"
+"""`gen_ai.operation.name` of an LLM embeddings call."""
 OPERATION_EXECUTE_TOOL: Final = "execute_tool"
 """`gen_ai.operation.name` of a tool call."""
 LLM_OPERATIONS: Final = frozenset(
-    {OPERATION_CHAT, OPERATION_TEXT_COMPLETION, OPERATION_GENERATE_CONTENT}
+    {OPERATION_CHAT, OPERATION_TEXT_COMPLETION, OPERATION_GENERATE_CONTENT, OPERATION_EMBEDDINGS}
 )
 """GenAI operations that are LLM calls (`llm_call` events)."""
 
