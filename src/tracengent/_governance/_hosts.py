@@ -8,10 +8,10 @@ literal is read on both sides as the OS reads it: the legacy IPv4 forms `inet_at
 (`2130706433`, `127.1`, `0x7f000001`, `0177.0.0.1`), an IPv4-mapped IPv6 address
 (`::ffff:127.0.0.1`) as its IPv4 address, an IPv6 zone (`%eth0`) ignored, and the unspecified
 address (`0.0.0.0`, `::`) as the loopback Linux and macOS connect it to (`127.0.0.1`, `::1`); so
-`127.0.0.1` governs every spelling of it, and a glob is matched against the canonical address too. Matching is on the
-ASCII (IDNA) form of both sides, as the request goes on the wire: `bücher.example` and
-`xn--bcher-kva.example` are one host however either is written. Case and a trailing dot do not
-matter. A request without a known port (a bare host name) matches a pattern with one.
+`127.0.0.1` governs every spelling of it, and a glob is matched against the canonical address
+too. Matching is on the ASCII (IDNA) form of both sides, as the request goes on the wire:
+`bücher.example` and `xn--bcher-kva.example` are one host however either is written. Case and a
+trailing dot do not matter. A request without a known port (a bare host name) matches a pattern with one.
 
 A pattern that cannot be read (a scheme, a path, an IDNA label that cannot be encoded, a non-ASCII
 label holding glob characters) governs every host, and is logged once: governance asked for is
@@ -172,7 +172,7 @@ def _read_pattern(raw: object) -> _HostPattern | None:
         port = int(port_text)
     if not text or any(c in _NOT_IN_A_HOST or c.isspace() for c in text):
         return _unreadable("not a host name (no scheme, path or user info)")
-    ipv4 = _legacy_ipv4(text.rstrip("."))
+    ipv4 = _ip_address(text.rstrip("."))  # no ":" left: an IPv4 literal, or None
     if ipv4 is not None:
         return _HostPattern(address=ipv4, port=port)
     labels: list[str] = []

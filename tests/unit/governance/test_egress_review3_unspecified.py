@@ -38,6 +38,12 @@ def test_the_unspecified_ipv4_address_is_the_ipv4_loopback(host: str) -> None:
     assert not is_governed_host(host, ["10.0.0.1"])
 
 
+@pytest.mark.parametrize("pattern", ["0.0.0.0", "0", "[::ffff:0.0.0.0]"])
+def test_an_unspecified_pattern_governs_what_it_reaches(pattern: str) -> None:
+    assert is_governed_host("0.0.0.0", [pattern])
+    assert is_governed_host("127.0.0.1", [pattern])
+
+
 @pytest.mark.parametrize("host", ["::", "[::]", "0:0:0:0:0:0:0:0", "[::%25lo]"])
 def test_the_unspecified_ipv6_address_is_the_ipv6_loopback(host: str) -> None:
     assert is_governed_host(host, ["[::1]"])
