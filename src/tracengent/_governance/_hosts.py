@@ -9,7 +9,8 @@ literal is read on both sides as the OS reads it: the legacy IPv4 forms `inet_at
 (`::ffff:127.0.0.1`) as its IPv4 address, an IPv6 zone (`%eth0`) ignored, and the unspecified
 address (`0.0.0.0`, `::`) as the loopback Linux and macOS connect it to (`127.0.0.1`, `::1`); so
 `127.0.0.1` governs every spelling of it, and a glob is matched against the canonical address
-too. Matching is on the ASCII (IDNA) form of both sides, as the request goes on the wire:
+too. `localhost` (RFC 6761: always the loopback) reaches `127.0.0.1` and `::1`: either pattern
+governs it, and a `localhost` pattern governs them. Matching is on the ASCII (IDNA) form of both sides, as the request goes on the wire:
 `bücher.example` and `xn--bcher-kva.example` are one host however either is written. Case and a
 trailing dot do not matter. A request without a known port (a bare host name) matches a pattern with one.
 
@@ -46,6 +47,9 @@ _IPV4_PART: Final = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*")
 _IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _IPV4_LOOPBACK: Final = ipaddress.IPv4Address("127.0.0.1")
 _IPV6_LOOPBACK: Final = ipaddress.IPv6Address("::1")
+_LOCALHOST: Final = "localhost"
+_LOOPBACKS: Final = (_IPV4_LOOPBACK, _IPV6_LOOPBACK)
+"""The addresses `localhost` reaches (RFC 6761: always the loopback)."""
 
 
 @dataclass(frozen=True)
@@ -54,29 +58,30 @@ class _HostPattern:
 
     Attributes:
         glob: the IDNA-ASCII, lower-case fnmatch glob of the host; None for an IP literal.
-        address: the canonical address of an IP literal (`_ip_address`).
+        addresses: the canonical address of an IP literal (`_ip_address`), or the loopbacks
+            of `localhost`; empty for any other name.
         port: only requests to this port match; None: any port.
         unreadable: why the pattern could not be read (it then governs every host); None.
     """
 
     glob: str | None = None
-    address: _IpAddress | None = None
+    addresses: frozenset[_IpAddress] = frozenset()
     port: int | None = None
     unreadable: str | None = None
 
-    def matches(self, host: str, address: _IpAddress | None, port: int | None) -> bool:
-        """Whether `host` (ASCII, lower-case, no trailing dot or brackets), whose canonical
-        address is `address` (None: not an IP literal), on `port` matches."""
+    def matches(self, host: str, reached: tuple[_IpAddress, ...], port: int | None) -> bool:
+        """Whether `host` (ASCII, lower-case, no trailing dot or brackets), which reaches the
+        canonical addresses `reached` (`_reached`), on `port` matches."""
         if self.unreadable is not None:
             return True
         if self.port is not None and port is not None and port != self.port:
             return False
-        if self.address is not None:
-            return address == self.address
+        if self.addresses and not self.addresses.isdisjoint(reached):
+            return True
         if self.glob is None:
             return False
         return fnmatch.fnmatchcase(host, self.glob) or (
-            address is not None and fnmatch.fnmatchcase(str(address), self.glob)
+            bool(reached) and any(fnmatch.fnmatchcase(str(a), self.glob) for a in reached)
         )
 
 
@@ -126,6 +131,15 @@ def _ip_address(host: str) -> _IpAddress | None:
     return address
 
 
+def _reached(host: str) -> tuple[_IpAddress, ...]:
+    """The canonical addresses a request to `host` (lower-case, no brackets or trailing dot)
+    reaches without asking DNS: an IP literal's, the loopbacks for `localhost`, else none."""
+    if host == _LOCALHOST:
+        return _LOOPBACKS
+    address = _ip_address(host)
+    return () if address is None else (address,)
+
+
 def _idna_ascii(name: str) -> str:
     """A non-ASCII host name or label in its `xn--` form, encoded as httpx encodes a URL's host.
 
@@ -156,15 +170,15 @@ def _read_pattern(raw: object) -> _HostPattern | None:
         if not bracket or address is None:
             return _unreadable("not an IPv6 literal")
         if not rest:
-            return _HostPattern(address=address)
+            return _HostPattern(addresses=frozenset({address}))
         if rest[0] != ":" or not _is_port(rest[1:]):
             return _unreadable(_BAD_PORT)
-        return _HostPattern(address=address, port=int(rest[1:]))
+        return _HostPattern(addresses=frozenset({address}), port=int(rest[1:]))
     if text.count(":") > 1:
         address = _ip_address(text)
         if address is None:
             return _unreadable("not a host name or an IPv6 literal")
-        return _HostPattern(address=address)
+        return _HostPattern(addresses=frozenset({address}))
     if ":" in text:
         text, _, port_text = text.partition(":")
         if not _is_port(port_text):
@@ -174,7 +188,7 @@ def _read_pattern(raw: object) -> _HostPattern | None:
         return _unreadable("not a host name (no scheme, path or user info)")
     ipv4 = _ip_address(text.rstrip("."))  # no ":" left: an IPv4 literal, or None
     if ipv4 is not None:
-        return _HostPattern(address=ipv4, port=port)
+        return _HostPattern(addresses=frozenset({ipv4}), port=port)
     labels: list[str] = []
     for label in text.rstrip(".").split("."):
         if label.isascii():
@@ -186,7 +200,8 @@ def _read_pattern(raw: object) -> _HostPattern | None:
                 labels.append(_idna_ascii(label))
             except ValueError as exc:
                 return _unreadable(f"IDNA cannot encode {label!r}: {exc}")
-    return _HostPattern(glob=".".join(labels), port=port)
+    glob = ".".join(labels)
+    return _HostPattern(glob=glob, addresses=frozenset(_reached(glob)), port=port)
 
 
 def _is_port(text: str) -> bool:
@@ -231,8 +246,8 @@ def is_governed_host(host: str, patterns: Sequence[str], *, port: int | None = N
     brackets of an IPv6 literal. Never raises; see the module docstring for the patterns.
     """
     name = _ascii_host(host)
-    address = _ip_address(name)
-    return any(pattern.matches(name, address, port) for pattern in _read_patterns(tuple(patterns)))
+    reached = _reached(name)
+    return any(pattern.matches(name, reached, port) for pattern in _read_patterns(tuple(patterns)))
 
 
 def request_port(url: httpx.URL) -> int | None:

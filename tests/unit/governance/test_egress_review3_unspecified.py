@@ -71,3 +71,46 @@ async def test_a_request_to_the_unspecified_address_is_authorized(
         await either(mode, sync, coroutine)
     assert len(platform.requests) == 1
     assert server.received == []
+
+
+IPV4_ONLY = {"127.0.0.1", "127.*"}
+IPV4_HOSTS = {"127.0.0.1", "0.0.0.0"}
+
+
+@pytest.mark.parametrize("pattern", ["127.0.0.1", "[::1]", "localhost", "LOCALHOST.", "127.*"])
+@pytest.mark.parametrize("host", ["localhost", "LocalHost.", "127.0.0.1", "[::1]", "0.0.0.0"])
+def test_localhost_and_the_loopback_govern_each_other(pattern: str, host: str) -> None:
+    """`localhost` always reaches the loopback (RFC 6761), however either side spells it; the
+    two loopback addresses stay two addresses."""
+    other_family = (pattern in IPV4_ONLY and host == "[::1]") or (
+        pattern == "[::1]" and host in IPV4_HOSTS
+    )
+    assert is_governed_host(host, [pattern]) is not other_family
+
+
+def test_a_name_under_localhost_is_only_matched_as_a_name() -> None:
+    assert not is_governed_host("api.localhost", ["127.0.0.1"])
+    assert is_governed_host("api.localhost", ["*.localhost"])
+    assert not is_governed_host("localhost", ["10.0.0.1", "example.com"])
+
+
+async def test_a_request_to_localhost_is_authorized(
+    mode: str, spans: tuple[Tracer, InMemorySpanExporter], server: LoopbackServer
+) -> None:
+    """With 127.0.0.1 governed, `localhost` reaches the same server: denied, nothing received."""
+    gate, platform = scripted_governor(dict(DENY), spans[0], hosts=["127.0.0.1"])
+    url = f"http://localhost:{server.url.rsplit(':', 1)[1]}/admin"
+
+    def sync() -> None:
+        with httpx.Client(transport=GatedTransport(httpx.HTTPTransport(), gate)) as http:
+            http.get(url)
+
+    async def coroutine() -> None:
+        transport = AsyncGatedTransport(httpx.AsyncHTTPTransport(), gate)
+        async with httpx.AsyncClient(transport=transport) as http:
+            await http.get(url)
+
+    with pytest.raises(ToolDeniedException):
+        await either(mode, sync, coroutine)
+    assert len(platform.requests) == 1
+    assert server.received == []
