@@ -51,7 +51,12 @@ def _deny(reason: str, rule: PermissionRule | None = None) -> _Verdict:
 
 
 def _money(value: float, currency: str) -> str:
-    return f"{value:.2f} {currency}"
+    """`value` to the cent, or as it is when cents would misstate it (`500.001` is not
+    `500.00`, the limit it is over; `1e300` is not 301 digits)."""
+    cents = f"{value:.2f}"
+    # From 1e15 on a float has no cents to show: its `.2f` is every digit of a huge number.
+    exact = value < 1e15 and float(cents) == value
+    return f"{cents if exact else repr(value)} {currency}"
 
 
 def _optional_str(request: JsonObject, key: str) -> str | None:

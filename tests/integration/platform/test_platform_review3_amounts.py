@@ -73,3 +73,25 @@ def test_a_cent_over_is_still_over(
     """Just over the limit after conversion stays over it."""
     currency = "USD" if permission == "payments:refund" else "JPY"
     assert _status(tracengent_platform, permission, amount, currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("permission", "amount", "shown"),
+    [
+        ("payments:payout", 10000.01, "61.000061 EUR is over the approval threshold 61.00 EUR"),
+        ("payments:refund", 1e300, "1.1e+300 EUR exceeds the limit 110.00 EUR"),
+    ],
+)
+def test_a_reason_shows_the_amount_that_decided(
+    tracengent_platform: RunningPlatform, permission: str, amount: float, shown: str
+) -> None:
+    """An amount a fraction of a cent over a limit is not shown as the limit itself ('61.00
+    EUR is over the approval threshold 61.00 EUR'), nor a huge one as 300 digits."""
+    currency = "USD" if permission == "payments:refund" else "JPY"
+    answer = httpx.post(
+        f"{tracengent_platform.url}/v1/authorize",
+        json={"permission": permission, "context": {"amount": amount, "currency": currency}},
+        headers={"X-Ingest-Key": "agk_payer"},
+        timeout=10,
+    )
+    assert f"amount {shown}" in answer.json()["reason"]
