@@ -181,7 +181,9 @@ def deny(db: Path | None, approval_id: str) -> None:
 
 
 _MAX_GRANT_TTL_SECONDS: Final = 100 * 31_557_600
-"""The longest `--ttl` (100 Julian years): beyond any clock's range, far beyond any use."""
+"""The longest `--ttl` (100 Julian years): beyond any clock's range, far beyond any use. The
+platform's `MAX_GRANT_TTL_SECONDS`, which this module does not import (the CLI loads the platform
+only when a command runs); a test holds the two equal."""
 
 
 def _finite_amount(

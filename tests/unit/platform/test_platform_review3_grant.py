@@ -45,3 +45,10 @@ def test_the_longest_ttl_is_granted(tmp_path: Path) -> None:
     )
     assert grant.expires_at_s == 1_800_000_000.0 + MAX_GRANT_TTL_SECONDS
     assert token.expires_in == MAX_GRANT_TTL_SECONDS
+
+
+def test_the_cli_bound_is_the_platforms() -> None:
+    """`tracengent grant --ttl` refuses exactly what `create_grant` refuses."""
+    from tracengent.cli._store_commands import _MAX_GRANT_TTL_SECONDS
+
+    assert _MAX_GRANT_TTL_SECONDS == MAX_GRANT_TTL_SECONDS
