@@ -31,7 +31,9 @@ from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 from tracengent._scrubbing import Scrubber
 
 __all__ = [
+    "HOST_AMBIGUOUS",
     "PATH_AMBIGUOUS",
+    "AmbiguousHostError",
     "AmbiguousPathError",
     "platform_query",
     "remove_dot_segments",
@@ -42,8 +44,16 @@ PATH_AMBIGUOUS: Final = "path_ambiguous"
 """The outcome of a deny because servers may route the request's path in two ways."""
 
 
+HOST_AMBIGUOUS: Final = "host_ambiguous"
+"""The outcome of a deny because the request names the server another host than its URL's."""
+
+
 class AmbiguousPathError(ValueError):
     """A path segment is a dot segment or holds a `/` only once percent-decoded."""
+
+
+class AmbiguousHostError(ValueError):
+    """The request's Host header or TLS server name names another host than its URL."""
 
 
 def remove_dot_segments(path: str) -> str:

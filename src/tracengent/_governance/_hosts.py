@@ -33,7 +33,7 @@ from typing import Final
 
 import httpx
 
-__all__ = ["is_governed_host", "request_port"]
+__all__ = ["authority_host", "is_governed_host", "request_port"]
 
 _logger = logging.getLogger("tracengent.governance.egress")
 
@@ -237,6 +237,16 @@ def _ascii_host(host: str) -> str:
         with contextlib.suppress(ValueError):
             name = _idna_ascii(name)
     return name
+
+
+def authority_host(authority: str) -> str:
+    """The host of an authority (`API.Example.com.:8443`, `[::1]:80`: a Host header's value) as
+    it goes on the wire: IDNA-ASCII, lower-case, no port, trailing dot or brackets."""
+    text = authority.strip()
+    if text.startswith("["):
+        end = text.find("]")
+        return _ascii_host(text[: end + 1] if end != -1 else text)
+    return _ascii_host(text.partition(":")[0])
 
 
 def is_governed_host(host: str, patterns: Sequence[str], *, port: int | None = None) -> bool:

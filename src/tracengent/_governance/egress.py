@@ -3,7 +3,10 @@
 Each governed httpx request is authorized through `/v1/tool-authorize` (wire contract §6,
 `transport: "http"`) before it leaves. What the platform is told:
 
-- `method`, `host` (no port; as it goes on the wire: IDNA-ASCII, no trailing dot), `path` as servers route it: literal dot segments removed, then each
+- `method`, `host` (no port; as it goes on the wire: IDNA-ASCII, no trailing dot; a request
+  whose Host header or TLS server name names another host is governed when either host is, and
+  denied without asking, outcome `host_ambiguous`: a proxy or an ingress routes it to the host it
+  names), `path` as servers route it: literal dot segments removed, then each
   segment percent-decoded; a path with an encoded dot segment or slash (`%2e%2e`, `%2F`) is
   denied without asking (outcome `path_ambiguous`, `_egress_url.server_path`);
 - `query`: a dict of str; a key given more than once maps to the list of its values, in order,
@@ -60,12 +63,14 @@ from tracengent._governance._egress_body import (
     with_body,
 )
 from tracengent._governance._egress_url import (
+    HOST_AMBIGUOUS,
     PATH_AMBIGUOUS,
+    AmbiguousHostError,
     AmbiguousPathError,
     platform_query,
     server_path,
 )
-from tracengent._governance._hosts import is_governed_host, request_port
+from tracengent._governance._hosts import authority_host, is_governed_host, request_port
 from tracengent._governance._spans import record_decision
 from tracengent._governance.tools import (
     TRANSPORT_HTTP,
@@ -79,7 +84,13 @@ from tracengent._governance.tools import (
 )
 from tracengent._scrubbing import Scrubber
 
-__all__ = ["CREDENTIAL_HEADERS", "EgressGovernor", "is_credential_header", "is_governed_host"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "EgressGovernor",
+    "is_credential_header",
+    "is_governed_host",
+    "other_named_host",
+]
 
 _logger = logging.getLogger("tracengent.governance.egress")
 
@@ -127,6 +138,22 @@ def wire_host(url: httpx.URL) -> str:
     return url.raw_host.decode("ascii", "replace").lower().rstrip(".")
 
 
+def other_named_host(request: httpx.Request, host: str) -> str | None:
+    """The host `request` names to the server other than `host` (its URL's `wire_host`): that
+    of its Host header or TLS server name (`sni_hostname`) when it differs; None when they agree.
+
+    A reverse proxy or an ingress routes by the Host header, a CDN by the server name: the
+    request reaches the host they name, whatever the URL's host is.
+    """
+    named = request.headers.get("host")
+    if named and (other := authority_host(named)) != host:
+        return other
+    sni = request.extensions.get("sni_hostname")
+    if isinstance(sni, str) and sni and (other := authority_host(sni)) != host:
+        return other
+    return None
+
+
 def http_tool_request(
     request: httpx.Request, body: JsonBody, trace_id: str | None, scrubber: Scrubber
 ) -> JsonObject:
@@ -136,10 +163,16 @@ def http_tool_request(
     `scrubber` names the credentials (query parameters, headers) the platform is not told.
     """
     url = request.url
+    host = wire_host(url)
+    if (other := other_named_host(request, host)) is not None:
+        raise AmbiguousHostError(
+            f"the request goes to {host!r} but names {other!r} to the server (Host header or "
+            "TLS server name)"
+        )
     payload: JsonObject = {
         "transport": TRANSPORT_HTTP,
         "method": request.method,
-        "host": wire_host(url),
+        "host": host,
         "path": server_path(url),
     }
     if query := platform_query(url, scrubber):
@@ -201,13 +234,16 @@ class EgressGovernor:
         return self._fail_open_count
 
     def is_governed(self, request: httpx.Request) -> bool:
-        """Whether `request` is authorized before it leaves (its host, or `govern_all`)."""
+        """Whether `request` is authorized before it leaves: `govern_all`, or its URL's host
+        or the host it names to the server (`other_named_host`) is governed."""
         if self._govern_all:
             return True
         url = request.url
-        return is_governed_host(
-            wire_host(url), self._options.governed_hosts, port=request_port(url)
-        )
+        host, port, patterns = wire_host(url), request_port(url), self._options.governed_hosts
+        if is_governed_host(host, patterns, port=port):
+            return True
+        other = other_named_host(request, host)
+        return other is not None and is_governed_host(other, patterns, port=port)
 
     def check(self, request: httpx.Request) -> httpx.Request:
         """Authorize `request`; returns the request to send (possibly with a redacted body).
@@ -300,6 +336,8 @@ def _deny_for(error: Exception) -> ToolDecision:
     """The deny for a request that could not be authorized because of `error`."""
     if isinstance(error, AmbiguousPathError):
         return ToolDecision.deny(f"request not sent: {error}", PATH_AMBIGUOUS)
+    if isinstance(error, AmbiguousHostError):
+        return ToolDecision.deny(f"request not sent: {error}", HOST_AMBIGUOUS)
     return decision_from_error(error)
 
 
