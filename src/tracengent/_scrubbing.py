@@ -55,7 +55,7 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._payloads import utf8_encodable
 from opentelemetry.exporter.tracengent._url_redaction import (
     SENSITIVE_NAME_GLOBS,
-    SIGNATURE_PARAMETERS,
+    is_credential_query_name,
 )
 from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonValue,
@@ -208,10 +208,11 @@ class Scrubber:
         return verdict
 
     def is_secret_parameter(self, name: str) -> bool:
-        """Whether the value of URL query parameter `name` (decoded) is a credential: a signature
-        parameter of OTel's semantic conventions, or a name this scrubber masks. One rule for the
+        """Whether the value of URL query parameter `name` (decoded) is a credential: a name that
+        says so alone (`is_credential_query_name`: OTel's signature parameters, `token`, `key`,
+        `...token`, `...key`, `auth`), or a name this scrubber masks. One rule for the
         tracked client's recorded `url.full` and the egress gate's query told to the platform."""
-        return name in SIGNATURE_PARAMETERS or self.is_sensitive_name(name)
+        return is_credential_query_name(name) or self.is_sensitive_name(name)
 
     def payload_text(self, value: object, *, redact_paths: Sequence[str] = ()) -> str | None:
         """The scrubbed compact JSON text of a payload, or None when it must not be recorded.

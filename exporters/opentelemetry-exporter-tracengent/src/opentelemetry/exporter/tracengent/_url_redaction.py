@@ -2,7 +2,8 @@
 
 OTel's semantic conventions ask `url.full` to hold no credentials: no userinfo, and the values of
 signature parameters (`SIGNATURE_PARAMETERS`) replaced by `REDACTED`. Tracengent also redacts the
-value of every query parameter whose name matches a sensitive-name glob (`SENSITIVE_NAME_GLOBS`:
+values of parameters whose name alone says credential (`is_credential_query_name`: `token`, `key`,
+`...token`, `...key`, `auth`) and of every query parameter whose name matches a sensitive-name glob (`SENSITIVE_NAME_GLOBS`:
 `*api_key*`, `*access_token*`, ..., case-insensitive; the scrubber's defaults), whoever recorded
 the URL: the SDK's tracked clients or another instrumentation (OTel's httpx instrumentation
 records the query as the request had it).
@@ -25,6 +26,7 @@ __all__ = [
     "SENSITIVE_NAME_GLOBS",
     "SIGNATURE_PARAMETERS",
     "SafeUrl",
+    "is_credential_query_name",
     "is_sensitive_parameter",
     "redact_query",
     "safe_url",
@@ -76,11 +78,23 @@ _SENSITIVE_NAME: Final = re.compile(
 )
 
 
+_CREDENTIAL_QUERY_NAME: Final = re.compile(r".*token|.*key|auth", re.IGNORECASE)
+
+
+def is_credential_query_name(name: str) -> bool:
+    """Whether a query parameter named `name` (decoded) carries a credential by its name alone:
+    a signature parameter (`SIGNATURE_PARAMETERS`), a name ending in `token` or `key`
+    (`?token=`, Google's `?key=`, GitLab's `?private_token=`, `idToken`), or `auth`, in any
+    case. For query parameters only: as attribute names, `..._tokens` counts are no secrets."""
+    return name in SIGNATURE_PARAMETERS or _CREDENTIAL_QUERY_NAME.fullmatch(name) is not None
+
+
 @functools.lru_cache(maxsize=1024)
 def is_sensitive_parameter(name: str) -> bool:
     """True when a query parameter named `name` (decoded) has its value redacted by default:
-    a signature parameter, or a name matching `SENSITIVE_NAME_GLOBS`."""
-    return name in SIGNATURE_PARAMETERS or _SENSITIVE_NAME.fullmatch(name) is not None
+    a credential by its name (`is_credential_query_name`), or a name matching
+    `SENSITIVE_NAME_GLOBS`."""
+    return is_credential_query_name(name) or _SENSITIVE_NAME.fullmatch(name) is not None
 
 
 def redact_query(query: str, is_sensitive: Callable[[str], bool] = is_sensitive_parameter) -> str:
