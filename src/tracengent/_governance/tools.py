@@ -9,6 +9,7 @@ says what (`platform_unavailable`, `platform_rejected`, `agent_disabled`, `malfo
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -255,14 +256,15 @@ class ToolGate:
         return _guarded(self.authorize_function(fn, args), args, invoke)
 
     async def guard_mcp_async(
-        self, tool: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
+        self, tool: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T] | T]
     ) -> ToolGuardResult[T]:
-        """The coroutine twin of `guard_mcp`: `invoke` returns an awaitable, awaited on allow."""
+        """The coroutine twin of `guard_mcp`: on an allow, `invoke`'s result is awaited when it
+        is awaitable (a coroutine function), else taken as it is (a plain callable)."""
         decision = await self.authorize_mcp_async(tool, args)
         return await _guarded_async(decision, args, invoke)
 
     async def guard_function_async(
-        self, fn: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
+        self, fn: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T] | T]
     ) -> ToolGuardResult[T]:
         """The coroutine twin of `guard_function`."""
         decision = await self.authorize_function_async(fn, args)
@@ -301,9 +303,13 @@ def _guarded(
 
 
 async def _guarded_async(
-    decision: ToolDecision, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
+    decision: ToolDecision, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T] | T]
 ) -> ToolGuardResult[T]:
     if not decision.allowed:
         return ToolGuardResult(decision, args)
     arguments = _allowed_arguments(decision, args)
-    return ToolGuardResult(decision, arguments, await invoke(arguments))
+    result = invoke(arguments)
+    # A plain callable's result as it is: awaiting it would lose it, the tool having run.
+    if inspect.isawaitable(result):
+        return ToolGuardResult(decision, arguments, await result)
+    return ToolGuardResult(decision, arguments, result)
