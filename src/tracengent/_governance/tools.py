@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar, cast
 
 from opentelemetry.trace import Span, Tracer
 
@@ -256,7 +256,7 @@ class ToolGate:
         return _guarded(self.authorize_function(fn, args), args, invoke)
 
     async def guard_mcp_async(
-        self, tool: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T] | T]
+        self, tool: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
     ) -> ToolGuardResult[T]:
         """The coroutine twin of `guard_mcp`: on an allow, `invoke`'s result is awaited when it
         is awaitable (a coroutine function), else taken as it is (a plain callable)."""
@@ -264,7 +264,7 @@ class ToolGate:
         return await _guarded_async(decision, args, invoke)
 
     async def guard_function_async(
-        self, fn: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T] | T]
+        self, fn: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
     ) -> ToolGuardResult[T]:
         """The coroutine twin of `guard_function`."""
         decision = await self.authorize_function_async(fn, args)
@@ -303,13 +303,14 @@ def _guarded(
 
 
 async def _guarded_async(
-    decision: ToolDecision, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T] | T]
+    decision: ToolDecision, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
 ) -> ToolGuardResult[T]:
     if not decision.allowed:
         return ToolGuardResult(decision, args)
     arguments = _allowed_arguments(decision, args)
-    result = invoke(arguments)
-    # A plain callable's result as it is: awaiting it would lose it, the tool having run.
+    result: object = invoke(arguments)
     if inspect.isawaitable(result):
-        return ToolGuardResult(decision, arguments, await result)
-    return ToolGuardResult(decision, arguments, result)
+        return ToolGuardResult(decision, arguments, cast("T", await result))
+    # A plain callable given where a coroutine function is typed: the tool has run, and
+    # awaiting its result would raise and lose it. Taken as it is.
+    return ToolGuardResult(decision, arguments, cast("T", result))
