@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -30,6 +31,9 @@ from tracengent import (
     TracengentClient,
     TracengentOptions,
 )
+
+if TYPE_CHECKING:
+    from tracengent.platform import LocalPlatform
 
 __all__ = ["DemoPlatform", "run"]
 
@@ -54,6 +58,36 @@ class DemoPlatform:
     pending_approvals: Callable[[], list[str]]
     decide: Callable[[str, bool], None]
     grant: Callable[[str, str, list[str], float], str]
+
+    @classmethod
+    def of_local(cls, platform: LocalPlatform) -> DemoPlatform:
+        """The demo's view of a running local platform: its pending approvals, a person deciding
+        them in its store, and grants issued with its policy (ten minutes each)."""
+        from tracengent.platform import create_grant
+
+        store = platform.store
+
+        def decide(approval_id: str, approved: bool) -> None:
+            store.decide_approval(approval_id, approved)
+
+        def grant(from_agent: str, to_agent: str, permissions: list[str], amount: float) -> str:
+            _record, token = create_grant(
+                store,
+                platform.policy,
+                from_agent=from_agent,
+                to_agent=to_agent,
+                permissions=permissions,
+                ttl_seconds=600,
+                max_amount=amount,
+            )
+            return token.access_token
+
+        return cls(
+            url=platform.url,
+            pending_approvals=lambda: [a.approval_id for a in store.approvals(status="pending")],
+            decide=decide,
+            grant=grant,
+        )
 
 
 @dataclass

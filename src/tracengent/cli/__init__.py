@@ -119,7 +119,7 @@ def demo(db: Path | None) -> None:
     """Run a sample agent against an in-process local platform, then show its trace."""
     from tracengent import _demo
     from tracengent.cli._render import render_traces
-    from tracengent.platform import LocalPlatform, create_grant
+    from tracengent.platform import LocalPlatform
 
     with tempfile.TemporaryDirectory(prefix="tracengent-demo-") as scratch:
         path = db or Path(scratch) / "demo.sqlite3"
@@ -127,36 +127,10 @@ def demo(db: Path | None) -> None:
         with LocalPlatform(path) as platform:
             click.echo(f"local platform on {platform.url} (database {path})")
             store = platform.store
-            # A --db may hold approvals a person has yet to decide: the demo's simulated person
-            # decides only those its own agents ask for from now on.
-            waiting_before = {a.approval_id for a in store.approvals(status="pending")}
-
-            def decide(approval_id: str, approved: bool) -> None:
-                store.decide_approval(approval_id, approved)
-
-            def grant(from_agent: str, to_agent: str, permissions: list[str], amount: float) -> str:
-                _record, token = create_grant(
-                    store,
-                    platform.policy,
-                    from_agent=from_agent,
-                    to_agent=to_agent,
-                    permissions=permissions,
-                    ttl_seconds=600,
-                    max_amount=amount,
-                )
-                return token.access_token
-
+            # The demo's person decides only the approvals its own agents ask for (by the id
+            # each authorize returned), never one a --db already held or another agent's.
             _demo.run(
-                _demo.DemoPlatform(
-                    url=platform.url,
-                    pending_approvals=lambda: [
-                        a.approval_id
-                        for a in store.approvals(status="pending")
-                        if a.approval_id not in waiting_before
-                    ],
-                    decide=decide,
-                    grant=grant,
-                ),
+                _demo.DemoPlatform.of_local(platform),
                 click.echo,
             )
             click.echo("")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tracengent import _demo
-from tracengent.platform import ApprovalRecord, LocalPlatform, create_grant
+from tracengent.platform import ApprovalRecord, LocalPlatform
 
 
 def test_the_demo_leaves_alone_an_approval_a_real_agent_asks_for_meanwhile(
@@ -33,31 +33,9 @@ def test_the_demo_leaves_alone_an_approval_a_real_agent_asks_for_meanwhile(
                     )
                 )
 
-        def decide(approval_id: str, approved: bool) -> None:
-            store.decide_approval(approval_id, approved)
-
-        def grant(from_agent: str, to_agent: str, permissions: list[str], amount: float) -> str:
-            _record, token = create_grant(
-                store,
-                platform.policy,
-                from_agent=from_agent,
-                to_agent=to_agent,
-                permissions=permissions,
-                ttl_seconds=600,
-                max_amount=amount,
-            )
-            return token.access_token
-
+        # As `tracengent demo` gives it.
         _demo.run(
-            _demo.DemoPlatform(
-                url=platform.url,
-                # As `tracengent demo` gives it: every approval waiting now (none before).
-                pending_approvals=lambda: [
-                    a.approval_id for a in store.approvals(status="pending")
-                ],
-                decide=decide,
-                grant=grant,
-            ),
+            _demo.DemoPlatform.of_local(platform),
             echo,
         )
         (request,) = real
