@@ -66,6 +66,10 @@ def parse_csv(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+_SECRET_FIELDS: Final = frozenset({"client_secret", "ingest_key"})
+"""The options a repr never shows."""
+
+
 @dataclass
 class TracengentOptions:
     """Configuration of one Tracengent client (0.1.0's fields, plus governance settings).
@@ -122,6 +126,17 @@ class TracengentOptions:
     capture_payloads: bool = True
     scrub_patterns: list[str] = field(default_factory=list)
     request_timeout_s: float = 10.0
+
+    def __repr__(self) -> str:
+        """The fields as the dataclass shows them, but the secrets (`client_secret`,
+        `ingest_key`) only as `<set>` or `None`: options end up in logs and tracebacks."""
+        shown = (
+            f"{item.name}=<set>"
+            if item.name in _SECRET_FIELDS and getattr(self, item.name) is not None
+            else f"{item.name}={getattr(self, item.name)!r}"
+            for item in dataclasses.fields(self)
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @property
     def uses_client_credentials(self) -> bool:
