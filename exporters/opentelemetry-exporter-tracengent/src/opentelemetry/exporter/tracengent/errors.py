@@ -18,6 +18,8 @@ one of the governance exceptions, whose names are the ones 0.1.0 users already c
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AgentDisabledError",
     "DelegationException",
@@ -35,6 +37,14 @@ __all__ = [
 
 class TracengentError(Exception):
     """Root of every exception Tracengent raises."""
+
+
+def _rebuilt(error: BaseException, *arguments: object) -> tuple[Any, ...]:
+    """What `__reduce__` answers for an exception whose constructor takes `arguments` rather
+    than its message: pickle and `copy` call the constructor with them (the default passes
+    `args`, the message alone, so a process pool's worker raising one broke the pool) and then
+    restore its attributes."""
+    return (type(error), arguments, error.__dict__)
 
 
 class TracengentConfigError(TracengentError, ValueError):
@@ -78,6 +88,10 @@ class NotAuthorizedException(TracengentError):
         self.permission = permission
         self.reason = reason
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and copied with its permission and reason (see `_rebuilt`)."""
+        return _rebuilt(self, self.permission, self.reason)
+
 
 class ToolDeniedException(TracengentError):
     """A governed tool call (HTTP egress, MCP tool, function) was denied and was not made.
@@ -97,6 +111,10 @@ class ToolDeniedException(TracengentError):
         self.permission = permission
         self.outcome = outcome
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and copied with its reason, permission and outcome (see `_rebuilt`)."""
+        return _rebuilt(self, self.reason, self.permission, self.outcome)
+
 
 class ToolPendingApprovalException(TracengentError):
     """A governed tool call is held for a person's approval and was not made.
@@ -110,6 +128,10 @@ class ToolPendingApprovalException(TracengentError):
         super().__init__(f"tool call pending approval {approval_id}: {reason}")
         self.approval_id = approval_id
         self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and copied with its approval id and reason (see `_rebuilt`)."""
+        return _rebuilt(self, self.approval_id, self.reason)
 
 
 class DelegationException(TracengentError):
