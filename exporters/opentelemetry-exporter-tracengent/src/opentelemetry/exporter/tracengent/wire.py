@@ -7,6 +7,7 @@ anything malformed becomes a deny whose reason says what was wrong (it never rai
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -143,8 +144,14 @@ class Money:
         return cls(amount, "USD")
 
     def to_wire(self) -> JsonObject:
-        """`{"amount", "currency"}`."""
-        return {"amount": self.amount, "currency": self.currency}
+        """`{"amount", "currency"}`; an amount that is neither `int` nor `float` (a `Decimal`)
+        as the `float` the client sends, so the object is JSON."""
+        amount: object = self.amount
+        if not isinstance(amount, (int, float)) and isinstance(amount, (Real, Decimal)):
+            # A signalling NaN does not convert: not sendable anyway, kept as given.
+            with contextlib.suppress(ValueError, OverflowError):
+                amount = float(amount)
+        return {"amount": amount, "currency": self.currency}  # type: ignore[dict-item]
 
 
 @dataclass(frozen=True)
@@ -249,7 +256,11 @@ class AgentEvent:
             wire["output"] = self.output
         if self.attributes is not None:
             wire["attributes"] = dict(self.attributes)
-        if self.occurred_at is not None:
+        occurred_at: object = self.occurred_at
+        if isinstance(occurred_at, datetime):
+            # A `datetime` (documented above) is formatted as the client records it.
+            wire["occurredAt"] = format_timestamp(occurred_at)
+        elif self.occurred_at is not None:
             wire["occurredAt"] = self.occurred_at
         if self.duration_ms is not None:
             wire["durationMs"] = self.duration_ms
