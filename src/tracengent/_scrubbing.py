@@ -19,7 +19,9 @@ Where it runs, and what it covers:
 - `ScrubbingProcessor.on_start` scrubs the attributes a span *starts with*: payload attributes are
   re-scrubbed (JSON text is parsed, masked and re-encoded) with the current decision trace's
   redact fields, or replaced by `MASK_TOKEN` when payload capture is off; attributes whose name
-  matches a glob are masked. Because it runs before any span ends, it protects every exporter on
+  matches a glob are masked; a URL (`url.full`, `http.url`, as OTel's httpx instrumentation
+  records it) loses its userinfo and the values of its credential query parameters
+  (`is_secret_parameter`, the configured globs included). Because it runs before any span ends, it protects every exporter on
   the provider, the user's own OTLP or console exporter included. On our recorder's own spans
   (payloads scrubbed already) only configured name globs are applied, to every attribute but the
   structural ones (`_STRUCTURAL`); a point event then takes the SDK's path so that it starts.
@@ -56,6 +58,7 @@ from opentelemetry.exporter.tracengent._payloads import utf8_encodable
 from opentelemetry.exporter.tracengent._url_redaction import (
     SENSITIVE_NAME_GLOBS,
     is_credential_query_name,
+    safe_url,
 )
 from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonValue,
@@ -93,6 +96,10 @@ _STRUCTURAL: Final = frozenset(
         A.GEN_AI_AGENT_ID,
     }
 )
+
+# The URL attributes an HTTP client span starts with (OTel's httpx instrumentation records the
+# query as the request had it): their credential values are redacted as the span starts.
+_URL_ATTRIBUTES: Final = frozenset({A.URL_FULL, A.HTTP_URL_OLD})
 
 # Deeper than any real payload; beyond it a value is dropped rather than walked (also stops cycles).
 _MAX_DEPTH: Final = 64
@@ -291,7 +298,8 @@ class Scrubber:
     ) -> AttributeValue | None:
         """The value an already-set span attribute should have; None means drop it.
 
-        A sensitive name becomes `MASK_TOKEN`; a payload attribute's JSON text is re-scrubbed
+        A sensitive name becomes `MASK_TOKEN`; a URL attribute loses its credentials
+        (`url_value`); a payload attribute's JSON text is re-scrubbed
         (None when capture is off or it cannot be made safe; text that is not JSON is kept, as
         there is no structure to mask; None for payload text UTF-8 cannot encode, a lone
         surrogate, which no exporter could send). Anything else is returned unchanged. Never
@@ -300,6 +308,8 @@ class Scrubber:
         try:
             if self.is_sensitive_attribute(key):
                 return MASK_TOKEN
+            if key in _URL_ATTRIBUTES:
+                return self.url_value(value)
             if key not in A.PAYLOAD_ATTRIBUTES:
                 return value
             if not self.capture_payloads:
@@ -323,6 +333,18 @@ class Scrubber:
             return value if text == value else text
         except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
             return None
+
+    def url_value(self, url: AttributeValue) -> AttributeValue:
+        """A recorded URL (`url.full`) without credentials: no userinfo, and `REDACTED` for the
+        values of its query (and fragment) parameters that `is_secret_parameter` names; the URL
+        itself when there is nothing to remove, `MASK_TOKEN` when it cannot be split. Never
+        raises."""
+        if not isinstance(url, str) or not ("?" in url or "@" in url or "#" in url):
+            return url
+        try:
+            return safe_url(url, self.is_secret_parameter).url
+        except ValueError:
+            return MASK_TOKEN
 
     def _encode(self, document: JsonValue, redact_paths: Sequence[str]) -> str:
         # `_safe_copy` refused non-finite numbers already, so the fast encoder is exact here.

@@ -3,10 +3,12 @@
 OTel's semantic conventions ask `url.full` to hold no credentials: no userinfo, and the values of
 signature parameters (`SIGNATURE_PARAMETERS`) replaced by `REDACTED`. Tracengent also redacts the
 values of parameters whose name alone says credential (`is_credential_query_name`: `token`, `key`,
-`...token`, `...key`, `auth`) and of every query parameter whose name matches a sensitive-name glob (`SENSITIVE_NAME_GLOBS`:
-`*api_key*`, `*access_token*`, ..., case-insensitive; the scrubber's defaults), whoever recorded
-the URL: the SDK's tracked clients or another instrumentation (OTel's httpx instrumentation
-records the query as the request had it).
+`...token`, `...key`, `auth`) and of every query parameter whose name matches a sensitive-name
+glob (`SENSITIVE_NAME_GLOBS`: `*api_key*`, `*access_token*`, ..., case-insensitive; the
+scrubber's defaults), whoever recorded the URL: the SDK's tracked clients or another
+instrumentation (OTel's httpx instrumentation records the query as the request had it). A
+fragment made of `name=value` pairs (an OAuth implicit-flow redirect's `#access_token=...`) is
+redacted like a query.
 
 Only the values change: parameter names, their order and encoding and every other part of the
 URL stay byte for byte. I/O-free and thread-safe.
@@ -128,12 +130,18 @@ class SafeUrl(NamedTuple):
 def safe_url(url: str, is_sensitive: Callable[[str], bool] = is_sensitive_parameter) -> SafeUrl:
     """`url` without credentials (see the module doc); rebuilt only when something was removed.
 
+    The fragment's `name=value` pairs (`#access_token=...`) are judged as the query's are.
+
     Raises:
         ValueError: `url` cannot be split (an unbalanced `[` in its authority, say).
     """
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
     query = redact_query(parts.query, is_sensitive) if parts.query else parts.query
-    if host != parts.netloc or query != parts.query:
-        url = urlunsplit((parts.scheme, host, parts.path, query, parts.fragment))
+    # An OAuth implicit-flow redirect carries its token in the fragment, as `name=value` pairs.
+    fragment = parts.fragment
+    if "=" in fragment:
+        fragment = redact_query(fragment, is_sensitive)
+    if host != parts.netloc or query != parts.query or fragment != parts.fragment:
+        url = urlunsplit((parts.scheme, host, parts.path, query, fragment))
     return SafeUrl(url, host, parts.path)
