@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import math
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -29,6 +30,8 @@ from opentelemetry.exporter.tracengent.options import TracengentOptions
 
 __all__ = [
     "FIXTURE_PATH",
+    "GZIP_THRESHOLD_BYTES",
+    "UNLISTED_MUST_BE_ABSENT",
     "VOLATILE_KEYS",
     "RecordedRequest",
     "Recorder",
@@ -59,6 +62,51 @@ VOLATILE_KEYS: Final[Mapping[str, str]] = {
     "accessToken": "<jwt>",
 }
 """Keys whose values are generated per run, and the sentinel the fixture writes instead."""
+
+_TIMESTAMP: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
+_JWT: Final = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_ID_PREFIXES: Final[Mapping[str, str]] = {
+    "eventId": "evt_",
+    "parentEventId": "evt_",
+    "traceId": "trc_",
+}
+
+
+def _has_contract_form(key: str, value: JsonValue) -> bool:
+    """Whether `value` of volatile `key` has the form the contract gives it.
+
+    Ids carry their prefix (`evt_`, `trc_`; an idempotency key is any non-empty text),
+    timestamps are ISO-8601 UTC with microseconds (`2026-11-24T10:15:02.123456+00:00`),
+    durations finite numbers >= 0, tokens three base64url segments.
+    """
+    if key == "occurredAt":
+        return isinstance(value, str) and _TIMESTAMP.match(value) is not None
+    if key == "durationMs":
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value >= 0
+        )
+    if key in ("access_token", "accessToken"):
+        return isinstance(value, str) and _JWT.match(value) is not None
+    prefix = _ID_PREFIXES.get(key, "")
+    return isinstance(value, str) and value.startswith(prefix) and len(value) > len(prefix)
+
+
+UNLISTED_MUST_BE_ABSENT: Final = (
+    "authorization",
+    "x-ingest-key",
+    "content-type",
+    "content-encoding",
+    "cookie",
+    "proxy-authorization",
+)
+"""Headers a request may carry only when its fixture entry lists them: a second credential, a
+content type on a request without a body, or a compressed body the entry sends plain."""
+
+GZIP_THRESHOLD_BYTES: Final = 1024
+"""The contract's default gzip threshold (§2): bodies this large or larger are sent gzipped."""
 
 _USER_AGENT = re.compile(r"^tracengent-python/\S+$")
 _BEARER = re.compile(r"^Bearer \S+$")
@@ -105,11 +153,15 @@ def fixture_options(fixture: JsonObject | None = None, **overrides: object) -> T
 
 
 def normalize(value: JsonValue) -> JsonValue:
-    """A copy of `value` with every volatile value (see `VOLATILE_KEYS`) replaced by its sentinel."""
+    """A copy of `value` with every volatile value (see `VOLATILE_KEYS`) replaced by its sentinel.
+
+    Only a value of the contract's form becomes its sentinel (an `evt_` event id, a timestamp
+    with microseconds in UTC, ...); any other is kept, so comparing with the fixture shows it.
+    """
     if isinstance(value, dict):
         return {
             key: VOLATILE_KEYS[key]
-            if key in VOLATILE_KEYS and item is not None
+            if key in VOLATILE_KEYS and _has_contract_form(key, item)
             else normalize(item)
             for key, item in value.items()
         }
@@ -148,21 +200,27 @@ def key_paths(value: object, prefix: str = "$") -> list[str]:
 
 
 def produced_and_expected(
-    request: RecordedRequest, item: JsonObject
+    request: RecordedRequest, item: JsonObject, *, gzip_threshold_bytes: int = GZIP_THRESHOLD_BYTES
 ) -> tuple[dict[str, object], dict[str, object]]:
     """What `request` sent and what entry `item` says it must send, side by side to compare.
 
-    Each side holds `method`, the entry's `headers` (only the names the entry lists, normalized)
-    and the body: `request_form` pairs, the `request` JSON normalized (minus `ignore_keys`) with
-    its `key_order` (see `key_paths`), or `b""` when the entry has neither.
+    Each side holds `method`, the `headers` and the body. Headers: the names the entry lists,
+    normalized, and any of `UNLISTED_MUST_BE_ABSENT` the request carries though the entry does
+    not list it; a body of at least `gzip_threshold_bytes` (the client's option) is expected
+    with `content-encoding: gzip`, any other without it (§2). Body: `request_form` pairs, the
+    `request` JSON normalized (minus `ignore_keys`) with its `key_order` (see `key_paths`), or
+    `b""` when the entry has neither.
     """
     expected_headers = item.get("headers")
     assert isinstance(expected_headers, dict)
     headers = normalize_headers(request.headers)
-    produced: dict[str, object] = {
-        "method": request.method,
-        "headers": {name: headers.get(name) for name in expected_headers},
-    }
+    produced_headers = {name: headers.get(name) for name in expected_headers}
+    for name in UNLISTED_MUST_BE_ABSENT:
+        if name in headers and name not in expected_headers:
+            produced_headers[name] = headers[name]
+    produced: dict[str, object] = {"method": request.method, "headers": produced_headers}
+    if len(request.body) >= gzip_threshold_bytes and "content-encoding" not in expected_headers:
+        expected_headers = {**expected_headers, "content-encoding": "gzip"}
     expected: dict[str, object] = {"method": item["method"], "headers": expected_headers}
     if "request_form" in item:
         produced["body"], expected["body"] = request.form(), item["request_form"]
