@@ -132,11 +132,11 @@ def test_gzip_is_expected_at_the_threshold_and_only_there() -> None:
 # --- the legacy org key, through the public API ------------------------------------------------
 
 
-def org_key_headers(name: str) -> dict[str, str]:
+def org_key_headers(name: str) -> JsonObject:
     """Entry `name`'s headers as an org-key client must send them: `x-ingest-key`, no bearer."""
     headers = entry(name, FIXTURE)["headers"]
     assert isinstance(headers, dict)
-    swapped = {k: str(v) for k, v in headers.items() if k != "authorization"}
+    swapped: JsonObject = {k: v for k, v in headers.items() if k != "authorization"}
     swapped["x-ingest-key"] = INGEST_KEY
     return swapped
 
