@@ -17,7 +17,7 @@ from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.claims import read_claims
-from opentelemetry.exporter.tracengent.errors import DelegationException
+from opentelemetry.exporter.tracengent.errors import DelegationException, MalformedResponseError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import AuthDecision, AuthObligations
@@ -205,8 +205,8 @@ class DelegatedSession:
             deadline = time.monotonic() + self._options.governance_timeout_s
             try:
                 answer = self._platform.attenuate(grant_id, request, deadline=deadline)
-            except Exception as exc:
-                raise self._failure(span, exc, deadline) from exc
+            except Exception as exc:  # noqa: BLE001 - every failure is a DelegationException
+                raise self._failure(span, exc, deadline) from _cause(exc)
             return self._child(span, answer)
 
     async def attenuate_for_call_async(
@@ -234,8 +234,8 @@ class DelegatedSession:
                     self._async_platform.attenuate(grant_id, request, deadline=deadline),
                     timeout_s,
                 )
-            except Exception as exc:
-                raise self._failure(span, exc, deadline) from exc
+            except Exception as exc:  # noqa: BLE001 - every failure is a DelegationException
+                raise self._failure(span, exc, deadline) from _cause(exc)
             return self._child(span, answer)
 
     def _attenuation(
@@ -261,7 +261,14 @@ class DelegatedSession:
         return governance_span(self._tracer, A.GovernanceKinds.ATTENUATE, callee_agent_id)
 
     def _failure(self, span: Span, error: Exception, deadline: float) -> DelegationException:
-        why = deny_for_error(error, deadline=deadline).reason
+        if isinstance(error, MalformedResponseError):
+            # Its message may quote the answer, which holds the child's token: never shown.
+            why = (
+                f"malformed attenuation answer (HTTP {error.status_code}): not a token object; "
+                "its body is not shown: it may hold the delegated token"
+            )
+        else:
+            why = deny_for_error(error, deadline=deadline).reason
         span.set_attribute(A.AUTHZ_STATUS, "denied")
         span.set_attribute(A.AUTHZ_REASON, why)
         record_delegation(span, self.acting_for, self.chain)
@@ -283,6 +290,13 @@ class DelegatedSession:
             raise DelegationException(why) from None
         span.set_attribute(A.AUTHZ_STATUS, "allowed")
         return child
+
+
+def _cause(error: Exception) -> Exception | None:
+    """What a `DelegationException` for `error` is raised from: `error`, unless it is a malformed
+    attenuation answer, whose message may quote the child's token (None: no chained traceback
+    shows it, in a log or a span's `exception.stacktrace`)."""
+    return None if isinstance(error, MalformedResponseError) else error
 
 
 def _attenuation_request(

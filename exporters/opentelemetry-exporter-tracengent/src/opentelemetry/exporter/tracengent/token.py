@@ -77,6 +77,25 @@ def refresh_delay_s(expires_in_s: float) -> float:
     return max(expires_in_s - REFRESH_LEAD_S, expires_in_s / 2.0)
 
 
+def _token_answer(response: httpx.Response) -> dict[str, object]:
+    """The token endpoint's 2xx answer as a JSON object.
+
+    Raises:
+        MalformedResponseError: it is not one JSON object. Unlike other answers', its body is
+            not quoted (nor is the error that quotes it chained): it may hold the token, and the
+            message becomes deny reasons, span attributes and log lines.
+    """
+    try:
+        return parse_json_object(response)
+    except MalformedResponseError:
+        pass
+    raise MalformedResponseError(
+        f"token endpoint's {response.status_code} answer is not one JSON object (its body is "
+        "not shown: it may hold the token)",
+        status_code=response.status_code,
+    )
+
+
 def _lifetime(raw: object) -> float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw:
         return DEFAULT_EXPIRES_IN_S
@@ -405,7 +424,7 @@ class AgentTokenProvider:
             )
             raise error
         try:
-            body = parse_json_object(response)
+            body = _token_answer(response)
             token = body.get("access_token")
             if not isinstance(token, str) or not token:
                 raise MalformedResponseError(
