@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from numbers import Real
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._weak import weak_hook
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
-from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.options import MAX_DURATION_S, TracengentOptions
 from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
 from opentelemetry.exporter.tracengent.transport import PlatformClient
 from opentelemetry.exporter.tracengent.wire import AgentEvent, Money
@@ -65,6 +66,7 @@ __all__ = ["TracengentClient"]
 
 _LOGGER = logging.getLogger("tracengent.client")
 _TRACER_NAME = "tracengent"
+_DEFAULT_WAIT_S = 5.0
 
 
 class TracengentClient(GovernanceMethods):
@@ -331,10 +333,11 @@ class TracengentClient(GovernanceMethods):
         )
 
     # --- lifecycle -----------------------------------------------------------------------------
-    def force_flush(self, timeout: float = 5.0) -> bool:
-        """Export what is buffered; blocks at most `timeout` seconds. True when all went out."""
+    def force_flush(self, timeout: float | None = 5.0) -> bool:
+        """Export what is buffered; blocks at most `timeout` seconds (None: no limit). True when
+        all went out."""
         try:
-            timeout_ms = max(0, int(timeout * 1000))
+            timeout_ms = int(self._wait_s(timeout, "force_flush") * 1000)
             if self._owns_provider:
                 return self._provider.force_flush(timeout_ms)
             return self._export.force_flush(timeout_ms)
@@ -342,8 +345,9 @@ class TracengentClient(GovernanceMethods):
             self._recorder.misuse_guard.failed("force_flush", exc)
             return False
 
-    def close(self, timeout: float = 5.0) -> bool:
-        """Flush and shut down what this client added; blocks at most about `timeout` seconds.
+    def close(self, timeout: float | None = 5.0) -> bool:
+        """Flush and shut down what this client added; blocks at most about `timeout` seconds
+        (None: until delivered or given up; a timeout that is no number: 5 s, counted misuse).
 
         Attached to the global provider, only this client's export pipeline is flushed (and
         shut down, and taken out of the provider's router, when no other client for the agent
@@ -356,8 +360,9 @@ class TracengentClient(GovernanceMethods):
                 return bool(self._flushed)
             self._closed = True
         flushed = False
-        timeout_ms = max(0, int(timeout * 1000))
-        deadline = time.monotonic() + max(0.0, timeout)
+        timeout = self._wait_s(timeout, "close")
+        timeout_ms = int(timeout * 1000)
+        deadline = time.monotonic() + timeout
         dropped_before = self._export_dropped()
         try:
             if self._owns_provider:
@@ -385,7 +390,30 @@ class TracengentClient(GovernanceMethods):
             _LOGGER.warning("tracengent: not every event was delivered before close")
         return flushed
 
-    async def aclose(self, timeout: float = 5.0) -> bool:
+    def _wait_s(self, timeout: object, method: str) -> float:
+        """`timeout` as the seconds `method` waits: None or one too long for a wait (an
+        infinity) as no limit (`MAX_DURATION_S`), a negative as 0, and anything but a number
+        of seconds (NaN, text, a `bool`) as the default 5 s, logged and counted as misuse.
+        Never raises."""
+        if timeout is None:
+            return MAX_DURATION_S
+        seconds: float | None = None
+        try:
+            if isinstance(timeout, (int, float)):
+                seconds = None if isinstance(timeout, bool) else timeout
+            elif isinstance(timeout, Real):
+                seconds = float(timeout)
+        except Exception:  # noqa: BLE001, S110 - a number type of its own that fails: misuse
+            pass
+        if seconds is not None and seconds == seconds:
+            # Compared before any conversion: an `int` too large for a float is no limit.
+            return MAX_DURATION_S if seconds >= MAX_DURATION_S else max(0.0, float(seconds))
+        self._recorder.misuse_guard.failed(
+            method, f"timeout must be a number of seconds or None, got {timeout!r}: waiting 5 s"
+        )
+        return _DEFAULT_WAIT_S
+
+    async def aclose(self, timeout: float | None = 5.0) -> bool:
         """`close()`, plus the async connections of the `*_async` governance calls.
 
         Blocks the event loop only for the flush (at most about `timeout` seconds). Never raises.
