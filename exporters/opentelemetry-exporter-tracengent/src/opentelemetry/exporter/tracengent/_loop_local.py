@@ -3,9 +3,10 @@
 An async client's pooled connections belong to the event loop that opened them: reused from
 another loop (an agent calling `asyncio.run` once per request, say) they fail with "Event loop is
 closed", and governance would then deny every call. Each running loop therefore gets a client of
-its own, made the first time that loop asks. The client of a loop that has ended cannot be closed
-any more (its coroutines need that loop); it is dropped, and its sockets are reclaimed when it is
-garbage collected.
+its own, made the first time that loop asks and kept while the loop lives (several long-lived
+loops, one per thread, each keep theirs). The client of a loop that has ended cannot be closed
+any more (its coroutines need that loop); it is dropped with its loop (or once the loop is closed),
+and its sockets are reclaimed when it is garbage collected.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class LoopLocalAsyncClient:
         self._factory = factory
         self._given = given
         self._lock = threading.Lock()
-        self._current: tuple[weakref.ref[asyncio.AbstractEventLoop], httpx.AsyncClient] | None = (
-            None
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
         )
 
     def get(self) -> httpx.AsyncClient:
@@ -46,11 +47,13 @@ class LoopLocalAsyncClient:
             return self._given
         loop = asyncio.get_running_loop()
         with self._lock:
-            current = self._current
-            if current is not None and current[0]() is loop:
-                return current[1]
-            client = self._factory()
-            self._current = (weakref.ref(loop), client)
+            client = self._clients.get(loop)
+            if client is None:
+                # A closed loop another object still holds keeps a client nobody can use.
+                for closed in [other for other in self._clients if other.is_closed()]:
+                    del self._clients[closed]
+                client = self._factory()
+                self._clients[loop] = client
             return client
 
     def after_fork(self) -> None:
@@ -60,7 +63,7 @@ class LoopLocalAsyncClient:
         `get` makes the child a client of its own. A given client stays the caller's.
         """
         self._lock = threading.Lock()
-        self._current = None
+        self._clients = weakref.WeakKeyDictionary()
 
     async def aclose(self) -> None:
         """Close the running loop's client, if this object made it (a given one is the caller's)."""
@@ -68,8 +71,6 @@ class LoopLocalAsyncClient:
             return
         loop = asyncio.get_running_loop()
         with self._lock:
-            current = self._current
-            if current is None or current[0]() is not loop:
-                return
-            self._current = None
-        await current[1].aclose()
+            client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
