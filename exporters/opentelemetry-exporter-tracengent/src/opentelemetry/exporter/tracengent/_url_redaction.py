@@ -2,10 +2,10 @@
 
 OTel's semantic conventions ask `url.full` to hold no credentials: no userinfo, and the values of
 signature parameters (`SIGNATURE_PARAMETERS`) replaced by `REDACTED`. Tracengent also redacts the
-values of parameters whose name alone says credential (`is_credential_query_name`: `token`, `key`,
-`...token`, `...key`, `auth`) and of every query parameter whose name matches a sensitive-name
-glob (`SENSITIVE_NAME_GLOBS`: `*api_key*`, `*access_token*`, ..., case-insensitive; the
-scrubber's defaults), whoever recorded the URL: the SDK's tracked clients or another
+values of parameters whose name alone says credential (`is_credential_query_name`: signature
+parameters in any case, `token`, `key`, `...token`, `...key`, `...signature`, `auth`) and of
+every query parameter whose name matches a sensitive-name glob (`SENSITIVE_NAME_GLOBS`:
+`*api_key*`, `*access_token*`, ..., case-insensitive; the scrubber's defaults), whoever recorded the URL: the SDK's tracked clients or another
 instrumentation (OTel's httpx instrumentation records the query as the request had it). A
 fragment made of `name=value` pairs (an OAuth implicit-flow redirect's `#access_token=...`) is
 redacted like a query.
@@ -80,15 +80,17 @@ _SENSITIVE_NAME: Final = re.compile(
 )
 
 
-_CREDENTIAL_QUERY_NAME: Final = re.compile(r".*token|.*key|auth", re.IGNORECASE)
+_CREDENTIAL_QUERY_NAME: Final = re.compile(r".*(?:token|key|signature)|auth", re.IGNORECASE)
+_SIGNATURE_NAMES: Final = frozenset(name.lower() for name in SIGNATURE_PARAMETERS)
 
 
 def is_credential_query_name(name: str) -> bool:
     """Whether a query parameter named `name` (decoded) carries a credential by its name alone:
-    a signature parameter (`SIGNATURE_PARAMETERS`), a name ending in `token` or `key`
-    (`?token=`, Google's `?key=`, GitLab's `?private_token=`, `idToken`), or `auth`, in any
-    case. For query parameters only: as attribute names, `..._tokens` counts are no secrets."""
-    return name in SIGNATURE_PARAMETERS or _CREDENTIAL_QUERY_NAME.fullmatch(name) is not None
+    a signature parameter (`SIGNATURE_PARAMETERS`), a name ending in `token`, `key` or
+    `signature` (`?token=`, Google's `?key=`, GitLab's `?private_token=`, `idToken`, a signed
+    URL's `?signature=`), or `auth`, all in any case. For query parameters only: as attribute
+    names, `..._tokens` counts are no secrets."""
+    return name.lower() in _SIGNATURE_NAMES or _CREDENTIAL_QUERY_NAME.fullmatch(name) is not None
 
 
 @functools.lru_cache(maxsize=1024)
