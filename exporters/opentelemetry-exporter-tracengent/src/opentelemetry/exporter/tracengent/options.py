@@ -158,6 +158,17 @@ class TracengentOptions:
                 "base_url is missing: pass TracengentOptions(base_url=...) or set TRACENGENT_URL"
             )
         parts = urlsplit(self.base_url)
+        if "@" in parts.netloc:
+            # Not quoted: it may hold a password.
+            raise TracengentConfigError(
+                "base_url holds credentials (user:password@): httpx would send them as Basic "
+                "auth; the platform authenticates client_id/client_secret or ingest_key, so remove them"
+            )
+        if parts.query or parts.fragment or "?" in self.base_url or "#" in self.base_url:
+            raise TracengentConfigError(
+                f"base_url {self.base_url!r} has a query or fragment: the endpoints' paths would "
+                "end up inside it; use the platform's address alone, e.g. http://localhost:8080"
+            )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TracengentConfigError(
                 f"base_url {self.base_url!r} is not an http(s) URL: use e.g. http://localhost:8080"
