@@ -106,6 +106,8 @@ class TracengentClient(GovernanceMethods):
         self._closed = False
         self._flushed: bool | None = None
         self._close_lock = threading.Lock()
+        # Set once the first `close()` has its answer: a concurrent `close()` waits for it.
+        self._close_done = threading.Event()
 
         def new_export_processor() -> SpanProcessor:
             # The exporter owns a platform client of its own: an export processor may be shared
@@ -185,6 +187,10 @@ class TracengentClient(GovernanceMethods):
         decision). The export pipeline resets itself (its exporter's and processor's hooks)."""
         try:
             self._close_lock = threading.Lock()
+            # A close the parent was making does not go on here: no close in the child waits.
+            self._close_done = threading.Event()
+            if self._closed:
+                self._close_done.set()
             self._platform.after_fork()
             self._governance.async_platform.after_fork()
         except Exception:  # runs in the fork hook: never raise there
@@ -353,14 +359,24 @@ class TracengentClient(GovernanceMethods):
         shut down, and taken out of the provider's router, when no other client for the agent
         shares it); the provider itself is left running.
         Idempotent; never raises. Returns (and keeps in `flushed`) whether the buffer drained
-        in time with nothing dropped on the way.
+        in time with nothing dropped on the way. A call made while another is closing waits
+        for it (at most `timeout`) and returns its answer (False when it is not known in time).
         """
-        with self._close_lock:
-            if self._closed:
-                return bool(self._flushed)
-            self._closed = True
-        flushed = False
         timeout = self._wait_s(timeout, "close")
+        with self._close_lock:
+            closing = self._closed
+            self._closed = True
+        if closing:
+            self._close_done.wait(timeout)
+            return bool(self._flushed)
+        try:
+            return self._close(timeout)
+        finally:
+            self._close_done.set()
+
+    def _close(self, timeout: float) -> bool:
+        """The first `close()`: flush, shut down, record and return whether all was delivered."""
+        flushed = False
         timeout_ms = int(timeout * 1000)
         deadline = time.monotonic() + timeout
         dropped_before = self._export_dropped()
