@@ -11,6 +11,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Mapping, Sequence
+from decimal import Decimal
 from typing import Final, Protocol, TypeVar
 
 import httpx
@@ -160,12 +161,32 @@ def build_authorize_request(
         raise ValueError(f"permission must be a non-empty string, got {permission!r}")
     request: JsonObject = {"permission": permission}
     if context is not None:
-        copied: JsonObject = dict(context)
-        dumps_compact(copied)
+        copied = _with_decimal_numbers(dict(context))
+        if not isinstance(copied, dict):  # a dict stays a dict; for the type checker
+            raise TypeError("context must be a mapping")
+        try:
+            dumps_compact(copied)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"context cannot be encoded as JSON: {exc}") from exc
         request["context"] = copied
     if trace_id is not None:
         request["traceId"] = trace_id
     return request
+
+
+def _with_decimal_numbers(value: object) -> JsonValue:
+    """`value` with each finite `Decimal` inside (dicts, lists, tuples) as the JSON number it is:
+    an `int` when integral, else a `float`, as `Money` sends an amount. Anything else, and a
+    Decimal NaN or infinity (the encoding then refuses it), is left as it is."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return value  # type: ignore[return-value]  # refused by the encoding
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _with_decimal_numbers(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_decimal_numbers(item) for item in value]
+    return value  # type: ignore[return-value]  # checked by the encoding
 
 
 def llm_call_context(estimated_tokens: int, model: str | None) -> JsonObject:
