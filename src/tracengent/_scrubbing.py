@@ -19,9 +19,9 @@ Where it runs, and what it covers:
 - `ScrubbingProcessor.on_start` scrubs the attributes a span *starts with*: payload attributes are
   re-scrubbed (JSON text is parsed, masked and re-encoded) with the current decision trace's
   redact fields, or replaced by `MASK_TOKEN` when payload capture is off; attributes whose name
-  matches a glob are masked; a URL (`url.full`, `http.url`, as OTel's httpx instrumentation
-  records it) loses its userinfo and the values of its credential query parameters
-  (`is_secret_parameter`, the configured globs included). Because it runs before any span ends, it protects every exporter on
+  matches a glob are masked; a URL (`url.full`, `http.url`, `http.target`, `url.query`, as
+  OTel's HTTP instrumentations record them) loses its userinfo and the values of its credential
+  query parameters (`is_secret_parameter`, the configured globs included). Because it runs before any span ends, it protects every exporter on
   the provider, the user's own OTLP or console exporter included. On our recorder's own spans
   (payloads scrubbed already) only configured name globs are applied, to every attribute but the
   structural ones (`_STRUCTURAL`); a point event then takes the SDK's path so that it starts.
@@ -58,6 +58,7 @@ from opentelemetry.exporter.tracengent._payloads import utf8_encodable
 from opentelemetry.exporter.tracengent._url_redaction import (
     SENSITIVE_NAME_GLOBS,
     is_credential_query_name,
+    redact_query,
     safe_url,
 )
 from opentelemetry.exporter.tracengent.jsonvalue import (
@@ -97,9 +98,10 @@ _STRUCTURAL: Final = frozenset(
     }
 )
 
-# The URL attributes an HTTP client span starts with (OTel's httpx instrumentation records the
+# The URL attributes an HTTP span starts with (OTel's httpx and ASGI instrumentations record the
 # query as the request had it): their credential values are redacted as the span starts.
-_URL_ATTRIBUTES: Final = frozenset({A.URL_FULL, A.HTTP_URL_OLD})
+_URL_ATTRIBUTES: Final = frozenset({A.URL_FULL, A.HTTP_URL_OLD, "http.target"})
+_URL_QUERY: Final = "url.query"
 
 # Deeper than any real payload; beyond it a value is dropped rather than walked (also stops cycles).
 _MAX_DEPTH: Final = 64
@@ -310,6 +312,8 @@ class Scrubber:
                 return MASK_TOKEN
             if key in _URL_ATTRIBUTES:
                 return self.url_value(value)
+            if key == _URL_QUERY and isinstance(value, str):
+                return redact_query(value, self.is_secret_parameter)
             if key not in A.PAYLOAD_ATTRIBUTES:
                 return value
             if not self.capture_payloads:
@@ -335,7 +339,8 @@ class Scrubber:
             return None
 
     def url_value(self, url: AttributeValue) -> AttributeValue:
-        """A recorded URL (`url.full`) without credentials: no userinfo, and `REDACTED` for the
+        """A recorded URL (`url.full`, or a server's `http.target`, `/path?query`) without
+        credentials: no userinfo, and `REDACTED` for the
         values of its query (and fragment) parameters that `is_secret_parameter` names; the URL
         itself when there is nothing to remove, `MASK_TOKEN` when it cannot be split. Never
         raises."""

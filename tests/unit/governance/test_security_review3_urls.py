@@ -76,6 +76,20 @@ def test_query_credentials_are_redacted_for_the_applications_own_exporter(
     )
 
 
+def test_a_server_spans_target_and_query_are_redacted(
+    pipeline: tuple[Scrubber, Tracer, InMemorySpanExporter],
+) -> None:
+    """An ASGI server span (a webhook called with `?token=`) starts with the target (old
+    conventions) or the query (current ones): neither keeps the token."""
+    _, tracer, mine = pipeline
+    attributes = {"http.target": "/hook?token=LEAK1&id=7", "url.query": "token=LEAK2&id=7"}
+    tracer.start_span("POST /hook", kind=SpanKind.SERVER, attributes=attributes).end()
+    (span,) = mine.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes["http.target"] == "/hook?token=REDACTED&id=7"
+    assert span.attributes["url.query"] == "token=REDACTED&id=7"
+
+
 def test_configured_scrub_patterns_redact_query_values_on_the_wire_and_in_spans(
     pipeline: tuple[Scrubber, Tracer, InMemorySpanExporter],
 ) -> None:
