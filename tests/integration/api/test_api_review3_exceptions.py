@@ -35,6 +35,27 @@ def test_pickled_and_copied_exceptions_keep_attributes_and_message(error: Except
         assert clone.args == error.args
 
 
+class _RefundDenied(NotAuthorizedException):
+    """An application's own subclass, built from its message alone."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("payments:refund", reason)
+
+
+class _Denied(ToolDeniedException):
+    """A subclass keeping the constructor it inherits."""
+
+
+@pytest.mark.parametrize(
+    "error", [_RefundDenied("over the limit"), _Denied("denied", "p", "policy_deny")], ids=repr
+)
+def test_subclasses_pickle_too(error: Exception) -> None:
+    """A subclass with a constructor of its own pickles as before; one without, as its parent."""
+    clone = pickle.loads(pickle.dumps(error))
+    assert type(clone) is type(error)
+    assert vars(clone) == vars(error)
+
+
 def _ensure_refund(url: str, client_id: str, client_secret: str) -> None:
     """A worker's task: `ensure_authorized` a permission the agent does not hold (raises)."""
     from tracengent import TracengentOptions

@@ -39,12 +39,14 @@ class TracengentError(Exception):
     """Root of every exception Tracengent raises."""
 
 
-def _rebuilt(error: BaseException, *arguments: object) -> tuple[Any, ...]:
-    """What `__reduce__` answers for an exception whose constructor takes `arguments` rather
-    than its message: pickle and `copy` call the constructor with them (the default passes
-    `args`, the message alone, so a process pool's worker raising one broke the pool) and then
-    restore its attributes."""
-    return (type(error), arguments, error.__dict__)
+def _rebuilt(error: BaseException, owner: type, *arguments: object) -> tuple[Any, ...]:
+    """What `__reduce__` answers for an exception whose constructor (`owner`'s) takes
+    `arguments` rather than its message: pickle and `copy` call the constructor with them (the
+    default passes `args`, the message alone, so a process pool's worker raising one broke the
+    pool) and then restore its attributes. A subclass with a constructor of its own is reduced
+    the default way, as before."""
+    own_constructor = type(error).__init__ is not owner.__init__  # type: ignore[misc]
+    return (type(error), error.args if own_constructor else arguments, error.__dict__)
 
 
 class TracengentConfigError(TracengentError, ValueError):
@@ -90,7 +92,7 @@ class NotAuthorizedException(TracengentError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled and copied with its permission and reason (see `_rebuilt`)."""
-        return _rebuilt(self, self.permission, self.reason)
+        return _rebuilt(self, NotAuthorizedException, self.permission, self.reason)
 
 
 class ToolDeniedException(TracengentError):
@@ -113,7 +115,7 @@ class ToolDeniedException(TracengentError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled and copied with its reason, permission and outcome (see `_rebuilt`)."""
-        return _rebuilt(self, self.reason, self.permission, self.outcome)
+        return _rebuilt(self, ToolDeniedException, self.reason, self.permission, self.outcome)
 
 
 class ToolPendingApprovalException(TracengentError):
@@ -131,7 +133,7 @@ class ToolPendingApprovalException(TracengentError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled and copied with its approval id and reason (see `_rebuilt`)."""
-        return _rebuilt(self, self.approval_id, self.reason)
+        return _rebuilt(self, ToolPendingApprovalException, self.approval_id, self.reason)
 
 
 class DelegationException(TracengentError):
