@@ -19,7 +19,7 @@ from opentelemetry.exporter.tracengent.options import TracengentOptions
     [
         "http://user:s3cret@localhost:8080",
         "http://user@localhost:8080",
-        "http://localhost:8080/?tenant=a",
+        "http://localhost:8080/?api_key=s3cret",
         "http://localhost:8080/#top",
         "http://localhost:8080/?",
     ],

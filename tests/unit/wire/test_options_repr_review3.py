@@ -31,3 +31,13 @@ def test_an_unset_secret_reads_none() -> None:
     text = repr(TracengentOptions(agent_id="a", ingest_key="agk_x"))
     assert "client_secret=None" in text
     assert "ingest_key=<set>" in text
+
+
+def test_call_settings_never_show_their_fixed_headers() -> None:
+    """The policy's settings (a local of every call) hold `X-Ingest-Key` or a delegated bearer."""
+    from opentelemetry.exporter.tracengent._http_policy import CallSettings
+
+    settings = CallSettings(
+        "http://localhost:8080", 3, 10.0, False, fixed_headers={"X-Ingest-Key": "agk_SECRET"}
+    )
+    assert "agk_SECRET" not in repr(settings)

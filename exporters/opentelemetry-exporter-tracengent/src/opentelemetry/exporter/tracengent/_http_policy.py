@@ -151,7 +151,9 @@ class CallSettings:
     max_retries: int
     request_timeout_s: float
     uses_token: bool
-    fixed_headers: Mapping[str, str] = field(default_factory=dict)
+    # Never in a repr (frame-local capture, debuggers): it holds `X-Ingest-Key` or a delegated
+    # bearer.
+    fixed_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class NotBefore:

@@ -165,9 +165,10 @@ class TracengentOptions:
                 "auth; the platform authenticates client_id/client_secret or ingest_key, so remove them"
             )
         if parts.query or parts.fragment or "?" in self.base_url or "#" in self.base_url:
+            # Not quoted: a query may hold a key.
             raise TracengentConfigError(
-                f"base_url {self.base_url!r} has a query or fragment: the endpoints' paths would "
-                "end up inside it; use the platform's address alone, e.g. http://localhost:8080"
+                "base_url has a query or fragment: the endpoints' paths would end up inside it; "
+                "use the platform's address alone, e.g. http://localhost:8080"
             )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TracengentConfigError(
