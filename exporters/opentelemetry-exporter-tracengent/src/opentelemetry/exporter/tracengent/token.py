@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 from urllib.parse import urlencode
 
@@ -77,7 +77,7 @@ def refresh_delay_s(expires_in_s: float) -> float:
     return max(expires_in_s - REFRESH_LEAD_S, expires_in_s / 2.0)
 
 
-def _token_answer(response: httpx.Response) -> dict[str, object]:
+def _token_answer(response: httpx.Response) -> Mapping[str, object]:
     """The token endpoint's 2xx answer as a JSON object.
 
     Raises:
