@@ -17,7 +17,7 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._url_redaction import REDACTED
+from opentelemetry.exporter.tracengent._url_redaction import REDACTED, redact_query
 from tracengent._direct_spans import RecordedAttributes
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
 from tracengent._scrubbing import Scrubber
@@ -39,7 +39,8 @@ _FAILURE_STATUS = 400
 def _safe_url(url: httpx.URL, scrubber: Scrubber) -> str:
     """`url` as recorded: without credentials in its userinfo, and with the values of query
     parameters whose names are sensitive (the scrubber's globs: `*token*`, `*key*`, ...) or
-    signatures replaced by `REDACTED`, as OTel's semantic conventions ask for `url.full`."""
+    signatures replaced by `REDACTED`, as OTel's semantic conventions ask for `url.full`; a
+    fragment of `name=value` pairs (`#access_token=...`) is judged as the query is."""
     if url.userinfo:
         url = url.copy_with(username=None, password=None)
     if url.query:
@@ -50,7 +51,11 @@ def _safe_url(url: httpx.URL, scrubber: Scrubber) -> str:
         ]
         if redacted != params:
             url = url.copy_with(params=redacted)
-    return str(url)
+    text = str(url)
+    if "#" in text:
+        head, _, fragment = text.partition("#")
+        text = f"{head}#{redact_query(fragment, scrubber.is_secret_parameter)}"
+    return text
 
 
 def request_event(request: httpx.Request, scrubber: Scrubber) -> tuple[str, Attributes]:

@@ -72,8 +72,8 @@ def http_details(
     parameters (`_url_redaction.safe_url`: `api_key`, `access_token`, signatures, ...), which
     become `REDACTED`. A URL that cannot be split is left out (the name is then the server's).
     With `named` (the event has a name of its own, as a tracked request's has), the name
-    returned is the span's and the URL is parsed only when it can hold credentials (an `@` or
-    a `?`).
+    returned is the span's and the URL is parsed only when it can hold credentials (an `@`, a
+    `?` or a `#`).
     """
     method = text(attrs.get(A.HTTP_REQUEST_METHOD)) or text(attrs.get(A.HTTP_METHOD_OLD)) or "GET"
     url = text(attrs.get(A.URL_FULL)) or text(attrs.get(A.HTTP_URL_OLD))
@@ -83,7 +83,7 @@ def http_details(
     if status_code is None and isinstance(raw_code, str) and raw_code.isdigit():
         status_code = int(raw_code)
     details: JsonObject = {"method": method}
-    if url is not None and named and "@" not in url and "?" not in url:
+    if url is not None and named and "@" not in url and "?" not in url and "#" not in url:
         name = span_name
         details["url"] = url
     elif url is not None and (safe := _safe_url_or_none(url)) is not None:
