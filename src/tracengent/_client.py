@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 from opentelemetry import trace as otel_trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
@@ -279,16 +280,20 @@ class TracengentClient(GovernanceMethods):
 
     # --- recording ----------------------------------------------------------------------------
     def record(self, event: AgentEvent) -> None:
-        """Record `event` in the current decision trace, or standalone outside one.
+        """Record `event` in the current decision trace, or standalone outside one (or inside
+        another agent's: the event is this client's agent's, sent with its credentials).
 
         Empty ids, agent and time are filled. Never raises or blocks; a bad argument is logged
         and counted in `dropped_count`.
         """
         trace = CURRENT_TRACE.get()
-        if trace is not None:
+        if trace is None:
+            self._recorder.record(event, None, ())
+        elif trace.recorder.agent_id == self._recorder.agent_id:
             trace.record(event)
         else:
-            self._recorder.record(event, None, ())
+            # In another agent's trace: this agent's own standalone event, outside that trace.
+            self._recorder.record(event, Context(), ())
 
     def begin_trace(self, root_request: str, actor_user_id: str | None = None) -> AgentTrace:
         """Start a decision trace answering `root_request` (its root span starts now).
