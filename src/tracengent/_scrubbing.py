@@ -57,6 +57,7 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._payloads import utf8_encodable
 from opentelemetry.exporter.tracengent._url_redaction import (
     SENSITIVE_NAME_GLOBS,
+    is_credential_header,
     is_credential_query_name,
     redact_query,
     safe_url,
@@ -143,6 +144,18 @@ class _Rules:
         self.name_cache: dict[str, bool] = {}
 
 
+_CAPTURED_HEADER_PREFIXES: Final = ("http.request.header.", "http.response.header.")
+
+
+def _credential_header_attribute(name: str) -> bool:
+    """Whether attribute `name` is a captured header (OTel's `http.request.header.<name>`, the
+    name lower-case with `-` written `_`) that carries a credential."""
+    if not name.startswith(_CAPTURED_HEADER_PREFIXES):
+        return False
+    header = name.partition(".header.")[2].replace("_", "-")
+    return is_credential_header(header)
+
+
 class Scrubber:
     """Masks sensitive names and JSON paths in payloads and attributes. Thread-safe, never raises.
 
@@ -205,11 +218,15 @@ class Scrubber:
         return {name: MASK_TOKEN for name in attributes if is_sensitive(name)}
 
     def is_sensitive_name(self, name: str) -> bool:
-        """True when `name` (an attribute or a JSON key) matches a sensitive-name glob."""
+        """True when `name` (an attribute or a JSON key) matches a sensitive-name glob, or is a
+        header an instrumentation captured (`http.request.header.<name>`) that carries a
+        credential (`is_credential_header`: the headers the egress gate never tells)."""
         rules = self._rules
         verdict = rules.name_cache.get(name)
         if verdict is None:
-            verdict = rules.name_regex.fullmatch(name) is not None
+            verdict = rules.name_regex.fullmatch(name) is not None or _credential_header_attribute(
+                name
+            )
             with self._cache_lock:
                 if len(rules.name_cache) >= _NAME_CACHE_LIMIT:
                     rules.name_cache.clear()

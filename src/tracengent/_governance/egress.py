@@ -37,9 +37,7 @@ answered a 4xx (a 429: it is up, and throttling).
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -49,7 +47,7 @@ import httpx
 from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._url_redaction import SIGNATURE_PARAMETERS
+from opentelemetry.exporter.tracengent._url_redaction import is_credential_header
 from opentelemetry.exporter.tracengent.errors import PlatformUnavailableError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -85,7 +83,6 @@ from tracengent._governance.tools import (
 from tracengent._scrubbing import Scrubber
 
 __all__ = [
-    "CREDENTIAL_HEADERS",
     "EgressGovernor",
     "is_credential_header",
     "is_governed_host",
@@ -93,41 +90,6 @@ __all__ = [
 ]
 
 _logger = logging.getLogger("tracengent.governance.egress")
-
-CREDENTIAL_HEADERS: Final = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "x-api-key",
-        "api-key",
-        "x-auth-token",
-        "x-ingest-key",
-    }
-)
-"""Header names (lower-case) never sent to the platform in a tool-authorize request; see
-`is_credential_header` for the others."""
-
-# Header names that carry credentials whatever their prefix (`X-Amz-Security-Token`,
-# `PRIVATE-TOKEN`, `X-Vault-Token`, `X-Hub-Signature-256`, `X-Amz-Credential`), and API-gateway
-# keys named otherwise (Azure API Management and Functions, Cloudflare).
-_CREDENTIAL_NAME: Final = re.compile(
-    r"token|signature|credential|^(?:ocp-apim-subscription-key|x-functions-key|x-auth-key)$"
-)
-_SIGNATURE_HEADERS: Final = frozenset(name.lower() for name in SIGNATURE_PARAMETERS)
-
-
-@functools.lru_cache(maxsize=1024)
-def is_credential_header(name: str) -> bool:
-    """Whether header `name` (lower-case) carries a credential the platform is never told:
-    `CREDENTIAL_HEADERS`, a name holding `token`, `signature` or `credential`, an API-gateway
-    key, or a signature query parameter's name (`SIGNATURE_PARAMETERS`, any case)."""
-    return (
-        name in CREDENTIAL_HEADERS
-        or name in _SIGNATURE_HEADERS
-        or _CREDENTIAL_NAME.search(name) is not None
-    )
-
 
 _FAIL_OPEN_LOG_INTERVAL_S: Final = 60.0
 

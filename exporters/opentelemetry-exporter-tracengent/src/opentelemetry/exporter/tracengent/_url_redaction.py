@@ -24,10 +24,12 @@ from typing import Final, NamedTuple
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 __all__ = [
+    "CREDENTIAL_HEADERS",
     "REDACTED",
     "SENSITIVE_NAME_GLOBS",
     "SIGNATURE_PARAMETERS",
     "SafeUrl",
+    "is_credential_header",
     "is_credential_query_name",
     "is_sensitive_parameter",
     "redact_query",
@@ -99,6 +101,42 @@ def is_sensitive_parameter(name: str) -> bool:
     a credential by its name (`is_credential_query_name`), or a name matching
     `SENSITIVE_NAME_GLOBS`."""
     return is_credential_query_name(name) or _SENSITIVE_NAME.fullmatch(name) is not None
+
+
+CREDENTIAL_HEADERS: Final = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-ingest-key",
+    }
+)
+"""Header names (lower-case) that carry credentials: never told to the platform by the egress gate,
+masked when an instrumentation records them; see `is_credential_header` for the others."""
+
+# Header names that carry credentials whatever their prefix (`X-Amz-Security-Token`,
+# `PRIVATE-TOKEN`, `X-Vault-Token`, `X-Hub-Signature-256`, `X-Amz-Credential`), and API-gateway
+# keys named otherwise (Azure API Management and Functions, Cloudflare).
+_CREDENTIAL_NAME: Final = re.compile(
+    r"token|signature|credential|^(?:ocp-apim-subscription-key|x-functions-key|x-auth-key)$"
+)
+_SIGNATURE_HEADERS: Final = frozenset(name.lower() for name in SIGNATURE_PARAMETERS)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_credential_header(name: str) -> bool:
+    """Whether header `name` (lower-case) carries a credential (the egress gate never tells the
+    platform its value; the scrubber masks it where an instrumentation records it):
+    `CREDENTIAL_HEADERS`, a name holding `token`, `signature` or `credential`, an API-gateway
+    key, or a signature query parameter's name (`SIGNATURE_PARAMETERS`, any case)."""
+    return (
+        name in CREDENTIAL_HEADERS
+        or name in _SIGNATURE_HEADERS
+        or _CREDENTIAL_NAME.search(name) is not None
+    )
 
 
 def redact_query(query: str, is_sensitive: Callable[[str], bool] = is_sensitive_parameter) -> str:
