@@ -149,6 +149,18 @@ class TracengentOptions:
         Raises:
             TracengentConfigError: naming the first invalid field and what to set.
         """
+        for name in ("agent_id", "base_url", "environment", "client_id", *_SECRET_FIELDS):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                # The type only: the value may be a credential.
+                raise TracengentConfigError(f"{name} must be text, got a {type(value).__name__}")
+        for name in ("tool_governance_fail_open", "capture_payloads"):
+            # Not truthiness: `"false"` read from a config file is truthy, and a fail-open
+            # switch read that way would let governed requests out unauthorized.
+            if not isinstance(getattr(self, name), bool):
+                raise TracengentConfigError(
+                    f"{name} must be True or False, got {getattr(self, name)!r}"
+                )
         if not self.agent_id or not self.agent_id.strip():
             raise TracengentConfigError(
                 "agent_id is missing: pass TracengentOptions(agent_id=...) or set TRACENGENT_AGENT_ID"
