@@ -82,7 +82,8 @@ class Authorizer:
         self._tracer = tracer
         self._acting_for = acting_for
         self._chain = tuple(chain)
-        self._pending: OrderedDict[str, AuthDecision] = OrderedDict()
+        # approval id -> (the permission asked, the pending decision), the newest last.
+        self._pending: OrderedDict[str, tuple[str, AuthDecision]] = OrderedDict()
         self._pending_lock = threading.Lock()
 
     # --- authorize ------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class Authorizer:
                 decision = self._platform.authorize(request, deadline=deadline)
             except Exception as exc:  # noqa: BLE001 - fail closed: nothing but a deny leaves
                 decision = deny_for_error(exc, deadline=deadline)
-            return self._settle(span, decision)
+            return self._settle(span, permission, decision)
 
     async def authorize_async(
         self, permission: str, context: Mapping[str, JsonValue] | None = None
@@ -124,7 +125,7 @@ class Authorizer:
                 )
             except Exception as exc:  # noqa: BLE001 - fail closed: nothing but a deny leaves
                 decision = deny_for_error(exc, deadline=deadline)
-            return self._settle(span, decision)
+            return self._settle(span, permission, decision)
 
     def authorize_llm_call(self, estimated_tokens: int, model: str | None = None) -> AuthDecision:
         """Reserve LLM token budget: authorize `llm:call` with `estimatedTokens` and `model`.
@@ -195,7 +196,10 @@ class Authorizer:
         thread; `timeout_s` and `poll_interval_s` default to the options' `approval_timeout_s`
         and `approval_poll_interval_s`. Never raises.
         """
-        pending = self._pending_decision(approval_id)
+        known = self._pending_decision(approval_id)
+        if known is not None and known[0] != permission:
+            return _other_permission(known[0], permission, approval_id)
+        pending = known[1] if known is not None else None
         return self._wait(permission, approval_id, pending, timeout_s, poll_interval_s)
 
     async def wait_for_approval_async(
@@ -207,7 +211,10 @@ class Authorizer:
         poll_interval_s: float | None = None,
     ) -> AuthDecision:
         """The coroutine twin of `wait_for_approval`; cancellation leaves nothing behind."""
-        pending = self._pending_decision(approval_id)
+        known = self._pending_decision(approval_id)
+        if known is not None and known[0] != permission:
+            return _other_permission(known[0], permission, approval_id)
+        pending = known[1] if known is not None else None
         return await self._wait_async(permission, approval_id, pending, timeout_s, poll_interval_s)
 
     # --- token-local ------------------------------------------------------------------------
@@ -236,18 +243,19 @@ class Authorizer:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _settle(self, span: Span, decision: AuthDecision) -> AuthDecision:
+    def _settle(self, span: Span, permission: str, decision: AuthDecision) -> AuthDecision:
         record_decision(span, decision)
         if decision.pending and decision.approval_id is not None:
             with self._pending_lock:
-                self._pending[decision.approval_id] = decision
+                self._pending[decision.approval_id] = (permission, decision)
                 self._pending.move_to_end(decision.approval_id)
                 if len(self._pending) > _REMEMBERED_PENDING:
                     self._pending.popitem(last=False)
         return self._apply_obligations(decision)
 
-    def _pending_decision(self, approval_id: object) -> AuthDecision | None:
-        """The pending decision that named `approval_id`; None when this authorizer made none."""
+    def _pending_decision(self, approval_id: object) -> tuple[str, AuthDecision] | None:
+        """`(permission, pending decision)` that named `approval_id`; None when this authorizer
+        made none."""
         if not isinstance(approval_id, str):
             # Not hashable, maybe: the wait denies it unpolled instead (`usable_approval_id`).
             return None
@@ -321,3 +329,11 @@ class Authorizer:
         if not decision.allowed:
             raise NotAuthorizedException(permission, decision.reason or decision.status)
         return decision.obligations
+
+
+def _other_permission(asked: str, permission: str, approval_id: str) -> AuthDecision:
+    """The deny of a wait for `permission` on an approval asked for another permission."""
+    return AuthDecision.deny(
+        f"approval {approval_id} was asked for {asked!r}, not {permission!r}: a person's approval "
+        "settles only the permission it was asked for"
+    )
