@@ -29,6 +29,7 @@ __all__ = [
     "GatewayTransport",
     "governed_async_client",
     "governed_client",
+    "split_client_kwargs",
 ]
 
 _LOGGER = logging.getLogger("tracengent.gateway")
@@ -133,11 +134,21 @@ class AsyncGatewayTransport(AsyncGatedTransport):
         super().__init__(_AsyncPropagatingTransport(sender), _gate_of(source))
 
 
-def _client_kwargs(httpx_kwargs: dict[str, object]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_client_kwargs(
+    httpx_kwargs: dict[str, object], *, clients: str = "governed clients", layer: str = "the gate"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`(the httpx.Client's arguments, the inner transport's)` of a client whose own transport
+    (`layer`) wraps an inner one: httpx applies `verify`, `cert`, `http2`, ... only to a transport
+    it builds, so they build the inner one.
+
+    Raises:
+        TypeError: `transport`, `mounts`, `proxy` or `proxies` was given: each routes requests
+            around `layer` (`inner=` takes the transport instead).
+    """
     bypassing = sorted(set(httpx_kwargs) & set(_BYPASSING_KWARGS))
     if bypassing:
         raise TypeError(
-            f"governed clients do not accept {', '.join(bypassing)}: it would bypass the gate; "
+            f"{clients} do not accept {', '.join(bypassing)}: it would bypass {layer}; "
             "pass inner=httpx.HTTPTransport(...) instead"
         )
     transport_kwargs = {k: v for k, v in httpx_kwargs.items() if k in _TRANSPORT_KWARGS}
@@ -162,7 +173,7 @@ def governed_client(
         TypeError: `transport`, `mounts`, `proxy` or `proxies` was given (they would bypass
             the gate).
     """
-    client_kwargs, transport_kwargs = _client_kwargs(httpx_kwargs)
+    client_kwargs, transport_kwargs = split_client_kwargs(httpx_kwargs)
     if inner is None:
         inner = httpx.HTTPTransport(**transport_kwargs)
     return httpx.Client(transport=GatewayTransport(client, inner=inner), **client_kwargs)
@@ -175,7 +186,7 @@ def governed_async_client(
     **httpx_kwargs: object,
 ) -> httpx.AsyncClient:
     """The `httpx.AsyncClient` twin of `governed_client` (same arguments and errors)."""
-    client_kwargs, transport_kwargs = _client_kwargs(httpx_kwargs)
+    client_kwargs, transport_kwargs = split_client_kwargs(httpx_kwargs)
     if inner is None:
         inner = httpx.AsyncHTTPTransport(**transport_kwargs)
     return httpx.AsyncClient(transport=AsyncGatewayTransport(client, inner=inner), **client_kwargs)

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._url_redaction import REDACTED, redact_query
 from tracengent._direct_spans import RecordedAttributes
+from tracengent._gateway import split_client_kwargs
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
 from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
@@ -197,9 +198,20 @@ def tracked_client(
 ) -> httpx.Client:
     """An `httpx.Client` whose every request is recorded as a `tool_call` event.
 
-    `httpx_kwargs` go to `httpx.Client` (not `transport`: that is `inner`). Never blocks.
+    `httpx_kwargs` go to `httpx.Client`; without `inner`, its transport settings (`verify`,
+    `cert`, `trust_env`, `http1`, `http2`, `limits`) build the transport that sends. Never
+    blocks.
+
+    Raises:
+        TypeError: `transport`, `mounts`, `proxy` or `proxies` was given (they would route
+            requests around the tracking; `inner=` takes the transport).
     """
-    return httpx.Client(transport=TrackingTransport(client, inner), **httpx_kwargs)  # type: ignore[arg-type]
+    client_kwargs, transport_kwargs = split_client_kwargs(
+        httpx_kwargs, clients="tracked clients", layer="the tracking"
+    )
+    if inner is None:
+        inner = httpx.HTTPTransport(**transport_kwargs)
+    return httpx.Client(transport=TrackingTransport(client, inner), **client_kwargs)
 
 
 def tracked_async_client(
@@ -208,5 +220,11 @@ def tracked_async_client(
     inner: httpx.AsyncBaseTransport | None = None,
     **httpx_kwargs: object,
 ) -> httpx.AsyncClient:
-    """An `httpx.AsyncClient` whose every request is recorded as a `tool_call` event."""
-    return httpx.AsyncClient(transport=AsyncTrackingTransport(client, inner), **httpx_kwargs)  # type: ignore[arg-type]
+    """An `httpx.AsyncClient` whose every request is recorded as a `tool_call` event (the
+    arguments as `tracked_client` takes them)."""
+    client_kwargs, transport_kwargs = split_client_kwargs(
+        httpx_kwargs, clients="tracked clients", layer="the tracking"
+    )
+    if inner is None:
+        inner = httpx.AsyncHTTPTransport(**transport_kwargs)
+    return httpx.AsyncClient(transport=AsyncTrackingTransport(client, inner), **client_kwargs)
