@@ -177,6 +177,7 @@ class TracengentClient(GovernanceMethods):
             transport=transport,
             async_transport=async_transport,
             token_provider=self._platform.token_provider,
+            http=http,
         )
         self._recorder.llm_authorizer = self._governance.authorizer
         if hasattr(os, "register_at_fork"):

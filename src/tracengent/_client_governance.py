@@ -37,6 +37,7 @@ class _Governance:
     tools: ToolGate
     transport: httpx.BaseTransport | None
     async_transport: httpx.AsyncBaseTransport | None
+    http: httpx.Client | None = None
 
 
 def _async_twin(transport: httpx.BaseTransport | None) -> httpx.AsyncBaseTransport | None:
@@ -58,6 +59,7 @@ class GovernanceMethods:
         transport: httpx.BaseTransport | None,
         async_transport: httpx.AsyncBaseTransport | None,
         token_provider: AgentTokenProvider | None,
+        http: httpx.Client | None = None,
     ) -> None:
         async_transport = async_transport if async_transport is not None else _async_twin(transport)
         async_platform = AsyncPlatformClient(
@@ -76,6 +78,7 @@ class GovernanceMethods:
             ),
             transport=transport,
             async_transport=async_transport,
+            http=http,
         )
 
     # --- authorization ------------------------------------------------------------------------
@@ -172,6 +175,7 @@ class GovernanceMethods:
             tracer=governance.tracer,
             transport=governance.transport,
             async_transport=governance.async_transport,
+            http=governance.http,
         )
 
     async def _aclose_governance(self) -> None:

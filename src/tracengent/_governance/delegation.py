@@ -353,11 +353,14 @@ def begin_delegated_task(
     tracer: Tracer,
     transport: httpx.BaseTransport | None = None,
     async_transport: httpx.AsyncBaseTransport | None = None,
+    http: httpx.Client | None = None,
 ) -> DelegatedSession:
     """A session that acts under `token`; its platform clients authenticate with that token only.
 
     `transport` / `async_transport` are passed to the platform clients (tests pass
-    `httpx.MockTransport`). Does not block (no call is made until the session is used).
+    `httpx.MockTransport`); `http`, the client's own `httpx.Client` (its TLS, proxy and hooks),
+    carries the sync calls when given. Does not block (no call is made until the session is
+    used).
 
     Raises:
         DelegationException: `token` is empty, or not one bearer token (see `DelegatedSession`).
@@ -366,7 +369,7 @@ def begin_delegated_task(
 
     def platforms(bearer: str) -> tuple[GovernancePlatform, AsyncGovernancePlatform]:
         return (
-            PlatformClient(options, transport=transport, bearer_token=bearer),
+            PlatformClient(options, transport=transport, http=http, bearer_token=bearer),
             AsyncPlatformClient(options, transport=async_transport, bearer_token=bearer),
         )
 
