@@ -40,7 +40,7 @@ from opentelemetry.exporter.tracengent.transport import PlatformClient
 from opentelemetry.exporter.tracengent.wire import AgentEvent, Money
 from tracengent._client_governance import GovernanceMethods
 from tracengent._processors.context import ContextProcessor
-from tracengent._processors.routing import own_scope
+from tracengent._processors.routing import own_scope, scrub_payloads
 from tracengent._recording import Recorder
 from tracengent._sampler import (
     TracengentSampler,
@@ -164,6 +164,7 @@ class TracengentClient(GovernanceMethods):
             )
             self._owns_provider = True
             self._export = new_export_processor()
+            scrub_payloads(self._export, scrubber)
             context = ContextProcessor(capture_payloads=self._options.capture_payloads)
             for processor in (context, ScrubbingProcessor(scrubber), self._export):
                 self._provider.add_span_processor(processor)

@@ -25,10 +25,13 @@ Where it runs, and what it covers:
   the provider, the user's own OTLP or console exporter included. On our recorder's own spans
   (payloads scrubbed already) only configured name globs are applied, to every attribute but the
   structural ones (`_STRUCTURAL`); a point event then takes the SDK's path so that it starts.
-- Not covered: attributes a third-party instrumentation sets *after* the span started (with
-  `span.set_attribute`), and span events/links. The OTel SDK freezes a span's attributes before
-  `SpanProcessor.on_end`, and we never patch private SDK fields, so those cannot be scrubbed here;
-  turn payload capture off in that instrumentation, or set its payloads through our trace helpers.
+- Attributes a third-party instrumentation sets *after* the span started (with
+  `span.set_attribute`), and span events/links, are out of a span processor's reach: the OTel SDK
+  freezes a span's attributes before `SpanProcessor.on_end`, and we never patch private SDK
+  fields. Tracengent's own exporter scrubs the payloads among them as it translates the span
+  (`Scrubber.exported_payload`, set as its payload filter): every payload text our recorder did
+  not write. Other exporters (OTLP, console) get them as they were set: turn payload capture off
+  in that instrumentation, or set its payloads through our trace helpers.
 
 Nothing here raises into the agent: a value that cannot be encoded or made safe is dropped (None),
 never sent unredacted. Payload text UTF-8 cannot encode (a lone surrogate, as `surrogateescape`
@@ -337,23 +340,51 @@ class Scrubber:
                 return None
             if not isinstance(value, str):
                 return value
-            parsed = _decode(value)
-            if parsed is _NOT_JSON:
-                return value if utf8_encodable(value) else None
-            rules = self._rules
-            if not redact_paths and not rules.paths and self._plain(parsed, 0, rules.name_cache):
-                # Nothing to mask or redact: only the encoding may differ (spaces, escapes).
-                with contextlib.suppress(TypeError):
-                    text = orjson.dumps(parsed).decode("utf-8")
-                    return value if text == value else text
-            document = self._safe_copy(parsed, 0)
-            text = self._encode(document, redact_paths)
-            if not utf8_encodable(text):
-                # Also JSON text whose `\udc..` escapes decode to a lone surrogate.
-                return None
-            return value if text == value else text
+            return self._payload_attribute(value, redact_paths)
         except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
             return None
+
+    def exported_payload(self, key: str, text: str) -> str | None:
+        """The text an exporter may send for payload attribute `key` of a finished span, which
+        holds `text`; None means send no payload. Never raises.
+
+        For payloads `ScrubbingProcessor` could not reach: set after their span started (a
+        third-party instrumentation's `gen_ai.tool.call.arguments`, user code's
+        `span.set_attribute`). The span's own scrub applies (`scrub_attribute`: sensitive names
+        and JSON paths, the rules as they are now), without a decision trace's redact fields
+        (an ended span has no current trace). Scrubbing text again masks nothing more.
+        `TracengentSpanExporter.set_payload_filter` takes it.
+        """
+        try:
+            if self.is_sensitive_attribute(key):
+                return MASK_TOKEN
+            if not self.capture_payloads:
+                return None
+            return self._payload_attribute(text, ())
+        except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
+            return None
+
+    def _payload_attribute(self, value: str, redact_paths: Sequence[str]) -> str | None:
+        """`scrub_attribute`'s answer for payload text `value` while capture is on.
+
+        Raises:
+            Exception: whatever scrubbing raised (the callers drop the value).
+        """
+        parsed = _decode(value)
+        if parsed is _NOT_JSON:
+            return value if utf8_encodable(value) else None
+        rules = self._rules
+        if not redact_paths and not rules.paths and self._plain(parsed, 0, rules.name_cache):
+            # Nothing to mask or redact: only the encoding may differ (spaces, escapes).
+            with contextlib.suppress(TypeError):
+                text = orjson.dumps(parsed).decode("utf-8")
+                return value if text == value else text
+        document = self._safe_copy(parsed, 0)
+        text = self._encode(document, redact_paths)
+        if not utf8_encodable(text):
+            # Also JSON text whose `\udc..` escapes decode to a lone surrogate.
+            return None
+        return value if text == value else text
 
     def url_value(self, url: AttributeValue) -> AttributeValue:
         """A recorded URL (`url.full`, or a server's `http.target`, `/path?query`) without

@@ -12,7 +12,8 @@
   (and zero code's, when it exports that agent) and shut down and taken out of the router when
   the last of them closes; the router keeps it among the released pipelines, for the spans its
   clients still record. The provider's one scrubber holds the strictest settings of every
-  client attached (`Scrubber.tighten`), their recorders scrub with it too, and with payload
+  client attached (`Scrubber.tighten`), their recorders scrub with it too, every pipeline there
+  scrubs with it the payloads set after their span started (`scrub_payloads`), and with payload
   capture off every pipeline there sends no payload (`withhold_payloads`). Providers are never
   replaced.
 
@@ -36,7 +37,13 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tracengent._processors.context import ContextProcessor
-from tracengent._processors.routing import ExportRouter, PipelineKey, agent_of, withhold_payloads
+from tracengent._processors.routing import (
+    ExportRouter,
+    PipelineKey,
+    agent_of,
+    scrub_payloads,
+    withhold_payloads,
+)
 from tracengent._sampler import sampler_may_drop_decision_spans
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
@@ -182,6 +189,7 @@ def adopt_provider(
             key = pipeline_key(agent_id)
             attachment.pipelines[key] = _Pipeline(default, key, export_settings, users=1)
             attachment.default_key = key
+            scrub_payloads(default, attachment.scrubber)
             if not attachment.scrubber.capture_payloads:
                 withhold_payloads(default)
             _update_routes(attachment)
@@ -267,6 +275,7 @@ def attach_to_provider(
         warn_settings = False
         if pipeline is None:
             pipeline = _Pipeline(export_processor(), key, export_settings)
+            scrub_payloads(pipeline.processor, attachment.scrubber)
             if withhold:
                 withhold_payloads(pipeline.processor)
             attachment.pipelines[key] = pipeline

@@ -38,7 +38,7 @@ from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _state
 from tracengent._governance.egress import EgressGovernor, is_governed_host
 from tracengent._processors import ContextProcessor
-from tracengent._processors.routing import ExportRouter
+from tracengent._processors.routing import ExportRouter, scrub_payloads
 from tracengent._sampler import TracengentSampler
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
@@ -93,6 +93,8 @@ class ZeroCodeSetup:
                 max_batch_size=options.max_batch_size,
                 schedule_delay_ms=options.flush_interval_ms,
             )
+            # Payloads set after their span started are scrubbed on their way out.
+            scrub_payloads(processor, self.scrubber)
             self.export_processors.append(processor)
             router = ExportRouter(self.context_processor)
             # The default route too: spans of no other agent's pipeline (none yet) are ours.

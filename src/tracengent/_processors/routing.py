@@ -54,8 +54,16 @@ from opentelemetry.exporter.tracengent.processor import (
 
 if TYPE_CHECKING:
     from tracengent._processors.context import ContextProcessor
+    from tracengent._scrubbing import Scrubber
 
-__all__ = ["ExportRouter", "PipelineKey", "Routes", "own_scope", "withhold_payloads"]
+__all__ = [
+    "ExportRouter",
+    "PipelineKey",
+    "Routes",
+    "own_scope",
+    "scrub_payloads",
+    "withhold_payloads",
+]
 
 _AGENT_ID: Final = A.GEN_AI_AGENT_ID
 _OPERATION: Final = A.GEN_AI_OPERATION_NAME
@@ -88,11 +96,27 @@ def own_scope(tracer: Tracer, key: PipelineKey) -> None:
         tracer._instrumentation_scope = _OwnedScope(scope, key)  # type: ignore[attr-defined]
 
 
+def _exporter_of(processor: SpanProcessor) -> TracengentSpanExporter | None:
+    """The Tracengent exporter `processor` exports through, if it is one."""
+    exporter = getattr(processor, "_exporter", None)
+    return exporter if isinstance(exporter, TracengentSpanExporter) else None
+
+
 def withhold_payloads(processor: SpanProcessor) -> None:
     """Have `processor`'s exporter send no payload from now on (capture off; never undone)."""
-    exporter = getattr(processor, "_exporter", None)
-    if isinstance(exporter, TracengentSpanExporter):
+    exporter = _exporter_of(processor)
+    if exporter is not None:
         exporter.withhold_payloads()
+
+
+def scrub_payloads(processor: SpanProcessor, scrubber: Scrubber) -> None:
+    """Have `processor`'s exporter scrub with `scrubber` every payload our recorder did not
+    write (`Scrubber.exported_payload`): those set after their span started are beyond the
+    scrubbing processor. On a shared provider `scrubber` is the provider's, tightened in place
+    to the strictest client's rules, so every pipeline there applies them."""
+    exporter = _exporter_of(processor)
+    if exporter is not None:
+        exporter.set_payload_filter(scrubber.exported_payload)
 
 
 class Routes:

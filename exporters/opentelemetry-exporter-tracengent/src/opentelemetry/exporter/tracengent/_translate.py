@@ -18,7 +18,8 @@ contract's event types (an explicit type that is not text included), an explicit
 status is read from the span's status, as always), a name that is not non-empty text, a NaN,
 an infinity or an integer beyond the range of a JSON number (`_requests.json_encoding`). With
 `capture_payloads` off no payload slot (input, output, payload attributes) is filled, whatever the
-span carries. Text UTF-8 cannot encode (a lone surrogate) is mended only when an event's encoding
+span carries; with a payload filter (`TranslationSettings.payload_filter`), payload text the
+recorder did not write goes through it first (the recorder's own, scrubbed, costs one look-up). Text UTF-8 cannot encode (a lone surrogate) is mended only when an event's encoding
 fails, off the common path (`SpanTranslator._encode_alone`): a payload holding such text is left
 out (`SpanTranslator.payloads_omitted`), any other text has each lone surrogate replaced by U+FFFD;
 trace closes are mended the same way.
@@ -26,7 +27,7 @@ trace closes are mended the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -79,6 +80,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "NonFiniteNumberError",
     "OutOfContractEventError",
+    "PayloadFilter",
     "SpanTranslator",
     "TimestampFormatter",
     "TranslatedBatch",
@@ -158,6 +160,11 @@ _DIRECT_CONTEXT: Final = DIRECT_CONTEXT
 _NOT_SEEN: Final = object()
 
 
+PayloadFilter = Callable[[str, str], "str | None"]
+"""`(attribute name, payload text) -> the text to send, or None to send no payload`: see
+`TranslationSettings.payload_filter`."""
+
+
 class OutOfContractEventError(ValueError):
     """An event whose type, status or name the wire contract does not allow: the platform would
     refuse its whole request, so it is left out alone (and counted)."""
@@ -170,12 +177,22 @@ class TranslationSettings:
     `capture_payloads` is `TracengentOptions.capture_payloads`: when False no event carries an
     input, output or payload attributes, whatever its span holds (attributes an instrumentation
     set after its span started included, which no span processor can scrub).
+
+    `payload_filter`, when set, is given every payload text (`tracengent.input`/`output`/
+    `attributes`, a tool call's `gen_ai.tool.call.arguments`/`result`) that the recorder did not
+    write (`RecordedSpan.json_texts` names what it wrote, scrubbed already), with the attribute
+    it came from; the event carries what it returns, or no such payload when it returns None.
+    This is how payloads set after their span started (by a third-party instrumentation or
+    `span.set_attribute`), which no span processor can scrub, are scrubbed on their way out. It
+    must not raise (an event whose filter raises is left out and counted) and is called on the
+    export thread.
     """
 
     agent_id: str
     environment: str
     default_tags: tuple[str, ...]
     capture_payloads: bool = True
+    payload_filter: PayloadFilter | None = None
 
     @property
     def base_tags(self) -> list[str]:
@@ -207,6 +224,7 @@ class SpanTranslator:
         self._format_time = format_time if format_time is not None else TimestampFormatter()
         # Capture off: the per-span loop has no payload slot to fill.
         self._payload_slots = _PAYLOAD_SLOTS if settings.capture_payloads else ()
+        self._payload_filter = settings.payload_filter
         self.payloads_omitted = 0
         # (trace id, `evt_<its hex>`) of the last trace seen, replaced as one tuple: formatting
         # 128 bits costs more than the rest of the id, and a batch holds few traces.
@@ -221,6 +239,13 @@ class SpanTranslator:
         """
         self._payload_slots = ()
         self._settings = replace(self._settings, capture_payloads=False)
+
+    def set_payload_filter(self, payload_filter: PayloadFilter | None) -> None:
+        """Pass payload text the recorder did not write through `payload_filter` from now on
+        (`TranslationSettings.payload_filter`; None: embed it as it is). Batches translated from
+        now on use it."""
+        self._payload_filter = payload_filter
+        self._settings = replace(self._settings, payload_filter=payload_filter)
 
     def translate(
         self,
@@ -333,6 +358,7 @@ class SpanTranslator:
             ValueError, TypeError: only without `batch`, for an event that cannot be sent.
         """
         payload_slots = self._payload_slots
+        payload_filter = self._payload_filter
         events: list[JsonObject] = []
         origins: list[tuple[ReadableSpan, Attributes]] = []
         add_event = events.append
@@ -495,14 +521,25 @@ class SpanTranslator:
                         raw = get(tool_key)
                         if raw is None:
                             continue
+                    if raw.__class__ is str or isinstance(raw, str):
+                        if raw in json_texts:
+                            # A text the recorder wrote (scrubbed, compact: orjson wrote it)
+                            # is embedded unread.
+                            if embed:
+                                wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
+                                continue
+                        elif payload_filter is not None:
+                            # Any other may have been set after its span started, unscrubbed.
+                            raw = payload_filter(
+                                key if tool_key is None or key in attrs else tool_key, raw
+                            )
+                            if raw is None:
+                                continue
                     if embed and raw.__class__ is str:
                         try:
-                            # A text the recorder wrote (compact: orjson wrote it) is embedded
-                            # unread; any other, once orjson has read it as one JSON value other
-                            # than `null`, with the whitespace between its tokens removed.
-                            if raw in json_texts:
-                                wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
-                            elif _orjson_loads(raw) is not None:
+                            # Once orjson has read it as one JSON value other than `null`, in
+                            # with the whitespace between its tokens removed.
+                            if _orjson_loads(raw) is not None:
                                 wire[wire_key] = _Fragment(_compact_json_text(raw))  # type: ignore[assignment]
                             continue
                         except _JSONDecodeError:

@@ -22,6 +22,7 @@ from opentelemetry.exporter.tracengent._classify import (
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
 from opentelemetry.exporter.tracengent._translate import (
     MAX_BODY_BYTES,
+    PayloadFilter,
     SpanTranslator,
     TranslationSettings,
 )
@@ -165,6 +166,21 @@ class TracengentSpanExporter(SpanExporter):
         `capture_payloads` off: on a tracer provider several clients share, a client with
         capture off turns it off in every pipeline there. Never undone; never blocks."""
         self._translator.withhold_payloads()
+
+    def set_payload_filter(self, payload_filter: PayloadFilter | None) -> None:
+        """Pass every payload text the recorder did not write through `payload_filter` before
+        it is sent, from the next batch on; None sends such text as it is (the default).
+
+        `payload_filter(attribute, text)` (`attribute` is `tracengent.input`, `.output`,
+        `.attributes`, or a tool call's `gen_ai.tool.call.arguments`/`result`) returns the text
+        to send, or None to send no such payload; it must not raise (an event whose filter
+        raises is left out and counted) and runs on the export thread. `tracengent` sets its
+        scrubber's here (`Scrubber.exported_payload`), so payloads a third-party instrumentation
+        or `span.set_attribute` set after their span started, which no span processor can scrub,
+        are scrubbed on their way to the platform. Payloads withheld (`withhold_payloads`,
+        `capture_payloads` off) stay withheld. Never blocks.
+        """
+        self._translator.set_payload_filter(payload_filter)
 
     @property
     def configured(self) -> bool:
