@@ -136,28 +136,38 @@ def _described_as(sampler: Sampler, known: Sampler) -> bool:
 
 
 def with_tracengent_sampling(tracer: Tracer) -> Tracer:
-    """`tracer`, its spans sampled by a `TracengentSampler` around its own sampler.
+    """`tracer` for one client: its spans sampled by a `TracengentSampler` around its own
+    sampler (unless that sampler records every decision-trace span already), and made with the
+    instrumentation scope `tracer` has now.
 
-    `tracer` itself when it is not an SDK tracer (nothing is recorded) or when its sampler
-    records every decision-trace span already. The provider, its sampler and its other tracers
-    are left as they are.
+    The SDK hands every `get_tracer` call for one scope the same cached tracer, so the clients
+    on a provider share it, and the scope `routing.own_scope` marks with a client's pipeline
+    is overwritten by the next client's: the scope is kept here, per client, so each client's
+    spans stay its own. `tracer` itself when it is not an SDK tracer (nothing is recorded).
+    The provider, its sampler and its other tracers are left as they are.
     """
-    if not isinstance(tracer, SdkTracer) or records_every_decision_span(tracer.sampler):
+    if not isinstance(tracer, SdkTracer):
         return tracer
     return _TracengentSampledTracer(tracer)
 
 
 class _TracengentSampledTracer(SdkTracer):
-    """An SDK tracer whose spans a `TracengentSampler` around its own sampler decides on.
+    """An SDK tracer of one client: a `TracengentSampler` around its own sampler decides on
+    its spans (its sampler as it is when it records every decision span), made with the
+    instrumentation scope it had when wrapped (see `with_tracengent_sampling`).
 
-    Everything but the sampler is the wrapped tracer's, read from it each time rather than
-    copied: what its provider changes on it later (the resource after a fork, the tracer
-    configuration) holds here too. For that reason `SdkTracer.__init__` is not called.
+    Everything else is the wrapped tracer's, read from it each time rather than copied: what
+    its provider changes on it later (the resource after a fork, the tracer configuration)
+    holds here too. For that reason `SdkTracer.__init__` is not called.
     """
 
     def __init__(self, tracer: SdkTracer) -> None:
         self._sampled_tracer = tracer
-        self.sampler = TracengentSampler(tracer.sampler)
+        sampler = tracer.sampler
+        self.sampler = (
+            sampler if records_every_decision_span(sampler) else TracengentSampler(sampler)
+        )
+        self._instrumentation_scope = tracer._instrumentation_scope
 
     # What a span's start reads every time, as properties: cheaper than `__getattr__`, which
     # runs only after a failed look-up. Set, they set the wrapped tracer's.
