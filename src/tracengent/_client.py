@@ -171,6 +171,9 @@ class TracengentClient(GovernanceMethods):
             tracer = self._provider.get_tracer(_TRACER_NAME, __version__)
         self._tracer: Tracer = tracer
         self._recorder = Recorder(self._tracer, scrubber, agent_id, context)
+        # What the pipeline had dropped before this client (another client of the agent may
+        # share it): `close` after the application's shutdown judges the drops since.
+        self._dropped_at_creation = self._export_dropped()
         self._init_governance(
             self._options,
             tracer=self._recorder.span_tracer,
@@ -196,6 +199,8 @@ class TracengentClient(GovernanceMethods):
                 self._close_done.set()
             self._platform.after_fork()
             self._governance.async_platform.after_fork()
+            # The child's pipeline counts from zero (the parent's drops are the parent's).
+            self._dropped_at_creation = self._export_dropped()
         except Exception:  # runs in the fork hook: never raise there
             _LOGGER.debug("resetting the client after a fork failed", exc_info=True)
 
@@ -387,6 +392,9 @@ class TracengentClient(GovernanceMethods):
         timeout_ms = int(timeout * 1000)
         deadline = time.monotonic() + timeout
         dropped_before = self._export_dropped()
+        # The application shut the provider down first (its own exit path): that shutdown
+        # delivered what was buffered, and a shut-down pipeline refuses to flush again.
+        shut_down_before = getattr(self._export, "is_shut_down", False) is True
         try:
             if self._owns_provider:
                 flushed = self._provider.force_flush(timeout_ms)
@@ -406,8 +414,12 @@ class TracengentClient(GovernanceMethods):
             self._platform.close()
         except Exception as exc:  # noqa: BLE001 - close never raises
             self._recorder.misuse_guard.failed("closing the platform client", exc)
-        # Flushed means delivered: events the exporter gave up on during the flush count too.
-        flushed = flushed and self._export_dropped() == dropped_before
+        # Flushed means delivered: events the exporter gave up on during the flush count too,
+        # and, after the application's shutdown, any drop over the client's whole life.
+        if shut_down_before:
+            flushed = self._export_dropped() == self._dropped_at_creation
+        else:
+            flushed = flushed and self._export_dropped() == dropped_before
         self._flushed = flushed
         if not flushed:
             _LOGGER.warning("tracengent: not every event was delivered before close")

@@ -174,6 +174,11 @@ class TracengentSpanProcessor(SpanProcessor):
         """Spans buffered right now."""
         return len(self._queue)
 
+    @property
+    def is_shut_down(self) -> bool:
+        """True once `shutdown` began: nothing more is buffered or flushed."""
+        return self._closed
+
     # No `on_start`: nothing to do when a span starts (`SpanProcessor`'s no-op is inherited, so
     # span factories that skip such hooks can see it).
 
