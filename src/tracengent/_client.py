@@ -40,7 +40,7 @@ from opentelemetry.exporter.tracengent.transport import PlatformClient
 from opentelemetry.exporter.tracengent.wire import AgentEvent, Money
 from tracengent._client_governance import GovernanceMethods
 from tracengent._processors.context import ContextProcessor
-from tracengent._processors.routing import own_scope, scrub_payloads
+from tracengent._processors.routing import owned_scope, scrub_payloads
 from tracengent._recording import Recorder
 from tracengent._sampler import (
     TracengentSampler,
@@ -148,12 +148,12 @@ class TracengentClient(GovernanceMethods):
             # The provider's scrubber: the strictest settings of every client on it.
             scrubber = attachment.scrubber
             context = attachment.context_processor
-            own_tracer = self._provider.get_tracer(_TRACER_NAME, __version__)
+            shared = self._provider.get_tracer(_TRACER_NAME, __version__)
             # The spans this client records are its own: the provider's router sends them
-            # through this client's pipeline, whatever agent they name.
-            own_scope(own_tracer, self._pipeline_key)
-            # The application's sampler decides on its own spans only.
-            tracer = with_tracengent_sampling(own_tracer)
+            # through this client's pipeline, whatever agent they name. The mark is on this
+            # client's tracer only (the SDK shares `shared` with every client on the provider);
+            # the application's sampler decides on its own spans only.
+            tracer = with_tracengent_sampling(shared, owned_scope(shared, self._pipeline_key))
         else:
             scrubber = Scrubber(
                 capture_payloads=self._options.capture_payloads,

@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanKind, Tracer, TraceState, get_current_span
 from opentelemetry.util.types import Attributes
 
@@ -135,20 +136,20 @@ def _described_as(sampler: Sampler, known: Sampler) -> bool:
         return False
 
 
-def with_tracengent_sampling(tracer: Tracer) -> Tracer:
+def with_tracengent_sampling(tracer: Tracer, scope: InstrumentationScope | None = None) -> Tracer:
     """`tracer` for one client: its spans sampled by a `TracengentSampler` around its own
     sampler (unless that sampler records every decision-trace span already), and made with the
     instrumentation scope `tracer` has now.
 
     The SDK hands every `get_tracer` call for one scope the same cached tracer, so the clients
-    on a provider share it, and the scope `routing.own_scope` marks with a client's pipeline
-    is overwritten by the next client's: the scope is kept here, per client, so each client's
-    spans stay its own. `tracer` itself when it is not an SDK tracer (nothing is recorded).
+    on a provider share it: `scope` (a client's `routing.owned_scope`), when given, is the
+    scope of this client's spans only, so each client's spans stay its own. `tracer` itself
+    when it is not an SDK tracer (nothing is recorded).
     The provider, its sampler and its other tracers are left as they are.
     """
     if not isinstance(tracer, SdkTracer):
         return tracer
-    return _TracengentSampledTracer(tracer)
+    return _TracengentSampledTracer(tracer, scope)
 
 
 class _TracengentSampledTracer(SdkTracer):
@@ -161,13 +162,13 @@ class _TracengentSampledTracer(SdkTracer):
     holds here too. For that reason `SdkTracer.__init__` is not called.
     """
 
-    def __init__(self, tracer: SdkTracer) -> None:
+    def __init__(self, tracer: SdkTracer, scope: InstrumentationScope | None = None) -> None:
         self._sampled_tracer = tracer
         sampler = tracer.sampler
         self.sampler = (
             sampler if records_every_decision_span(sampler) else TracengentSampler(sampler)
         )
-        self._instrumentation_scope = tracer._instrumentation_scope
+        self._instrumentation_scope = scope if scope is not None else tracer._instrumentation_scope
 
     # What a span's start reads every time, as properties: cheaper than `__getattr__`, which
     # runs only after a failed look-up. Set, they set the wrapped tracer's.

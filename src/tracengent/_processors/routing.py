@@ -15,7 +15,7 @@ span goes to the pipeline of whoever owns it, sent with that owner's credentials
   instrumentation's span), so a trace is never split across agents' credentials. A decision
   trace root is its own agent's;
 - a span a client's recorder made (its tracer's scope is marked with the client's pipeline key,
-  `own_scope`) is that client's;
+  `owned_scope`) is that client's;
 - a span nobody owns (another instrumentation's, outside any trace of a client's agent) goes by
   the agent its `gen_ai.agent.id` names, when that agent has a live pipeline;
 - every other span goes to the default pipeline (zero code's while it is live, else the one
@@ -60,7 +60,7 @@ __all__ = [
     "ExportRouter",
     "PipelineKey",
     "Routes",
-    "own_scope",
+    "owned_scope",
     "scrub_payloads",
     "withhold_payloads",
 ]
@@ -85,15 +85,19 @@ class _OwnedScope(InstrumentationScope):
         self.tracengent_pipeline = key
 
 
-def own_scope(tracer: Tracer, key: PipelineKey) -> None:
-    """Mark the spans `tracer` makes as owned by pipeline `key` (see the module docstring).
+def owned_scope(tracer: Tracer, key: PipelineKey) -> InstrumentationScope | None:
+    """`tracer`'s instrumentation scope marked as owned by pipeline `key` (see the module
+    docstring), for the client's own tracer to make its spans with; None when `tracer` is not
+    an SDK tracer (or has no scope).
 
     The scope keeps its name, version, schema URL and attributes: what other exporters see is
-    unchanged. A tracer that is not an SDK tracer (or has no scope) is left as it is.
+    unchanged. `tracer` itself is left as it is: the SDK hands the same cached tracer to every
+    client on a provider, so a mark written on it would be the last client's.
     """
     scope = getattr(tracer, "_instrumentation_scope", None)
     if isinstance(scope, InstrumentationScope):
-        tracer._instrumentation_scope = _OwnedScope(scope, key)  # type: ignore[attr-defined]
+        return _OwnedScope(scope, key)
+    return None
 
 
 def _exporter_of(processor: SpanProcessor) -> TracengentSpanExporter | None:

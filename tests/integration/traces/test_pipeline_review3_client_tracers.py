@@ -58,3 +58,35 @@ def test_a_clients_tracer_outlives_another_agents_client(
     assert hotel.dropped_count == demo.dropped_count == 0
     stored = sorted((e.body["name"], e.agent_id) for e in tracengent_platform.store.events())
     assert stored == [("refund 1", "demo-agent"), ("refund 2", "demo-agent")]
+
+
+def test_a_client_made_while_another_is_being_made_keeps_its_own_scope(
+    tracengent_platform: RunningPlatform,
+    limited_provider: TracerProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two clients made at the same moment on two threads: hotel-agent's client is made right
+    between demo's marking its pipeline and wrapping its tracer (the interleaving a thread
+    switch can give). demo's events still go out as demo-agent's: the mark is never written
+    on the tracer the SDK shares, only on demo's own."""
+    from tracengent import _client, _sampler
+
+    wrap = _sampler.with_tracengent_sampling
+    others: list[tracengent.TracengentClient] = []
+    started: list[bool] = []
+
+    def interleaved(*args: object, **kwargs: object) -> object:
+        if not started:
+            started.append(True)  # only demo's own construction makes the other client
+            others.append(tracengent.TracengentClient(tracengent_platform.options("hotel-agent")))
+        return wrap(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_client, "with_tracengent_sampling", interleaved)
+    demo = tracengent.TracengentClient(tracengent_platform.options())
+    (hotel,) = others
+    demo.record(tracengent.AgentEvent("demo step", "action"))
+    hotel.record(tracengent.AgentEvent("hotel step", "action"))
+    assert demo.close(timeout=10)
+    assert hotel.close(timeout=10)
+    stored = {e.body["name"]: e.agent_id for e in tracengent_platform.store.events()}
+    assert stored == {"demo step": "demo-agent", "hotel step": "hotel-agent"}
