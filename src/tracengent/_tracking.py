@@ -17,7 +17,6 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._url_redaction import REDACTED, redact_query
 from tracengent._direct_spans import RecordedAttributes
 from tracengent._gateway import split_client_kwargs
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
@@ -37,32 +36,10 @@ __all__ = [
 _FAILURE_STATUS = 400
 
 
-def _safe_url(url: httpx.URL, scrubber: Scrubber) -> str:
-    """`url` as recorded: without credentials in its userinfo, and with the values of query
-    parameters whose names are sensitive (the scrubber's globs: `*token*`, `*key*`, ...) or
-    signatures replaced by `REDACTED`, as OTel's semantic conventions ask for `url.full`; a
-    fragment of `name=value` pairs (`#access_token=...`) is judged as the query is."""
-    if url.userinfo:
-        url = url.copy_with(username=None, password=None)
-    if url.query:
-        params = url.params.multi_items()
-        redacted = [
-            (name, REDACTED) if scrubber.is_secret_parameter(name) else (name, value)
-            for name, value in params
-        ]
-        if redacted != params:
-            url = url.copy_with(params=redacted)
-    text = str(url)
-    if "#" in text:
-        head, _, fragment = text.partition("#")
-        text = f"{head}#{redact_query(fragment, scrubber.is_secret_parameter)}"
-    return text
-
-
 def request_event(request: httpx.Request, scrubber: Scrubber) -> tuple[str, Attributes]:
     """The event's name (0.1.0's `"GET host/path"`) and its span's start attributes: HTTP
-    semconv, tracked, a `tool_call` event of that name. Sensitive query values are redacted
-    from the URL (see `_safe_url`)."""
+    semconv, tracked, a `tool_call` event of that name. The URL is recorded without
+    credentials, by the scrubber's one rule for recorded URLs (`Scrubber.url_value`)."""
     url = request.url
     host = url.host
     method = request.method
@@ -75,7 +52,7 @@ def request_event(request: httpx.Request, scrubber: Scrubber) -> tuple[str, Attr
             A.EVENT_NAME: name,
             A.TRACKED: True,
             A.HTTP_REQUEST_METHOD: method,
-            A.URL_FULL: _safe_url(url, scrubber),
+            A.URL_FULL: scrubber.url_value(str(url)),
             A.SERVER_ADDRESS: host,
         }
     )
