@@ -28,7 +28,7 @@ trace closes are mended the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 import orjson
@@ -238,14 +238,12 @@ class SpanTranslator:
         translated from now on carry no input, output or payload attributes.
         """
         self._payload_slots = ()
-        self._settings = replace(self._settings, capture_payloads=False)
 
     def set_payload_filter(self, payload_filter: PayloadFilter | None) -> None:
         """Pass payload text the recorder did not write through `payload_filter` from now on
         (`TranslationSettings.payload_filter`; None: embed it as it is). Batches translated from
         now on use it."""
         self._payload_filter = payload_filter
-        self._settings = replace(self._settings, payload_filter=payload_filter)
 
     def translate(
         self,

@@ -123,7 +123,6 @@ masked when an instrumentation records them; see `is_credential_header` for the 
 _CREDENTIAL_NAME: Final = re.compile(
     r"token|signature|credential|^(?:ocp-apim-subscription-key|x-functions-key|x-auth-key)$"
 )
-_SIGNATURE_HEADERS: Final = frozenset(name.lower() for name in SIGNATURE_PARAMETERS)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -134,7 +133,7 @@ def is_credential_header(name: str) -> bool:
     key, or a signature query parameter's name (`SIGNATURE_PARAMETERS`, any case)."""
     return (
         name in CREDENTIAL_HEADERS
-        or name in _SIGNATURE_HEADERS
+        or name in _SIGNATURE_NAMES
         or _CREDENTIAL_NAME.search(name) is not None
     )
 

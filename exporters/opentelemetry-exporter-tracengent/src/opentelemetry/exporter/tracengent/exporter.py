@@ -144,13 +144,14 @@ class TracengentSpanExporter(SpanExporter):
         if self._options is not None:
             self._platform = platform or _new_platform(self._options, transport, self._stop)
         agent_id = self._options.agent_id if self._options is not None else None
-        self._settings = TranslationSettings(
-            agent_id=agent_id or "",
-            environment=self._options.environment if self._options is not None else "",
-            default_tags=tuple(self._options.default_tags) if self._options is not None else (),
-            capture_payloads=self._options is None or self._options.capture_payloads,
+        self._translator = SpanTranslator(
+            TranslationSettings(
+                agent_id=agent_id or "",
+                environment=self._options.environment if self._options is not None else "",
+                default_tags=tuple(self._options.default_tags) if self._options is not None else (),
+                capture_payloads=self._options is None or self._options.capture_payloads,
+            )
         )
-        self._translator = SpanTranslator(self._settings)
         self._max_batch_size = self._options.max_batch_size if self._options is not None else 1
         if hasattr(os, "register_at_fork"):
             # Under any span processor (OTel's `BatchSpanProcessor` in zero-code setups too).
