@@ -182,6 +182,7 @@ class TracengentClient(GovernanceMethods):
             async_transport=async_transport,
             token_provider=self._platform.token_provider,
             http=http,
+            scrubber=scrubber,
         )
         self._recorder.llm_authorizer = self._governance.authorizer
         if hasattr(os, "register_at_fork"):

@@ -23,6 +23,7 @@ from tracengent._governance.authorization import Authorizer
 from tracengent._governance.delegation import DelegatedSession, begin_delegated_task
 from tracengent._governance.egress import EgressGovernor
 from tracengent._governance.tools import ToolGate
+from tracengent._scrubbing import Scrubber
 
 __all__ = ["GovernanceMethods"]
 
@@ -38,6 +39,7 @@ class _Governance:
     transport: httpx.BaseTransport | None
     async_transport: httpx.AsyncBaseTransport | None
     http: httpx.Client | None = None
+    scrubber: Scrubber | None = None
 
 
 def _async_twin(transport: httpx.BaseTransport | None) -> httpx.AsyncBaseTransport | None:
@@ -60,6 +62,7 @@ class GovernanceMethods:
         async_transport: httpx.AsyncBaseTransport | None,
         token_provider: AgentTokenProvider | None,
         http: httpx.Client | None = None,
+        scrubber: Scrubber | None = None,
     ) -> None:
         async_transport = async_transport if async_transport is not None else _async_twin(transport)
         async_platform = AsyncPlatformClient(
@@ -79,6 +82,7 @@ class GovernanceMethods:
             transport=transport,
             async_transport=async_transport,
             http=http,
+            scrubber=scrubber,
         )
 
     # --- authorization ------------------------------------------------------------------------
@@ -160,6 +164,7 @@ class GovernanceMethods:
             async_platform=governance.async_platform,
             tracer=governance.tracer,
             govern_all=govern_all,
+            scrubber=governance.scrubber,
         )
 
     def begin_delegated_task(self, token: str) -> DelegatedSession:

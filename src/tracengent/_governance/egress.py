@@ -164,6 +164,8 @@ class EgressGovernor:
         tracer: where each decision is recorded as a governance span.
         govern_all: govern every request, whatever its host (a `governed_client`).
         clock: monotonic seconds, for rate-limiting the fail-open warning (tests inject one).
+        scrubber: names the credentials the platform is not told: the client's (on a shared
+            provider, the strictest client's rules); by default one from `scrub_patterns`.
 
     `check`/`check_async` block (await) until the platform decides or the deadline passes. They
     raise only `ToolDeniedException` or `ToolPendingApprovalException`.
@@ -178,6 +180,7 @@ class EgressGovernor:
         tracer: Tracer,
         govern_all: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        scrubber: Scrubber | None = None,
     ) -> None:
         self._options = options
         self._platform = platform
@@ -185,7 +188,9 @@ class EgressGovernor:
         self._tracer = tracer
         self._govern_all = govern_all
         self._clock = clock
-        self._scrubber = Scrubber(patterns=options.scrub_patterns)
+        self._scrubber = (
+            scrubber if scrubber is not None else Scrubber(patterns=options.scrub_patterns)
+        )
         self._lock = threading.Lock()
         self._fail_open_count = 0
         self._last_fail_open_log: float | None = None
