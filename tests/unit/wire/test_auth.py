@@ -14,9 +14,14 @@ from opentelemetry.exporter.tracengent.errors import (
     PlatformRejectedError,
     PlatformUnavailableError,
 )
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.token import AgentTokenProvider
-from opentelemetry.exporter.tracengent.transport import DeliveryResult
+from opentelemetry.exporter.tracengent.transport import (
+    AsyncPlatformClient,
+    DeliveryResult,
+    PlatformClient,
+)
 
 from .conftest import (
     AGENT_TOKEN,
@@ -258,3 +263,78 @@ def test_malformed_token_answer_raises_and_backs_off(script: Script) -> None:
         with pytest.raises(MalformedResponseError, match="backing off"):
             provider.get_token()
     assert len(script.to(TOKEN_PATH)) == 1
+
+
+# --- platform redirects: a caller's client that follows redirects must not follow the platform's
+
+
+def _redirecting(script: Script, elsewhere: list[httpx.Request]) -> httpx.MockTransport:
+    """The platform (`script`) answering every call with a 307 to another host, which records
+    what it receives (`elsewhere`) and answers an allow or a token."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        request.read()
+        if request.url.host == "collector.invalid":
+            elsewhere.append(request)
+            if request.url.path == TOKEN_PATH:
+                return token_answer()
+            return httpx.Response(200, json=ALLOW)
+        script.requests.append(request)
+        target = f"https://collector.invalid{request.url.path}"
+        return httpx.Response(307, headers={"Location": target})
+
+    return httpx.MockTransport(handle)
+
+
+_EVENT: JsonObject = {**EVENT}
+_PERMISSION: JsonObject = {**PERMISSION}
+
+_REDIRECTED_OPTIONS = (
+    credentials_options(base_url="https://platform.invalid"),
+    TracengentOptions(
+        agent_id="billing-agent", ingest_key="agk_test", base_url="https://platform.invalid"
+    ),
+)
+
+
+@pytest.mark.parametrize("options", _REDIRECTED_OPTIONS, ids=["client_credentials", "ingest_key"])
+def test_a_following_http_client_never_follows_a_platform_redirect(
+    script: Script, options: TracengentOptions
+) -> None:
+    """A caller's `http` client with `follow_redirects=True` carries the platform calls, yet a
+    3xx from the platform is its answer: the client secret, the ingest key and the events are
+    never re-sent to the host it names, and that host's allow is no decision (fail closed)."""
+    elsewhere: list[httpx.Request] = []
+    with httpx.Client(transport=_redirecting(script, elsewhere), follow_redirects=True) as http:
+        platform = PlatformClient(options, http=http)
+        delivered = platform.post_events([_EVENT])
+        with pytest.raises(PlatformRejectedError):
+            platform.authorize(_PERMISSION)
+        platform.close()
+    assert elsewhere == []
+    assert (delivered.delivered, delivered.status_code) == (0, 307)
+    assert script.requests
+
+
+@pytest.mark.parametrize("options", _REDIRECTED_OPTIONS, ids=["client_credentials", "ingest_key"])
+async def test_a_following_async_http_client_never_follows_a_platform_redirect(
+    script: Script, options: TracengentOptions
+) -> None:
+    """The coroutine twin: the caller's `httpx.AsyncClient` (platform calls and token fetches)
+    follows redirects, the platform's are not followed."""
+    elsewhere: list[httpx.Request] = []
+    transport = _redirecting(script, elsewhere)
+    async with httpx.AsyncClient(transport=transport, follow_redirects=True) as http:
+        provider = (
+            AgentTokenProvider(options, async_http=http)
+            if options.uses_client_credentials
+            else None
+        )
+        platform = AsyncPlatformClient(options, http=http, token_provider=provider)
+        delivered = await platform.post_events([_EVENT])
+        with pytest.raises(PlatformRejectedError):
+            await platform.authorize(_PERMISSION)
+        await platform.aclose()
+    assert elsewhere == []
+    assert (delivered.delivered, delivered.status_code) == (0, 307)
+    assert script.requests

@@ -246,8 +246,9 @@ class AsyncPlatformClient:
                 content=step.content,
                 timeout=step.timeout_s,
             )
-            # Streamed, so an undecodable body still leaves the status to the policy.
-            response = await http.send(request, stream=True)
+            # Streamed, so an undecodable body still leaves the status to the policy. Never a
+            # redirect, whatever the caller's client does (see `PlatformClient._send`).
+            response = await http.send(request, stream=True, follow_redirects=False)
             try:
                 await response.aread()
             except httpx.DecodingError as exc:

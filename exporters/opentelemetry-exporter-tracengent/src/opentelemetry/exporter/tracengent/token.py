@@ -204,6 +204,8 @@ class AgentTokenProvider:
                         content=self._form(),
                         headers=self._headers(),
                         timeout=timeout_s,
+                        # A redirect would re-post the client secret to the host it names.
+                        follow_redirects=False,
                     )
             except httpx.HTTPError as exc:
                 raise self._transport_failed(exc) from exc
@@ -235,6 +237,8 @@ class AgentTokenProvider:
                         content=self._form(),
                         headers=self._headers(),
                         timeout=timeout_s,
+                        # A redirect would re-post the client secret to the host it names.
+                        follow_redirects=False,
                     )
             except httpx.HTTPError as exc:
                 raise self._transport_failed(exc) from exc

@@ -93,7 +93,8 @@ class PlatformClient:
         options: validated here; `TracengentConfigError` names the field to fix.
         transport: the httpx transport every call is handed to (tests: `httpx.MockTransport`);
             by default an `httpx.HTTPTransport` (see the module docstring).
-        http: an `httpx.Client` to use instead (not closed by `close`). A `transport` or `http`
+        http: an `httpx.Client` to use instead (not closed by `close`); its `follow_redirects`
+            does not apply: a platform call never follows a redirect. A `transport` or `http`
             you pass stays yours, in a forked child too (see `after_fork`).
         token_provider: a provider to share; by default one is made when client credentials are set.
         bearer_token: a fixed bearer (a delegated token): no token provider is used.
@@ -343,8 +344,11 @@ class PlatformClient:
                     content=step.content,
                     timeout=step.timeout_s,
                 )
-                # Streamed, so an undecodable body still leaves the status to the policy.
-                response = self._http.send(request, stream=True)
+                # Streamed, so an undecodable body still leaves the status to the policy. Never
+                # a redirect, whatever the caller's client does: a 3xx is the platform's answer,
+                # and following it would re-send the credentials (an `X-Ingest-Key`) and the
+                # body to the host it names, and take that host's answer for a decision.
+                response = self._http.send(request, stream=True, follow_redirects=False)
             else:
                 if self._closed:
                     raise RuntimeError("the platform client is closed")
