@@ -35,6 +35,9 @@ TRACENGENT_DISABLED: Final = "TRACENGENT_DISABLED"
 
 OTEL_SERVICE_NAME: Final = "OTEL_SERVICE_NAME"
 """OTel's service name; the agent id when `TRACENGENT_AGENT_ID` is unset."""
+OTEL_RESOURCE_ATTRIBUTES: Final = "OTEL_RESOURCE_ATTRIBUTES"
+"""OTel's resource attributes; their `service.name` is the service name when `OTEL_SERVICE_NAME`
+is unset (OTel's precedence), so the agent id too."""
 OTEL_SDK_DISABLED: Final = "OTEL_SDK_DISABLED"
 """OTel's switch that disables the SDK; Tracengent honours it."""
 OTEL_TRACES_EXPORTER: Final = "OTEL_TRACES_EXPORTER"

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry.exporter.tracengent import environment_variables as env
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
@@ -310,7 +310,8 @@ class TracengentOptions:
 
 
 def options_from_environment(environ: Mapping[str, str] | None = None) -> TracengentOptions:
-    """Validated options from `TRACENGENT_*`, the agent id falling back to `OTEL_SERVICE_NAME`.
+    """Validated options from `TRACENGENT_*`, the agent id falling back to OTel's service name
+    (`OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`).
 
     This is how the zero-code set-up and an exporter built without options configure themselves.
 
@@ -320,7 +321,7 @@ def options_from_environment(environ: Mapping[str, str] | None = None) -> Tracen
     source = os.environ if environ is None else environ
     options = TracengentOptions.from_env(environ=source)
     if not options.agent_id:
-        service = source.get(env.OTEL_SERVICE_NAME, "").strip()
+        service = _service_name(source)
         if service:
             options.agent_id = service
     if not options.agent_id:
@@ -328,3 +329,18 @@ def options_from_environment(environ: Mapping[str, str] | None = None) -> Tracen
             f"agent_id is missing: set {env.TRACENGENT_AGENT_ID} (or {env.OTEL_SERVICE_NAME})"
         )
     return options.validate()
+
+
+def _service_name(source: Mapping[str, str]) -> str:
+    """The service name OTel's SDK gives the resource: `OTEL_SERVICE_NAME`, else `service.name`
+    in `OTEL_RESOURCE_ATTRIBUTES` (read as the SDK reads it: `key=value` pairs separated by
+    commas, values percent-decoded), else ""."""
+    service = source.get(env.OTEL_SERVICE_NAME, "").strip()
+    if service:
+        return service
+    for item in source.get(env.OTEL_RESOURCE_ATTRIBUTES, "").split(","):
+        key, separator, value = item.partition("=")
+        if separator and key.strip() == "service.name":
+            # The SDK keeps the last of repeated keys.
+            service = unquote(value.strip()).strip()
+    return service
