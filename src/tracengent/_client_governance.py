@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 from opentelemetry.trace import Tracer
 
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonInput
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.token import AgentTokenProvider
 from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
@@ -87,7 +87,7 @@ class GovernanceMethods:
 
     # --- authorization ------------------------------------------------------------------------
     def authorize(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthDecision:
         """Ask the platform whether `permission` is allowed; blocks up to the governance timeout.
 
@@ -97,13 +97,13 @@ class GovernanceMethods:
         return self._governance.authorizer.authorize(permission, context)
 
     async def authorize_async(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthDecision:
         """The coroutine twin of `authorize`; never blocks the event loop."""
         return await self._governance.authorizer.authorize_async(permission, context)
 
     def ensure_authorized(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthObligations | None:
         """Authorize, waiting for a person's approval when the decision is pending.
 
@@ -119,7 +119,7 @@ class GovernanceMethods:
         return self._governance.authorizer.ensure_authorized(permission, context)
 
     async def ensure_authorized_async(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthObligations | None:
         """The coroutine twin of `ensure_authorized`; cancelling it leaves nothing behind."""
         return await self._governance.authorizer.ensure_authorized_async(permission, context)

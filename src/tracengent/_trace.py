@@ -28,7 +28,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, set_span_in_context
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.ids import trace_id_for
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonInput
 from opentelemetry.exporter.tracengent.wire import Actor, AgentEvent, LlmCallResult, Money
 from tracengent._direct_spans import RecordedAttributes
 from tracengent._recording import (
@@ -242,7 +242,7 @@ class AgentTrace:
             otel_context.detach(otel_token)
 
     # --- recording ---------------------------------------------------------------------------
-    def step(self, reasoning: str, attributes: Mapping[str, JsonValue] | None = None) -> None:
+    def step(self, reasoning: str, attributes: Mapping[str, JsonInput] | None = None) -> None:
         """Record a reasoning step: an instant `decision` event named by the reasoning.
 
         `attributes` become the event's attributes payload (scrubbed). Never raises.
@@ -268,7 +268,7 @@ class AgentTrace:
     def _attrs(self, event_type: str, input: object, cost: Money | None = None) -> Attributes:
         return self._recorder.tracked_attributes(event_type, input, cost, self._redact_fields)
 
-    def track_tool_call(self, name: str, call: Callable[[], T], input: JsonValue = None) -> T:
+    def track_tool_call(self, name: str, call: Callable[[], T], input: JsonInput = None) -> T:
         """Run `call` as a `tool_call` event and return its result (its output payload).
 
         Raises:
@@ -281,7 +281,7 @@ class AgentTrace:
         self,
         name: str,
         action: Callable[[], T],
-        input: JsonValue = None,
+        input: JsonInput = None,
         cost: Money | None = None,
     ) -> T:
         """Run `action` as an `action` event (with its cost) and return its result.
@@ -297,7 +297,7 @@ class AgentTrace:
         name: str,
         call: Callable[[], LlmCallResult],
         estimated_tokens: int | None = None,
-        input: JsonValue = None,
+        input: JsonInput = None,
         *,
         model: str | None = None,
     ) -> object:
@@ -321,7 +321,7 @@ class AgentTrace:
         return run_tracked(self._recorder, name, attrs, call, self, llm=True)
 
     async def track_tool_call_async(
-        self, name: str, call: Callable[[], Awaitable[T]], *, input: JsonValue = None
+        self, name: str, call: Callable[[], Awaitable[T]], *, input: JsonInput = None
     ) -> T:
         """Await `call()` as a `tool_call` event and return its result.
 
@@ -336,7 +336,7 @@ class AgentTrace:
         name: str,
         action: Callable[[], Awaitable[T]],
         *,
-        input: JsonValue = None,
+        input: JsonInput = None,
         cost: Money | None = None,
     ) -> T:
         """Await `action()` as an `action` event and return its result.
@@ -353,7 +353,7 @@ class AgentTrace:
         call: Callable[[], Awaitable[LlmCallResult]],
         *,
         estimated_tokens: int | None = None,
-        input: JsonValue = None,
+        input: JsonInput = None,
         model: str | None = None,
     ) -> object:
         """Await `call()` as an `llm_call` event; record its usage; return the result's `.value`.

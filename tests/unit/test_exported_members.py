@@ -6,6 +6,7 @@ import dataclasses
 import importlib
 import inspect
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -586,3 +587,46 @@ def test_framework_bindings(module: str) -> None:
         ("*", None),
         ("client", None),
     ]
+
+
+# --- typing -------------------------------------------------------------------------------------
+
+TYPED_0_1_0_AGENT = """
+from __future__ import annotations
+
+import tracengent
+
+
+def run(client: tracengent.TracengentClient) -> None:
+    args: dict[str, str] = {"q": "Lisbon"}
+    ids: list[int] = [1, 2]
+    nested: dict[str, dict[str, float]] = {"refund": {"amount": 10.0}}
+    client.authorize("payments:refund", nested)
+    client.ensure_authorized("payments:refund", nested)
+    client.tools.authorize_mcp("search_flights", args)
+    client.tools.authorize_function("lookup", ids)
+    client.tools.guard_mcp("search_flights", args, lambda arguments: arguments)
+    client.tools.guard_function("lookup", ids, lambda arguments: arguments)
+    with client.begin_trace("book a flight") as trace:
+        trace.step("search", nested)
+        trace.track_tool_call("search", lambda: 1, input=args)
+        trace.track_action("pay", lambda: 1, input=ids)
+        trace.track_llm_call("pick", lambda: tracengent.LlmCallResult(1, 2), input=nested)
+        trace.record(
+            tracengent.AgentEvent("note", "decision", input=args, output=ids, attributes=nested)
+        )
+"""
+"""0.1.0 usage whose payloads are typed variables (`dict[str, str]`, `list[int]`, nested)."""
+
+
+def test_typed_payload_variables_type_check(tmp_path: Path) -> None:
+    """Payloads and contexts held in typed variables pass `mypy --strict` (`dict` and `list`
+    are invariant: a `dict[str, str]` is no `dict[str, JsonValue]`)."""
+    from mypy import api
+
+    agent = tmp_path / "typed_agent.py"
+    agent.write_text(TYPED_0_1_0_AGENT)
+    stdout, stderr, status = api.run(
+        ["--strict", "--cache-dir", str(tmp_path / "mypy-cache"), str(agent)]
+    )
+    assert status == 0, stdout + stderr

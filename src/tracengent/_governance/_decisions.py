@@ -26,7 +26,12 @@ from opentelemetry.exporter.tracengent.errors import (
     PlatformRejectedError,
     PlatformUnavailableError,
 )
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, dumps_compact
+from opentelemetry.exporter.tracengent.jsonvalue import (
+    JsonInput,
+    JsonObject,
+    JsonValue,
+    dumps_compact,
+)
 from opentelemetry.exporter.tracengent.wire import AuthDecision
 from tracengent._state import CURRENT_TRACE
 
@@ -149,7 +154,7 @@ def add_redact_fields(fields: Sequence[str]) -> None:
 
 
 def build_authorize_request(
-    permission: str, context: Mapping[str, JsonValue] | None, trace_id: str | None
+    permission: str, context: Mapping[str, JsonInput] | None, trace_id: str | None
 ) -> JsonObject:
     """`{"permission", "context"?, "traceId"?}` (wire contract §4).
 
@@ -175,16 +180,17 @@ def build_authorize_request(
 
 
 def _with_decimal_numbers(value: object) -> JsonValue:
-    """`value` with each finite `Decimal` inside (dicts, lists, tuples) as the JSON number it is:
-    an `int` when integral, else a `float`, as `Money` sends an amount. Anything else, and a
-    Decimal NaN or infinity (the encoding then refuses it), is left as it is."""
+    """`value` with each finite `Decimal` inside (mappings, sequences) as the JSON number it is:
+    an `int` when integral, else a `float`, as `Money` sends an amount; mappings as dicts and
+    sequences (but text and bytes) as lists (`JsonInput`). Anything else, and a Decimal NaN or
+    infinity (the encoding then refuses it), is left as it is."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             return value  # type: ignore[return-value]  # refused by the encoding
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {key: _with_decimal_numbers(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
         return [_with_decimal_numbers(item) for item in value]
     return value  # type: ignore[return-value]  # checked by the encoding
 

@@ -18,7 +18,7 @@ from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonInput
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.permissions import permission_matches
 from opentelemetry.exporter.tracengent.wire import AuthDecision, AuthObligations
@@ -89,7 +89,7 @@ class Authorizer:
     # --- authorize ------------------------------------------------------------------------
 
     def authorize(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthDecision:
         """Ask the platform whether `permission` is allowed now (`POST /v1/authorize`).
 
@@ -109,7 +109,7 @@ class Authorizer:
             return self._settle(span, permission, decision)
 
     async def authorize_async(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthDecision:
         """The coroutine twin of `authorize`; never blocks the event loop. Never raises."""
         with governance_span(
@@ -145,7 +145,7 @@ class Authorizer:
     # --- ensure_authorized ----------------------------------------------------------------
 
     def ensure_authorized(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthObligations | None:
         """Authorize `permission`, waiting for a person's approval when it is pending.
 
@@ -164,7 +164,7 @@ class Authorizer:
         return self._obligations_or_raise(permission, decision)
 
     async def ensure_authorized_async(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthObligations | None:
         """The coroutine twin of `ensure_authorized`; never blocks the event loop.
 

@@ -18,7 +18,12 @@ from opentelemetry.trace import Span, Tracer
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.claims import read_claims
 from opentelemetry.exporter.tracengent.errors import DelegationException, MalformedResponseError
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
+from opentelemetry.exporter.tracengent.jsonvalue import (
+    JsonInput,
+    JsonObject,
+    JsonValue,
+    finite_float,
+)
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import AuthDecision, AuthObligations
 from tracengent._governance._decisions import (
@@ -132,7 +137,7 @@ class DelegatedSession:
         )
 
     def authorize(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthDecision:
         """Authorize `permission` under the delegated authority (bearer: the delegated token).
 
@@ -141,13 +146,13 @@ class DelegatedSession:
         return self._authorizer.authorize(permission, context)
 
     async def authorize_async(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthDecision:
         """The coroutine twin of `authorize`; never blocks the event loop, never raises."""
         return await self._authorizer.authorize_async(permission, context)
 
     def ensure_authorized(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthObligations | None:
         """Like `TracengentClient.ensure_authorized`, under the delegated authority.
 
@@ -157,7 +162,7 @@ class DelegatedSession:
         return self._authorizer.ensure_authorized(permission, context)
 
     async def ensure_authorized_async(
-        self, permission: str, context: Mapping[str, JsonValue] | None = None
+        self, permission: str, context: Mapping[str, JsonInput] | None = None
     ) -> AuthObligations | None:
         """The coroutine twin of `ensure_authorized`.
 

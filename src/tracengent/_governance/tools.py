@@ -27,9 +27,9 @@ from opentelemetry.exporter.tracengent.errors import (
     ToolDeniedException,
     ToolPendingApprovalException,
 )
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonInput, JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
-from opentelemetry.exporter.tracengent.redaction import redact_value
+from opentelemetry.exporter.tracengent.redaction import json_document, redact_value
 from opentelemetry.exporter.tracengent.wire import ToolDecision
 from tracengent._governance._decisions import bounded, current_trace_id
 from tracengent._governance._spans import governance_span, record_decision
@@ -174,6 +174,15 @@ class ToolGuardResult(Generic[T]):
         return self
 
 
+def _arguments(args: JsonInput) -> JsonValue:
+    """The tool's arguments as the platform is shown them and `invoke` receives them: a dict or
+    list as given (the caller's own object), another mapping or sequence (a tuple, a typed
+    read-only view) as a copy made of dicts and lists, which the request can carry."""
+    if args is None or isinstance(args, (dict, list, str, int, float)):
+        return cast("JsonValue", args)
+    return json_document(args)
+
+
 def _mcp_request(tool: str, args: JsonValue) -> JsonObject:
     request: JsonObject = {"transport": TRANSPORT_MCP, "toolName": tool}
     return _with_body_and_trace(request, args)
@@ -223,52 +232,57 @@ class ToolGate:
         self._async_platform = async_platform
         self._tracer = tracer
 
-    def authorize_mcp(self, tool: str, args: JsonValue = None) -> ToolDecision:
+    def authorize_mcp(self, tool: str, args: JsonInput = None) -> ToolDecision:
         """Ask whether MCP tool `tool` may be called with `args`; fails closed."""
-        return self._decide(TRANSPORT_MCP, tool, _mcp_request(tool, args))
+        return self._decide(TRANSPORT_MCP, tool, _mcp_request(tool, _arguments(args)))
 
-    def authorize_function(self, fn: str, args: JsonValue = None) -> ToolDecision:
+    def authorize_function(self, fn: str, args: JsonInput = None) -> ToolDecision:
         """Ask whether function `fn` may be called with `args`; fails closed."""
-        return self._decide(TRANSPORT_FUNCTION, fn, _function_request(fn, args))
+        return self._decide(TRANSPORT_FUNCTION, fn, _function_request(fn, _arguments(args)))
 
-    async def authorize_mcp_async(self, tool: str, args: JsonValue = None) -> ToolDecision:
+    async def authorize_mcp_async(self, tool: str, args: JsonInput = None) -> ToolDecision:
         """The coroutine twin of `authorize_mcp`."""
-        return await self._decide_async(TRANSPORT_MCP, tool, _mcp_request(tool, args))
+        return await self._decide_async(TRANSPORT_MCP, tool, _mcp_request(tool, _arguments(args)))
 
-    async def authorize_function_async(self, fn: str, args: JsonValue = None) -> ToolDecision:
+    async def authorize_function_async(self, fn: str, args: JsonInput = None) -> ToolDecision:
         """The coroutine twin of `authorize_function`."""
-        return await self._decide_async(TRANSPORT_FUNCTION, fn, _function_request(fn, args))
+        request = _function_request(fn, _arguments(args))
+        return await self._decide_async(TRANSPORT_FUNCTION, fn, request)
 
     def guard_mcp(
-        self, tool: str, args: JsonValue, invoke: Callable[[JsonValue], T]
+        self, tool: str, args: JsonInput, invoke: Callable[[JsonValue], T]
     ) -> ToolGuardResult[T]:
         """Authorize MCP tool `tool`; on an allow call `invoke(redacted_args)`.
 
         `invoke` is not called unless the decision is an allow; its exception propagates
         unchanged. Call `.ensure_allowed()` on the result to raise on a deny.
         """
-        return _guarded(self.authorize_mcp(tool, args), args, invoke)
+        arguments = _arguments(args)
+        return _guarded(self.authorize_mcp(tool, arguments), arguments, invoke)
 
     def guard_function(
-        self, fn: str, args: JsonValue, invoke: Callable[[JsonValue], T]
+        self, fn: str, args: JsonInput, invoke: Callable[[JsonValue], T]
     ) -> ToolGuardResult[T]:
         """Authorize function `fn`; on an allow call `invoke(redacted_args)` (see `guard_mcp`)."""
-        return _guarded(self.authorize_function(fn, args), args, invoke)
+        arguments = _arguments(args)
+        return _guarded(self.authorize_function(fn, arguments), arguments, invoke)
 
     async def guard_mcp_async(
-        self, tool: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
+        self, tool: str, args: JsonInput, invoke: Callable[[JsonValue], Awaitable[T]]
     ) -> ToolGuardResult[T]:
         """The coroutine twin of `guard_mcp`: on an allow, `invoke`'s result is awaited when it
         is awaitable (a coroutine function), else taken as it is (a plain callable)."""
-        decision = await self.authorize_mcp_async(tool, args)
-        return await _guarded_async(decision, args, invoke)
+        arguments = _arguments(args)
+        decision = await self.authorize_mcp_async(tool, arguments)
+        return await _guarded_async(decision, arguments, invoke)
 
     async def guard_function_async(
-        self, fn: str, args: JsonValue, invoke: Callable[[JsonValue], Awaitable[T]]
+        self, fn: str, args: JsonInput, invoke: Callable[[JsonValue], Awaitable[T]]
     ) -> ToolGuardResult[T]:
         """The coroutine twin of `guard_function`."""
-        decision = await self.authorize_function_async(fn, args)
-        return await _guarded_async(decision, args, invoke)
+        arguments = _arguments(args)
+        decision = await self.authorize_function_async(fn, arguments)
+        return await _guarded_async(decision, arguments, invoke)
 
     def _decide(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
         with tool_span(self._tracer, transport, target) as span:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import cast
 
 import pytest
@@ -16,7 +16,7 @@ from opentelemetry.exporter.tracengent.errors import (
     ToolDeniedException,
     ToolPendingApprovalException,
 )
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonInput, JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import ToolDecision
 from tests.unit.tools.stubs import (
@@ -65,7 +65,7 @@ class Harness:
     async def _invoke_async(self, arguments: JsonValue) -> str:
         return self._invoke(arguments)
 
-    async def authorize(self, name: str, args: JsonValue) -> ToolDecision:
+    async def authorize(self, name: str, args: JsonInput) -> ToolDecision:
         gate = self.gate
         if self.transport == "mcp":
             if self.mode == "sync":
@@ -75,7 +75,7 @@ class Harness:
             return gate.authorize_function(name, args)
         return await gate.authorize_function_async(name, args)
 
-    async def guard(self, name: str, args: JsonValue) -> ToolGuardResult[str]:
+    async def guard(self, name: str, args: JsonInput) -> ToolGuardResult[str]:
         gate = self.gate
         if self.transport == "mcp":
             if self.mode == "sync":
@@ -146,6 +146,17 @@ async def test_guard_invokes_with_redacted_arguments(mode: str, transport: str) 
     assert (result.allowed, result.arguments, result.value) == (True, redacted, "done")
     assert result.ensure_allowed() is result
     assert ARGS["card"] == "4242"
+
+
+async def test_read_only_arguments_are_sent_and_redacted(mode: str, transport: str) -> None:
+    """Arguments in a read-only mapping or a tuple (`JsonInput`) are shown to the platform and
+    redacted as a dict and a list would be: the removed field never reaches the tool."""
+    harness = Harness(mode, transport, allow_redacting("$.card"))
+    result = await harness.guard("send_email", MappingProxyType({**ARGS, "cc": ("a", "b")}))
+    shown = {"to": "ops@example.com", "card": "4242", "cc": ["a", "b"]}
+    assert harness.platform.requests[0]["body"] == shown
+    assert harness.invoked == [{"to": "ops@example.com", "cc": ["a", "b"]}]
+    assert result.arguments == {"to": "ops@example.com", "cc": ["a", "b"]}
 
 
 async def test_guard_does_not_invoke_on_deny(mode: str, transport: str) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final, TypeAlias, overload
 
 import orjson
 
 __all__ = [
     "EncodedBatch",
+    "JsonInput",
     "JsonObject",
     "JsonValue",
     "dumps_compact",
@@ -28,6 +29,15 @@ JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, 
 
 JsonObject: TypeAlias = dict[str, JsonValue]
 """A JSON object as a Python dict."""
+
+JsonInput: TypeAlias = (
+    bool | int | float | str | Sequence["JsonInput"] | Mapping[str, "JsonInput"] | None
+)
+"""A JSON document as the agent hands it over (payloads, tool arguments, contexts).
+
+`JsonValue` with read-only containers: `dict` and `list` are invariant, so a `dict[str, str]` or
+`list[int]` held in a typed variable is no `JsonValue`, but it is a `JsonInput`.
+"""
 
 
 # Built once: `json.dumps` with any non-default option builds a new encoder on every call.

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
+from opentelemetry.exporter.tracengent.jsonvalue import JsonInput, JsonValue
 
 __all__ = [
     "MASK_TOKEN",
@@ -21,6 +21,7 @@ __all__ = [
     "Redaction",
     "RedactionRule",
     "apply_redactions",
+    "json_document",
     "parse_path",
     "redact_value",
 ]
@@ -120,12 +121,29 @@ def _target(document: JsonValue, steps: list[PathStep]) -> tuple[JsonValue, Path
     return (node, steps[-1]) if found else None
 
 
-def _containers_copied(value: JsonValue) -> JsonValue:
-    """`value` with its dicts and lists copied (tuples become lists: JSON has no tuple; shared
-    and cyclic containers stay shared and cyclic); other values are kept, not copied. Built
-    without recursion, so no nesting depth makes it raise."""
-    if not isinstance(value, (dict, list, tuple)):
-        return value
+def _is_container(value: object) -> bool:
+    """Whether `value` is a JSON object or array: a dict, list or tuple, or another mapping or
+    sequence (not text or bytes) an agent handed over as one (`JsonInput`)."""
+    if isinstance(value, (dict, list, tuple)):
+        return True
+    return isinstance(value, Mapping) or (
+        isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+    )
+
+
+def json_document(value: JsonInput) -> JsonValue:
+    """`value` as a `JsonValue`: its mappings copied as dicts and its sequences as lists (see
+    `_containers_copied`); a value that is no container is returned as it is. Never raises."""
+    return _containers_copied(value)
+
+
+def _containers_copied(value: JsonInput) -> JsonValue:
+    """`value` with its dicts and lists copied (tuples, and other mappings and sequences, become
+    dicts and lists: JSON has no tuple; shared and cyclic containers stay shared and cyclic);
+    other values are kept, not copied. Built without recursion, so no nesting depth makes it
+    raise."""
+    if not _is_container(value):
+        return value  # type: ignore[return-value]  # a leaf, kept as it is
     copies: dict[int, JsonValue] = {}
 
     def copy_of(source: object) -> tuple[JsonValue, bool]:
@@ -133,7 +151,7 @@ def _containers_copied(value: JsonValue) -> JsonValue:
         existing = copies.get(id(source))
         if existing is not None:
             return existing, False
-        made: JsonValue = {} if isinstance(source, dict) else []
+        made: JsonValue = {} if isinstance(source, Mapping) else []
         copies[id(source)] = made
         return made, True
 
@@ -141,10 +159,10 @@ def _containers_copied(value: JsonValue) -> JsonValue:
     pending: list[tuple[object, JsonValue]] = [(value, root)]
     while pending:
         source, target = pending.pop()
-        if isinstance(source, dict) and isinstance(target, dict):
+        if isinstance(source, Mapping) and isinstance(target, dict):
             for key, item in source.items():
                 target[key] = _copied_item(item, copy_of, pending)
-        elif isinstance(source, (list, tuple)) and isinstance(target, list):
+        elif isinstance(source, Sequence) and isinstance(target, list):
             target.extend(_copied_item(item, copy_of, pending) for item in source)
     return root
 
@@ -154,7 +172,7 @@ def _copied_item(
     copy_of: Callable[[object], tuple[JsonValue, bool]],
     pending: list[tuple[object, JsonValue]],
 ) -> JsonValue:
-    if not isinstance(item, (dict, list, tuple)):
+    if not _is_container(item):
         return item  # type: ignore[return-value]  # a leaf, kept as it is
     made, new = copy_of(item)
     if new:

@@ -18,8 +18,12 @@ from numbers import Real
 from typing import Any, Final
 
 from opentelemetry.exporter.tracengent.attributes import EventStatuses
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
-from opentelemetry.exporter.tracengent.redaction import Redaction, parse_path
+from opentelemetry.exporter.tracengent.jsonvalue import (
+    JsonInput,
+    JsonObject,
+    finite_float,
+)
+from opentelemetry.exporter.tracengent.redaction import Redaction, json_document, parse_path
 
 __all__ = [
     "Actor",
@@ -220,9 +224,10 @@ class AgentEvent:
     cost: Money | None = None
     usage: Usage | None = None
     actor: Actor | None = None
-    input: JsonValue = None
-    output: JsonValue = None
-    attributes: dict[str, JsonValue] | None = None
+    # `JsonInput`: a payload held in a typed variable (`dict[str, str]`) is one (0.1.0 usage).
+    input: JsonInput = None
+    output: JsonInput = None
+    attributes: Mapping[str, JsonInput] | None = None
     occurred_at: str | None = None
     duration_ms: float | None = None
     tags: list[str] = field(default_factory=list)
@@ -251,11 +256,11 @@ class AgentEvent:
         if self.actor is not None:
             wire["actor"] = self.actor.to_wire()
         if self.input is not None:
-            wire["input"] = self.input
+            wire["input"] = json_document(self.input)
         if self.output is not None:
-            wire["output"] = self.output
+            wire["output"] = json_document(self.output)
         if self.attributes is not None:
-            wire["attributes"] = dict(self.attributes)
+            wire["attributes"] = json_document(self.attributes)
         occurred_at: object = self.occurred_at
         if isinstance(occurred_at, datetime):
             # A `datetime` (documented above) is formatted as the client records it.
