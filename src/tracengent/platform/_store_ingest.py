@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Final
 
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, dumps_compact
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, dumps_compact, finite_float
 from opentelemetry.exporter.tracengent.wire import format_timestamp
 from tracengent.platform._db import connect, migrate, read_or_create_secret
 from tracengent.platform._records import AgentCounters, IngestResult, TokenUsage
@@ -43,6 +44,21 @@ def _attributed(body: JsonObject, agent_id: str) -> JsonObject:
     if "agentId" not in body or body["agentId"] == agent_id:
         return body
     return {**body, "agentId": agent_id}
+
+
+def _token_count(value: object) -> int:
+    """`usage.tokens` as the count it stands for, at most `_MAX_COUNTED_TOKENS`; 0 when it is no
+    count (absent, not a number, negative).
+
+    Any JSON number counts: `80.0` (a float attribute as an SDK writes it, `8e1`) is 80 tokens,
+    and a fraction counts up, so no spelling of a count leaves the budget untouched.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(max(value, 0), _MAX_COUNTED_TOKENS)
+    number = finite_float(value)
+    if number is None or number < 0:
+        return 0
+    return min(math.ceil(number), _MAX_COUNTED_TOKENS)
 
 
 class IngestStore:
@@ -218,10 +234,7 @@ class IngestStore:
         if event.get("type") != "llm_call":
             return
         usage = event.get("usage")
-        tokens = usage.get("tokens") if isinstance(usage, dict) else None
-        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
-            tokens = 0
-        tokens = min(tokens, _MAX_COUNTED_TOKENS)
+        tokens = _token_count(usage.get("tokens") if isinstance(usage, dict) else None)
         trace_id = event.get("traceId")
         # Release the reservation this call made: its own, or one it made as a delegate on the
         # delegating agent's budget; the same trace's oldest first, then the oldest made outside

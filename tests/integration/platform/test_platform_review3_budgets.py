@@ -67,3 +67,24 @@ def test_a_spent_budget_allows_no_call(tracengent_platform: RunningPlatform) -> 
     assert _llm_call(tracengent_platform, "agk_spender", 0) == "allowed"
     assert _llm_call(tracengent_platform, "agk_spender", 100) == "allowed"
     assert _llm_call(tracengent_platform, "agk_spender", 0) == "denied"
+
+
+@pytest.mark.parametrize(("sent", "counted"), [("80.0", 80), ("79.5", 80), ("8e1", 80)])
+def test_a_token_count_written_as_a_float_is_counted(
+    tracengent_platform: RunningPlatform, sent: str, counted: int
+) -> None:
+    """`usage.tokens` is a JSON number: `80.0` (what an SDK writes for a float attribute) is the
+    count 80, a fraction counts up; the budget is spent by it, not left untouched."""
+    assert _llm_call(tracengent_platform, "agk_spender", 80) == "allowed"
+    head = '[{"type":"llm_call","name":"chat","status":"success","usage":{"tokens":'
+    event = f"{head}{sent}}}}}]"
+    answer = httpx.post(
+        f"{tracengent_platform.url}/v1/ingest/events",
+        content=event,
+        headers={"X-Ingest-Key": "agk_spender", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    usage = tracengent_platform.store.token_usage("spender")
+    assert (usage.used, usage.reserved) == (counted, 0)
+    assert _llm_call(tracengent_platform, "agk_spender", 30) == "denied"
