@@ -246,15 +246,19 @@ class Recorder:
         id, an enum status), `agent_values` is set: its span checks every value as it starts
         and cleans, as the SDK's span does, what is not a plain scalar. The other fields are
         made here (numbers, tags, payload texts) or checked here (a cost, an actor: when one cannot
-        be sent it is left out, counted in `misuse_guard`).
+        be sent it is left out, counted in `misuse_guard`; usage tokens or a duration that are no
+        finite number: left out, counted in `payload_guard`).
         """
         kind, status = event.type, event.status
         attrs = RecordedAttributes({A.EVENT_TYPE: kind, A.EVENT_STATUS: status})
         texts = kind.__class__ is str and status.__class__ is str
-        if event.duration_ms is None:
+        duration = (
+            None if event.duration_ms is None else self._readable(event.duration_ms, "duration_ms")
+        )
+        if duration is None:
             attrs[A.EVENT_INSTANT] = True
         else:
-            attrs[A.EVENT_DURATION_MS] = float(event.duration_ms)
+            attrs[A.EVENT_DURATION_MS] = duration
         if event.event_id:
             attrs[A.EVENT_ID] = event.event_id
             texts = texts and event.event_id.__class__ is str
@@ -275,7 +279,14 @@ class Recorder:
             texts = texts and event.parent_event_id.__class__ is str
         cost_attributes(attrs, event.cost, self.misuse_guard)
         if event.usage is not None:
-            attrs[A.USAGE_TOKENS] = int(event.usage.tokens)
+            # Unreadable tokens (None from a response without usage) leave the count out, as
+            # `close_ok` does for a tracked LLM call: the event itself is still recorded.
+            tokens: object = event.usage.tokens
+            if tokens.__class__ is not int:  # an int is exact as it is (a float may not be)
+                readable = self._readable(tokens, "usage.tokens")
+                tokens = None if readable is None else int(readable)
+            if tokens is not None:
+                attrs[A.USAGE_TOKENS] = tokens
             if event.usage.model:
                 attrs[A.USAGE_MODEL] = event.usage.model
                 texts = texts and event.usage.model.__class__ is str
@@ -309,6 +320,18 @@ class Recorder:
         if not texts:
             attrs.agent_values = True
         return attrs
+
+    def _readable(self, value: object, field: str) -> float | None:
+        """`value` as a finite number (numeric text too, as `float()` reads it), or None: counted
+        in `payload_guard`, the event goes without that field."""
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            number = math.nan
+        if math.isfinite(number):
+            return number
+        self.payload_guard.failed("record", f"{field} must be a finite number, got {value!r}")
+        return None
 
     def standalone_attributes(self, attrs: Attributes) -> None:
         """Stamp the client's agent on an event recorded outside any trace."""

@@ -367,3 +367,30 @@ def test_broken_tracer_leaves_the_agent_unharmed() -> None:
         assert trace.track_tool_call("t", lambda: 5) == 5
         trace.step("s")
     assert recorder.guard.failures == 3
+
+
+@pytest.mark.parametrize("tokens", [None, float("nan"), "many"])
+def test_recorded_event_with_unreadable_usage_is_sent_without_it(
+    harness: Harness, tokens: object
+) -> None:
+    """`record` of an event whose `Usage.tokens` is no number (None from a provider that sent
+    no usage, NaN): the event is recorded without a usage count (counted as an omitted value),
+    as `track_llm_call` records it, not lost."""
+    with harness.begin() as trace:
+        trace.record(AgentEvent("answer", "llm_call", usage=Usage(tokens, "m-1")))  # type: ignore[arg-type]
+    assert harness.attr("answer", A.EVENT_TYPE) == "llm_call"
+    assert harness.attr("answer", A.USAGE_TOKENS) is None
+    assert harness.attr("answer", A.USAGE_MODEL) == "m-1"
+    assert harness.recorder.payload_guard.failures == 1
+    assert harness.recorder.guard.failures == 0
+
+
+def test_recorded_event_with_unreadable_duration_is_sent_as_an_instant(harness: Harness) -> None:
+    """`record` of an event whose `duration_ms` is no number: recorded as a point event
+    (no `durationMs`, counted as an omitted value), not lost."""
+    with harness.begin() as trace:
+        trace.record(AgentEvent("answer", "action", duration_ms="slow"))  # type: ignore[arg-type]
+    assert harness.attr("answer", A.EVENT_INSTANT) is True
+    assert harness.attr("answer", A.EVENT_DURATION_MS) is None
+    assert harness.recorder.payload_guard.failures == 1
+    assert harness.recorder.guard.failures == 0
