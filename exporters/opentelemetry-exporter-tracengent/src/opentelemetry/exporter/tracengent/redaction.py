@@ -121,11 +121,18 @@ def _target(document: JsonValue, steps: list[PathStep]) -> tuple[JsonValue, Path
     return (node, steps[-1]) if found else None
 
 
+_LEAF_CLASSES: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def _is_container(value: object) -> bool:
     """Whether `value` is a JSON object or array: a dict, list or tuple, or another mapping or
     sequence (not text or bytes) an agent handed over as one (`JsonInput`)."""
-    if isinstance(value, (dict, list, tuple)):
+    kind = value.__class__
+    # The usual classes first: the ABC checks below cost far more, and a payload is mostly leaves.
+    if kind is dict or kind is list or kind is tuple:
         return True
+    if kind in _LEAF_CLASSES:
+        return False
     return isinstance(value, Mapping) or (
         isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
     )
