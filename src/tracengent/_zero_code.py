@@ -5,7 +5,8 @@
 
 Governance the environment asks for (`TRACENGENT_GOVERNED_HOSTS`, `TRACENGENT_GOVERN_MCP`) never
 depends on Tracengent's configurator: when another configurator ran instead, the gates read the
-set-up from the environment themselves (`governance_state`).
+set-up from the environment themselves (`governance_state`), and our decision-trace context and
+scrubbing processors are added to the provider it built (`complete_without_configurator`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "EGRESS_ENTRY_POINT",
     "OUR_INSTRUMENTORS",
     "ZeroCodeSetup",
+    "complete_without_configurator",
     "configure_from_environment",
     "current_egress_gate",
     "governance_state",
@@ -60,6 +62,7 @@ OUR_INSTRUMENTORS: Final = frozenset({EGRESS_ENTRY_POINT, "tracengent_mcp"})
 """Our `opentelemetry_instrumentor` entry points (not loaded when `TRACENGENT_DISABLED`)."""
 
 _INSTRUMENTATION_SCOPE: Final = "tracengent"
+_TRACES_EXPORTER_NAME: Final = "tracengent"  # our `opentelemetry_traces_exporter` entry point
 _NO_CONFIGURATOR: Final = (
     "Tracengent's OpenTelemetry configurator did not run (another opentelemetry_configurator "
     "was loaded, or none)"
@@ -242,11 +245,53 @@ def _read_without_configurator() -> _state.ZeroCodeState:
         )
         return None, str(exc)
     _LOGGER.warning(
-        "tracengent: %s; governance uses the TRACENGENT_* settings, but Tracengent's sampler "
-        "and decision-trace processors are not installed (set OTEL_PYTHON_CONFIGURATOR=tracengent)",
+        "tracengent: %s; governance and the decision-trace processors use the TRACENGENT_* "
+        "settings, but Tracengent's sampler is not installed, nor its export unless "
+        "OTEL_TRACES_EXPORTER names tracengent (set OTEL_PYTHON_CONFIGURATOR=tracengent)",
         _NO_CONFIGURATOR,
     )
     return options, None
+
+
+def _asked_for() -> bool:
+    """Some `TRACENGENT_*` setting, or `tracengent` in `OTEL_TRACES_EXPORTER`, is set."""
+    if _TRACES_EXPORTER_NAME in _env_list(env.OTEL_TRACES_EXPORTER):
+        return True
+    ignored = (env.TRACENGENT_DISABLED, env.TRACENGENT_DEV_DB)
+    return any(name.startswith("TRACENGENT_") and name not in ignored for name in os.environ)
+
+
+def complete_without_configurator() -> None:
+    """When the SDK was set up without Tracengent's configurator (another package's configurator
+    won the entry-point race, as `opentelemetry-distro`'s may), add our decision-trace context
+    and scrubbing processors to the global provider, once, as a `TracengentClient` would.
+
+    Without them, an exporter that configurator built from `OTEL_TRACES_EXPORTER=tracengent`
+    sends every event as standalone (none joins its decision trace), and the user's own
+    exporters get unscrubbed payloads. Runs once OTel's configuration is done (our distro and
+    our gate call it); does nothing when our configurator ran, when Tracengent is disabled or
+    not asked for, or when the provider is not an SDK one. Logs one warning (`governance_state`).
+    """
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider) and _state.attachment_of(provider) is not None:
+        return  # our configurator (or a client) attached to it already
+    if _state.zero_code() is not None or tracengent_disabled() or not _asked_for():
+        return
+    state = governance_state()
+    if not isinstance(provider, TracerProvider):
+        return
+    options = state[0] if state is not None else None
+    patterns = (
+        options.scrub_patterns if options is not None else _env_list(env.TRACENGENT_SCRUB_PATTERNS)
+    )
+    capture = _capture_payloads(options)
+    scrubber = Scrubber(capture_payloads=capture, patterns=patterns)
+    context_processor = ContextProcessor(capture_payloads=capture)
+    # Added after the exporters that configurator put on the provider: the stamps and the
+    # scrubbing happen in `on_start`, and exporters read a span only when it ends.
+    provider.add_span_processor(context_processor)
+    provider.add_span_processor(ScrubbingProcessor(scrubber))
+    _state.adopt_provider(provider, context_processor, scrubber)
 
 
 class _NotConfiguredGate:

@@ -21,7 +21,9 @@ decision-trace spans its own tracers and instrumentations start are never sample
 Bad or missing settings print one warning and leave the application running: telemetry is off,
 and a governed host (`TRACENGENT_GOVERNED_HOSTS`) is denied unless fail-open was chosen. When
 OTel's own configuration fails (an exporter it cannot load), one warning says so and Tracengent is
-set up all the same, so the instrumentations and their gates still load.
+set up all the same, so the instrumentations and their gates still load. When another package's
+configurator ran instead of ours, our distro and gate add the decision-trace context and scrubbing
+processors to the provider it built, with one warning.
 `OTEL_SDK_DISABLED=true` turns telemetry off; `TRACENGENT_DISABLED=true` turns everything off
 (the `tracengent` exporter named in `OTEL_TRACES_EXPORTER` included).
 """
@@ -68,6 +70,8 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
 
     def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
         """Activate one instrumentation; ours gets the configured gate, or none when disabled."""
+        # OTel's configuration is done by now: complete it if our configurator did not run.
+        _zero_code.complete_without_configurator()
         if _zero_code.tracengent_disabled() and entry_point.name in _zero_code.OUR_INSTRUMENTORS:
             return
         super().load_instrumentor(entry_point, **kwargs)
@@ -156,4 +160,6 @@ def _install_without_otel(setup: _zero_code.ZeroCodeSetup, sampler: Sampler) -> 
 
 def egress_gate() -> EgressGate | None:
     """The gate of the zero-code set-up (the `tracengent_egress_gate` entry point); None: no gating."""
+    # Asked once OTel's configuration is done, also when another package's distro was loaded.
+    _zero_code.complete_without_configurator()
     return _zero_code.current_egress_gate()
