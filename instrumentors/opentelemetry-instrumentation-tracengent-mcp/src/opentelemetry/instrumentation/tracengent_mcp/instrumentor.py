@@ -78,6 +78,21 @@ def _session_of(client: object) -> object | None:
         return None
 
 
+def _bound(original: CallToolMethod, instance: object) -> CallToolMethod:
+    """`original` bound to `instance` as attribute access binds it (the descriptor protocol).
+
+    `original` may be another instrumentation's wrapper applied before ours (a `wrapt`
+    `FunctionWrapper`, as OTel contrib's MCP instrumentation installs): called with the session
+    as its first argument (`functools.partial`) it would take it for the tool's name and get no
+    instance. Bound, it sees the session and the call's own arguments.
+    """
+    get = getattr(original, "__get__", None)
+    if not callable(get):
+        return functools.partial(original, instance)
+    bound: CallToolMethod = get(instance, type(instance))
+    return bound
+
+
 def _patched_call_tool(
     state: ToolCallState, original: CallToolMethod, *, sends_through_session: bool
 ) -> CallToolMethod:
@@ -88,7 +103,7 @@ def _patched_call_tool(
     async def call_tool(self: object, *args: Any, **kwargs: Any) -> Any:
         return await call_tool_traced(
             state,
-            functools.partial(original, self),
+            _bound(original, self),
             args,
             kwargs,
             accepts_meta=accepts_meta,
