@@ -30,7 +30,8 @@ Where it runs, and what it covers:
   freezes a span's attributes before `SpanProcessor.on_end`, and we never patch private SDK
   fields. Tracengent's own exporter scrubs the payloads among them as it translates the span
   (`Scrubber.exported_payload`, set as its payload filter): every payload text our recorder did
-  not write. Other exporters (OTLP, console) get them as they were set: turn payload capture off
+  not write, with the redact fields of the decision trace the span belongs to. Other exporters
+  (OTLP, console) get them as they were set: turn payload capture off
   in that instrumentation, or set its payloads through our trace helpers.
 
 Nothing here raises into the agent: a value that cannot be encoded or made safe is dropped (None),
@@ -110,6 +111,10 @@ _URL_QUERY: Final = "url.query"
 # Deeper than any real payload; beyond it a value is dropped rather than walked (also stops cycles).
 _MAX_DEPTH: Final = 64
 _NAME_CACHE_LIMIT: Final = 4096
+# Decision traces whose obligations' JSON paths the exporter applies, the oldest forgotten first:
+# only traces an allow with `redactFields` reached are noted, and their events are exported
+# within seconds.
+_TRACE_PATHS_LIMIT: Final = 4096
 
 
 class _Unsafe(Exception):
@@ -177,6 +182,9 @@ class Scrubber:
         # Read once per call by whoever needs several of its parts: replaced whole by `tighten`.
         self._rules = _Rules(_rules_of(patterns))
         self._cache_lock = threading.Lock()
+        # Tracengent trace id -> the JSON paths its authorization obligations added
+        # (`note_trace_paths`): `exported_payload` masks them in that trace's payloads.
+        self._trace_paths: dict[str, tuple[str, ...]] = {}
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -344,15 +352,28 @@ class Scrubber:
         except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
             return None
 
-    def exported_payload(self, key: str, text: str) -> str | None:
+    def note_trace_paths(self, trace_id: str, paths: tuple[str, ...]) -> None:
+        """Have `exported_payload` mask `paths` (all of them so far) in the payloads of decision
+        trace `trace_id` (an `AgentTrace`'s authorization `redactFields` obligations). Bounded:
+        the trace noted longest ago is forgotten first. Never raises."""
+        with self._cache_lock:
+            noted = self._trace_paths
+            noted.pop(trace_id, None)
+            noted[trace_id] = paths
+            if len(noted) > _TRACE_PATHS_LIMIT:
+                del noted[next(iter(noted))]
+
+    def exported_payload(self, key: str, text: str, trace_id: str | None = None) -> str | None:
         """The text an exporter may send for payload attribute `key` of a finished span, which
-        holds `text`; None means send no payload. Never raises.
+        holds `text` and belongs to decision trace `trace_id` (None: to none); None means send
+        no payload. Never raises.
 
         For payloads `ScrubbingProcessor` could not reach: set after their span started (a
         third-party instrumentation's `gen_ai.tool.call.arguments`, user code's
         `span.set_attribute`). The span's own scrub applies (`scrub_attribute`: sensitive names
-        and JSON paths, the rules as they are now), without a decision trace's redact fields
-        (an ended span has no current trace). Scrubbing text again masks nothing more.
+        and JSON paths, the rules as they are now), with the JSON paths the trace's
+        authorization obligations added (`note_trace_paths`; an ended span has no current
+        trace to read them from). Scrubbing text again masks nothing more.
         `TracengentSpanExporter.set_payload_filter` takes it.
         """
         try:
@@ -360,7 +381,8 @@ class Scrubber:
                 return MASK_TOKEN
             if not self.capture_payloads:
                 return None
-            return self._payload_attribute(text, ())
+            paths = self._trace_paths.get(trace_id, ()) if trace_id is not None else ()
+            return self._payload_attribute(text, paths)
         except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
             return None
 

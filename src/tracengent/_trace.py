@@ -165,6 +165,9 @@ class AgentTrace:
         if added:
             # One rebinding: readers on other threads see the old or the new tuple, both whole.
             self._redact_fields = current + added
+            # Payloads set after their span started are scrubbed only as they are exported,
+            # where no trace is current: the exporter's scrub finds the paths by trace id.
+            self._recorder.scrubber.note_trace_paths(self._trace_id, self._redact_fields)
 
     # --- context management ----------------------------------------------------------------
     def __enter__(self) -> AgentTrace:

@@ -64,3 +64,38 @@ def test_a_third_party_tool_calls_arguments_set_after_start_are_stored_masked(
     assert events["get_weather"]["output"] == {"api_key": MASK_TOKEN, "temp": 3}
     assert events["pay"]["input"] == {"amount": 5, "note": "a  b"}
     assert events["pay"]["output"] == "paid"
+
+
+def test_a_traces_redact_fields_mask_payloads_set_after_their_span_started(
+    tracengent_platform: RunningPlatform, app_provider: TracerProvider
+) -> None:
+    """An authorization's `redactFields` obligation (`$.card` on `payments:refund`) masks, in
+    what the platform stores, the payloads of the trace's spans that were set after they
+    started (a third-party tool span's arguments and result, user code's `tracengent.output`),
+    as it masks those the trace records itself."""
+    client = tracengent.TracengentClient(tracengent_platform.options())
+    tracer = app_provider.get_tracer("some.genai.instrumentation")
+    with client.begin_trace("refund order 42") as trace:
+        obligations = client.ensure_authorized("payments:refund", {"amount": 280})
+        assert obligations is not None
+        assert obligations.redact_fields == ["$.card"]
+        with tracer.start_as_current_span(
+            "execute_tool refund",
+            attributes={A.GEN_AI_OPERATION_NAME: "execute_tool", A.GEN_AI_TOOL_NAME: "refund"},
+        ) as span:
+            span.set_attribute(
+                A.GEN_AI_TOOL_CALL_ARGUMENTS, '{"card": "4111 1111 1111 1111", "amount": 280}'
+            )
+            span.set_attribute(A.GEN_AI_TOOL_CALL_RESULT, '{"card": "4111", "refunded": true}')
+        with tracer.start_as_current_span("receipt", attributes={A.EVENT_TYPE: "action"}) as span:
+            span.set_attribute(A.OUTPUT, '{"card": "4111", "sent": true}')
+        trace.step("done", {"card": "4111"})
+    assert client.close(timeout=10)
+    (stored,) = [
+        t for t in tracengent_platform.store.traces() if t.root_request == "refund order 42"
+    ]
+    events = {e.body["name"]: e.body for e in stored.events}
+    assert events["refund"]["input"] == {"card": MASK_TOKEN, "amount": 280}
+    assert events["refund"]["output"] == {"card": MASK_TOKEN, "refunded": True}
+    assert events["receipt"]["output"] == {"card": MASK_TOKEN, "sent": True}
+    assert events["done"]["attributes"] == {"card": MASK_TOKEN}

@@ -251,12 +251,13 @@ def _span(attrs: dict[str, AttributeValue]) -> ReadableSpan:
 
 
 def test_the_filter_gets_each_payloads_attribute_and_none_sends_no_payload() -> None:
-    """The filter is told which attribute a text came from; what it returns is sent, None
-    leaves that payload out (the event still goes), on the batch path and `event` alike."""
-    calls: list[str] = []
+    """The filter is told which attribute a text came from and the decision trace of its span;
+    what it returns is sent, None leaves that payload out (the event still goes), on the batch
+    path and `event` alike."""
+    calls: list[tuple[str, str | None]] = []
 
-    def payload_filter(key: str, text: str) -> str | None:
-        calls.append(key)
+    def payload_filter(key: str, text: str, trace_id: str | None) -> str | None:
+        calls.append((key, trace_id))
         return None if key == A.GEN_AI_TOOL_CALL_RESULT else '{"masked":true}'
 
     settings = TranslationSettings(
@@ -265,6 +266,7 @@ def test_the_filter_gets_each_payloads_attribute_and_none_sends_no_payload() -> 
     span = _span(
         {
             A.GEN_AI_OPERATION_NAME: "execute_tool",
+            A.TRACE_ID: "trc_1",
             A.GEN_AI_TOOL_CALL_ARGUMENTS: '{"password": "p"}',
             A.GEN_AI_TOOL_CALL_RESULT: '{"password": "p"}',
             A.ATTRIBUTES: "not json",
@@ -280,7 +282,8 @@ def test_the_filter_gets_each_payloads_attribute_and_none_sends_no_payload() -> 
         assert wire["input"] == {"masked": True}
         assert wire["attributes"] == {"masked": True}
         assert "output" not in wire
-    assert calls == [A.GEN_AI_TOOL_CALL_ARGUMENTS, A.GEN_AI_TOOL_CALL_RESULT, A.ATTRIBUTES] * 2
+    keys = [A.GEN_AI_TOOL_CALL_ARGUMENTS, A.GEN_AI_TOOL_CALL_RESULT, A.ATTRIBUTES]
+    assert calls == [(key, "trc_1") for key in keys] * 2
 
 
 def test_a_filter_set_on_the_exporter_applies_and_withheld_payloads_stay_withheld() -> None:
@@ -290,9 +293,9 @@ def test_a_filter_set_on_the_exporter_applies_and_withheld_payloads_stay_withhel
     exporter = TracengentSpanExporter(platform_options(), transport=httpx.MockTransport(platform))
     calls: list[str] = []
 
-    def payload_filter(key: str, text: str) -> str | None:
+    def payload_filter(key: str, text: str, trace_id: str | None) -> str | None:
         calls.append(key)
-        return Scrubber().exported_payload(key, text)
+        return Scrubber().exported_payload(key, text, trace_id)
 
     exporter.set_payload_filter(payload_filter)
     span = _span({A.EVENT_TYPE: "action", A.INPUT: '{"password": "p", "a": 1}'})
@@ -317,3 +320,17 @@ def test_exported_payload_masks_names_paths_and_drops_with_capture_off() -> None
     assert scrubber.exported_payload(A.OUTPUT, "plain words") == "plain words"
     scrubber.tighten(capture_payloads=False)
     assert scrubber.exported_payload(A.INPUT, "{}") is None
+
+
+def test_exported_payload_masks_the_paths_noted_for_its_trace_only() -> None:
+    """`Scrubber.exported_payload` masks the JSON paths a decision trace's obligations added
+    (`note_trace_paths`, all of them so far) in that trace's payloads, not in other traces'."""
+    scrubber = Scrubber()
+    scrubber.note_trace_paths("trc_a", ("$.card",))
+    scrubber.note_trace_paths("trc_a", ("$.card", "$.iban"))
+    text = '{"card":"4111","iban":"NO93","a":1}'
+    assert scrubber.exported_payload(A.INPUT, text, "trc_a") == (
+        f'{{"card":"{MASK_TOKEN}","iban":"{MASK_TOKEN}","a":1}}'
+    )
+    assert scrubber.exported_payload(A.INPUT, text, "trc_b") == text
+    assert scrubber.exported_payload(A.INPUT, text) == text

@@ -160,9 +160,9 @@ _DIRECT_CONTEXT: Final = DIRECT_CONTEXT
 _NOT_SEEN: Final = object()
 
 
-PayloadFilter = Callable[[str, str], "str | None"]
-"""`(attribute name, payload text) -> the text to send, or None to send no payload`: see
-`TranslationSettings.payload_filter`."""
+PayloadFilter = Callable[[str, str, "str | None"], "str | None"]
+"""`(attribute name, payload text, the span's Tracengent trace id or None) -> the text to send,
+or None to send no payload`: see `TranslationSettings.payload_filter`."""
 
 
 class OutOfContractEventError(ValueError):
@@ -181,7 +181,9 @@ class TranslationSettings:
     `payload_filter`, when set, is given every payload text (`tracengent.input`/`output`/
     `attributes`, a tool call's `gen_ai.tool.call.arguments`/`result`) that the recorder did not
     write (`RecordedSpan.json_texts` names what it wrote, scrubbed already), with the attribute
-    it came from; the event carries what it returns, or no such payload when it returns None.
+    it came from and the decision trace the span belongs to (its `tracengent.trace.id`, None
+    outside one: a trace's authorization obligations may redact more of its payloads); the
+    event carries what it returns, or no such payload when it returns None.
     This is how payloads set after their span started (by a third-party instrumentation or
     `span.set_attribute`), which no span processor can scrub, are scrubbed on their way out. It
     must not raise (an event whose filter raises is left out and counted) and is called on the
@@ -527,9 +529,13 @@ class SpanTranslator:
                                 wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
                                 continue
                         elif payload_filter is not None:
-                            # Any other may have been set after its span started, unscrubbed.
+                            # Any other may have been set after its span started, unscrubbed
+                            # (its trace's obligations unapplied too: the trace id says which).
+                            in_trace = get(_TRACE_ID)
                             raw = payload_filter(
-                                key if tool_key is None or key in attrs else tool_key, raw
+                                key if tool_key is None or key in attrs else tool_key,
+                                raw,
+                                in_trace if isinstance(in_trace, str) else None,
                             )
                             if raw is None:
                                 continue

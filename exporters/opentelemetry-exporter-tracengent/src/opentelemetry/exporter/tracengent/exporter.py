@@ -172,9 +172,10 @@ class TracengentSpanExporter(SpanExporter):
         """Pass every payload text the recorder did not write through `payload_filter` before
         it is sent, from the next batch on; None sends such text as it is (the default).
 
-        `payload_filter(attribute, text)` (`attribute` is `tracengent.input`, `.output`,
-        `.attributes`, or a tool call's `gen_ai.tool.call.arguments`/`result`) returns the text
-        to send, or None to send no such payload; it must not raise (an event whose filter
+        `payload_filter(attribute, text, trace_id)` (`attribute` is `tracengent.input`,
+        `.output`, `.attributes`, or a tool call's `gen_ai.tool.call.arguments`/`result`;
+        `trace_id` the span's `tracengent.trace.id`, None outside a decision trace) returns the
+        text to send, or None to send no such payload; it must not raise (an event whose filter
         raises is left out and counted) and runs on the export thread. `tracengent` sets its
         scrubber's here (`Scrubber.exported_payload`), so payloads a third-party instrumentation
         or `span.set_attribute` set after their span started, which no span processor can scrub,
