@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 from opentelemetry import trace as otel_trace
-from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
@@ -297,11 +296,12 @@ class TracengentClient(GovernanceMethods):
         trace = CURRENT_TRACE.get()
         if trace is None:
             self._recorder.record(event, None, ())
-        elif trace.recorder.agent_id == self._recorder.agent_id:
+        elif not self._recorder.foreign(trace):
             trace.record(event)
         else:
-            # In another agent's trace: this agent's own standalone event, outside that trace.
-            self._recorder.record(event, Context(), ())
+            # In another agent's trace: this agent's own standalone event, outside that trace
+            # (still the current span's child, for the application's other exporters).
+            self._recorder.record(event, None, (), outside=True)
 
     def begin_trace(self, root_request: str, actor_user_id: str | None = None) -> AgentTrace:
         """Start a decision trace answering `root_request` (its root span starts now).
@@ -314,7 +314,7 @@ class TracengentClient(GovernanceMethods):
 
     def tool(self, name: str | None = None) -> TrackDecorator:
         """Decorate a sync or async function: each call is a `tool_call` event, in the trace
-        current at call time or standalone."""
+        current at call time or standalone (inside another agent's trace too)."""
         from tracengent._decorators import client_decorator
 
         return client_decorator(self._recorder, A.EventTypes.TOOL_CALL, name, None)

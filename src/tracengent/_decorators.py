@@ -1,10 +1,11 @@
 """Decorators that record each call of a function as an event: sync and async functions alike.
 
 `AgentTrace.tool/action` record into that trace; `TracengentClient.tool/action` record into the
-trace current at call time, or standalone outside one. The call's arguments are the event's input
-(`self`/`cls` left out), its return value the output; both go through the scrubber. An exception
-marks the event failed and propagates unchanged. A generator or async-generator function's event
-spans its whole iteration (`_generators`); its input is built and scrubbed when that starts.
+trace current at call time, or standalone outside one (or inside another agent's). The call's
+arguments are the event's input (`self`/`cls` left out), its return value the output; both go
+through the scrubber. An exception marks the event failed and propagates unchanged. A generator
+or async-generator function's event spans its whole iteration (`_generators`); its input is built
+and scrubbed when that starts.
 """
 
 from __future__ import annotations
@@ -174,9 +175,16 @@ def trace_decorator(
 def client_decorator(
     recorder: Recorder, event_type: str, name: str | None, cost: Money | None
 ) -> TrackDecorator:
-    """A decorator recording each call in the trace current at call time, else standalone."""
+    """A decorator recording each call in the trace current at call time, else standalone
+    (in another agent's trace too: see `Recorder.foreign`)."""
+
+    def own_trace() -> AgentTrace | None:
+        trace = CURRENT_TRACE.get()
+        if trace is None or trace.recorder is recorder:  # the usual cases: no more to check
+            return trace
+        return None if recorder.foreign(trace) else trace
 
     def decorator(fn: F) -> F:
-        return _decorate(fn, recorder, event_type, name, cost, CURRENT_TRACE.get)
+        return _decorate(fn, recorder, event_type, name, cost, own_trace)
 
     return decorator

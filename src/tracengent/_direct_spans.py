@@ -365,8 +365,14 @@ class DirectSpans:
         attrs: dict[str, types.AttributeValue],
         parent: Context | None,
         failed: bool,
+        *,
+        outside: bool = False,
     ) -> None:
-        """Record one point event now; `parent` as `Tracer.start_span`'s `context`."""
+        """Record one point event now; `parent` as `Tracer.start_span`'s `context`.
+
+        `outside`: the event is outside any decision trace, whatever trace `parent` is in (no
+        decision-trace context is stamped on it).
+        """
         if not self.enabled:
             return
         context, parent_context, attributes, dropped = self._new_context(
@@ -374,7 +380,9 @@ class DirectSpans:
         )
         if attributes is None:
             return
-        stamps = self._context.stamps_of_finished(context, parent_context, attributes)
+        stamps = self._context.stamps_of_finished(
+            context, None if outside else parent_context, attributes
+        )
         if stamps:
             attributes.update(stamps)
         now = time.time_ns()

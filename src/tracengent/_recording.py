@@ -22,6 +22,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import (
     NoOpTracer,
     Span,
+    SpanContext,
     SpanKind,
     Status,
     StatusCode,
@@ -195,6 +196,16 @@ class Recorder:
             DirectTracer(tracer, self._direct) if self._direct is not None else tracer
         )
 
+    def foreign(self, trace: AgentTrace | None) -> bool:
+        """Whether `trace` is another agent's: what this recorder records while it is current
+        is its agent's own standalone event, not an event of that trace (a client of the same
+        agent joins it). O(1): one identity test on the usual path."""
+        return (
+            trace is not None
+            and trace.recorder is not self
+            and trace.recorder.agent_id != self.agent_id
+        )
+
     def keep_trace(self, root: Span) -> object | None:
         """A handle on the decision trace `root` opened (see `ContextProcessor.keep_trace`):
         while it is held, events recorded under `root` after it ended stay in its trace."""
@@ -349,18 +360,28 @@ class Recorder:
             self.misuse_guard.failed("building attributes", exc)
         return attrs
 
-    def instant(self, name: str, attrs: Attributes, parent: Context | None) -> None:
-        """Record a point-in-time event span: started and ended at one instant, never current."""
+    def instant(
+        self, name: str, attrs: Attributes, parent: Context | None, *, outside: bool = False
+    ) -> None:
+        """Record a point-in-time event span: started and ended at one instant, never current.
+
+        `outside`: the event is outside any decision trace, whatever trace `parent` is in.
+        """
         if not self.recording:
             return
         failed = attrs.get(A.EVENT_STATUS) == A.EventStatuses.FAILURE
         # A point event born ended never starts, and configured name globs are applied by the
         # scrubbing processor as a span starts: with such globs it takes the SDK's path.
         if self._direct is not None and not self.scrubber.custom_names:
-            self._direct.emit(name, attrs, parent, failed)
+            self._direct.emit(name, attrs, parent, failed, outside=outside)
             return
         now = time.time_ns()
-        token = STARTING.set(True)
+        prepared = (
+            self._context.prepare(None, SpanKind.INTERNAL, attrs)
+            if outside and self._context is not None
+            else None
+        )
+        token = STARTING.set(prepared if prepared is not None else True)
         try:
             span = self.tracer.start_span(name, context=parent, attributes=attrs, start_time=now)
         finally:
@@ -369,15 +390,24 @@ class Recorder:
             span.set_status(_ERROR_STATUS)
         span.end(end_time=now)
 
-    def record(self, event: object, parent: Context | None, redact_paths: Sequence[str]) -> None:
-        """Record a user's `AgentEvent` as an instant span; misuse is counted, never raised."""
+    def record(
+        self,
+        event: object,
+        parent: Context | None,
+        redact_paths: Sequence[str],
+        *,
+        outside: bool = False,
+    ) -> None:
+        """Record a user's `AgentEvent` as an instant span (`outside`: as `instant`'s); misuse
+        is counted, never raised."""
         try:
             if not isinstance(event, AgentEvent):
                 self.guard.failed("record", f"expected an AgentEvent, got {type(event).__name__}")
                 return
             if not self.recording:
                 return  # the SDK is disabled: no span, so no attributes to build either
-            self.instant(event.name, self.event_attributes(event, redact_paths), parent)
+            attrs = self.event_attributes(event, redact_paths)
+            self.instant(event.name, attrs, parent, outside=outside)
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self.guard.failed("record", exc)
 
@@ -392,14 +422,22 @@ class Recorder:
         """Start a tracked callable's span and make it current (and `trace` the current trace).
 
         The span's parent is the current span, or `trace`'s root when the trace is not current.
+        Without `trace` while another agent's trace is current, the span is still the current
+        span's child, but this agent's own standalone event, outside that trace.
         """
         try:
+            current_trace = CURRENT_TRACE.get()
             # Already the current trace (the usual case): nothing to set, nothing to reset.
-            other_trace = trace if trace is not None and CURRENT_TRACE.get() is not trace else None
+            other_trace = trace if trace is not None and current_trace is not trace else None
             parent = other_trace.parent_context() if other_trace is not None else None
             parent_span = get_current_span(parent).get_span_context()
+            # In another agent's trace (none of this agent's given): still the current span's
+            # child, but kept out of that trace (`prepare` is given no parent to stamp from).
+            stamp_from: SpanContext | None = parent_span
+            if trace is None and current_trace is not None and self.foreign(current_trace):
+                stamp_from = None
             prepared = (
-                self._context.prepare(parent_span, kind, attrs)
+                self._context.prepare(stamp_from, kind, attrs)
                 if self._context is not None
                 else None
             )

@@ -61,9 +61,10 @@ def request_event(request: httpx.Request, scrubber: Scrubber) -> tuple[str, Attr
 def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | None:
     """Start the request's span, make it current and inject `traceparent` into its headers."""
     name, attrs = request_event(request, recorder.scrubber)
-    if recorder.agent_id and CURRENT_TRACE.get() is None:
-        # Outside a decision trace the span names its agent, as the decorators' do: on a
-        # provider several agents share, only this agent's pipeline exports it.
+    trace = CURRENT_TRACE.get()
+    if recorder.agent_id and (trace is None or recorder.foreign(trace)):
+        # Outside a decision trace of its agent the span names its agent, as the decorators'
+        # do: on a provider several agents share, only this agent's pipeline exports it.
         attrs[A.GEN_AI_AGENT_ID] = recorder.agent_id
     active = recorder.open(name, attrs, None, kind=SpanKind.CLIENT)
     if active is not None:

@@ -234,14 +234,16 @@ class ContextProcessor(SpanProcessor):
             return None
 
     def prepare(
-        self, parent: SpanContext, kind: SpanKind, attrs: Mapping[str, AttributeValue]
+        self, parent: SpanContext | None, kind: SpanKind, attrs: Mapping[str, AttributeValue]
     ) -> PreparedStart | None:
         """Stamp an event span of a decision trace before it starts under `parent`.
 
         The recorder starts its live event spans with `PreparedStart.stamps` among their
         attributes, so each is written once, and sets `STARTING` to the result while the span
         starts: `on_start` then only remembers the span and advances its trace. An event outside
-        any decision trace gets no stamps. None when the span is not an explicit event
+        any decision trace gets no stamps. `parent` None: the span is outside any decision trace
+        whatever its OTel parent (a client's own event while another agent's trace is current),
+        and so are the spans started under it. None when the span is not an explicit event
         (`on_start` then does all the work). If another event of the trace starts in between
         (two threads), the event parent read here may be the older one, which the wire contract
         tolerates.
@@ -253,17 +255,25 @@ class ContextProcessor(SpanProcessor):
         `PreparedStart.give_back_unstarted` once the start returned. Never raises.
         """
         try:
-            if A.GOVERNANCE_KIND in attrs or A.GEN_AI_OPERATION_NAME in attrs:
-                return None
             event_type = attrs.get(A.EVENT_TYPE)
-            if not isinstance(event_type, str):
+            record: _OpenSpan | None = None
+            if parent is None:
+                # Kept out of the trace its OTel parent is in: never stamped by `on_start`.
+                event_type = event_type if isinstance(event_type, str) else None
+            elif (
+                A.GOVERNANCE_KIND in attrs
+                or A.GEN_AI_OPERATION_NAME in attrs
+                or not isinstance(event_type, str)
+            ):
                 return None
+            else:
+                record = self._record_of(parent.span_id)
             explicit_id = attrs.get(A.EVENT_ID)
             explicit = explicit_id if isinstance(explicit_id, str) and explicit_id else None
-            record = self._record_of(parent.span_id)
             if record is None or record.trace is None:
-                # An event outside any decision trace (a tracked request, a standalone call):
-                # nothing to stamp; `on_start` remembers it for its children.
+                # An event outside any decision trace (a tracked request, a standalone call, or
+                # one kept out of its parent's): nothing to stamp; `on_start` remembers it, as
+                # outside any, for its children.
                 return PreparedStart(self, None, event_type, None, explicit, {})
             trace = record.trace
             first = trace.first_event.acquire(False)
@@ -394,7 +404,7 @@ class PreparedStart:
         self,
         processor: ContextProcessor,
         trace: _TraceState | None,
-        event_type: str,
+        event_type: str | None,
         enclosing_id: str | None,
         explicit_id: str | None,
         stamps: dict[str, AttributeValue],

@@ -1,16 +1,27 @@
 """Two agents in one process (an orchestrator and a sub-agent, each with its client): an event
-one agent's client records while the other agent's decision trace is current is the recording
-agent's own, sent with its credentials, not an event of the other agent's trace."""
+one agent's client records while the other agent's decision trace is current (`record`, its
+decorated functions, its tracked clients) is the recording agent's own, sent with its
+credentials, not an event of the other agent's trace."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from opentelemetry import trace as otel_trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tracengent import AgentEvent, TracengentClient, _state
+from tracengent import (
+    AgentEvent,
+    TracengentClient,
+    _state,
+    tracked_async_client,
+    tracked_client,
+)
+from tracengent.platform import StoredEvent
 from tracengent.testing import RunningPlatform
 
 
@@ -65,3 +76,164 @@ def test_record_inside_a_trace_of_the_same_agent_joins_it(
     assert second.close()
     (event,) = tracengent_platform.store.events()
     assert event.body["traceId"] == trace.trace_id
+
+
+def _stored_by_name(platform: RunningPlatform) -> dict[str, StoredEvent]:
+    return {str(e.body["name"]): e for e in platform.store.events()}
+
+
+def _parent_id(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+def _assert_standalone_of(event: StoredEvent, agent_id: str) -> None:
+    assert event.agent_id == agent_id
+    assert "traceId" not in event.body
+    assert "parentEventId" not in event.body
+
+
+@pytest.mark.usefixtures("provider")
+async def test_decorated_calls_inside_another_agents_trace_are_the_callers_own(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """`@client.tool()`/`@client.action()` of one agent, sync and async, functions and
+    generators, called in the other agent's trace: standalone events of the decorating agent;
+    the other agent's trace keeps its own event chain."""
+    orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
+    hotels = TracengentClient(tracengent_platform.options("hotel-agent"))
+
+    @hotels.tool()
+    def search_hotels(city: str) -> list[str]:
+        hotels.record(AgentEvent("hotel-quote", "action"))
+        return [f"Ritz {city}"]
+
+    @hotels.action()
+    async def book_hotel(name: str) -> str:
+        return f"booked {name}"
+
+    @hotels.tool()
+    def list_rooms() -> Iterator[str]:
+        yield "101"
+
+    @hotels.tool()
+    async def stream_rates() -> AsyncIterator[int]:
+        yield 90
+
+    with orchestrator.begin_trace("plan the trip") as trip:
+        trip.step("delegate hotels")
+        assert search_hotels("Paris") == ["Ritz Paris"]
+        assert await book_hotel("Ritz") == "booked Ritz"
+        assert list(list_rooms()) == ["101"]
+        assert [rate async for rate in stream_rates()] == [90]
+        trip.step("pay")
+    assert orchestrator.close()
+    assert hotels.close()
+    stored = _stored_by_name(tracengent_platform)
+    own = {"search_hotels", "hotel-quote", "book_hotel", "list_rooms", "stream_rates"}
+    assert stored.keys() == own | {"delegate hotels", "pay"}
+    for name in own:
+        _assert_standalone_of(stored[name], "hotel-agent")
+    assert stored["delegate hotels"].body["traceId"] == trip.trace_id
+    assert stored["pay"].body["traceId"] == trip.trace_id
+    assert stored["pay"].body["parentEventId"] == stored["delegate hotels"].body["eventId"]
+
+
+@pytest.mark.usefixtures("provider")
+async def test_tracked_requests_inside_another_agents_trace_are_the_callers_own(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """Requests through one agent's tracked clients (sync and async) in the other agent's
+    trace: standalone `tool_call` events of the tracking agent."""
+    orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
+    hotels = TracengentClient(tracengent_platform.options("hotel-agent"))
+    answer = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
+    with (
+        tracked_client(hotels, inner=answer) as http,
+        orchestrator.begin_trace("plan the trip") as trip,
+    ):
+        trip.step("delegate hotels")
+        http.get("https://hotels.example/rooms")
+        async with tracked_async_client(hotels, inner=answer) as async_http:
+            await async_http.get("https://hotels.example/rates")
+    assert orchestrator.close()
+    assert hotels.close()
+    stored = _stored_by_name(tracengent_platform)
+    assert stored.keys() == {
+        "delegate hotels",
+        "GET hotels.example/rooms",
+        "GET hotels.example/rates",
+    }
+    for name in ("GET hotels.example/rooms", "GET hotels.example/rates"):
+        _assert_standalone_of(stored[name], "hotel-agent")
+    assert stored["delegate hotels"].body["traceId"] == trip.trace_id
+
+
+async def test_decorated_calls_and_requests_of_the_same_agent_join_its_trace(
+    tracengent_platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clients of one agent on a shared provider: what either tracks belongs to the trace
+    current."""
+    shared = TracerProvider()
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", shared)
+    first = TracengentClient(tracengent_platform.options("demo-agent"))
+    second = TracengentClient(tracengent_platform.options("demo-agent"))
+
+    @second.tool()
+    def lookup(order: str) -> str:
+        return order
+
+    @second.action()
+    async def refund(order: str) -> str:
+        return order
+
+    answer = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
+    with tracked_client(second, inner=answer) as http, first.begin_trace("refund") as trace:
+        lookup("o-1")
+        await refund("o-1")
+        http.get("https://shop.example/orders")
+    assert first.close()
+    assert second.close()
+    shared.shutdown()
+    stored = _stored_by_name(tracengent_platform)
+    assert stored.keys() == {"lookup", "refund", "GET shop.example/orders"}
+    for event in stored.values():
+        assert event.agent_id == "demo-agent"
+        assert event.body["traceId"] == trace.trace_id
+
+
+def test_own_events_inside_another_agents_trace_stay_in_its_otel_trace(
+    tracengent_platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a shared provider the application's exporters see what one agent records in the
+    other agent's trace as children of the span current there (one distributed trace), though
+    on the Tracengent wire those events are the recording agent's, outside that trace."""
+    shared = TracerProvider()
+    memory = InMemorySpanExporter()
+    shared.add_span_processor(SimpleSpanProcessor(memory))
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", shared)
+    orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
+    hotels = TracengentClient(tracengent_platform.options("hotel-agent"))
+
+    @hotels.tool()
+    def search_hotels() -> str:
+        hotels.record(AgentEvent("hotel-quote", "action"))
+        return "Ritz"
+
+    with orchestrator.begin_trace("plan the trip"):
+        search_hotels()
+        hotels.record(AgentEvent("hotel-check", "action"))
+    assert orchestrator.close()
+    assert hotels.close()
+    shared.shutdown()
+    spans = {span.name: span for span in memory.get_finished_spans()}
+    root = spans["invoke_agent demo-agent"].context
+    tool = spans["search_hotels"]
+    assert _parent_id(tool) == root.span_id
+    assert tool.context.trace_id == root.trace_id
+    quote = spans["hotel-quote"]
+    assert _parent_id(quote) == tool.context.span_id
+    check = spans["hotel-check"]
+    assert _parent_id(check) == root.span_id
+    stored = _stored_by_name(tracengent_platform)
+    for name in ("search_hotels", "hotel-quote", "hotel-check"):
+        _assert_standalone_of(stored[name], "hotel-agent")
