@@ -247,7 +247,13 @@ def instrument_mcp(
     instrumentor = TracengentMCPInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(
-            tracer_provider=tracer_provider, gate=hooks.gate, payload_hook=hooks.payload_hook
+            tracer_provider=tracer_provider,
+            gate=hooks.gate,
+            payload_hook=hooks.payload_hook,
+            # OTel's version check only logs an error and patches nothing for an `mcp` outside
+            # `_instruments`: asked-for governance would be off and every call sent unchecked.
+            # The patch needs nothing but the `call_tool` methods the installed `mcp` has.
+            skip_dep_check=hooks.gate is not None,
         )
     elif hooks.gate is not None:
         # `instrument()` would only log "already instrumented": the governance asked for must

@@ -1,23 +1,33 @@
-"""Fourth review: another instrumentation wrapped `ClientSession.call_tool` before ours.
+"""Fourth review: the MCP instrumentation beside other instrumentations and other `mcp` versions.
 
 OpenTelemetry's contrib `opentelemetry-instrumentation-mcp` (and guardrail libraries) wrap
 `ClientSession.call_tool` with `wrapt`. Under `opentelemetry-instrument` either may be applied
 first. Ours must call the method it replaces as attribute access would bind it, so that such a
 wrapper still gets the session as its instance and the tool's name as its first argument.
+
+Governance asked for in code must be in force whatever `mcp` is installed: OTel's dependency
+check only logs an error for a version outside the declared range, and patches nothing.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 import wrapt
 from mcp import Client, ClientSession
 from mcp.server.mcpserver import MCPServer
 
+from opentelemetry.exporter.tracengent.errors import ToolDeniedException
+from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
 from opentelemetry.instrumentation.tracengent_mcp import TracengentMCPInstrumentor
 from tests.unit.mcp.conftest import FakeGate, ServerLog, Traced
+from tests.unit.mcp.test_mcp_gate import OPTIONS
+from tests.unit.mcp.test_mcp_review import DENY
+from tracengent._mcp import instrument_mcp
 
 
 async def test_a_wrapt_wrapper_applied_first_still_sees_the_session_and_the_tool(
@@ -54,3 +64,35 @@ async def test_a_wrapt_wrapper_applied_first_still_sees_the_session_and_the_tool
     assert args == ("echo", {"text": "***"})
     assert [call[:2] for call in server_log.calls] == [("echo", {"text": "***"})]
     assert [s.name for s in traced.tool_spans()] == ["execute_tool echo"]
+
+
+async def test_governance_asked_for_is_in_force_on_an_mcp_outside_the_declared_range(
+    monkeypatch: pytest.MonkeyPatch,
+    instrumentor: TracengentMCPInstrumentor,
+    traced: Traced,
+    server: MCPServer,
+    server_log: ServerLog,
+) -> None:
+    """`instrument_mcp(govern=True)` with an `mcp` OTel's dependency check refuses (older than
+    `_instruments` says): the calls are still authorized, never sent ungoverned."""
+    monkeypatch.setattr(
+        TracengentMCPInstrumentor, "instrumentation_dependencies", lambda self: ("mcp >= 99",)
+    )
+    asked: list[object] = []
+
+    def deny(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["toolName"])
+        return httpx.Response(200, json=DENY)
+
+    instrument_mcp(
+        OPTIONS,
+        tracer=traced.provider.get_tracer("governance"),
+        tracer_provider=traced.provider,
+        platform=PlatformClient(OPTIONS, transport=httpx.MockTransport(deny)),
+        async_platform=AsyncPlatformClient(OPTIONS, transport=httpx.MockTransport(deny)),
+    )
+    async with Client(server) as client:
+        with pytest.raises(ToolDeniedException):
+            await client.session.call_tool("echo", {"text": "hi"})
+    assert server_log.calls == []
+    assert asked == ["echo"]
