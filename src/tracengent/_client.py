@@ -182,6 +182,7 @@ class TracengentClient(GovernanceMethods):
             token_provider=self._platform.token_provider,
             http=http,
             scrubber=scrubber,
+            recorder=self._recorder,
         )
         self._recorder.llm_authorizer = self._governance.authorizer
         if hasattr(os, "register_at_fork"):

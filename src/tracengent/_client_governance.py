@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from opentelemetry.trace import Tracer
@@ -24,6 +25,9 @@ from tracengent._governance.delegation import DelegatedSession, begin_delegated_
 from tracengent._governance.egress import EgressGovernor
 from tracengent._governance.tools import ToolGate
 from tracengent._scrubbing import Scrubber
+
+if TYPE_CHECKING:
+    from tracengent._recording import Recorder
 
 __all__ = ["GovernanceMethods"]
 
@@ -40,6 +44,7 @@ class _Governance:
     async_transport: httpx.AsyncBaseTransport | None
     http: httpx.Client | None = None
     scrubber: Scrubber | None = None
+    recorder: Recorder | None = None
 
 
 def _async_twin(transport: httpx.BaseTransport | None) -> httpx.AsyncBaseTransport | None:
@@ -63,7 +68,10 @@ class GovernanceMethods:
         token_provider: AgentTokenProvider | None,
         http: httpx.Client | None = None,
         scrubber: Scrubber | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
+        # `recorder`, the client's: while another agent's decision trace is current, this
+        # agent's decisions name no trace and their spans are not that trace's (`governance_span`).
         async_transport = async_transport if async_transport is not None else _async_twin(transport)
         async_platform = AsyncPlatformClient(
             options, transport=async_transport, token_provider=token_provider
@@ -74,15 +82,24 @@ class GovernanceMethods:
             platform=platform,
             async_platform=async_platform,
             authorizer=Authorizer(
-                options, platform=platform, async_platform=async_platform, tracer=tracer
+                options,
+                platform=platform,
+                async_platform=async_platform,
+                tracer=tracer,
+                recorder=recorder,
             ),
             tools=ToolGate(
-                options, platform=platform, async_platform=async_platform, tracer=tracer
+                options,
+                platform=platform,
+                async_platform=async_platform,
+                tracer=tracer,
+                recorder=recorder,
             ),
             transport=transport,
             async_transport=async_transport,
             http=http,
             scrubber=scrubber,
+            recorder=recorder,
         )
 
     # --- authorization ------------------------------------------------------------------------
@@ -165,6 +182,7 @@ class GovernanceMethods:
             tracer=governance.tracer,
             govern_all=govern_all,
             scrubber=governance.scrubber,
+            recorder=governance.recorder,
         )
 
     def begin_delegated_task(self, token: str) -> DelegatedSession:

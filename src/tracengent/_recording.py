@@ -206,6 +206,18 @@ class Recorder:
             and trace.recorder.agent_id != self.agent_id
         )
 
+    def starting_outside(self, attrs: Attributes) -> object:
+        """What `STARTING` holds while a span of this agent's with `attrs` starts outside any
+        decision trace, whatever trace its OTel parent is in (a governance span while another
+        agent's trace is current): the context processor stamps nothing on it, nor on the spans
+        started under it, so it is not that trace's and goes through this agent's export."""
+        prepared = (
+            self._context.prepare(None, SpanKind.INTERNAL, attrs)
+            if self._context is not None
+            else None
+        )
+        return prepared if prepared is not None else True
+
     def keep_trace(self, root: Span) -> object | None:
         """A handle on the decision trace `root` opened (see `ContextProcessor.keep_trace`):
         while it is held, events recorded under `root` after it ended stay in its trace."""

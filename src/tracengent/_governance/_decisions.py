@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from decimal import Decimal
-from typing import Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 import httpx
 from opentelemetry.trace import get_current_span
@@ -34,6 +34,9 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
 )
 from opentelemetry.exporter.tracengent.wire import AuthDecision
 from tracengent._state import CURRENT_TRACE
+
+if TYPE_CHECKING:
+    from tracengent._recording import Recorder
 
 __all__ = [
     "APPROVAL_STATUSES",
@@ -123,15 +126,18 @@ class AsyncGovernancePlatform(Protocol):
         ...
 
 
-def current_trace_id() -> str | None:
+def current_trace_id(recorder: Recorder | None = None) -> str | None:
     """The Tracengent id of the active decision trace (sent as `traceId`); None outside one.
 
     The trace `begin_trace` made current, else the one an `invoke_agent` span opened (zero
     code, manual OTel, an agent framework): the context processor stamps its id on every span
-    inside it, the current span included.
+    inside it, the current span included. `recorder`, the deciding client's: while another
+    agent's trace is current (`Recorder.foreign`), that agent has none current, so None.
     """
     trace = CURRENT_TRACE.get()
     if trace is not None:
+        if recorder is not None and trace.recorder is not recorder and recorder.foreign(trace):
+            return None  # not ours: the platform would file our decision under its trace
         return trace.trace_id
     attributes = getattr(get_current_span(), "attributes", None)
     if not isinstance(attributes, Mapping):

@@ -27,7 +27,8 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 from tracengent._processors.context import STARTING
-from tracengent._recording import TelemetryGuard
+from tracengent._recording import Recorder, TelemetryGuard
+from tracengent._state import CURRENT_TRACE
 
 __all__ = ["GovernanceSpan", "governance_span", "record_decision", "record_delegation"]
 
@@ -45,14 +46,25 @@ class GovernanceSpan:
     Telemetry never changes a decision: when the tracer's span processors raise as the span
     starts, the block runs with a non-recording span (nothing made current), and when they raise
     as it ends, the block's own outcome stands; either is logged and counted, never raised.
+
+    `recorder`: the deciding client's. While another agent's decision trace is current, the
+    decision is not that trace's (`Recorder.foreign`): the span is still the current span's
+    child, but nothing stamps it into that trace, so it goes through this agent's export.
     """
 
-    __slots__ = ("_attributes", "_name", "_span", "_token", "_tracer")
+    __slots__ = ("_attributes", "_name", "_recorder", "_span", "_token", "_tracer")
 
-    def __init__(self, tracer: Tracer, name: str, attributes: dict[str, AttributeValue]) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        name: str,
+        attributes: dict[str, AttributeValue],
+        recorder: Recorder | None = None,
+    ) -> None:
         self._tracer = tracer
         self._name = name
         self._attributes = attributes
+        self._recorder = recorder
         self._span: Span | None = None
         self._token: Token[Context] | None = None
 
@@ -60,7 +72,17 @@ class GovernanceSpan:
         """Start the span and make it current."""
         # Its attributes are ours (kind, permission, transport): the scrubbing processor applies
         # only configured name globs to them.
-        starting = STARTING.set(True)
+        recorder = self._recorder
+        trace = CURRENT_TRACE.get()
+        if (
+            trace is not None
+            and recorder is not None
+            and trace.recorder is not recorder  # the usual case: no more to check
+            and recorder.foreign(trace)
+        ):
+            starting = STARTING.set(recorder.starting_outside(self._attributes))
+        else:
+            starting = STARTING.set(True)
         try:
             span = self._tracer.start_span(
                 self._name, kind=SpanKind.INTERNAL, attributes=self._attributes
@@ -110,6 +132,7 @@ def governance_span(
     *,
     permission: str | None = None,
     transport: str | None = None,
+    recorder: Recorder | None = None,
 ) -> GovernanceSpan:
     """Run the block inside a governance span named `"tracengent.<kind> <target>"`.
 
@@ -119,6 +142,8 @@ def governance_span(
         target: what is governed (a permission, a tool, a host), shown in the span name.
         permission: set as `tracengent.authz.permission` when known up front.
         transport: set as `tracengent.authz.transport` for tool decisions.
+        recorder: the deciding client's; None (zero code's gate, a bare gate): the span is in
+            the decision trace its OTel parent is in.
 
     The span records an exception that leaves the block (OTel's default) and always ends, also on
     cancellation. Does not block.
@@ -128,7 +153,7 @@ def governance_span(
         attributes[A.AUTHZ_PERMISSION] = permission
     if transport is not None:
         attributes[A.AUTHZ_TRANSPORT] = transport
-    return GovernanceSpan(tracer, f"tracengent.{kind} {target}", attributes)
+    return GovernanceSpan(tracer, f"tracengent.{kind} {target}", attributes, recorder)
 
 
 def record_decision(

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry.trace import Span, Tracer
 
@@ -28,6 +28,9 @@ from tracengent._governance._decisions import (
     deny_for_error,
 )
 from tracengent._governance._spans import governance_span, record_decision, record_delegation
+
+if TYPE_CHECKING:
+    from tracengent._recording import Recorder
 
 __all__ = ["MAX_CONSECUTIVE_POLL_FAILURES", "wait_for_approval", "wait_for_approval_async"]
 
@@ -106,10 +109,15 @@ def _approval_span(
     approval_id: str,
     acting_for: str | None,
     chain: Sequence[str],
+    recorder: Recorder | None,
 ) -> Iterator[Span]:
     """The `approval_wait` governance span of one wait (sync and async share it)."""
     with governance_span(
-        tracer, A.GovernanceKinds.APPROVAL_WAIT, permission, permission=permission
+        tracer,
+        A.GovernanceKinds.APPROVAL_WAIT,
+        permission,
+        permission=permission,
+        recorder=recorder,
     ) as span:
         span.set_attribute(A.AUTHZ_APPROVAL_ID, approval_id)
         record_delegation(span, acting_for, chain)
@@ -128,10 +136,12 @@ def wait_for_approval(
     request_timeout_s: float,
     acting_for: str | None = None,
     chain: Sequence[str] = (),
+    recorder: Recorder | None = None,
 ) -> AuthDecision:
     """Block until the approval is decided, the wait times out, or polling keeps failing.
 
     Never raises (every failure is a deny); blocks the calling thread for up to `timeout_s`.
+    `recorder`: the waiting client's (its span is not another agent's trace's: `governance_span`).
     """
     wait = _ApprovalWait(
         approval_id,
@@ -140,7 +150,7 @@ def wait_for_approval(
         poll_interval_s=poll_interval_s,
         request_timeout_s=request_timeout_s,
     )
-    with _approval_span(tracer, permission, approval_id, acting_for, chain) as span:
+    with _approval_span(tracer, permission, approval_id, acting_for, chain, recorder) as span:
         if usable_approval_id(approval_id) is None:
             refused = wait.unusable_id()
             record_decision(span, refused)
@@ -175,6 +185,7 @@ async def wait_for_approval_async(
     request_timeout_s: float,
     acting_for: str | None = None,
     chain: Sequence[str] = (),
+    recorder: Recorder | None = None,
 ) -> AuthDecision:
     """The coroutine twin of `wait_for_approval`; never blocks the event loop.
 
@@ -187,7 +198,7 @@ async def wait_for_approval_async(
         poll_interval_s=poll_interval_s,
         request_timeout_s=request_timeout_s,
     )
-    with _approval_span(tracer, permission, approval_id, acting_for, chain) as span:
+    with _approval_span(tracer, permission, approval_id, acting_for, chain, recorder) as span:
         if usable_approval_id(approval_id) is None:
             refused = wait.unusable_id()
             record_decision(span, refused)

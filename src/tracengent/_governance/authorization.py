@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Final, TypedDict
+from typing import TYPE_CHECKING, Final, TypedDict
 
 from opentelemetry.trace import Span, Tracer
 
@@ -35,6 +35,9 @@ from tracengent._governance._decisions import (
 )
 from tracengent._governance._spans import governance_span, record_decision, record_delegation
 
+if TYPE_CHECKING:
+    from tracengent._recording import Recorder
+
 __all__ = ["LLM_CALL_PERMISSION", "Authorizer"]
 
 LLM_CALL_PERMISSION = "llm:call"
@@ -51,6 +54,7 @@ class _WaitSettings(TypedDict):
     request_timeout_s: float
     acting_for: str | None
     chain: Sequence[str]
+    recorder: Recorder | None
 
 
 class Authorizer:
@@ -64,6 +68,8 @@ class Authorizer:
         tracer: starts the governance spans.
         acting_for: on a delegated session, who it acts for (put on every span).
         chain: on a delegated session, its delegation chain (put on every span).
+        recorder: the client's: while another agent's decision trace is current, a decision
+            names no trace and its span is not that trace's (see `governance_span`).
     """
 
     def __init__(
@@ -75,11 +81,13 @@ class Authorizer:
         tracer: Tracer,
         acting_for: str | None = None,
         chain: Sequence[str] = (),
+        recorder: Recorder | None = None,
     ) -> None:
         self._options = options
         self._platform = platform
         self._async_platform = async_platform
         self._tracer = tracer
+        self._recorder = recorder
         self._acting_for = acting_for
         self._chain = tuple(chain)
         # approval id -> (the permission asked, the pending decision), the newest last.
@@ -97,12 +105,18 @@ class Authorizer:
         reason says why. A pending decision is returned as is (see `ensure_authorized`).
         """
         with governance_span(
-            self._tracer, A.GovernanceKinds.AUTHORIZE, permission, permission=permission
+            self._tracer,
+            A.GovernanceKinds.AUTHORIZE,
+            permission,
+            permission=permission,
+            recorder=self._recorder,
         ) as span:
             record_delegation(span, self._acting_for, self._chain)
             deadline = time.monotonic() + self._options.governance_timeout_s
             try:
-                request = build_authorize_request(permission, context, current_trace_id())
+                request = build_authorize_request(
+                    permission, context, current_trace_id(self._recorder)
+                )
                 decision = self._platform.authorize(request, deadline=deadline)
             except Exception as exc:  # noqa: BLE001 - fail closed: nothing but a deny leaves
                 decision = deny_for_error(exc, deadline=deadline)
@@ -113,13 +127,19 @@ class Authorizer:
     ) -> AuthDecision:
         """The coroutine twin of `authorize`; never blocks the event loop. Never raises."""
         with governance_span(
-            self._tracer, A.GovernanceKinds.AUTHORIZE, permission, permission=permission
+            self._tracer,
+            A.GovernanceKinds.AUTHORIZE,
+            permission,
+            permission=permission,
+            recorder=self._recorder,
         ) as span:
             record_delegation(span, self._acting_for, self._chain)
             timeout_s = self._options.governance_timeout_s
             deadline = time.monotonic() + timeout_s
             try:
-                request = build_authorize_request(permission, context, current_trace_id())
+                request = build_authorize_request(
+                    permission, context, current_trace_id(self._recorder)
+                )
                 decision = await bounded(
                     self._async_platform.authorize(request, deadline=deadline), timeout_s
                 )
@@ -316,6 +336,7 @@ class Authorizer:
             "request_timeout_s": options.governance_timeout_s,
             "acting_for": self._acting_for,
             "chain": self._chain,
+            "recorder": self._recorder,
         }
 
     @staticmethod

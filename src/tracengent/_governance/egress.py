@@ -41,7 +41,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import httpx
 from opentelemetry.trace import Span, Tracer
@@ -81,6 +81,9 @@ from tracengent._governance.tools import (
     tool_span,
 )
 from tracengent._scrubbing import Scrubber
+
+if TYPE_CHECKING:
+    from tracengent._recording import Recorder
 
 __all__ = [
     "EgressGovernor",
@@ -166,6 +169,8 @@ class EgressGovernor:
         clock: monotonic seconds, for rate-limiting the fail-open warning (tests inject one).
         scrubber: names the credentials the platform is not told: the client's (on a shared
             provider, the strictest client's rules); by default one from `scrub_patterns`.
+        recorder: the client's: while another agent's decision trace is current, a decision
+            names no trace and its span is not that trace's (see `governance_span`).
 
     `check`/`check_async` block (await) until the platform decides or the deadline passes. They
     raise only `ToolDeniedException` or `ToolPendingApprovalException`.
@@ -181,6 +186,7 @@ class EgressGovernor:
         govern_all: bool = False,
         clock: Callable[[], float] = time.monotonic,
         scrubber: Scrubber | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._options = options
         self._platform = platform
@@ -191,6 +197,7 @@ class EgressGovernor:
         self._scrubber = (
             scrubber if scrubber is not None else Scrubber(patterns=options.scrub_patterns)
         )
+        self._recorder = recorder
         self._lock = threading.Lock()
         self._fail_open_count = 0
         self._last_fail_open_log: float | None = None
@@ -219,11 +226,12 @@ class EgressGovernor:
             ToolDeniedException: denied, or the decision could not be obtained (fail closed).
             ToolPendingApprovalException: held for a person's approval.
         """
-        with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
+        with tool_span(self._tracer, TRANSPORT_HTTP, _target(request), self._recorder) as span:
             body = NO_JSON_BODY
             try:
                 body = read_json_body(request)
-                payload = http_tool_request(request, body, current_trace_id(), self._scrubber)
+                trace_id = current_trace_id(self._recorder)
+                payload = http_tool_request(request, body, trace_id, self._scrubber)
                 decision = self._platform.tool_authorize(
                     payload, deadline=deadline_for(self._options)
                 )
@@ -239,11 +247,12 @@ class EgressGovernor:
 
     async def check_async(self, request: httpx.Request) -> httpx.Request:
         """The coroutine twin of `check` (same results and exceptions)."""
-        with tool_span(self._tracer, TRANSPORT_HTTP, _target(request)) as span:
+        with tool_span(self._tracer, TRANSPORT_HTTP, _target(request), self._recorder) as span:
             body = NO_JSON_BODY
             try:
                 body = read_json_body(request)
-                payload = http_tool_request(request, body, current_trace_id(), self._scrubber)
+                trace_id = current_trace_id(self._recorder)
+                payload = http_tool_request(request, body, trace_id, self._scrubber)
                 decision = await tool_authorize_bounded(
                     self._async_platform, payload, self._options
                 )

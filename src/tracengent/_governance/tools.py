@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Final, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, cast
 
 from opentelemetry.trace import Span, Tracer
 
@@ -33,6 +33,9 @@ from opentelemetry.exporter.tracengent.redaction import json_document, redact_va
 from opentelemetry.exporter.tracengent.wire import ToolDecision
 from tracengent._governance._decisions import bounded, current_trace_id
 from tracengent._governance._spans import governance_span, record_decision
+
+if TYPE_CHECKING:
+    from tracengent._recording import Recorder
 
 __all__ = [
     "AsyncToolAuthorizer",
@@ -135,9 +138,14 @@ def raise_unless_allowed(decision: ToolDecision) -> None:
     raise ToolDeniedException(decision.reason, decision.permission, decision.outcome)
 
 
-def tool_span(tracer: Tracer, transport: str, target: str) -> AbstractContextManager[Span]:
-    """The governance span of one tool decision (`tracengent.governance.kind=tool_authorize`)."""
-    return governance_span(tracer, A.GovernanceKinds.TOOL_AUTHORIZE, target, transport=transport)
+def tool_span(
+    tracer: Tracer, transport: str, target: str, recorder: Recorder | None = None
+) -> AbstractContextManager[Span]:
+    """The governance span of one tool decision (`tracengent.governance.kind=tool_authorize`);
+    `recorder`, the deciding client's, as `governance_span`'s."""
+    return governance_span(
+        tracer, A.GovernanceKinds.TOOL_AUTHORIZE, target, transport=transport, recorder=recorder
+    )
 
 
 # --- MCP and function gates -----------------------------------------------------------------
@@ -183,20 +191,22 @@ def _arguments(args: JsonInput) -> JsonValue:
     return json_document(args)
 
 
-def _mcp_request(tool: str, args: JsonValue) -> JsonObject:
+def _mcp_request(tool: str, args: JsonValue, recorder: Recorder | None) -> JsonObject:
     request: JsonObject = {"transport": TRANSPORT_MCP, "toolName": tool}
-    return _with_body_and_trace(request, args)
+    return _with_body_and_trace(request, args, recorder)
 
 
-def _function_request(function: str, args: JsonValue) -> JsonObject:
+def _function_request(function: str, args: JsonValue, recorder: Recorder | None) -> JsonObject:
     request: JsonObject = {"transport": TRANSPORT_FUNCTION, "functionName": function}
-    return _with_body_and_trace(request, args)
+    return _with_body_and_trace(request, args, recorder)
 
 
-def _with_body_and_trace(request: JsonObject, args: JsonValue) -> JsonObject:
+def _with_body_and_trace(
+    request: JsonObject, args: JsonValue, recorder: Recorder | None
+) -> JsonObject:
     if args is not None:
         request["body"] = args
-    trace_id = current_trace_id()
+    trace_id = current_trace_id(recorder)
     if trace_id is not None:
         request["traceId"] = trace_id
     return request
@@ -214,6 +224,8 @@ class ToolGate:
         platform: the blocking platform client.
         async_platform: the coroutine platform client.
         tracer: where each decision is recorded as a governance span.
+        recorder: the client's: while another agent's decision trace is current, a decision
+            names no trace and its span is not that trace's (see `governance_span`).
 
     Every method blocks (or awaits) until the platform decides or the deadline passes, and never
     raises a platform error: an unreachable, slow, refusing or nonsensical platform is a deny.
@@ -226,27 +238,32 @@ class ToolGate:
         platform: ToolAuthorizer,
         async_platform: AsyncToolAuthorizer,
         tracer: Tracer,
+        recorder: Recorder | None = None,
     ) -> None:
         self._options = options
         self._platform = platform
         self._async_platform = async_platform
         self._tracer = tracer
+        self._recorder = recorder
 
     def authorize_mcp(self, tool: str, args: JsonInput = None) -> ToolDecision:
         """Ask whether MCP tool `tool` may be called with `args`; fails closed."""
-        return self._decide(TRANSPORT_MCP, tool, _mcp_request(tool, _arguments(args)))
+        request = _mcp_request(tool, _arguments(args), self._recorder)
+        return self._decide(TRANSPORT_MCP, tool, request)
 
     def authorize_function(self, fn: str, args: JsonInput = None) -> ToolDecision:
         """Ask whether function `fn` may be called with `args`; fails closed."""
-        return self._decide(TRANSPORT_FUNCTION, fn, _function_request(fn, _arguments(args)))
+        request = _function_request(fn, _arguments(args), self._recorder)
+        return self._decide(TRANSPORT_FUNCTION, fn, request)
 
     async def authorize_mcp_async(self, tool: str, args: JsonInput = None) -> ToolDecision:
         """The coroutine twin of `authorize_mcp`."""
-        return await self._decide_async(TRANSPORT_MCP, tool, _mcp_request(tool, _arguments(args)))
+        request = _mcp_request(tool, _arguments(args), self._recorder)
+        return await self._decide_async(TRANSPORT_MCP, tool, request)
 
     async def authorize_function_async(self, fn: str, args: JsonInput = None) -> ToolDecision:
         """The coroutine twin of `authorize_function`."""
-        request = _function_request(fn, _arguments(args))
+        request = _function_request(fn, _arguments(args), self._recorder)
         return await self._decide_async(TRANSPORT_FUNCTION, fn, request)
 
     def guard_mcp(
@@ -285,7 +302,7 @@ class ToolGate:
         return await _guarded_async(decision, arguments, invoke)
 
     def _decide(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
-        with tool_span(self._tracer, transport, target) as span:
+        with tool_span(self._tracer, transport, target, self._recorder) as span:
             try:
                 decision = self._platform.tool_authorize(
                     request, deadline=deadline_for(self._options)
@@ -296,7 +313,7 @@ class ToolGate:
         return decision
 
     async def _decide_async(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
-        with tool_span(self._tracer, transport, target) as span:
+        with tool_span(self._tracer, transport, target, self._recorder) as span:
             try:
                 decision = await tool_authorize_bounded(
                     self._async_platform, request, self._options

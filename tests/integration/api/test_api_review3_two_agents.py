@@ -5,7 +5,9 @@ credentials, not an event of the other agent's trace."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Final
 
 import httpx
 import pytest
@@ -16,8 +18,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tracengent import (
     AgentEvent,
+    NotAuthorizedException,
+    ToolDeniedException,
     TracengentClient,
     _state,
+    governed_async_client,
+    governed_client,
     tracked_async_client,
     tracked_client,
 )
@@ -237,3 +243,128 @@ def test_own_events_inside_another_agents_trace_stay_in_its_otel_trace(
     stored = _stored_by_name(tracengent_platform)
     for name in ("search_hotels", "hotel-quote", "hotel-check"):
         _assert_standalone_of(stored[name], "hotel-agent")
+
+
+def _lookup(arguments: object) -> str:
+    return "looked up"
+
+
+async def _lookup_async(arguments: object) -> str:
+    return "looked up"
+
+
+async def _govern_everything(client: TracengentClient) -> None:
+    """Every governance call of `client`, sync and async: authorizations, tool gates and
+    governed clients' requests (each a decision the platform stores, allowed or not)."""
+    client.authorize("hotels:book")
+    await client.authorize_async("hotels:book")
+    with contextlib.suppress(NotAuthorizedException):
+        client.ensure_authorized("hotels:search")
+    with contextlib.suppress(NotAuthorizedException):
+        await client.ensure_authorized_async("hotels:search")
+    client.tools.guard_function("lookup", {"city": "Paris"}, _lookup)
+    await client.tools.guard_mcp_async("search_flights", {"to": "Paris"}, _lookup_async)
+    answer = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
+    with governed_client(client, inner=answer) as http, contextlib.suppress(ToolDeniedException):
+        http.get("http://api.example.com/v1/flights")
+    async with governed_async_client(client, inner=answer) as async_http:
+        with contextlib.suppress(ToolDeniedException):
+            await async_http.get("http://api.example.com/v1/flights")
+
+
+_DECISIONS_EACH: Final = 8
+"""The decisions `_govern_everything` asks the platform for."""
+
+
+@pytest.mark.usefixtures("provider")
+async def test_governance_inside_another_agents_trace_names_no_trace(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """One agent's authorizations, tool gates and governed requests (sync and async) while the
+    other agent's trace is current: the platform files them under no trace (that agent has
+    none current), not under the other agent's; the other agent's own stay in its trace."""
+    orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
+    hotels = TracengentClient(tracengent_platform.options("hotel-agent"))
+    with orchestrator.begin_trace("plan the trip") as trip:
+        await _govern_everything(hotels)
+        orchestrator.authorize("flights:search")
+    assert await orchestrator.aclose()
+    assert await hotels.aclose()
+    decisions = tracengent_platform.store.decisions()
+    of_hotels = [d for d in decisions if d.agent_id == "hotel-agent"]
+    assert len(of_hotels) == _DECISIONS_EACH
+    for decision in of_hotels:
+        assert decision.trace_id is None, decision
+        assert "traceId" not in decision.request
+    (own,) = [d for d in decisions if d.agent_id == "demo-agent"]
+    assert own.trace_id == trip.trace_id
+
+
+async def test_governance_of_the_same_agent_names_its_trace(
+    tracengent_platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clients of one agent on a shared provider: either's governance names the trace
+    current."""
+    shared = TracerProvider()
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", shared)
+    first = TracengentClient(tracengent_platform.options("hotel-agent"))
+    second = TracengentClient(tracengent_platform.options("hotel-agent"))
+    with first.begin_trace("book a hotel") as booking:
+        await _govern_everything(second)
+    assert await first.aclose()
+    assert await second.aclose()
+    shared.shutdown()
+    decisions = tracengent_platform.store.decisions()
+    assert len(decisions) == _DECISIONS_EACH
+    for decision in decisions:
+        assert decision.trace_id == booking.trace_id
+
+
+async def test_governance_spans_inside_another_agents_trace_are_the_deciders_own(
+    tracengent_platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a shared provider, one agent's governance spans (approval waits included) while the
+    other agent's trace is current are not stamped into that trace nor exported through the
+    other agent's pipeline; they are still children of the span current there."""
+    shared = TracerProvider()
+    memory = InMemorySpanExporter()
+    shared.add_span_processor(SimpleSpanProcessor(memory))
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", shared)
+    orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
+    hotels = TracengentClient(tracengent_platform.options("hotel-agent", approval_timeout_s=0.2))
+    exported_by: dict[str, list[str]] = {"demo-agent": [], "hotel-agent": []}
+    for agent, client in (("demo-agent", orchestrator), ("hotel-agent", hotels)):
+        pipeline = client._export
+        monkeypatch.setattr(pipeline, "on_end", _noting(pipeline.on_end, exported_by[agent]))
+    with orchestrator.begin_trace("plan the trip"):
+        await _govern_everything(hotels)
+        hotels.wait_for_approval("hotels:book", "apr_unknown")
+        await hotels.wait_for_approval_async("hotels:book", "apr_unknown")
+        orchestrator.authorize("flights:search")
+    assert await orchestrator.aclose()
+    assert await hotels.aclose()
+    shared.shutdown()
+    spans = memory.get_finished_spans()
+    root = next(s for s in spans if s.name == "invoke_agent demo-agent").context
+    governance = [s for s in spans if s.attributes and "tracengent.governance.kind" in s.attributes]
+    of_hotels = [s for s in governance if s.name != "tracengent.authorize flights:search"]
+    assert len(of_hotels) == _DECISIONS_EACH + 2
+    for span in of_hotels:
+        assert span.attributes is not None
+        assert "tracengent.trace.id" not in span.attributes, span.name
+        assert _parent_id(span) == root.span_id
+        assert span.context.trace_id == root.trace_id
+        assert span.name in exported_by["hotel-agent"]
+        assert span.name not in exported_by["demo-agent"]
+    (own,) = [s for s in governance if s.name == "tracengent.authorize flights:search"]
+    assert own.attributes is not None
+    assert own.attributes["tracengent.trace.id"] is not None
+    assert own.name in exported_by["demo-agent"]
+
+
+def _noting(on_end: Callable[[ReadableSpan], None], names: list[str]) -> Callable[..., None]:
+    def noted(span: ReadableSpan) -> None:
+        names.append(span.name)
+        on_end(span)
+
+    return noted
