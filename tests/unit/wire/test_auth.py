@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import httpx
 import pytest
@@ -220,6 +221,62 @@ async def test_concurrent_async_callers_share_one_fetch(script: Script) -> None:
         tokens = await asyncio.gather(*(provider.get_token_async() for _ in range(8)))
     assert tokens == [AGENT_TOKEN] * 8
     assert len(script.to(TOKEN_PATH)) == 1
+
+
+async def test_a_caller_cancelled_as_the_fetch_lock_reaches_it_stays_cancelled() -> None:
+    """A coroutine waiting for another's token fetch, cancelled in the very turn that fetch
+    hands it the lock, raises CancelledError (never returns the token: a cancelled governance
+    call must not go on to ask, and act on, a decision) and leaves the lock free."""
+    fetching = asyncio.Event()
+    answer = asyncio.Event()
+
+    async def platform(request: httpx.Request) -> httpx.Response:
+        fetching.set()
+        await answer.wait()
+        return token_answer()
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(platform)) as http:
+        provider = AgentTokenProvider(credentials_options(), async_http=http)
+
+        async def first() -> str:
+            token = await provider.get_token_async()
+            # The lock was released just now, within this step: the waiter has not run yet.
+            second.cancel()
+            return token
+
+        fetch = asyncio.create_task(first())
+        await fetching.wait()
+        second = asyncio.create_task(provider.get_token_async())
+        for _ in range(10):  # loop turns, not time: `second` is now waiting for the lock
+            await asyncio.sleep(0)
+        answer.set()
+        assert await fetch == AGENT_TOKEN
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert second.cancelled()
+        assert await provider.get_token_async() == AGENT_TOKEN
+
+
+async def test_a_caller_whose_deadline_passes_waiting_for_the_fetch_lock_is_unavailable() -> None:
+    """Waiting for another coroutine's token fetch past the deadline raises
+    PlatformUnavailableError, and the lock stays the fetching coroutine's alone."""
+    fetching = asyncio.Event()
+    answer = asyncio.Event()
+
+    async def platform(request: httpx.Request) -> httpx.Response:
+        fetching.set()
+        await answer.wait()
+        return token_answer()
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(platform)) as http:
+        provider = AgentTokenProvider(credentials_options(), async_http=http)
+        fetch = asyncio.create_task(provider.get_token_async())
+        await fetching.wait()
+        with pytest.raises(PlatformUnavailableError, match="waiting for a token fetch"):
+            await provider.get_token_async(deadline=time.monotonic())
+        answer.set()
+        assert await fetch == AGENT_TOKEN
+        assert await provider.get_token_async() == AGENT_TOKEN
 
 
 def test_token_form_fields_are_in_contract_order(script: Script) -> None:

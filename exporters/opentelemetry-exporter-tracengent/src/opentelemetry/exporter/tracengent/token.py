@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -101,6 +102,20 @@ def _lifetime(raw: object) -> float:
         return DEFAULT_EXPIRES_IN_S
     # A lifetime under a second is nonsense; one second keeps the refresh arithmetic sane.
     return min(max(float(raw), 1.0), 10.0 * 365 * 86400)
+
+
+async def _acquire_within(lock: asyncio.Lock, timeout_s: float) -> None:
+    """Acquire `lock` within `timeout_s` (raises `TimeoutError` past it, the lock not taken).
+
+    On 3.11+ through `asyncio.timeout`: `asyncio.wait_for` there swallows a cancellation that
+    arrives in the turn the lock is handed over (CPython gh-86296), and the cancelled caller
+    would go on to fetch, authorize and act. A cancelled wait must stay cancelled.
+    """
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout_s):
+            await lock.acquire()
+        return
+    await asyncio.wait_for(lock.acquire(), timeout=timeout_s)
 
 
 class AgentTokenProvider:
@@ -221,7 +236,7 @@ class AgentTokenProvider:
             return cached
         lock = self._async_lock()
         try:
-            await asyncio.wait_for(lock.acquire(), timeout=max(deadline - self._clock(), 0.0))
+            await _acquire_within(lock, max(deadline - self._clock(), 0.0))
         except asyncio.TimeoutError:
             raise PlatformUnavailableError("deadline exceeded waiting for a token fetch") from None
         try:
