@@ -144,6 +144,16 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE trace_closes_v2 RENAME TO trace_closes;
     ALTER TABLE reservations ADD COLUMN spender TEXT
     """,
+    # 3: a held tool call proceeds once approved. An approval remembers the call it holds (a
+    # digest of transport, target and body), when it was decided (to bound its use by the
+    # approval TTL) and when a retry of that call used it (each approval allows one call).
+    # Approvals stored before carry no digest: they settle `/v1/authorize` waits as before.
+    """
+    ALTER TABLE approvals ADD COLUMN call_digest TEXT;
+    ALTER TABLE approvals ADD COLUMN decided_at_s REAL;
+    ALTER TABLE approvals ADD COLUMN used_at TEXT;
+    CREATE INDEX approvals_call ON approvals (agent_id, call_digest)
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

@@ -6,6 +6,8 @@ reason, and returns the HTTP status and JSON answer. Anything not clearly allowe
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -93,6 +95,14 @@ def _scrubbed(context: JsonObject, redactions: Sequence[Redaction]) -> JsonObjec
     return redacted if isinstance(redacted, dict) else {}
 
 
+def _call_digest(transport: str, target: JsonObject, body: JsonValue | None) -> str:
+    """The sha256 of a tool call as received: transport, target and body (before redaction) as
+    sorted-key compact JSON, so an approval allows that very call and no other."""
+    call: JsonObject = {"transport": transport, "target": target, "body": body}
+    canonical = json.dumps(call, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def finite_amount(value: object) -> float | None:
     """`value` as a float when it is a finite number >= 0 (not a bool), else None.
 
@@ -149,10 +159,12 @@ class Engine:
         *,
         approval_required: bool = False,
         redactions: tuple[Redaction, ...] = (),
+        call_digest: str | None = None,
     ) -> _Verdict:
         """Decide `permission` for `principal` under `rule` (its `_matching_rule`); `redactions`
         are the tool's or route's, applied (with the rule's `redact_fields`) to the context a
-        pending approval stores."""
+        pending approval stores. `call_digest`, a tool call's (`_call_digest`): a call a person
+        approved is allowed once instead of held again; every other check still applies."""
         policy, agent, grant = self.policy, principal.agent, principal.grant
         subject = agent
         if grant is not None:
@@ -187,7 +199,15 @@ class Engine:
             )
         threshold = rule.require_approval_over if rule is not None else None
         over = converted is not None and threshold is not None and converted > threshold
-        if approval_required or over:
+        approved: ApprovalRecord | None = None
+        if (approval_required or over) and call_digest is not None:
+            approved = self.store.use_approved_call(
+                agent_id=agent.agent_id,
+                permission=permission,
+                call_digest=call_digest,
+                within_seconds=policy.approval_ttl_seconds,
+            )
+        if (approval_required or over) and approved is None:
             approval = self.store.create_approval(
                 agent_id=agent.agent_id,
                 permission=permission,
@@ -196,6 +216,7 @@ class Engine:
                 amount=amount,
                 currency=currency,
                 trace_id=trace_id,
+                call_digest=call_digest,
             )
             reason = (
                 f"amount {_money(converted or 0.0, cur)} is over the approval threshold "
@@ -221,6 +242,9 @@ class Engine:
                     f" for {subject.agent_id}",
                     rule,
                 )
+        if approved is not None:
+            reason = f"{permission} approved by a person ({approved.approval_id})"
+            return _Verdict("allowed", reason, rule, approved)
         return _Verdict("allowed", f"{permission} allowed by policy", rule)
 
     def _record(
@@ -324,10 +348,13 @@ class Engine:
         approval = False
         redactions: tuple[Redaction, ...] = ()
         denial: tuple[str, str] | None = None
+        target: JsonObject
         if transport == "http":
             method = _required_str(request, "method").upper()
             host = _required_str(request, "host").lower()
             path = _required_str(request, "path")
+            # The host as sent (its port included): an approval is of one server's endpoint.
+            target = {"method": method, "host": host, "path": path, "query": request.get("query")}
             if host.rsplit(":", 1)[-1].isdigit() and host.count(":") == 1:
                 host = host.rsplit(":", 1)[0]
             egress = self.policy.egress
@@ -350,6 +377,7 @@ class Engine:
         elif transport in ("mcp", "function"):
             key = "toolName" if transport == "mcp" else "functionName"
             name = _required_str(request, key)
+            target = {key: name}
             binding = self.policy.binding(transport, name)
             if binding is None:
                 label = "MCP tool" if transport == "mcp" else "function"
@@ -373,6 +401,7 @@ class Engine:
             trace_id,
             approval_required=approval,
             redactions=redactions,
+            call_digest=_call_digest(transport, target, body),
         )
         outcome = {"allowed": "policy_allow", "pending_approval": "approval_required"}.get(
             verdict.status, "policy_deny"

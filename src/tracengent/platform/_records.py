@@ -79,6 +79,8 @@ class ApprovalRecord:
     created_at: str
     status: str
     decided_at: str | None
+    used_at: str | None = None
+    """When a retry of the held tool call it approved was allowed (each approval allows one)."""
 
     def to_json(self) -> JsonObject:
         """The approval as `GET /v1/approvals/{id}` answers it (nulls omitted)."""
@@ -95,6 +97,7 @@ class ApprovalRecord:
             ("currency", self.currency),
             ("traceId", self.trace_id),
             ("decidedAt", self.decided_at),
+            ("usedAt", self.used_at),
         ):
             if value is not None:
                 wire[key] = value

@@ -143,13 +143,19 @@ class PlatformStore(IngestStore):
         amount: float | None = None,
         currency: str | None = None,
         trace_id: str | None = None,
+        call_digest: str | None = None,
     ) -> ApprovalRecord:
-        """Store a new pending approval (`apr_...`) that expires after `ttl_seconds`."""
+        """Store a new pending approval (`apr_...`) that expires after `ttl_seconds`.
+
+        `call_digest`: the held tool call's (transport, target, body), so that once approved one
+        retry of that very call may proceed (`use_approved_call`); None for `/v1/authorize`.
+        """
         approval_id = new_id("apr")
         with connect(self.path, write=True) as db:
             db.execute(
                 "INSERT INTO approvals (id, agent_id, permission, context, amount, currency,"
-                " trace_id, created_at, expires_at_s, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
+                " trace_id, created_at, expires_at_s, status, call_digest)"
+                " VALUES (?,?,?,?,?,?,?,?,?, 'pending', ?)",
                 (
                     approval_id,
                     agent_id,
@@ -160,6 +166,7 @@ class PlatformStore(IngestStore):
                     trace_id,
                     self.now_iso(),
                     self.clock() + ttl_seconds,
+                    call_digest,
                 ),
             )
         found = self.approval(approval_id)
@@ -187,6 +194,7 @@ class PlatformStore(IngestStore):
             created_at=r["created_at"],
             status=r["status"],
             decided_at=r["decided_at"],
+            used_at=r["used_at"],
         )
 
     def approvals(self, *, status: str | None = None) -> list[ApprovalRecord]:
@@ -218,13 +226,33 @@ class PlatformStore(IngestStore):
             if row["status"] != "pending":
                 raise StoreError(f"approval {approval_id} is already {row['status']}")
             db.execute(
-                "UPDATE approvals SET status = ?, decided_at = ? WHERE id = ?",
-                ("approved" if approved else "denied", self.now_iso(), approval_id),
+                "UPDATE approvals SET status = ?, decided_at = ?, decided_at_s = ? WHERE id = ?",
+                ("approved" if approved else "denied", self.now_iso(), self.clock(), approval_id),
             )
         found = self.approval(approval_id)
         if found is None:  # approvals are never deleted
             raise StoreError("the record just written cannot be read back")
         return found
+
+    def use_approved_call(
+        self, *, agent_id: str, permission: str, call_digest: str, within_seconds: float
+    ) -> ApprovalRecord | None:
+        """Take the oldest approved, unused approval of `agent_id`'s tool call `call_digest` for
+        `permission`, decided at most `within_seconds` ago, marking it used; None when there is
+        none. One transaction: of two concurrent retries of one approved call, one gets it.
+        """
+        with connect(self.path, write=True) as db:
+            row = db.execute(
+                "SELECT id FROM approvals WHERE agent_id = ? AND call_digest = ?"
+                " AND permission = ? AND status = 'approved' AND used_at IS NULL"
+                " AND decided_at_s > ? ORDER BY seq LIMIT 1",
+                (agent_id, call_digest, permission, self.clock() - within_seconds),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE approvals SET used_at = ? WHERE id = ?", (self.now_iso(), row["id"]))
+            used = db.execute("SELECT * FROM approvals WHERE id = ?", (row["id"],)).fetchone()
+        return self._approval(used)
 
     # -- delegation grants --------------------------------------------------------------------
 
