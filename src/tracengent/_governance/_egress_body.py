@@ -206,10 +206,11 @@ def read_json_body(request: httpx.Request) -> JsonBody:
     # Only an in-memory body can be inspected without consuming a stream the app still needs.
     if not isinstance(request.stream, httpx.ByteStream):
         return _OPAQUE
-    # `read()`, not `.content`: the request httpx builds for a 307/308 redirect carries the first
-    # hop's ByteStream unread, and `.content` would raise RequestNotRead. Joining a ByteStream
-    # copies bytes already in memory (no I/O, nothing consumed), so this is safe in async too.
-    content = request.read()
+    # The stream's bytes, what the transport sends: not `.content`/`read()`, a copy kept when the
+    # request was built, which a hook or auth flow assigning `request.stream` leaves stale (and
+    # which a 307/308 redirect's request lacks). A ByteStream yields the bytes it holds (no I/O,
+    # nothing consumed), so this is safe in async too.
+    content = b"".join(request.stream)
     if not content:
         return JsonBody(is_json=True) if first else NO_JSON_BODY
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
