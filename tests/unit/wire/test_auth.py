@@ -254,6 +254,7 @@ async def test_a_caller_cancelled_as_the_fetch_lock_reaches_it_stays_cancelled()
         with pytest.raises(asyncio.CancelledError):
             await second
         assert second.cancelled()
+        provider.invalidate()  # the next call fetches, so it needs the lock
         assert await provider.get_token_async() == AGENT_TOKEN
 
 
@@ -276,6 +277,7 @@ async def test_a_caller_whose_deadline_passes_waiting_for_the_fetch_lock_is_unav
             await provider.get_token_async(deadline=time.monotonic())
         answer.set()
         assert await fetch == AGENT_TOKEN
+        provider.invalidate()  # the next call fetches, so it needs the lock
         assert await provider.get_token_async() == AGENT_TOKEN
 
 

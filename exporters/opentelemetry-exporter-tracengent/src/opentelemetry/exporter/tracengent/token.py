@@ -22,11 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -107,15 +106,29 @@ def _lifetime(raw: object) -> float:
 async def _acquire_within(lock: asyncio.Lock, timeout_s: float) -> None:
     """Acquire `lock` within `timeout_s` (raises `TimeoutError` past it, the lock not taken).
 
-    On 3.11+ through `asyncio.timeout`: `asyncio.wait_for` there swallows a cancellation that
-    arrives in the turn the lock is handed over (CPython gh-86296), and the cancelled caller
-    would go on to fetch, authorize and act. A cancelled wait must stay cancelled.
+    Not `asyncio.wait_for`: up to 3.11 it swallows a cancellation that arrives in the turn the
+    lock is handed over (CPython gh-86296), and the cancelled caller would go on to fetch,
+    authorize and act. `asyncio.wait` never swallows one; a wait that ends without the lock
+    (cancelled, timed out) cancels its acquisition, or gives the lock back if it was just taken.
     """
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout_s):
-            await lock.acquire()
-        return
-    await asyncio.wait_for(lock.acquire(), timeout=timeout_s)
+    acquiring = asyncio.ensure_future(lock.acquire())
+    try:
+        done, _ = await asyncio.wait((acquiring,), timeout=timeout_s)
+    except BaseException:
+        _abandon(lock, acquiring)
+        raise
+    if not done:
+        _abandon(lock, acquiring)
+        raise asyncio.TimeoutError
+
+
+def _abandon(lock: asyncio.Lock, acquiring: asyncio.Future[Literal[True]]) -> None:
+    """Leave the lock to others: an acquisition still waiting is cancelled (`Lock.acquire`
+    then passes the lock on), one that completed is released."""
+    if acquiring.done() and not acquiring.cancelled() and acquiring.exception() is None:
+        lock.release()
+    else:
+        acquiring.cancel()
 
 
 class AgentTokenProvider:
