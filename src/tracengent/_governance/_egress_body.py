@@ -17,7 +17,8 @@ it counts as an opaque JSON body.
 
 A JSON body the SDK cannot read is either *opaque* (streamed or content-encoded: never read) or
 *unreadable* (in memory, but parsed neither from its bytes nor with an allowed charset, malformed,
-nested too deep, or read as two different documents by its bytes and its declared charset). An
+nested too deep, an object naming a key twice (parsers keep the first or the last), or read as two
+different documents by its bytes and its declared charset). An
 unreadable body is denied (`body_unreadable`) even without redactions: the platform would decide
 without the document the server acts on. An opaque or unreadable body the platform requires
 redactions of is denied (`redaction_unapplicable`). A redacted body is re-encoded in the encoding
@@ -27,6 +28,7 @@ it was read with, with a matching Content-Length.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Final
 
@@ -108,12 +110,29 @@ _OPAQUE: Final = JsonBody(is_json=True, opaque=True)
 
 @dataclass(frozen=True)
 class _Reading:
-    """The body decoded with one codec, and parsed (`ok`) or not."""
+    """The body decoded with one codec, and parsed (`ok`) or not; `duplicate`: why it is JSON
+    that cannot be read one way (an object naming a key twice), else None."""
 
     codec: str
     text: str | None = None
     ok: bool = False
     value: JsonValue = None
+    duplicate: str | None = None
+
+
+class _DuplicateKeyError(ValueError):
+    """An object names a key twice."""
+
+
+def _object(pairs: list[tuple[str, JsonValue]]) -> dict[str, JsonValue]:
+    """A JSON object, refusing one that names a key twice: `json` keeps the last, other parsers
+    the first, and RFC 8259 leaves it to the receiver, so the platform could be shown `5` of
+    `{"amount": 5000, "amount": 5}` and a redaction miss the first `card`."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        twice = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise _DuplicateKeyError(f"it names the key {twice!r} twice in one object")
+    return document
 
 
 def _read_with(content: bytes, codec: str) -> _Reading:
@@ -123,7 +142,9 @@ def _read_with(content: bytes, codec: str) -> _Reading:
     except (LookupError, ValueError):
         return _Reading(codec)
     try:
-        return _Reading(codec, text, True, json.loads(text))
+        return _Reading(codec, text, True, json.loads(text, object_pairs_hook=_object))
+    except _DuplicateKeyError as error:
+        return _Reading(codec, text, duplicate=str(error))
     except (ValueError, RecursionError):
         return _Reading(codec, text)
 
@@ -170,6 +191,8 @@ def _unreadable(why: str) -> JsonBody:
 def _read_declared(content: bytes, charset: str | None) -> JsonBody:
     """A JSON-declared in-memory `content` read as the server will read it (module docstring)."""
     by_bytes = _read_as_servers_do(content)
+    if by_bytes.duplicate is not None:
+        return _unreadable(by_bytes.duplicate)
     codec = None if charset is None else ALLOWED_CHARSETS.get(charset.replace("_", "-"))
     if codec is None:  # none declared, or a charset servers do not honour: the bytes decide
         if by_bytes.ok:
@@ -181,6 +204,8 @@ def _read_declared(content: bytes, charset: str | None) -> JsonBody:
         return _unreadable("it is not valid JSON")
     # The usual case (`charset=utf-8` on UTF-8 bytes) is the reading already made.
     by_charset = by_bytes if codec == by_bytes.codec else _read_with(content, codec)
+    if by_charset.duplicate is not None:
+        return _unreadable(by_charset.duplicate)
     if not by_charset.ok:
         if by_bytes.ok:
             return _parsed(by_bytes)
@@ -218,6 +243,8 @@ def read_json_body(request: httpx.Request) -> JsonBody:
         return _OPAQUE
     if not first:  # no Content-Type: JSON when it parses as JSON, as servers then read it
         by_bytes = _read_as_servers_do(content)
+        if by_bytes.duplicate is not None:  # JSON all the same: not sent as a non-JSON body
+            return _unreadable(by_bytes.duplicate)
         return _parsed(by_bytes) if by_bytes.ok else NO_JSON_BODY
     return _read_declared(content, charset)
 
