@@ -114,6 +114,8 @@ def other_named_host(request: httpx.Request, host: str) -> str | None:
     if named and (other := authority_host(named)) != host:
         return other
     sni = request.extensions.get("sni_hostname")
+    if isinstance(sni, (bytes, bytearray)):  # `ssl` takes a server name in bytes too
+        sni = sni.decode("ascii", "replace")
     if isinstance(sni, str) and sni and (other := authority_host(sni)) != host:
         return other
     return None
