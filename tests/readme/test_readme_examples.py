@@ -47,7 +47,13 @@ EXPECTED_OUTPUT: dict[str, list[str]] = {
         "payments:refund amount",
     ],
     "egress": ['"card":"***REDACTED***"', "policy_deny", " 1\n"],
-    "tool-gates": ["policy_allow ['TP 1234']", "{'flight': 'TP 1234'}", "held for apr_"],
+    "tool-gates": [
+        "policy_allow ['TP 1234']",
+        "{'flight': 'TP 1234'}",
+        "held for apr_",
+        "mail:send approved by a person (apr_",
+        ") sent\n",
+    ],
     "delegation": ["allowed demo-agent ['demo-agent', 'hotel-agent']", "'car-agent']", "refused:"],
     "scrubbing": [
         '{"iban":"***REDACTED***","card":"***REDACTED***","password":"***REDACTED***","amount":5}'
@@ -96,6 +102,8 @@ def test_readme_example_runs(
         max_amount=500,
     )
     environment["DELEGATED_TOKEN"] = token.access_token
+    # `tracengent approve` (the tool-gates example) decides on the database this platform serves.
+    environment["TRACENGENT_DEV_DB"] = str(tracengent_platform.store.path)
     if example.name == "pytest-plugin":
         script = tmp_path / "test_readme_plugin_example.py"
         script.write_text(

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from opentelemetry.trace import Span, Tracer
 
@@ -21,8 +21,6 @@ from opentelemetry.exporter.tracengent.errors import MalformedResponseError
 from opentelemetry.exporter.tracengent.wire import AuthDecision, usable_approval_id
 from tracengent._governance._decisions import (
     APPROVAL_STATUSES,
-    AsyncGovernancePlatform,
-    GovernancePlatform,
     approval_decision,
     bounded,
     deny_for_error,
@@ -32,10 +30,34 @@ from tracengent._governance._spans import governance_span, record_decision, reco
 if TYPE_CHECKING:
     from tracengent._recording import Recorder
 
-__all__ = ["MAX_CONSECUTIVE_POLL_FAILURES", "wait_for_approval", "wait_for_approval_async"]
+__all__ = [
+    "MAX_CONSECUTIVE_POLL_FAILURES",
+    "ApprovalStatusSource",
+    "AsyncApprovalStatusSource",
+    "wait_for_approval",
+    "wait_for_approval_async",
+]
 
 MAX_CONSECUTIVE_POLL_FAILURES: Final = 3
 """A poll failing this many times in a row ends the wait with a deny (fail closed, bounded)."""
+
+
+@runtime_checkable
+class ApprovalStatusSource(Protocol):
+    """All a wait needs of the platform client (`GovernancePlatform` and `PlatformClient` have it)."""
+
+    def approval_status(self, approval_id: str, *, deadline: float | None = None) -> str:
+        """`GET /v1/approvals/{id}`'s status; raises only `PlatformError`."""
+        ...
+
+
+@runtime_checkable
+class AsyncApprovalStatusSource(Protocol):
+    """The coroutine twin of `ApprovalStatusSource`."""
+
+    async def approval_status(self, approval_id: str, *, deadline: float | None = None) -> str:
+        """`GET /v1/approvals/{id}`'s status; raises only `PlatformError`."""
+        ...
 
 
 class _ApprovalWait:
@@ -105,7 +127,7 @@ class _ApprovalWait:
 @contextmanager
 def _approval_span(
     tracer: Tracer,
-    permission: str,
+    permission: str | None,
     approval_id: str,
     acting_for: str | None,
     chain: Sequence[str],
@@ -115,7 +137,7 @@ def _approval_span(
     with governance_span(
         tracer,
         A.GovernanceKinds.APPROVAL_WAIT,
-        permission,
+        permission or "held tool call",  # a tool call's approval may not name its permission
         permission=permission,
         recorder=recorder,
     ) as span:
@@ -125,9 +147,9 @@ def _approval_span(
 
 
 def wait_for_approval(
-    platform: GovernancePlatform,
+    platform: ApprovalStatusSource,
     tracer: Tracer,
-    permission: str,
+    permission: str | None,
     approval_id: str,
     *,
     pending: AuthDecision | None = None,
@@ -174,9 +196,9 @@ def wait_for_approval(
 
 
 async def wait_for_approval_async(
-    platform: AsyncGovernancePlatform,
+    platform: AsyncApprovalStatusSource,
     tracer: Tracer,
-    permission: str,
+    permission: str | None,
     approval_id: str,
     *,
     pending: AuthDecision | None = None,

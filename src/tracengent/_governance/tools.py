@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Generic, Protocol, TypedDict, TypeVar, cast
 
 from opentelemetry.trace import Span, Tracer
 
@@ -30,7 +30,8 @@ from opentelemetry.exporter.tracengent.errors import (
 from opentelemetry.exporter.tracengent.jsonvalue import JsonInput, JsonObject, JsonValue
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.redaction import json_document, redact_value
-from opentelemetry.exporter.tracengent.wire import ToolDecision
+from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
+from tracengent._governance import approvals
 from tracengent._governance._decisions import bounded, current_trace_id
 from tracengent._governance._spans import governance_span, record_decision
 
@@ -216,6 +217,42 @@ def _allowed_arguments(decision: ToolDecision, args: JsonValue) -> JsonValue:
     return redact_value(args, decision.redactions) if decision.redactions else args
 
 
+_APPROVAL_OUTCOMES: Final = {
+    "approval denied": "approval_denied",
+    "approval expired": "approval_expired",
+}
+
+
+def _refusal_of(wait: AuthDecision, approval_id: str) -> ToolDecision:
+    """The deny a wait that did not end approved stands for; its outcome says why:
+    `approval_denied`, `approval_expired`, `approval_timeout` or `approval_unavailable` (polls
+    kept failing or answered nonsense, or the id names no approval)."""
+    outcome = _APPROVAL_OUTCOMES.get(wait.reason)
+    if outcome is None:
+        timed_out = wait.reason.startswith("approval timed out")
+        outcome = "approval_timeout" if timed_out else "approval_unavailable"
+    return ToolDecision(
+        allowed=False, status="denied", outcome=outcome, reason=wait.reason, approval_id=approval_id
+    )
+
+
+def _no_poller(approval_id: str) -> ToolDecision:
+    return ToolDecision(
+        allowed=False,
+        status="denied",
+        outcome="sdk_error",
+        reason="this tool gate's platform client cannot poll approvals",
+        approval_id=approval_id,
+    )
+
+
+class _WaitSettings(TypedDict):
+    timeout_s: float
+    poll_interval_s: float
+    request_timeout_s: float
+    recorder: Recorder | None
+
+
 class ToolGate:
     """Governs MCP tool calls and LLM function calls (0.1.0's `client.tools`).
 
@@ -227,8 +264,9 @@ class ToolGate:
         recorder: the client's: while another agent's decision trace is current, a decision
             names no trace and its span is not that trace's (see `governance_span`).
 
-    Every method blocks (or awaits) until the platform decides or the deadline passes, and never
-    raises a platform error: an unreachable, slow, refusing or nonsensical platform is a deny.
+    Every method blocks (or awaits) until the platform decides or the deadline passes (a wait for
+    approval: until a person decides or `approval_timeout_s` passes), and never raises a platform
+    error: an unreachable, slow, refusing or nonsensical platform is a deny.
     """
 
     def __init__(
@@ -267,39 +305,182 @@ class ToolGate:
         return await self._decide_async(TRANSPORT_FUNCTION, fn, request)
 
     def guard_mcp(
-        self, tool: str, args: JsonInput, invoke: Callable[[JsonValue], T]
+        self,
+        tool: str,
+        args: JsonInput,
+        invoke: Callable[[JsonValue], T],
+        *,
+        wait_for_approval: bool = False,
     ) -> ToolGuardResult[T]:
         """Authorize MCP tool `tool`; on an allow call `invoke(redacted_args)`.
 
         `invoke` is not called unless the decision is an allow; its exception propagates
-        unchanged. Call `.ensure_allowed()` on the result to raise on a deny.
+        unchanged. Call `.ensure_allowed()` on the result to raise on a deny. With
+        `wait_for_approval`, a call held for approval blocks until a person decides (see
+        `wait_for_approval`), then is authorized once more: approved, it is allowed and made;
+        otherwise the result is that deny (or a new pending decision).
         """
         arguments = _arguments(args)
-        return _guarded(self.authorize_mcp(tool, arguments), arguments, invoke)
+        decision = self.authorize_mcp(tool, arguments)
+        if wait_for_approval:
+            decision = self._after_approval(decision, lambda: self.authorize_mcp(tool, arguments))
+        return _guarded(decision, arguments, invoke)
 
     def guard_function(
-        self, fn: str, args: JsonInput, invoke: Callable[[JsonValue], T]
+        self,
+        fn: str,
+        args: JsonInput,
+        invoke: Callable[[JsonValue], T],
+        *,
+        wait_for_approval: bool = False,
     ) -> ToolGuardResult[T]:
         """Authorize function `fn`; on an allow call `invoke(redacted_args)` (see `guard_mcp`)."""
         arguments = _arguments(args)
-        return _guarded(self.authorize_function(fn, arguments), arguments, invoke)
+        decision = self.authorize_function(fn, arguments)
+        if wait_for_approval:
+            decision = self._after_approval(
+                decision, lambda: self.authorize_function(fn, arguments)
+            )
+        return _guarded(decision, arguments, invoke)
 
     async def guard_mcp_async(
-        self, tool: str, args: JsonInput, invoke: Callable[[JsonValue], Awaitable[T]]
+        self,
+        tool: str,
+        args: JsonInput,
+        invoke: Callable[[JsonValue], Awaitable[T]],
+        *,
+        wait_for_approval: bool = False,
     ) -> ToolGuardResult[T]:
         """The coroutine twin of `guard_mcp`: on an allow, `invoke`'s result is awaited when it
         is awaitable (a coroutine function), else taken as it is (a plain callable)."""
         arguments = _arguments(args)
         decision = await self.authorize_mcp_async(tool, arguments)
+        if wait_for_approval:
+            decision = await self._after_approval_async(
+                decision, lambda: self.authorize_mcp_async(tool, arguments)
+            )
         return await _guarded_async(decision, arguments, invoke)
 
     async def guard_function_async(
-        self, fn: str, args: JsonInput, invoke: Callable[[JsonValue], Awaitable[T]]
+        self,
+        fn: str,
+        args: JsonInput,
+        invoke: Callable[[JsonValue], Awaitable[T]],
+        *,
+        wait_for_approval: bool = False,
     ) -> ToolGuardResult[T]:
         """The coroutine twin of `guard_function`."""
         arguments = _arguments(args)
         decision = await self.authorize_function_async(fn, arguments)
+        if wait_for_approval:
+            decision = await self._after_approval_async(
+                decision, lambda: self.authorize_function_async(fn, arguments)
+            )
         return await _guarded_async(decision, arguments, invoke)
+
+    # --- held calls -------------------------------------------------------------------------
+
+    def wait_for_approval(
+        self,
+        approval_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> None:
+        """Wait until a person approves the held tool call `approval_id`; then retry the call.
+
+        The approval of a `ToolPendingApprovalException` (MCP, function or governed HTTP call):
+        once approved, the platform allows the same agent's next request for that very call
+        (same tool and arguments, or method, URL and JSON body) once. Blocks the calling thread,
+        polling every `poll_interval_s` for up to `timeout_s` (default: the options'
+        `approval_poll_interval_s` and `approval_timeout_s`).
+
+        Raises:
+            ToolDeniedException: not approved: outcome `approval_denied`, `approval_expired`,
+                `approval_timeout`, or `approval_unavailable` (the approval could not be read:
+                polls kept failing or answered nonsense, or `approval_id` names no approval).
+        """
+        refused = self._approval_refusal(approval_id, timeout_s, poll_interval_s)
+        if refused is not None:
+            raise_unless_allowed(refused)
+
+    async def wait_for_approval_async(
+        self,
+        approval_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> None:
+        """The coroutine twin of `wait_for_approval`; never blocks the event loop, and
+        cancelling it leaves nothing behind.
+
+        Raises:
+            ToolDeniedException: as `wait_for_approval`.
+        """
+        refused = await self._approval_refusal_async(approval_id, timeout_s, poll_interval_s)
+        if refused is not None:
+            raise_unless_allowed(refused)
+
+    def _after_approval(
+        self, decision: ToolDecision, again: Callable[[], ToolDecision]
+    ) -> ToolDecision:
+        """A held `decision` waited for and, once approved, asked `again` (the platform allows
+        the approved call once); any other decision as it is."""
+        if not decision.pending or decision.approval_id is None:
+            return decision
+        return self._approval_refusal(decision.approval_id, None, None) or again()
+
+    async def _after_approval_async(
+        self, decision: ToolDecision, again: Callable[[], Awaitable[ToolDecision]]
+    ) -> ToolDecision:
+        if not decision.pending or decision.approval_id is None:
+            return decision
+        refused = await self._approval_refusal_async(decision.approval_id, None, None)
+        return refused or await again()
+
+    def _approval_refusal(
+        self, approval_id: str, timeout_s: float | None, poll_interval_s: float | None
+    ) -> ToolDecision | None:
+        """None once approved; else the deny (never raises)."""
+        platform = self._platform
+        if not isinstance(platform, approvals.ApprovalStatusSource):
+            return _no_poller(approval_id)
+        wait = approvals.wait_for_approval(
+            platform,
+            self._tracer,
+            None,
+            approval_id,
+            **self._wait_settings(timeout_s, poll_interval_s),
+        )
+        return None if wait.allowed else _refusal_of(wait, approval_id)
+
+    async def _approval_refusal_async(
+        self, approval_id: str, timeout_s: float | None, poll_interval_s: float | None
+    ) -> ToolDecision | None:
+        platform = self._async_platform
+        if not isinstance(platform, approvals.AsyncApprovalStatusSource):
+            return _no_poller(approval_id)
+        wait = await approvals.wait_for_approval_async(
+            platform,
+            self._tracer,
+            None,
+            approval_id,
+            **self._wait_settings(timeout_s, poll_interval_s),
+        )
+        return None if wait.allowed else _refusal_of(wait, approval_id)
+
+    def _wait_settings(
+        self, timeout_s: float | None, poll_interval_s: float | None
+    ) -> _WaitSettings:
+        options = self._options
+        return {
+            "timeout_s": options.approval_timeout_s if timeout_s is None else timeout_s,
+            "poll_interval_s": (
+                options.approval_poll_interval_s if poll_interval_s is None else poll_interval_s
+            ),
+            "request_timeout_s": options.governance_timeout_s,
+            "recorder": self._recorder,
+        }
 
     def _decide(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
         with tool_span(self._tracer, transport, target, self._recorder) as span:
