@@ -15,14 +15,18 @@ parses such a body as JSON).
 A body without a Content-Type that is streamed or content-encoded may be JSON to the server, so
 it counts as an opaque JSON body.
 
+A body that is not sent as JSON (a form, multipart, text) is never shown to the platform, so its
+redactions cannot be applied to it either: when the platform requires some, such a body is denied
+(`redaction_unapplicable`) unless it is empty; otherwise it is sent untouched.
+
 A JSON body the SDK cannot read is either *opaque* (streamed or content-encoded: never read) or
 *unreadable* (in memory, but parsed neither from its bytes nor with an allowed charset, malformed,
 nested too deep, an object naming a key twice (parsers keep the first or the last), or read as two
-different documents by its bytes and its declared charset). An
-unreadable body is denied (`body_unreadable`) even without redactions: the platform would decide
-without the document the server acts on. An opaque or unreadable body the platform requires
-redactions of is denied (`redaction_unapplicable`). A redacted body is re-encoded in the encoding
-it was read with, with a matching Content-Length.
+different documents by its bytes and its declared charset). An unreadable body is denied
+(`body_unreadable`) even without redactions: the platform would decide without the document the
+server acts on. An opaque or unreadable body the platform requires redactions of is denied
+(`redaction_unapplicable`). A redacted body is re-encoded in the encoding it was read with, with a
+matching Content-Length.
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ class JsonBody:
 
     Attributes:
         is_json: the body is sent as JSON (module docstring).
-        opaque: streamed or content-encoded: the SDK did not read it.
+        opaque: why the SDK did not read the body (streamed or content-encoded JSON, or not
+            JSON), so that no redaction can be applied to it; None: read, or known empty.
         unreadable: why the in-memory JSON body could not be read; None: it was (or is opaque).
         parsed: `value` holds the parsed document (False too for an empty body).
         value: the parsed document.
@@ -94,7 +99,7 @@ class JsonBody:
     """
 
     is_json: bool = False
-    opaque: bool = False
+    opaque: str | None = None
     unreadable: str | None = None
     parsed: bool = False
     value: JsonValue = None
@@ -103,9 +108,11 @@ class JsonBody:
 
 NO_JSON_BODY: Final = JsonBody()
 
-# A streamed or content-encoded body, declared JSON or without a Content-Type (which servers read
-# as JSON): never read, so the platform's redactions cannot be applied to it.
-_OPAQUE: Final = JsonBody(is_json=True, opaque=True)
+# Never read, so the platform's redactions cannot be applied to them: a streamed or
+# content-encoded body, declared JSON or without a Content-Type (which servers read as JSON), ...
+_OPAQUE: Final = JsonBody(is_json=True, opaque="the JSON body is streamed or content-encoded")
+# ... and a body that is not JSON (a form, as Stripe's API takes, multipart, text).
+_NOT_JSON: Final = JsonBody(opaque="the body is not JSON (a form, multipart, text, ...)")
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,7 @@ def read_json_body(request: httpx.Request) -> JsonBody:
     first = content_types[0].strip() if content_types else ""
     media_type, charset = _media_type_and_charset(first)
     if first and not _is_json_media_type(media_type):
-        return NO_JSON_BODY
+        return _not_json(request)
     # Only an in-memory body can be inspected without consuming a stream the app still needs.
     if not isinstance(request.stream, httpx.ByteStream):
         return _OPAQUE
@@ -245,8 +252,16 @@ def read_json_body(request: httpx.Request) -> JsonBody:
         by_bytes = _read_as_servers_do(content)
         if by_bytes.duplicate is not None:  # JSON all the same: not sent as a non-JSON body
             return _unreadable(by_bytes.duplicate)
-        return _parsed(by_bytes) if by_bytes.ok else NO_JSON_BODY
+        return _parsed(by_bytes) if by_bytes.ok else _NOT_JSON
     return _read_declared(content, charset)
+
+
+def _not_json(request: httpx.Request) -> JsonBody:
+    """`_NOT_JSON`, or `NO_JSON_BODY` for an empty in-memory body (nothing to redact)."""
+    stream = request.stream
+    if isinstance(stream, httpx.ByteStream) and not b"".join(stream):
+        return NO_JSON_BODY
+    return _NOT_JSON
 
 
 def _encoded(document: JsonValue, charset: str | None) -> bytes:
@@ -269,15 +284,17 @@ def _encoded(document: JsonValue, charset: str | None) -> bytes:
 def enforce_redactions(decision: ToolDecision, body: JsonBody) -> tuple[ToolDecision, bytes | None]:
     """The decision to enforce, and the redacted body to send (None: send the body as it is).
 
-    An allow becomes a deny when it requires redactions of a JSON body the SDK cannot read, or
-    whose redacted body cannot be encoded (the unredacted body must not leave), and when the
-    in-memory JSON body is unreadable (the platform decided without the document the server
-    reads).
+    An allow becomes a deny when it requires redactions of a body the SDK cannot read (opaque,
+    unreadable or not JSON), or whose redacted body cannot be encoded (the unredacted body must
+    not leave), and when the in-memory JSON body is unreadable (the platform decided without the
+    document the server reads).
     """
-    if not (decision.allowed and body.is_json):
+    if not decision.allowed:
         return decision, None
-    if decision.redactions and body.opaque:
-        return _unapplicable("the JSON body is streamed or content-encoded"), None
+    if decision.redactions and body.opaque is not None:
+        return _unapplicable(body.opaque), None
+    if not body.is_json:
+        return decision, None
     if body.unreadable is not None:
         if decision.redactions:
             return _unapplicable(f"the JSON body cannot be read: {body.unreadable}"), None

@@ -27,7 +27,8 @@ Each governed httpx request is authorized through `/v1/tool-authorize` (wire con
 On an allow every redaction is applied to the JSON body and the request's body is replaced by
 the redacted bytes (in the encoding it was read with) with a matching `Content-Length`. A
 redaction that cannot be applied because the JSON body is streamed, compressed or could not be
-read denies (outcome `redaction_unapplicable`): the unredacted body must not leave. An in-memory
+read, or the body is not JSON (a form, multipart), denies (outcome `redaction_unapplicable`): the
+unredacted body must not leave. An in-memory
 JSON body that cannot be read unambiguously denies even without redactions (outcome
 `body_unreadable`): the platform would have decided without the document the server reads.
 Fail-open
