@@ -198,7 +198,7 @@ def _egress(client: TracengentClient, echo: Echo, tools: _ToolServer) -> None:
             echo(f"   DELETE /v1/customers/7: {denied.outcome} ({denied.reason}); {arrived} left")
 
 
-def _tool_gates(client: TracengentClient, echo: Echo) -> None:
+def _tool_gates(client: TracengentClient, platform: DemoPlatform, echo: Echo) -> None:
     echo("4. MCP and function-call gates")
     result = client.tools.guard_mcp(
         "search_flights", {"from": "LIS", "to": "OSL"}, lambda args: ["TP 1234"]
@@ -208,12 +208,17 @@ def _tool_gates(client: TracengentClient, echo: Echo) -> None:
         "book_flight", {"flight": "TP 1234", "passport": "P1234567"}, lambda args: args
     )
     echo(f"   function book_flight: {booked.decision.outcome}; it received {booked.arguments}")
+    email = {"to": "customer-7@example.com"}
     try:
-        client.tools.guard_function(
-            "send_email", {"to": "customer-7@example.com"}, lambda args: "sent"
-        ).ensure_allowed()
+        client.tools.guard_function("send_email", email, lambda args: "sent").ensure_allowed()
     except ToolPendingApprovalException as held:
         echo(f"   function send_email: held for approval {held.approval_id}")
+        person = _person_decides(platform, echo, held.approval_id, approved=True)
+        client.tools.wait_for_approval(held.approval_id)
+        person.join(timeout=_APPROVAL_WAIT_S)
+        # The same call again: the platform lets it through once, on that approval.
+        sent = client.tools.guard_function("send_email", email, lambda args: "sent")
+        echo(f"   function send_email after the approval: {sent.decision.outcome} -> {sent.value}")
 
 
 def _delegated_hop(platform: DemoPlatform, client: TracengentClient, echo: Echo) -> None:
@@ -295,7 +300,7 @@ def run(platform: DemoPlatform, echo: Echo) -> None:
         _decision_trace(client, echo, tools)
         _approvals(client, platform, echo)
         _egress(client, echo, tools)
-        _tool_gates(client, echo)
+        _tool_gates(client, platform, echo)
         _delegated_hop(platform, client, echo)
         _mcp(platform.url, echo)
         flushed = client.close(timeout=10)

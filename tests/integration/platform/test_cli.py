@@ -173,6 +173,7 @@ def test_demo_runs_every_step_and_prints_the_trace(tmp_path: Path) -> None:
         "mcp search_flights: policy_allow -> ['TP 1234']",
         "function book_flight: policy_allow; it received {'flight': 'TP 1234'}",
         "function send_email: held for approval apr_",
+        "function send_email after the approval: policy_allow -> sent",
         "hotels:book 300 EUR: allowed, acting for demo-agent",
         "chain ['demo-agent', 'hotel-agent', 'car-agent']",
         "wider authority for car-agent: refused",
