@@ -213,6 +213,8 @@ def _tool_gates(client: TracengentClient, platform: DemoPlatform, echo: Echo) ->
         client.tools.guard_function("send_email", email, lambda args: "sent").ensure_allowed()
     except ToolPendingApprovalException as held:
         echo(f"   function send_email: held for approval {held.approval_id}")
+        if not held.approval_id:
+            return
         person = _person_decides(platform, echo, held.approval_id, approved=True)
         client.tools.wait_for_approval(held.approval_id)
         person.join(timeout=_APPROVAL_WAIT_S)
