@@ -184,11 +184,10 @@ class ToolGuardResult(Generic[T]):
 
 
 def _arguments(args: JsonInput) -> JsonValue:
-    """The tool's arguments as the platform is shown them and `invoke` receives them: a dict or
-    list as given (the caller's own object), another mapping or sequence (a tuple, a typed
-    read-only view) as a copy made of dicts and lists, which the request can carry."""
-    if args is None or isinstance(args, (dict, list, str, int, float)):
-        return cast("JsonValue", args)
+    """The tool's arguments as the platform is shown them and `invoke` receives them: a copy made
+    of dicts and lists (of a tuple or a typed read-only view too, which the request can carry).
+    A copy even of a dict or list: the caller's own, read again after the decision, would let
+    another task or thread change what `invoke` gets once the platform has allowed the old."""
     return json_document(args)
 
 
