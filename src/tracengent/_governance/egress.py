@@ -8,7 +8,8 @@ Each governed httpx request is authorized through `/v1/tool-authorize` (wire con
   denied without asking, outcome `host_ambiguous`: a proxy or an ingress routes it to the host it
   names), `path` as servers route it: literal dot segments removed, then each
   segment percent-decoded; a path with an encoded dot segment or slash (`%2e%2e`, `%2F`) is
-  denied without asking (outcome `path_ambiguous`, `_egress_url.server_path`);
+  denied without asking (outcome `path_ambiguous`, `_egress_url.server_path`), as is a request
+  whose `target` extension (the request line httpcore sends instead) is not its URL's;
 - `query`: a dict of str; a key given more than once maps to the list of its values, in order,
   so a policy sees every value the server might act on; the values of credentials (`api_key`,
   `access_token`, signatures: `Scrubber.is_secret_parameter`) are `REDACTED`;
@@ -122,6 +123,23 @@ def other_named_host(request: httpx.Request, host: str) -> str | None:
     return None
 
 
+def _check_request_target(request: httpx.Request) -> None:
+    """Raise `AmbiguousPathError` when the request line httpcore sends is not `request`'s URL's.
+
+    httpcore sends `request.extensions["target"]`, when set, instead of the URL's path and query
+    (for `OPTIONS *` or absolute-form): the server acts on that, not on the path told.
+    """
+    target = request.extensions.get("target")
+    if target is None:
+        return
+    sent = target.encode("ascii", "replace") if isinstance(target, str) else target
+    if sent != request.url.raw_path:
+        raise AmbiguousPathError(
+            f"the request line names {target!r} (the 'target' extension), not its URL's path "
+            f"and query {request.url.raw_path.decode('ascii', 'replace')!r}"
+        )
+
+
 def http_tool_request(
     request: httpx.Request, body: JsonBody, trace_id: str | None, scrubber: Scrubber
 ) -> JsonObject:
@@ -130,6 +148,7 @@ def http_tool_request(
     Headers are told by lower-case name, repeated ones joined by ", " (as httpx does).
     `scrubber` names the credentials (query parameters, headers) the platform is not told.
     """
+    _check_request_target(request)
     url = request.url
     host = wire_host(url)
     if (other := other_named_host(request, host)) is not None:
