@@ -13,7 +13,11 @@ from tests.integration.platform.conftest import AgentClient, fetch_token
 from tracengent.platform import LocalPlatform
 from tracengent.testing import RunningPlatform
 
-EMAIL: dict[str, object] = {"transport": "function", "functionName": "send_email", "body": {"to": "a@example.com"}}
+EMAIL: dict[str, object] = {
+    "transport": "function",
+    "functionName": "send_email",
+    "body": {"to": "a@example.com"},
+}
 REFUND: dict[str, object] = {
     "transport": "http",
     "method": "POST",
