@@ -424,12 +424,19 @@ def test_tool_guard_result_ensure_allowed() -> None:
 
 
 def test_tool_gate_methods() -> None:
-    """`ToolGate` has the four 0.1.0 methods with their arguments."""
+    """`ToolGate` has the four 0.1.0 methods with their arguments (the guards' one addition,
+    `wait_for_approval`, is keyword-only and off by default: 0.1.0 calls are unchanged)."""
     gate = tracengent.ToolGate
     assert params(gate.authorize_mcp) == [("tool", "<required>"), ("args", None)]
     assert params(gate.authorize_function) == [("fn", "<required>"), ("args", None)]
-    assert [p for p, _ in params(gate.guard_mcp)] == ["tool", "args", "invoke"]
-    assert [p for p, _ in params(gate.guard_function)] == ["fn", "args", "invoke"]
+    for guard, first in ((gate.guard_mcp, "tool"), (gate.guard_function, "fn")):
+        assert params(guard) == [
+            (first, "<required>"),
+            ("args", "<required>"),
+            ("invoke", "<required>"),
+            ("*", None),
+            ("wait_for_approval", False),
+        ]
 
 
 # --- the client, traces, delegation -----------------------------------------------------------
