@@ -177,10 +177,10 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
             return _error(401, "unauthorized", str(exc))
         approval_id = request.path_params["approval_id"]
         approval = await run_in_threadpool(store.approval, approval_id)
-        mine = {principal.agent.agent_id}
-        if principal.grant is not None:
-            mine.add(principal.grant.acting_for)
-        if approval is None or approval.agent_id not in mine:
+        # The caller's own approvals only: one held under a delegated token is the delegate's
+        # (`Engine` files it under the token's agent). A grant is no licence to read those of
+        # the agent it acts for, which may be of payments the grant does not cover.
+        if approval is None or approval.agent_id != principal.agent.agent_id:
             return _error(404, "not_found", f"no approval {approval_id} for this agent")
         return JSONResponse(approval.to_json())
 
