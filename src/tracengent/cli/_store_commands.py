@@ -100,8 +100,21 @@ def open_store(db: Path | None, *, create: bool = False) -> PlatformStore:
         raise click.ClickException(f"cannot open the database {path}: {exc}") from exc
 
 
+def _json_escaped(line: str) -> str:
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in line)
+
+
 def _dump(value: JsonValue) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    """`value` as indented JSON that is safe on a terminal, non-ASCII text kept readable.
+
+    JSON escapes only C0 controls: a C1 control an agent sent (U+009B is CSI, `ESC [`), a bidi
+    override or a line separator would reach the terminal raw. Outside strings the text is
+    printable ASCII and newlines, so each such character shows as its `\\u` escape instead.
+    """
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return "\n".join(
+        line if line.isprintable() else _json_escaped(line) for line in text.split("\n")
+    )
 
 
 @click.command()
