@@ -122,11 +122,13 @@ def console_routes(store: PlatformStore, agent_ids: Iterable[str] = ()) -> list[
         state = await run_in_threadpool(load_state, store, filters(request), known_agents)
         return JSONResponse(
             {
-                "approvals": render_approvals(state.approvals, csrf_token),
+                "approvals": render_approvals(
+                    state.approvals, csrf_token, total=state.approvals_total
+                ),
                 "counters": render_counters(state.counters),
                 "traces": render_traces(state),
                 "standalone": render_standalone(state),
-                "pendingApprovals": len(state.approvals),
+                "pendingApprovals": state.approvals_total,
             }
         )
 

@@ -149,8 +149,11 @@ def _decide_form(approval_id: str, verb: str, label: str, what: str, csrf_token:
     )
 
 
-def render_approvals(approvals: Sequence[JsonObject], csrf_token: str) -> str:
-    """Pending approvals, oldest first, each with Approve and Deny buttons."""
+def render_approvals(
+    approvals: Sequence[JsonObject], csrf_token: str, *, total: int | None = None
+) -> str:
+    """Pending approvals, oldest first, each with Approve and Deny buttons; a note counts those
+    of the `total` pending that are not among them."""
     if not approvals:
         return '<p class="empty">No approvals are waiting.</p>'
     rows = []
@@ -187,6 +190,7 @@ def render_approvals(approvals: Sequence[JsonObject], csrf_token: str) -> str:
         '<th scope="col">Trace</th><th scope="col">Decision</th></tr></thead><tbody>'
         + "".join(rows)
         + "</tbody></table>"
+        + _more(len(approvals), len(approvals) if total is None else total, "pending approval")
     )
 
 
@@ -346,7 +350,7 @@ def render_page(state: ConsoleState, filters: ConsoleFilters, csrf_token: str) -
 <section aria-labelledby="approvals-heading">
 <h2 id="approvals-heading">Pending approvals</h2>
 <div id="decide-result" role="status" aria-live="polite"></div>
-<div id="approvals" data-section="approvals">{render_approvals(state.approvals, csrf_token)}</div>
+<div id="approvals" data-section="approvals">{render_approvals(state.approvals, csrf_token, total=state.approvals_total)}</div>
 </section>
 <section aria-labelledby="counters-heading">
 <h2 id="counters-heading">Events received</h2>

@@ -25,6 +25,7 @@ from tracengent.platform.store import PlatformStore, TraceHead, TracePage
 
 __all__ = [
     "EVENT_TYPES",
+    "MAX_PENDING_APPROVALS",
     "TRACE_STATUSES",
     "ConsoleFilters",
     "ConsoleState",
@@ -54,6 +55,9 @@ MAX_TRACE_EVENTS: Final = 100
 
 MAX_TRACE_DECISIONS: Final = 100
 """... and at most its first this many governance decisions (a note counts the rest)."""
+
+MAX_PENDING_APPROVALS: Final = 100
+"""... and at most the oldest this many pending approvals (a note counts the rest)."""
 
 _TRACE_ID: Final = re.compile(r"^trc_([0-9a-f]{32})([0-9a-f]{16})$")
 
@@ -216,17 +220,20 @@ class ConsoleState:
     traces_total: int
     standalone_events: list[JsonObject]
     approvals: list[JsonObject]
+    approvals_total: int
     counters: JsonObject
     agents: list[str]
     statuses: list[str]
 
     def to_json(self) -> JsonObject:
-        """`{"traces", "tracesTotal", "standaloneEvents", "approvals", "counters", "agents"}`."""
+        """`{"traces", "tracesTotal", "standaloneEvents", "approvals", "approvalsTotal",
+        "counters", "agents"}` (`approvalsTotal`: how many approvals are pending)."""
         return {
             "traces": list[JsonValue](self.traces),
             "tracesTotal": self.traces_total,
             "standaloneEvents": list[JsonValue](self.standalone_events),
             "approvals": list[JsonValue](self.approvals),
+            "approvalsTotal": self.approvals_total,
             "counters": self.counters,
             "agents": list[JsonValue](self.agents),
         }
@@ -238,8 +245,9 @@ def load_state(
     """Read the store for the console: filtered traces, pending approvals, counters.
 
     Reads the bodies of only what the page shows (the newest `MAX_TRACES` traces that pass, each
-    up to `MAX_TRACE_EVENTS` events and `MAX_TRACE_DECISIONS` decisions, and the newest
-    `MAX_STANDALONE_EVENTS` standalone events); the traces are filtered and counted on an index.
+    up to `MAX_TRACE_EVENTS` events and `MAX_TRACE_DECISIONS` decisions, the newest
+    `MAX_STANDALONE_EVENTS` standalone events and the oldest `MAX_PENDING_APPROVALS` pending
+    approvals); the traces are filtered and counted on an index.
     Blocks on SQLite reads; call it from a worker thread in async code.
     """
     heads = store.trace_heads()
@@ -263,7 +271,9 @@ def load_state(
     for decision in decisions:
         if decision.trace_id is not None:
             by_trace.setdefault((decision.agent_id, decision.trace_id), []).append(decision)
-    approvals = store.pending_approvals_and(d.approval_id for d in decisions if d.approval_id)
+    approvals, pending_total = store.pending_approvals_and(
+        (d.approval_id for d in decisions if d.approval_id), max_pending=MAX_PENDING_APPROVALS
+    )
     approval_status = {a.approval_id: a.status for a in approvals}
     standalone = store.newest_standalone_events(
         MAX_STANDALONE_EVENTS,
@@ -289,7 +299,11 @@ def load_state(
         traces=views,
         traces_total=len(kept),
         standalone_events=[event_view(0, e) for e in standalone],
-        approvals=[approval_view(a) for a in approvals if a.status == "pending"],
+        # The oldest pending come first: any other pending one (a decision's) is newer.
+        approvals=[approval_view(a) for a in approvals if a.status == "pending"][
+            :MAX_PENDING_APPROVALS
+        ],
+        approvals_total=pending_total,
         counters=counters_view(counters),
         agents=agents,
         statuses=statuses,

@@ -496,18 +496,24 @@ class PlatformStore(IngestStore):
         counts = {(str(r["agent_id"]), str(r["trace_id"])): int(r["total"]) for r in rows}
         return [self._decision(r) for r in rows], counts
 
-    def pending_approvals_and(self, approval_ids: Iterable[str]) -> list[ApprovalRecord]:
-        """Pending approvals (stale ones marked expired first) and those of `approval_ids`,
-        oldest first."""
+    def pending_approvals_and(
+        self, approval_ids: Iterable[str], *, max_pending: int
+    ) -> tuple[list[ApprovalRecord], int]:
+        """The oldest `max_pending` pending approvals (stale ones marked expired first) and those
+        of `approval_ids`, oldest first, and how many approvals are pending."""
         wanted = json.dumps(sorted(set(approval_ids)))
         with connect(self.path, write=True) as db:
             self._expire(db)
             rows = db.execute(
-                "SELECT * FROM approvals WHERE status = 'pending'"
+                "SELECT * FROM approvals WHERE id IN (SELECT id FROM approvals"
+                " WHERE status = 'pending' ORDER BY seq LIMIT ?)"
                 " OR id IN (SELECT value FROM json_each(?)) ORDER BY seq",
-                (wanted,),
+                (max_pending, wanted),
             ).fetchall()
-        return [self._approval(r) for r in rows]
+            pending = int(
+                db.execute("SELECT COUNT(*) FROM approvals WHERE status = 'pending'").fetchone()[0]
+            )
+        return [self._approval(r) for r in rows], pending
 
     def newest_standalone_events(
         self,
