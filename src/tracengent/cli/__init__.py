@@ -45,7 +45,7 @@ def main() -> None:
 
 
 def _loopback(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    from tracengent.platform._console import is_loopback_name
+    from tracengent.platform._server import is_loopback_name
 
     # The built-in policy's credentials are public: the platform must not be reachable off host.
     if not is_loopback_name(value):

@@ -8,7 +8,6 @@ the browser says where it comes from, come from the console's own origin.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,6 +30,7 @@ from tracengent.platform._console_html import (
 from tracengent.platform._console_view import ConsoleFilters, approval_view, load_state
 from tracengent.platform._ingest import IngestError, read_limited
 from tracengent.platform._records import StoreError
+from tracengent.platform._server import is_loopback_name
 from tracengent.platform.store import PlatformStore
 
 __all__ = ["CSRF_HEADER", "console_routes", "is_loopback_name"]
@@ -55,16 +55,6 @@ _SECURITY_HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-
-def is_loopback_name(host: str) -> bool:
-    """Whether `host` (`localhost` or an IP literal, no port, no brackets) names loopback."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_loopback_host(host_header: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -18,11 +19,21 @@ from tracengent.platform.store import PlatformStore
 if TYPE_CHECKING:
     import uvicorn
 
-__all__ = ["LocalPlatform", "bind_socket", "make_server"]
+__all__ = ["LocalPlatform", "bind_socket", "is_loopback_name", "make_server"]
 
 _logger = logging.getLogger("tracengent.platform")
 _START_DEADLINE_S = 10.0
 _STOP_DEADLINE_S = 10.0
+
+
+def is_loopback_name(host: str) -> bool:
+    """Whether `host` (`localhost` or an IP literal, no port, no brackets) names loopback."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -74,6 +85,8 @@ class LocalPlatform:
         clock: seconds since the epoch (tests inject one to expire tokens and approvals).
 
     Raises:
+        ValueError: `host` is not a loopback address (at construction): the built-in policy's
+            credentials are public, so the platform is never offered to the network.
         PolicyError: the policy file is invalid (at construction).
     """
 
@@ -86,6 +99,11 @@ class LocalPlatform:
         port: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not is_loopback_name(host):
+            raise ValueError(
+                f"{host!r} is not a loopback address (127.0.0.1, ::1 or localhost): the local"
+                " platform serves this machine only"
+            )
         if policy is None:
             policy = default_policy()
         elif not isinstance(policy, Policy):
