@@ -293,3 +293,53 @@ def test_shutdown_counts_a_hung_batch_once_even_when_it_is_answered_later(
     assert processor.stats.delivered == 0
     assert processor.dropped_count == 5
     assert processor.queued == 0
+
+
+def test_the_exit_flush_of_several_pipelines_is_bounded_once_not_once_each(
+    options: TracengentOptions, processors: list[TracengentSpanProcessor], make_span: SpanMaker
+) -> None:
+    """Three agents' pipelines (one client each) on a platform deaf to the interrupt: the exit
+    hooks together take one exit flush bound, not three in a row, and count every span."""
+    entered: list[threading.Event] = []
+    release = threading.Event()
+    exit_timeout_ms = 2000
+
+    def deaf_after(flag: threading.Event) -> Responder:
+        def deaf(events: Sequence[JsonObject]) -> FakeResult:
+            flag.set()
+            release.wait(30)
+            return FakeResult(len(events))
+
+        return deaf
+
+    try:
+        for _ in range(3):
+            flag = threading.Event()
+            entered.append(flag)
+            platform = FakePlatform(respond=deaf_after(flag))
+            exporter = TracengentSpanExporter(
+                options, platform=platform, stop_event=platform.stop_event
+            )
+            processor = TracengentSpanProcessor(
+                exporter,
+                schedule_delay_ms=60_000,
+                max_batch_size=2,
+                exit_flush_timeout_ms=exit_timeout_ms,
+            )
+            processors.append(processor)
+            feed(processor, [make_span(f"a{i}", ACTION) for i in range(5)])
+        assert all(flag.wait(10) for flag in entered)
+        started = time.monotonic()
+        # What atexit runs: each processor's hook, the last made first.
+        for processor in reversed(processors):
+            processor._atexit_hook()
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert elapsed < exit_timeout_ms / 1000 + MARGIN_S
+    for processor in processors:
+        assert processor.is_shut_down
+        processor._worker.join(10)
+        assert processor.stats.dropped(DropReason.SHUTDOWN_TIMEOUT) == 5
+        assert processor.stats.delivered == 0
+        assert processor.queued == 0

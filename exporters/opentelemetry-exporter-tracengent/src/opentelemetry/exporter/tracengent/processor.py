@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Final
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
@@ -51,6 +52,21 @@ DEFAULT_EXIT_FLUSH_TIMEOUT_MS: Final = 5000
 
 
 _SUCCESS: Final = SpanExportResult.SUCCESS
+
+# Every processor of the process, for the exit flush: the first exit hook to run shuts them all
+# down together (see `_flush_at_exit`). Weak: the registry never keeps a processor alive.
+_PROCESSORS: weakref.WeakSet[TracengentSpanProcessor] = weakref.WeakSet()
+_processors_lock = threading.Lock()
+
+
+def _reset_processors_lock() -> None:
+    # In a child of `os.fork()`: a parent thread may have held the lock at the fork.
+    global _processors_lock
+    _processors_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_processors_lock)
 
 
 class _FlushRequest:
@@ -120,6 +136,8 @@ class TracengentSpanProcessor(SpanProcessor):
         self._start_worker()
         self._atexit_hook = weak_hook(self, TracengentSpanProcessor._flush_at_exit)
         atexit.register(self._atexit_hook)
+        with _processors_lock:
+            _PROCESSORS.add(self)
         self._multiprocessing_hooked = False
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(
@@ -369,8 +387,12 @@ class TracengentSpanProcessor(SpanProcessor):
         later is ignored, so nothing is counted twice); spans ending afterwards are counted
         `after_shutdown`.
         """
+        _shut_down_together(((self, timeout_millis),))
+
+    def _begin_shutdown(self, timeout_millis: int) -> float | None:
+        """Close and tell the worker to run its last drain; the deadline, None if closed already."""
         if self._closed:
-            return
+            return None
         self._closed = True
         deadline = time.monotonic() + max(0, timeout_millis) / 1000
         with self._stats.guard("shutdown"):
@@ -378,11 +400,19 @@ class TracengentSpanProcessor(SpanProcessor):
             self._final_deadline = deadline
             self._worker_exit = True
             self._wake.set()
-            stopped = self._stopped
-            if not stopped.wait(max(0.0, deadline - _INTERRUPT_MARGIN_S - time.monotonic())):
+        return deadline
+
+    def _interrupt_near(self, deadline: float) -> None:
+        """Wait for the worker until just before `deadline`; then tell its request to give up."""
+        with self._stats.guard("shutdown"):
+            if not self._stopped.wait(max(0.0, deadline - _INTERRUPT_MARGIN_S - time.monotonic())):
                 self._exporter.interrupt()
-                if not stopped.wait(max(0.0, deadline - time.monotonic())):
-                    self._abandon_worker()
+
+    def _end_shutdown(self, deadline: float) -> None:
+        """Wait for the worker until `deadline`, count what it left, stop the exporter."""
+        with self._stats.guard("shutdown"):
+            if not self._stopped.wait(max(0.0, deadline - time.monotonic())):
+                self._abandon_worker()
             self._count_left_over()
             self._worker.join(timeout=max(0.0, deadline - time.monotonic()))
         self._exporter.shutdown()
@@ -412,7 +442,13 @@ class TracengentSpanProcessor(SpanProcessor):
         # A shutdown, not only a flush: what the exit timeout cuts off is counted and logged
         # (nothing vanishes silently), and OTel's own exit hook, calling `shutdown()` with the
         # default 5 s after this, finds the processor closed instead of waiting again.
-        self.shutdown(self._exit_flush_timeout_ms)
+        # Every processor of the process at once (several agents' clients): one after the
+        # other, each on a stalled platform would add its own timeout to the exit.
+        with _processors_lock:
+            processors = [p for p in _PROCESSORS if not p._closed]
+        if self not in processors:
+            processors.append(self)
+        _shut_down_together((p, p._exit_flush_timeout_ms) for p in processors)
 
     def _before_fork(self) -> None:
         # A child `multiprocessing` forks (a `Process`, a `Pool` worker) ends with `os._exit`
@@ -446,6 +482,22 @@ class TracengentSpanProcessor(SpanProcessor):
         self._exporter.after_fork()
         if not self._closed:
             self._start_worker()
+
+
+def _shut_down_together(
+    processors: Iterable[tuple[TracengentSpanProcessor, int]],
+) -> None:
+    """Shut `(processor, timeout_millis)` down in parallel: their workers drain at once, so the
+    whole takes about the longest timeout, not their sum. Never raises."""
+    begun: list[tuple[TracengentSpanProcessor, float]] = []
+    for processor, timeout_millis in processors:
+        deadline = processor._begin_shutdown(timeout_millis)
+        if deadline is not None:
+            begun.append((processor, deadline))
+    for processor, deadline in begun:
+        processor._interrupt_near(deadline)
+    for processor, deadline in begun:
+        processor._end_shutdown(deadline)
 
 
 def _run_worker(ref: weakref.ref[TracengentSpanProcessor]) -> None:
