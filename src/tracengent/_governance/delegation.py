@@ -201,7 +201,8 @@ class DelegatedSession:
 
         Raises:
             DelegationException: the token carries no `grant_id`, or the platform refused
-                (subset invariant), failed, timed out or answered malformed.
+                (subset invariant), failed, timed out or answered malformed (a child token
+                that is not a new grant's for `callee_agent_id` included).
         """
         grant_id, request = self._attenuation(
             callee_agent_id, permissions, max_amount, expires_in_seconds, reason
@@ -212,7 +213,7 @@ class DelegatedSession:
                 answer = self._platform.attenuate(grant_id, request, deadline=deadline)
             except Exception as exc:  # noqa: BLE001 - every failure is a DelegationException
                 raise self._failure(span, exc, deadline) from _cause(exc)
-            return self._child(span, answer)
+            return self._child(span, answer, callee_agent_id)
 
     async def attenuate_for_call_async(
         self,
@@ -241,7 +242,7 @@ class DelegatedSession:
                 )
             except Exception as exc:  # noqa: BLE001 - every failure is a DelegationException
                 raise self._failure(span, exc, deadline) from _cause(exc)
-            return self._child(span, answer)
+            return self._child(span, answer, callee_agent_id)
 
     def _attenuation(
         self,
@@ -279,12 +280,13 @@ class DelegatedSession:
         record_delegation(span, self.acting_for, self.chain)
         return DelegationException(f"attenuation of grant {self.grant_id} failed: {why}")
 
-    def _child(self, span: Span, answer: object) -> DelegatedSession:
+    def _child(self, span: Span, answer: object, callee_agent_id: str) -> DelegatedSession:
         record_delegation(span, self.acting_for, self.chain)
         token = answer.get("accessToken") if isinstance(answer, Mapping) else None
         try:
             if not isinstance(token, str) or not token:
                 raise DelegationException(f"no accessToken in {type(answer).__name__}")
+            self._check_child(_bearer(token), callee_agent_id)
             child = DelegatedSession(
                 token, options=self._options, tracer=self._tracer, platforms=self._platforms
             )
@@ -295,6 +297,26 @@ class DelegatedSession:
             raise DelegationException(why) from None
         span.set_attribute(A.AUTHZ_STATUS, "allowed")
         return child
+
+    def _check_child(self, token: str, callee_agent_id: str) -> None:
+        """Refuse a child token that cannot be the narrower grant asked for: the caller hands
+        it to the callee as that, so this session's own token echoed back (all of its
+        authority), a token with no grant or of the grant being narrowed, or one whose subject
+        is another agent (the callee would act as that agent) fails the hop instead. The claims
+        are read unverified: this only ever refuses, the platform decides what a token allows.
+
+        Raises:
+            DelegationException: why, never quoting the token.
+        """
+        claims = read_claims(token)
+        if token == self.token:
+            raise DelegationException("the token is this session's own, not a narrower one")
+        if claims.grant_id is None:
+            raise DelegationException("the token carries no grant_id (not a delegated token)")
+        if claims.grant_id == self.grant_id:
+            raise DelegationException(f"the token is of grant {self.grant_id}, not a new grant")
+        if claims.subject is not None and claims.subject != callee_agent_id:
+            raise DelegationException(f"the token's subject is not {callee_agent_id!r}")
 
 
 def _cause(error: Exception) -> Exception | None:
