@@ -25,6 +25,9 @@ __all__ = [
 ]
 
 _DASH: Final = "\u2014"
+_MAX_SHOWN_CHARS: Final = 500
+"""Longest text shown of one value (a longer one is cut, with an ellipsis): an agent's 16 MiB
+event name would otherwise be rendered, escaped and sent on every poll."""
 _MAX_DEPTH_CLASS: Final = 8
 _STATUS_CLASSES: Final = {
     "success": "ok",
@@ -46,12 +49,16 @@ _STATUS_CLASSES: Final = {
 
 
 def _esc(value: JsonValue) -> str:
-    """`value` as escaped HTML text (quotes too: safe in attributes); None shows as a dash."""
+    """`value` as escaped HTML text (quotes too: safe in attributes), cut after
+    `_MAX_SHOWN_CHARS` characters; None shows as a dash."""
     if value is None:
         return _DASH
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return html.escape(str(value), quote=True)
+    text = str(value)
+    if len(text) > _MAX_SHOWN_CHARS:
+        text = text[:_MAX_SHOWN_CHARS] + "\u2026"
+    return html.escape(text, quote=True)
 
 
 def _badge(status: JsonValue) -> str:
