@@ -343,3 +343,24 @@ def test_the_exit_flush_of_several_pipelines_is_bounded_once_not_once_each(
         assert processor.stats.dropped(DropReason.SHUTDOWN_TIMEOUT) == 5
         assert processor.stats.delivered == 0
         assert processor.queued == 0
+
+
+@pytest.mark.parametrize("timeout_millis", [10**13, 10**30])
+def test_a_timeout_beyond_what_threads_can_wait_still_flushes_and_shuts_down(
+    options: TracengentOptions,
+    processors: list[TracengentSpanProcessor],
+    make_span: SpanMaker,
+    timeout_millis: int,
+) -> None:
+    """A timeout longer than `threading.TIMEOUT_MAX` (≈ 292 years; OTel's API takes any int)
+    waits as long as a thread can instead of failing at once: the flush reports the delivery,
+    the shutdown delivers what is buffered, nothing is counted as an internal error."""
+    processor, platform = over_fake(options, processors, deliver_all)
+    feed(processor, [make_span("a", ACTION)])
+    assert processor.force_flush(timeout_millis)
+    feed(processor, [make_span("b", ACTION)])
+    processor.shutdown(timeout_millis)
+    assert processor.stats.delivered == 2
+    assert processor.dropped_count == 0
+    assert processor.stats.internal_errors == 0
+    assert len(platform.calls) == 2

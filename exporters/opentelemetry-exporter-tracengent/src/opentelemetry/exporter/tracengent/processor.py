@@ -69,6 +69,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_processors_lock)
 
 
+def _seconds(timeout_millis: int) -> float:
+    """`timeout_millis` in seconds, within what a thread can wait: OTel's API takes any int,
+    and a wait beyond `threading.TIMEOUT_MAX` (≈ 292 years) raises instead of waiting."""
+    return min(max(0, timeout_millis) / 1000, threading.TIMEOUT_MAX)
+
+
 class _FlushRequest:
     """One `force_flush` call, waiting for the worker's next drain."""
 
@@ -373,7 +379,7 @@ class TracengentSpanProcessor(SpanProcessor):
             with self._flush_lock:
                 self._flush_requests.append(request)
             self._wake.set()
-            if request.done.wait(max(0, timeout_millis) / 1000):
+            if request.done.wait(_seconds(timeout_millis)):
                 flushed = request.flushed
         return flushed
 
@@ -394,7 +400,7 @@ class TracengentSpanProcessor(SpanProcessor):
         if self._closed:
             return None
         self._closed = True
-        deadline = time.monotonic() + max(0, timeout_millis) / 1000
+        deadline = time.monotonic() + _seconds(timeout_millis)
         with self._stats.guard("shutdown"):
             atexit.unregister(self._atexit_hook)
             self._final_deadline = deadline
