@@ -70,6 +70,8 @@ SENSITIVE_NAME_GLOBS: Final = (
     "*refresh-token*",
     "*refreshtoken*",
     "*private_key*",
+    "*private-key*",
+    "*privatekey*",
     "*card_number*",
     "*card-number*",
     "*cardnumber*",
