@@ -12,12 +12,13 @@ import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, TypedDict, runtime_checkable
 
 from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import MalformedResponseError
+from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import AuthDecision, usable_approval_id
 from tracengent._governance._decisions import (
     APPROVAL_STATUSES,
@@ -122,6 +123,28 @@ class _ApprovalWait:
             acting_for=pending.acting_for if pending else None,
             chain=list(pending.chain) if pending else [],
         )
+
+
+class WaitBounds(TypedDict):
+    """How long an approval wait lasts, how often it polls, and each poll's timeout."""
+
+    timeout_s: float
+    poll_interval_s: float
+    request_timeout_s: float
+
+
+def wait_bounds(
+    options: TracengentOptions, timeout_s: float | None, poll_interval_s: float | None
+) -> WaitBounds:
+    """A wait's bounds: the call's own values, else the options' (`approval_timeout_s`,
+    `approval_poll_interval_s`; each poll within `governance_timeout_s`)."""
+    return {
+        "timeout_s": options.approval_timeout_s if timeout_s is None else timeout_s,
+        "poll_interval_s": (
+            options.approval_poll_interval_s if poll_interval_s is None else poll_interval_s
+        ),
+        "request_timeout_s": options.governance_timeout_s,
+    }
 
 
 @contextmanager

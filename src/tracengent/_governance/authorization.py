@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Final, TypedDict
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry.trace import Span, Tracer
 
@@ -46,15 +46,6 @@ LLM_CALL_PERMISSION = "llm:call"
 _REMEMBERED_PENDING: Final = 256
 """Pending decisions kept by approval id, so `wait_for_approval` can carry their obligations
 over to the approval (the approval endpoint answers a status only); the oldest is forgotten."""
-
-
-class _WaitSettings(TypedDict):
-    timeout_s: float
-    poll_interval_s: float
-    request_timeout_s: float
-    acting_for: str | None
-    chain: Sequence[str]
-    recorder: Recorder | None
 
 
 class Authorizer:
@@ -301,7 +292,10 @@ class Authorizer:
             permission,
             approval_id,
             pending=pending,
-            **self._wait_settings(timeout_s, poll_interval_s),
+            acting_for=self._acting_for,
+            chain=self._chain,
+            recorder=self._recorder,
+            **approvals.wait_bounds(self._options, timeout_s, poll_interval_s),
         )
         return self._apply_obligations(decision)
 
@@ -319,25 +313,12 @@ class Authorizer:
             permission,
             approval_id,
             pending=pending,
-            **self._wait_settings(timeout_s, poll_interval_s),
+            acting_for=self._acting_for,
+            chain=self._chain,
+            recorder=self._recorder,
+            **approvals.wait_bounds(self._options, timeout_s, poll_interval_s),
         )
         return self._apply_obligations(decision)
-
-    def _wait_settings(
-        self, timeout_s: float | None, poll_interval_s: float | None
-    ) -> _WaitSettings:
-        """The keyword arguments of an approval wait: the call's values, else the options'."""
-        options = self._options
-        return {
-            "timeout_s": options.approval_timeout_s if timeout_s is None else timeout_s,
-            "poll_interval_s": (
-                options.approval_poll_interval_s if poll_interval_s is None else poll_interval_s
-            ),
-            "request_timeout_s": options.governance_timeout_s,
-            "acting_for": self._acting_for,
-            "chain": self._chain,
-            "recorder": self._recorder,
-        }
 
     @staticmethod
     def _apply_obligations(decision: AuthDecision) -> AuthDecision:

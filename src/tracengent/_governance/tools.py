@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Generic, Protocol, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, cast
 
 from opentelemetry.trace import Span, Tracer
 
@@ -245,13 +245,6 @@ def _no_poller(approval_id: str) -> ToolDecision:
     )
 
 
-class _WaitSettings(TypedDict):
-    timeout_s: float
-    poll_interval_s: float
-    request_timeout_s: float
-    recorder: Recorder | None
-
-
 class ToolGate:
     """Governs MCP tool calls and LLM function calls (0.1.0's `client.tools`).
 
@@ -449,7 +442,8 @@ class ToolGate:
             self._tracer,
             None,
             approval_id,
-            **self._wait_settings(timeout_s, poll_interval_s),
+            recorder=self._recorder,
+            **approvals.wait_bounds(self._options, timeout_s, poll_interval_s),
         )
         return None if wait.allowed else _refusal_of(wait, approval_id)
 
@@ -464,22 +458,10 @@ class ToolGate:
             self._tracer,
             None,
             approval_id,
-            **self._wait_settings(timeout_s, poll_interval_s),
+            recorder=self._recorder,
+            **approvals.wait_bounds(self._options, timeout_s, poll_interval_s),
         )
         return None if wait.allowed else _refusal_of(wait, approval_id)
-
-    def _wait_settings(
-        self, timeout_s: float | None, poll_interval_s: float | None
-    ) -> _WaitSettings:
-        options = self._options
-        return {
-            "timeout_s": options.approval_timeout_s if timeout_s is None else timeout_s,
-            "poll_interval_s": (
-                options.approval_poll_interval_s if poll_interval_s is None else poll_interval_s
-            ),
-            "request_timeout_s": options.governance_timeout_s,
-            "recorder": self._recorder,
-        }
 
     def _decide(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
         with tool_span(self._tracer, transport, target, self._recorder) as span:
