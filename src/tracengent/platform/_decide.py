@@ -95,6 +95,22 @@ def _scrubbed(context: JsonObject, redactions: Sequence[Redaction]) -> JsonObjec
     return redacted if isinstance(redacted, dict) else {}
 
 
+def _policy_host(host: str) -> str:
+    """A request's (lower-case) `host` as policies name hosts and the SDK sends them: without
+    its port, IPv6 brackets or the trailing dot of a fully qualified name (`api.example.com.:443`
+    is `api.example.com`, `[::1]:8080` is `::1`). Each spelling reaches the same server, so under
+    `unmatched_routes = "allow"` another one must not slip past the host's routes."""
+    if host.startswith("["):
+        inner, bracket, port = host[1:].partition("]")
+        if bracket and (not port or (port[0] == ":" and port[1:].isdigit())):
+            host = inner
+    elif host.count(":") == 1:
+        name, port = host.split(":")
+        # `host:` (an empty port) is the default port, as in `http://host:/`.
+        host = name if port.isdigit() or not port else host
+    return host.rstrip(".") or host
+
+
 def _call_digest(transport: str, target: JsonObject, body: JsonValue | None) -> str:
     """The sha256 of a tool call as received: transport, target and body (before redaction) as
     sorted-key compact JSON, so an approval allows that very call and no other."""
@@ -355,8 +371,7 @@ class Engine:
             path = _required_str(request, "path")
             # The host as sent (its port included): an approval is of one server's endpoint.
             target = {"method": method, "host": host, "path": path, "query": request.get("query")}
-            if host.rsplit(":", 1)[-1].isdigit() and host.count(":") == 1:
-                host = host.rsplit(":", 1)[0]
+            host = _policy_host(host)
             egress = self.policy.egress
             route = egress.route_for(method, host, path)
             if not egress.is_allowed_host(host):
