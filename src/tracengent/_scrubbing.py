@@ -44,12 +44,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fnmatch
+import json
 import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 import orjson
@@ -72,7 +73,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     dumps_finite_by,
     loads_exact,
 )
-from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, redact_value
+from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, parse_path, redact_value
 from tracengent._processors.context import STARTING
 
 __all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor"]
@@ -331,9 +332,10 @@ class Scrubber:
         A sensitive name becomes `MASK_TOKEN`; a URL attribute loses its credentials
         (`url_value`); a payload attribute's JSON text is re-scrubbed
         (None when capture is off or it cannot be made safe; text that is not JSON is kept, as
-        there is no structure to mask; None for payload text UTF-8 cannot encode, a lone
-        surrogate, which no exporter could send). Anything else is returned unchanged. Never
-        raises.
+        there is no structure to mask, unless it writes a key a name glob or JSON path masks:
+        a document an attribute length limit cut, a dict's `repr`; None for payload text UTF-8
+        cannot encode, a lone surrogate, which no exporter could send). Anything else is
+        returned unchanged. Never raises.
         """
         try:
             if self.is_sensitive_attribute(key):
@@ -394,7 +396,11 @@ class Scrubber:
         """
         parsed = _decode(value)
         if parsed is _NOT_JSON:
-            return value if utf8_encodable(value) else None
+            # No structure to mask key by key: kept unless it names a key that would be masked
+            # (a document an attribute length limit cut, a dict's `repr`).
+            if not utf8_encodable(value) or self._names_masked_key(value, redact_paths):
+                return None
+            return value
         rules = self._rules
         if not redact_paths and not rules.paths and self._plain(parsed, 0, rules.name_cache):
             # Nothing to mask or redact: only the encoding may differ (spaces, escapes).
@@ -407,6 +413,14 @@ class Scrubber:
             # Also JSON text whose `\udc..` escapes decode to a lone surrogate.
             return None
         return value if text == value else text
+
+    def _names_masked_key(self, text: str, redact_paths: Sequence[str]) -> bool:
+        """Whether `text`, which is not JSON, holds something written as an object's key (a
+        quoted name and a colon, in double or single quotes) that a name glob masks or that a
+        JSON path ends at (the configured ones and `redact_paths`)."""
+        path_names = _last_names((*self._rules.paths, *redact_paths))
+        masked = self.is_sensitive_name
+        return any(name in path_names or masked(name) for name in _key_names(text))
 
     def url_value(self, url: AttributeValue) -> AttributeValue:
         """A recorded URL (`url.full`, or a server's `http.target`, `/path?query`) without
@@ -469,6 +483,36 @@ def _decode(text: str) -> object:
         return loads_exact(text)
     except (ValueError, RecursionError):
         return _NOT_JSON
+
+
+# A key as a JSON object, or a Python dict's `repr`, writes it: a quoted name, then a colon.
+# Names are bounded so that no text (`'\\'\\'...`) makes the search quadratic.
+_KEY_LIKE: Final = re.compile(r""""((?:[^"\\]|\\.){0,256})"\s*:|'((?:[^'\\]|\\.){0,256})'\s*:""")
+
+
+def _key_names(text: str) -> Iterator[str]:
+    """The names written as keys in `text` (see `_KEY_LIKE`), JSON escapes decoded too."""
+    for match in _KEY_LIKE.finditer(text):
+        double = match.group(1)
+        name = double if double is not None else match.group(2)
+        yield name
+        if "\\" in name:
+            with contextlib.suppress(ValueError):
+                decoded = json.loads(f'"{name}"')
+                if isinstance(decoded, str):
+                    yield decoded
+
+
+def _last_names(paths: Iterable[object]) -> frozenset[str]:
+    """The key each JSON path ends at (`$.order.card`: `card`; `$.cards[0]`: `cards`)."""
+    names: set[str] = set()
+    for path in paths:
+        steps = parse_path(path)
+        for step in reversed(steps or ()):
+            if isinstance(step, str):
+                names.add(step)
+                break
+    return frozenset(names)
 
 
 def _resolve_redact_fields() -> Callable[[], Sequence[str]]:

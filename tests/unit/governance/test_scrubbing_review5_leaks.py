@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import json
 
+import httpx
+import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
+from tests.unit.traces.conftest import FakePlatform, platform_options
+from tracengent import TracengentClient, _state
 from tracengent._scrubbing import Scrubber
 
 
@@ -21,3 +31,79 @@ def test_private_keys_are_masked_in_every_spelling() -> None:
         "PRIVATE_KEY": MASK_TOKEN,
         "ssh": {"PrivateKey": MASK_TOKEN},
     }
+
+
+_TRUNCATED = '{"q": "a", "password": "hunter2-and-mo'
+"""A third-party tool call's JSON arguments cut by an attribute length limit: no longer JSON."""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _TRUNCATED,
+        "{'city': 'Oslo', 'api_key': 'sk-live-1'}",  # a Python dict's repr, not JSON
+        '  [{"user": {"Card_Number": "4111 1111',
+        '{"pass\\u0077ord": "hunter2"',  # the name escaped
+    ],
+)
+def test_payload_text_that_is_not_json_with_a_sensitive_key_is_dropped(text: str) -> None:
+    """Text that is not one JSON document but names a sensitive key (a truncated document, a
+    `repr`) cannot be masked key by key: it is dropped at the start and on export, not kept."""
+    scrubber = Scrubber()
+    assert scrubber.scrub_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, text) is None
+    assert scrubber.exported_payload(A.GEN_AI_TOOL_CALL_ARGUMENTS, text) is None
+
+
+def test_payload_text_that_is_not_json_naming_a_redacted_path_is_dropped() -> None:
+    """A JSON path's key in such text (configured, or a trace's `redactFields`) drops it too."""
+    text = '{"order": {"card": "4111 1111'
+    assert Scrubber(patterns=["$.order.card"]).scrub_attribute(A.INPUT, text) is None
+    assert Scrubber().scrub_attribute(A.INPUT, text, redact_paths=["$.order.card"]) is None
+    assert Scrubber().scrub_attribute(A.INPUT, text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["plain words: no structure", '{"orderId": "ord_1', "it's 'quoted': fine?"]
+)
+def test_payload_text_that_is_not_json_without_a_sensitive_key_is_kept(text: str) -> None:
+    """Plain text, and a cut document without sensitive keys, are still kept as they are."""
+    assert Scrubber().scrub_attribute(A.OUTPUT, text) == text
+    assert Scrubber().exported_payload(A.OUTPUT, text) == text
+
+
+def test_a_payload_cut_by_the_attribute_length_limit_reaches_no_exporter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under a span attribute length limit the SDK cuts a third-party tool call's JSON payload
+    where it is set, before any processor sees it: the password it held reached the
+    application's exporter (arguments the span started with) and the platform (a result set
+    after the start), since text that is not JSON was kept whole."""
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attribute_length=40))
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", provider)
+    mine = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(mine))
+    platform = FakePlatform([])
+    client = TracengentClient(platform_options(), transport=httpx.MockTransport(platform))
+    secret = {"q": "a", "password": "hunter2-and-more-and-more-to-be-cut"}
+    try:
+        with (
+            client.begin_trace("look it up"),
+            provider.get_tracer("framework").start_as_current_span(
+                "execute_tool lookup",
+                attributes={
+                    A.GEN_AI_OPERATION_NAME: A.OPERATION_EXECUTE_TOOL,
+                    A.GEN_AI_TOOL_NAME: "lookup",
+                    A.GEN_AI_TOOL_CALL_ARGUMENTS: json.dumps(secret),
+                },
+            ) as span,
+        ):
+            span.set_attribute(A.GEN_AI_TOOL_CALL_RESULT, json.dumps(secret))
+        assert client.close(timeout=10)
+    finally:
+        provider.shutdown()
+        _state.reset_for_tests()
+    (tool,) = [s for s in mine.get_finished_spans() if s.name == "execute_tool lookup"]
+    assert (tool.attributes or {})[A.GEN_AI_TOOL_CALL_ARGUMENTS] == MASK_TOKEN
+    (event,) = [e for e in platform.events() if e["name"] == "lookup"]
+    assert "hunter2" not in json.dumps(event)
+    assert "output" not in event
