@@ -13,6 +13,7 @@ from pathlib import Path
 
 from opentelemetry.exporter.tracengent.permissions import permission_matches
 from opentelemetry.exporter.tracengent.redaction import Redaction, parse_path
+from tracengent.platform._egress_globs import host_glob
 from tracengent.platform._toml_reader import PolicyError, TomlTable
 
 if sys.version_info >= (3, 11):
@@ -335,7 +336,7 @@ def _route(table: TomlTable) -> EgressRoute:
             f"{table.key('path')!r}: expected a path glob starting with '/', got {path!r}"
         )
     route = EgressRoute(
-        host=table.string("host", required=True).lower(),
+        host=host_glob(table.key("host"), table.string("host", required=True)),
         path=path,
         permission=table.string("permission", required=True),
         methods=methods,
@@ -353,7 +354,7 @@ def _egress(table: TomlTable) -> EgressPolicy:
             f"{table.key('unmatched_routes')!r}: expected 'allow' or 'deny', got {unmatched!r}"
         )
     egress = EgressPolicy(
-        allowlist=tuple(h.lower() for h in table.strings("allowlist")),
+        allowlist=tuple(host_glob(table.key("allowlist"), h) for h in table.strings("allowlist")),
         routes=tuple(_route(t) for t in table.tables("routes")),
         unmatched_routes=unmatched,
     )
