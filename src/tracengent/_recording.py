@@ -539,7 +539,7 @@ class Recorder:
             return
         try:
             self.detach(active)
-            mark_failed(active.span, error)
+            mark_failed(active.span, error, self.scrubber)
             active.span.end()
         except Exception as exc:  # noqa: BLE001 - the agent's exception matters, not ours
             self.guard.failed("ending a failed span", exc)
@@ -604,8 +604,9 @@ def _untracked(result: object, llm: bool) -> object:
     return result.value if llm and isinstance(result, LlmCallResult) else result
 
 
-def mark_failed(span: Span, error: BaseException) -> None:
-    """Status ERROR and the exception recorded; the event's status says failure."""
+def mark_failed(span: Span, error: BaseException, scrubber: Scrubber) -> None:
+    """Status ERROR and the exception recorded, its message and stacktrace without the
+    credentials they name (`Scrubber.exception_attributes`); the event's status says failure."""
     span.set_attribute(A.EVENT_STATUS, A.EventStatuses.FAILURE)
-    span.record_exception(error)
+    span.record_exception(error, attributes=scrubber.exception_attributes(error))
     span.set_status(Status(StatusCode.ERROR, type(error).__name__))

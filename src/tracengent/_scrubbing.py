@@ -50,6 +50,7 @@ import math
 import re
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
@@ -61,6 +62,7 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._payloads import utf8_encodable
 from opentelemetry.exporter.tracengent._url_redaction import (
+    REDACTED,
     SENSITIVE_NAME_GLOBS,
     is_credential_header,
     is_credential_query_name,
@@ -422,6 +424,55 @@ class Scrubber:
         masked = self.is_sensitive_name
         return any(name in path_names or masked(name) for name in _key_names(text))
 
+    def free_text(self, text: str) -> str:
+        """`text` (an exception's message or stacktrace) without the credentials it names: each
+        URL in it as `url_value` leaves it, and the value after a name a glob masks
+        (`password=...`, `'api_key': '...'`, `Authorization: Bearer ...`) replaced by
+        `MASK_TOKEN`, up to its closing quote or the next `,;&)}]` or line end. A secret the
+        text holds without its name stays. Never raises: `MASK_TOKEN` when it cannot say."""
+        try:
+            if "://" in text:
+                text = _URL_IN_TEXT.sub(lambda m: str(self.url_value(m.group())), text)
+            return self._mask_named_values(text)
+        except Exception:  # noqa: BLE001 - nothing of it rather than all of it
+            return MASK_TOKEN
+
+    def exception_attributes(self, error: BaseException) -> dict[str, str]:
+        """`exception.message` and `exception.stacktrace` of `error` as `free_text` leaves
+        them: what `Span.record_exception(error, attributes=...)` records in their place.
+        Never raises (empty when `error` cannot be told)."""
+        try:
+            message = str(error)
+            stacktrace = "".join(
+                traceback.format_exception(type(error), error, error.__traceback__)
+            )
+        except Exception:  # noqa: BLE001 - an exception whose `__str__` fails
+            return {"exception.message": "", "exception.stacktrace": ""}
+        return {
+            "exception.message": self.free_text(message),
+            "exception.stacktrace": self.free_text(stacktrace),
+        }
+
+    def _mask_named_values(self, text: str) -> str:
+        """`text` with the value after each name a glob masks replaced (see `free_text`)."""
+        parts: list[str] = []
+        done = 0
+        for named in _NAME_THEN_SEPARATOR.finditer(text):
+            if named.start() < done or not self.is_sensitive_name(named.group(1).strip("\"'")):
+                continue
+            value = _FREE_VALUE.match(text, named.end())
+            if value is None or value.group().strip("\"'") in (MASK_TOKEN, REDACTED):
+                continue
+            written = value.group()
+            quote = written[0] if written[0] in "\"'" else ""
+            parts.append(text[done : value.start()])
+            parts.append(f"{quote}{MASK_TOKEN}{quote}")
+            done = value.end()
+        if not parts:
+            return text
+        parts.append(text[done:])
+        return "".join(parts)
+
     def url_value(self, url: AttributeValue) -> AttributeValue:
         """A recorded URL (`url.full`, or a server's `http.target`, `/path?query`) without
         credentials: no userinfo, and `REDACTED` for the
@@ -484,6 +535,18 @@ def _decode(text: str) -> object:
     except (ValueError, RecursionError):
         return _NOT_JSON
 
+
+# A URL in free text (an exception's message), up to a space, quote or bracket.
+_URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
+# A name in free text, quoted or not, and what separates it from its value (`:` or `=`).
+_NAME_THEN_SEPARATOR: Final = re.compile(
+    r"""("[^"\n]{1,128}"|'[^'\n]{1,128}'|[A-Za-z_][\w.\-]{0,127})\s*[:=]\s*"""
+)
+# The value after such a name: quoted (its closing quote may have been cut), else up to the
+# next `,;&)}]` or line end.
+_FREE_VALUE: Final = re.compile(
+    r""""(?:[^"\\\n]|\\.){0,4096}"?|'(?:[^'\\\n]|\\.){0,4096}'?|[^,;&)}\]\s][^,;&)}\]\n]{0,4096}"""
+)
 
 # A key as a JSON object, or a Python dict's `repr`, writes it: a quoted name, then a colon.
 # Names are bounded so that no text (`'\\'\\'...`) makes the search quadratic.

@@ -420,7 +420,7 @@ class AgentTrace:
             if attrs:
                 self._root.set_attributes(attrs)
             if error is not None:
-                mark_failed(self._root, error)
+                mark_failed(self._root, error, self._recorder.scrubber)
             self._root.end()
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._recorder.guard.failed("ending a trace", exc)

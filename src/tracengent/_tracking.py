@@ -102,7 +102,7 @@ def finish_error(recorder: Recorder, active: ActiveSpan | None, error: BaseExcep
         return
     try:
         recorder.detach(active)
-        mark_failed(active.span, error)
+        mark_failed(active.span, error, recorder.scrubber)
         active.span.end()
     except Exception as exc:  # noqa: BLE001 - the application's exception matters, not ours
         recorder.guard.failed("ending a request span", exc)

@@ -28,12 +28,15 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 from tracengent._processors.context import STARTING
 from tracengent._recording import Recorder, TelemetryGuard
+from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
 
 __all__ = ["GovernanceSpan", "governance_span", "record_decision", "record_delegation"]
 
 _GUARD = TelemetryGuard()
 """Counts and logs (rate-limited) governance spans a span processor would not let start or end."""
+_SCRUBBER = Scrubber()
+"""What tells an exception on a span started without a client's recorder: the default rules."""
 
 
 class GovernanceSpan:
@@ -116,8 +119,12 @@ class GovernanceSpan:
                 otel_context.detach(self._token)
             # Like OTel's `use_span`: only `Exception`s are errors (not cancellation or exit).
             if isinstance(exc, Exception) and span.is_recording():
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                # Told without the credentials it names (a URL's key, a password).
+                scrubber = self._recorder.scrubber if self._recorder is not None else _SCRUBBER
+                told = scrubber.exception_attributes(exc)
+                span.record_exception(exc, attributes=told)
+                message = told["exception.message"]
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
         finally:
             try:
                 span.end()

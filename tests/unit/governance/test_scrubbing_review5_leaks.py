@@ -107,3 +107,22 @@ def test_a_payload_cut_by_the_attribute_length_limit_reaches_no_exporter(
     (event,) = [e for e in platform.events() if e["name"] == "lookup"]
     assert "hunter2" not in json.dumps(event)
     assert "output" not in event
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("token info: password=hunter2", f"token info: password={MASK_TOKEN}"),
+        ('{"Api-Key": "k-1", "n": 2}', f'{{"Api-Key": "{MASK_TOKEN}", "n": 2}}'),
+        ("x-secret: 'cut-off", f"x-secret: '{MASK_TOKEN}'"),
+        (
+            "see http://u:p@h/x?sig=1#access_token=t",
+            "see http://h/x?sig=REDACTED#access_token=REDACTED",
+        ),
+        ("KeyError: 'city': Oslo, n=3", "KeyError: 'city': Oslo, n=3"),
+    ],
+)
+def test_free_text_loses_named_credentials_and_keeps_the_rest(text: str, told: str) -> None:
+    """What `free_text` does to an exception's message: URLs lose their credentials, a named
+    secret's value is masked, everything else is kept."""
+    assert Scrubber().free_text(text) == told
