@@ -346,7 +346,7 @@ class Scrubber:
                 return self.url_value(value)
             if key == _URL_QUERY and isinstance(value, str):
                 return redact_query(value, self.is_secret_parameter)
-            if key not in A.PAYLOAD_ATTRIBUTES:
+            if not A.is_payload_attribute(key):
                 return value
             if not self.capture_payloads:
                 return None
@@ -623,7 +623,7 @@ class ScrubbingProcessor(SpanProcessor):
                 self._redact_fields = _resolve_redact_fields()
             redact_paths: Sequence[str] | None = None
             for key, value in attributes.items():
-                if key in A.PAYLOAD_ATTRIBUTES and redact_paths is None:
+                if redact_paths is None and A.is_payload_attribute(key):
                     redact_paths = self._redact_fields()
                 scrubbed = self._scrubber.scrub_attribute(
                     key, value, redact_paths=redact_paths or ()

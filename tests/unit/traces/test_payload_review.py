@@ -209,3 +209,63 @@ def test_the_mask_stands_for_a_started_payload_utf8_cannot_encode(
     provider.shutdown()
     (span,) = memory.get_finished_spans()
     assert (span.attributes or {})[A.INPUT] == MASK_TOKEN
+
+
+PROMPT_ATTRIBUTES = {
+    "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "be terse"}]),
+    "gen_ai.prompt": "what is my balance?",
+    "gen_ai.completion": "it is 42",
+    "gen_ai.prompt.0.content": "what is my balance?",
+    "gen_ai.completion.0.content": "it is 42",
+}
+"""Prompt and completion text as GenAI semantic conventions name it now (system instructions)
+and as instrumentations still write it (the deprecated `gen_ai.prompt`/`completion`, indexed
+per message by OpenLLMetry-style instrumentations)."""
+
+
+def test_capture_off_reaches_no_exporter_with_prompt_or_completion_text(
+    memory: InMemorySpanExporter,
+) -> None:
+    """With capture off, a third-party LLM span started with prompt or completion text keeps
+    none of it for the application's own exporters: those attributes are payloads."""
+    provider = TracerProvider()
+    provider.add_span_processor(ScrubbingProcessor(Scrubber(capture_payloads=False)))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    attributes = {
+        A.GEN_AI_OPERATION_NAME: "chat",
+        **PROMPT_ATTRIBUTES,
+        "gen_ai.prompt.0.role": "user",
+    }
+    with provider.get_tracer("llm-instrumentation").start_as_current_span(
+        "chat", attributes=attributes
+    ):
+        pass
+    provider.shutdown()
+    (span,) = memory.get_finished_spans()
+    kept = dict(span.attributes or {})
+    for key in PROMPT_ATTRIBUTES:
+        assert kept[key] == MASK_TOKEN, key
+    # Not payload text: kept as written.
+    assert kept["gen_ai.prompt.0.role"] == "user"
+    assert kept[A.GEN_AI_OPERATION_NAME] == "chat"
+
+
+def test_capture_on_keeps_prompt_text_and_masks_its_sensitive_keys(
+    memory: InMemorySpanExporter,
+) -> None:
+    """With capture on, prompt text is kept, and JSON in it is scrubbed like any payload."""
+    provider = TracerProvider()
+    provider.add_span_processor(ScrubbingProcessor(Scrubber()))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    secret = json.dumps({"password": "hunter2", "question": "balance?"})
+    attributes = {"gen_ai.prompt.0.content": secret, "gen_ai.completion": "it is 42"}
+    with provider.get_tracer("llm-instrumentation").start_as_current_span(
+        "chat", attributes=attributes
+    ):
+        pass
+    provider.shutdown()
+    (span,) = memory.get_finished_spans()
+    kept = dict(span.attributes or {})
+    assert "hunter2" not in str(kept["gen_ai.prompt.0.content"])
+    assert json.loads(str(kept["gen_ai.prompt.0.content"]))["question"] == "balance?"
+    assert kept["gen_ai.completion"] == "it is 42"

@@ -48,6 +48,13 @@ GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 """An LLM call's or agent invocation's input messages (JSON), a payload attribute."""
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 """An LLM call's output messages (JSON), a payload attribute."""
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+"""An LLM call's system instructions (JSON), a payload attribute."""
+GEN_AI_PROMPT_OLD: Final = "gen_ai.prompt"
+"""Prompt text under its name before the GenAI message attributes, a payload attribute (also
+written per message, `gen_ai.prompt.<n>.content`: `PAYLOAD_ATTRIBUTE_PREFIXES`)."""
+GEN_AI_COMPLETION_OLD: Final = "gen_ai.completion"
+"""Completion text under its name before the GenAI message attributes, a payload attribute."""
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 """The GenAI provider (`openai`, ...)."""
 GEN_AI_SYSTEM: Final = "gen_ai.system"
@@ -171,9 +178,24 @@ PAYLOAD_ATTRIBUTES: Final = frozenset(
         GEN_AI_TOOL_CALL_RESULT,
         GEN_AI_INPUT_MESSAGES,
         GEN_AI_OUTPUT_MESSAGES,
+        GEN_AI_SYSTEM_INSTRUCTIONS,
+        GEN_AI_PROMPT_OLD,
+        GEN_AI_COMPLETION_OLD,
     }
 )
-"""Attributes that carry payloads: subject to scrubbing, absent when capture is off."""
+"""Attributes that carry payloads: subject to scrubbing, absent when capture is off (see also
+`PAYLOAD_ATTRIBUTE_PREFIXES` and `is_payload_attribute`)."""
+PAYLOAD_ATTRIBUTE_PREFIXES: Final = (f"{GEN_AI_PROMPT_OLD}.", f"{GEN_AI_COMPLETION_OLD}.")
+"""Prefixes of payload attributes written per message (`gen_ai.prompt.0.content`, by
+instrumentations that predate the GenAI message attributes); their `.role` parts are not text."""
+
+
+def is_payload_attribute(key: str) -> bool:
+    """Whether attribute `key` carries payload text (`PAYLOAD_ATTRIBUTES`, or a per-message
+    prompt/completion part other than its role)."""
+    return key in PAYLOAD_ATTRIBUTES or (
+        key.startswith(PAYLOAD_ATTRIBUTE_PREFIXES) and not key.endswith(".role")
+    )
 
 
 class EventTypes:
