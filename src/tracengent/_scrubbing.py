@@ -1,14 +1,14 @@
 """Scrubbing: what must not leave the process is masked before any exporter sees a span.
 
-Two kinds of rules, both case-insensitive:
+Two kinds of rules:
 
-- **Name globs** (`*password*`, `*api_key*`): an attribute, or a key at any depth of a JSON
-  payload, whose name matches is masked (`MASK_TOKEN`). Defaults that are always on cover
+- **Name globs** (`*password*`, `*api_key*`, case-insensitive): an attribute, or a key at any
+  depth of a JSON payload, whose name matches is masked (`MASK_TOKEN`). Defaults that are always on cover
   passwords, secrets, API keys, authorization headers, cookies, access/refresh tokens, private
   keys and card numbers. Plain `token` is deliberately not a default: `gen_ai.usage.input_tokens`
   and friends are usage counts, not credentials.
-- **JSON paths** (`$.card`, wire contract §8): masked inside payload attributes
-  (`attributes.PAYLOAD_ATTRIBUTES`). A rule is a path when it starts with `$`; anything else is a
+- **JSON paths** (`$.card`, wire contract §8, case-sensitive as the platform's `redactFields`
+  are): masked inside payload attributes (`attributes.is_payload_attribute`). A rule is a path when it starts with `$`; anything else is a
   name glob (attribute names contain dots, so `a.b` is read as a name).
 
 Where it runs, and what it covers:
