@@ -1,21 +1,34 @@
-"""How a policy's egress hosts are read: in the form requests' hosts are compared in, and one no
-request could ever match refused at load. A route that governs nothing is, under
+"""How a policy's egress hosts, paths and methods are read: in the form requests are compared in,
+and one no request could ever match refused at load. A route that governs nothing is, under
 `unmatched_routes = "allow"`, an unchecked allow of the very requests it was written for."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 from typing import Final
 
 import idna
 
 from tracengent.platform._toml_reader import PolicyError
 
-__all__ = ["host_glob"]
+__all__ = ["host_glob", "method_names", "path_glob"]
 
 _GLOB_CHARACTERS: Final = frozenset("*?[]")
 _NOT_IN_A_HOST: Final = frozenset("@\\#%\"'<>^`{|}")
+_NOT_IN_A_PATH: Final = {
+    "?": "a query (the query is not part of the path)",
+    "#": "a fragment",
+    "%": "a percent-encoding (write the path decoded, as the SDK sends it)",
+    "\\": "a backslash (the SDK sends no such path)",
+    "{": "a template parameter (use '*' for a segment)",
+    "}": "a template parameter (use '*' for a segment)",
+    "[": "a bracket (use '*' for a segment)",
+    "]": "a bracket (use '*' for a segment)",
+}
+_METHOD: Final = re.compile(r"[!#$%&'+.^_`|~0-9A-Za-z-]+|\*")
+"""An HTTP method (an RFC 9110 token), or `*` for any."""
 
 
 def _host_problem(host: str) -> str | None:
@@ -63,3 +76,35 @@ def host_glob(key: str, written: str) -> str:
     if problem is not None:
         raise PolicyError(f"{key!r}: expected a host name or glob, got {written!r}: {problem}")
     return ".".join(labels)
+
+
+def path_glob(key: str, written: str) -> str:
+    """`written`, a route's path glob (`*` matches any run of characters, `/` included).
+
+    Raises:
+        PolicyError: naming `key`, when no request's path (decoded, without its query, as the
+            SDK sends it) could match it.
+    """
+    if not written.startswith("/") and written != "*":
+        raise PolicyError(f"{key!r}: expected a path glob starting with '/', got {written!r}")
+    for character, problem in _NOT_IN_A_PATH.items():
+        if character in written:
+            raise PolicyError(f"{key!r}: expected a path glob, got {written!r}: {problem}")
+    return written
+
+
+def method_names(key: str, written: tuple[str, ...] | None) -> tuple[str, ...]:
+    """`written`, a route's methods, upper case; `("*",)` (any) when it is None (left out).
+
+    Raises:
+        PolicyError: naming `key`, for an empty list (which would match no request) or a value
+            that is no HTTP method (`" POST"`, `"GET,POST"`).
+    """
+    if written is None:
+        return ("*",)
+    if not written:
+        raise PolicyError(f"{key!r}: expected at least one method (leave it out for any method)")
+    for method in written:
+        if _METHOD.fullmatch(method) is None:
+            raise PolicyError(f"{key!r}: expected HTTP methods like 'POST' or '*', got {method!r}")
+    return tuple(m.upper() for m in written)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from opentelemetry.exporter.tracengent.permissions import permission_matches
 from opentelemetry.exporter.tracengent.redaction import Redaction, parse_path
-from tracengent.platform._egress_globs import host_glob
+from tracengent.platform._egress_globs import host_glob, method_names, path_glob
 from tracengent.platform._toml_reader import PolicyError, TomlTable
 
 if sys.version_info >= (3, 11):
@@ -329,17 +329,13 @@ def _tools(tables: list[TomlTable]) -> tuple[ToolBinding, ...]:
 
 
 def _route(table: TomlTable) -> EgressRoute:
-    methods = tuple(m.upper() for m in table.strings("methods")) or ("*",)
-    path = table.string("path", default="/*")
-    if not path.startswith("/") and path != "*":
-        raise PolicyError(
-            f"{table.key('path')!r}: expected a path glob starting with '/', got {path!r}"
-        )
+    methods = table.strings("methods")
     route = EgressRoute(
         host=host_glob(table.key("host"), table.string("host", required=True)),
-        path=path,
+        path=path_glob(table.key("path"), table.string("path", default="/*")),
         permission=table.string("permission", required=True),
-        methods=methods,
+        # Left out: any method; `[]` is refused (it would match no request).
+        methods=method_names(table.key("methods"), methods if "methods" in table.raw else None),
         approval=table.boolean("approval", default=False),
         redactions=_redactions(table),
     )
