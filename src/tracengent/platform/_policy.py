@@ -268,7 +268,7 @@ def _agent(table: TomlTable) -> AgentPolicy:
         client_id=client_id,
         client_secret=client_secret,
         ingest_key=table.optional_string("ingest_key"),
-        permissions=table.strings("permissions"),
+        permissions=table.permission_patterns("permissions"),
         disabled=table.boolean("disabled", default=False),
         llm_token_budget=table.integer("llm_token_budget", minimum=0),
     )
@@ -278,7 +278,7 @@ def _agent(table: TomlTable) -> AgentPolicy:
 
 def _rule(table: TomlTable, agent_ids: frozenset[str]) -> PermissionRule:
     rule = PermissionRule(
-        permission=table.string("permission", required=True),
+        permission=table.permission_pattern("permission"),
         max_amount=table.number("max_amount"),
         require_approval_over=table.number("require_approval_over"),
         redact_fields=table.strings("redact_fields"),
@@ -307,7 +307,7 @@ def _tool(table: TomlTable) -> ToolBinding:
     tool = ToolBinding(
         transport=transport,
         name=table.string("name", required=True),
-        permission=table.string("permission", required=True),
+        permission=table.permission("permission"),
         approval=table.boolean("approval", default=False),
         redactions=_redactions(table),
     )
@@ -333,7 +333,7 @@ def _route(table: TomlTable) -> EgressRoute:
     route = EgressRoute(
         host=host_glob(table.key("host"), table.string("host", required=True)),
         path=path_glob(table.key("path"), table.string("path", default="/*")),
-        permission=table.string("permission", required=True),
+        permission=table.permission("permission"),
         # Left out: any method; `[]` is refused (it would match no request).
         methods=method_names(table.key("methods"), methods if "methods" in table.raw else None),
         approval=table.boolean("approval", default=False),

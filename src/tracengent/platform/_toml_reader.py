@@ -83,6 +83,28 @@ class TomlTable:
             raise PolicyError(f"{self.key(name)!r}: expected an array of strings, got {value!r}")
         return tuple(value)
 
+    def permission(self, name: str) -> str:
+        """A required permission (a tool's or route's): one permission, not a pattern."""
+        value = self.string(name, required=True)
+        if "*" in value or _malformed_permission(value):
+            raise PolicyError(
+                f"{self.key(name)!r}: expected one permission like 'payments:refund', got {value!r}"
+            )
+        return value
+
+    def permission_pattern(self, name: str) -> str:
+        """A required permission pattern (wire contract §9: `*`, `ns:*` or exact)."""
+        value = self.string(name, required=True)
+        _check_pattern(self.key(name), value)
+        return value
+
+    def permission_patterns(self, name: str) -> tuple[str, ...]:
+        """An array of permission patterns (wire contract §9)."""
+        values = self.strings(name)
+        for value in values:
+            _check_pattern(self.key(name), value)
+        return values
+
     def table(self, name: str) -> TomlTable:
         value = self.get(name)
         if value is None:
@@ -103,3 +125,18 @@ class TomlTable:
         unknown = sorted(set(self.raw) - self.used)
         if unknown:
             raise PolicyError(f"{self.key(unknown[0])!r}: unknown key")
+
+
+def _malformed_permission(value: str) -> bool:
+    return any(c.isspace() or not c.isprintable() for c in value)
+
+
+def _check_pattern(key: str, pattern: str) -> None:
+    """Refuse a pattern the matcher never matches as written (`payments*`, `*:refund`, a space):
+    in a rule it would cover nothing, its limits silently lifted."""
+    stem = pattern[:-2] if pattern.endswith(":*") else pattern
+    if pattern != "*" and (not stem or "*" in stem or _malformed_permission(pattern)):
+        raise PolicyError(
+            f"{key!r}: expected a permission pattern ('*', 'ns:*' or exact like "
+            f"'payments:refund'), got {pattern!r}"
+        )
