@@ -14,6 +14,7 @@ from pathlib import Path
 from opentelemetry.exporter.tracengent.permissions import permission_matches
 from opentelemetry.exporter.tracengent.redaction import Redaction, parse_path
 from tracengent.platform._egress_globs import host_glob, method_names, path_glob
+from tracengent.platform._shadowing import refuse_shadowed_routes, refuse_shadowed_rules
 from tracengent.platform._toml_reader import PolicyError, TomlTable
 
 if sys.version_info >= (3, 11):
@@ -355,6 +356,7 @@ def _egress(table: TomlTable) -> EgressPolicy:
         unmatched_routes=unmatched,
     )
     table.done()
+    refuse_shadowed_routes(egress.routes)
     return egress
 
 
@@ -392,4 +394,5 @@ def _build(root: TomlTable) -> Policy:
         approval_ttl_seconds=root.integer("approval_ttl_seconds", default=3600) or 3600,
     )
     root.done()
+    refuse_shadowed_rules(policy.rules)
     return policy
