@@ -15,6 +15,7 @@ from typing import Final
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue, finite_float
 from opentelemetry.exporter.tracengent.permissions import permission_matches
 from opentelemetry.exporter.tracengent.redaction import Redaction, redact_value
+from tracengent.platform._egress_globs import ascii_host
 from tracengent.platform._policy import AgentPolicy, PermissionRule, Policy
 from tracengent.platform._records import ApprovalRecord, GrantRecord
 from tracengent.platform.store import PlatformStore
@@ -98,7 +99,7 @@ def _scrubbed(context: JsonObject, redactions: Sequence[Redaction]) -> JsonObjec
 def _policy_host(host: str) -> str:
     """A request's (lower-case) `host` as policies name hosts and the SDK sends them: without
     its port, IPv6 brackets or the trailing dot of a fully qualified name (`api.example.com.:443`
-    is `api.example.com`, `[::1]:8080` is `::1`). Each spelling reaches the same server, so under
+    is `api.example.com`, `[::1]:8080` is `::1`), IDNA-encoded (`bücher.example`). Each spelling reaches the same server, so under
     `unmatched_routes = "allow"` another one must not slip past the host's routes."""
     if host.startswith("["):
         inner, bracket, port = host[1:].partition("]")
@@ -108,7 +109,7 @@ def _policy_host(host: str) -> str:
         name, port = host.split(":")
         # `host:` (an empty port) is the default port, as in `http://host:/`.
         host = name if port.isdigit() or not port else host
-    return host.rstrip(".") or host
+    return ascii_host(host.rstrip(".") or host)
 
 
 def _call_digest(transport: str, target: JsonObject, body: JsonValue | None) -> str:

@@ -13,7 +13,7 @@ import idna
 
 from tracengent.platform._toml_reader import PolicyError
 
-__all__ = ["host_glob", "method_names", "path_glob"]
+__all__ = ["ascii_host", "host_glob", "method_names", "path_glob"]
 
 _GLOB_CHARACTERS: Final = frozenset("*?[]")
 _NOT_IN_A_HOST: Final = frozenset("@\\#%\"'<>^`{|}")
@@ -29,6 +29,19 @@ _NOT_IN_A_PATH: Final = {
 }
 _METHOD: Final = re.compile(r"[!#$%&'+.^_`|~0-9A-Za-z-]+|\*")
 """An HTTP method (an RFC 9110 token), or `*` for any."""
+
+
+def ascii_host(host: str) -> str:
+    """`host` (lower case) with each Unicode label in its IDNA form, as the SDK sends it
+    (`bücher.example` is `xn--bcher-kva.example`); a label without one is kept as it is (it
+    matches no policy host but a `*` glob)."""
+    if host.isascii():
+        return host
+    labels = host.split(".")
+    for index, label in enumerate(labels):
+        with contextlib.suppress(idna.IDNAError):
+            labels[index] = label if label.isascii() else idna.encode(label).decode("ascii")
+    return ".".join(labels)
 
 
 def _host_problem(host: str) -> str | None:

@@ -28,6 +28,13 @@ permission = "payments:refund"
 approval = true
 
 [[egress.routes]]
+host = "bücher.example"
+methods = ["POST"]
+path = "/v1/refunds"
+permission = "payments:refund"
+approval = true
+
+[[egress.routes]]
 host = "::1"
 methods = ["POST"]
 path = "/v1/refunds"
@@ -38,7 +45,7 @@ approval = true
 
 @pytest.fixture
 def tracengent_policy() -> Policy:
-    """Every host may be called; refunds on two hosts need a person's approval."""
+    """Every host may be called; refunds on three hosts need a person's approval."""
     return parse_policy(_POLICY)
 
 
@@ -67,13 +74,17 @@ def _decide(platform: RunningPlatform, host: str) -> dict[str, object]:
         "::1",
         "[::1]",
         "[::1]:8080",
+        "xn--bcher-kva.example",
+        "bücher.example",
+        "BÜCHER.example.:443",
     ],
 )
 def test_each_spelling_of_a_governed_host_gets_its_route(
     tracengent_platform: RunningPlatform, host: str
 ) -> None:
-    """`api.example.com.` (a fully qualified name) or `[::1]:8080` reach the route's server: they
-    are held for approval as the route says, not allowed as requests no route matches."""
+    """`api.example.com.` (a fully qualified name), `[::1]:8080` or `bücher.example` (not in its
+    IDNA form) reach the route's server: they are held for approval as the route says, not
+    allowed as requests no route matches."""
     body = _decide(tracengent_platform, host)
     assert (body["status"], body["outcome"], body.get("permission")) == (
         "pending_approval",
