@@ -21,6 +21,7 @@ from opentelemetry.exporter.tracengent import (
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.processor import _shut_down_together
 
 from .conftest import FakePlatform, FakeResult, Responder, SpanMaker, deliver_all, wait_until
 
@@ -364,3 +365,46 @@ def test_a_timeout_beyond_what_threads_can_wait_still_flushes_and_shuts_down(
     assert processor.dropped_count == 0
     assert processor.stats.internal_errors == 0
     assert len(platform.calls) == 2
+
+
+def test_a_shorter_exit_timeout_is_interrupted_at_its_own_deadline_not_a_longer_ones(
+    options: TracengentOptions, processors: list[TracengentSpanProcessor], make_span: SpanMaker
+) -> None:
+    """Pipelines shut down together with different exit timeouts: the one with the shorter
+    timeout has its request told to give up near its own deadline, not after the longer
+    pipeline's wait (however the pipelines are ordered)."""
+    release = threading.Event()
+    entered = [threading.Event(), threading.Event()]
+    woken_at: list[float] = []
+
+    def deaf(events: Sequence[JsonObject]) -> FakeResult:
+        entered[0].set()
+        release.wait(30)
+        return FakeResult(len(events))
+
+    short_platform = FakePlatform(respond=deliver_all)
+
+    def interruptible(events: Sequence[JsonObject]) -> FakeResult:
+        entered[1].set()
+        if short_platform.stop_event.wait(30):
+            woken_at.append(time.monotonic())
+        return FakeResult(0, failed=len(events), reason="interrupted")
+
+    short_platform.respond = interruptible
+    long_platform = FakePlatform(respond=deaf)
+    pipelines = []
+    for platform in (long_platform, short_platform):
+        exporter = TracengentSpanExporter(
+            options, platform=platform, stop_event=platform.stop_event
+        )
+        processor = over(exporter, processors, max_batch_size=1)
+        feed(processor, [make_span("a", ACTION)])
+        pipelines.append(processor)
+    try:
+        assert all(flag.wait(10) for flag in entered)
+        started = time.monotonic()
+        _shut_down_together(((pipelines[0], 5000), (pipelines[1], 500)))
+    finally:
+        release.set()
+    assert woken_at
+    assert woken_at[0] - started < 0.5 + MARGIN_S

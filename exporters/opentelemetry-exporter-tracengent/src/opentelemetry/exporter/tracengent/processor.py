@@ -500,6 +500,9 @@ def _shut_down_together(
         deadline = processor._begin_shutdown(timeout_millis)
         if deadline is not None:
             begun.append((processor, deadline))
+    # Earliest deadline first: each wait below ends by its own deadline, so a pipeline with a
+    # shorter timeout is interrupted near its deadline, not after a longer one's wait.
+    begun.sort(key=lambda begun_one: begun_one[1])
     for processor, deadline in begun:
         processor._interrupt_near(deadline)
     for processor, deadline in begun:
