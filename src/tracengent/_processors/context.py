@@ -5,7 +5,16 @@ one, the processor stamps the Tracengent trace id; on an *event* span it also st
 follows (`tracengent.event.parent_id`: the nearest enclosing event, else the trace's previous
 top-level event), the agent and actor of the root, and on the trace's first event only the root
 request. HTTP client spans under an LLM or tool event are absorbed (stamped with nothing): the
-event already stands for them. The exporter reads these attributes when the spans end.
+event already stands for them. So are GenAI spans of the same call: a `chat` (any LLM operation)
+or `execute_tool` span whose nearest enclosing event is a Tracengent event of its kind (an
+`llm_call` / `tool_call` span with `tracengent.event.type`: `track_llm_call`, `track_tool_call`,
+the decorators, our MCP span) is stamped `tracengent.event.absorbed` only, and the exporter sends
+no event for it (a GenAI span is an event whatever its stamps, unlike an HTTP span). The
+enclosing event takes nothing from it: its usage is the one the user reported (`LlmCallResult`
+requires `tokens`), counted once against the budget. Its children are absorbed into the
+enclosing event too. A GenAI span under no event, or under an event of another kind (an LLM call
+a tool makes), is its own event as before. The exporter reads these attributes when the spans
+end.
 
 The root request is the root's `tracengent.trace.root_request` (the application's own field,
 always kept), else the last user message of its `gen_ai.input.messages`: that message is payload
@@ -100,14 +109,22 @@ class _OpenSpan:
     """What a child needs of its open parent: the trace and the nearest enclosing event."""
 
     # Weakly referenceable: an ended root's record is kept only while something holds it.
-    __slots__ = ("__weakref__", "event_id", "event_type", "trace")
+    __slots__ = ("__weakref__", "absorbs", "event_id", "event_type", "trace")
 
     def __init__(
-        self, trace: _TraceState | None, event_id: str | None, event_type: str | None
+        self,
+        trace: _TraceState | None,
+        event_id: str | None,
+        event_type: str | None,
+        absorbs: str | None = None,
     ) -> None:
         self.trace = trace
         self.event_id = event_id
         self.event_type = event_type
+        self.absorbs = absorbs
+        """The event type of the GenAI spans nested in this event that are its own call: set on
+        a Tracengent `llm_call` / `tool_call` event (explicit `tracengent.event.type`), else
+        None (see the module docstring)."""
 
 
 class ContextProcessor(SpanProcessor):
@@ -293,7 +310,10 @@ class ContextProcessor(SpanProcessor):
         event_id = prepared.explicit_id or (
             event_id_for(context.trace_id, context.span_id) if trace is not None else None
         )
-        self._open[context.span_id] = _OpenSpan(trace, event_id, prepared.event_type)
+        event_type = prepared.event_type
+        self._open[context.span_id] = _OpenSpan(
+            trace, event_id, event_type, event_type if event_type in _ABSORBING_TYPES else None
+        )
         if prepared.claimed_first:
             # Started: the claim `prepare` made is this span's for good.
             prepared.claimed_first = False
@@ -351,6 +371,17 @@ class ContextProcessor(SpanProcessor):
                     self._open[context.span_id] = parent
                 return None
             event_type = A.EventTypes.TOOL_CALL if trace is not None else None
+        elif (
+            parent is not None
+            and parent.absorbs is not None
+            and parent.absorbs == event_type
+            and A.EVENT_TYPE not in attrs
+        ):
+            # A GenAI span of the call the enclosing Tracengent event stands for: not a second
+            # event; its children are the enclosing event's too.
+            if remember:
+                self._open[context.span_id] = parent
+            return {A.EVENT_ABSORBED: True}
         if event_type is None:
             if parent is not None:
                 if remember:
@@ -366,7 +397,10 @@ class ContextProcessor(SpanProcessor):
         else:
             event_id = None  # outside a decision trace no event follows it: nothing to format
         if remember:
-            self._open[context.span_id] = _OpenSpan(trace, event_id, event_type)
+            explicit_type = A.EVENT_TYPE in attrs and event_type in _ABSORBING_TYPES
+            self._open[context.span_id] = _OpenSpan(
+                trace, event_id, event_type, event_type if explicit_type else None
+            )
         if trace is None:
             return None
         stamps = _event_stamps(trace, enclosing_id, attrs, trace.first_event.acquire(False))

@@ -38,6 +38,7 @@ CLASSIFYING_KEYS: dict[str, list[AttributeValue]] = {
     A.HTTP_METHOD_OLD: ["POST"],
     A.TRACE_ID: ["trc_x"],
     A.TRACKED: [True, False, "true"],
+    A.EVENT_ABSORBED: [True],
     A.GEN_AI_AGENT_ID: ["billing-agent", "other-agent", 7],
 }
 

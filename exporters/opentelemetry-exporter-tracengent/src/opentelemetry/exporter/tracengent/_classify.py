@@ -1,7 +1,8 @@
 """Which finished spans matter to Tracengent: the cheap test `on_end` runs on every span.
 
-Events are spans with `tracengent.event.type`, GenAI LLM and tool spans, and HTTP client spans
-inside a decision trace or from a tracked client; decision-trace roots (`invoke_agent`) send the
+Events are spans with `tracengent.event.type`, GenAI LLM and tool spans (except one nested in a
+Tracengent event of its kind: `tracengent.event.absorbed`), and HTTP client spans inside a
+decision trace or from a tracked client; decision-trace roots (`invoke_agent`) send the
 trace close. Everything else (databases, frameworks, governance spans) is skipped at once.
 """
 
@@ -49,6 +50,7 @@ _HTTP_METHOD: Final = A.HTTP_REQUEST_METHOD
 _HTTP_METHOD_OLD: Final = A.HTTP_METHOD_OLD
 _TRACE_ID: Final = A.TRACE_ID
 _TRACKED: Final = A.TRACKED
+_ABSORBED: Final = A.EVENT_ABSORBED
 _LLM_CALL: Final = EventTypes.LLM_CALL
 _TOOL_CALL: Final = EventTypes.TOOL_CALL
 
@@ -82,11 +84,15 @@ def classify_for_export(
     if isinstance(event_type, str):
         return EVENT, event_type, is_http
     if operation in _LLM_OPERATIONS:
+        # Nested in our `llm_call` event of the same call (`tracengent.event.absorbed`): not two.
+        if _ABSORBED in attrs:
+            return _NOT_EXPORTED
         return EVENT, _LLM_CALL, is_http
     if operation == _EXECUTE_TOOL:
         # A tool server's own span for the call (an MCP server's `tools/call`) is the same call
-        # the client's span already stands for: one event, not two.
-        if kind is _SERVER:
+        # the client's span already stands for: one event, not two; so is a span nested in our
+        # `tool_call` event of the call (`tracengent.event.absorbed`).
+        if kind is _SERVER or _ABSORBED in attrs:
             return _NOT_EXPORTED
         return EVENT, _TOOL_CALL, is_http
     if is_http and (_TRACE_ID in attrs or get(_TRACKED) is True):

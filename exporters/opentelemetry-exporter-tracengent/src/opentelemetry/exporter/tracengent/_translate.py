@@ -98,6 +98,7 @@ _EVENT_TYPE: Final = A.EVENT_TYPE
 _HTTP_METHOD: Final = A.HTTP_REQUEST_METHOD
 _HTTP_METHOD_OLD: Final = A.HTTP_METHOD_OLD
 _TRACKED: Final = A.TRACKED
+_ABSORBED: Final = A.EVENT_ABSORBED
 _CLIENT: Final = SpanKind.CLIENT
 _SERVER: Final = SpanKind.SERVER
 _LLM_CALL: Final = EventTypes.LLM_CALL
@@ -401,10 +402,14 @@ class SpanTranslator:
                 event_type = get(_EVENT_TYPE)
                 if event_type.__class__ is not str and not isinstance(event_type, str):
                     if operation in _LLM_OPERATIONS:
+                        if _ABSORBED in attrs:
+                            continue  # the same call as the `llm_call` event it is nested in
                         event_type = _LLM_CALL
                     elif operation == _EXECUTE_TOOL:
-                        if kind is _SERVER:
-                            continue  # the tool server's side of a call its client reports
+                        if kind is _SERVER or _ABSORBED in attrs:
+                            # The tool server's side of a call its client reports, or the same
+                            # call as the `tool_call` event it is nested in.
+                            continue
                         event_type = _TOOL_CALL
                     elif is_http and (_TRACE_ID in attrs or get(_TRACKED) is True):
                         event_type = _TOOL_CALL

@@ -121,6 +121,10 @@ EVENT_ID: Final = "tracengent.event.id"
 """An explicit event id (`evt_...`) given by the user's `AgentEvent`; otherwise derived."""
 EVENT_PARENT_ID: Final = "tracengent.event.parent_id"
 """The event id this event follows in its decision trace (stamped at span start)."""
+EVENT_ABSORBED: Final = "tracengent.event.absorbed"
+"""True on a GenAI span (`chat`, `execute_tool`, ...) nested in a Tracengent event of its kind
+(an `llm_call` / `tool_call` with `tracengent.event.type`, no other event between): the same
+call, which that event already stands for, so it is not a second event (stamped at span start)."""
 EVENT_TAGS: Final = "tracengent.event.tags"
 """The event's own tags (after the environment and default tags)."""
 EVENT_OCCURRED_AT: Final = "tracengent.event.occurred_at"

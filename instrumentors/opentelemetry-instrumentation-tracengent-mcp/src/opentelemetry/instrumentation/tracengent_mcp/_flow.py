@@ -151,6 +151,13 @@ def _is_driven_call(session: object, name: str, arguments: Mapping[str, object] 
     )
 
 
+TOOL_CALL_ATTRIBUTES: Final[Mapping[str, AttributeValue]] = {"tracengent.event.type": "tool_call"}
+"""Marks our span as a Tracengent `tool_call` event (it is one either way): a GenAI
+`execute_tool` span nested in it, OTel contrib's MCP instrumentation's when its wrapper was
+installed before ours, is then the same call, not a second event (see the tracengent SDK's
+context processor)."""
+
+
 @contextmanager
 def _tool_span(
     state: ToolCallState, name: str, attributes: Mapping[str, AttributeValue]
@@ -289,6 +296,7 @@ async def call_tool_traced(
         with _running(_session_call(drives, name, arguments)):
             return await wrapped(*args, **kwargs)
     attributes = {
+        **TOOL_CALL_ATTRIBUTES,
         gen_ai.GEN_AI_OPERATION_NAME: _EXECUTE_TOOL,
         gen_ai.GEN_AI_TOOL_NAME: name,
     }
