@@ -83,6 +83,11 @@ class MCPPayloadWriter:
             return None
         return self._scrubber.payload_text(value, redact_paths=redact_paths)
 
+    def exception_attributes(self, error: BaseException) -> dict[str, str]:
+        """What a failed call's span records for `error`: its message and stacktrace without
+        the credentials they name (`Scrubber.exception_attributes`). Never raises."""
+        return self._scrubber.exception_attributes(error)
+
 
 def _json_arguments(tool: str, arguments: Mapping[str, object] | None) -> JsonValue:
     """`arguments` as JSON-native data (what the server would receive).

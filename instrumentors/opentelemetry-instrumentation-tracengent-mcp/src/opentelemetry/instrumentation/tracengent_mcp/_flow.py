@@ -92,6 +92,24 @@ class ToolCallState:
             return None
         return text if isinstance(text, str) else None
 
+    def exception_attributes(self, error: BaseException) -> Mapping[str, AttributeValue] | None:
+        """What the tool call span records for `error` in place of its message and stacktrace:
+        the payload hook's `exception_attributes(error)` when it has one (Tracengent's drops the
+        credentials they name); None: OTel's own recording (no such hook, or it failed: then
+        only the exception's type, nothing it might name)."""
+        hook = getattr(self.payload_hook, "exception_attributes", None)
+        if hook is None:
+            return None
+        try:
+            attributes = hook(error)
+            if isinstance(attributes, Mapping):
+                return attributes
+            raise TypeError(f"exception_attributes returned {type(attributes).__name__}")
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self.hook_failures += 1
+            self._log_failure("MCP payload hook (exception)", self.hook_failures, exc)
+            return {"exception.message": type(error).__qualname__}
+
     def span_failed(self, what: str, exc: Exception) -> None:
         """Count a tool call span that the tracer's span processors would not let start or end
         (`what`), and log it, rate-limited. Never raises."""
@@ -173,13 +191,38 @@ def _tool_span(
         yield INVALID_SPAN
         return
     try:
-        with use_span(span, end_on_exit=False):
-            yield span
+        with use_span(
+            span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        ):
+            try:
+                yield span
+            except Exception as error:  # as `use_span` records: not a cancellation or an exit
+                _record_failure(state, span, error)
+                raise
     finally:
         try:
             span.end()
         except Exception as exc:  # noqa: BLE001 - the call's outcome stands
             state.span_failed("ending an MCP tool call span", exc)
+
+
+def _record_failure(state: ToolCallState, span: Span, error: Exception) -> None:
+    """Record `error` on the call's span as `use_span` would, but through the payload hook's
+    scrubbing when it has one: the message and stacktrace may name the tool's credentials
+    (a URL's `api_key`, a password), and the status then names only the exception's type.
+    Never raises."""
+    try:
+        if not span.is_recording():
+            return
+        scrubbed = state.exception_attributes(error)
+        if scrubbed is None:
+            span.record_exception(error)
+            span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
+        else:
+            span.record_exception(error, attributes=scrubbed)
+            span.set_status(StatusCode.ERROR, type(error).__name__)
+    except Exception as exc:  # noqa: BLE001 - the call's own exception is what propagates
+        state.span_failed("recording an MCP tool call's exception", exc)
 
 
 @contextmanager

@@ -54,7 +54,13 @@ class ToolCallGate(Protocol):
 
 @runtime_checkable
 class PayloadHook(Protocol):
-    """Turns a tool call's arguments or result into the text recorded on its span."""
+    """Turns a tool call's arguments or result into the text recorded on its span.
+
+    A hook may also define `exception_attributes(error) -> Mapping[str, AttributeValue]`: a
+    failed call's span then records the exception with those attributes (in place of its
+    message and stacktrace, which may name the tool's credentials) and a status naming only the
+    exception's type. Without it, the exception is recorded as OTel records it.
+    """
 
     def payload_text(self, value: object) -> str | None:
         """The text to record for `value` (JSON-native data), or None to record nothing.
