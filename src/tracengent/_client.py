@@ -84,7 +84,11 @@ class TracengentClient(GovernanceMethods):
             `httpx.MockTransport`, which also serves the async calls).
         http: an `httpx.Client` to make platform calls with (it stays the caller's).
         async_transport: the `httpx.AsyncBaseTransport` of the async governance calls (default:
-            `transport` when it is also an async transport, else a new connection pool).
+            `transport` when it is also an async transport, else a connection pool per event
+            loop). One you pass is used from every event loop: its connections belong to the
+            loop that opened them, so pass one only when every async call runs on one loop (not
+            with an `asyncio.run` per request, where the next call meets a closed loop's
+            connection and is denied).
 
     Raises:
         TracengentConfigError: the options are invalid (the message names the field to set).
