@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from conformance.replay import make_jwt
+from opentelemetry.exporter.tracengent._http_policy import AGENT_DISABLED
 from opentelemetry.exporter.tracengent.errors import (
     AgentDisabledError,
     PlatformRejectedError,
@@ -157,7 +158,7 @@ async def test_token_endpoint_401_disables_quietly(script: Script, harness: Harn
     with pytest.raises(AgentDisabledError):
         await h.call("tool_authorize", {"transport": "mcp", "toolName": "t"})
     result = await h.call("post_events", [EVENT])
-    assert result == DeliveryResult(0, 0, 1, "agent disabled", None)
+    assert result == DeliveryResult(0, 0, 1, AGENT_DISABLED, None)
     h.clock.now += 3600
     with pytest.raises(AgentDisabledError):
         await h.call("authorize", PERMISSION)
@@ -397,3 +398,24 @@ async def test_a_following_async_http_client_never_follows_a_platform_redirect(
     assert elsewhere == []
     assert (delivered.delivered, delivered.status_code) == (0, 307)
     assert script.requests
+
+
+async def test_token_endpoint_401_names_the_credentials_to_check(
+    script: Script, harness: HarnessFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 401 from the token endpoint (most often a mistyped client_id or client_secret) is
+    explained, in the warning and in the error governance and telemetry report, by naming the
+    settings to check and the client id, never the secret."""
+    script.on(TOKEN_PATH, httpx.Response(401))
+    h = harness(credentials_options(client_id="key_typo", client_secret="ags_wrong"))
+    with caplog.at_level("WARNING", logger="tracengent"):
+        with pytest.raises(AgentDisabledError) as caught:
+            await h.call("authorize", PERMISSION)
+        result = await h.call("post_events", [EVENT])
+    assert isinstance(result, DeliveryResult)
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "tracengent.token"]
+    for text in (str(caught.value), result.reason or "", warning):
+        assert "client_id or client_secret" in text
+        assert "TRACENGENT_CLIENT_SECRET" in text
+        assert "ags_wrong" not in text
+    assert "'key_typo'" in warning

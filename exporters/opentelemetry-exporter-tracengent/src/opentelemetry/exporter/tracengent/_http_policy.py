@@ -57,6 +57,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
 from opentelemetry.exporter.tracengent.version import __version__
 
 __all__ = [
+    "AGENT_DISABLED",
     "BACKOFF_BASE_S",
     "MAX_NOT_BEFORE_S",
     "MAX_WAIT_S",
@@ -77,6 +78,15 @@ __all__ = [
     "parse_retry_after",
     "run_call",
 ]
+
+AGENT_DISABLED: Final = (
+    "agent disabled: the token endpoint answered 401: the client_id or client_secret is wrong "
+    "(check TRACENGENT_CLIENT_ID / TRACENGENT_CLIENT_SECRET), or the agent is disabled or its "
+    "secret revoked"
+)
+"""The reason of every call and event refused once the token endpoint answered 401. It names the
+settings to check because a mistyped credential is the usual cause; it holds no value (it ends
+up in deny reasons, span attributes and logs)."""
 
 BACKOFF_BASE_S: Final = 0.2
 """The first retry's backoff; each further retry doubles it (wire contract §2)."""
@@ -402,7 +412,7 @@ def _cut_by_deadline(message: str, status_code: int | None) -> CallOutcome:
 
 def _token_problem(error: PlatformError) -> CallOutcome:
     if isinstance(error, AgentDisabledError):
-        return _failed(AgentDisabledError("agent disabled", status_code=error.status_code))
+        return _failed(AgentDisabledError(AGENT_DISABLED, status_code=error.status_code))
     return _failed(error)
 
 

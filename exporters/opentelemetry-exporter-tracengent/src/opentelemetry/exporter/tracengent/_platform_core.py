@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from opentelemetry.exporter.tracengent._http_policy import (
+    AGENT_DISABLED,
     CallOutcome,
     CallSettings,
     NotBefore,
@@ -89,10 +90,6 @@ class DeliveryResult:
     reason: str | None
     status_code: int | None
     cut_by_deadline: bool = False
-
-
-AGENT_DISABLED: Final = "agent disabled"
-"""The reason of telemetry not sent because the token endpoint disabled the agent."""
 
 
 def approval_path(approval_id: str) -> str:

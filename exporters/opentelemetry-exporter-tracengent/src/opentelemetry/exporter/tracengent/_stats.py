@@ -46,7 +46,7 @@ _CAUSES: dict[DropReason, str] = {
     DropReason.AFTER_SHUTDOWN: "spans ended after shutdown",
     DropReason.SHUTDOWN_TIMEOUT: "the flush/close timeout ran out",
     DropReason.NOT_CONFIGURED: "the exporter is not configured",
-    DropReason.AGENT_DISABLED: "the platform disabled this agent",
+    DropReason.AGENT_DISABLED: "the token endpoint refused the agent's credentials",
 }
 
 

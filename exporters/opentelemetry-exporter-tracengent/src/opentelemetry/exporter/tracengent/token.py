@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 import httpx
 
 from opentelemetry.exporter.tracengent._http_policy import (
+    AGENT_DISABLED,
     MAX_NOT_BEFORE_S,
     MAX_WAIT_S,
     USER_AGENT,
@@ -343,9 +344,7 @@ class AgentTokenProvider:
 
     def _cached(self) -> str | None:
         if self._disabled:
-            raise AgentDisabledError(
-                "agent disabled: the token endpoint answered 401", status_code=401
-            )
+            raise AgentDisabledError(AGENT_DISABLED, status_code=401)
         with self._state:
             if self._token is not None and self._clock() < self._refresh_at:
                 return self._token
@@ -358,9 +357,7 @@ class AgentTokenProvider:
         failure (a `TokenUnavailableError`, with the time left) is worth waiting out.
         """
         if self._disabled:
-            raise AgentDisabledError(
-                "agent disabled: the token endpoint answered 401", status_code=401
-            )
+            raise AgentDisabledError(AGENT_DISABLED, status_code=401)
         now = self._clock()
         with self._state:
             if now < self._not_before:
@@ -434,13 +431,14 @@ class AgentTokenProvider:
             self._disabled = True
             self.invalidate()
             _logger.warning(
-                "token endpoint answered 401: agent %s is disabled or its secret revoked; "
-                "telemetry is dropped and authorization denies from now on",
+                "token endpoint answered 401 to client_id %r (agent %s): the client_id or "
+                "client_secret is wrong (check TRACENGENT_CLIENT_ID / TRACENGENT_CLIENT_SECRET), "
+                "or the agent is disabled or its secret revoked; telemetry is dropped and "
+                "authorization denies from now on",
+                self._options.client_id,
                 self._options.agent_id,
             )
-            raise AgentDisabledError(
-                "agent disabled: the token endpoint answered 401", status_code=401
-            )
+            raise AgentDisabledError(AGENT_DISABLED, status_code=401)
         if not 200 <= status < 300:
             error: PlatformError
             if status == 429 or status >= 500:
