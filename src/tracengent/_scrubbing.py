@@ -458,7 +458,14 @@ class Scrubber:
         parts: list[str] = []
         done = 0
         for named in _NAME_THEN_SEPARATOR.finditer(text):
-            if named.start() < done or not self.is_sensitive_name(named.group(1).strip("\"'")):
+            if named.start() < done:
+                continue
+            name = named.group(1)
+            if named.group(2) is not None:
+                # A word: the name is its last 128 characters from the first that starts one.
+                start = _NAME_START.search(name, max(0, len(name) - 128))
+                name = name[start.start() :] if start is not None else ""
+            if not name.strip("\"'") or not self.is_sensitive_name(name.strip("\"'")):
                 continue
             value = _FREE_VALUE.match(text, named.end())
             if value is None or value.group().strip("\"'") in (MASK_TOKEN, REDACTED):
@@ -536,12 +543,17 @@ def _decode(text: str) -> object:
         return _NOT_JSON
 
 
-# A URL in free text (an exception's message), up to a space, quote or bracket.
-_URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
-# A name in free text, quoted or not, and what separates it from its value (`:` or `=`).
+# A URL in free text (an exception's message), up to a space, quote or bracket. The scheme is
+# bounded: from each letter of a long word (a hex dump) the search would run to its end.
+_URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\s'\"<>`]+")
+# A name in free text, quoted or not, and what separates it from its value (`:` or `=`). A
+# word (group 2) is read whole, once, from its first character (the lookahead does not give
+# back), so a long one costs its length, not 128 characters per letter; `_NAME_START` finds
+# where its name starts.
 _NAME_THEN_SEPARATOR: Final = re.compile(
-    r"""("[^"\n]{1,128}"|'[^'\n]{1,128}'|[A-Za-z_][\w.\-]{0,127})\s*[:=]\s*"""
+    r"""("[^"\n]{1,128}"|'[^'\n]{1,128}'|(?<![\w.\-])(?=([\w.\-]+))\2)\s*[:=]\s*"""
 )
+_NAME_START: Final = re.compile(r"[A-Za-z_]")
 # The value after such a name: quoted (its closing quote may have been cut), else up to the
 # next `,;&)}]` or line end.
 _FREE_VALUE: Final = re.compile(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -126,3 +127,22 @@ def test_free_text_loses_named_credentials_and_keeps_the_rest(text: str, told: s
     """What `free_text` does to an exception's message: URLs lose their credentials, a named
     secret's value is masked, everything else is kept."""
     assert Scrubber().free_text(text) == told
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 100_000 + " see http://u:p@h/x",  # a long word before a URL: quadratic
+        ('"' + "a" * 127) * 800,  # each letter of each long word tried as a name
+        "f" * 100_000 + " password=hunter2",
+    ],
+)
+def test_free_text_of_a_long_message_is_linear(text: str) -> None:
+    """An exception message holding a long run of letters (a hex dump, a response body) took
+    seconds in the agent's thread: the URL scheme was tried from each letter to the end of
+    the run, and each letter started a name scanned 128 characters on."""
+    started = time.perf_counter()
+    told = Scrubber().free_text(text)
+    assert time.perf_counter() - started < 0.5
+    assert "hunter2" not in told
+    assert "u:p@" not in told
