@@ -561,8 +561,11 @@ _FREE_VALUE: Final = re.compile(
 )
 
 # A key as a JSON object, or a Python dict's `repr`, writes it: a quoted name, then a colon.
-# Names are bounded so that no text (`'\\'\\'...`) makes the search quadratic.
-_KEY_LIKE: Final = re.compile(r""""((?:[^"\\]|\\.){0,256})"\s*:|'((?:[^'\\]|\\.){0,256})'\s*:""")
+# Names are bounded so that no text (`'\\'\\'...`) makes the search quadratic, and an escaped
+# quote (`\\"`, a JSON string of JSON) starts none: each would be searched 256 characters on.
+_KEY_LIKE: Final = re.compile(
+    r"""(?<!\\)"((?:[^"\\]|\\.){0,256})"\s*:|(?<!\\)'((?:[^'\\]|\\.){0,256})'\s*:"""
+)
 
 
 def _key_names(text: str) -> Iterator[str]:
