@@ -62,3 +62,22 @@ def test_without_a_hook_the_exception_is_recorded_as_otel_records_it() -> None:
     (span,) = exporter.get_finished_spans()
     (event,) = [e for e in span.events if e.name == "exception"]
     assert (event.attributes or {})["exception.message"] == message
+
+
+class FailingHook(MCPPayloadWriter):
+    """A payload hook whose exception scrubbing fails."""
+
+    def exception_attributes(self, error: BaseException) -> dict[str, str]:
+        raise RuntimeError("the hook failed")
+
+
+def test_a_failing_hooks_exception_names_only_the_type() -> None:
+    """When the hook's `exception_attributes` fails, only the exception's type is recorded: the
+    stacktrace (OTel's default, holding the message) named the credentials too."""
+    exporter, _ = traced_failure(FailingHook(Scrubber()))
+    (span,) = exporter.get_finished_spans()
+    (event,) = [e for e in span.events if e.name == "exception"]
+    recorded = dict(event.attributes or {})
+    for key in ("exception.message", "exception.stacktrace"):
+        assert SECRET not in str(recorded[key]), key
+    assert SECRET not in (span.status.description or "")

@@ -108,7 +108,9 @@ class ToolCallState:
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self.hook_failures += 1
             self._log_failure("MCP payload hook (exception)", self.hook_failures, exc)
-            return {"exception.message": type(error).__qualname__}
+            # The stacktrace too: OTel's holds the message.
+            told = type(error).__qualname__
+            return {"exception.message": told, "exception.stacktrace": told}
 
     def span_failed(self, what: str, exc: Exception) -> None:
         """Count a tool call span that the tracer's span processors would not let start or end
