@@ -151,6 +151,7 @@ class TracengentClient(GovernanceMethods):
             # The provider's scrubber: the strictest settings of every client on it.
             scrubber = attachment.scrubber
             context = attachment.context_processor
+            router = attachment.router
             shared = self._provider.get_tracer(_TRACER_NAME, __version__)
             # The spans this client records are its own: the provider's router sends them
             # through this client's pipeline, whatever agent they name. The mark is on this
@@ -169,11 +170,12 @@ class TracengentClient(GovernanceMethods):
             self._export = new_export_processor()
             scrub_payloads(self._export, scrubber)
             context = ContextProcessor(capture_payloads=self._options.capture_payloads)
+            router = None
             for processor in (context, ScrubbingProcessor(scrubber), self._export):
                 self._provider.add_span_processor(processor)
             tracer = self._provider.get_tracer(_TRACER_NAME, __version__)
         self._tracer: Tracer = tracer
-        self._recorder = Recorder(self._tracer, scrubber, agent_id, context)
+        self._recorder = Recorder(self._tracer, scrubber, agent_id, context, router)
         # What the pipeline had dropped before this client (another client of the agent may
         # share it): `close` after the application's shutdown judges the drops since.
         self._dropped_at_creation = self._export_dropped()

@@ -49,6 +49,7 @@ from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
 
 if TYPE_CHECKING:
+    from tracengent._processors.routing import ExportRouter
     from tracengent._trace import AgentTrace
 
 __all__ = [
@@ -167,6 +168,8 @@ class Recorder:
         agent_id: the client's agent, stamped on standalone events.
         context: the context processor on the tracer's provider; with an SDK tracer, event
             spans are then started through `DirectSpans` (point events born finished).
+        router: the export router on a shared provider (None on the client's own): which
+            agents have a client there (`foreign_span`).
     """
 
     def __init__(
@@ -175,6 +178,7 @@ class Recorder:
         scrubber: Scrubber,
         agent_id: str,
         context: ContextProcessor | None = None,
+        router: ExportRouter | None = None,
     ) -> None:
         self.tracer = tracer
         self.scrubber = scrubber
@@ -190,6 +194,7 @@ class Recorder:
         self.misuse_guard = TelemetryGuard()
         self.llm_authorizer: LlmAuthorizer | None = None
         self._context = context
+        self.router = router
         self._direct = DirectSpans.for_tracer(tracer, context)
         # What the client's other spans (governance) are started with: the same fast path.
         self.span_tracer: Tracer = (
@@ -204,6 +209,34 @@ class Recorder:
             trace is not None
             and trace.recorder is not self
             and trace.recorder.agent_id != self.agent_id
+        )
+
+    def foreign_span(self, span: Span) -> bool:
+        """Whether `span` (the current span, carrying a decision trace's id, while no
+        `begin_trace` trace of this agent's is current) is in a decision trace that is not this
+        agent's (one an `invoke_agent` root opened: zero code, manual OTel, an agent framework):
+        this agent's governance then names no trace and its spans are not that trace's, as in
+        another agent's `begin_trace` trace (`foreign`).
+
+        Another agent's: its root names with `gen_ai.agent.id` another agent that has a client
+        on this provider (whose export the trace's spans go through), as the context processor
+        recorded it; or the processor has no record of `span` (it is on another provider: this
+        agent's events and governance spans are not stamped into its trace). A trace whose root
+        names no agent, or an agent without a client here (a framework's own name), is not
+        another agent's: the only client's, as ever. O(1): a few dict lookups.
+        """
+        context = self._context
+        if context is None:
+            return False
+        known, agent = context.agent_of_trace_of(span.get_span_context())
+        if not known:
+            return True
+        router = self.router
+        return (
+            agent.__class__ is str
+            and agent != self.agent_id
+            and router is not None
+            and router.has_agent(agent)
         )
 
     def starting_outside(self, attrs: Attributes) -> object:

@@ -132,18 +132,24 @@ def current_trace_id(recorder: Recorder | None = None) -> str | None:
     The trace `begin_trace` made current, else the one an `invoke_agent` span opened (zero
     code, manual OTel, an agent framework): the context processor stamps its id on every span
     inside it, the current span included. `recorder`, the deciding client's: while another
-    agent's trace is current (`Recorder.foreign`), that agent has none current, so None.
+    agent's trace is current (`Recorder.foreign`; for an `invoke_agent` trace, one whose root
+    names another agent: `Recorder.foreign_span`), that agent has none current, so None.
     """
     trace = CURRENT_TRACE.get()
     if trace is not None:
         if recorder is not None and trace.recorder is not recorder and recorder.foreign(trace):
             return None  # not ours: the platform would file our decision under its trace
         return trace.trace_id
-    attributes = getattr(get_current_span(), "attributes", None)
+    span = get_current_span()
+    attributes = getattr(span, "attributes", None)
     if not isinstance(attributes, Mapping):
         return None
     trace_id = attributes.get(A.TRACE_ID)
-    return trace_id if isinstance(trace_id, str) else None
+    if not isinstance(trace_id, str):
+        return None
+    if recorder is not None and recorder.foreign_span(span):
+        return None  # another agent's invoke_agent trace: as above
+    return trace_id
 
 
 def add_redact_fields(fields: Sequence[str]) -> None:

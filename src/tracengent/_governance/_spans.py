@@ -20,6 +20,7 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     Tracer,
+    get_current_span,
     set_span_in_context,
 )
 from opentelemetry.util.types import AttributeValue
@@ -51,7 +52,8 @@ class GovernanceSpan:
     as it ends, the block's own outcome stands; either is logged and counted, never raised.
 
     `recorder`: the deciding client's. While another agent's decision trace is current, the
-    decision is not that trace's (`Recorder.foreign`): the span is still the current span's
+    decision is not that trace's (`Recorder.foreign`; an `invoke_agent` trace whose root names
+    another agent: `Recorder.foreign_span`): the span is still the current span's
     child, but nothing stamps it into that trace, so it goes through this agent's export.
     """
 
@@ -76,13 +78,15 @@ class GovernanceSpan:
         # Its attributes are ours (kind, permission, transport): the scrubbing processor applies
         # only configured name globs to them.
         recorder = self._recorder
-        trace = CURRENT_TRACE.get()
-        if (
-            trace is not None
-            and recorder is not None
-            and trace.recorder is not recorder  # the usual case: no more to check
-            and recorder.foreign(trace)
-        ):
+        outside = False
+        if recorder is not None:
+            trace = CURRENT_TRACE.get()
+            if trace is None:
+                # Perhaps in an invoke_agent trace: another agent's if its root names one.
+                outside = recorder.foreign_span(get_current_span())
+            elif trace.recorder is not recorder:  # the usual case: no more to check
+                outside = recorder.foreign(trace)
+        if outside and recorder is not None:
             starting = STARTING.set(recorder.starting_outside(self._attributes))
         else:
             starting = STARTING.set(True)

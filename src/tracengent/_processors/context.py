@@ -227,6 +227,17 @@ class ContextProcessor(SpanProcessor):
         trace = record.trace if record is not None else None
         return trace.agent_id if trace is not None else None
 
+    def agent_of_trace_of(self, span: SpanContext) -> tuple[bool, AttributeValue | None]:
+        """`(known, agent)`: whether there is a record of span `span` (an open span, or an ended
+        root still held), and the agent id of the decision trace it is in (the one its root
+        named; None when the root named none or the span is in no decision trace). O(1), never
+        raises."""
+        record = self._record_of(span.span_id)
+        if record is None:
+            return False, None
+        trace = record.trace
+        return True, trace.agent_id if trace is not None else None
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing is buffered."""
         return True

@@ -219,6 +219,12 @@ class ExportRouter(SpanProcessor):
         """Where spans nobody owns go (see the module docstring)."""
         return self._routes.default
 
+    def has_agent(self, agent: object) -> bool:
+        """Whether `agent` has a pipeline here, live or released (a client on the provider):
+        the spans of its decision traces go through it. O(1), never blocks."""
+        routes = self._routes
+        return agent in routes.by_agent or agent in routes.released_by_agent
+
     def set_routes(
         self,
         by_key: Mapping[PipelineKey, SpanProcessor],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from typing import Final
 
 import httpx
@@ -15,6 +16,8 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Span
+from opentelemetry.util.types import AttributeValue
 
 from tracengent import (
     AgentEvent,
@@ -368,3 +371,114 @@ def _noting(on_end: Callable[[ReadableSpan], None], names: list[str]) -> Callabl
         on_end(span)
 
     return noted
+
+
+def _invoke_agent(client: TracengentClient, agent_id: str | None) -> ContextManager[Span]:
+    """An `invoke_agent` root made with manual OTel on `client`'s provider (zero code or an
+    agent framework would make the same), naming `agent_id` unless None."""
+    attributes: dict[str, AttributeValue] = {"gen_ai.operation.name": "invoke_agent"}
+    if agent_id is not None:
+        attributes["gen_ai.agent.id"] = agent_id
+    tracer = client.tracer_provider.get_tracer("an agent framework")
+    return tracer.start_as_current_span(f"invoke_agent {agent_id}", attributes=attributes)
+
+
+def _trace_id_of(span: Span) -> str:
+    attributes = getattr(span, "attributes", None)
+    assert attributes is not None
+    trace_id = attributes["tracengent.trace.id"]
+    assert isinstance(trace_id, str)
+    return trace_id
+
+
+@pytest.mark.usefixtures("provider")
+async def test_governance_inside_another_agents_invoke_agent_trace_names_no_trace(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """A trace an `invoke_agent` root naming one agent opened (no `begin_trace`): the other
+    agent's governance names no trace, the named agent's names it."""
+    orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
+    hotels = TracengentClient(tracengent_platform.options("hotel-agent"))
+    with _invoke_agent(orchestrator, "demo-agent") as root:
+        await _govern_everything(hotels)
+        orchestrator.authorize("flights:search")
+    assert await orchestrator.aclose()
+    assert await hotels.aclose()
+    decisions = tracengent_platform.store.decisions()
+    of_hotels = [d for d in decisions if d.agent_id == "hotel-agent"]
+    assert len(of_hotels) == _DECISIONS_EACH
+    for decision in of_hotels:
+        assert decision.trace_id is None, decision
+        assert "traceId" not in decision.request
+    (own,) = [d for d in decisions if d.agent_id == "demo-agent"]
+    assert own.trace_id == _trace_id_of(root)
+
+
+@pytest.mark.usefixtures("provider")
+async def test_governance_inside_an_invoke_agent_trace_of_its_agent_or_of_none_names_it(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """An `invoke_agent` trace naming the deciding agent, naming no agent, or naming an agent
+    no client here is for (a framework's own name): the governance names it, as the only
+    client's always did, while another agent's client is open too."""
+    orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
+    hotels = TracengentClient(tracengent_platform.options("hotel-agent"))
+    with _invoke_agent(hotels, "hotel-agent") as named:
+        await _govern_everything(hotels)
+    with _invoke_agent(orchestrator, None) as unnamed:
+        await _govern_everything(orchestrator)
+    with _invoke_agent(orchestrator, "research-assistant") as framework:
+        await _govern_everything(orchestrator)
+    assert await orchestrator.aclose()
+    assert await hotels.aclose()
+    decisions = tracengent_platform.store.decisions()
+    assert len(decisions) == 3 * _DECISIONS_EACH
+    of_hotels = [d.trace_id for d in decisions if d.agent_id == "hotel-agent"]
+    assert of_hotels == [_trace_id_of(named)] * _DECISIONS_EACH
+    of_orchestrator = [d.trace_id for d in decisions if d.agent_id == "demo-agent"]
+    assert (
+        of_orchestrator
+        == [_trace_id_of(unnamed)] * _DECISIONS_EACH + [_trace_id_of(framework)] * _DECISIONS_EACH
+    )
+
+
+async def test_governance_spans_inside_another_agents_invoke_agent_trace_are_the_deciders_own(
+    tracengent_platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a shared provider, one agent's governance spans inside an `invoke_agent` trace naming
+    the other agent are not stamped into it nor exported through the other agent's pipeline;
+    they are still children of the root."""
+    shared = TracerProvider()
+    memory = InMemorySpanExporter()
+    shared.add_span_processor(SimpleSpanProcessor(memory))
+    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", shared)
+    orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
+    hotels = TracengentClient(tracengent_platform.options("hotel-agent", approval_timeout_s=0.2))
+    exported_by: dict[str, list[str]] = {"demo-agent": [], "hotel-agent": []}
+    for agent, client in (("demo-agent", orchestrator), ("hotel-agent", hotels)):
+        pipeline = client._export
+        monkeypatch.setattr(pipeline, "on_end", _noting(pipeline.on_end, exported_by[agent]))
+    with _invoke_agent(orchestrator, "demo-agent") as root_span:
+        await _govern_everything(hotels)
+        hotels.wait_for_approval("hotels:book", "apr_unknown")
+        await hotels.wait_for_approval_async("hotels:book", "apr_unknown")
+        orchestrator.authorize("flights:search")
+    assert await orchestrator.aclose()
+    assert await hotels.aclose()
+    shared.shutdown()
+    root = root_span.get_span_context()
+    spans = memory.get_finished_spans()
+    governance = [s for s in spans if s.attributes and "tracengent.governance.kind" in s.attributes]
+    of_hotels = [s for s in governance if s.name != "tracengent.authorize flights:search"]
+    assert len(of_hotels) == _DECISIONS_EACH + 2
+    for span in of_hotels:
+        assert span.attributes is not None
+        assert "tracengent.trace.id" not in span.attributes, span.name
+        assert _parent_id(span) == root.span_id
+        assert span.context.trace_id == root.trace_id
+        assert span.name in exported_by["hotel-agent"]
+        assert span.name not in exported_by["demo-agent"]
+    (own,) = [s for s in governance if s.name == "tracengent.authorize flights:search"]
+    assert own.attributes is not None
+    assert own.attributes["tracengent.trace.id"] == _trace_id_of(root_span)
+    assert own.name in exported_by["demo-agent"]
