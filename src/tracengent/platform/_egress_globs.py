@@ -34,14 +34,22 @@ _METHOD: Final = re.compile(r"[!#$%&'+.^_`|~0-9A-Za-z-]+|\*")
 def ascii_host(host: str) -> str:
     """`host` (lower case) with each Unicode label in its IDNA form, as the SDK sends it
     (`bücher.example` is `xn--bcher-kva.example`); a label without one is kept as it is (it
-    matches no policy host but a `*` glob)."""
+    matches no policy host but a `*` glob). An IPv6 address is in its compressed form
+    (`2001:db8:0:0::1` is `2001:db8::1`): the URL's spelling is the one the SDK sends."""
     if host.isascii():
-        return host
+        return _compressed_ipv6(host) if ":" in host else host
     labels = host.split(".")
     for index, label in enumerate(labels):
         with contextlib.suppress(idna.IDNAError):
             labels[index] = label if label.isascii() else idna.encode(label).decode("ascii")
     return ".".join(labels)
+
+
+def _compressed_ipv6(host: str) -> str:
+    """`host` in its compressed form when it is an IPv6 address, else as it is."""
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.IPv6Address(host))
+    return host
 
 
 def _host_problem(host: str) -> str | None:
@@ -72,6 +80,8 @@ def host_glob(key: str, written: str) -> str:
     if host.startswith("[") and host.endswith("]"):
         with contextlib.suppress(ValueError):
             host = str(ipaddress.IPv6Address(host[1:-1]))
+    elif ":" in host:
+        host = _compressed_ipv6(host)
     if host.endswith(".") and len(host) > 1:
         host = host[:-1]
     problem = _host_problem(host)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tracengent.platform import PolicyError, parse_policy
+from tracengent.platform._decide import _policy_host
 
 _AGENT = '[[agents]]\nid = "a"\npermissions = ["payments:refund"]\n'
 
@@ -76,3 +77,14 @@ def test_a_host_no_request_could_match_is_refused(host: str, named: str) -> None
     with pytest.raises(PolicyError, match=r"'egress\.allowlist'") as caught:
         parse_policy(_AGENT + f'[egress]\nallowlist = ["ok.example", "{host}"]\n')
     assert named in str(caught.value)
+
+
+@pytest.mark.parametrize("written", ["[2001:db8::1]", "2001:db8:0:0::1", "[2001:DB8:0000::0001]"])
+@pytest.mark.parametrize("requested", ["2001:db8::1", "[2001:db8:0:0::1]:8443", "2001:0db8::0:1"])
+def test_an_ipv6_route_matches_each_spelling_of_its_address(written: str, requested: str) -> None:
+    """An IPv6 address has many spellings (zeros left out or not), and the SDK sends the one
+    the URL has: a route for `[2001:db8::1]` missed `[2001:db8:0:0::1]` (under
+    `unmatched_routes = "allow"`: an unchecked allow)."""
+    egress = parse_policy(_route_policy(written)).egress
+    route = egress.route_for("POST", _policy_host(requested.lower()), "/v1/refunds")
+    assert route is not None
