@@ -74,9 +74,11 @@ __all__ = [
     "Wait",
     "backoff_seconds",
     "encode_json_body",
+    "not_found_hint",
     "parse_json_object",
     "parse_retry_after",
     "run_call",
+    "unreachable_hint",
 ]
 
 AGENT_DISABLED: Final = (
@@ -87,6 +89,23 @@ AGENT_DISABLED: Final = (
 """The reason of every call and event refused once the token endpoint answered 401. It names the
 settings to check because a mistyped credential is the usual cause; it holds no value (it ends
 up in deny reasons, span attributes and logs)."""
+
+
+def unreachable_hint(url: str) -> str:
+    """What follows a transport error's text: the address tried and the setting that names it
+    (a typo'd host, a wrong port or https to an http platform fail this way). The base URL holds
+    no credentials or query (`TracengentOptions.validate`), so the URL can be shown."""
+    return f"(at {url}: is the platform running there? check base_url / TRACENGENT_URL)"
+
+
+def not_found_hint(url: str) -> str:
+    """What follows a 404: every endpoint is under the base URL, so a 404 means it is wrong (most
+    often it ends in the `/v1` that the endpoints' paths already start with)."""
+    return (
+        f"(no endpoint at {url}: base_url / TRACENGENT_URL is the platform's address alone, "
+        "without /v1)"
+    )
+
 
 BACKOFF_BASE_S: Final = 0.2
 """The first retry's backoff; each further retry doubles it (wire contract §2)."""
@@ -385,9 +404,11 @@ def _snippet(response: httpx.Response) -> str:
     return " ".join(text.split())[:_SNIPPET_CHARS]
 
 
-def _rejected(response: httpx.Response, *, body_readable: bool) -> CallOutcome:
+def _rejected(response: httpx.Response, url: str, *, body_readable: bool) -> CallOutcome:
     status = response.status_code
     detail = _snippet(response) if body_readable else "(body could not be decoded)"
+    if status == 404:
+        detail = f"{detail} {not_found_hint(url)}".lstrip()
     return CallOutcome(
         "rejected",
         error=PlatformRejectedError(f"rejected: {status} {detail}".rstrip(), status_code=status),
@@ -543,7 +564,7 @@ def run_call(
                     stale, token = token, None
                     continue
                 if status != 429 and status < 500:
-                    return _rejected(reply, body_readable=undecodable is None)
+                    return _rejected(reply, url, body_readable=undecodable is None)
                 last, last_status = str(status), status
                 retry_after = parse_retry_after(reply.headers.get("Retry-After"), wall_clock())
                 if retry_after is not None:
@@ -559,7 +580,8 @@ def run_call(
                     )
                 )
             elif isinstance(reply, httpx.TransportError):
-                last, last_status = f"{type(reply).__name__}: {reply}", None
+                last = f"{type(reply).__name__}: {reply} {unreachable_hint(url)}"
+                last_status = None
             else:
                 return _not_sent(reply)
         if retries >= settings.max_retries:

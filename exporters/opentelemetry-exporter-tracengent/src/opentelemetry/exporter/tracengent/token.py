@@ -36,8 +36,10 @@ from opentelemetry.exporter.tracengent._http_policy import (
     MAX_WAIT_S,
     USER_AGENT,
     TokenUnavailableError,
+    not_found_hint,
     parse_json_object,
     parse_retry_after,
+    unreachable_hint,
 )
 from opentelemetry.exporter.tracengent._loop_local import LoopLocalAsyncClient
 from opentelemetry.exporter.tracengent._platform_calls import platform_call
@@ -402,7 +404,8 @@ class AgentTokenProvider:
         error: PlatformError
         if isinstance(exc, httpx.TransportError):
             error = TokenUnavailableError(
-                f"token endpoint unreachable: {type(exc).__name__}: {exc}"
+                f"token endpoint unreachable: {type(exc).__name__}: {exc} "
+                f"{unreachable_hint(self._url())}"
             )
         else:
             # It answered, but with a body that cannot be decoded (or a redirect loop).
@@ -446,8 +449,9 @@ class AgentTokenProvider:
                     f"token endpoint answered {status}", status_code=status
                 )
             else:
+                hint = f" {not_found_hint(self._url())}" if status == 404 else ""
                 error = PlatformRejectedError(
-                    f"token endpoint answered {status}", status_code=status
+                    f"token endpoint answered {status}{hint}", status_code=status
                 )
             self._back_off(
                 error, parse_retry_after(response.headers.get("Retry-After"), time.time())
