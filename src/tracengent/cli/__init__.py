@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -83,7 +84,12 @@ def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+        hint = (
+            " (another `tracengent dev` running? pass another --port, or --port 0 for any free one)"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}{hint}") from exc
     bound = int(sock.getsockname()[1])
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"database: {path}")

@@ -170,10 +170,17 @@ def approvals(db: Path | None, status: str | None, as_json: bool) -> None:
 def _decide(db: Path | None, approval_id: str, approved: bool) -> None:
     from tracengent.platform import StoreError
 
+    store = open_store(db)
     try:
-        record = open_store(db).decide_approval(approval_id, approved)
+        record = store.decide_approval(approval_id, approved)
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+        hint = (
+            ": `tracengent approvals --status pending` lists the pending ones of this database "
+            f"({store.path})"
+            if store.approval(approval_id) is None
+            else ""
+        )
+        raise click.ClickException(f"{exc}{hint}") from exc
     click.echo(f"{record.approval_id} {record.status}")
 
 
