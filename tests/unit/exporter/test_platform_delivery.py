@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
 from collections.abc import Callable
 
@@ -125,6 +126,27 @@ def test_a_disabled_agent_is_counted_agent_disabled(make_span: SpanMaker) -> Non
     exporter.export([make_span("a", {A.EVENT_TYPE: "action"})])
     exporter.export([make_span("b", {A.EVENT_TYPE: "action"})])
     assert exporter.stats.dropped(DropReason.AGENT_DISABLED) == 2
+
+
+def test_a_404_from_the_token_endpoint_is_counted_rejected(
+    make_span: SpanMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token endpoint answering 404 (a wrong base_url path) reached the platform and is not
+    retried: its events are counted `rejected`, and the log keeps the base_url hint."""
+    options = TracengentOptions(
+        agent_id="a", client_id="key_a", client_secret="ags_a", base_url="http://localhost:8080/v1"
+    )
+    recorder = Recorder(lambda request: httpx.Response(404))
+    exporter, _ = platform_exporter(recorder, options)
+    with caplog.at_level(logging.WARNING, logger="tracengent"):
+        exporter.export([make_span("a", {A.EVENT_TYPE: "action"})])
+    assert [path for path, _ in recorder.requests] == ["/v1/v1/oauth/token"]
+    assert exporter.stats.dropped(DropReason.REJECTED) == 1
+    assert exporter.stats.dropped(DropReason.RETRIES_EXHAUSTED) == 0
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "could not be reached" not in logged
+    assert "retries exhausted" not in logged
+    assert "base_url / TRACENGENT_URL" in logged
 
 
 def test_backoff_interrupted_by_shutdown_counts_shutdown_timeout(

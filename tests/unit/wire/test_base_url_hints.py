@@ -84,3 +84,21 @@ async def test_a_base_url_with_a_trailing_v1_is_explained_on_404(
         assert "http://localhost:8080/v1/v1/" in text
         assert "without /v1" in text
         assert "TRACENGENT_URL" in text
+
+
+async def test_a_404_from_the_token_endpoint_is_a_rejection_not_an_outage(
+    script: Script, harness: HarnessFactory
+) -> None:
+    """The token endpoint's 404 (a base URL ending in `/v1`) ends the call at once as a
+    rejection, its reason keeping the base_url hint, not as retries exhausted."""
+    h = harness(credentials_options(base_url="http://localhost:8080/v1"))
+    result = await h.call("post_events", [EVENT])
+    assert isinstance(result, DeliveryResult)
+    assert (result.delivered, result.rejected, result.failed) == (0, 1, 0)
+    assert result.status_code == 404
+    reason = result.reason or ""
+    assert "retries exhausted" not in reason
+    assert "http://localhost:8080/v1/v1/oauth/token" in reason
+    assert "without /v1" in reason
+    assert len(script.to("/v1/v1" + TOKEN_PATH.removeprefix("/v1"))) == 1
+    assert h.sleeps == []

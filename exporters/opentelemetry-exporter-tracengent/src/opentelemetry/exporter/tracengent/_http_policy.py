@@ -17,7 +17,8 @@ interrupted, a token or the `PlatformError` the token fetch raised). The sync an
 - a token endpoint that is unreachable or answers 429/5xx is one more retryable failure of the
   call, in the same budget: the retry waits out the token provider's backoff (its `Retry-After`
   included). A token endpoint refusing the credentials (401, another 4xx) or answering nonsense
-  ends the call;
+  ends the call; its 4xx other than 401 (a 404 from a wrong base_url) is a rejection, as the
+  same answer from any other endpoint is;
 - any other non-2xx is a permanent rejection, never retried;
 - the status decides: an answer whose body cannot be decoded is still a 2xx, a 429/5xx or a 4xx.
   A call that only needs the status (ingest) succeeds on such a 2xx; one that reads the answer
@@ -290,7 +291,8 @@ OutcomeKind: TypeAlias = Literal["ok", "rejected", "failed"]
 class CallOutcome:
     """How a call ended: `ok` with the 2xx response, else `error` says why.
 
-    `rejected` is a permanent refusal of this request by the platform (a non-retryable answer);
+    `rejected` is a permanent refusal of this request by the platform (a non-retryable answer,
+    its token endpoint's included);
     `failed` is everything else (retries exhausted, deadline, shutdown, no token, disabled agent).
     """
 
@@ -434,6 +436,10 @@ def _cut_by_deadline(message: str, status_code: int | None) -> CallOutcome:
 def _token_problem(error: PlatformError) -> CallOutcome:
     if isinstance(error, AgentDisabledError):
         return _failed(AgentDisabledError(AGENT_DISABLED, status_code=error.status_code))
+    if isinstance(error, PlatformRejectedError):
+        # The platform was reached and refused for good (a 404 from a wrong base_url path): a
+        # rejection, never to be counted or logged as an outage that outlasted the retries.
+        return CallOutcome("rejected", error=error)
     return _failed(error)
 
 
