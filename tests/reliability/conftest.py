@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from opentelemetry.exporter.tracengent.environment_variables import TRACENGENT_RELIABILITY_TABLE
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from tests.support.chaos import ChaosServer, chaos_server
 
@@ -63,7 +64,7 @@ def chaos() -> Iterator[ChaosServer]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print the scenario table when asked to (`TRACENGENT_RELIABILITY_TABLE=1`)."""
-    if not ROWS or os.environ.get("TRACENGENT_RELIABILITY_TABLE") != "1":
+    if not ROWS or os.environ.get(TRACENGENT_RELIABILITY_TABLE) != "1":
         return
     terminalreporter.write_line(
         "scenario | produced | delivered | drops by reason | lost silently | exceptions | "

@@ -45,3 +45,28 @@ OTEL_TRACES_EXPORTER: Final = "OTEL_TRACES_EXPORTER"
 
 TRACENGENT_DEV_DB: Final = "TRACENGENT_DEV_DB"
 """SQLite file of the local platform (`tracengent dev`) and of the CLI's store commands."""
+TRACENGENT_RELIABILITY_TABLE: Final = "TRACENGENT_RELIABILITY_TABLE"
+"""`1` prints the reliability suite's scenario table at the end of its run (tests only)."""
+
+KNOWN_TRACENGENT_VARIABLES: Final = frozenset(
+    {
+        TRACENGENT_URL,
+        TRACENGENT_CLIENT_ID,
+        TRACENGENT_CLIENT_SECRET,
+        TRACENGENT_INGEST_KEY,
+        TRACENGENT_AGENT_ID,
+        TRACENGENT_ENVIRONMENT,
+        TRACENGENT_DEFAULT_TAGS,
+        TRACENGENT_CAPTURE_PAYLOADS,
+        TRACENGENT_GOVERNED_HOSTS,
+        TRACENGENT_GOVERN_MCP,
+        TRACENGENT_TOOL_GOVERNANCE_FAIL_OPEN,
+        TRACENGENT_GOVERNANCE_TIMEOUT_S,
+        TRACENGENT_SCRUB_PATTERNS,
+        TRACENGENT_DISABLED,
+        TRACENGENT_DEV_DB,
+        TRACENGENT_RELIABILITY_TABLE,
+    }
+)
+"""Every `TRACENGENT_*` variable something here reads (the SDK, zero code, the CLI and local
+platform, the tests); reading the options warns once about any other such name, a likely typo."""

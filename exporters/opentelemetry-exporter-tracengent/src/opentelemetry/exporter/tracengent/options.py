@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import math
 import os
 import threading
@@ -31,6 +33,14 @@ MAX_DURATION_S: Final = min(7 * 86_400.0, threading.TIMEOUT_MAX)
 Every wait the SDK makes with these values (a lock, an event, a socket, asyncio) accepts it on
 every platform; a longer one (an infinity, `1e10`) overflows them and would fail every call.
 """
+
+_LOGGER = logging.getLogger("tracengent.config")
+
+_PREFIX: Final = "TRACENGENT_"
+# Process-wide: the unknown `TRACENGENT_*` names already warned about (each is warned about
+# once, however many exporters, clients and gates read the options).
+_UNKNOWN_VARIABLES_WARNED: set[str] = set()
+_UNKNOWN_VARIABLES_LOCK: Final = threading.Lock()
 
 # The options a `TRACENGENT_*` variable sets, for messages naming what to change.
 _SECONDS_VARIABLES: Final = {"governance_timeout_s": env.TRACENGENT_GOVERNANCE_TIMEOUT_S}
@@ -248,13 +258,16 @@ class TracengentOptions:
     ) -> TracengentOptions:
         """Build options from `TRACENGENT_*` variables; explicit arguments win.
 
-        Not validated: call `validate()` (the client does).
+        Not validated: call `validate()` (the client does). A `TRACENGENT_*` name no one reads
+        (a typo) is ignored, with one warning per process on the `tracengent.config` logger
+        naming the closest known variable (never the value).
 
         Raises:
             TracengentConfigError: when a variable cannot be parsed (the message names it), or an
                 override names no field.
         """
         source = os.environ if environ is None else environ
+        _warn_about_unknown_variables(source)
         values: dict[str, Any] = {}
 
         def text(name: str) -> str | None:
@@ -307,6 +320,38 @@ class TracengentOptions:
             )
         values.update(overrides)
         return cls(**values)
+
+
+def _warn_about_unknown_variables(source: Mapping[str, str]) -> None:
+    """Warn once per process about each `TRACENGENT_*` name (any case) that no one reads,
+    naming the closest known one; never its value. Never raises: a typo must not stop the
+    options from being read."""
+    try:
+        unknown = sorted(
+            name
+            for name in source
+            if isinstance(name, str)
+            and name.upper().startswith(_PREFIX)
+            and name not in env.KNOWN_TRACENGENT_VARIABLES
+        )
+        if not unknown:
+            return
+        with _UNKNOWN_VARIABLES_LOCK:
+            unknown = [name for name in unknown if name not in _UNKNOWN_VARIABLES_WARNED]
+            _UNKNOWN_VARIABLES_WARNED.update(unknown)
+        # Compared without the prefix: every name shares it, and it alone would make any
+        # unknown name "close" to every known one.
+        suffixes = {name.removeprefix(_PREFIX): name for name in env.KNOWN_TRACENGENT_VARIABLES}
+        for name in unknown:
+            close = difflib.get_close_matches(name[len(_PREFIX) :].upper(), suffixes, n=1)
+            _LOGGER.warning(
+                "tracengent: ignoring unknown %s%s",
+                name,
+                f" (did you mean {suffixes[close[0]]}?)" if close else "",
+            )
+    except Exception:
+        # A diagnostic only: reading the options goes on regardless.
+        _LOGGER.debug("tracengent: could not check TRACENGENT_* names", exc_info=True)
 
 
 def options_from_environment(environ: Mapping[str, str] | None = None) -> TracengentOptions:
