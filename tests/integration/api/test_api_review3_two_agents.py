@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
+from tests.support.loopback import LoopbackServer, Reply, serve
 from tracengent import (
     AgentEvent,
     NotAuthorizedException,
@@ -32,6 +33,12 @@ from tracengent import (
 )
 from tracengent.platform import StoredEvent
 from tracengent.testing import RunningPlatform
+
+
+def _tool_server() -> ContextManager[LoopbackServer]:
+    """The third-party API the tracked and governed clients call: a real HTTP server on
+    loopback, reached as their proxy so the requests keep the hosts they name."""
+    return serve(lambda _: Reply(200, b"[]"))
 
 
 @pytest.fixture(params=["own providers", "shared provider"])
@@ -155,15 +162,17 @@ async def test_tracked_requests_inside_another_agents_trace_are_the_callers_own(
     trace: standalone `tool_call` events of the tracking agent."""
     orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
     hotels = TracengentClient(tracengent_platform.options("hotel-agent"))
-    answer = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
     with (
-        tracked_client(hotels, inner=answer) as http,
+        _tool_server() as server,
+        tracked_client(hotels, inner=httpx.HTTPTransport(proxy=server.url)) as http,
         orchestrator.begin_trace("plan the trip") as trip,
     ):
         trip.step("delegate hotels")
-        http.get("https://hotels.example/rooms")
-        async with tracked_async_client(hotels, inner=answer) as async_http:
-            await async_http.get("https://hotels.example/rates")
+        http.get("http://hotels.example/rooms")
+        async_inner = httpx.AsyncHTTPTransport(proxy=server.url)
+        async with tracked_async_client(hotels, inner=async_inner) as async_http:
+            await async_http.get("http://hotels.example/rates")
+    assert server.paths() == ["http://hotels.example/rooms", "http://hotels.example/rates"]
     assert orchestrator.close()
     assert hotels.close()
     stored = _stored_by_name(tracengent_platform)
@@ -195,11 +204,14 @@ async def test_decorated_calls_and_requests_of_the_same_agent_join_its_trace(
     async def refund(order: str) -> str:
         return order
 
-    answer = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
-    with tracked_client(second, inner=answer) as http, first.begin_trace("refund") as trace:
+    with (
+        _tool_server() as server,
+        tracked_client(second, inner=httpx.HTTPTransport(proxy=server.url)) as http,
+        first.begin_trace("refund") as trace,
+    ):
         lookup("o-1")
         await refund("o-1")
-        http.get("https://shop.example/orders")
+        http.get("http://shop.example/orders")
     assert first.close()
     assert second.close()
     shared.shutdown()
@@ -267,12 +279,14 @@ async def _govern_everything(client: TracengentClient) -> None:
         await client.ensure_authorized_async("hotels:search")
     client.tools.guard_function("lookup", {"city": "Paris"}, _lookup)
     await client.tools.guard_mcp_async("search_flights", {"to": "Paris"}, _lookup_async)
-    answer = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
-    with governed_client(client, inner=answer) as http, contextlib.suppress(ToolDeniedException):
-        http.get("http://api.example.com/v1/flights")
-    async with governed_async_client(client, inner=answer) as async_http:
-        with contextlib.suppress(ToolDeniedException):
-            await async_http.get("http://api.example.com/v1/flights")
+    with _tool_server() as server:
+        inner = httpx.HTTPTransport(proxy=server.url)
+        with governed_client(client, inner=inner) as http, contextlib.suppress(ToolDeniedException):
+            http.get("http://api.example.com/v1/flights")
+        async_inner = httpx.AsyncHTTPTransport(proxy=server.url)
+        async with governed_async_client(client, inner=async_inner) as async_http:
+            with contextlib.suppress(ToolDeniedException):
+                await async_http.get("http://api.example.com/v1/flights")
 
 
 _DECISIONS_EACH: Final = 8
