@@ -239,6 +239,16 @@ class Recorder:
             and router.has_agent(agent)
         )
 
+    def in_foreign_trace(self) -> bool:
+        """Whether the decision trace current now is another agent's: the current
+        `begin_trace` trace (`foreign`), else the `invoke_agent` trace of the current span
+        (`foreign_span`). This agent's governance then names no trace and its governance spans
+        are not that trace's. O(1)."""
+        trace = CURRENT_TRACE.get()
+        if trace is not None:
+            return trace.recorder is not self and self.foreign(trace)
+        return self.foreign_span(get_current_span())
+
     def starting_outside(self, attrs: Attributes) -> object:
         """What `STARTING` holds while a span of this agent's with `attrs` starts outside any
         decision trace, whatever trace its OTel parent is in (a governance span while another

@@ -135,21 +135,16 @@ def current_trace_id(recorder: Recorder | None = None) -> str | None:
     agent's trace is current (`Recorder.foreign`; for an `invoke_agent` trace, one whose root
     names another agent: `Recorder.foreign_span`), that agent has none current, so None.
     """
+    if recorder is not None and recorder.in_foreign_trace():
+        return None  # not ours: the platform would file our decision under its trace
     trace = CURRENT_TRACE.get()
     if trace is not None:
-        if recorder is not None and trace.recorder is not recorder and recorder.foreign(trace):
-            return None  # not ours: the platform would file our decision under its trace
         return trace.trace_id
-    span = get_current_span()
-    attributes = getattr(span, "attributes", None)
+    attributes = getattr(get_current_span(), "attributes", None)
     if not isinstance(attributes, Mapping):
         return None
     trace_id = attributes.get(A.TRACE_ID)
-    if not isinstance(trace_id, str):
-        return None
-    if recorder is not None and recorder.foreign_span(span):
-        return None  # another agent's invoke_agent trace: as above
-    return trace_id
+    return trace_id if isinstance(trace_id, str) else None
 
 
 def add_redact_fields(fields: Sequence[str]) -> None:

@@ -20,7 +20,6 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     Tracer,
-    get_current_span,
     set_span_in_context,
 )
 from opentelemetry.util.types import AttributeValue
@@ -30,7 +29,6 @@ from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 from tracengent._processors.context import STARTING
 from tracengent._recording import Recorder, TelemetryGuard
 from tracengent._scrubbing import Scrubber
-from tracengent._state import CURRENT_TRACE
 
 __all__ = ["GovernanceSpan", "governance_span", "record_decision", "record_delegation"]
 
@@ -78,15 +76,7 @@ class GovernanceSpan:
         # Its attributes are ours (kind, permission, transport): the scrubbing processor applies
         # only configured name globs to them.
         recorder = self._recorder
-        outside = False
-        if recorder is not None:
-            trace = CURRENT_TRACE.get()
-            if trace is None:
-                # Perhaps in an invoke_agent trace: another agent's if its root names one.
-                outside = recorder.foreign_span(get_current_span())
-            elif trace.recorder is not recorder:  # the usual case: no more to check
-                outside = recorder.foreign(trace)
-        if outside and recorder is not None:
+        if recorder is not None and recorder.in_foreign_trace():
             starting = STARTING.set(recorder.starting_outside(self._attributes))
         else:
             starting = STARTING.set(True)
