@@ -49,24 +49,10 @@ TRACENGENT_RELIABILITY_TABLE: Final = "TRACENGENT_RELIABILITY_TABLE"
 """`1` prints the reliability suite's scenario table at the end of its run (tests only)."""
 
 KNOWN_TRACENGENT_VARIABLES: Final = frozenset(
-    {
-        TRACENGENT_URL,
-        TRACENGENT_CLIENT_ID,
-        TRACENGENT_CLIENT_SECRET,
-        TRACENGENT_INGEST_KEY,
-        TRACENGENT_AGENT_ID,
-        TRACENGENT_ENVIRONMENT,
-        TRACENGENT_DEFAULT_TAGS,
-        TRACENGENT_CAPTURE_PAYLOADS,
-        TRACENGENT_GOVERNED_HOSTS,
-        TRACENGENT_GOVERN_MCP,
-        TRACENGENT_TOOL_GOVERNANCE_FAIL_OPEN,
-        TRACENGENT_GOVERNANCE_TIMEOUT_S,
-        TRACENGENT_SCRUB_PATTERNS,
-        TRACENGENT_DISABLED,
-        TRACENGENT_DEV_DB,
-        TRACENGENT_RELIABILITY_TABLE,
-    }
+    value
+    for name, value in dict(globals()).items()
+    if name.startswith("TRACENGENT_") and isinstance(value, str)
 )
 """Every `TRACENGENT_*` variable something here reads (the SDK, zero code, the CLI and local
-platform, the tests); reading the options warns once about any other such name, a likely typo."""
+platform, the tests): the constants above, so a new one is known once it is named here; reading
+the options warns once about any other such name, a likely typo."""
