@@ -135,16 +135,20 @@ def current_trace_id(recorder: Recorder | None = None) -> str | None:
     agent's trace is current (`Recorder.foreign`; for an `invoke_agent` trace, one whose root
     names another agent: `Recorder.foreign_span`), that agent has none current, so None.
     """
-    if recorder is not None and recorder.in_foreign_trace():
-        return None  # not ours: the platform would file our decision under its trace
     trace = CURRENT_TRACE.get()
     if trace is not None:
-        return trace.trace_id
-    attributes = getattr(get_current_span(), "attributes", None)
-    if not isinstance(attributes, Mapping):
-        return None
-    trace_id = attributes.get(A.TRACE_ID)
-    return trace_id if isinstance(trace_id, str) else None
+        trace_id = trace.trace_id
+    else:
+        attributes = getattr(get_current_span(), "attributes", None)
+        if not isinstance(attributes, Mapping):
+            return None
+        stamped = attributes.get(A.TRACE_ID)
+        if not isinstance(stamped, str):
+            return None  # outside any decision trace: nothing to ask about
+        trace_id = stamped
+    if recorder is not None and recorder.in_foreign_trace():
+        return None  # not ours: the platform would file our decision under its trace
+    return trace_id
 
 
 def add_redact_fields(fields: Sequence[str]) -> None:
