@@ -2,9 +2,10 @@
 
 `TrackingTransport` and `AsyncTrackingTransport` wrap an inner transport. Per request they start
 a CLIENT span with the HTTP semantic-convention attributes, mark it tracked (so it is an event even
-outside a decision trace), make it current while the inner transport runs, and inject the W3C
-`traceparent` into the outgoing headers. A status >= 400, or an exception, marks the event failed;
-the application's exception is re-raised untouched. The span logic is shared and I/O-free; only
+outside a decision trace), make it current while the inner transport runs, and inject its trace
+context into the outgoing headers by the global propagator (W3C `traceparent` by default). A
+status >= 400, or an exception, marks the event failed; the application's exception is re-raised
+untouched. The span logic is shared and I/O-free; only
 the two thin `handle_*` shells differ.
 """
 
@@ -13,12 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
-from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
 from tracengent._direct_spans import RecordedAttributes
 from tracengent._gateway import split_client_kwargs
+from tracengent._propagation import inject_span_context
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
 from tracengent._scrubbing import Scrubber
 from tracengent._state import CURRENT_TRACE
@@ -69,8 +70,8 @@ def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | No
     active = recorder.open(name, attrs, None, kind=SpanKind.CLIENT)
     if active is not None:
         try:
-            # The context `open` made current, handed over: not looked up again (twice).
-            propagate.inject(request.headers, context=active.context)
+            # The context `open` made current and its span's, handed over: not looked up again.
+            inject_span_context(request.headers, active.span.get_span_context(), active.context)
         except Exception as exc:  # noqa: BLE001 - the request goes out without the header
             recorder.misuse_guard.failed("injecting traceparent", exc)
     return active
