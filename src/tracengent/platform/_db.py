@@ -154,6 +154,18 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE approvals ADD COLUMN used_at TEXT;
     CREATE INDEX approvals_call ON approvals (agent_id, call_digest)
     """,
+    # 4: an event's `idempotencyKey` deduplicates it even when it has an `eventId` (the SDK
+    # sends one with every event, new on each recording, so the key alone says "the same
+    # event"). Of the rows earlier versions stored under one agent's key, the first holds it.
+    """
+    ALTER TABLE events ADD COLUMN idempotency_key TEXT;
+    UPDATE events SET idempotency_key = json_extract(body, '$.idempotencyKey')
+        WHERE seq IN (SELECT MIN(seq) FROM events
+            WHERE json_type(body, '$.idempotencyKey') = 'text'
+                AND json_extract(body, '$.idempotencyKey') <> ''
+            GROUP BY agent_id, json_extract(body, '$.idempotencyKey'));
+    CREATE UNIQUE INDEX events_idempotency ON events (agent_id, idempotency_key)
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

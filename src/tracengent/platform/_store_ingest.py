@@ -33,6 +33,12 @@ def _dedupe_key(event: JsonObject) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _idempotency_key(event: JsonObject) -> str | None:
+    """The event's non-empty `idempotencyKey`, a duplicate's whatever its `eventId`."""
+    value = event.get("idempotencyKey")
+    return value if isinstance(value, str) and value else None
+
+
 def _attributed(body: JsonObject, agent_id: str) -> JsonObject:
     """`body` with a differing `agentId` replaced by the authenticated agent's.
 
@@ -84,7 +90,7 @@ class IngestStore:
     def ingest_events(self, agent_id: str, events: list[JsonObject]) -> IngestResult:
         """Store a validated batch atomically under `agent_id` (the authenticated agent).
 
-        An event whose `eventId` (else `idempotencyKey`) this agent already stored is ignored and
+        An event whose `eventId` or `idempotencyKey` this agent already stored is ignored and
         counted as a duplicate; other agents' ids never collide with it. A body `agentId` other
         than `agent_id` is overwritten with it. Each stored `llm_call` event releases one of the
         agent's token reservations and counts its `usage.tokens`.
@@ -95,13 +101,13 @@ class IngestStore:
             for event in events:
                 field, key = _dedupe_key(event)
                 cursor = db.execute(
-                    "INSERT OR IGNORE INTO events"
-                    " (agent_id, dedupe_field, dedupe_key, trace_id, body, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO events (agent_id, dedupe_field, dedupe_key,"
+                    " idempotency_key, trace_id, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         agent_id,
                         field,
                         key,
+                        _idempotency_key(event),
                         event.get("traceId") if isinstance(event.get("traceId"), str) else None,
                         dumps_compact(_attributed(event, agent_id)),
                         received_at,

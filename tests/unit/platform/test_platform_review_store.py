@@ -71,7 +71,7 @@ def upgraded(tmp_path: Path) -> PlatformStore:
 def test_v1_database_upgrades_keeping_every_row(upgraded: PlatformStore) -> None:
     """Events (with their seq), the close and the trace it closes survive the upgrade."""
     with sqlite3.connect(upgraded.path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     db.close()
     assert [(e.seq, e.agent_id, e.body["name"]) for e in upgraded.events()] == [
         (1, "demo-agent", "a"),
@@ -220,3 +220,30 @@ def test_read_limited_ignores_leading_zeros_of_a_declared_length() -> None:
     declared = "0" * 30 + "5"
     body = asyncio.run(read_limited(_stream(b"abcde"), declared_length=declared, limit=5))
     assert body == b"abcde"
+
+
+def test_v3_rows_sharing_an_idempotency_key_upgrade_and_the_first_keeps_it(
+    tmp_path: Path,
+) -> None:
+    """Two rows a version-3 store kept under one key (told apart by eventId) both survive the
+    upgrade, and a third event with that key is then a duplicate of the agent's own."""
+    path = tmp_path / "v3.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in _MIGRATIONS[:3]:
+        for statement in migration.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+    for event_id in ("evt_1", "evt_2"):
+        body = {"eventId": event_id, "idempotencyKey": "k", "type": "action", "name": event_id}
+        db.execute(
+            "INSERT INTO events (agent_id, dedupe_field, dedupe_key, body, received_at)"
+            " VALUES ('a', 'eventId', ?, ?, 't')",
+            (event_id, json.dumps({**body, "status": "success"})),
+        )
+    db.close()
+    store = PlatformStore(path)
+    assert [e.body["eventId"] for e in store.events()] == ["evt_1", "evt_2"]
+    again = {**_action("evt_3"), "idempotencyKey": "k"}
+    assert store.ingest_events("a", [again]).duplicates == 1
+    assert store.ingest_events("b", [again]).stored == 1
