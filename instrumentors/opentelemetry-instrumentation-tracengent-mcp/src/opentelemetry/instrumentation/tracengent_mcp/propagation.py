@@ -8,7 +8,7 @@ handler join the agent's trace:
     @server.tool()
     async def search_flights(origin: str, ctx: Context) -> str:
         with joined_trace(ctx.request_context.meta):
-            ...  # spans started here are children of the agent's execute_tool span
+            ...  # spans started here are in the agent's trace, under its tool call
 """
 
 from __future__ import annotations
@@ -88,7 +88,10 @@ def extract_context(meta: object, context: Context | None = None) -> Context:
     `meta` is the `_meta` a tool handler is given (`ctx.request_context.meta`): a mapping, or
     the 1.x SDK's `RequestParams.Meta` model. A missing, malformed or invalid `traceparent`
     yields `context` unchanged, so a span started in it nests under whatever is current instead
-    of being orphaned. Never raises.
+    of being orphaned. When the span of `context` is in the caller's trace already (the span
+    the `mcp` 2.x server opens for the request from that same `_meta`), it stays the parent:
+    spans started in the result nest under it, not beside it; the `_meta`'s other fields
+    (baggage) are still added. Never raises.
     """
     base = context if context is not None else otel_context.get_current()
     try:
@@ -98,8 +101,14 @@ def extract_context(meta: object, context: Context | None = None) -> Context:
         extracted = propagate.extract(fields, context=base, getter=_GETTER)
     except Exception:  # noqa: BLE001 - a malformed carrier is the client's problem, not ours
         return base
-    if not trace.get_current_span(extracted).get_span_context().is_valid:
+    remote = trace.get_current_span(extracted).get_span_context()
+    if not remote.is_valid:
         return base
+    current = trace.get_current_span(base)
+    if current.get_span_context().is_valid and current.get_span_context().trace_id == (
+        remote.trace_id
+    ):
+        return trace.set_span_in_context(current, extracted)
     return extracted
 
 
