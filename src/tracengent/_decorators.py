@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
 from opentelemetry.exporter.tracengent.wire import Money
 from tracengent._generators import track_async_generator, track_generator
@@ -26,12 +26,21 @@ if TYPE_CHECKING:
 __all__ = ["TrackDecorator", "client_decorator", "trace_decorator"]
 
 F = TypeVar("F", bound=Callable[..., object])
+M = TypeVar("M", bound="classmethod[Any, Any, Any] | staticmethod[Any, Any]")
 
 
 class TrackDecorator(Protocol):
-    """What `tool(...)`/`action(...)` return: a decorator keeping the function's signature."""
+    """What `tool(...)`/`action(...)` return: a decorator keeping the function's signature
+    (above `@classmethod`/`@staticmethod` too: the method stays one)."""
 
-    def __call__(self, fn: F, /) -> F:
+    # A `staticmethod` is callable too: it matches both, and the first (itself back) holds.
+    @overload
+    def __call__(self, fn: M, /) -> M: ...  # type: ignore[overload-overlap]
+
+    @overload
+    def __call__(self, fn: F, /) -> F: ...
+
+    def __call__(self, fn: M | F, /) -> M | F:
         """Wrap `fn` (sync or async) so that each call is recorded as an event."""
         ...
 
@@ -73,6 +82,11 @@ def _decorate(
     cost: Money | None,
     resolve_trace: Callable[[], AgentTrace | None],
 ) -> F:
+    if isinstance(fn, (classmethod, staticmethod)):
+        # Written above `@classmethod`/`@staticmethod`: the function they hold is tracked, and
+        # the result binds as the method did (a plain wrapper would be bound to the instance).
+        tracked = _decorate(fn.__func__, recorder, event_type, name, cost, resolve_trace)
+        return cast(F, type(fn)(tracked))
     event_name: str = name or str(getattr(fn, "__name__", "call"))
     try:
         signature: inspect.Signature | None = inspect.signature(fn)
@@ -169,7 +183,7 @@ def trace_decorator(
     def decorator(fn: F) -> F:
         return _decorate(fn, trace.recorder, event_type, name, cost, lambda: trace)
 
-    return decorator
+    return cast("TrackDecorator", decorator)  # `_decorate` takes the methods `M` too
 
 
 def client_decorator(
@@ -187,4 +201,4 @@ def client_decorator(
     def decorator(fn: F) -> F:
         return _decorate(fn, recorder, event_type, name, cost, own_trace)
 
-    return decorator
+    return cast("TrackDecorator", decorator)  # `_decorate` takes the methods `M` too
