@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
@@ -61,13 +62,21 @@ def _input_of(
     return {k: v for k, v in bound.arguments.items() if k not in _UNBOUND_NAMES} or None
 
 
+_GENERATOR_WRAPPERS: weakref.WeakSet[Callable[..., object]] = weakref.WeakSet()
+"""Our wrappers of (async) generator functions: plain functions (so that argument errors raise
+at the call), which `inspect` does not take for generator functions."""
+
+
 def _call_kind_of(fn: Callable[..., object]) -> object:
     """What tells whether calling `fn` makes a coroutine or an (async) generator: `fn` itself,
     or for a callable object (a tool instance, also under `functools.partial`) its `__call__`,
-    which `inspect` does not look at."""
+    which `inspect` does not look at, or for our wrapper of a generator function (decorators
+    stacked) the function it wraps."""
     inner: object = fn
     while isinstance(inner, functools.partial):
         inner = inner.func
+    if inspect.isfunction(inner) and inner in _GENERATOR_WRAPPERS:
+        return _call_kind_of(inner.__wrapped__)  # type: ignore[attr-defined] # set by `wraps`
     if inspect.isroutine(inner) or inspect.isclass(inner):
         return fn
     call: object = type(inner).__call__  # what calling it runs (not an instance attribute)
@@ -123,6 +132,7 @@ def _decorate(
                 trace,
             )
 
+        _GENERATOR_WRAPPERS.add(async_generator_wrapper)
         return cast(F, async_generator_wrapper)
 
     if inspect.isgeneratorfunction(kind):
@@ -141,6 +151,7 @@ def _decorate(
                 trace,
             )
 
+        _GENERATOR_WRAPPERS.add(generator_wrapper)
         return cast(F, generator_wrapper)
 
     if inspect.iscoroutinefunction(kind):
