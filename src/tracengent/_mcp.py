@@ -22,7 +22,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
@@ -40,6 +40,9 @@ from tracengent import _state
 from tracengent._governance.tools import ToolGate, raise_unless_allowed
 from tracengent._scrubbing import Scrubber
 from tracengent._zero_code import governance_state
+
+if TYPE_CHECKING:
+    from tracengent._recording import Recorder
 
 __all__ = [
     "MCPGovernor",
@@ -197,6 +200,7 @@ def mcp_hooks(
     govern: bool = True,
     platform: PlatformClient | None = None,
     async_platform: AsyncPlatformClient | None = None,
+    recorder: Recorder | None = None,
 ) -> MCPHooks:
     """The gate and payload hook for `TracengentMCPInstrumentor`, from `options`.
 
@@ -206,6 +210,9 @@ def mcp_hooks(
         govern: False: calls are traced, not authorized.
         platform: the blocking platform client (default: a new one for `options`).
         async_platform: the coroutine platform client (default: a new one for `options`).
+        recorder: the deciding client's (as for its own `ToolGate`): while another agent's
+            decision trace is current, a decision names no trace and its governance span is
+            not that trace's. None (zero code): the current decision trace is named.
 
     Raises:
         TracengentConfigError: `options` are invalid.
@@ -222,6 +229,7 @@ def mcp_hooks(
         if async_platform is not None
         else AsyncPlatformClient(options),
         tracer=tracer,
+        recorder=recorder,
     )
     return MCPHooks(gate=MCPGovernor(tools), payload_hook=writer)
 
@@ -234,6 +242,7 @@ def instrument_mcp(
     govern: bool = True,
     platform: PlatformClient | None = None,
     async_platform: AsyncPlatformClient | None = None,
+    recorder: Recorder | None = None,
 ) -> TracengentMCPInstrumentor:
     """Instrument the MCP client SDK with `mcp_hooks(...)`; undo with `.uninstrument()`.
 
@@ -247,7 +256,12 @@ def instrument_mcp(
         TracengentConfigError: `options` are invalid.
     """
     hooks = mcp_hooks(
-        options, tracer=tracer, govern=govern, platform=platform, async_platform=async_platform
+        options,
+        tracer=tracer,
+        govern=govern,
+        platform=platform,
+        async_platform=async_platform,
+        recorder=recorder,
     )
     instrumentor = TracengentMCPInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
