@@ -112,33 +112,47 @@ _STRICT_DECODER: Final = json.JSONDecoder(
 )
 
 
+_FIRST_FEED_BYTES: Final = 32
+_MAX_FEED_BYTES: Final = 64 * 1024
+
+
 def _gunzip(raw: bytes) -> bytes:
     """Every member of a gzip body, concatenated (RFC 1952: a gzip file is a series of members,
     as `gzip -c a b` or a streaming compressor writes), inflated to at most `MAX_BODY_BYTES`.
+
+    Each member is fed from the body in slices that start small and double: at a member's end
+    zlib copies what it was handed past it (`unused_data`), and handing it the whole rest of
+    the body each time would copy a body of many tiny members once per member.
 
     Raises:
         IngestError: `bad gzip` (not gzip, a member cut short, bytes after a member that are not
             another member), `too large`.
     """
-    members: list[bytes] = []
+    pieces: list[bytes] = []
     size = 0
-    rest = raw
+    view = memoryview(raw)
+    position = 0
     while True:
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            # At least 1: a max_length of 0 would mean no limit.
-            member = inflater.decompress(rest, MAX_BODY_BYTES + 1 - size)
-        except zlib.error as exc:
-            raise IngestError("bad gzip", f"body is not valid gzip: {exc}") from exc
-        size += len(member)
-        if size > MAX_BODY_BYTES:
-            raise IngestError("too large", f"body exceeds {MAX_BODY_BYTES} bytes")
-        if not inflater.eof:
-            raise IngestError("bad gzip", "body is a truncated gzip stream")
-        members.append(member)
-        rest = inflater.unused_data
-        if not rest:
-            return members[0] if len(members) == 1 else b"".join(members)
+        feed = _FIRST_FEED_BYTES
+        while not inflater.eof:
+            if position >= len(raw):
+                raise IngestError("bad gzip", "body is a truncated gzip stream")
+            data = view[position : position + feed]
+            try:
+                # At least 1: a max_length of 0 would mean no limit.
+                piece = inflater.decompress(data, MAX_BODY_BYTES + 1 - size)
+            except zlib.error as exc:
+                raise IngestError("bad gzip", f"body is not valid gzip: {exc}") from exc
+            size += len(piece)
+            # Output beyond the limit is the only way input is left unconsumed (max_length).
+            if size > MAX_BODY_BYTES:
+                raise IngestError("too large", f"body exceeds {MAX_BODY_BYTES} bytes")
+            pieces.append(piece)
+            position += len(data) - len(inflater.unused_data)
+            feed = min(2 * feed, _MAX_FEED_BYTES)
+        if position >= len(raw):
+            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def decode_body(raw: bytes, content_encoding: str | None) -> object:
