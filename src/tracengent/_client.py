@@ -19,7 +19,7 @@ import threading
 import time
 from numbers import Real
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast, overload
 
 import httpx
 from opentelemetry import trace as otel_trace
@@ -60,7 +60,7 @@ from tracengent._version import __version__
 if TYPE_CHECKING:
     from opentelemetry.exporter.tracengent.token import AgentTokenProvider
     from opentelemetry.instrumentation.tracengent_mcp import TracengentMCPInstrumentor
-    from tracengent._decorators import TrackDecorator
+    from tracengent._decorators import Decorated, TrackDecorator
 
 __all__ = ["TracengentClient"]
 
@@ -319,18 +319,50 @@ class TracengentClient(GovernanceMethods):
         """
         return begin_trace(self._recorder, root_request, actor_user_id)
 
-    def tool(self, name: str | None = None) -> TrackDecorator:
+    @overload
+    def tool(self, name: str | None = None) -> TrackDecorator: ...
+
+    @overload
+    def tool(self, name: Decorated, /) -> Decorated: ...
+
+    def tool(self, name: str | Decorated | None = None) -> TrackDecorator | Decorated:
         """Decorate a sync or async function: each call is a `tool_call` event, in the trace
-        current at call time or standalone (inside another agent's trace too)."""
-        from tracengent._decorators import client_decorator
+        current at call time or standalone (inside another agent's trace too).
 
-        return client_decorator(self._recorder, A.EventTypes.TOOL_CALL, name, None)
+        `@client.tool("name")`, `@client.tool()` and `@client.tool` (the function's name) alike.
+        """
+        from tracengent._decorators import client_decorator, named_or_direct
 
-    def action(self, name: str | None = None, *, cost: Money | None = None) -> TrackDecorator:
-        """Decorate a sync or async function: each call is an `action` event (with `cost`)."""
-        from tracengent._decorators import client_decorator
+        recorder = self._recorder
+        return cast(
+            "TrackDecorator | Decorated",
+            named_or_direct(
+                name, lambda named: client_decorator(recorder, A.EventTypes.TOOL_CALL, named, None)
+            ),
+        )
 
-        return client_decorator(self._recorder, A.EventTypes.ACTION, name, cost)
+    @overload
+    def action(self, name: str | None = None, *, cost: Money | None = None) -> TrackDecorator: ...
+
+    @overload
+    def action(self, name: Decorated, /) -> Decorated: ...
+
+    def action(
+        self, name: str | Decorated | None = None, *, cost: Money | None = None
+    ) -> TrackDecorator | Decorated:
+        """Decorate a sync or async function: each call is an `action` event (with `cost`).
+
+        `@client.action("name", cost=...)`, `@client.action()` and `@client.action` alike.
+        """
+        from tracengent._decorators import client_decorator, named_or_direct
+
+        recorder = self._recorder
+        return cast(
+            "TrackDecorator | Decorated",
+            named_or_direct(
+                name, lambda named: client_decorator(recorder, A.EventTypes.ACTION, named, cost)
+            ),
+        )
 
     def instrument_mcp(self, *, govern: bool = True) -> TracengentMCPInstrumentor:
         """Trace (and with `govern`, authorize) every MCP `call_tool` of the process.

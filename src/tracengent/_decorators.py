@@ -24,10 +24,12 @@ from tracengent._state import CURRENT_TRACE
 if TYPE_CHECKING:
     from tracengent._trace import AgentTrace
 
-__all__ = ["TrackDecorator", "client_decorator", "trace_decorator"]
+__all__ = ["Decorated", "TrackDecorator", "client_decorator", "named_or_direct", "trace_decorator"]
 
 F = TypeVar("F", bound=Callable[..., object])
 M = TypeVar("M", bound="classmethod[Any, Any, Any] | staticmethod[Any, Any]")
+Decorated = TypeVar("Decorated", bound="Callable[..., object] | classmethod[Any, Any, Any]")
+"""What `tool`/`action` written without parentheses decorate: a function, a callable, a method."""
 
 
 class TrackDecorator(Protocol):
@@ -44,6 +46,17 @@ class TrackDecorator(Protocol):
     def __call__(self, fn: M | F, /) -> M | F:
         """Wrap `fn` (sync or async) so that each call is recorded as an event."""
         ...
+
+
+def named_or_direct(name: object, decorator: Callable[[str | None], TrackDecorator]) -> object:
+    """What `tool(name)`/`action(name)` return: `decorator(name)`, or when `name` is the function
+    to decorate (`@client.tool` written without parentheses) that function decorated, named
+    after itself (not replaced by a decorator, whose every call would return a wrapper)."""
+    if not isinstance(name, str) and (
+        callable(name) or isinstance(name, (classmethod, staticmethod))
+    ):
+        return decorator(None)(name)
+    return decorator(name if name is None or isinstance(name, str) else str(name))
 
 
 _UNBOUND_NAMES = frozenset({"self", "cls"})

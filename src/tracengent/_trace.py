@@ -20,7 +20,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -41,7 +41,7 @@ from tracengent._recording import (
 from tracengent._state import CURRENT_TRACE, ENTERED_TRACES
 
 if TYPE_CHECKING:
-    from tracengent._decorators import TrackDecorator
+    from tracengent._decorators import Decorated, TrackDecorator
 
 __all__ = ["AgentTrace", "begin_trace", "current_trace"]
 
@@ -374,21 +374,46 @@ class AgentTrace:
         return await run_tracked_async(self._recorder, name, attrs, call, self, llm=True)
 
     # --- decorators ---------------------------------------------------------------------------
-    def tool(self, name: str | None = None) -> TrackDecorator:
+    @overload
+    def tool(self, name: str | None = None) -> TrackDecorator: ...
+
+    @overload
+    def tool(self, name: Decorated, /) -> Decorated: ...
+
+    def tool(self, name: str | Decorated | None = None) -> TrackDecorator | Decorated:
         """Decorate a sync or async function: each call is a `tool_call` event in this trace.
 
-        The event is named `name` (default: the function's name); the call's arguments are its
-        input, the return value its output.
+        The event is named `name` (default: the function's name; `@trace.tool` without
+        parentheses too); the call's arguments are its input, the return value its output.
         """
-        from tracengent._decorators import trace_decorator
+        from tracengent._decorators import named_or_direct, trace_decorator
 
-        return trace_decorator(self, A.EventTypes.TOOL_CALL, name, None)
+        return cast(
+            "TrackDecorator | Decorated",
+            named_or_direct(
+                name, lambda named: trace_decorator(self, A.EventTypes.TOOL_CALL, named, None)
+            ),
+        )
 
-    def action(self, name: str | None = None, *, cost: Money | None = None) -> TrackDecorator:
-        """Decorate a sync or async function: each call is an `action` event in this trace."""
-        from tracengent._decorators import trace_decorator
+    @overload
+    def action(self, name: str | None = None, *, cost: Money | None = None) -> TrackDecorator: ...
 
-        return trace_decorator(self, A.EventTypes.ACTION, name, cost)
+    @overload
+    def action(self, name: Decorated, /) -> Decorated: ...
+
+    def action(
+        self, name: str | Decorated | None = None, *, cost: Money | None = None
+    ) -> TrackDecorator | Decorated:
+        """Decorate a sync or async function: each call is an `action` event in this trace
+        (`@trace.action` without parentheses too)."""
+        from tracengent._decorators import named_or_direct, trace_decorator
+
+        return cast(
+            "TrackDecorator | Decorated",
+            named_or_direct(
+                name, lambda named: trace_decorator(self, A.EventTypes.ACTION, named, cost)
+            ),
+        )
 
     # --- ending ---------------------------------------------------------------------------------
     def complete(self, status: str, summary: str | None = None) -> None:

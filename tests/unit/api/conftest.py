@@ -3,6 +3,6 @@ our processors, spans kept in memory)."""
 
 from __future__ import annotations
 
-from tests.unit.traces.conftest import harness
+from tests.unit.traces.conftest import client_harness, harness, no_global_provider
 
-__all__ = ["harness"]
+__all__ = ["client_harness", "harness", "no_global_provider"]
