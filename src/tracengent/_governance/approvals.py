@@ -2,13 +2,15 @@
 
 `wait_for_approval` / `wait_for_approval_async` poll `GET /v1/approvals/{id}` every
 `poll_interval_s` for up to `timeout_s`. Approved allows; denied, expired, a timeout, or a poll
-that keeps failing (`MAX_CONSECUTIVE_POLL_FAILURES` in a row) deny. The wait is an
+that keeps failing (`MAX_CONSECUTIVE_POLL_FAILURES` in a row) deny, and so, without polling, do
+an id that names no approval and bounds that cannot bound the wait (`bounds_problem`). The wait is an
 `approval_wait` governance span that always ends, cancellation included.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,9 +34,11 @@ if TYPE_CHECKING:
     from tracengent._recording import Recorder
 
 __all__ = [
+    "INVALID_WAIT",
     "MAX_CONSECUTIVE_POLL_FAILURES",
     "ApprovalStatusSource",
     "AsyncApprovalStatusSource",
+    "bounds_problem",
     "wait_for_approval",
     "wait_for_approval_async",
 ]
@@ -59,6 +63,34 @@ class AsyncApprovalStatusSource(Protocol):
     async def approval_status(self, approval_id: str, *, deadline: float | None = None) -> str:
         """`GET /v1/approvals/{id}`'s status; raises only `PlatformError`."""
         ...
+
+
+INVALID_WAIT: Final = "invalid approval wait"
+"""How the reason of a deny for a wait's unusable own bounds begins (`bounds_problem`)."""
+
+
+def _seconds(value: object) -> float | None:
+    """`value` as seconds when it is a finite real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    seconds = float(value)
+    return seconds if math.isfinite(seconds) else None
+
+
+def bounds_problem(timeout_s: object, poll_interval_s: object) -> str | None:
+    """Why a wait cannot be bounded by `timeout_s` / `poll_interval_s`, or None.
+
+    A caller's own values are not checked as the options' are: a NaN or infinite timeout would
+    never end the wait, and a poll interval of 0 or less would poll the platform in a busy loop
+    (or, blocking, make `time.sleep` raise).
+    """
+    timeout = _seconds(timeout_s)
+    if timeout is None or timeout < 0:
+        return f"timeout_s must be a finite number of seconds >= 0, got {timeout_s!r}"
+    interval = _seconds(poll_interval_s)
+    if interval is None or interval <= 0:
+        return f"poll_interval_s must be a finite number of seconds > 0, got {poll_interval_s!r}"
+    return None
 
 
 class _ApprovalWait:
@@ -105,24 +137,39 @@ class _ApprovalWait:
             return None
         return min(self.poll_interval_s, remaining)
 
-    def unusable_id(self) -> AuthDecision:
-        """A deny without polling: the id names no approval (see `usable_approval_id`)."""
-        return self._deny(f"approval id {self.approval_id!r} names no approval; not polled")
-
     def timed_out(self) -> AuthDecision:
         return self._deny(f"approval timed out after {self.timeout_s:g} s")
 
     def _deny(self, reason: str) -> AuthDecision:
-        pending = self.pending
-        return AuthDecision(
-            allowed=False,
-            reason=reason,
-            decision_id=pending.decision_id if pending else None,
-            status="denied",
-            approval_id=self.approval_id,
-            acting_for=pending.acting_for if pending else None,
-            chain=list(pending.chain) if pending else [],
+        return _wait_deny(self.approval_id, self.pending, reason)
+
+
+def _wait_deny(approval_id: str, pending: AuthDecision | None, reason: str) -> AuthDecision:
+    """The deny a wait for `approval_id` ends with, keeping the pending decision's ids."""
+    return AuthDecision(
+        allowed=False,
+        reason=reason,
+        decision_id=pending.decision_id if pending else None,
+        status="denied",
+        approval_id=approval_id,
+        acting_for=pending.acting_for if pending else None,
+        chain=list(pending.chain) if pending else [],
+    )
+
+
+def _refused_unpolled(
+    approval_id: str, pending: AuthDecision | None, timeout_s: object, poll_interval_s: object
+) -> AuthDecision | None:
+    """The deny of a wait that must not poll at all: the id names no approval (see
+    `usable_approval_id`), or the wait's bounds cannot bound it (`bounds_problem`)."""
+    if usable_approval_id(approval_id) is None:
+        return _wait_deny(
+            approval_id, pending, f"approval id {approval_id!r} names no approval; not polled"
         )
+    problem = bounds_problem(timeout_s, poll_interval_s)
+    if problem is not None:
+        return _wait_deny(approval_id, pending, f"{INVALID_WAIT}: {problem}; not polled")
+    return None
 
 
 class WaitBounds(TypedDict):
@@ -188,18 +235,18 @@ def wait_for_approval(
     Never raises (every failure is a deny); blocks the calling thread for up to `timeout_s`.
     `recorder`: the waiting client's (its span is not another agent's trace's: `governance_span`).
     """
-    wait = _ApprovalWait(
-        approval_id,
-        pending,
-        timeout_s=timeout_s,
-        poll_interval_s=poll_interval_s,
-        request_timeout_s=request_timeout_s,
-    )
     with _approval_span(tracer, permission, approval_id, acting_for, chain, recorder) as span:
-        if usable_approval_id(approval_id) is None:
-            refused = wait.unusable_id()
+        refused = _refused_unpolled(approval_id, pending, timeout_s, poll_interval_s)
+        if refused is not None:
             record_decision(span, refused)
             return refused
+        wait = _ApprovalWait(
+            approval_id,
+            pending,
+            timeout_s=timeout_s,
+            poll_interval_s=poll_interval_s,
+            request_timeout_s=request_timeout_s,
+        )
         while True:
             try:
                 status = platform.approval_status(approval_id, deadline=wait.request_deadline())
@@ -236,18 +283,18 @@ async def wait_for_approval_async(
 
     Cancelling it cancels the in-flight poll and ends the span; nothing is left running.
     """
-    wait = _ApprovalWait(
-        approval_id,
-        pending,
-        timeout_s=timeout_s,
-        poll_interval_s=poll_interval_s,
-        request_timeout_s=request_timeout_s,
-    )
     with _approval_span(tracer, permission, approval_id, acting_for, chain, recorder) as span:
-        if usable_approval_id(approval_id) is None:
-            refused = wait.unusable_id()
+        refused = _refused_unpolled(approval_id, pending, timeout_s, poll_interval_s)
+        if refused is not None:
             record_decision(span, refused)
             return refused
+        wait = _ApprovalWait(
+            approval_id,
+            pending,
+            timeout_s=timeout_s,
+            poll_interval_s=poll_interval_s,
+            request_timeout_s=request_timeout_s,
+        )
         while True:
             deadline = wait.request_deadline()
             try:

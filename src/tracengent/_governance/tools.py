@@ -224,9 +224,12 @@ _APPROVAL_OUTCOMES: Final = {
 
 def _refusal_of(wait: AuthDecision, approval_id: str) -> ToolDecision:
     """The deny a wait that did not end approved stands for; its outcome says why:
-    `approval_denied`, `approval_expired`, `approval_timeout` or `approval_unavailable` (polls
-    kept failing or answered nonsense, or the id names no approval)."""
+    `approval_denied`, `approval_expired`, `approval_timeout`, `approval_unavailable` (polls
+    kept failing or answered nonsense, or the id names no approval) or `sdk_error` (the wait's
+    own bounds cannot bound it: not polled)."""
     outcome = _APPROVAL_OUTCOMES.get(wait.reason)
+    if outcome is None and wait.reason.startswith(approvals.INVALID_WAIT):
+        outcome = "sdk_error"  # the caller's own timeout_s / poll_interval_s cannot bound it
     if outcome is None:
         timed_out = wait.reason.startswith("approval timed out")
         outcome = "approval_timeout" if timed_out else "approval_unavailable"
@@ -389,8 +392,10 @@ class ToolGate:
 
         Raises:
             ToolDeniedException: not approved: outcome `approval_denied`, `approval_expired`,
-                `approval_timeout`, or `approval_unavailable` (the approval could not be read:
-                polls kept failing or answered nonsense, or `approval_id` names no approval).
+                `approval_timeout`, `approval_unavailable` (the approval could not be read:
+                polls kept failing or answered nonsense, or `approval_id` names no approval), or
+                `sdk_error` (`timeout_s` is not a finite number >= 0 or `poll_interval_s` not one
+                > 0: nothing is polled).
         """
         refused = self._approval_refusal(approval_id, timeout_s, poll_interval_s)
         if refused is not None:
