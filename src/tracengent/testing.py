@@ -14,6 +14,7 @@ Needs the `platform` extra (`pip install 'tracengent[platform]'`); importing thi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,8 +69,10 @@ class RunningPlatform:
             client_secret=agent.client_secret,
             ingest_key=None if agent.client_id else agent.ingest_key,
         )
+        # Fields only: a method or property of the options (`validate`) is no field to set.
+        fields = {item.name for item in dataclasses.fields(TracengentOptions)}
         for name, value in overrides.items():
-            if not hasattr(options, name):
+            if name not in fields:
                 raise TracengentConfigError(f"unknown TracengentOptions field {name!r}")
             setattr(options, name, value)
         return options
