@@ -33,6 +33,9 @@ __all__ = ["create_app"]
 _MAX_TOKEN_FORM_BYTES: Final = 4096
 """Largest token request form read (three short fields)."""
 
+_FORM: Final = "application/x-www-form-urlencoded"
+"""The token request's content type (wire contract §1)."""
+
 
 class _Unauthorized(Exception):
     pass
@@ -184,9 +187,20 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
             return _error(404, "not_found", f"no approval {approval_id} for this agent")
         return JSONResponse(approval.to_json())
 
-    def issue_token(body: bytes) -> JSONResponse:
+    def issue_token(body: bytes, content_type: str) -> JSONResponse:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        if form.get("grant_type") != "client_credentials":
+        grant_type = form.get("grant_type")
+        if grant_type is None:
+            # RFC 6749 §5.2: a missing parameter is `invalid_request`; say why it was not found.
+            sent = content_type.partition(";")[0].strip().lower()
+            as_sent = f" (the body was sent as {sent})" if sent and sent != _FORM else ""
+            return _error(
+                400,
+                "invalid_request",
+                "grant_type is required: send grant_type=client_credentials, client_id and"
+                f" client_secret as an {_FORM} form{as_sent}",
+            )
+        if grant_type != "client_credentials":
             return _error(400, "unsupported_grant_type", "grant_type must be client_credentials")
         agent = policy.agent_by_client_id(form.get("client_id", ""))
         if agent is None or not agent.client_secret_matches(form.get("client_secret")):
@@ -218,7 +232,7 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
             )
         except IngestError as exc:
             return _error(400, "invalid_request", exc.detail)
-        return await run_in_threadpool(issue_token, form)
+        return await run_in_threadpool(issue_token, form, request.headers.get("content-type", ""))
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
