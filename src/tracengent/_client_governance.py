@@ -157,10 +157,16 @@ class GovernanceMethods:
     def has_permission(self, permission: str) -> bool:
         """Token-local check of `permission` against the token's `permissions` claim.
 
-        A hint, never a security decision: no round trip once a token is cached. False with an
+        A hint, never a security decision: no round trip once a token is cached (the first call
+        may block to fetch one; use `has_permission_async` on an event loop). False with an
         ingest key.
         """
         return self._governance.authorizer.has_permission(permission)
+
+    async def has_permission_async(self, permission: str) -> bool:
+        """The coroutine twin of `has_permission`: a token not cached yet is fetched without
+        blocking the event loop. Never raises."""
+        return await self._governance.authorizer.has_permission_async(permission)
 
     # --- tools, egress, delegation ------------------------------------------------------------
     @property

@@ -74,6 +74,10 @@ class TokenSource(Protocol):
         """A valid access token (fetched when none is cached); raises `PlatformError`."""
         ...
 
+    async def get_token_async(self, *, deadline: float | None = None) -> str:
+        """The coroutine twin of `get_token`."""
+        ...
+
 
 class GovernancePlatform(Protocol):
     """The synchronous platform calls governance makes (`transport.PlatformClient`)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.claims import TokenClaims
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.jsonvalue import JsonInput
 from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -235,9 +236,9 @@ class Authorizer:
         """True when the agent's token grants `permission` (wire contract §9), without a call.
 
         Reads the cached token's claims; when none is cached a token is fetched first (blocking
-        for at most the platform client's token deadline). False with an ingest key, a disabled
-        agent, or a token that cannot be obtained. Never raises. A hint, not a decision: context
-        limits (amounts, budgets) are only enforced by `authorize`.
+        for at most `governance_timeout_s`; `has_permission_async` awaits it instead). False with
+        an ingest key, a disabled agent, or a token that cannot be obtained. Never raises. A
+        hint, not a decision: context limits (amounts, budgets) are only enforced by `authorize`.
         """
         try:
             provider = self._platform.token_provider
@@ -247,9 +248,24 @@ class Authorizer:
             if claims is None:
                 provider.get_token(deadline=time.monotonic() + self._options.governance_timeout_s)
                 claims = provider.cached_claims
-            if claims is None:
+            return _grants(claims, permission)
+        except Exception:  # noqa: BLE001 - no token means no permission, never an exception
+            return False
+
+    async def has_permission_async(self, permission: str) -> bool:
+        """The coroutine twin of `has_permission`: a token not cached yet is fetched without
+        blocking the event loop, within `governance_timeout_s`. Never raises."""
+        try:
+            provider = self._platform.token_provider
+            if provider is None or provider.disabled:
                 return False
-            return any(permission_matches(granted, permission) for granted in claims.permissions)
+            claims = provider.cached_claims
+            if claims is None:
+                timeout_s = self._options.governance_timeout_s
+                deadline = time.monotonic() + timeout_s
+                await bounded(provider.get_token_async(deadline=deadline), timeout_s)
+                claims = provider.cached_claims
+            return _grants(claims, permission)
         except Exception:  # noqa: BLE001 - no token means no permission, never an exception
             return False
 
@@ -332,6 +348,13 @@ class Authorizer:
         if not decision.allowed:
             raise NotAuthorizedException(permission, decision.reason or decision.status)
         return decision.obligations
+
+
+def _grants(claims: TokenClaims | None, permission: str) -> bool:
+    """Whether the token `claims` grant `permission`; False without claims."""
+    if claims is None:
+        return False
+    return any(permission_matches(granted, permission) for granted in claims.permissions)
 
 
 def _other_permission(asked: str, permission: str, approval_id: str) -> AuthDecision:
