@@ -274,6 +274,10 @@ def instrument_mcp(
             # The patch needs nothing but the `call_tool` methods the installed `mcp` has.
             skip_dep_check=hooks.gate is not None,
         )
+        if hooks.gate is not None and instrumentor.is_instrumented_by_opentelemetry:
+            # Another thread may have instrumented first (this `instrument()` then changed
+            # nothing): the gate asked for is put in force either way.
+            instrumentor.use_gate(hooks.gate)
     elif hooks.gate is not None:
         # `instrument()` would only log "already instrumented": the governance asked for must
         # be in force all the same.

@@ -12,6 +12,7 @@ import functools
 import importlib
 import inspect
 import logging
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
@@ -142,7 +143,7 @@ class TracengentMCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     `BaseInstrumentor` contract: a second call changes nothing, its `gate` included; `use_gate()`
     governs an active instrumentation) and `uninstrument()` restores the SDK's own methods. The
     instrumentor is a process-wide singleton: `uninstrument()` undoes the instrumentation whoever
-    made it.
+    made it. `instrument()` and `uninstrument()` are thread-safe.
 
     Raises:
         TypeError: from `instrument()` when `gate` or `payload_hook` has the wrong type.
@@ -150,6 +151,20 @@ class TracengentMCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     _state: ToolCallState | None = None
     _replacements: tuple[_Replacement, ...] = ()
+    # `BaseInstrumentor` tests and sets its "instrumented" flag unlocked: two threads
+    # instrumenting at once would both patch (the second wrapping the first, which
+    # `uninstrument()` would then leave in place, armed).
+    _lock: Final = threading.RLock()
+
+    def instrument(self, **kwargs: Any) -> Any:
+        """`BaseInstrumentor.instrument`, one thread at a time (see the class docstring)."""
+        with self._lock:
+            return super().instrument(**kwargs)
+
+    def uninstrument(self, **kwargs: Any) -> Any:
+        """`BaseInstrumentor.uninstrument`, one thread at a time."""
+        with self._lock:
+            return super().uninstrument(**kwargs)
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """The `mcp` versions this instrumentation applies to."""
