@@ -96,6 +96,16 @@ def _call_kind_of(fn: Callable[..., object]) -> object:
     return call
 
 
+def _default_name(fn: Callable[..., object]) -> str:
+    """The event name of `fn` when none is given: its name, or for a `functools.partial` its
+    function's, or for a callable object (which has none) its class's."""
+    inner: object = fn
+    while isinstance(inner, functools.partial):
+        inner = inner.func
+    name = getattr(inner, "__name__", None)
+    return name if isinstance(name, str) and name else type(inner).__name__
+
+
 def _decorate(
     fn: F,
     recorder: Recorder,
@@ -109,7 +119,7 @@ def _decorate(
         # the result binds as the method did (a plain wrapper would be bound to the instance).
         tracked = _decorate(fn.__func__, recorder, event_type, name, cost, resolve_trace)
         return cast(F, type(fn)(tracked))
-    event_name: str = name or str(getattr(fn, "__name__", "call"))
+    event_name: str = name or _default_name(fn)
     try:
         signature: inspect.Signature | None = inspect.signature(fn)
     except (TypeError, ValueError):
