@@ -388,6 +388,7 @@ class TracengentClient(GovernanceMethods):
             govern=govern,
             platform=governance.platform,
             async_platform=governance.async_platform,
+            recorder=self._recorder,
         )
 
     # --- lifecycle -----------------------------------------------------------------------------

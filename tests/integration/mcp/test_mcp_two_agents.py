@@ -10,9 +10,7 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
-from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient
 from tracengent import TracengentClient, _state
-from tracengent._mcp import instrument_mcp
 from tracengent.testing import RunningPlatform
 
 POLICY = """
@@ -65,20 +63,12 @@ async def clients(
     """The orchestrator's client and the hotel agent's, MCP governed by the hotel agent's."""
     orchestrator = TracengentClient(tracengent_platform.options("demo-agent"))
     hotels = TracengentClient(tracengent_platform.options("hotel-agent"))
-    async_platform = AsyncPlatformClient(hotels.options)
-    instrumentor = instrument_mcp(
-        hotels.options,
-        tracer=hotels.tracer,
-        tracer_provider=hotels.tracer_provider,
-        platform=hotels.platform,
-        async_platform=async_platform,
-        recorder=hotels._recorder,
-    )
+    # The public way: the client's own `instrument_mcp` hands the gate its recorder.
+    instrumentor = hotels.instrument_mcp()
     try:
         yield orchestrator, hotels
     finally:
         instrumentor.uninstrument()
-        await async_platform.aclose()
         await orchestrator.aclose()
         await hotels.aclose()
         _state.reset_for_tests()
