@@ -2,7 +2,8 @@
 
 `wait_for_approval` / `wait_for_approval_async` poll `GET /v1/approvals/{id}` every
 `poll_interval_s` for up to `timeout_s`. Approved allows; denied, expired, a timeout, or a poll
-that keeps failing (`MAX_CONSECUTIVE_POLL_FAILURES` in a row) deny, and so, without polling, do
+that keeps failing (`MAX_CONSECUTIVE_POLL_FAILURES` in a row; a poll the platform throttles with
+a 429, or holds back for its `Retry-After`, is no failure: the wait goes on) deny, and so, without polling, do
 an id that names no approval and bounds that cannot bound the wait (`bounds_problem`). The wait is an
 `approval_wait` governance span that always ends, cancellation included.
 """
@@ -19,7 +20,10 @@ from typing import TYPE_CHECKING, Final, Protocol, TypedDict, runtime_checkable
 from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent.errors import MalformedResponseError
+from opentelemetry.exporter.tracengent.errors import (
+    MalformedResponseError,
+    PlatformUnavailableError,
+)
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.wire import AuthDecision, usable_approval_id
 from tracengent._governance._decisions import (
@@ -124,6 +128,10 @@ class _ApprovalWait:
         return approval_decision(status, self.approval_id, self.pending)
 
     def on_error(self, error: BaseException) -> AuthDecision | None:
+        if _throttled(error):
+            # Up, and asking for a pause: polls it holds back are not sent, and the wait goes on
+            # (bounded by `timeout_s`) instead of ending as though the approval were unreadable.
+            return None
         self.failures += 1
         if self.failures < MAX_CONSECUTIVE_POLL_FAILURES:
             return None
@@ -142,6 +150,11 @@ class _ApprovalWait:
 
     def _deny(self, reason: str) -> AuthDecision:
         return _wait_deny(self.approval_id, self.pending, reason)
+
+
+def _throttled(error: BaseException) -> bool:
+    """Whether a poll failed because the platform answered 429 (or holds calls back for one)."""
+    return isinstance(error, PlatformUnavailableError) and error.status_code == 429
 
 
 def _wait_deny(approval_id: str, pending: AuthDecision | None, reason: str) -> AuthDecision:
