@@ -18,7 +18,9 @@ class GatedTransport(httpx.BaseTransport):
         gate: decides which requests are checked and what is sent.
 
     `handle_request` blocks while the gate decides; the gate's exception (a deny) propagates and
-    nothing reaches `inner`. Requests made while OTel instrumentation is suppressed pass unchecked.
+    nothing reaches `inner`. A request made while OTel instrumentation is suppressed is checked all
+    the same (any library may suppress it); only the Tracengent SDK's own platform calls pass
+    unchecked (see `_flow.must_check`).
     """
 
     def __init__(self, inner: httpx.BaseTransport, gate: EgressGate) -> None:
