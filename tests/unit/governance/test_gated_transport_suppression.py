@@ -47,9 +47,12 @@ def test_a_suppressed_request_is_still_gated() -> None:
     """Under `suppress_instrumentation` the blocking transport asks the gate; nothing is sent."""
     gate, sent = RefusingGate(), list[str]()
     transport = GatedTransport(_sent_to(sent), gate)
-    with suppress_instrumentation(), httpx.Client(transport=transport) as client:
-        with pytest.raises(Refused):
-            client.get("https://tool.test/a")
+    with (
+        suppress_instrumentation(),
+        httpx.Client(transport=transport) as client,
+        pytest.raises(Refused),
+    ):
+        client.get("https://tool.test/a")
     assert gate.checked == ["https://tool.test/a"]
     assert sent == []
 
