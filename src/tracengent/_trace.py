@@ -417,12 +417,17 @@ class AgentTrace:
 
     # --- ending ---------------------------------------------------------------------------------
     def complete(self, status: str, summary: str | None = None) -> None:
-        """End the trace with `status` (`completed` or `failed`) and an optional summary.
+        """End the trace with `status` (`completed` or `failed`, in any case; 0.1.0's `success`
+        and `failure` too) and an optional summary.
 
         An unknown status is logged and counted, and the trace ends without one. Idempotent;
         never raises.
         """
-        resolved = _TRACE_STATUS_ALIASES.get(status) if isinstance(status, str) else None
+        # In any case and spacing: "Failed" (as an enum name spells it) must not be an unknown
+        # status, which the close would then send as "completed".
+        resolved = (
+            _TRACE_STATUS_ALIASES.get(status.strip().lower()) if isinstance(status, str) else None
+        )
         if resolved is None:
             self._recorder.misuse_guard.failed("complete", f"unknown trace status {status!r}")
         self._end(resolved, summary, None)
