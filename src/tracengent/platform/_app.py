@@ -25,6 +25,7 @@ from tracengent.platform._ingest import (
     validate_events,
 )
 from tracengent.platform._policy import Policy
+from tracengent.platform._server import is_loopback_host_header
 from tracengent.platform._tokens import TokenError, issue_access_token, verify_token
 from tracengent.platform.store import PlatformStore
 
@@ -44,6 +45,27 @@ class _Unauthorized(Exception):
 def _error(status: int, error: str, detail: str, **extra: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": error, "detail": detail, **extra}, status, headers=headers)
+
+
+def _loopback_only(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """`handler`, answering `403` to a request addressed to a host name other than loopback's.
+
+    The platform listens on loopback only, but a web page whose domain an attacker re-binds to
+    127.0.0.1 reaches it under that domain's name, and the built-in policy's credentials are
+    public: it would get tokens, record events and raise approvals for a person to decide.
+    """
+
+    async def run(request: Request) -> Response:
+        host = request.headers.get("host", "")
+        if not is_loopback_host_header(host):
+            return _error(
+                403, "forbidden", f"the platform answers loopback host names only, not {host!r}"
+            )
+        return await handler(request)
+
+    return run
 
 
 def create_app(policy: Policy, store: PlatformStore) -> Starlette:
@@ -113,7 +135,7 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
             except RequestError as exc:
                 return _error(400, "invalid_request", str(exc))
 
-        return run
+        return _loopback_only(run)
 
     def ingest_events(_: Request, principal: Principal, body: object) -> JSONResponse:
         agent_id = principal.agent.agent_id
@@ -239,7 +261,7 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/v1/oauth/token", token, methods=["POST"]),
+            Route("/v1/oauth/token", _loopback_only(token), methods=["POST"]),
             Route("/v1/ingest/events", endpoint(ingest_events), methods=["POST"]),
             Route("/v1/ingest/traces", endpoint(ingest_traces), methods=["POST"]),
             Route("/v1/authorize", endpoint(authorize), methods=["POST"]),
@@ -247,8 +269,8 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
             Route(
                 "/v1/delegations/{grant_id}/attenuate", endpoint(attenuate_grant), methods=["POST"]
             ),
-            Route("/v1/approvals/{approval_id}", get_approval, methods=["GET"]),
-            Route("/healthz", health, methods=["GET"]),
+            Route("/v1/approvals/{approval_id}", _loopback_only(get_approval), methods=["GET"]),
+            Route("/healthz", _loopback_only(health), methods=["GET"]),
             # The web console (issue 10): `/`, `/console/...`.
             *console_routes(store, (agent.agent_id for agent in policy.agents)),
         ]

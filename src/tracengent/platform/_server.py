@@ -19,7 +19,13 @@ from tracengent.platform.store import PlatformStore
 if TYPE_CHECKING:
     import uvicorn
 
-__all__ = ["LocalPlatform", "bind_socket", "is_loopback_name", "make_server"]
+__all__ = [
+    "LocalPlatform",
+    "bind_socket",
+    "is_loopback_host_header",
+    "is_loopback_name",
+    "make_server",
+]
 
 _logger = logging.getLogger("tracengent.platform")
 _START_DEADLINE_S = 10.0
@@ -34,6 +40,22 @@ def is_loopback_name(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_host_header(value: str) -> bool:
+    """Whether a request's `Host` header (`localhost:8080`, `[::1]:8080`, `127.0.0.1`) names
+    loopback: a page whose domain was re-bound to 127.0.0.1 (DNS rebinding) sends its own name."""
+    host = value.strip()
+    if host.startswith("["):
+        inner, bracket, port = host[1:].partition("]")
+        # `host:` (an empty port) is the default port (RFC 3986 `port = *DIGIT`).
+        if not bracket or (port and not (port[0] == ":" and (port[1:].isdigit() or port == ":"))):
+            return False
+        return is_loopback_name(inner)
+    name, _, port = host.partition(":")
+    if port and not port.isdigit():
+        return False
+    return is_loopback_name(name)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
