@@ -156,12 +156,21 @@ class LocalPlatform:
             raise RuntimeError("the platform is already started")
         sock = bind_socket(self.host, self.port)
         self.port = int(sock.getsockname()[1])
-        server = make_server(self.policy, self.store)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="tracengent-platform", daemon=True
-        )
+        try:
+            server = make_server(self.policy, self.store)
+            thread = threading.Thread(
+                target=server.run,
+                kwargs={"sockets": [sock]},
+                name="tracengent-platform",
+                daemon=True,
+            )
+            thread.start()
+        except BaseException:
+            # Nothing serves the socket yet: close it, or the port stays taken (no uvicorn
+            # installed, an app that cannot be built, no thread to be had).
+            sock.close()
+            raise
         self._server, self._thread = server, thread
-        thread.start()
         deadline = time.monotonic() + _START_DEADLINE_S
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
