@@ -105,9 +105,10 @@ class AgentTrace:
     """One decision trace: the agent's events answering one request, as one OTel span tree.
 
     Returned by `TracengentClient.begin_trace` (the root span starts then). Use it as a context
-    manager (`with` or `async with`): leaving the block ends the trace, and an exception leaving
-    it (but a generator's `GeneratorExit`: a stream stopped early) marks the trace failed and
-    propagates unchanged. Without `with`, call `complete()` or `close()` when done. Events
+    manager (`with` or `async with`): leaving the block ends the trace (entered by several blocks
+    at once, in worker threads or tasks too: when the last of them leaves), and an exception
+    leaving one (but a generator's `GeneratorExit`: a stream stopped early) marks the trace
+    failed and propagates unchanged. Without `with`, call `complete()` or `close()` when done. Events
     recorded after the end still belong to the trace (its id, actor and event chain); they reach
     the platform after the trace's close. No method raises (misuse is logged and counted) except
     that trackers re-raise the tracked callable's exception untouched. Nothing blocks.
@@ -126,6 +127,11 @@ class AgentTrace:
         self._redact_fields: tuple[str, ...] = ()
         self._closed = False
         self._close_lock = threading.Lock()
+        # `with` blocks of this trace entered and not yet left, in any task or thread: the
+        # last to leave ends the trace (a worker's block leaving first must not close it under
+        # the agent's), failed when an exception left any of them.
+        self._blocks = 0
+        self._block_failed = False
 
     # --- identity ------------------------------------------------------------------------
     @property
@@ -173,6 +179,8 @@ class AgentTrace:
     def __enter__(self) -> AgentTrace:
         """Make the root the current span and this the current trace (in this context: a task
         or thread leaving the block restores its own context, whoever else entered the trace)."""
+        with self._close_lock:
+            self._blocks += 1
         try:
             otel_token = otel_context.attach(self._root_context)
             entered = (self, otel_token, CURRENT_TRACE.set(self))
@@ -187,7 +195,8 @@ class AgentTrace:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Detach, mark the trace failed if an exception is leaving, end it. Never raises.
+        """Detach, mark the trace failed if an exception is leaving, and end it when this is
+        the last of its `with` blocks still entered (in any task or thread). Never raises.
 
         A generator closed by its consumer (`GeneratorExit`: a stream stopped early) is not a
         failure, as for a tracked generator's event."""
@@ -195,8 +204,25 @@ class AgentTrace:
             self._leave()
         except Exception as problem:  # noqa: BLE001 - e.g. exited in another context
             self._recorder.misuse_guard.failed("leaving a trace", problem)
-        if exc is not None and not isinstance(exc, GeneratorExit):
+        failed = exc is not None and not isinstance(exc, GeneratorExit)
+        with self._close_lock:
+            self._blocks = max(0, self._blocks - 1)
+            last = self._blocks == 0
+            first_failure = failed and not self._block_failed
+            self._block_failed = self._block_failed or failed
+            block_failed = self._block_failed
+        if not last:
+            if first_failure and exc is not None and not self._closed:
+                # Recorded now, with this block's exception; the trace fails as it ends.
+                try:
+                    mark_failed(self._root, exc, self._recorder.scrubber)
+                except Exception as problem:  # noqa: BLE001 - telemetry never raises
+                    self._recorder.guard.failed("marking a trace failed", problem)
+            return
+        if failed:
             self._end(A.TraceStatuses.FAILED, None, exc)
+        elif block_failed:
+            self._end(A.TraceStatuses.FAILED, None, None)
         else:
             self.close()
 
