@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -45,6 +45,13 @@ class _Unauthorized(Exception):
 def _error(status: int, error: str, detail: str, **extra: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": error, "detail": detail, **extra}, status, headers=headers)
+
+
+def _gone() -> Response:
+    """The answer to a client that went away mid-body: nobody reads it, and what arrived is
+    neither stored nor counted as a rejection (the sender never finished; its SDK retries).
+    Raising instead would have uvicorn log an application error, traceback and all."""
+    return Response(status_code=400)
 
 
 def _loopback_only(
@@ -124,6 +131,8 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
                 return _error(401, "unauthorized", str(exc))
             try:
                 body = await read_json(request)
+            except ClientDisconnect:
+                return _gone()
             except IngestError as exc:
                 if request.url.path.startswith("/v1/ingest/"):
                     await run_in_threadpool(
@@ -252,6 +261,8 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
                 declared_length=request.headers.get("content-length"),
                 limit=_MAX_TOKEN_FORM_BYTES,
             )
+        except ClientDisconnect:
+            return _gone()
         except IngestError as exc:
             return _error(400, "invalid_request", exc.detail)
         return await run_in_threadpool(issue_token, form, request.headers.get("content-type", ""))
