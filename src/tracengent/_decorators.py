@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import inspect
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
+from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.wire import Money
 from tracengent._generators import track_async_generator, track_generator
 from tracengent._recording import Attributes, Recorder, run_tracked, run_tracked_async
@@ -80,6 +81,22 @@ _GENERATOR_WRAPPERS: weakref.WeakSet[Callable[..., object]] = weakref.WeakSet()
 at the call), which `inspect` does not take for generator functions."""
 
 
+def _sendable_arguments(
+    recorder: Recorder, attrs: Attributes, arguments: dict[str, object], redact: Sequence[str]
+) -> None:
+    """The input left out because one argument cannot be sent as JSON (a framework's context
+    object, a client): record the others rather than none (the omission stays counted)."""
+    scrubber = recorder.scrubber
+    if not (recorder.recording and scrubber.capture_payloads):
+        return
+    try:
+        kept = {k: v for k, v in arguments.items() if scrubber.payload_json(v)[0] is not None}
+        if kept:
+            recorder.payload(attrs, A.INPUT, kept, redact)
+    except Exception as exc:  # noqa: BLE001 - the event is recorded without its input
+        recorder.misuse_guard.failed("building attributes", exc)
+
+
 def _call_kind_of(fn: Callable[..., object]) -> object:
     """What tells whether calling `fn` makes a coroutine or an (async) generator: `fn` itself,
     or for a callable object (a tool instance, also under `functools.partial`) its `__call__`,
@@ -129,9 +146,10 @@ def _decorate(
         trace: AgentTrace | None, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> Attributes:
         redact = trace.redact_fields if trace is not None else ()
-        attrs = recorder.tracked_attributes(
-            event_type, _input_of(signature, args, kwargs), cost, redact
-        )
+        arguments = _input_of(signature, args, kwargs)
+        attrs = recorder.tracked_attributes(event_type, arguments, cost, redact)
+        if A.INPUT not in attrs and isinstance(arguments, dict) and len(arguments) > 1:
+            _sendable_arguments(recorder, attrs, arguments, redact)
         if trace is None:
             recorder.standalone_attributes(attrs)
         return attrs
