@@ -30,7 +30,7 @@ from tracengent.platform._console_html import (
 from tracengent.platform._console_view import ConsoleFilters, approval_view, load_state
 from tracengent.platform._ingest import IngestError, read_limited
 from tracengent.platform._records import StoreError
-from tracengent.platform._server import is_loopback_name
+from tracengent.platform._server import is_loopback_host_header, is_loopback_name
 from tracengent.platform.store import PlatformStore
 
 __all__ = ["CSRF_HEADER", "console_routes", "is_loopback_name"]
@@ -57,13 +57,6 @@ _SECURITY_HEADERS: Final = {
 }
 
 
-def _is_loopback_host(host_header: str) -> bool:
-    host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
-    if host.startswith("[") and "]" in host:
-        host = host[1 : host.index("]")]
-    return is_loopback_name(host)
-
-
 def _static_file(name: str) -> bytes:
     return (resources.files("tracengent.platform") / "console" / name).read_bytes()
 
@@ -78,7 +71,7 @@ def console_routes(store: PlatformStore, agent_ids: Iterable[str] = ()) -> list[
         handler: Callable[[Request], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
-            if not _is_loopback_host(request.headers.get("host", "")):
+            if not is_loopback_host_header(request.headers.get("host", "")):
                 return JSONResponse(
                     {"error": "forbidden", "detail": "the console answers loopback hosts only"},
                     403,

@@ -224,6 +224,8 @@ def test_non_loopback_host_is_refused(console: TestClient) -> None:
     assert answer.status_code == 403
     assert console.get("/", headers={"Host": "localhost:8080"}).status_code == 200
     assert console.get("/", headers={"Host": "[::1]:8080"}).status_code == 200
+    # The API's rule (`is_loopback_host_header`): a port that is not a number names no loopback.
+    assert console.get("/", headers={"Host": "localhost:evil.example"}).status_code == 403
 
 
 def test_static_files_are_served_from_the_package(console: TestClient) -> None:
