@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Final, cast
 from urllib.parse import parse_qs
@@ -54,10 +55,15 @@ def _gone() -> Response:
     return Response(status_code=400)
 
 
+_DATABASE_RETRY_AFTER_S: Final = "1"
+"""How long a client is asked to wait after a database error before it retries."""
+
+
 def _loopback_only(
     handler: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
-    """`handler`, answering `403` to a request addressed to a host name other than loopback's.
+    """`handler`, answering `403` to a request addressed to a host name other than loopback's,
+    and `503` (`Retry-After: 1`) when the database fails it (locked past the busy timeout).
 
     The platform listens on loopback only, but a web page whose domain an attacker re-binds to
     127.0.0.1 reaches it under that domain's name, and the built-in policy's credentials are
@@ -70,7 +76,15 @@ def _loopback_only(
             return _error(
                 403, "forbidden", f"the platform answers loopback host names only, not {host!r}"
             )
-        return await handler(request)
+        try:
+            return await handler(request)
+        except sqlite3.Error as exc:
+            # Locked by another process (a CLI command, a second server) past the busy
+            # timeout, or unreadable: a retryable 503 the SDK waits out (ingest) or denies on
+            # (authorization), not a 500 and a traceback. The failed transaction rolled back.
+            answer = _error(503, "unavailable", f"database error: {exc}")
+            answer.headers["Retry-After"] = _DATABASE_RETRY_AFTER_S
+            return answer
 
     return run
 
