@@ -217,7 +217,7 @@ class AgentTrace:
                 try:
                     mark_failed(self._root, exc, self._recorder.scrubber)
                 except Exception as problem:  # noqa: BLE001 - telemetry never raises
-                    self._recorder.guard.failed("marking a trace failed", problem)
+                    self._recorder.misuse_guard.failed("marking a trace failed", problem)
             return
         if failed:
             self._end(A.TraceStatuses.FAILED, None, exc)
