@@ -453,6 +453,8 @@ class TracengentClient(GovernanceMethods):
             self._recorder.misuse_guard.failed("close", exc)
         try:
             self._platform.close()
+            # The `*_async` calls end with the sync ones: no decision after `close()` either way.
+            self._governance.async_platform.mark_closed()
         except Exception as exc:  # noqa: BLE001 - close never raises
             self._recorder.misuse_guard.failed("closing the platform client", exc)
         # Flushed means delivered: events the exporter gave up on during the flush count too,

@@ -177,8 +177,15 @@ class AsyncPlatformClient:
         if self._owns_tokens and self._tokens is not None:
             self._tokens.after_fork()
 
+    def mark_closed(self) -> None:
+        """Make no request any more, from a sync caller (no I/O): every later call fails as one
+        after `aclose` does (`PlatformError`, a deny), as the sync client's calls do once it is
+        closed. The connections made so far are closed by `aclose`, or with their loops."""
+        self._http.mark_closed()
+
     async def aclose(self) -> None:
-        """Close the HTTP client (when this client created it) and its own token provider."""
+        """Close the HTTP client (when this client created it) and its own token provider; later
+        calls make no new connection and fail (a deny), as after the sync client's `close()`."""
         await self._http.aclose()
         if self._owns_tokens and self._tokens is not None:
             await self._tokens.aclose()

@@ -40,11 +40,19 @@ class LoopLocalAsyncClient:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._closed = False
 
     def get(self) -> httpx.AsyncClient:
-        """The client of the running loop. Raises RuntimeError outside a running loop."""
+        """The client of the running loop.
+
+        Raises:
+            RuntimeError: outside a running loop, or once closed (`mark_closed`/`aclose`): a
+                closed platform client makes no new connections, as the sync one makes none.
+        """
         if self._given is not None:
             return self._given
+        if self._closed:
+            raise RuntimeError("the platform client is closed")
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.get(loop)
@@ -65,10 +73,17 @@ class LoopLocalAsyncClient:
         self._lock = threading.Lock()
         self._clients = weakref.WeakKeyDictionary()
 
+    def mark_closed(self) -> None:
+        """Hand out no client any more (`get` raises); no I/O. The clients made so far are
+        closed by `aclose` on their loop, or reclaimed with their loops."""
+        self._closed = True
+
     async def aclose(self) -> None:
-        """Close the running loop's client, if this object made it (a given one is the caller's)."""
+        """Close the running loop's client, if this object made it (a given one is the caller's),
+        and hand out no client any more (`mark_closed`)."""
         if self._given is not None:
             return
+        self._closed = True
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.pop(loop, None)
