@@ -82,7 +82,10 @@ class TracengentClient(GovernanceMethods):
         options: the configuration; validated here.
         transport: the `httpx.BaseTransport` every platform call goes through (tests pass
             `httpx.MockTransport`, which also serves the async calls).
-        http: an `httpx.Client` to make platform calls with (it stays the caller's).
+        http: an `httpx.Client` to make the sync platform calls with (it stays the caller's).
+            The `*_async` calls cannot use a sync client: they go through `async_transport`,
+            so give that one the same settings (CA bundle, proxy, certificates) when they differ
+            from httpx's defaults.
         async_transport: the `httpx.AsyncBaseTransport` of the async governance calls (default:
             `transport` when it is also an async transport, else a connection pool per event
             loop). One you pass is used from every event loop: its connections belong to the
