@@ -14,7 +14,6 @@ global one alone.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from numbers import Real
@@ -30,7 +29,7 @@ from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import DeliveryStats
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._weak import weak_hook
+from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import MAX_DURATION_S, TracengentOptions
@@ -194,8 +193,7 @@ class TracengentClient(GovernanceMethods):
             recorder=self._recorder,
         )
         self._recorder.llm_authorizer = self._governance.authorizer
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=weak_hook(self, TracengentClient._after_fork))
+        at_fork(self, after_in_child=TracengentClient._after_fork)
 
     def _after_fork(self) -> None:
         """In a child of `os.fork()`: governance and platform calls stop sharing the parent's

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -26,7 +25,7 @@ from opentelemetry.exporter.tracengent._translate import (
     SpanTranslator,
     TranslationSettings,
 )
-from opentelemetry.exporter.tracengent._weak import weak_hook
+from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject
@@ -153,9 +152,8 @@ class TracengentSpanExporter(SpanExporter):
             )
         )
         self._max_batch_size = self._options.max_batch_size if self._options is not None else 1
-        if hasattr(os, "register_at_fork"):
-            # Under any span processor (OTel's `BatchSpanProcessor` in zero-code setups too).
-            os.register_at_fork(after_in_child=weak_hook(self, TracengentSpanExporter.after_fork))
+        # Under any span processor (OTel's `BatchSpanProcessor` in zero-code setups too).
+        at_fork(self, after_in_child=TracengentSpanExporter.after_fork)
 
     @property
     def options(self) -> TracengentOptions | None:
@@ -373,7 +371,7 @@ class TracengentSpanExporter(SpanExporter):
     def after_fork(self) -> None:
         """Make the exporter safe to use in a child of `os.fork()`; never blocks or raises.
 
-        Registered with `os.register_at_fork` when the exporter is made, so it runs in every
+        Registered as a fork hook (`_weak.at_fork`) when the exporter is made, so it runs in every
         child whatever span processor the exporter is under (`TracengentSpanProcessor` calls it
         too, before it restarts its worker; the second call changes nothing). The child
         gets fresh locks, a fresh stop event, and `stats` restarting at zero: the child only

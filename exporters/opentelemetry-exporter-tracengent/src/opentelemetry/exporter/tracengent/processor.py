@@ -28,7 +28,7 @@ from opentelemetry.exporter.tracengent._classify import (
     classify,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
-from opentelemetry.exporter.tracengent._weak import weak_hook
+from opentelemetry.exporter.tracengent._weak import at_fork, weak_hook
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
@@ -145,11 +145,11 @@ class TracengentSpanProcessor(SpanProcessor):
         with _processors_lock:
             _PROCESSORS.add(self)
         self._multiprocessing_hooked = False
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(
-                before=weak_hook(self, TracengentSpanProcessor._before_fork),
-                after_in_child=weak_hook(self, TracengentSpanProcessor._restart_after_fork),
-            )
+        at_fork(
+            self,
+            before=TracengentSpanProcessor._before_fork,
+            after_in_child=TracengentSpanProcessor._restart_after_fork,
+        )
 
     def _start_worker(self) -> None:
         # deque.append/popleft are atomic; the size bound is checked without a lock, so
