@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
@@ -33,6 +34,7 @@ from opentelemetry.trace import (
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.errors import NotAuthorizedException
 from opentelemetry.exporter.tracengent.wire import (
     Actor,
@@ -71,21 +73,30 @@ T = TypeVar("T")
 
 
 class TelemetryGuard:
-    """Counts telemetry failures and logs them, rate-limited. Never raises."""
+    """Counts telemetry failures and logs them, rate-limited. Never raises; thread-safe (each
+    failure counted once, whichever threads fail at once)."""
 
     def __init__(self) -> None:
         self.failures = 0
         self._last_log = -math.inf
+        self._lock = threading.Lock()
+        # A thread of the parent may hold the lock at a fork: the child's is a fresh one.
+        at_fork(self, after_in_child=TelemetryGuard._reset_lock)
+
+    def _reset_lock(self) -> None:
+        self._lock = threading.Lock()
 
     def failed(self, what: str, problem: object) -> None:
         """Count one failure (or misuse) of `what` and log it unless one was logged recently."""
-        self.failures += 1
         now = time.monotonic()
-        if now - self._last_log >= _LOG_INTERVAL_S:
-            self._last_log = now
-            _LOGGER.warning(
-                "tracengent: %s failed (%s failures so far): %s", what, self.failures, problem
-            )
+        with self._lock:
+            self.failures += 1
+            count = self.failures
+            log = now - self._last_log >= _LOG_INTERVAL_S
+            if log:
+                self._last_log = now
+        if log:
+            _LOGGER.warning("tracengent: %s failed (%s failures so far): %s", what, count, problem)
 
 
 class ActiveSpan:
