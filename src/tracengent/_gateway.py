@@ -15,13 +15,15 @@ import logging
 from typing import Any, Final, Protocol, cast, runtime_checkable
 
 import httpx
-from opentelemetry import propagate
+from opentelemetry import context as otel_context
+from opentelemetry.trace import get_current_span
 
 from opentelemetry.instrumentation.tracengent_httpx import (
     AsyncGatedTransport,
     EgressGate,
     GatedTransport,
 )
+from tracengent._propagation import inject_span_context
 
 __all__ = [
     "AsyncGatewayTransport",
@@ -63,7 +65,9 @@ def _gate_of(source: EgressGate | EgressGateSource) -> EgressGate:
 
 def _inject_trace_context(request: httpx.Request) -> None:
     try:
-        propagate.inject(request.headers)
+        # The current context's, as `propagate.inject(request.headers)` writes it.
+        context = otel_context.get_current()
+        inject_span_context(request.headers, get_current_span(context).get_span_context(), context)
     except Exception as exc:  # noqa: BLE001 - the request goes out without the header
         _LOGGER.warning("tracengent: injecting traceparent failed: %s", exc)
 
