@@ -44,6 +44,7 @@ __all__ = [
     "GovernancePlatform",
     "TokenSource",
     "approval_decision",
+    "approval_deny",
     "bounded",
     "build_authorize_request",
     "current_trace_id",
@@ -297,6 +298,11 @@ def approval_decision(
             chain=list(pending.chain) if pending else [],
         )
     reason = "approval expired" if status == "expired" else "approval denied"
+    return approval_deny(approval_id, pending, reason)
+
+
+def approval_deny(approval_id: str, pending: AuthDecision | None, reason: str) -> AuthDecision:
+    """A deny ending the wait for `approval_id`, keeping the pending decision's ids."""
     return AuthDecision(
         allowed=False,
         reason=reason,

@@ -29,6 +29,7 @@ from opentelemetry.exporter.tracengent.wire import AuthDecision, usable_approval
 from tracengent._governance._decisions import (
     APPROVAL_STATUSES,
     approval_decision,
+    approval_deny,
     bounded,
     deny_for_error,
 )
@@ -149,25 +150,12 @@ class _ApprovalWait:
         return self._deny(f"approval timed out after {self.timeout_s:g} s")
 
     def _deny(self, reason: str) -> AuthDecision:
-        return _wait_deny(self.approval_id, self.pending, reason)
+        return approval_deny(self.approval_id, self.pending, reason)
 
 
 def _throttled(error: BaseException) -> bool:
     """Whether a poll failed because the platform answered 429 (or holds calls back for one)."""
     return isinstance(error, PlatformUnavailableError) and error.status_code == 429
-
-
-def _wait_deny(approval_id: str, pending: AuthDecision | None, reason: str) -> AuthDecision:
-    """The deny a wait for `approval_id` ends with, keeping the pending decision's ids."""
-    return AuthDecision(
-        allowed=False,
-        reason=reason,
-        decision_id=pending.decision_id if pending else None,
-        status="denied",
-        approval_id=approval_id,
-        acting_for=pending.acting_for if pending else None,
-        chain=list(pending.chain) if pending else [],
-    )
 
 
 def _refused_unpolled(
@@ -176,12 +164,12 @@ def _refused_unpolled(
     """The deny of a wait that must not poll at all: the id names no approval (see
     `usable_approval_id`), or the wait's bounds cannot bound it (`bounds_problem`)."""
     if usable_approval_id(approval_id) is None:
-        return _wait_deny(
+        return approval_deny(
             approval_id, pending, f"approval id {approval_id!r} names no approval; not polled"
         )
     problem = bounds_problem(timeout_s, poll_interval_s)
     if problem is not None:
-        return _wait_deny(approval_id, pending, f"{INVALID_WAIT}: {problem}; not polled")
+        return approval_deny(approval_id, pending, f"{INVALID_WAIT}: {problem}; not polled")
     return None
 
 
