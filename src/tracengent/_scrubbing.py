@@ -3,7 +3,8 @@
 Two kinds of rules:
 
 - **Name globs** (`*password*`, `*api_key*`, case-insensitive): an attribute, or a key at any
-  depth of a JSON payload, whose name matches is masked (`MASK_TOKEN`). Defaults that are always on cover
+  depth of a JSON payload, whose name matches is masked (`MASK_TOKEN`), in JSON text a string
+  value of the payload holds too (a tool call's `arguments`). Defaults that are always on cover
   passwords, secrets, API keys, authorization headers, cookies, access/refresh tokens, private
   keys and card numbers. Plain `token` is deliberately not a default: `gen_ai.usage.input_tokens`
   and friends are usage counts, not credentials.
@@ -257,8 +258,9 @@ class Scrubber:
     def payload_text(self, value: object, *, redact_paths: Sequence[str] = ()) -> str | None:
         """The scrubbed compact JSON text of a payload, or None when it must not be recorded.
 
-        Sensitive keys are masked at any depth, then the configured JSON paths and
-        `redact_paths` are masked. Never raises, does not block.
+        Sensitive keys are masked at any depth (inside a string value holding a JSON object
+        or array too: `_nested_text`), then the configured JSON paths and `redact_paths` are
+        masked. Never raises, does not block.
 
         Returns:
             None when payload capture is off, or when `value` cannot be encoded as JSON (NaN,
@@ -297,7 +299,8 @@ class Scrubber:
 
     def _plain(self, value: object, depth: int, verdicts: dict[str, bool]) -> bool:
         """True when `value` needs no work: dicts with known harmless string keys, lists and
-        tuples, strings, ints, bools, None and finite floats only (exact types).
+        tuples, strings that do not open like JSON text (`{`, `[`: `_nested_text` reads those),
+        ints, bools, None and finite floats only (exact types).
 
         A name not yet judged answers False, so the walk judges (and remembers) it. `verdicts` is
         the name cache of the rules the caller read.
@@ -316,7 +319,12 @@ class Scrubber:
             return False
         for item in items:
             item_kind = type(item)
-            if item_kind is str or item_kind is int or item_kind is bool or item is None:
+            if item_kind is str:
+                if item[:1] in _JSON_OPENERS:  # type: ignore[index]
+                    # It may be JSON text (a tool call's arguments): the walk reads it.
+                    return False
+                continue
+            if item_kind is int or item_kind is bool or item is None:
                 continue
             if item_kind is float:
                 if not math.isfinite(item):  # type: ignore[arg-type]
@@ -506,7 +514,9 @@ class Scrubber:
         """A JSON-native copy of `value` with sensitive keys masked; raises `_Unsafe`."""
         if depth > _MAX_DEPTH:
             raise _Unsafe("too deep")
-        if value is None or isinstance(value, (bool, int, str)):
+        if isinstance(value, str):
+            return self._nested_text(value, depth) if value[:1] in _JSON_OPENERS else value
+        if value is None or isinstance(value, (bool, int)):
             return value
         if isinstance(value, float):
             if not math.isfinite(value):
@@ -530,8 +540,28 @@ class Scrubber:
             return self._safe_copy(fields, depth + 1)
         raise _Unsafe(f"cannot encode {type(value).__name__}")
 
+    def _nested_text(self, text: str, depth: int) -> str:
+        """A string value that opens like JSON text (`{`, `[`: a tool call's arguments, a
+        request body) with the keys it writes scrubbed as the payload's own are (name globs; the
+        JSON paths name the payload's structure, not the text's): re-encoded compactly when
+        something in it was masked, `text` itself otherwise. Text that is no JSON object or array,
+        or that the walk refuses (NaN, too deep), is `MASK_TOKEN` when it writes a key a name glob
+        masks, else kept."""
+        parsed = _decode(text)
+        if isinstance(parsed, (dict, list)):
+            try:
+                copied = self._safe_copy(parsed, depth + 1)
+            except _Unsafe:
+                pass
+            else:
+                return text if copied == parsed else dumps_finite(copied)
+        masked = self.is_sensitive_name
+        return MASK_TOKEN if any(masked(name) for name in _key_names(text)) else text
+
 
 _NOT_JSON: Final = object()
+# How a string value that may be JSON text starts (`Scrubber._nested_text`).
+_JSON_OPENERS: Final = frozenset({"{", "["})
 
 
 def _decode(text: str) -> object:

@@ -1,0 +1,112 @@
+"""Review 7: secrets that reached an exporter in payload shapes the scrubbing rules missed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
+from tracengent._scrubbing import Scrubber, ScrubbingProcessor
+
+# An LLM's tool call as OpenAI's API (and instrumentations that copy it) writes it: the
+# arguments are JSON text inside the message's JSON.
+_TOOL_CALL_MESSAGE = [
+    {
+        "role": "assistant",
+        "tool_calls": [
+            {"function": {"name": "login", "arguments": '{"user": "ann", "password": "hunter2"}'}}
+        ],
+    }
+]
+
+
+def test_json_text_inside_a_payload_string_has_its_sensitive_keys_masked() -> None:
+    """A string value holding a JSON object (a tool call's arguments, a raw request body) had
+    its `password` sent as written: the keys inside it are masked as any others are, and the
+    text stays JSON text (re-encoded compactly)."""
+    text = Scrubber().payload_text(
+        {"body": '{"password": "hunter2", "n": 1}', "list": '[{"api_key": "sk-1"}]'}
+    )
+    assert text is not None
+    assert "hunter2" not in text
+    assert "sk-1" not in text
+    document = json.loads(text)
+    assert json.loads(document["body"]) == {"password": MASK_TOKEN, "n": 1}
+    assert json.loads(document["list"]) == [{"api_key": MASK_TOKEN}]
+
+
+def test_a_payload_that_is_json_text_itself_has_its_sensitive_keys_masked() -> None:
+    """`input=request_body_text` (a JSON string, not a dict) is scrubbed like the dict."""
+    text = Scrubber().payload_text('{"password": "hunter2"}')
+    assert text is not None
+    assert "hunter2" not in text
+    assert json.loads(json.loads(text)) == {"password": MASK_TOKEN}
+
+
+def test_nested_json_text_is_kept_as_written_when_nothing_in_it_is_masked() -> None:
+    """Only text that held something masked is re-encoded; other strings stay byte for byte,
+    brackets or not."""
+    value = {"a": '{"x": 1,  "y": [2]}', "b": "[INFO] started", "c": "{not json}"}
+    text = Scrubber().payload_text(value)
+    assert text is not None
+    assert json.loads(text) == value
+
+
+def test_nested_text_that_is_not_json_but_names_a_sensitive_key_is_masked() -> None:
+    """A dict's `repr` or a cut document in a string value is masked whole, as such text is
+    when it is the whole payload."""
+    text = Scrubber().payload_text({"kwargs": "{'api_key': 'sk-live-1', 'q': 'x'}"})
+    assert text is not None
+    assert json.loads(text) == {"kwargs": MASK_TOKEN}
+
+
+def test_nested_json_text_with_nan_or_too_deep_does_not_drop_the_payload() -> None:
+    """A string that only looks like JSON the walk refuses (NaN, too deep) is not the payload's
+    problem: it stays (nothing sensitive named) or is masked (a sensitive key named)."""
+    deep = "[" * 100 + "]" * 100
+    deep_secret = "[" * 100 + '{"password": "hunter2"}' + "]" * 100
+    text = Scrubber().payload_text({"nan": "[NaN]", "deep": deep, "secret": deep_secret})
+    assert text is not None
+    assert json.loads(text) == {"nan": "[NaN]", "deep": deep, "secret": MASK_TOKEN}
+
+
+def test_json_text_inside_a_third_party_payload_attribute_is_masked() -> None:
+    """GenAI input messages a third-party instrumentation starts its span with, holding a tool
+    call's arguments as JSON text: the application's exporter gets the password masked, and
+    so does the exporter's payload filter for such text set later."""
+    provider = TracerProvider()
+    scrubber = Scrubber()
+    provider.add_span_processor(ScrubbingProcessor(scrubber))
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    messages = json.dumps(_TOOL_CALL_MESSAGE)
+    provider.get_tracer("other").start_span(
+        "chat", attributes={A.GEN_AI_INPUT_MESSAGES: messages}
+    ).end()
+    (span,) = memory.get_finished_spans()
+    recorded = (span.attributes or {})[A.GEN_AI_INPUT_MESSAGES]
+    assert isinstance(recorded, str)
+    assert "hunter2" not in recorded
+    arguments = json.loads(recorded)[0]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(arguments) == {"user": "ann", "password": MASK_TOKEN}
+    exported = scrubber.exported_payload(A.GEN_AI_TOOL_CALL_RESULT, json.dumps({"r": messages}))
+    assert exported is not None
+    assert "hunter2" not in exported
+    # Scrubbing the scrubbed text again changes nothing.
+    assert scrubber.exported_payload(A.GEN_AI_INPUT_MESSAGES, recorded) == recorded
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_json_text_nested_in_json_text_is_masked(depth: int) -> None:
+    """JSON text inside JSON text inside ... (each level a string) is masked at every level."""
+    value: object = {"password": "hunter2"}
+    for _ in range(depth):
+        value = {"inner": json.dumps(value)}
+    text = Scrubber().payload_text(value)
+    assert text is not None
+    assert "hunter2" not in text
