@@ -284,8 +284,12 @@ class TracengentSpanExporter(SpanExporter):
     ) -> DropReason:
         if self._stop.is_set():
             return DropReason.SHUTDOWN_TIMEOUT
-        # The deadline ended the call (a platform fake need not say so: read defensively).
-        if budget.expired() or getattr(result, "cut_by_deadline", False) is True:
+        # The deadline ended the call (a platform fake need not say so: read defensively). Only
+        # a deadline of ours: without one (`export`), the platform client's own per-call
+        # deadline cut it, which is an outage outlasting the retries, not a flush or close.
+        if budget.deadline is not None and (
+            budget.expired() or getattr(result, "cut_by_deadline", False) is True
+        ):
             return budget.on_deadline
         if reason is not None and "disabled" in reason.lower():
             return DropReason.AGENT_DISABLED
