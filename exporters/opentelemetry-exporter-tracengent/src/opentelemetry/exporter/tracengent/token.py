@@ -99,11 +99,19 @@ def _token_answer(response: httpx.Response) -> Mapping[str, object]:
     )
 
 
+_MAX_LIFETIME_S: Final = 10.0 * 365 * 86400
+
+
 def _lifetime(raw: object) -> float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw:
         return DEFAULT_EXPIRES_IN_S
     # A lifetime under a second is nonsense; one second keeps the refresh arithmetic sane.
-    return min(max(float(raw), 1.0), 10.0 * 365 * 86400)
+    # Compared before any conversion: a JSON integer may be beyond what a float holds.
+    if raw >= _MAX_LIFETIME_S:
+        return _MAX_LIFETIME_S
+    if raw <= 1.0:
+        return 1.0
+    return float(raw)
 
 
 async def _acquire_within(lock: asyncio.Lock, timeout_s: float) -> None:
