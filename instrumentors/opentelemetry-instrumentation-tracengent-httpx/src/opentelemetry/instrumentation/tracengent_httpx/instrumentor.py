@@ -92,8 +92,10 @@ class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     `instrument(gate=...)` uses the given gate; without one it builds the gate registered under
     the `tracengent_egress_gate` entry point group (what `opentelemetry-instrument` does). With no
-    gate at all it patches nothing and logs that once. `instrument()` is idempotent (OTel's
-    `BaseInstrumentor` contract) and `uninstrument()` restores httpx's own methods.
+    gate at all it patches nothing, logs that once, and stays uninstrumented (a later
+    `instrument(gate=...)` installs its gate). Once a gate is installed `instrument()` is
+    idempotent (OTel's `BaseInstrumentor` contract); `uninstrument()` restores httpx's own
+    methods.
 
     Raises:
         TypeError: from `instrument(gate=...)` when `gate` is not an `EgressGate`.
@@ -103,6 +105,16 @@ class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     # patches ask it for the gate in force.
     _patch: _Patch | None = None
     _reported_no_gate = False
+
+    def instrument(self, **kwargs: Any) -> Any:
+        """Install the gate (`BaseInstrumentor.instrument`); with no gate, nothing is installed and
+        the instrumentor does not count as instrumented, so a later `instrument(gate=...)` (the
+        application's own, after `opentelemetry-instrument` found no governed host) does install
+        its gate instead of being ignored as a repeat."""
+        result = super().instrument(**kwargs)
+        if TracengentHTTPXInstrumentor._patch is None:
+            self._is_instrumented_by_opentelemetry = False
+        return result
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """The httpx versions this instrumentation applies to."""

@@ -1,0 +1,55 @@
+"""Zero code with odd settings, and with the application doing some of the set-up in code.
+
+Each test runs the real `opentelemetry-instrument` against the local platform; agents are written
+to the test's `tmp_path`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+from tests.support.loopback import json_reply, serve
+from tests.zero_code.conftest import Run, platform_environment, run_instrumented
+from tracengent.testing import RunningPlatform
+
+_GATE_IN_CODE_AGENT = """
+import sys
+
+import httpx
+from opentelemetry.instrumentation.tracengent_httpx import TracengentHTTPXInstrumentor
+
+from tracengent import TracengentClient, TracengentOptions
+
+client = TracengentClient(TracengentOptions.from_env(governed_hosts=["127.0.0.1"]))
+TracengentHTTPXInstrumentor().instrument(gate=client.egress_gate(govern_all=False))
+try:
+    response = httpx.post(sys.argv[1] + "/v1/refunds", json={"order": 42}, timeout=10)
+    print("sent", response.status_code)
+except Exception as exc:
+    print("refused", type(exc).__name__)
+client.close()
+"""
+
+
+def _run_script(tmp_path: Path, text: str, args: list[str], environment: dict[str, str]) -> Run:
+    script = tmp_path / "agent.py"
+    script.write_text(dedent(text).lstrip(), encoding="utf-8")
+    # An absolute path replaces the agents folder `run_instrumented` joins it to.
+    return run_instrumented(str(script), args, environment)
+
+
+def test_gate_installed_in_code_governs_when_zero_code_had_none(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """No TRACENGENT_GOVERNED_HOSTS: zero code loads the egress instrumentor without a gate; the
+    README's `TracengentHTTPXInstrumentor().instrument(gate=...)` in the agent still installs its
+    gate, and the governed request is denied before it leaves."""
+    with serve(lambda _: json_reply({})) as tools:
+        run = _run_script(
+            tmp_path, _GATE_IN_CODE_AGENT, [tools.url], platform_environment(tracengent_platform)
+        )
+    assert run.returncode == 0, run.stderr
+    assert "refused ToolDeniedException" in run.stdout, (run.stdout, run.stderr)
+    assert tools.received == []
+    assert [d.status for d in tracengent_platform.store.decisions()] == ["denied"]
