@@ -53,7 +53,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Final
+from typing import Final, cast
 
 import orjson
 from opentelemetry.context import Context
@@ -340,7 +340,7 @@ class Scrubber:
         """The value an already-set span attribute should have; None means drop it.
 
         A sensitive name becomes `MASK_TOKEN`; a URL attribute loses its credentials
-        (`url_value`); a payload attribute's JSON text is re-scrubbed
+        (`url_value`); a payload attribute's JSON text (each text of a sequence) is re-scrubbed
         (None when capture is off or it cannot be made safe; text that is not JSON is kept, as
         there is no structure to mask, unless it writes a key a name glob or JSON path masks:
         a document an attribute length limit cut, a dict's `repr`; None for payload text UTF-8
@@ -358,11 +358,34 @@ class Scrubber:
                 return value
             if not self.capture_payloads:
                 return None
-            if not isinstance(value, str):
-                return value
-            return self._payload_attribute(value, redact_paths)
+            if isinstance(value, str):
+                return self._payload_attribute(value, redact_paths)
+            if isinstance(value, (list, tuple)):
+                return self._payload_items(value, redact_paths)
+            return value
         except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
             return None
+
+    def _payload_items(
+        self, items: Sequence[object], redact_paths: Sequence[str]
+    ) -> AttributeValue:
+        """A payload attribute set as a sequence (OTel allows sequences of strings): each text
+        scrubbed as payload text (`MASK_TOKEN` for one that cannot be made safe), other items
+        (numbers, bools) kept; `items` itself when nothing changed.
+
+        Raises:
+            Exception: whatever scrubbing raised (the callers drop the value).
+        """
+        scrubbed: list[object] = []
+        changed = False
+        for item in items:
+            if isinstance(item, str):
+                text = self._payload_attribute(item, redact_paths)
+                new: object = MASK_TOKEN if text is None else text
+                changed = changed or new is not item
+                item = new
+            scrubbed.append(item)
+        return cast("AttributeValue", tuple(scrubbed) if changed else items)
 
     def note_trace_paths(self, trace_id: str, paths: tuple[str, ...]) -> None:
         """Have `exported_payload` mask `paths` (all of them so far) in the payloads of decision

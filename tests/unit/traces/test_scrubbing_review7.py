@@ -110,3 +110,32 @@ def test_json_text_nested_in_json_text_is_masked(depth: int) -> None:
     text = Scrubber().payload_text(value)
     assert text is not None
     assert "hunter2" not in text
+
+
+def test_a_payload_attribute_holding_a_sequence_of_texts_is_scrubbed_item_by_item() -> None:
+    """OTel attributes may be sequences of strings: a payload attribute set as one (each item a
+    message's JSON) reached the application's exporters unscrubbed with capture on; each item
+    is scrubbed as payload text, an item that cannot be made safe masked."""
+    provider = TracerProvider()
+    provider.add_span_processor(ScrubbingProcessor(Scrubber(patterns=["$.card"])))
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    messages = [
+        '{"role": "user", "password": "hunter2"}',
+        '{"card": "4111"}',
+        "{'api_key': 'sk-live-1'}",
+        "plain text",
+    ]
+    provider.get_tracer("other").start_span(
+        "chat", attributes={A.GEN_AI_INPUT_MESSAGES: messages, A.INPUT: [1, 2]}
+    ).end()
+    (span,) = memory.get_finished_spans()
+    attributes = span.attributes or {}
+    recorded = attributes[A.GEN_AI_INPUT_MESSAGES]
+    assert isinstance(recorded, tuple)
+    assert [json.loads(item) for item in recorded[:2]] == [
+        {"role": "user", "password": MASK_TOKEN},
+        {"card": MASK_TOKEN},
+    ]
+    assert list(recorded[2:]) == [MASK_TOKEN, "plain text"]
+    assert attributes[A.INPUT] == (1, 2)
