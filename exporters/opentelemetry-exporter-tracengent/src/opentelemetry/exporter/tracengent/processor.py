@@ -168,6 +168,9 @@ class TracengentSpanProcessor(SpanProcessor):
         self._in_flight: tuple[int, int] | None = None
         self._flush_lock = threading.Lock()
         self._flush_requests: list[_FlushRequest] = []
+        # Set (under `_flush_lock`) when the worker's last round took the flush requests: a
+        # later one would wait for a worker that is gone.
+        self._flushes_closed = False
         # Batches with something not delivered; written by the worker only.
         self._failed_batches = 0
         # Set by the worker while a `Retry-After` pause holds batches back (`HOLD_LONGER_THAN_S`):
@@ -264,6 +267,7 @@ class TracengentSpanProcessor(SpanProcessor):
         # before these flushes were asked for.
         with self._flush_lock:
             requests, self._flush_requests = self._flush_requests, []
+            self._flushes_closed = last
         drained = False
         try:
             with self._stats.guard("export worker"):
@@ -377,6 +381,8 @@ class TracengentSpanProcessor(SpanProcessor):
                 return False
             request = _FlushRequest(self._failed_batches)
             with self._flush_lock:
+                if self._flushes_closed:  # shut down since the check above: no worker is left
+                    return False
                 self._flush_requests.append(request)
             self._wake.set()
             if request.done.wait(_seconds(timeout_millis)):
