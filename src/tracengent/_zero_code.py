@@ -170,7 +170,7 @@ def configure_from_environment() -> ZeroCodeSetup:
     options: TracengentOptions | None
     problem: str | None = None
     try:
-        options = options_from_environment()
+        options = _options_from_environment()
     except TracengentConfigError as exc:
         options, problem = None, str(exc)
         _LOGGER.warning(
@@ -203,8 +203,23 @@ def _sampler_from_environment() -> Sampler:
     return _import_sampler(_get_sampler()) or _get_from_env_or_default()
 
 
+def _options_from_environment() -> TracengentOptions:
+    """`options_from_environment`, refusing an unreadable `TRACENGENT_DISABLED` as it refuses
+    any other unreadable switch: a user who meant to turn Tracengent off gets no telemetry sent
+    and a warning naming the value, not Tracengent fully on (and governance still fails closed).
+
+    Raises:
+        TracengentConfigError: a setting is missing or invalid.
+    """
+    raw = os.environ.get(env.TRACENGENT_DISABLED)
+    if raw is not None:
+        parse_bool(env.TRACENGENT_DISABLED, raw)
+    return options_from_environment()
+
+
 def tracengent_disabled() -> bool:
-    """`TRACENGENT_DISABLED` is true: nothing of Tracengent's runs (an unreadable value: false)."""
+    """`TRACENGENT_DISABLED` is true: nothing of Tracengent's runs (an unreadable value: false,
+    and the settings count as invalid: see `_options_from_environment`)."""
     raw = os.environ.get(env.TRACENGENT_DISABLED)
     if raw is None:
         return False
@@ -236,7 +251,7 @@ def governance_state() -> _state.ZeroCodeState | None:
 
 def _read_without_configurator() -> _state.ZeroCodeState:
     try:
-        options = options_from_environment()
+        options = _options_from_environment()
     except TracengentConfigError as exc:
         _LOGGER.warning(
             "tracengent: %s; governance is not configured (%s): governed calls are denied",

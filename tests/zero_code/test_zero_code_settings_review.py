@@ -53,3 +53,18 @@ def test_gate_installed_in_code_governs_when_zero_code_had_none(
     assert "refused ToolDeniedException" in run.stdout, (run.stdout, run.stderr)
     assert tools.received == []
     assert [d.status for d in tracengent_platform.store.decisions()] == ["denied"]
+
+
+def test_unreadable_disabled_switch_sends_nothing_and_says_so(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """TRACENGENT_DISABLED=disable (not a boolean): like any unreadable setting, one warning
+    naming it, nothing sent to the platform, and the agent runs (not silently fully on)."""
+    environment = platform_environment(tracengent_platform, TRACENGENT_DISABLED="disable")
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented("httpx_agent.py", [tools.url, "/a"], environment)
+    assert run.returncode == 0, run.stderr
+    assert tools.paths() == ["/a"]
+    assert run.stderr.count("tracengent: not configured") == 1, run.stderr
+    assert "TRACENGENT_DISABLED='disable'" in run.stderr, run.stderr
+    assert tracengent_platform.store.counters() == {}
