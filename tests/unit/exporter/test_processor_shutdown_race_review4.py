@@ -7,10 +7,11 @@ import threading
 import pytest
 
 from opentelemetry.exporter.tracengent import TracengentSpanExporter, TracengentSpanProcessor
+from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent import processor as processor_module
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 
-from .conftest import FakePlatform
+from .conftest import FakePlatform, SpanMaker
 
 
 def test_a_flush_that_passed_the_closed_check_as_shutdown_ended_is_answered(
@@ -46,3 +47,43 @@ def test_a_flush_that_passed_the_closed_check_as_shutdown_ended_is_answered(
             request.done.set()
     assert not alive, "force_flush is still waiting for a worker that has exited"
     assert results == [False]
+
+
+@pytest.mark.parametrize("timeout", [None, "5000", object()])
+def test_shutdown_with_a_timeout_that_is_no_number_never_raises_and_still_delivers(
+    options: TracengentOptions, make_span: SpanMaker, timeout: object
+) -> None:
+    """`shutdown(timeout)` never raises (its promise): a timeout that is no number is counted
+    an internal error and the default bound is used, so what is buffered is still delivered and
+    the worker stops (before, the TypeError left the processor closed with its worker running)."""
+    platform = FakePlatform()
+    exporter = TracengentSpanExporter(options, platform=platform, stop_event=platform.stop_event)
+    processor = TracengentSpanProcessor(exporter, schedule_delay_ms=60_000)
+    processor.on_end(make_span("a", {A.EVENT_TYPE: "action"}))
+    processor.shutdown(timeout)  # type: ignore[arg-type]
+    assert processor.is_shut_down
+    assert exporter.stats.delivered == 1
+    assert exporter.stats.internal_errors == 1
+    assert processor._stopped.is_set()
+
+
+def test_an_exit_flush_timeout_that_is_no_number_does_not_stop_the_other_processors(
+    options: TracengentOptions, make_span: SpanMaker
+) -> None:
+    """The exit hook shuts every processor down together: one built with an odd
+    `exit_flush_timeout_ms` must not keep the others' buffers from being delivered."""
+    platforms = [FakePlatform(), FakePlatform()]
+    exporters = [
+        TracengentSpanExporter(options, platform=p, stop_event=p.stop_event) for p in platforms
+    ]
+    odd = TracengentSpanProcessor(
+        exporters[0],
+        schedule_delay_ms=60_000,
+        exit_flush_timeout_ms="5s",  # type: ignore[arg-type]
+    )
+    other = TracengentSpanProcessor(exporters[1], schedule_delay_ms=60_000)
+    for processor in (odd, other):
+        processor.on_end(make_span("a", {A.EVENT_TYPE: "action"}))
+    odd._flush_at_exit()
+    assert (odd.is_shut_down, other.is_shut_down) == (True, True)
+    assert [e.stats.delivered for e in exporters] == [1, 1]

@@ -405,8 +405,13 @@ class TracengentSpanProcessor(SpanProcessor):
         """Close and tell the worker to run its last drain; the deadline, None if closed already."""
         if self._closed:
             return None
+        try:
+            seconds = _seconds(timeout_millis)
+        except Exception as exc:  # noqa: BLE001 - no number: shutdown still runs, bounded
+            self._stats.add_internal_error("shutdown", exc)
+            seconds = DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000
         self._closed = True
-        deadline = time.monotonic() + _seconds(timeout_millis)
+        deadline = time.monotonic() + seconds
         with self._stats.guard("shutdown"):
             atexit.unregister(self._atexit_hook)
             self._final_deadline = deadline
