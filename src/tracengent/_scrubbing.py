@@ -10,7 +10,9 @@ Two kinds of rules:
   and friends are usage counts, not credentials.
 - **JSON paths** (`$.card`, wire contract §8, case-sensitive as the platform's `redactFields`
   are): masked inside payload attributes (`attributes.is_payload_attribute`). A rule is a path when it starts with `$`; anything else is a
-  name glob (attribute names contain dots, so `a.b` is read as a name).
+  name glob (attribute names contain dots, so `a.b` is read as a name). A path outside the
+  grammar (`$..card`, `$.orders[*].iban`) masks its last name at any depth, as a name glob
+  does, and is logged as a warning when configured.
 
 Where it runs, and what it covers:
 
@@ -135,6 +137,35 @@ def _rules_of(patterns: Iterable[object]) -> tuple[str, ...]:
     return tuple(rules)
 
 
+# A name in a JSON path outside the grammar (`$..card`, `$.orders[*].iban`, `$['cvv']`).
+_PATH_NAME: Final = re.compile(r"[^\W\d][\w\-]*")
+_WARNED_RULES: Final[set[str]] = set()
+
+
+def _outside_the_grammar(rule: str) -> tuple[str, ...]:
+    """The name globs that stand for JSON path `rule`, which the grammar (`$.a.b[0].c`) cannot
+    apply: its last name, masked at any depth (a value it names is never sent for want of a
+    path), with a warning naming the rule; none when it names none. Configuration time only."""
+    names = _PATH_NAME.findall(rule)
+    if rule in _WARNED_RULES:
+        return (names[-1],) if names else ()
+    _WARNED_RULES.add(rule)  # once a process: every client, and each tightening, reads it again
+    if not names:
+        _logger.warning(
+            "scrub_patterns rule %r is not a JSON path Tracengent can apply ($.a.b[0].c) and names "
+            "no key: it masks nothing",
+            rule,
+        )
+        return ()
+    _logger.warning(
+        "scrub_patterns rule %r is not a JSON path Tracengent can apply ($.a.b[0].c): key %r is "
+        "masked at any depth instead",
+        rule,
+        names[-1],
+    )
+    return (names[-1],)
+
+
 class _Rules:
     """One set of configured rules, compiled; never changed (a stricter set replaces it whole).
 
@@ -147,7 +178,15 @@ class _Rules:
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self.patterns = patterns
         globs = [*DEFAULT_SENSITIVE_NAMES, *(p for p in patterns if not p.startswith("$"))]
-        self.paths: tuple[str, ...] = tuple(p for p in patterns if p.startswith("$"))
+        paths: list[str] = []
+        for rule in patterns:
+            if not rule.startswith("$"):
+                continue
+            if parse_path(rule) is not None:
+                paths.append(rule)
+            else:
+                globs.extend(_outside_the_grammar(rule))
+        self.paths: tuple[str, ...] = tuple(paths)
         self.custom_names = len(globs) > len(DEFAULT_SENSITIVE_NAMES)
         self.name_regex = re.compile(
             "|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs), re.IGNORECASE

@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
+from tracengent import _scrubbing
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
 # An LLM's tool call as OpenAI's API (and instrumentations that copy it) writes it: the
@@ -139,3 +140,62 @@ def test_a_payload_attribute_holding_a_sequence_of_texts_is_scrubbed_item_by_ite
     ]
     assert list(recorded[2:]) == [MASK_TOKEN, "plain text"]
     assert attributes[A.INPUT] == (1, 2)
+
+
+@pytest.fixture
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No rule warned about yet in this process (the warning is given once a process)."""
+    monkeypatch.setattr(_scrubbing, "_WARNED_RULES", set())
+
+
+@pytest.mark.usefixtures("fresh_warnings")
+@pytest.mark.parametrize(
+    ("rule", "key"),
+    [("$..card", "card"), ("$.orders[*].iban", "iban"), ("$['cvv']", "cvv")],
+)
+def test_a_json_path_rule_outside_the_grammar_masks_its_name_and_warns(
+    rule: str, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A `scrub_patterns` JSON path the grammar (`$.a.b[0].c`) cannot apply (JSONPath's
+    recursive descent, a wildcard, a bracketed name) was ignored without a word, so the value
+    it names was sent: its last name is masked at any depth instead, and a warning names the
+    rule."""
+    with caplog.at_level("WARNING", logger="tracengent.scrubbing"):
+        scrubber = Scrubber(patterns=[rule])
+    assert any(rule in record.getMessage() for record in caplog.records)
+    text = scrubber.payload_text({"orders": [{key: "secret-1", "n": 1}], key: "secret-2"})
+    assert text is not None
+    assert json.loads(text) == {"orders": [{key: MASK_TOKEN, "n": 1}], key: MASK_TOKEN}
+
+
+def test_valid_json_path_rules_stay_paths_and_warn_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`$.order.card` masks that path only, as before, without a warning."""
+    with caplog.at_level("WARNING", logger="tracengent.scrubbing"):
+        scrubber = Scrubber(patterns=["$.order.card", "$.cards[0]"])
+        scrubber.tighten(patterns=["$.other"])
+    assert not caplog.records
+    text = scrubber.payload_text({"order": {"card": "1"}, "card": "2", "cards": ["3", "4"]})
+    assert text is not None
+    assert json.loads(text) == {
+        "order": {"card": MASK_TOKEN},
+        "card": "2",
+        "cards": [MASK_TOKEN, "4"],
+    }
+
+
+@pytest.mark.usefixtures("fresh_warnings")
+def test_a_json_path_rule_outside_the_grammar_is_warned_about_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every client (and each tightening of a shared scrubber) reads the rules again: the
+    warning is given once, the masking every time."""
+    rule = "$..once"
+    with caplog.at_level("WARNING", logger="tracengent.scrubbing"):
+        first = Scrubber(patterns=[rule])
+        second = Scrubber(patterns=[rule])
+        second.tighten(patterns=["*other*"])
+    assert sum(rule in record.getMessage() for record in caplog.records) == 1
+    for scrubber in (first, second):
+        assert scrubber.payload_text({"once": 1}) == f'{{"once":"{MASK_TOKEN}"}}'
