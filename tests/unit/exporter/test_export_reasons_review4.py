@@ -38,3 +38,24 @@ def test_a_retry_after_past_the_call_deadline_is_not_a_shutdown_timeout(
     assert len(requests) == 1
     assert exporter.stats.dropped(DropReason.SHUTDOWN_TIMEOUT) == 0
     assert exporter.stats.dropped(DropReason.RETRIES_EXHAUSTED) == 2
+
+
+def test_an_unreachable_platform_whose_address_says_disabled_is_not_a_disabled_agent(
+    make_span: SpanMaker, options: TracengentOptions
+) -> None:
+    """The failure's text names the address tried; a host called `disabled...` does not make an
+    outage a disabled agent: only the token endpoint's 401 is `agent_disabled`."""
+    options.base_url = "http://disabled.platform.invalid"
+    options.max_retries = 0
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    stop = threading.Event()
+    client = PlatformClient(
+        options, transport=httpx.MockTransport(unreachable), stop_event=stop, sleep=lambda s: False
+    )
+    exporter = TracengentSpanExporter(options, platform=client, stop_event=stop)
+    assert exporter.export([make_span("a", {A.EVENT_TYPE: "action"})]) is SpanExportResult.FAILURE
+    assert exporter.stats.dropped(DropReason.AGENT_DISABLED) == 0
+    assert exporter.stats.dropped(DropReason.RETRIES_EXHAUSTED) == 1

@@ -291,7 +291,9 @@ class TracengentSpanExporter(SpanExporter):
             budget.expired() or getattr(result, "cut_by_deadline", False) is True
         ):
             return budget.on_deadline
-        if reason is not None and "disabled" in reason.lower():
+        # The platform client's reason for a disabled agent starts so (`AGENT_DISABLED`); other
+        # reasons quote addresses and errors, which may say "disabled" anywhere.
+        if reason is not None and reason.lower().startswith("agent disabled"):
             return DropReason.AGENT_DISABLED
         return DropReason.RETRIES_EXHAUSTED
 
