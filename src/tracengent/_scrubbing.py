@@ -498,7 +498,7 @@ class Scrubber:
         """`text` (an exception's message or stacktrace) without the credentials it names: each
         URL in it as `url_value` leaves it, and the value after a name a glob masks
         (`password=...`, `'api_key': '...'`, `Authorization: Bearer ...`) replaced by
-        `MASK_TOKEN`, up to its closing quote or the next `,;&)}]` or line end. A secret the
+        `MASK_TOKEN`, whole, up to its closing quote or the next `,;&)}]` or line end. A secret the
         text holds without its name stays. Never raises: `MASK_TOKEN` when it cannot say."""
         try:
             if "://" in text:
@@ -647,9 +647,10 @@ _NAME_THEN_SEPARATOR: Final = re.compile(
 )
 _NAME_START: Final = re.compile(r"[A-Za-z_]")
 # The value after such a name: quoted (its closing quote may have been cut), else up to the
-# next `,;&)}]` or line end.
+# next `,;&)}]` or line end; whole, however long (a credential's tail must not follow the
+# mask). Linear: the alternatives of each repeat are disjoint, and a value is read once.
 _FREE_VALUE: Final = re.compile(
-    r""""(?:[^"\\\n]|\\.){0,4096}"?|'(?:[^'\\\n]|\\.){0,4096}'?|[^,;&)}\]\s][^,;&)}\]\n]{0,4096}"""
+    r""""(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|[^,;&)}\]\s][^,;&)}\]\n]*"""
 )
 
 # A key as a JSON object, or a Python dict's `repr`, writes it: a quoted name, then a colon.

@@ -199,3 +199,25 @@ def test_a_json_path_rule_outside_the_grammar_is_warned_about_once(
     assert sum(rule in record.getMessage() for record in caplog.records) == 1
     for scrubber in (first, second):
         assert scrubber.payload_text({"once": 1}) == f'{{"once":"{MASK_TOKEN}"}}'
+
+
+_LONG_TOKEN = "eyJ" + "A" * 6000 + "TAIL-OF-THE-TOKEN"
+"""A credential longer than 4 KB (an Azure AD token with its groups claim, a PEM chain)."""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{{"access_token": "{_LONG_TOKEN}", "x": 1}}',
+        f"{{'password': '{_LONG_TOKEN}'}}",
+        f"GET /?access_token={_LONG_TOKEN}&x=1 failed",
+        f"Authorization: Bearer {_LONG_TOKEN}\nnext line",
+    ],
+)
+def test_free_text_masks_a_long_value_whole(text: str) -> None:
+    """The value after a sensitive name in an exception message was masked for its first 4097
+    characters only, and the rest of a longer credential was recorded after the mask."""
+    masked = Scrubber().free_text(text)
+    assert "TAIL-OF-THE-TOKEN" not in masked
+    assert "A" * 100 not in masked
+    assert MASK_TOKEN in masked
