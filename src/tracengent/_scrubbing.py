@@ -498,7 +498,8 @@ class Scrubber:
         """`text` (an exception's message or stacktrace) without the credentials it names: each
         URL in it as `url_value` leaves it, and the value after a name a glob masks
         (`password=...`, `'api_key': '...'`, `Authorization: Bearer ...`) replaced by
-        `MASK_TOKEN`, whole, up to its closing quote or the next `,;&)}]` or line end. A secret the
+        `MASK_TOKEN`, whole, up to its closing quote or the next `,;&)}]` or line end (a cookie or
+        authorization header's to its line end: `;` and `,` separate its parts). A secret the
         text holds without its name stays. Never raises: `MASK_TOKEN` when it cannot say."""
         try:
             if "://" in text:
@@ -542,9 +543,14 @@ class Scrubber:
                 continue
             written = value.group()
             quote = written[0] if written[0] in "\"'" else ""
+            end = value.end()
+            if not quote and _LINE_VALUED.search(name) is not None:
+                # A header's value (`Cookie: a=1; session=...`, a Digest `Authorization`'s
+                # `, response=...`): its `;` and `,` separate its parts, not the text's.
+                end = _TO_LINE_END.match(text, end).end()  # type: ignore[union-attr]
             parts.append(text[done : value.start()])
             parts.append(f"{quote}{MASK_TOKEN}{quote}")
-            done = value.end()
+            done = end
         if not parts:
             return text
         parts.append(text[done:])
@@ -652,6 +658,9 @@ _NAME_START: Final = re.compile(r"[A-Za-z_]")
 _FREE_VALUE: Final = re.compile(
     r""""(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|[^,;&)}\]\s][^,;&)}\]\n]*"""
 )
+# Names whose unquoted value is a header's, masked to its line end (`_mask_named_values`).
+_LINE_VALUED: Final = re.compile("cookie|authorization", re.IGNORECASE)
+_TO_LINE_END: Final = re.compile(r"[^\r\n]*")
 
 # A key as a JSON object, or a Python dict's `repr`, writes it: a quoted name, then a colon.
 # Names are bounded so that no text (`'\\'\\'...`) makes the search quadratic, and an escaped

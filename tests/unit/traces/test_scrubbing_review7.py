@@ -221,3 +221,26 @@ def test_free_text_masks_a_long_value_whole(text: str) -> None:
     assert "TAIL-OF-THE-TOKEN" not in masked
     assert "A" * 100 not in masked
     assert MASK_TOKEN in masked
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("request failed\nCookie: theme=dark; sessionid=SECRET-1\nnext line", "SECRET-1"),
+        ("Set-Cookie: a=1; Path=/, session=SECRET-2; HttpOnly\r\nnext line", "SECRET-2"),
+        (
+            'Authorization: Digest username="ann", nonce="n", response="SECRET-3"\nnext line',
+            "SECRET-3",
+        ),
+    ],
+)
+def test_free_text_masks_a_cookie_or_authorization_header_to_its_line_end(
+    text: str, secret: str
+) -> None:
+    """A header written `Cookie: a=1; session=...` holds several cookies (`;`) and a Digest
+    `Authorization` several parameters (`,`): only what came before the first `;` or `,` was
+    masked, and the session cookie or digest response after it was recorded."""
+    masked = Scrubber().free_text(text)
+    assert secret not in masked
+    assert MASK_TOKEN in masked
+    assert masked.endswith("next line")
