@@ -330,7 +330,11 @@ class _NotConfiguredGate:
 
 
 def current_egress_gate() -> EgressGate | None:
-    """The zero-code egress gate: None when no host is governed (nothing is patched then)."""
+    """The zero-code egress gate: None when no host is governed (nothing is patched then).
+
+    Settings that are invalid, or a gate that cannot be built, give a gate that denies every
+    request to a governed host (fail closed).
+    """
     state = _state.zero_code()
     if state is None and _env_list(env.TRACENGENT_GOVERNED_HOSTS):
         state = governance_state()
@@ -344,9 +348,21 @@ def current_egress_gate() -> EgressGate | None:
         return _NotConfiguredGate(hosts, problem or "invalid settings")
     if not options.governed_hosts:
         return None
-    return EgressGovernor(
-        options,
-        platform=PlatformClient(options),
-        async_platform=AsyncPlatformClient(options),
-        tracer=trace.get_tracer(_INSTRUMENTATION_SCOPE),
-    )
+    try:
+        return EgressGovernor(
+            options,
+            platform=PlatformClient(options),
+            async_platform=AsyncPlatformClient(options),
+            tracer=trace.get_tracer(_INSTRUMENTATION_SCOPE),
+        )
+    except Exception as exc:  # noqa: BLE001 - no gate at all would let governed requests out
+        # Building the platform clients fails on settings httpx refuses (a proxy URL it cannot
+        # read): the hosts stay governed, and denied, instead of going out ungated.
+        _LOGGER.warning(
+            "tracengent: the egress gate could not be set up (%s); requests to governed hosts "
+            "are denied",
+            exc,
+        )
+        return _NotConfiguredGate(
+            options.governed_hosts, f"the egress gate could not be set up: {exc}"
+        )

@@ -68,3 +68,33 @@ def test_unreadable_disabled_switch_sends_nothing_and_says_so(
     assert run.stderr.count("tracengent: not configured") == 1, run.stderr
     assert "TRACENGENT_DISABLED='disable'" in run.stderr, run.stderr
     assert tracengent_platform.store.counters() == {}
+
+
+_NO_ENV_CLIENT_AGENT = """
+import sys
+
+import httpx
+
+# The agent's client ignores the environment's proxy settings; the SDK's own clients read them.
+with httpx.Client(trust_env=False, timeout=10) as http:
+    try:
+        print("sent", http.post(sys.argv[1] + "/v1/refunds", json={"order": 42}).status_code)
+    except Exception as exc:
+        print("refused", type(exc).__name__, exc)
+"""
+
+
+def test_governed_host_is_denied_when_the_gate_cannot_be_built(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """A proxy setting httpx refuses (HTTPS_PROXY=foo://...) breaks the gate's platform client:
+    a request to a governed host is denied (fail closed), not let through ungated."""
+    environment = platform_environment(
+        tracengent_platform, TRACENGENT_GOVERNED_HOSTS="127.0.0.1", HTTPS_PROXY="foo://proxy"
+    )
+    with serve(lambda _: json_reply({})) as tools:
+        run = _run_script(tmp_path, _NO_ENV_CLIENT_AGENT, [tools.url], environment)
+    assert run.returncode == 0, run.stderr
+    assert "refused ToolDeniedException" in run.stdout, (run.stdout, run.stderr)
+    assert "foo://proxy" in run.stdout
+    assert tools.received == []
