@@ -4,7 +4,8 @@ Two kinds of rules:
 
 - **Name globs** (`*password*`, `*api_key*`, case-insensitive): an attribute, or a key at any
   depth of a JSON payload, whose name matches is masked (`MASK_TOKEN`), in JSON text a string
-  value of the payload holds too (a tool call's `arguments`). Defaults that are always on cover
+  value of the payload holds too (a tool call's `arguments`); a URL in a payload's string loses
+  its credentials as a recorded URL does (`url_value`). Defaults that are always on cover
   passwords, secrets, API keys, authorization headers, cookies, access/refresh tokens, private
   keys and card numbers. Plain `token` is deliberately not a default: `gen_ai.usage.input_tokens`
   and friends are usage counts, not credentials.
@@ -298,8 +299,9 @@ class Scrubber:
         """The scrubbed compact JSON text of a payload, or None when it must not be recorded.
 
         Sensitive keys are masked at any depth (inside a string value holding a JSON object
-        or array too: `_nested_text`), then the configured JSON paths and `redact_paths` are
-        masked. Never raises, does not block.
+        or array too: `_nested_text`), URLs in its strings lose their credentials (`url_value`),
+        then the configured JSON paths and `redact_paths` are masked. Never raises, does not
+        block.
 
         Returns:
             None when payload capture is off, or when `value` cannot be encoded as JSON (NaN,
@@ -338,8 +340,8 @@ class Scrubber:
 
     def _plain(self, value: object, depth: int, verdicts: dict[str, bool]) -> bool:
         """True when `value` needs no work: dicts with known harmless string keys, lists and
-        tuples, strings that do not open like JSON text (`{`, `[`: `_nested_text` reads those),
-        ints, bools, None and finite floats only (exact types).
+        tuples, strings that neither open like JSON text (`{`, `[`: `_nested_text` reads those)
+        nor hold a URL (`://`), ints, bools, None and finite floats only (exact types).
 
         A name not yet judged answers False, so the walk judges (and remembers) it. `verdicts` is
         the name cache of the rules the caller read.
@@ -359,8 +361,9 @@ class Scrubber:
         for item in items:
             item_kind = type(item)
             if item_kind is str:
-                if item[:1] in _JSON_OPENERS:  # type: ignore[index]
-                    # It may be JSON text (a tool call's arguments): the walk reads it.
+                if item[:1] in _JSON_OPENERS or "://" in item:  # type: ignore[index,operator]
+                    # It may be JSON text (a tool call's arguments) or hold a URL: the walk
+                    # reads it.
                     return False
                 continue
             if item_kind is int or item_kind is bool or item is None:
@@ -380,8 +383,9 @@ class Scrubber:
 
         A sensitive name becomes `MASK_TOKEN`; a URL attribute loses its credentials
         (`url_value`); a payload attribute's JSON text (each text of a sequence) is re-scrubbed
-        (None when capture is off or it cannot be made safe; text that is not JSON is kept, as
-        there is no structure to mask, unless it writes a key a name glob or JSON path masks:
+        (None when capture is off or it cannot be made safe; text that is not JSON is kept, its
+        URLs without credentials, as there is no structure to mask, unless it writes a key a
+        name glob or JSON path masks:
         a document an attribute length limit cut, a dict's `repr`; None for payload text UTF-8
         cannot encode, a lone surrogate, which no exporter could send). Anything else is
         returned unchanged. Never raises.
@@ -472,7 +476,7 @@ class Scrubber:
             # (a document an attribute length limit cut, a dict's `repr`).
             if not utf8_encodable(value) or self._names_masked_key(value, redact_paths):
                 return None
-            return value
+            return self._urls_scrubbed(value) if "://" in value else value
         rules = self._rules
         if not redact_paths and not rules.paths and self._plain(parsed, 0, rules.name_cache):
             # Nothing to mask or redact: only the encoding may differ (spaces, escapes).
@@ -503,7 +507,7 @@ class Scrubber:
         text holds without its name stays. Never raises: `MASK_TOKEN` when it cannot say."""
         try:
             if "://" in text:
-                text = _URL_IN_TEXT.sub(lambda m: str(self.url_value(m.group())), text)
+                text = self._urls_scrubbed(text)
             return self._mask_named_values(text)
         except Exception:  # noqa: BLE001 - nothing of it rather than all of it
             return MASK_TOKEN
@@ -583,7 +587,9 @@ class Scrubber:
         if depth > _MAX_DEPTH:
             raise _Unsafe("too deep")
         if isinstance(value, str):
-            return self._nested_text(value, depth) if value[:1] in _JSON_OPENERS else value
+            if value[:1] in _JSON_OPENERS:
+                return self._nested_text(value, depth)
+            return self._urls_scrubbed(value) if "://" in value else value
         if value is None or isinstance(value, (bool, int)):
             return value
         if isinstance(value, float):
@@ -624,7 +630,14 @@ class Scrubber:
             else:
                 return text if copied == parsed else dumps_finite(copied)
         masked = self.is_sensitive_name
-        return MASK_TOKEN if any(masked(name) for name in _key_names(text)) else text
+        if any(masked(name) for name in _key_names(text)):
+            return MASK_TOKEN
+        return self._urls_scrubbed(text) if "://" in text else text
+
+    def _urls_scrubbed(self, text: str) -> str:
+        """`text` (a payload's string, free text) with each URL in it as `url_value` leaves
+        it: no userinfo, credential query values `REDACTED`; `text` itself when none changed."""
+        return _URL_IN_TEXT.sub(lambda m: str(self.url_value(m.group())), text)
 
 
 _NOT_JSON: Final = object()

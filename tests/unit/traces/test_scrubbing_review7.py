@@ -244,3 +244,39 @@ def test_free_text_masks_a_cookie_or_authorization_header_to_its_line_end(
     assert secret not in masked
     assert MASK_TOKEN in masked
     assert masked.endswith("next line")
+
+
+def test_a_url_in_a_payload_value_loses_its_credentials() -> None:
+    """A tool's input naming the URL it fetches (`{"url": "...?key=AIza..."}`) sent the API key
+    as written, though the same URL recorded as `url.full` has it `REDACTED`: URLs in payload
+    strings lose userinfo and credential query values, by the same rule."""
+    scrubber = Scrubber(patterns=["*iban*"])
+    text = scrubber.payload_text(
+        {
+            "url": "https://maps.example.com/geocode?address=Oslo&key=AIza-SECRET",
+            "note": "retry https://ann:pw-SECRET@db.example.com/x?iban=DE-SECRET later",
+            "plain": "https://example.com/a?b=1",
+        }
+    )
+    assert text is not None
+    assert "SECRET" not in text
+    assert json.loads(text) == {
+        "url": "https://maps.example.com/geocode?address=Oslo&key=REDACTED",
+        "note": "retry https://db.example.com/x?iban=REDACTED later",
+        "plain": "https://example.com/a?b=1",
+    }
+
+
+def test_a_url_in_third_party_payload_text_loses_its_credentials() -> None:
+    """The same for payload text a span starts with or that is exported later, JSON or not."""
+    scrubber = Scrubber()
+    arguments = json.dumps({"url": "https://api.example.com/v1?api_key=sk-SECRET"})
+    started = scrubber.scrub_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, arguments)
+    assert isinstance(started, str)
+    assert "SECRET" not in started
+    assert json.loads(started) == {"url": "https://api.example.com/v1?api_key=REDACTED"}
+    result = "fetched https://api.example.com/v1?access_token=SECRET and got 3 rows"
+    exported = scrubber.exported_payload(A.GEN_AI_TOOL_CALL_RESULT, result)
+    assert exported == "fetched https://api.example.com/v1?access_token=REDACTED and got 3 rows"
+    # Scrubbing again changes nothing.
+    assert scrubber.exported_payload(A.GEN_AI_TOOL_CALL_ARGUMENTS, started) == started
