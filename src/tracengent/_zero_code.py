@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
 
 from opentelemetry.exporter.tracengent import environment_variables as env
+from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import (
@@ -349,10 +350,16 @@ def current_egress_gate() -> EgressGate | None:
     if not options.governed_hosts:
         return None
     try:
+        platform = PlatformClient(options)
+        async_platform = AsyncPlatformClient(options)
+        # A forked child (multiprocessing's workers) asks on connections of its own: on the
+        # parent's kept-alive sockets each process could read the other's decisions.
+        at_fork(platform, after_in_child=PlatformClient.after_fork)
+        at_fork(async_platform, after_in_child=AsyncPlatformClient.after_fork)
         return EgressGovernor(
             options,
-            platform=PlatformClient(options),
-            async_platform=AsyncPlatformClient(options),
+            platform=platform,
+            async_platform=async_platform,
             tracer=trace.get_tracer(_INSTRUMENTATION_SCOPE),
         )
     except Exception as exc:  # noqa: BLE001 - no gate at all would let governed requests out

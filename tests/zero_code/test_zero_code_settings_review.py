@@ -9,8 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from textwrap import dedent
 
-from tests.support.loopback import json_reply, serve
-from tests.zero_code.conftest import Run, platform_environment, run_instrumented
+from tests.support.loopback import Received, Reply, json_reply, serve
+from tests.zero_code.conftest import (
+    Run,
+    clean_environment,
+    platform_environment,
+    run_instrumented,
+)
 from tracengent.testing import RunningPlatform
 
 _GATE_IN_CODE_AGENT = """
@@ -98,3 +103,70 @@ def test_governed_host_is_denied_when_the_gate_cannot_be_built(
     assert "refused ToolDeniedException" in run.stdout, (run.stdout, run.stderr)
     assert "foo://proxy" in run.stdout
     assert tools.received == []
+
+
+_FORKING_AGENT = """
+import os
+import sys
+
+import httpx
+
+url = sys.argv[1]
+
+
+def call(who: str) -> None:
+    with httpx.Client(timeout=10) as http:
+        try:
+            http.post(url + "/v1/refunds", json={"by": who})
+            print(who, "sent", flush=True)
+        except Exception as exc:
+            print(who, "refused", type(exc).__name__, flush=True)
+
+
+call("parent")
+pid = os.fork()
+if pid == 0:
+    call("child")
+    os._exit(0)
+os.waitpid(pid, 0)
+call("parent-again")
+"""
+
+
+def test_forked_child_asks_the_platform_on_a_connection_of_its_own(tmp_path: Path) -> None:
+    """The zero-code gate's platform connection is not shared with a forked child: two processes
+    on one kept-alive socket can read each other's decisions. The child's tool-authorize comes
+    from a port of its own; the parent keeps its connection."""
+
+    def platform(received: Received) -> Reply:
+        if received.path == "/v1/tool-authorize":
+            return json_reply(
+                {"allowed": False, "status": "denied", "outcome": "policy_deny", "reason": "no"}
+            )
+        return json_reply({})
+
+    with serve(platform, keep_alive=True) as fake, serve(lambda _: json_reply({})) as tools:
+        environment = clean_environment()
+        environment.update(
+            {
+                "TRACENGENT_URL": fake.url,
+                "TRACENGENT_INGEST_KEY": "agk_demo",
+                "TRACENGENT_AGENT_ID": "demo-agent",
+                "TRACENGENT_GOVERNED_HOSTS": "127.0.0.1",
+                "OTEL_TRACES_EXPORTER": "none",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+            }
+        )
+        run = _run_script(tmp_path, _FORKING_AGENT, [tools.url], environment)
+        asked = [r for r in fake.received if r.path == "/v1/tool-authorize"]
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "parent refused ToolDeniedException",
+        "child refused ToolDeniedException",
+        "parent-again refused ToolDeniedException",
+    ], (run.stdout, run.stderr)
+    assert tools.received == []
+    parent, child, parent_again = (r.client_port for r in asked)
+    assert parent_again == parent
+    assert child != parent
