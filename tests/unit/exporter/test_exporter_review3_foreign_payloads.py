@@ -334,3 +334,38 @@ def test_exported_payload_masks_the_paths_noted_for_its_trace_only() -> None:
     )
     assert scrubber.exported_payload(A.INPUT, text, "trc_b") == text
     assert scrubber.exported_payload(A.INPUT, text) == text
+
+
+def test_a_payload_set_as_a_sequence_after_start_is_filtered_too(
+    no_global_provider: None,
+) -> None:
+    """A payload attribute user code sets as a sequence of texts once its span started goes
+    through the same filter as text: JSON keys in its items masked, URL credentials redacted;
+    with capture off, not sent."""
+    platform = FakePlatform([])
+    client = TracengentClient(platform_options(), transport=httpx.MockTransport(platform))
+    tracer = client.tracer_provider.get_tracer("my.app")
+    with tracer.start_as_current_span("fetch", attributes={A.EVENT_TYPE: "action"}) as span:
+        span.set_attribute(
+            A.OUTPUT,
+            ['{"password": "hunter2", "ok": 1}', "https://api.example/v1?api_key=sk-live-1", "ok"],
+        )
+    assert client.close(timeout=10)
+    output = event_named(platform, "fetch")["output"]
+    assert isinstance(output, list)
+    assert len(output) == 3
+    assert json.loads(output[0]) == {"password": MASK_TOKEN, "ok": 1}
+    assert "sk-live-1" not in output[1]
+    assert output[1].startswith("https://api.example/v1?api_key=")
+    assert output[2] == "ok"
+
+    off = FakePlatform([])
+    quiet = TracengentClient(
+        platform_options(capture_payloads=False), transport=httpx.MockTransport(off)
+    )
+    with quiet.tracer_provider.get_tracer("my.app").start_as_current_span(
+        "fetch", attributes={A.EVENT_TYPE: "action"}
+    ) as span:
+        span.set_attribute(A.OUTPUT, ["hunter2"])
+    assert quiet.close(timeout=10)
+    assert "output" not in event_named(off, "fetch")

@@ -544,6 +544,17 @@ class SpanTranslator:
                             )
                             if raw is None:
                                 continue
+                    elif payload_filter is not None:
+                        # Not text (a sequence of texts, a number) set after its span started:
+                        # filtered as the JSON text of its wire value, as any other payload.
+                        in_trace = get(_TRACE_ID)
+                        raw = payload_filter(
+                            key if tool_key is None or key in attrs else tool_key,
+                            dumps_compact(json_or_raw(raw)),
+                            in_trace if isinstance(in_trace, str) else None,
+                        )
+                        if raw is None:
+                            continue
                     if embed and raw.__class__ is str:
                         try:
                             # Once orjson has read it as one JSON value other than `null`, in
