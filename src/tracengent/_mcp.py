@@ -29,6 +29,7 @@ from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent import environment_variables as env
+from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_compact
 from opentelemetry.exporter.tracengent.options import TracengentOptions, parse_bool, parse_csv
@@ -222,12 +223,18 @@ def mcp_hooks(
     )
     if not govern:
         return MCPHooks(payload_hook=writer)
+    if platform is None:
+        platform = PlatformClient(options)
+        # Made here (zero code): a forked child (multiprocessing's workers) asks on connections
+        # of its own; on the parent's kept-alive sockets each could read the other's decisions.
+        at_fork(platform, after_in_child=PlatformClient.after_fork)
+    if async_platform is None:
+        async_platform = AsyncPlatformClient(options)
+        at_fork(async_platform, after_in_child=AsyncPlatformClient.after_fork)
     tools = ToolGate(
         options,
-        platform=platform if platform is not None else PlatformClient(options),
-        async_platform=async_platform
-        if async_platform is not None
-        else AsyncPlatformClient(options),
+        platform=platform,
+        async_platform=async_platform,
         tracer=tracer,
         recorder=recorder,
     )
