@@ -174,10 +174,16 @@ def configure_from_environment() -> ZeroCodeSetup:
         options = _options_from_environment()
     except TracengentConfigError as exc:
         options, problem = None, str(exc)
+        # The denial is only worth saying when there are governed hosts to deny.
+        governed = (
+            ", and requests to governed hosts are denied"
+            if _env_list(env.TRACENGENT_GOVERNED_HOSTS)
+            else ""
+        )
         _LOGGER.warning(
-            "tracengent: not configured (%s); the application runs without Tracengent telemetry, "
-            "and requests to governed hosts are denied",
+            "tracengent: not configured (%s); the application runs without Tracengent telemetry%s",
             problem,
+            governed,
         )
     patterns = (
         options.scrub_patterns if options is not None else _env_list(env.TRACENGENT_SCRUB_PATTERNS)
