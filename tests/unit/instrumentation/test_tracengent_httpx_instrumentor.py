@@ -479,3 +479,24 @@ def test_inner_exception_reaches_the_application_untouched() -> None:
     with httpx.Client(transport=transport) as client, pytest.raises(httpx.ConnectError) as caught:
         client.get("http://tool.test/x")
     assert caught.value is boom
+
+
+def test_a_second_gate_is_not_used_and_says_so(
+    instrumentor: TracengentHTTPXInstrumentor,
+    server: LoopbackServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """instrument(gate=B) while gate A is installed keeps A (idempotent) and warns that B is not
+    used and how to replace A; the same gate again warns nothing."""
+    first, second = RecordingGate(), RecordingGate()
+    instrumentor.instrument(gate=first)
+    with caplog.at_level(logging.WARNING):
+        instrumentor.instrument(gate=first)
+        assert not [r for r in caplog.records if "not used" in r.getMessage()]
+        instrumentor.instrument(gate=second)
+    (warning,) = [r.getMessage() for r in caplog.records if "not used" in r.getMessage()]
+    assert "uninstrument() first" in warning
+    with httpx.Client() as client:
+        assert client.get(f"{server.url}/a").status_code == 200
+    assert len(first.checked) == 1
+    assert second.checked == []

@@ -94,8 +94,8 @@ class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     the `tracengent_egress_gate` entry point group (what `opentelemetry-instrument` does). With no
     gate at all it patches nothing, logs that once, and stays uninstrumented (a later
     `instrument(gate=...)` installs its gate). Once a gate is installed `instrument()` is
-    idempotent (OTel's `BaseInstrumentor` contract); `uninstrument()` restores httpx's own
-    methods.
+    idempotent (OTel's `BaseInstrumentor` contract: another gate given then is not used, with a
+    warning); `uninstrument()` restores httpx's own methods.
 
     Raises:
         TypeError: from `instrument(gate=...)` when `gate` is not an `EgressGate`.
@@ -110,7 +110,18 @@ class TracengentHTTPXInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """Install the gate (`BaseInstrumentor.instrument`); with no gate, nothing is installed and
         the instrumentor does not count as instrumented, so a later `instrument(gate=...)` (the
         application's own, after `opentelemetry-instrument` found no governed host) does install
-        its gate instead of being ignored as a repeat."""
+        its gate instead of being ignored as a repeat. A gate given while another is installed is
+        not used (OTel's idempotence): that is said in a warning naming the way to replace it."""
+        installed = TracengentHTTPXInstrumentor._patch
+        given = kwargs.get("gate")
+        if installed is not None and given is not None and given is not installed.gate:
+            # OTel's own "already instrumented" line does not say the new gate governs nothing.
+            _logger.warning(
+                "an egress gate is installed already (%s); the gate given to instrument() (%s) "
+                "is not used: call uninstrument() first to replace it",
+                type(installed.gate).__name__,
+                type(given).__name__,
+            )
         result = super().instrument(**kwargs)
         if TracengentHTTPXInstrumentor._patch is None:
             self._is_instrumented_by_opentelemetry = False
