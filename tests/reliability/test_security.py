@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.support.chaos import TOKEN_PATH, Answer, ChaosServer, chaos_server, sequence
 from tracengent import (
+    MASK_TOKEN,
     AgentEvent,
     EventTypes,
     TracengentClient,
@@ -64,6 +65,14 @@ def test_no_agent_credential_reaches_a_tool_server(
             http.get(tool_server.url + "/governed")
     agent_token_requests = chaos.to(TOKEN_PATH)
     assert len(tool_server.exchanges) == 2
+    # The agent's credential was in use (the governed call asked the platform with it), so its
+    # absence from the tool server's requests means something.
+    (asked,) = chaos.to("/v1/tool-authorize")
+    platform_headers = asked.received.headers
+    if credentials == "ingest_key":
+        assert platform_headers["x-ingest-key"] == "agk_chaos_key"
+    else:
+        assert platform_headers["authorization"].startswith("Bearer ")
     sent_to_tool = _everything_sent(tool_server)
     assert "agk_chaos_key" not in sent_to_tool
     assert "ags_chaos_secret" not in sent_to_tool
@@ -138,6 +147,11 @@ def test_a_failed_redaction_drops_the_value_rather_than_leaking_it(chaos: ChaosS
         )
         omitted = client.delivery_stats["payloads_omitted"]
     assert omitted == 1
+    # Both events arrived: the unscrubbable input left out, the other one masked.
+    delivered = {str(event["name"]): event for event in chaos.acknowledged_events()}
+    assert set(delivered) == {"login", "login2"}
+    assert "input" not in delivered["login"]
+    assert delivered["login2"]["input"] == {"password": MASK_TOKEN}
     assert "hunter2-secret" not in _everything_sent(chaos)
     for span in memory.get_finished_spans():
         assert "hunter2-secret" not in repr(dict(span.attributes or {}))
