@@ -127,26 +127,36 @@ def test_redacted_call_reaches_the_tool_server_masked(
     assert "4242" not in json.dumps(decision.request)
 
 
-def test_allowed_call_passes_untouched(zero_code: None, tool_server: LoopbackServer) -> None:
-    """Zero-code: an allowed GET with a query reaches the tool server as sent."""
+def test_allowed_call_passes_untouched(
+    zero_code: None, tool_server: LoopbackServer, tracengent_platform: RunningPlatform
+) -> None:
+    """Zero-code: an allowed GET with a query is authorized, then reaches the tool server as
+    sent."""
     with httpx.Client(proxy=tool_server.url) as client:
         assert client.get("http://api.example.com/v1/flights?from=AMS").status_code == 200
     assert tool_server.paths() == ["http://api.example.com/v1/flights?from=AMS"]
+    (decision,) = tracengent_platform.store.decisions()
+    assert (decision.kind, decision.status) == ("tool", "allowed")
 
 
 def test_ungoverned_hosts_are_not_authorized(
     zero_code: None, tool_server: LoopbackServer, tracengent_platform: RunningPlatform
 ) -> None:
-    """Zero-code: a host outside governed_hosts is sent without asking the platform."""
+    """Zero-code: a host outside governed_hosts is sent without asking the platform, while a
+    governed host's call on the same instrumentation is asked about."""
     with httpx.Client() as client:
         assert client.get(f"{tool_server.url}/health").status_code == 200
     assert tracengent_platform.store.decisions() == []
+    with httpx.Client(proxy=tool_server.url) as client:
+        assert client.get("http://api.example.com/v1/flights").status_code == 200
+    assert len(tracengent_platform.store.decisions()) == 1
 
 
 def test_govern_all_does_not_gate_the_platforms_own_calls(
-    gates: Gates, tool_server: LoopbackServer
+    gates: Gates, tool_server: LoopbackServer, tracengent_platform: RunningPlatform
 ) -> None:
-    """With every host governed zero-code, the gate's own platform calls are not gated (no loop)."""
+    """With every host governed zero-code, the gate's own platform calls are not gated (no loop):
+    the one call is authorized once, and the platform is never asked about itself."""
     instrumentor = TracengentHTTPXInstrumentor()
     instrumentor.instrument(gate=gates.egress_gate(govern_all=True))
     try:
@@ -155,6 +165,9 @@ def test_govern_all_does_not_gate_the_platforms_own_calls(
     finally:
         instrumentor.uninstrument()
     assert len(tool_server.received) == 1
+    (decision,) = tracengent_platform.store.decisions()
+    assert (decision.kind, decision.status) == ("tool", "allowed")
+    assert decision.request["host"] == "api.example.com"
 
 
 async def _post_refund(mode: str, gates: Gates, tool_server: LoopbackServer) -> None:
