@@ -203,7 +203,8 @@ def test_guard_waits_for_a_person_and_runs_the_call(
     approver.start()
     sent: list[JsonValue] = []
     result = gates.tools.guard_function("send_email", EMAIL, sent.append, wait_for_approval=True)
-    approver.join()
+    approver.join(timeout=30)
+    assert not approver.is_alive()
     assert (result.allowed, sent) == (True, [SENT])
     (used,) = store.approvals(status="approved")
     assert used.used_at is not None
@@ -217,7 +218,7 @@ async def test_async_mcp_guard_waits_and_runs_masked(
     store = tracengent_platform.store
 
     async def person() -> None:
-        await gates.async_signal.polled.wait()
+        await asyncio.wait_for(gates.async_signal.polled.wait(), 30)
         (held,) = store.approvals(status="pending")
         store.decide_approval(held.approval_id, True)
 
@@ -272,7 +273,8 @@ def test_concurrent_retries_run_the_call_once(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
     assert sorted(allowed) == [False] * 5 + [True]
     assert sent == [SENT]
 
