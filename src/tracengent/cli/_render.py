@@ -32,9 +32,10 @@ def render_event(body: JsonObject) -> str:
         parts.append(f"{duration:.1f} ms")
     cost = body.get("cost")
     if isinstance(cost, dict) and number(cost.get("amount")) is not None:
-        parts.append(
-            f"cost {number(cost.get('amount')):g} {plain(cost.get('currency', ''))}".rstrip()
-        )
+        # A currency that is not text (null, an object) is left out, as the console does.
+        currency = cost.get("currency")
+        shown = plain(currency) if isinstance(currency, str) else ""
+        parts.append(f"cost {number(cost.get('amount')):g} {shown}".rstrip())
     usage = body.get("usage")
     if isinstance(usage, dict) and number(usage.get("tokens")) is not None:
         model = usage.get("model")

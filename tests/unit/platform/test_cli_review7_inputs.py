@@ -1,4 +1,4 @@
-"""The CLI on odd inputs: a policy file that is not UTF-8."""
+"""The CLI on odd inputs: a policy file that is not UTF-8, odd fields of stored events."""
 
 from __future__ import annotations
 
@@ -42,3 +42,25 @@ def test_a_policy_file_that_is_not_utf8_is_one_error_line(
         str(policy),
         "UTF-8",
     )
+
+
+def test_a_cost_without_a_currency_shows_no_none(tmp_path: Path) -> None:
+    """A cost whose currency is null (or not text) shows its amount alone, not `1.5 None`."""
+    store = PlatformStore(tmp_path / "dev.sqlite3")
+    store.ingest_events(
+        "demo-agent",
+        [
+            {"eventId": "evt_1", "type": "action", "name": "a", "status": "success",
+             "cost": {"amount": 1.5, "currency": None}},
+            {"eventId": "evt_2", "type": "action", "name": "b", "status": "success",
+             "cost": {"amount": 2, "currency": {"code": "EUR"}}},
+            {"eventId": "evt_3", "type": "action", "name": "c", "status": "success",
+             "cost": {"amount": 3, "currency": "EUR"}},
+        ],
+    )  # fmt: skip
+    result = CliRunner().invoke(main, ["traces", "--db", str(store.path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "  - action a [success] cost 1.5" in lines
+    assert "  - action b [success] cost 2" in lines
+    assert "  - action c [success] cost 3 EUR" in lines
