@@ -110,7 +110,7 @@ def test_exception_leaving_the_trace_fails_it(
 
     with pytest.raises(KeyError):
         agent()
-    client.close(timeout=10)
+    assert client.close(timeout=10)
     (stored,) = tracengent_platform.store.traces()
     assert stored.status == "failed"
     assert [e.body["name"] for e in stored.events] == ["about to fail"]
@@ -150,7 +150,7 @@ async def test_tracked_client_calls_a_loopback_server(
             with tracked_client(client, base_url=server.url) as sync_http:
                 sync_http.get("/items")
                 sync_http.post("/broken", json={"x": 1})
-    client.close(timeout=10)
+    assert client.close(timeout=10)
     host = httpx.URL(server.url).host
     (stored,) = tracengent_platform.store.traces()
     events = by_name(stored.events)
