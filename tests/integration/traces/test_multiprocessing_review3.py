@@ -39,7 +39,8 @@ def test_a_fork_child_process_delivers_its_events(
             child.join(timeout=30)
         assert [child.exitcode for child in children] == [0, 0]
     finally:
-        client.close(timeout=5.0)
+        _CLIENTS.remove(client)
+        assert client.close(timeout=5.0)
     names = sorted(str(event.body["name"]) for event in tracengent_platform.store.events())
     assert names == ["in-child-0", "in-child-1", "in-parent"]
 
@@ -56,6 +57,7 @@ def test_pool_workers_closed_and_joined_deliver_their_events(
             pool.close()
             pool.join()
     finally:
-        client.close(timeout=5.0)
+        _CLIENTS.remove(client)
+        assert client.close(timeout=5.0)
     names = sorted(str(event.body["name"]) for event in tracengent_platform.store.events())
     assert names == [f"task-{index}" for index in range(6)]
