@@ -4,8 +4,6 @@ counted once against the agent's token budget."""
 
 from __future__ import annotations
 
-import pytest
-from opentelemetry import trace as otel_trace
 from opentelemetry.util.types import AttributeValue
 
 import tracengent
@@ -22,11 +20,10 @@ CHAT: dict[str, AttributeValue] = {
 
 
 def test_wrapped_instrumented_llm_call_is_stored_and_counted_once(
-    tracengent_platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+    tracengent_platform: RunningPlatform, no_global_provider: None
 ) -> None:
     """One `llm_call` event stored (ours, with the user's usage); the budget's used tokens are
     that call's 42, not 84; a plain instrumented chat beside it is still its own event."""
-    monkeypatch.setattr(otel_trace, "_TRACER_PROVIDER", None)
     client = tracengent.TracengentClient(tracengent_platform.options())
     try:
         tracer = client.tracer_provider.get_tracer("opentelemetry.instrumentation.openai_v2")
