@@ -112,10 +112,17 @@ def _policy_host(host: str) -> str:
     return ascii_host(host.rstrip(".") or host)
 
 
-def _call_digest(transport: str, target: JsonObject, body: JsonValue | None) -> str:
+def _call_digest(
+    transport: str, target: JsonObject, body: JsonValue | None, acting_for: str | None
+) -> str:
     """The sha256 of a tool call as received: transport, target and body (before redaction) as
-    sorted-key compact JSON, so an approval allows that very call and no other."""
+    sorted-key compact JSON, so an approval allows that very call and no other. `acting_for`,
+    the agent a delegated token acts for (None: the agent's own authority): a person approved
+    the call on that agent's behalf, not the same call made for another."""
     call: JsonObject = {"transport": transport, "target": target, "body": body}
+    if acting_for is not None:
+        # Only then: an approval held under an agent's own token keeps its digest.
+        call["actingFor"] = acting_for
     canonical = json.dumps(call, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -417,7 +424,12 @@ class Engine:
             trace_id,
             approval_required=approval,
             redactions=redactions,
-            call_digest=_call_digest(transport, target, body),
+            call_digest=_call_digest(
+                transport,
+                target,
+                body,
+                principal.grant.acting_for if principal.grant is not None else None,
+            ),
         )
         outcome = {"allowed": "policy_allow", "pending_approval": "approval_required"}.get(
             verdict.status, "policy_deny"
