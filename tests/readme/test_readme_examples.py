@@ -106,9 +106,7 @@ def test_readme_example_runs(
     environment["TRACENGENT_DEV_DB"] = str(tracengent_platform.store.path)
     if example.name == "pytest-plugin":
         script = tmp_path / "test_readme_plugin_example.py"
-        script.write_text(
-            code.replace("tracengent_platform.options()", "tracengent_platform.options()")
-        )
+        script.write_text(code)
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(script)]
     else:
         script = tmp_path / f"readme_{example.name.replace('-', '_')}.py"
