@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -35,6 +36,11 @@ class _Commands(click.Group):
         except sqlite3.Error as exc:
             # The file opened, then an operation failed: locked past the busy timeout, corrupt.
             raise click.ClickException(f"database error: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            # Only the store parses JSON here: a record edited by hand or damaged.
+            raise click.ClickException(
+                f"database error: a stored record is not valid JSON ({exc})"
+            ) from exc
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

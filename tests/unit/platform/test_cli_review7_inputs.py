@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,26 @@ def test_a_cost_without_a_currency_shows_no_none(tmp_path: Path) -> None:
     assert "  - action a [success] cost 1.5" in lines
     assert "  - action b [success] cost 2" in lines
     assert "  - action c [success] cost 3 EUR" in lines
+
+
+def _corrupt_first_event(store: PlatformStore) -> None:
+    """Overwrite the stored body of the first event with text that is not JSON (a hand edit,
+    a damaged copy): the file is still a database, one record is not."""
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE events SET body = '{broken' WHERE seq = (SELECT MIN(seq) FROM events)")
+    db.close()
+
+
+@pytest.mark.parametrize("command", [["traces"], ["traces", "--json"]])
+def test_a_stored_record_that_is_not_json_is_one_error_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A corrupt record is a database error naming the database, exit 1, not a JSON traceback."""
+    store = PlatformStore(tmp_path / "dev.sqlite3")
+    store.ingest_events(
+        "demo-agent",
+        [{"eventId": "evt_1", "traceId": "trc_1", "type": "action", "name": "a",
+          "status": "success"}],
+    )  # fmt: skip
+    _corrupt_first_event(store)
+    _fails_cleanly([*command, "--db", str(store.path)], "database error", "not valid JSON")
