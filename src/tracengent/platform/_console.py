@@ -8,6 +8,7 @@ the browser says where it comes from, come from the console's own origin.
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
@@ -83,6 +84,15 @@ def console_routes(store: PlatformStore, agent_ids: Iterable[str] = ()) -> list[
                 # script shows the detail and retries, rather than a bare 500.
                 response = JSONResponse(
                     {"error": "unavailable", "detail": f"database error: {exc}"}, 503
+                )
+            except json.JSONDecodeError as exc:
+                # The file reads, but a record in it was edited by hand or damaged.
+                response = JSONResponse(
+                    {
+                        "error": "unavailable",
+                        "detail": f"database error: a stored record is not valid JSON ({exc})",
+                    },
+                    503,
                 )
             response.headers.update(_SECURITY_HEADERS)
             return response
