@@ -59,6 +59,10 @@ MAX_TRACE_DECISIONS: Final = 100
 MAX_PENDING_APPROVALS: Final = 100
 """... and at most the oldest this many pending approvals (a note counts the rest)."""
 
+_EVENT_STATUS_OF: Final = {"open": "pending", "completed": "success", "failed": "failure"}
+"""The event status of the same outcome as a trace status (the status filter offers trace
+statuses; a standalone event has an event status)."""
+
 _TRACE_ID: Final = re.compile(r"^trc_([0-9a-f]{32})([0-9a-f]{16})$")
 
 
@@ -103,6 +107,13 @@ class ConsoleFilters:
             status=query.get("status", "").strip(),
             event_type=query.get("type", "").strip(),
         )
+
+    @property
+    def event_status(self) -> str:
+        """The status the standalone events are filtered by: the event status of the same outcome
+        as a trace status (`failed`: `failure`, `completed`: `success`, `open`: `pending`), else
+        the status as given."""
+        return _EVENT_STATUS_OF.get(self.status, self.status)
 
     def keeps_trace(self, head: TraceHead, typed: Container[tuple[str, str]]) -> bool:
         """Whether a trace passes: its agent, its status, and an event of the type (`typed`:
@@ -278,7 +289,7 @@ def load_state(
     standalone = store.newest_standalone_events(
         MAX_STANDALONE_EVENTS,
         agent_id=filters.agent or None,
-        status=filters.status or None,
+        status=filters.event_status or None,
         event_type=filters.event_type or None,
     )
     counters = store.counters()
