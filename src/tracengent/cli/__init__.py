@@ -128,7 +128,7 @@ def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None
 @main.command()
 @db_option
 def demo(db: Path | None) -> None:
-    """Run a sample agent against an in-process local platform, then show its trace."""
+    """Run a sample agent against an in-process local platform, then show what it recorded."""
     from tracengent import _demo
     from tracengent.cli._render import render_traces
     from tracengent.platform import LocalPlatform
@@ -139,6 +139,14 @@ def demo(db: Path | None) -> None:
         with LocalPlatform(path) as platform:
             click.echo(f"local platform on {platform.url} (database {path})")
             store = platform.store
+            # What a --db already held is not the demo's: only what this run stored is shown.
+            # (Both read an index: the newest trace's latest sequence number, the newest event
+            # outside a trace; closes draw from the events' sequence.)
+            before = max(
+                [head.latest_seq for head in store.trace_heads()[:1]]
+                + [event.seq for event in store.newest_standalone_events(1)],
+                default=0,
+            )
             # The demo's person decides only the approvals its own agents ask for (by the id
             # each authorize returned), never one a --db already held or another agent's.
             _demo.run(
@@ -147,7 +155,11 @@ def demo(db: Path | None) -> None:
             )
             click.echo("")
             click.echo("what the platform stored:")
-            render_traces(store.traces(), store.standalone_events(), click.echo)
+            render_traces(
+                [t for t in store.traces() if any(e.seq > before for e in t.events)],
+                [e for e in store.standalone_events() if e.seq > before],
+                click.echo,
+            )
 
 
 for _command in (traces, approvals, approve, deny, grant):

@@ -1,0 +1,31 @@
+"""`tracengent demo --db` on a database that already holds traces: it shows its own, not those."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tracengent.cli import main
+from tracengent.platform import PlatformStore
+
+
+def test_demo_shows_only_what_it_recorded(tmp_path: Path) -> None:
+    """The demo's closing tree holds the traces and events of its run, not every one the
+    database held before (a real dev database would print all of them)."""
+    path = tmp_path / "dev.sqlite3"
+    PlatformStore(path).ingest_events(
+        "demo-agent",
+        [
+            {"eventId": "evt_old1", "traceId": "trc_earlier", "type": "action",
+             "name": "earlier step", "status": "success", "rootRequest": "an earlier request"},
+            {"eventId": "evt_old2", "type": "action", "name": "earlier standalone",
+             "status": "success"},
+        ],
+    )  # fmt: skip
+    result = CliRunner().invoke(main, ["demo", "--db", str(path)])
+    assert result.exit_code == 0, result.output
+    shown = result.output.split("what the platform stored:", 1)[1]
+    assert "'Refund order 42'" in shown
+    assert "earlier" not in shown
+    assert "trc_earlier" not in shown
