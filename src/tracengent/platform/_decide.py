@@ -150,6 +150,9 @@ def _parse_amount(
     number = finite_amount(amount)
     if number is None:
         return f"context amount must be a finite number >= 0, got {amount!r}"
+    if currency == "":
+        # No currency at all is the policy's; an empty one names none, and is not taken for it.
+        return "context currency must be a currency code like 'EUR', got ''"
     converted = policy.convert(number, currency)
     if converted is None:
         return f"no conversion rate from {currency} to {policy.currency}"
