@@ -66,6 +66,8 @@ async def test_concurrent_recording_is_fully_accounted_and_never_mixed(
     task_counts = await asyncio.gather(*(task_worker(w) for w in range(TASKS)))
     for thread in threads:
         thread.join(timeout=RUN_S + 5)
+    # A thread still recording would make the counts below compare against a partial total.
+    assert not any(thread.is_alive() for thread in threads)
     assert not errors
     started = time.monotonic()
     # Generous: this test is about accounting on a shared CI machine, not close() speed.
