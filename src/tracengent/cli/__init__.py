@@ -126,7 +126,13 @@ def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None
 
 
 @main.command()
-@db_option
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite file to record into (default: a temporary database, removed afterwards).",
+)
 def demo(db: Path | None) -> None:
     """Run a sample agent against an in-process local platform, then show what it recorded."""
     from tracengent import _demo

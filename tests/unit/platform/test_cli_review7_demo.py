@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tracengent.cli import main
@@ -29,3 +30,19 @@ def test_demo_shows_only_what_it_recorded(tmp_path: Path) -> None:
     assert "'Refund order 42'" in shown
     assert "earlier" not in shown
     assert "trc_earlier" not in shown
+
+
+def test_demo_help_names_the_database_it_uses_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --db the demo runs on a temporary database (not $TRACENGENT_DEV_DB, which its
+    help claimed): the help says so, and the configured database is left untouched."""
+    configured = tmp_path / "configured.sqlite3"
+    monkeypatch.setenv("TRACENGENT_DEV_DB", str(configured))
+    runner = CliRunner()
+    shown = " ".join(runner.invoke(main, ["demo", "--help"]).output.split())
+    assert "TRACENGENT_DEV_DB" not in shown
+    assert "temporary database" in shown
+    result = runner.invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert not configured.exists()
