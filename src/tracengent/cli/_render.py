@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from tracengent.platform import StoredEvent, TraceRecord
@@ -44,10 +45,16 @@ def render_event(body: JsonObject) -> str:
     return " ".join(parts)
 
 
+_MAX_INDENT: Final = 32
+"""The deepest level indented (two spaces a level); a deeper event's line names its depth instead:
+a trace nested thousands of levels deep would otherwise print output quadratic in its length."""
+
+
 def _tree(events: Sequence[StoredEvent], echo: Callable[[str], None], indent: str) -> None:
     """Print the events as a tree (placement: `tracengent.platform._tree.event_tree`)."""
     for depth, event in event_tree(events):
-        echo(f"{indent}{'  ' * depth}- {render_event(event.body)}")
+        shown = f"[depth {depth}] " if depth > _MAX_INDENT else ""
+        echo(f"{indent}{'  ' * min(depth, _MAX_INDENT)}{shown}- {render_event(event.body)}")
 
 
 def render_traces(
