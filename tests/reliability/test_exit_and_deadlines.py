@@ -67,8 +67,10 @@ def test_the_default_governance_deadline_is_five_seconds() -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-async def test_a_closed_port_denies_within_50_ms(mode: str) -> None:
-    """Nobody listening: authorize (token fetch included) denies in under 50 ms."""
+async def test_a_closed_port_denies_at_once(mode: str) -> None:
+    """Nobody listening: authorize (token fetch included) denies at once, waiting neither for
+    its 5 s deadline nor for a retry (a refused connection takes a few ms on loopback; the bound
+    is a tenth of the deadline, so a slow machine does not fail it, and a wait would)."""
     async with TracengentClient(chaos_options(closed_port_url(), max_retries=0)) as client:
         client.authorize("warm:up")  # imports and connection pools, not the deadline under test
         started = time.monotonic()
@@ -79,7 +81,7 @@ async def test_a_closed_port_denies_within_50_ms(mode: str) -> None:
         elapsed = time.monotonic() - started
     assert not decision.allowed
     assert decision.reason
-    assert elapsed < 0.05
+    assert elapsed < TracengentOptions(agent_id="a", ingest_key="agk_x").governance_timeout_s / 10
 
 
 @pytest.mark.parametrize("stalled_path", ["/v1/authorize", TOKEN_PATH])
