@@ -193,6 +193,10 @@ class Engine:
         pending approval stores. `call_digest`, a tool call's (`_call_digest`): a call a person
         approved is allowed once instead of held again; every other check still applies."""
         policy, agent, grant = self.policy, principal.agent, principal.grant
+        if "*" in permission:
+            # A pattern covers what it names (§9) but no rule written for one of those: asked
+            # for, `payments:*` would pass every `payments:refund` cap.
+            return _deny(f"{permission} is a permission pattern: ask for one permission", rule)
         subject = agent
         if grant is not None:
             if not any(permission_matches(p, permission) for p in grant.permissions):
