@@ -25,6 +25,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     finite_float,
 )
 from opentelemetry.exporter.tracengent.options import TracengentOptions
+from opentelemetry.exporter.tracengent.permissions import permission_matches
 from opentelemetry.exporter.tracengent.wire import AuthDecision, AuthObligations
 from tracengent._governance._decisions import (
     AsyncGovernancePlatform,
@@ -90,6 +91,7 @@ class DelegatedSession:
         self.acting_for = claims.acting_for
         self.chain = list(claims.delegation_chain)
         self.delegated_permissions = list(claims.delegated_permissions)
+        self._expires_at = claims.expires_at
         self._options = options
         self._tracer = tracer
         self._platforms = platforms
@@ -213,7 +215,7 @@ class DelegatedSession:
                 answer = self._platform.attenuate(grant_id, request, deadline=deadline)
             except Exception as exc:  # noqa: BLE001 - every failure is a DelegationException
                 raise self._failure(span, exc, deadline) from _cause(exc)
-            return self._child(span, answer, callee_agent_id)
+            return self._child(span, answer, callee_agent_id, request)
 
     async def attenuate_for_call_async(
         self,
@@ -242,7 +244,7 @@ class DelegatedSession:
                 )
             except Exception as exc:  # noqa: BLE001 - every failure is a DelegationException
                 raise self._failure(span, exc, deadline) from _cause(exc)
-            return self._child(span, answer, callee_agent_id)
+            return self._child(span, answer, callee_agent_id, request)
 
     def _attenuation(
         self,
@@ -280,13 +282,15 @@ class DelegatedSession:
         record_delegation(span, self.acting_for, self.chain)
         return DelegationException(f"attenuation of grant {self.grant_id} failed: {why}")
 
-    def _child(self, span: Span, answer: object, callee_agent_id: str) -> DelegatedSession:
+    def _child(
+        self, span: Span, answer: object, callee_agent_id: str, request: JsonObject
+    ) -> DelegatedSession:
         record_delegation(span, self.acting_for, self.chain)
         token = answer.get("accessToken") if isinstance(answer, Mapping) else None
         try:
             if not isinstance(token, str) or not token:
                 raise DelegationException(f"no accessToken in {type(answer).__name__}")
-            self._check_child(_bearer(token), callee_agent_id)
+            self._check_child(_bearer(token), callee_agent_id, request)
             child = DelegatedSession(
                 token, options=self._options, tracer=self._tracer, platforms=self._platforms
             )
@@ -298,12 +302,15 @@ class DelegatedSession:
         span.set_attribute(A.AUTHZ_STATUS, "allowed")
         return child
 
-    def _check_child(self, token: str, callee_agent_id: str) -> None:
+    def _check_child(self, token: str, callee_agent_id: str, request: JsonObject) -> None:
         """Refuse a child token that cannot be the narrower grant asked for: the caller hands
         it to the callee as that, so this session's own token echoed back (all of its
         authority), a token with no grant or of the grant being narrowed, or one whose subject
-        is another agent (the callee would act as that agent) fails the hop instead. The claims
-        are read unverified: this only ever refuses, the platform decides what a token allows.
+        is another agent (the callee would act as that agent) fails the hop instead; so does
+        one whose claims say it is wider than `request` asked (a delegated permission no asked
+        pattern covers, acting for another agent than this session, expiring after it). A
+        claim the token leaves out is not held against it. The claims are read unverified:
+        this only ever refuses, the platform decides what a token allows.
 
         Raises:
             DelegationException: why, never quoting the token.
@@ -317,6 +324,27 @@ class DelegatedSession:
             raise DelegationException(f"the token is of grant {self.grant_id}, not a new grant")
         if claims.subject is not None and claims.subject != callee_agent_id:
             raise DelegationException(f"the token's subject is not {callee_agent_id!r}")
+        sent = request.get("permissions")
+        asked = [p for p in sent if isinstance(p, str)] if isinstance(sent, list) else []
+        for permission in claims.delegated_permissions:
+            if not any(permission_matches(pattern, permission) for pattern in asked):
+                raise DelegationException(
+                    f"the token delegates {permission!r}, which no permission asked for covers"
+                )
+        if (
+            claims.acting_for is not None
+            and self.acting_for is not None
+            and claims.acting_for != self.acting_for
+        ):
+            raise DelegationException(
+                f"the token acts for {claims.acting_for!r}, not {self.acting_for!r}"
+            )
+        if (
+            claims.expires_at is not None
+            and self._expires_at is not None
+            and claims.expires_at > self._expires_at
+        ):
+            raise DelegationException("the token expires after this session's own token")
 
 
 def _cause(error: Exception) -> Exception | None:
