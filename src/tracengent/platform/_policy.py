@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hmac
+import posixpath
 import re
 import sys
 from collections.abc import Mapping
@@ -115,9 +116,12 @@ class EgressRoute:
 
 
 def _loose_path(path: str) -> str:
-    """`path` as a lenient server routes it: letter case folded, runs of `/` collapsed, no
-    trailing `/` (`/V1//Refunds/` is `/v1/refunds`)."""
-    return re.sub("/{2,}", "/", path).lower().rstrip("/") or "/"
+    """`path` as a lenient server routes it: letter case folded, runs of `/` collapsed, `.`
+    and `..` segments resolved, no trailing `/` (`/V1//x/../Refunds/.` is `/v1/refunds`)."""
+    collapsed = re.sub("/{2,}", "/", path)
+    # `normpath` resolves `..` lexically, as RFC 3986 does; above the root it stays there.
+    resolved = posixpath.normpath(collapsed) if collapsed.startswith("/") else collapsed
+    return resolved.lower().rstrip("/") or "/"
 
 
 @dataclass(frozen=True)
