@@ -219,6 +219,10 @@ def load_policy(path: str | Path) -> Policy:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"cannot read policy file {str(path)!r}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(
+            f"policy file {str(path)!r} is not UTF-8 text (TOML is UTF-8): {exc}"
+        ) from exc
     return parse_policy(text, source=str(path))
 
 

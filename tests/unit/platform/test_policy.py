@@ -129,3 +129,12 @@ def test_missing_policy_file_is_refused_with_its_path(tmp_path: Path) -> None:
     """A policy path that cannot be read raises PolicyError naming the path."""
     with pytest.raises(PolicyError, match=r"nope\.toml"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_a_policy_file_that_is_not_utf8_is_a_policy_error(tmp_path: Path) -> None:
+    """A Latin-1 file is refused as the `PolicyError` `load_policy` promises, naming the file,
+    not a bare `UnicodeDecodeError`."""
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('currency = "EUR"\n# caf\xe9\n'.encode("latin-1"))
+    with pytest.raises(PolicyError, match=r"latin1\.toml.*not UTF-8"):
+        load_policy(path)
