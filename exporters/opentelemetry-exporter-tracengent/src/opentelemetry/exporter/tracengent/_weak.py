@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple, TypeVar
 
-__all__ = ["at_fork", "fork_hooks_held", "weak_hook"]
+__all__ = ["at_fork", "weak_hook"]
 
 T = TypeVar("T")
 
@@ -113,8 +113,3 @@ def at_fork(
     if not hasattr(os, "register_at_fork"):
         return
     _FORK_HOOKS.add(_ForkEntry(weakref.ref(target), before, after_in_child))
-
-
-def fork_hooks_held() -> int:
-    """How many entries the fork hooks hold now (live or not yet dropped): for tests."""
-    return _FORK_HOOKS.held()
