@@ -13,9 +13,10 @@ import idna
 
 from tracengent.platform._toml_reader import PolicyError
 
-__all__ = ["ascii_host", "host_glob", "method_names", "path_glob"]
+__all__ = ["GLOB_CHARACTERS", "ascii_host", "host_glob", "method_names", "path_glob"]
 
-_GLOB_CHARACTERS: Final = frozenset("*?[]")
+GLOB_CHARACTERS: Final = frozenset("*?[]")
+"""The characters that make a host or path an fnmatch glob rather than a plain name."""
 _NOT_IN_A_HOST: Final = frozenset("@\\#%\"'<>^`{|}")
 _NOT_IN_A_PATH: Final = {
     "?": "a query (the query is not part of the path)",
@@ -89,7 +90,7 @@ def host_glob(key: str, written: str) -> str:
     for label in host.split(".") if problem is None else ():
         if label.isascii():
             labels.append(label)
-        elif _GLOB_CHARACTERS.intersection(label):
+        elif GLOB_CHARACTERS.intersection(label):
             problem = "a glob in a label that is not ASCII (write that label's IDNA form)"
         else:
             try:

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
+from tracengent.platform._egress_globs import GLOB_CHARACTERS
 from tracengent.platform._toml_reader import PolicyError
 
 if TYPE_CHECKING:
     from tracengent.platform._policy import EgressRoute, PermissionRule
 
 __all__ = ["refuse_shadowed_routes", "refuse_shadowed_rules"]
-
-_GLOB_CHARACTERS: Final = frozenset("*?[]")
 
 
 def _pattern_covers(earlier: str, later: str) -> bool:
@@ -36,7 +35,7 @@ def _glob_covers(earlier: str, later: str) -> bool:
     plain name, or the same glob: no false alarm)."""
     if earlier == later:
         return True
-    return not _GLOB_CHARACTERS.intersection(later) and fnmatch.fnmatchcase(later, earlier)
+    return not GLOB_CHARACTERS.intersection(later) and fnmatch.fnmatchcase(later, earlier)
 
 
 def _route_covers(earlier: EgressRoute, later: EgressRoute) -> bool:
