@@ -31,10 +31,10 @@ from tracengent.platform._console_html import (
 from tracengent.platform._console_view import ConsoleFilters, approval_view, load_state
 from tracengent.platform._ingest import IngestError, read_limited
 from tracengent.platform._records import StoreError
-from tracengent.platform._server import is_loopback_host_header, is_loopback_name
+from tracengent.platform._server import is_loopback_host_header
 from tracengent.platform.store import PlatformStore
 
-__all__ = ["CSRF_HEADER", "console_routes", "is_loopback_name"]
+__all__ = ["CSRF_HEADER", "console_routes"]
 
 CSRF_HEADER: Final = "x-tracengent-csrf"
 """The header the page's script sends the CSRF token in (a form sends field `csrf_token`)."""
