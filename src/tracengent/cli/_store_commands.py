@@ -65,7 +65,7 @@ def load_policy_option(policy_path: Path | None) -> Policy:
 
     Raises:
         click.ClickException: the file is not a valid policy (the message names the key), or
-            not UTF-8 text.
+            not UTF-8 text (`load_policy` says so as a `PolicyError`).
     """
     from tracengent.platform import PolicyError, default_policy, load_policy
 
@@ -73,9 +73,6 @@ def load_policy_option(policy_path: Path | None) -> Policy:
         return load_policy(policy_path) if policy_path else default_policy()
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
-    except UnicodeDecodeError as exc:
-        # load_policy names only what it cannot open: another encoding, or not a text file.
-        raise click.ClickException(f"{policy_path}: not UTF-8 text (TOML is UTF-8): {exc}") from exc
 
 
 def open_store(db: Path | None, *, create: bool = False) -> PlatformStore:
