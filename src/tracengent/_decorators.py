@@ -97,14 +97,20 @@ def _sendable_arguments(
         recorder.misuse_guard.failed("building attributes", exc)
 
 
+def _unpartialed(fn: Callable[..., object]) -> object:
+    """`fn`, or under a `functools.partial` (nested ones too) the callable it calls."""
+    inner: object = fn
+    while isinstance(inner, functools.partial):
+        inner = inner.func
+    return inner
+
+
 def _call_kind_of(fn: Callable[..., object]) -> object:
     """What tells whether calling `fn` makes a coroutine or an (async) generator: `fn` itself,
     or for a callable object (a tool instance, also under `functools.partial`) its `__call__`,
     which `inspect` does not look at, or for our wrapper of a generator function (decorators
     stacked) the function it wraps."""
-    inner: object = fn
-    while isinstance(inner, functools.partial):
-        inner = inner.func
+    inner = _unpartialed(fn)
     if inspect.isfunction(inner) and inner in _GENERATOR_WRAPPERS:
         return _call_kind_of(inner.__wrapped__)  # type: ignore[attr-defined] # set by `wraps`
     if inspect.isroutine(inner) or inspect.isclass(inner):
@@ -116,9 +122,7 @@ def _call_kind_of(fn: Callable[..., object]) -> object:
 def _default_name(fn: Callable[..., object]) -> str:
     """The event name of `fn` when none is given: its name, or for a `functools.partial` its
     function's, or for a callable object (which has none) its class's."""
-    inner: object = fn
-    while isinstance(inner, functools.partial):
-        inner = inner.func
+    inner = _unpartialed(fn)
     name = getattr(inner, "__name__", None)
     return name if isinstance(name, str) and name else type(inner).__name__
 
