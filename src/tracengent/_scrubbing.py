@@ -476,7 +476,7 @@ class Scrubber:
             # (a document an attribute length limit cut, a dict's `repr`).
             if not utf8_encodable(value) or self._names_masked_key(value, redact_paths):
                 return None
-            return self._urls_scrubbed(value) if "://" in value else value
+            return self._urls_scrubbed(value)
         rules = self._rules
         if not redact_paths and not rules.paths and self._plain(parsed, 0, rules.name_cache):
             # Nothing to mask or redact: only the encoding may differ (spaces, escapes).
@@ -506,9 +506,7 @@ class Scrubber:
         authorization header's to its line end: `;` and `,` separate its parts). A secret the
         text holds without its name stays. Never raises: `MASK_TOKEN` when it cannot say."""
         try:
-            if "://" in text:
-                text = self._urls_scrubbed(text)
-            return self._mask_named_values(text)
+            return self._mask_named_values(self._urls_scrubbed(text))
         except Exception:  # noqa: BLE001 - nothing of it rather than all of it
             return MASK_TOKEN
 
@@ -589,7 +587,7 @@ class Scrubber:
         if isinstance(value, str):
             if value[:1] in _JSON_OPENERS:
                 return self._nested_text(value, depth)
-            return self._urls_scrubbed(value) if "://" in value else value
+            return self._urls_scrubbed(value)
         if value is None or isinstance(value, (bool, int)):
             return value
         if isinstance(value, float):
@@ -632,11 +630,14 @@ class Scrubber:
         masked = self.is_sensitive_name
         if any(masked(name) for name in _key_names(text)):
             return MASK_TOKEN
-        return self._urls_scrubbed(text) if "://" in text else text
+        return self._urls_scrubbed(text)
 
     def _urls_scrubbed(self, text: str) -> str:
         """`text` (a payload's string, free text) with each URL in it as `url_value` leaves
-        it: no userinfo, credential query values `REDACTED`; `text` itself when none changed."""
+        it: no userinfo, credential query values `REDACTED`; `text` itself when none changed (at
+        once when it holds no `://`)."""
+        if "://" not in text:
+            return text
         return _URL_IN_TEXT.sub(lambda m: str(self.url_value(m.group())), text)
 
 
