@@ -29,7 +29,6 @@ from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent import environment_variables as env
-from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_compact
 from opentelemetry.exporter.tracengent.options import TracengentOptions, parse_bool, parse_csv
@@ -40,7 +39,7 @@ from opentelemetry.instrumentation.tracengent_mcp import MCPHooks, TracengentMCP
 from tracengent import _state
 from tracengent._governance.tools import ToolGate, raise_unless_allowed
 from tracengent._scrubbing import Scrubber
-from tracengent._zero_code import governance_state
+from tracengent._zero_code import gate_platform_clients, governance_state
 
 if TYPE_CHECKING:
     from tracengent._recording import Recorder
@@ -223,14 +222,8 @@ def mcp_hooks(
     )
     if not govern:
         return MCPHooks(payload_hook=writer)
-    if platform is None:
-        platform = PlatformClient(options)
-        # Made here (zero code): a forked child (multiprocessing's workers) asks on connections
-        # of its own; on the parent's kept-alive sockets each could read the other's decisions.
-        at_fork(platform, after_in_child=PlatformClient.after_fork)
-    if async_platform is None:
-        async_platform = AsyncPlatformClient(options)
-        at_fork(async_platform, after_in_child=AsyncPlatformClient.after_fork)
+    # Made here (zero code), they reset themselves after a fork.
+    platform, async_platform = gate_platform_clients(options, platform, async_platform)
     tools = ToolGate(
         options,
         platform=platform,

@@ -51,6 +51,7 @@ __all__ = [
     "complete_without_configurator",
     "configure_from_environment",
     "current_egress_gate",
+    "gate_platform_clients",
     "governance_state",
     "tracengent_disabled",
 ]
@@ -336,6 +337,28 @@ class _NotConfiguredGate:
         return self.check(request)
 
 
+def gate_platform_clients(
+    options: TracengentOptions,
+    platform: PlatformClient | None = None,
+    async_platform: AsyncPlatformClient | None = None,
+) -> tuple[PlatformClient, AsyncPlatformClient]:
+    """The platform clients of a gate built outside a client (zero code): `platform` and
+    `async_platform` when given (their owner resets them after a fork), else new ones that reset
+    themselves in a forked child (multiprocessing's workers): on the parent's kept-alive sockets
+    each process could read the other's decisions.
+
+    Raises:
+        Exception: what building a client raises (httpx refuses a proxy setting it cannot read).
+    """
+    if platform is None:
+        platform = PlatformClient(options)
+        at_fork(platform, after_in_child=PlatformClient.after_fork)
+    if async_platform is None:
+        async_platform = AsyncPlatformClient(options)
+        at_fork(async_platform, after_in_child=AsyncPlatformClient.after_fork)
+    return platform, async_platform
+
+
 def current_egress_gate() -> EgressGate | None:
     """The zero-code egress gate: None when no host is governed (nothing is patched then).
 
@@ -356,12 +379,7 @@ def current_egress_gate() -> EgressGate | None:
     if not options.governed_hosts:
         return None
     try:
-        platform = PlatformClient(options)
-        async_platform = AsyncPlatformClient(options)
-        # A forked child (multiprocessing's workers) asks on connections of its own: on the
-        # parent's kept-alive sockets each process could read the other's decisions.
-        at_fork(platform, after_in_child=PlatformClient.after_fork)
-        at_fork(async_platform, after_in_child=AsyncPlatformClient.after_fork)
+        platform, async_platform = gate_platform_clients(options)
         return EgressGovernor(
             options,
             platform=platform,
