@@ -5,20 +5,19 @@ trace current at call time, or standalone outside one (or inside another agent's
 arguments are the event's input (`self`/`cls` left out), its return value the output; both go
 through the scrubber. An exception marks the event failed and propagates unchanged. A generator
 or async-generator function's event spans its whole iteration (`_generators`); its input is built
-and scrubbed when that starts.
+and scrubbed when that starts; decorated, it is still one for `inspect` (`GeneratorFunction`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.wire import Money
-from tracengent._generators import track_async_generator, track_generator
+from tracengent._generators import GeneratorFunction, track_async_generator, track_generator
 from tracengent._recording import Attributes, Recorder, run_tracked, run_tracked_async
 from tracengent._state import CURRENT_TRACE
 
@@ -76,11 +75,6 @@ def _input_of(
     return {k: v for k, v in bound.arguments.items() if k not in _UNBOUND_NAMES} or None
 
 
-_GENERATOR_WRAPPERS: weakref.WeakSet[Callable[..., object]] = weakref.WeakSet()
-"""Our wrappers of (async) generator functions: plain functions (so that argument errors raise
-at the call), which `inspect` does not take for generator functions."""
-
-
 def _sendable_arguments(
     recorder: Recorder, attrs: Attributes, arguments: dict[str, object], redact: Sequence[str]
 ) -> None:
@@ -108,12 +102,10 @@ def _unpartialed(fn: Callable[..., object]) -> object:
 def _call_kind_of(fn: Callable[..., object]) -> object:
     """What tells whether calling `fn` makes a coroutine or an (async) generator: `fn` itself,
     or for a callable object (a tool instance, also under `functools.partial`) its `__call__`,
-    which `inspect` does not look at, or for our wrapper of a generator function (decorators
-    stacked) the function it wraps."""
+    which `inspect` does not look at (our wrapper of a generator function, decorators stacked,
+    is one it does)."""
     inner = _unpartialed(fn)
-    if inspect.isfunction(inner) and inner in _GENERATOR_WRAPPERS:
-        return _call_kind_of(inner.__wrapped__)  # type: ignore[attr-defined] # set by `wraps`
-    if inspect.isroutine(inner) or inspect.isclass(inner):
+    if isinstance(inner, GeneratorFunction) or inspect.isroutine(inner) or inspect.isclass(inner):
         return fn
     call: object = type(inner).__call__  # what calling it runs (not an instance attribute)
     return call
@@ -162,10 +154,7 @@ def _decorate(
     if inspect.isasyncgenfunction(kind):
         async_gen_fn = cast(Callable[..., AsyncGenerator[object, object]], fn)
 
-        @functools.wraps(fn)
-        def async_generator_wrapper(
-            *args: object, **kwargs: object
-        ) -> AsyncGenerator[object, object]:
+        def track_async(*args: object, **kwargs: object) -> AsyncGenerator[object, object]:
             trace = resolve_trace()
             # Made now (argument errors raise here, as without us); the attributes are built as
             # the span opens (first iteration), scrubbed as the provider then scrubs.
@@ -177,17 +166,14 @@ def _decorate(
                 trace,
             )
 
-        _GENERATOR_WRAPPERS.add(async_generator_wrapper)
-        return cast(F, async_generator_wrapper)
+        return cast(F, GeneratorFunction(fn, kind, event_name, track_async))
 
     if inspect.isgeneratorfunction(kind):
         gen_fn = cast(Callable[..., Generator[object, object, object]], fn)
 
-        @functools.wraps(fn)
-        def generator_wrapper(*args: object, **kwargs: object) -> Generator[object, object, object]:
+        def track(*args: object, **kwargs: object) -> Generator[object, object, object]:
             trace = resolve_trace()
-            # Made now (argument errors raise here, as without us); the attributes are built as
-            # the span opens (first iteration), scrubbed as the provider then scrubs.
+            # As for async generators above.
             return track_generator(
                 recorder,
                 event_name,
@@ -196,8 +182,7 @@ def _decorate(
                 trace,
             )
 
-        _GENERATOR_WRAPPERS.add(generator_wrapper)
-        return cast(F, generator_wrapper)
+        return cast(F, GeneratorFunction(fn, kind, event_name, track))
 
     if inspect.iscoroutinefunction(kind):
         async_fn = cast(Callable[..., Awaitable[object]], fn)

@@ -11,13 +11,20 @@ generator starts are its children, spans its consumer starts between items are n
 generator makes current itself stays current for it across its `yield`s (a span it holds open
 around a `yield` still parents what it starts after resuming), never for its consumer. Values sent
 and exceptions thrown into the wrapper reach the generator as they would without it.
+
+The decorated function itself is a `GeneratorFunction`: a plain callable (calling it runs our code
+at once: argument errors raise at the call, `client.tool` takes the trace current then), which
+`inspect` nonetheless takes for the (async) generator function it wraps, as frameworks (FastAPI
+dependencies, pytest fixtures) branch on `inspect.isgeneratorfunction`/`isasyncgenfunction`.
 """
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextvars import Token
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -28,7 +35,7 @@ from tracengent._state import CURRENT_TRACE
 if TYPE_CHECKING:
     from tracengent._trace import AgentTrace
 
-__all__ = ["track_async_generator", "track_generator"]
+__all__ = ["GeneratorFunction", "track_async_generator", "track_generator"]
 
 _Tokens = tuple[Token[Context], "Token[AgentTrace | None] | None"]
 
@@ -171,3 +178,59 @@ async def _tracked_async_generator(
     except BaseException as exc:
         recorder.close_failed(_entered(active, trace), exc)
         raise
+
+
+def _function_like(kind: object) -> Any:
+    """What `inspect` reads the code flags of to take `kind` for an (async) generator function:
+    under bound methods and `functools.partial`, a function or a function-like object (ours, a
+    Cython function), with `__code__`, `__defaults__` and `__kwdefaults__`."""
+    inner = kind
+    while isinstance(inner, (types.MethodType, functools.partial)):
+        inner = inner.__func__ if isinstance(inner, types.MethodType) else inner.func
+    return inner
+
+
+class GeneratorFunction:
+    """Our wrapper of a generator or async-generator function `fn`: calling it calls `call`.
+
+    `inspect.isgeneratorfunction`/`isasyncgenfunction` (and `signature`, through `__wrapped__`)
+    answer for it as for `fn`: like a Cython function or `unittest.mock.AsyncMock`, it carries
+    the `__code__` (whose flags `inspect` reads), `__defaults__` and `__kwdefaults__` of the
+    function that `kind` (what tells `fn`'s call kind) runs. It binds as a method, as a function
+    does, and copies and pickles as itself (by its qualified name).
+    """
+
+    __code__: types.CodeType
+    __defaults__: tuple[Any, ...] | None
+    __kwdefaults__: dict[str, Any] | None
+    __name__: str
+    __qualname__: str
+    __wrapped__: Callable[..., object]
+
+    def __init__(
+        self, fn: Callable[..., object], kind: object, name: str, call: Callable[..., object]
+    ) -> None:
+        functools.update_wrapper(self, fn)
+        runs = _function_like(kind)  # an (async) generator function for `inspect`: has these
+        self.__code__ = runs.__code__
+        self.__defaults__ = runs.__defaults__
+        self.__kwdefaults__ = runs.__kwdefaults__
+        if not isinstance(getattr(self, "__name__", None), str):  # a callable object has none
+            self.__name__ = name
+            self.__qualname__ = name
+        self._call = call
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        """The tracked (async) generator of `fn(*args, **kwargs)`."""
+        return self._call(*args, **kwargs)
+
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        """Bound to `instance`, as a function is (itself, looked up on the class)."""
+        return self if instance is None else types.MethodType(self, instance)
+
+    def __reduce__(self) -> str:
+        """Copied and pickled as a function is: by reference (its module's attribute)."""
+        return self.__qualname__
+
+    def __repr__(self) -> str:
+        return f"<tracked generator function {self.__qualname__}>"
