@@ -141,18 +141,39 @@ class GovernanceMethods:
         """The coroutine twin of `ensure_authorized`; cancelling it leaves nothing behind."""
         return await self._governance.authorizer.ensure_authorized_async(permission, context)
 
-    def wait_for_approval(self, permission: str, approval_id: str) -> AuthDecision:
+    def wait_for_approval(
+        self,
+        permission: str,
+        approval_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> AuthDecision:
         """Poll approval `approval_id` until a person decides or the approval timeout passes.
 
-        Blocks; polls every `approval_poll_interval_s`. Approved → an allow, carrying the
-        obligations of the pending decision this client returned for `approval_id`; denied,
-        expired, timed out or unreadable → a deny. Never raises.
+        Blocks; polls every `poll_interval_s` for up to `timeout_s` (default: the options'
+        `approval_poll_interval_s` and `approval_timeout_s`); the platform is always asked once,
+        so `timeout_s=0` checks the approval once without waiting. Approved → an allow,
+        carrying the obligations of the pending decision this client returned for
+        `approval_id`; denied, expired, still pending at the timeout, unreadable, or an
+        approval of another permission than `permission` → a deny. Never raises.
         """
-        return self._governance.authorizer.wait_for_approval(permission, approval_id)
+        return self._governance.authorizer.wait_for_approval(
+            permission, approval_id, timeout_s=timeout_s, poll_interval_s=poll_interval_s
+        )
 
-    async def wait_for_approval_async(self, permission: str, approval_id: str) -> AuthDecision:
-        """The coroutine twin of `wait_for_approval`."""
-        return await self._governance.authorizer.wait_for_approval_async(permission, approval_id)
+    async def wait_for_approval_async(
+        self,
+        permission: str,
+        approval_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> AuthDecision:
+        """The coroutine twin of `wait_for_approval`; never blocks the event loop."""
+        return await self._governance.authorizer.wait_for_approval_async(
+            permission, approval_id, timeout_s=timeout_s, poll_interval_s=poll_interval_s
+        )
 
     def has_permission(self, permission: str) -> bool:
         """Token-local check of `permission` against the token's `permissions` claim.

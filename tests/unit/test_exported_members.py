@@ -455,10 +455,15 @@ def test_client_constructor_and_methods() -> None:
     assert params(cls.begin_trace) == [("root_request", "<required>"), ("actor_user_id", None)]
     for name in ("authorize", "ensure_authorized", "authorize_async", "ensure_authorized_async"):
         assert params(getattr(cls, name)) == [("permission", "<required>"), ("context", None)]
-    assert params(cls.wait_for_approval) == [
-        ("permission", "<required>"),
-        ("approval_id", "<required>"),
-    ]
+    # 0.1.0's two arguments, then keyword-only bounds of the wait (default: the options').
+    for name in ("wait_for_approval", "wait_for_approval_async"):
+        assert params(getattr(cls, name)) == [
+            ("permission", "<required>"),
+            ("approval_id", "<required>"),
+            ("*", None),
+            ("timeout_s", None),
+            ("poll_interval_s", None),
+        ]
     assert params(cls.has_permission) == [("permission", "<required>")]
     assert params(cls.begin_delegated_task) == [("token", "<required>")]
     assert params(cls.close) == [("timeout", 5.0)]

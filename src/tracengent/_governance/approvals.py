@@ -1,7 +1,8 @@
 """Waiting for a person's approval (wire contract §5): polling, bounded in time and in failures.
 
 `wait_for_approval` / `wait_for_approval_async` poll `GET /v1/approvals/{id}` every
-`poll_interval_s` for up to `timeout_s`. Approved allows; denied, expired, a timeout, or a poll
+`poll_interval_s` for up to `timeout_s`; the platform is always asked at least once, so a
+`timeout_s` of 0 asks once and settles on that answer (still pending: a timeout). Approved allows; denied, expired, a timeout, or a poll
 that keeps failing (`MAX_CONSECUTIVE_POLL_FAILURES` in a row; a poll the platform throttles with
 a 429, or holds back for its `Retry-After`, is no failure: the wait goes on) deny, and so, without polling, do
 an id that names no approval and bounds that cannot bound the wait (`bounds_problem`). The wait is an
@@ -117,15 +118,29 @@ class _ApprovalWait:
         self.request_timeout_s = request_timeout_s
         self.end = time.monotonic() + timeout_s
         self.failures = 0
+        self.last_error: BaseException | None = None
+        """The failure of the latest poll, unless the platform answered since (for the reason
+        of a timeout); a poll the wait's own end cut short is no failure of the platform's."""
+        self.asked = False
+        self.cut_by_end = False
 
     def request_deadline(self) -> float:
-        """One poll is bounded by the governance timeout and by the end of the whole wait."""
-        return min(time.monotonic() + self.request_timeout_s, self.end)
+        """One poll is bounded by the governance timeout and, but for the first, by the end of
+        the whole wait: the first is always sent with its full governance timeout, so a wait
+        with no time left (`timeout_s=0`) still asks the platform once instead of nothing."""
+        request_end = time.monotonic() + self.request_timeout_s
+        if not self.asked:
+            self.asked = True
+            self.cut_by_end = False
+            return request_end
+        self.cut_by_end = self.end < request_end
+        return min(request_end, self.end)
 
     def on_status(self, status: object) -> AuthDecision | None:
         if not isinstance(status, str) or status not in APPROVAL_STATUSES:
             return self.on_error(MalformedResponseError(f"unknown approval status {status!r}"))
         self.failures = 0
+        self.last_error = None
         return approval_decision(status, self.approval_id, self.pending)
 
     def on_error(self, error: BaseException) -> AuthDecision | None:
@@ -134,6 +149,8 @@ class _ApprovalWait:
             # (bounded by `timeout_s`) instead of ending as though the approval were unreadable.
             return None
         self.failures += 1
+        if not (self.cut_by_end and time.monotonic() >= self.end):
+            self.last_error = error
         if self.failures < MAX_CONSECUTIVE_POLL_FAILURES:
             return None
         why = deny_for_error(error, deadline=self.request_deadline()).reason
@@ -147,7 +164,12 @@ class _ApprovalWait:
         return min(self.poll_interval_s, remaining)
 
     def timed_out(self) -> AuthDecision:
-        return self._deny(f"approval timed out after {self.timeout_s:g} s")
+        reason = f"approval timed out after {self.timeout_s:g} s"
+        if self.last_error is not None:
+            # The last poll failed: say so, or a platform that never answered looks pending.
+            why = deny_for_error(self.last_error).reason
+            reason = f"{reason} (the last poll failed: {why})"
+        return self._deny(reason)
 
     def _deny(self, reason: str) -> AuthDecision:
         return approval_deny(self.approval_id, self.pending, reason)

@@ -206,8 +206,10 @@ class Authorizer:
         An approval of a pending decision this authorizer returned carries that decision's
         obligations (limits, `redactFields`), as `ensure_authorized` does. Blocks the calling
         thread; `timeout_s` and `poll_interval_s` default to the options' `approval_timeout_s`
-        and `approval_poll_interval_s`; a `timeout_s` that is not a finite number >= 0 or a
-        `poll_interval_s` not one > 0 is a deny, nothing polled. Never raises.
+        and `approval_poll_interval_s`. The platform is asked at least once: `timeout_s=0` asks
+        once and denies (timed out) when the approval is still pending. A `timeout_s` that is
+        not a finite number >= 0 or a `poll_interval_s` not one > 0 is a deny, nothing polled.
+        Never raises.
         """
         known = self._pending_decision(approval_id)
         if known is not None and known[0] != permission:

@@ -173,19 +173,39 @@ class DelegatedSession:
         """
         return await self._authorizer.ensure_authorized_async(permission, context)
 
-    def wait_for_approval(self, permission: str, approval_id: str) -> AuthDecision:
+    def wait_for_approval(
+        self,
+        permission: str,
+        approval_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> AuthDecision:
         """Poll an approval of this session's until a person decides (bearer: the delegated token).
 
-        Like `TracengentClient.wait_for_approval`: approved → an allow carrying the obligations
-        of the pending decision this session returned for `approval_id` (the agent's own client
-        knows nothing of it, and would poll with the agent's credentials); denied, expired,
-        timed out (`approval_timeout_s`) or unreadable → a deny. Blocks; never raises.
+        Like `TracengentClient.wait_for_approval` (`timeout_s=0` checks it once): approved → an
+        allow carrying the obligations of the pending decision this session returned for
+        `approval_id` (the agent's own client knows nothing of it, and would poll with the
+        agent's credentials); denied, expired, timed out (`timeout_s`, default
+        `approval_timeout_s`), unreadable or of another permission → a deny. Blocks; never
+        raises.
         """
-        return self._authorizer.wait_for_approval(permission, approval_id)
+        return self._authorizer.wait_for_approval(
+            permission, approval_id, timeout_s=timeout_s, poll_interval_s=poll_interval_s
+        )
 
-    async def wait_for_approval_async(self, permission: str, approval_id: str) -> AuthDecision:
+    async def wait_for_approval_async(
+        self,
+        permission: str,
+        approval_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_interval_s: float | None = None,
+    ) -> AuthDecision:
         """The coroutine twin of `wait_for_approval`; cancelling it leaves nothing behind."""
-        return await self._authorizer.wait_for_approval_async(permission, approval_id)
+        return await self._authorizer.wait_for_approval_async(
+            permission, approval_id, timeout_s=timeout_s, poll_interval_s=poll_interval_s
+        )
 
     def attenuate_for_call(
         self,

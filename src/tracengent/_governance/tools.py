@@ -388,7 +388,8 @@ class ToolGate:
         once approved, the platform allows the same agent's next request for that very call
         (same tool and arguments, or method, URL and JSON body) once. Blocks the calling thread,
         polling every `poll_interval_s` for up to `timeout_s` (default: the options'
-        `approval_poll_interval_s` and `approval_timeout_s`).
+        `approval_poll_interval_s` and `approval_timeout_s`); the platform is asked at least
+        once, so `timeout_s=0` checks the approval once without waiting.
 
         Raises:
             ToolDeniedException: not approved: outcome `approval_denied`, `approval_expired`,
