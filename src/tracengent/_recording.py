@@ -391,9 +391,16 @@ class Recorder:
                 texts = texts and occurred_at.__class__ is str
         if event.tags:
             attrs[A.EVENT_TAGS] = tuple(str(tag) for tag in event.tags)
-        if event.root_request:
-            attrs[A.TRACE_ROOT_REQUEST] = event.root_request
-            texts = texts and event.root_request.__class__ is str
+        root_request: object = event.root_request
+        if root_request:
+            if isinstance(root_request, str):
+                # Free text (the user's words, a URL): scrubbed as `begin_trace` scrubs it.
+                root_request = self.scrubber.free_text(root_request)
+                attrs[A.TRACE_ROOT_REQUEST] = root_request
+                texts = texts and root_request.__class__ is str
+            else:
+                attrs[A.TRACE_ROOT_REQUEST] = root_request  # type: ignore[assignment]
+                texts = False
         if not texts:
             attrs.agent_values = True
         return attrs

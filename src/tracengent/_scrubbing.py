@@ -38,6 +38,12 @@ Where it runs, and what it covers:
   (OTLP, console) get them as they were set: turn payload capture off
   in that instrumentation, or set its payloads through our trace helpers.
 
+The decision trace's root request (`tracengent.trace.root_request`) is free text, not a payload:
+it is kept with payload capture off and scrubbed as an exception's message is (`free_text`) where
+it enters: by `begin_trace` and the recorder (an `AgentEvent.root_request`), by `on_start` on a
+span that starts with it (an agent framework's root, the root request the context processor took
+from its GenAI input messages), and by Tracengent's exporter as it sends it (`exported_payload`).
+
 Nothing here raises into the agent: a value that cannot be encoded or made safe is dropped (None),
 never sent unredacted. Payload text UTF-8 cannot encode (a lone surrogate, as `surrogateescape`
 makes of a file name's odd byte) counts as such a value: no exporter could send it.
@@ -114,6 +120,8 @@ _STRUCTURAL: Final = frozenset(
 # query as the request had it): their credential values are redacted as the span starts.
 _URL_ATTRIBUTES: Final = frozenset({A.URL_FULL, A.HTTP_URL_OLD, "http.target"})
 _URL_QUERY: Final = "url.query"
+# The decision trace's root request: free text, scrubbed as such (`free_text`), capture on or off.
+_ROOT_REQUEST: Final = A.TRACE_ROOT_REQUEST
 
 # Deeper than any real payload; beyond it a value is dropped rather than walked (also stops cycles).
 _MAX_DEPTH: Final = 64
@@ -382,7 +390,8 @@ class Scrubber:
         """The value an already-set span attribute should have; None means drop it.
 
         A sensitive name becomes `MASK_TOKEN`; a URL attribute loses its credentials
-        (`url_value`); a payload attribute's JSON text (each text of a sequence) is re-scrubbed
+        (`url_value`); the root request (`tracengent.trace.root_request`) is scrubbed as
+        `free_text`, capture on or off; a payload attribute's JSON text (each text of a sequence) is re-scrubbed
         (None when capture is off or it cannot be made safe; text that is not JSON is kept, its
         URLs without credentials, as there is no structure to mask, unless it writes a key a
         name glob or JSON path masks:
@@ -397,6 +406,9 @@ class Scrubber:
                 return self.url_value(value)
             if key == _URL_QUERY and isinstance(value, str):
                 return redact_query(value, self.is_secret_parameter)
+            if key == _ROOT_REQUEST and isinstance(value, str):
+                # The trace's title, not a payload: kept with capture off, as free text.
+                return self.free_text(value)
             if not A.is_payload_attribute(key):
                 return value
             if not self.capture_payloads:
@@ -452,11 +464,16 @@ class Scrubber:
         and JSON paths, the rules as they are now), with the JSON paths the trace's
         authorization obligations added (`note_trace_paths`; an ended span has no current
         trace to read them from). Scrubbing text again masks nothing more.
+        The exporter also hands it the root request it sends (`tracengent.trace.root_request`):
+        that is free text, not a payload, returned as `free_text` leaves it, capture on or off.
         `TracengentSpanExporter.set_payload_filter` takes it.
         """
         try:
             if self.is_sensitive_attribute(key):
                 return MASK_TOKEN
+            if key == _ROOT_REQUEST:
+                # The trace's title, not a payload: kept with capture off, as free text.
+                return self.free_text(text)
             if not self.capture_payloads:
                 return None
             paths = self._trace_paths.get(trace_id, ()) if trace_id is not None else ()
@@ -499,7 +516,7 @@ class Scrubber:
         return any(name in path_names or masked(name) for name in _key_names(text))
 
     def free_text(self, text: str) -> str:
-        """`text` (an exception's message or stacktrace) without the credentials it names: each
+        """`text` (an exception's message or stacktrace, a decision trace's root request) without the credentials it names: each
         URL in it as `url_value` leaves it, and the value after a name a glob masks
         (`password=...`, `'api_key': '...'`, `Authorization: Bearer ...`) replaced by
         `MASK_TOKEN`, whole, up to its closing quote or the next `,;&)}]` or line end (a cookie or

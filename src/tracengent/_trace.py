@@ -70,14 +70,20 @@ def begin_trace(
 ) -> AgentTrace:
     """Start a decision trace's root span (a child of the current span, if any). Never raises.
 
+    The root request is free text (the user's words, a URL): it is recorded as
+    `Scrubber.free_text` leaves it (URL credentials and the value after a sensitive name
+    masked), payload capture on or off, so neither the root span nor the trace's first event
+    carries what it masks, for any exporter.
+
     An `actor_user_id` that is a number (not a `bool`) stands for its text, as in `Actor`; any
     other value that is not text is left out, logged and counted as misuse (the wire's actor is
     a string `userId`; such a value would be dropped from every event, silently).
     """
+    request = recorder.scrubber.free_text(str(root_request))
     attrs: Attributes = {
         A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT,
         A.GEN_AI_AGENT_ID: recorder.agent_id,
-        A.TRACE_ROOT_REQUEST: str(root_request),
+        A.TRACE_ROOT_REQUEST: request,
     }
     actor: object = actor_user_id
     if actor:
@@ -98,7 +104,7 @@ def begin_trace(
     except Exception as exc:  # noqa: BLE001 - the agent runs on with an unrecorded trace
         recorder.guard.failed("begin_trace", exc)
         root = INVALID_SPAN
-    return AgentTrace(recorder, root, str(root_request))
+    return AgentTrace(recorder, root, request)
 
 
 class AgentTrace:
@@ -141,7 +147,9 @@ class AgentTrace:
 
     @property
     def root_request(self) -> str:
-        """The request the agent is acting on."""
+        """The request the agent is acting on, as it was recorded: scrubbed as free text
+        (`Scrubber.free_text`: a URL's credentials and the value after a sensitive name such as
+        `password=` masked), the text every exporter and the platform received."""
         return self._root_request
 
     @property

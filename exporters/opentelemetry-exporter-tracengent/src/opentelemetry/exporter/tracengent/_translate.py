@@ -19,7 +19,8 @@ status is read from the span's status, as always), a name that is not non-empty 
 an infinity or an integer beyond the range of a JSON number (`_requests.json_encoding`). With
 `capture_payloads` off no payload slot (input, output, payload attributes) is filled, whatever the
 span carries; with a payload filter (`TranslationSettings.payload_filter`), payload text the
-recorder did not write goes through it first (the recorder's own, scrubbed, costs one look-up). Text UTF-8 cannot encode (a lone surrogate) is mended only when an event's encoding
+recorder did not write goes through it first (the recorder's own, scrubbed, costs one look-up),
+and so does a root request an event or trace close sends, once per trace. Text UTF-8 cannot encode (a lone surrogate) is mended only when an event's encoding
 fails, off the common path (`SpanTranslator._encode_alone`): a payload holding such text is left
 out (`SpanTranslator.payloads_omitted`), any other text has each lone surrogate replaced by U+FFFD;
 trace closes are mended the same way.
@@ -184,7 +185,10 @@ class TranslationSettings:
     write (`RecordedSpan.json_texts` names what it wrote, scrubbed already), with the attribute
     it came from and the decision trace the span belongs to (its `tracengent.trace.id`, None
     outside one: a trace's authorization obligations may redact more of its payloads); the
-    event carries what it returns, or no such payload when it returns None.
+    event carries what it returns, or no such payload when it returns None. It is also given the
+    root request an event or trace close sends (`tracengent.trace.root_request`, free text,
+    whether payloads are captured or not: the trace's title, never withheld), which is sent as
+    it returns it, or left out when it returns None.
     This is how payloads set after their span started (by a third-party instrumentation or
     `span.set_attribute`), which no span processor can scrub, are scrubbed on their way out. It
     must not raise (an event whose filter raises is left out and counted) and is called on the
@@ -600,7 +604,14 @@ class SpanTranslator:
                 value = get(_ROOT_REQUEST)
                 # Absent on most events: None is ruled out before the type tests.
                 if value is not None and (value.__class__ is str or isinstance(value, str)):
-                    wire["rootRequest"] = value
+                    if payload_filter is not None:
+                        # The trace's first event only: free text, scrubbed as it leaves.
+                        in_trace = get(_TRACE_ID)
+                        value = payload_filter(
+                            _ROOT_REQUEST, value, in_trace if isinstance(in_trace, str) else None
+                        )
+                    if value is not None:
+                        wire["rootRequest"] = value
                 add_event(wire)
                 add_origin(entry)
             except Exception as exc:  # one bad span must not sink its batch-mates (re-raised alone)
@@ -616,14 +627,28 @@ class SpanTranslator:
             ValueError: the span has no span context.
         """
         return _encodable_close(
-            trace_close_of(span, attrs, self._agent_id, format_time=self._format_time)
+            trace_close_of(span, attrs, self._agent_id, format_time=self._format_time),
+            self._payload_filter,
         )
 
 
-def _encodable_close(close: JsonObject | None) -> JsonObject | None:
-    """`close` with each lone surrogate in its text replaced by U+FFFD: one odd character in a
-    root request or summary must not cost the trace its close. O(1) per ASCII field."""
+def _encodable_close(
+    close: JsonObject | None, payload_filter: PayloadFilter | None
+) -> JsonObject | None:
+    """`close` with its root request through `payload_filter` (left out when that returns None)
+    and each lone surrogate in its text replaced by U+FFFD: one odd character in a root request
+    or summary must not cost the trace its close. O(1) per ASCII field."""
     if close is not None:
+        root_request = close.get("rootRequest")
+        if payload_filter is not None and isinstance(root_request, str):
+            trace_id = close.get("traceId")
+            filtered = payload_filter(
+                _ROOT_REQUEST, root_request, trace_id if isinstance(trace_id, str) else None
+            )
+            if filtered is None:
+                del close["rootRequest"]
+            else:
+                close["rootRequest"] = filtered
         for key, value in close.items():
             if value.__class__ is str:
                 close[key] = encodable_text(value)
@@ -659,10 +684,14 @@ def span_to_trace_close(
 ) -> JsonObject | None:
     """The trace close (§3) a decision-trace root span sends when it ends; None for other spans.
 
-    See `_trace_close.trace_close_of` (the agent defaults to `settings.agent_id`); text UTF-8
-    cannot encode (a lone surrogate) has it replaced by U+FFFD.
+    See `_trace_close.trace_close_of` (the agent defaults to `settings.agent_id`); the root
+    request goes through `settings.payload_filter`, if any; text UTF-8 cannot encode (a lone
+    surrogate) has it replaced by U+FFFD.
 
     Raises:
         ValueError: the span has no span context.
     """
-    return _encodable_close(trace_close_of(span, attrs, settings.agent_id, format_time=format_time))
+    return _encodable_close(
+        trace_close_of(span, attrs, settings.agent_id, format_time=format_time),
+        settings.payload_filter,
+    )
