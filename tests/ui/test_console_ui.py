@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextvars
 import re
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from tests.integration.governance.conftest import PollSignal
@@ -197,3 +198,66 @@ def test_approval_link_opens_its_own_agents_trace(
     expect(page.locator("details.trace")).to_have_count(3)
     expect(demo).to_have_attribute("open", "")
     expect(car).not_to_have_attribute("open", "")
+
+
+def test_an_api_error_shows_the_servers_detail_as_text(
+    tracengent_platform: RunningPlatform, browser_context: BrowserContext, screenshots: Path
+) -> None:
+    """When the console's API answers an error, the page shows the server's JSON `detail`
+    (not only the status), as text: a damaged record (503) while polling, which the page keeps
+    retrying until it is repaired, and an unknown approval (404) whose detail looks like HTML."""
+    page = browser_context.new_page()
+    # The failed requests chromium logs are expected here; nothing else may go wrong.
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    def console_error(message: ConsoleMessage) -> None:
+        expected = re.search(r"Failed to load resource: .*status of (503|404)", message.text)
+        if message.type == "error" and expected is None:
+            problems.append(message.text)
+
+    page.on("console", console_error)
+    store = tracengent_platform.store
+    store.ingest_events(
+        "demo-agent",
+        [{"eventId": "evt_1", "type": "action", "name": "refund", "status": "success"}],
+    )
+    page.goto(tracengent_platform.url + "/")
+    status = page.locator("#live-status")
+    expect(status).to_contain_text("last updated")
+
+    with sqlite3.connect(store.path) as db:
+        (original,) = db.execute("SELECT body FROM events").fetchone()
+        db.execute("UPDATE events SET body = '{broken'")
+    db.close()
+    expect(status).to_contain_text(
+        "the platform answered HTTP 503: database error: a stored record is not valid JSON"
+    )
+    expect(status).to_contain_text("retrying")
+    page.screenshot(path=str(screenshots / "api-error-detail.png"))
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE events SET body = ?", (original,))
+    db.close()
+    expect(status).to_contain_text("last updated")
+
+    # A decision the server refuses: its detail (an id that looks like markup) is text.
+    hostile_id = '<img src=x onerror="window.pwned=1">'
+    page.evaluate(
+        """(approvalId) => {
+            const form = document.createElement("form");
+            form.className = "decide";
+            form.method = "post";
+            form.action = "/console/approvals/" + encodeURIComponent(approvalId) + "/approve";
+            const button = document.createElement("button");
+            button.textContent = "Approve";
+            form.append(button);
+            document.body.append(form);
+            form.requestSubmit(button);
+        }""",
+        hostile_id,
+    )
+    result = page.locator("#decide-result")
+    expect(result).to_have_text(f"Not decided: HTTP 404: no approval {hostile_id}")
+    expect(result.locator("img")).to_have_count(0)
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    assert problems == []

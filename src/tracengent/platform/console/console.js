@@ -44,6 +44,30 @@
   // only the newest refresh schedules the next, so there is one polling loop at a time.
   let generation = 0;
 
+  // What an error answer says, for a person: its status and the server's reason (the console
+  // answers errors as JSON `{"error", "detail"}`; `message` too, from anything in between),
+  // cut to MAX_DETAIL characters. Only ever shown as text (`setText`), never as HTML.
+  const MAX_DETAIL = 300;
+
+  async function failureOf(response) {
+    let said = "";
+    try {
+      const body = await response.json();
+      if (body !== null && typeof body === "object") {
+        for (const key of ["detail", "error", "message"]) {
+          if (typeof body[key] === "string" && body[key].trim()) {
+            said = body[key].trim();
+            break;
+          }
+        }
+      }
+    } catch {
+      // Not JSON (a proxy's page, an empty body): the status alone.
+    }
+    if (said.length > MAX_DETAIL) said = said.slice(0, MAX_DETAIL) + "\u2026";
+    return "HTTP " + response.status + (said ? ": " + said : "");
+  }
+
   async function refresh() {
     const mine = ++generation;
     clearTimeout(timer);
@@ -52,11 +76,16 @@
         headers: { Accept: "application/json" },
         cache: "no-store",
       });
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      const fragments = await response.json();
-      if (mine !== generation) return;
-      apply(fragments);
-      setText("live-status", "last updated " + new Date().toLocaleTimeString());
+      if (!response.ok) {
+        const failure = await failureOf(response);
+        if (mine !== generation) return;
+        setText("live-status", "the platform answered " + failure + "; retrying");
+      } else {
+        const fragments = await response.json();
+        if (mine !== generation) return;
+        apply(fragments);
+        setText("live-status", "last updated " + new Date().toLocaleTimeString());
+      }
     } catch (error) {
       if (mine !== generation) return;
       setText("live-status", "cannot reach the platform (" + error.message + "); retrying");
@@ -76,12 +105,11 @@
         },
         body: new URLSearchParams(new FormData(form)).toString(),
       });
-      const answer = await response.json();
       if (response.ok) {
-        const a = answer.approval;
+        const a = (await response.json()).approval;
         setText("decide-result", a.permission + " for " + a.agentId + ": " + a.status + ".");
       } else {
-        setText("decide-result", "Not decided: " + answer.detail);
+        setText("decide-result", "Not decided: " + (await failureOf(response)));
       }
     } catch (error) {
       setText("decide-result", "Not decided: " + error.message);
