@@ -6,7 +6,7 @@ Two kinds of rules:
   depth of a JSON payload, whose name matches is masked (`MASK_TOKEN`), in JSON text a string
   value of the payload holds too (a tool call's `arguments`); a URL in a payload's string loses
   its credentials as a recorded URL does (`url_value`). Defaults that are always on cover
-  passwords, secrets, API keys, authorization headers, cookies, access/refresh tokens, private
+  passwords (`*pwd*` and `*passwd*` too), passphrases, secrets, API keys, authorization headers, cookies, access/refresh tokens, private
   keys and card numbers. Plain `token` is deliberately not a default: `gen_ai.usage.input_tokens`
   and friends are usage counts, not credentials.
 - **JSON paths** (`$.card`, wire contract §8, case-sensitive as the platform's `redactFields`

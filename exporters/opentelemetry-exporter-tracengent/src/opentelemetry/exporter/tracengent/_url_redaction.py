@@ -57,6 +57,8 @@ token and access key id)."""
 SENSITIVE_NAME_GLOBS: Final = (
     "*password*",
     "*passwd*",
+    "*pwd*",
+    "*passphrase*",
     "*secret*",
     "*api_key*",
     "*api-key*",
@@ -77,7 +79,10 @@ SENSITIVE_NAME_GLOBS: Final = (
     "*cardnumber*",
 )
 """Name globs whose values are always masked (case-insensitive). Plain `token` is deliberately
-not one: `gen_ai.usage.input_tokens` and friends are usage counts, not credentials."""
+not one: `gen_ai.usage.input_tokens` and friends are usage counts, not credentials. `*pwd*` is a
+glob, not the exact name, so `db_pwd`, `userPwd` and `pwd_hash` are masked too; no English word
+holds `pwd`, and the names it masks beyond passwords (the shell's `PWD` and `OLDPWD`, a working
+directory in an environment dump) lose a path, never leak a credential."""
 
 _SENSITIVE_NAME: Final = re.compile(
     "|".join(f"(?:{fnmatch.translate(glob)})" for glob in SENSITIVE_NAME_GLOBS), re.IGNORECASE
