@@ -46,7 +46,10 @@ from its GenAI input messages), and by Tracengent's exporter as it sends it (`ex
 
 Nothing here raises into the agent: a value that cannot be encoded or made safe is dropped (None),
 never sent unredacted. Payload text UTF-8 cannot encode (a lone surrogate, as `surrogateescape`
-makes of a file name's odd byte) counts as such a value: no exporter could send it.
+makes of a file name's odd byte) counts as such a value: no exporter could send it. NaN and the
+infinities do not: JSON has no number for them, so a payload records them as `null`, as orjson
+writes them (a payload's own or its JSON text's `NaN`/`Infinity` literals alike), and the rest of
+the payload is kept.
 """
 
 from __future__ import annotations
@@ -311,9 +314,12 @@ class Scrubber:
         then the configured JSON paths and `redact_paths` are masked. Never raises, does not
         block.
 
+        NaN and the infinities, which JSON has no number for, are written `null` (as orjson
+        writes them), wherever they are in `value`.
+
         Returns:
-            None when payload capture is off, or when `value` cannot be encoded as JSON (NaN,
-            a cycle, an unknown object) or its JSON as UTF-8 (a lone surrogate in its text) —
+            None when payload capture is off, or when `value` cannot be encoded as JSON (a
+            cycle, an unknown object) or its JSON as UTF-8 (a lone surrogate in its text) —
             the value is dropped, never sent unredacted.
         """
         return self.payload_json(value, redact_paths=redact_paths)[0]
@@ -337,7 +343,7 @@ class Scrubber:
                 # Nothing to mask, refuse or redact: encoded as the walk's copy would be.
                 written = dumps_finite_by(value)
             else:
-                # `_safe_copy` refused non-finite numbers already: the fast encoder is exact here.
+                # `_safe_copy` wrote non-finite numbers `null`: the fast encoder is exact here.
                 written = dumps_finite_by(self._redacted(self._safe_copy(value, 0), redact_paths))
         except Exception:  # noqa: BLE001 - dropping the value is the safe answer to any failure
             return None, False
@@ -589,7 +595,7 @@ class Scrubber:
             return MASK_TOKEN
 
     def _encode(self, document: JsonValue, redact_paths: Sequence[str]) -> str:
-        # `_safe_copy` refused non-finite numbers already, so the fast encoder is exact here.
+        # `_safe_copy` wrote non-finite numbers `null` already, so the fast encoder is exact here.
         return dumps_finite(self._redacted(document, redact_paths))
 
     def _redacted(self, document: JsonValue, redact_paths: Sequence[str]) -> JsonValue:
@@ -598,7 +604,8 @@ class Scrubber:
         return redact_value(document, rules) if rules else document
 
     def _safe_copy(self, value: object, depth: int) -> JsonValue:
-        """A JSON-native copy of `value` with sensitive keys masked; raises `_Unsafe`."""
+        """A JSON-native copy of `value` with sensitive keys masked and NaN and the infinities
+        `None` (JSON `null`); raises `_Unsafe`."""
         if depth > _MAX_DEPTH:
             raise _Unsafe("too deep")
         if isinstance(value, str):
@@ -608,9 +615,8 @@ class Scrubber:
         if value is None or isinstance(value, (bool, int)):
             return value
         if isinstance(value, float):
-            if not math.isfinite(value):
-                raise _Unsafe("not a finite number")
-            return value
+            # JSON has no NaN or infinity: `null` in their place, as orjson writes them.
+            return value if math.isfinite(value) else None
         if isinstance(value, Mapping):
             copied: dict[str, JsonValue] = {}
             for raw_key, item in value.items():
@@ -634,7 +640,7 @@ class Scrubber:
         request body) with the keys it writes scrubbed as the payload's own are (name globs; the
         JSON paths name the payload's structure, not the text's): re-encoded compactly when
         something in it was masked, `text` itself otherwise. Text that is no JSON object or array,
-        or that the walk refuses (NaN, too deep), is `MASK_TOKEN` when it writes a key a name glob
+        or that the walk refuses (too deep), is `MASK_TOKEN` when it writes a key a name glob
         masks, else kept."""
         parsed = _decode(text)
         if isinstance(parsed, (dict, list)):
@@ -643,7 +649,12 @@ class Scrubber:
             except _Unsafe:
                 pass
             else:
-                return text if copied == parsed else dumps_finite(copied)
+                if copied == parsed:
+                    return text
+                encoded = dumps_finite(copied)
+                # NaN is not equal to itself: when `null` for NaN or an infinity is all that
+                # changed, nothing was masked and the string stays as written (JSON carries it).
+                return text if encoded == _orjson_text(parsed) else encoded
         masked = self.is_sensitive_name
         if any(masked(name) for name in _key_names(text)):
             return MASK_TOKEN
@@ -661,6 +672,14 @@ class Scrubber:
 _NOT_JSON: Final = object()
 # How a string value that may be JSON text starts (`Scrubber._nested_text`).
 _JSON_OPENERS: Final = frozenset({"{", "["})
+
+
+def _orjson_text(value: object) -> str | None:
+    """`value` as orjson writes it (NaN and the infinities `null`); None when orjson cannot."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:
+        return None
 
 
 def _decode(text: str) -> object:

@@ -67,7 +67,6 @@ def test_capture_off_records_nothing() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        {"x": math.nan},
         {1: "non-string key"},
         {"x": object()},
         {"x": {1, 2}},
@@ -76,6 +75,11 @@ def test_capture_off_records_nothing() -> None:
 def test_unencodable_values_are_dropped(value: object) -> None:
     """A value that cannot be encoded as JSON is dropped, never sent unscrubbed."""
     assert Scrubber().payload_text(value) is None
+
+
+def test_non_finite_numbers_are_written_null() -> None:
+    """NaN, which JSON has no number for, is no reason to drop a payload: it is `null`."""
+    assert Scrubber().payload_text({"x": math.nan}) == '{"x":null}'
 
 
 def test_cycles_are_dropped() -> None:
@@ -167,8 +171,8 @@ def test_processor_never_raises_into_the_agent() -> None:
         ({"orderId": "o1", "amount": 42.5}, '{"orderId":"o1","amount":42.5}'),
         ({"Api_Key": "k", "deep": [{"PASSWORD": 1}]}, None),
         ({"ok": None}, '{"ok":null}'),
-        ({"n": math.nan}, "drop"),
-        ({"n": [math.inf]}, "drop"),
+        ({"n": math.nan}, '{"n":null}'),
+        ({"n": [math.inf]}, '{"n":[null]}'),
         ({1: "non-string key"}, "drop"),
         ({"big": 2**70}, '{"big":1180591620717411303424}'),
         ({"t": ("a", 1)}, '{"t":["a",1]}'),
