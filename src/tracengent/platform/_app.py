@@ -227,8 +227,17 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
         approval = await run_in_threadpool(store.approval, approval_id)
         # The caller's own approvals only: one held under a delegated token is the delegate's
         # (`Engine` files it under the token's agent). A grant is no licence to read those of
-        # the agent it acts for, which may be of payments the grant does not cover.
-        if approval is None or approval.agent_id != principal.agent.agent_id:
+        # the agent it acts for, which may be of payments the grant does not cover. And only on
+        # the behalf it was held on: one held acting for an agent is not the delegate's when it
+        # acts for another (or on its own authority), nor one held on its own authority when it
+        # acts for someone: a person approved it for that agent (as `/v1/tool-authorize`'s
+        # approved calls, whose digest names whom the call is made for).
+        acting_for = principal.grant.acting_for if principal.grant is not None else None
+        if (
+            approval is None
+            or approval.agent_id != principal.agent.agent_id
+            or approval.acting_for != acting_for
+        ):
             return _error(404, "not_found", f"no approval {approval_id} for this agent")
         return JSONResponse(approval.to_json())
 

@@ -166,6 +166,13 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
             GROUP BY agent_id, json_extract(body, '$.idempotencyKey'));
     CREATE UNIQUE INDEX events_idempotency ON events (agent_id, idempotency_key)
     """,
+    # 5: an approval remembers on whose behalf it was held: the agent a delegated token acted
+    # for (NULL: the agent's own authority). `GET /v1/approvals/{id}` answers it only to a
+    # token acting for that same agent. Approvals stored before read as held on the agent's own
+    # authority: a delegated token no longer reads them (fail closed).
+    """
+    ALTER TABLE approvals ADD COLUMN acting_for TEXT
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

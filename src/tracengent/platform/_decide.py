@@ -248,6 +248,7 @@ class Engine:
                 currency=currency,
                 trace_id=trace_id,
                 call_digest=call_digest,
+                acting_for=grant.acting_for if grant is not None else None,
             )
             reason = (
                 f"amount {_money(converted or 0.0, cur)} is over the approval threshold "

@@ -81,6 +81,9 @@ class ApprovalRecord:
     decided_at: str | None
     used_at: str | None = None
     """When a retry of the held tool call it approved was allowed (each approval allows one)."""
+    acting_for: str | None = None
+    """The agent a delegated token acted for when the decision was held (None: the agent's own
+    authority); only a token acting for the same agent reads or uses it."""
 
     def to_json(self) -> JsonObject:
         """The approval as `GET /v1/approvals/{id}` answers it (nulls omitted)."""
@@ -98,6 +101,7 @@ class ApprovalRecord:
             ("traceId", self.trace_id),
             ("decidedAt", self.decided_at),
             ("usedAt", self.used_at),
+            ("actingFor", self.acting_for),
         ):
             if value is not None:
                 wire[key] = value

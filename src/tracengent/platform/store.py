@@ -144,18 +144,21 @@ class PlatformStore(IngestStore):
         currency: str | None = None,
         trace_id: str | None = None,
         call_digest: str | None = None,
+        acting_for: str | None = None,
     ) -> ApprovalRecord:
         """Store a new pending approval (`apr_...`) that expires after `ttl_seconds`.
 
         `call_digest`: the held tool call's (transport, target, body), so that once approved one
         retry of that very call may proceed (`use_approved_call`); None for `/v1/authorize`.
+        `acting_for`: the agent a delegated token acted for (None: `agent_id`'s own authority);
+        `GET /v1/approvals/{id}` answers only a token acting for the same agent.
         """
         approval_id = new_id("apr")
         with connect(self.path, write=True) as db:
             db.execute(
                 "INSERT INTO approvals (id, agent_id, permission, context, amount, currency,"
-                " trace_id, created_at, expires_at_s, status, call_digest)"
-                " VALUES (?,?,?,?,?,?,?,?,?, 'pending', ?)",
+                " trace_id, created_at, expires_at_s, status, call_digest, acting_for)"
+                " VALUES (?,?,?,?,?,?,?,?,?, 'pending', ?, ?)",
                 (
                     approval_id,
                     agent_id,
@@ -167,6 +170,7 @@ class PlatformStore(IngestStore):
                     self.now_iso(),
                     self.clock() + ttl_seconds,
                     call_digest,
+                    acting_for,
                 ),
             )
         found = self.approval(approval_id)
@@ -195,6 +199,7 @@ class PlatformStore(IngestStore):
             status=r["status"],
             decided_at=r["decided_at"],
             used_at=r["used_at"],
+            acting_for=r["acting_for"],
         )
 
     def approvals(self, *, status: str | None = None) -> list[ApprovalRecord]:

@@ -43,8 +43,8 @@ def test_a_delegate_cannot_read_the_approvals_of_the_agent_it_acts_for(
 def test_a_delegate_reads_the_approvals_it_was_held_for(
     agent_client: AgentClient, tracengent_platform: RunningPlatform
 ) -> None:
-    """A decision held under the delegated token stays readable under it (and under the
-    delegate's own token: the approval is the delegate's)."""
+    """A decision held under the delegated token stays readable under it, but not under the
+    delegate's own token: a person approved it on demo-agent's behalf, not hotel-agent's."""
     delegate = _delegated_client(tracengent_platform, agent_client, ["payments:refund"])
     held = delegate.post(
         "/v1/authorize", json={"permission": "payments:refund", "context": {"amount": 800}}
@@ -53,4 +53,4 @@ def test_a_delegate_reads_the_approvals_it_was_held_for(
     polled = delegate.get(f"/v1/approvals/{held['approvalId']}")
     assert (polled.status_code, polled.json()["status"]) == (200, "pending")
     own = agent_client("hotel-agent").get(f"/v1/approvals/{held['approvalId']}")
-    assert own.status_code == 200
+    assert own.status_code == 404

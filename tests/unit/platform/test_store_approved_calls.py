@@ -125,11 +125,12 @@ def test_a_version_2_database_upgrades_keeping_its_approvals(tmp_path: Path) -> 
     db.close()
     store = PlatformStore(path)
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     check.close()
     old = store.approval("apr_old")
     assert old is not None
     assert (old.status, old.used_at) == ("approved", None)
+    assert old.acting_for is None  # held before version 5: read as the agent's own authority
     assert _use(store) is None
     new = _held(store)
     store.decide_approval(new, True)
