@@ -156,7 +156,10 @@ class GovernanceMethods:
         so `timeout_s=0` checks the approval once without waiting. Approved → an allow,
         carrying the obligations of the pending decision this client returned for
         `approval_id`; denied, expired, still pending at the timeout, unreadable, or an
-        approval of another permission than `permission` → a deny. Never raises.
+        approval of another permission than `permission` (one this client saw pending under
+        another permission, or one the platform's answer says is for another) → a deny. An
+        answer that names no permission (the wire contract requires only `status`) is taken
+        as it is. Never raises.
         """
         return self._governance.authorizer.wait_for_approval(
             permission, approval_id, timeout_s=timeout_s, poll_interval_s=poll_interval_s

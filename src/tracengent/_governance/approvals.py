@@ -7,6 +7,14 @@ that keeps failing (`MAX_CONSECUTIVE_POLL_FAILURES` in a row; a poll the platfor
 a 429, or holds back for its `Retry-After`, is no failure: the wait goes on) deny, and so, without polling, do
 an id that names no approval and bounds that cannot bound the wait (`bounds_problem`). The wait is an
 `approval_wait` governance span that always ends, cancellation included.
+
+An approval settles only the permission it was asked for: an answer naming another permission
+than the one waited for ends the wait with a deny at once, whatever its status. An answer naming
+none (the wire contract requires only `status`) is taken as it is, as before: refusing it would
+deny every approval a contract-minimal platform grants, and the id it answers for is one the
+platform issued to this agent (`Authorizer` also denies, unpolled, an id it saw pending under
+another permission). A wait for a held tool call names no permission and checks none: its
+approval is matched to the call by the platform when the call is made again.
 """
 
 from __future__ import annotations
@@ -107,12 +115,14 @@ class _ApprovalWait:
         approval_id: str,
         pending: AuthDecision | None,
         *,
+        permission: str | None,
         timeout_s: float,
         poll_interval_s: float,
         request_timeout_s: float,
     ) -> None:
         self.approval_id = approval_id
         self.pending = pending
+        self.permission = permission
         self.timeout_s = timeout_s
         self.poll_interval_s = poll_interval_s
         self.request_timeout_s = request_timeout_s
@@ -141,6 +151,14 @@ class _ApprovalWait:
             return self.on_error(MalformedResponseError(f"unknown approval status {status!r}"))
         self.failures = 0
         self.last_error = None
+        # `ApprovalStatus` (the transport's) carries the permission the answer names.
+        answered = getattr(status, "permission", None)
+        asked = self.permission
+        if asked is not None and isinstance(answered, str) and answered != asked:
+            return self._deny(
+                f"approval {self.approval_id} is for {answered!r}, not {asked!r}:"
+                " a person's approval settles only the permission it was asked for"
+            )
         return approval_decision(status, self.approval_id, self.pending)
 
     def on_error(self, error: BaseException) -> AuthDecision | None:
@@ -255,7 +273,10 @@ def wait_for_approval(
 ) -> AuthDecision:
     """Block until the approval is decided, the wait times out, or polling keeps failing.
 
-    Never raises (every failure is a deny); blocks the calling thread for up to `timeout_s`.
+    Never raises (every failure is a deny); blocks the calling thread for up to `timeout_s` (or
+    one poll's governance timeout, if longer: the platform is always asked once).
+    `permission`: what the approval must be for; an answer naming another is a deny (one naming
+    none is taken as it is: see the module doc); None (a held tool call's) checks nothing.
     `recorder`: the waiting client's (its span is not another agent's trace's: `governance_span`).
     """
     with _approval_span(tracer, permission, approval_id, acting_for, chain, recorder) as span:
@@ -266,6 +287,7 @@ def wait_for_approval(
         wait = _ApprovalWait(
             approval_id,
             pending,
+            permission=permission,
             timeout_s=timeout_s,
             poll_interval_s=poll_interval_s,
             request_timeout_s=request_timeout_s,
@@ -314,6 +336,7 @@ async def wait_for_approval_async(
         wait = _ApprovalWait(
             approval_id,
             pending,
+            permission=permission,
             timeout_s=timeout_s,
             poll_interval_s=poll_interval_s,
             request_timeout_s=request_timeout_s,

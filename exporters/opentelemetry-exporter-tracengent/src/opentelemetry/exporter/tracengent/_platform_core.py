@@ -42,6 +42,7 @@ __all__ = [
     "EVENTS_PATH",
     "TOOL_AUTHORIZE_PATH",
     "TRACES_PATH",
+    "ApprovalStatus",
     "DeliveryResult",
     "PlatformCore",
     "approval_path",
@@ -102,19 +103,50 @@ def attenuate_path(grant_id: str) -> str:
     return f"/v1/delegations/{quote(grant_id, safe='')}/attenuate"
 
 
-def parse_approval_status(response: httpx.Response) -> str:
-    """The `status` of an approval answer.
+class ApprovalStatus(str):
+    """An approval's `status` (it compares, hashes and prints as the status text), carrying the
+    `permission` the answer says the approval is for (None when it names none).
+
+    A `str`, so every caller of `approval_status` that wants the status alone reads it as one;
+    an approval wait also checks the permission (an approval of `payments:refund` must not
+    settle a wait for `payments:payout`).
+    """
+
+    __slots__ = ("permission",)
+
+    permission: str | None
+
+    def __new__(cls, status: str, permission: str | None = None) -> ApprovalStatus:
+        made = super().__new__(cls, status)
+        made.permission = permission
+        return made
+
+
+def parse_approval_status(response: httpx.Response) -> ApprovalStatus:
+    """The `status` of an approval answer, with the `permission` it names.
+
+    The contract requires only `status`; `permission` (which the local platform sends) is
+    optional, absent or null meaning "not said".
 
     Raises:
-        MalformedResponseError: not an object, or a status outside pending/approved/denied/expired.
+        MalformedResponseError: not an object, a status outside pending/approved/denied/expired,
+            or a `permission` that is neither null nor a non-empty string (an answer that names
+            the permission unreadably cannot be checked against the one waited for).
     """
-    status = parse_json_object(response).get("status")
+    answer = parse_json_object(response)
+    status = answer.get("status")
     if not isinstance(status, str) or status not in _APPROVAL_STATUSES:
         raise MalformedResponseError(
             f"approval status must be pending/approved/denied/expired, got {status!r}",
             status_code=response.status_code,
         )
-    return status
+    permission = answer.get("permission")
+    if permission is not None and (not isinstance(permission, str) or not permission):
+        raise MalformedResponseError(
+            f"approval permission must be a non-empty string, got {permission!r}",
+            status_code=response.status_code,
+        )
+    return ApprovalStatus(status, permission)
 
 
 def parse_attenuated_token(response: httpx.Response) -> JsonObject:
