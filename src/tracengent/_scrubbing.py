@@ -551,6 +551,10 @@ class Scrubber:
 
     def _mask_named_values(self, text: str) -> str:
         """`text` with the value after each name a glob masks replaced (see `free_text`)."""
+        if ":" not in text and "=" not in text:
+            # No name is followed by a value (a root request in plain words): two C scans
+            # instead of the pattern tried at every word.
+            return text
         parts: list[str] = []
         done = 0
         for named in _NAME_THEN_SEPARATOR.finditer(text):
