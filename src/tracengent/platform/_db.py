@@ -173,6 +173,14 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE approvals ADD COLUMN acting_for TEXT
     """,
+    # 6: an LLM token reservation expires (`expires_at_s`, seconds since the epoch), so one no
+    # `llm_call` event ever releases (the agent crashed) gives its budget back. Reservations
+    # held before the upgrade get the default `llm_reservation_ttl_seconds` (900) from now.
+    """
+    ALTER TABLE reservations ADD COLUMN expires_at_s REAL;
+    UPDATE reservations SET expires_at_s = CAST(strftime('%s', 'now') AS REAL) + 900
+        WHERE expires_at_s IS NULL
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

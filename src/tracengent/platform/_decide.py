@@ -265,7 +265,12 @@ class Engine:
                 return _deny(f"estimatedTokens must be an integer >= 0, got {estimated!r}", rule)
             budget = subject.llm_token_budget
             if not self.store.reserve_tokens(
-                subject.agent_id, budget, estimated, trace_id, spender=agent.agent_id
+                subject.agent_id,
+                budget,
+                estimated,
+                trace_id,
+                spender=agent.agent_id,
+                ttl_seconds=policy.llm_reservation_ttl_seconds,
             ):
                 usage = self.store.token_usage(subject.agent_id)
                 left = max(0, budget - usage.used - usage.reserved)

@@ -12,6 +12,7 @@ DEFAULT_POLICY_TOML: Final = """
 currency = "EUR"
 token_ttl_seconds = 900
 approval_ttl_seconds = 3600
+llm_reservation_ttl_seconds = 900
 
 [currency_rates]
 USD = 0.92

@@ -16,6 +16,7 @@ from opentelemetry.exporter.tracengent.permissions import permission_matches
 from opentelemetry.exporter.tracengent.redaction import Redaction, parse_path
 from tracengent.platform._egress_globs import host_glob, method_names, path_glob
 from tracengent.platform._shadowing import refuse_shadowed_routes, refuse_shadowed_rules
+from tracengent.platform._store_ingest import RESERVATION_TTL_SECONDS
 from tracengent.platform._toml_reader import PolicyError, TomlTable
 
 if sys.version_info >= (3, 11):
@@ -158,6 +159,8 @@ class Policy:
         currency_rates: units of `currency` one unit of each other currency is worth.
         token_ttl_seconds: lifetime of issued access tokens.
         approval_ttl_seconds: a pending approval expires this long after it was created.
+        llm_reservation_ttl_seconds: an `llm:call` authorization's token reservation gives its
+            budget back this long after it was made when no `llm_call` event released it.
     """
 
     agents: tuple[AgentPolicy, ...]
@@ -168,6 +171,7 @@ class Policy:
     currency_rates: Mapping[str, float] = field(default_factory=dict)
     token_ttl_seconds: int = 900
     approval_ttl_seconds: int = 3600
+    llm_reservation_ttl_seconds: int = RESERVATION_TTL_SECONDS
 
     def agent(self, agent_id: str) -> AgentPolicy | None:
         """The agent with this id, or None."""
@@ -400,6 +404,10 @@ def _build(root: TomlTable) -> Policy:
         currency_rates=rates,
         token_ttl_seconds=root.integer("token_ttl_seconds", default=900) or 900,
         approval_ttl_seconds=root.integer("approval_ttl_seconds", default=3600) or 3600,
+        llm_reservation_ttl_seconds=root.integer(
+            "llm_reservation_ttl_seconds", default=RESERVATION_TTL_SECONDS
+        )
+        or RESERVATION_TTL_SECONDS,
     )
     root.done()
     refuse_shadowed_rules(policy.rules)

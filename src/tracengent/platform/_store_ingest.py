@@ -15,7 +15,12 @@ from opentelemetry.exporter.tracengent.wire import format_timestamp
 from tracengent.platform._db import connect, migrate, read_or_create_secret
 from tracengent.platform._records import AgentCounters, IngestResult, TokenUsage
 
-__all__ = ["IngestStore"]
+__all__ = ["RESERVATION_TTL_SECONDS", "IngestStore"]
+
+RESERVATION_TTL_SECONDS: Final = 900
+"""How long an LLM token reservation holds budget when no `llm_call` event releases it (the
+policy's `llm_reservation_ttl_seconds` default): an agent that crashed between authorizing
+`llm:call` and recording the call does not hold the budget for ever."""
 
 _SIGNING_KEY: Final = "jwt_signing_key"
 
@@ -117,7 +122,7 @@ class IngestStore:
                     duplicates += 1
                     continue
                 stored += 1
-                self._reconcile_tokens(db, agent_id, event)
+                self._reconcile_tokens(db, agent_id, event, self.clock())
             self._bump(db, agent_id, "events_received", len(events))
             self._bump(db, agent_id, "events_stored", stored)
             self._bump(db, agent_id, "duplicates_ignored", duplicates)
@@ -200,38 +205,54 @@ class IngestStore:
         tokens: int,
         trace_id: str | None,
         spender: str | None = None,
+        *,
+        ttl_seconds: float = RESERVATION_TTL_SECONDS,
     ) -> bool:
         """Reserve `tokens` of `agent_id`'s budget when used + reserved + tokens stays within
         `budget`, and at least one token is left (an LLM call uses some, whatever its estimate:
         a call estimated at 0 is no call under a budget of 0); atomic. `spender`: the delegate
         spending it under a grant, whose `llm_call` events release the reservation and count
-        against `agent_id`."""
+        against `agent_id`. `ttl_seconds`: the reservation holds budget until an `llm_call`
+        event releases it or, at the latest, this long (by the store's clock), so a call never
+        recorded (the agent crashed) gives its budget back."""
         with connect(self.path, write=True) as db:
-            usage = self._usage(db, agent_id)
+            now = self.clock()
+            usage = self._usage(db, agent_id, now)
             if usage.used + usage.reserved + max(tokens, 1) > budget:
                 return False
             db.execute(
-                "INSERT INTO reservations (agent_id, trace_id, tokens, spender) VALUES (?, ?, ?, ?)",
-                (agent_id, trace_id, tokens, spender if spender != agent_id else None),
+                "INSERT INTO reservations (agent_id, trace_id, tokens, spender, expires_at_s)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    agent_id,
+                    trace_id,
+                    tokens,
+                    spender if spender != agent_id else None,
+                    now + ttl_seconds,
+                ),
             )
         return True
 
     def token_usage(self, agent_id: str) -> TokenUsage:
-        """Tokens the agent used (from `llm_call` events) and holds reserved."""
+        """Tokens the agent used (from `llm_call` events) and holds reserved (reservations
+        neither released nor expired)."""
         with connect(self.path) as db:
-            return self._usage(db, agent_id)
+            return self._usage(db, agent_id, self.clock())
 
     @staticmethod
-    def _usage(db: sqlite3.Connection, agent_id: str) -> TokenUsage:
+    def _usage(db: sqlite3.Connection, agent_id: str, now: float) -> TokenUsage:
         used = db.execute("SELECT used FROM token_usage WHERE agent_id = ?", (agent_id,)).fetchone()
         reserved = db.execute(
-            "SELECT COALESCE(SUM(tokens), 0) FROM reservations WHERE agent_id = ? AND released = 0",
-            (agent_id,),
+            "SELECT COALESCE(SUM(tokens), 0) FROM reservations"
+            " WHERE agent_id = ? AND released = 0 AND expires_at_s > ?",
+            (agent_id, now),
         ).fetchone()[0]
         return TokenUsage(used=int(used[0]) if used else 0, reserved=int(reserved))
 
     @staticmethod
-    def _reconcile_tokens(db: sqlite3.Connection, agent_id: str, event: JsonObject) -> None:
+    def _reconcile_tokens(
+        db: sqlite3.Connection, agent_id: str, event: JsonObject, now: float
+    ) -> None:
         """Release the reservation a stored `llm_call` event's call made; count its tokens.
 
         A call that failed is recorded without `usage` (the SDK has no count): it still releases
@@ -242,15 +263,21 @@ class IngestStore:
         usage = event.get("usage")
         tokens = _token_count(usage.get("tokens") if isinstance(usage, dict) else None)
         trace_id = event.get("traceId")
+        trace = trace_id if isinstance(trace_id, str) else None
         # Release the reservation this call made: its own, or one it made as a delegate on the
         # delegating agent's budget; the same trace's oldest first, then the oldest made outside
-        # any trace, then the oldest of another trace.
+        # any trace, then the oldest of another trace. An expired reservation holds no budget
+        # any more: only its own trace's late event releases it (the bookkeeping of the call
+        # that outlived it); any other event releases one still holding budget, never a
+        # crashed call's stale one, which would leave a live reservation held until it expires.
         row = db.execute(
             "SELECT seq, agent_id FROM reservations WHERE released = 0"
             " AND ((agent_id = ? AND spender IS NULL) OR spender = ?)"
-            " ORDER BY CASE WHEN trace_id IS ? THEN 0 WHEN trace_id IS NULL THEN 1 ELSE 2 END, seq"
+            " AND (expires_at_s > ? OR (? IS NOT NULL AND trace_id = ?))"
+            " ORDER BY CASE WHEN trace_id IS ? THEN 0 WHEN trace_id IS NULL THEN 1 ELSE 2 END,"
+            " expires_at_s <= ?, seq"
             " LIMIT 1",
-            (agent_id, agent_id, trace_id if isinstance(trace_id, str) else None),
+            (agent_id, agent_id, now, trace, trace, trace, now),
         ).fetchone()
         budget_owner = agent_id
         if row is not None:

@@ -71,7 +71,7 @@ def upgraded(tmp_path: Path) -> PlatformStore:
 def test_v1_database_upgrades_keeping_every_row(upgraded: PlatformStore) -> None:
     """Events (with their seq), the close and the trace it closes survive the upgrade."""
     with sqlite3.connect(upgraded.path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     db.close()
     assert [(e.seq, e.agent_id, e.body["name"]) for e in upgraded.events()] == [
         (1, "demo-agent", "a"),

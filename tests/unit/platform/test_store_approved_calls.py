@@ -125,7 +125,7 @@ def test_a_version_2_database_upgrades_keeping_its_approvals(tmp_path: Path) -> 
     db.close()
     store = PlatformStore(path)
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     check.close()
     old = store.approval("apr_old")
     assert old is not None
