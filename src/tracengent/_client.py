@@ -171,7 +171,9 @@ class TracengentClient(GovernanceMethods):
             self._owns_provider = True
             self._export = new_export_processor()
             scrub_payloads(self._export, scrubber)
-            context = ContextProcessor(capture_payloads=self._options.capture_payloads)
+            context = ContextProcessor(
+                capture_payloads=self._options.capture_payloads, scrub_text=scrubber.free_text
+            )
             router = None
             for processor in (context, ScrubbingProcessor(scrubber), self._export):
                 self._provider.add_span_processor(processor)

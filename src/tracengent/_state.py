@@ -247,7 +247,9 @@ def attach_to_provider(
         attachment = _attachments.get(provider)
         if attachment is None:
             scrubber = Scrubber(capture_payloads=capture_payloads, patterns=scrub_patterns)
-            attachment = ProviderAttachment(ContextProcessor(), scrubber)
+            attachment = ProviderAttachment(
+                ContextProcessor(scrub_text=scrubber.free_text), scrubber
+            )
             # The context processor first, so the processors after it see the stamped trace ids.
             provider.add_span_processor(attachment.context_processor)
             # Scrubbing happens in `on_start`; exporters read a span when it ends.

@@ -191,7 +191,7 @@ def configure_from_environment() -> ZeroCodeSetup:
     )
     capture = _capture_payloads(options)
     scrubber = Scrubber(capture_payloads=capture, patterns=patterns)
-    context_processor = ContextProcessor(capture_payloads=capture)
+    context_processor = ContextProcessor(capture_payloads=capture, scrub_text=scrubber.free_text)
     return ZeroCodeSetup(
         options=options,
         problem=problem,
@@ -309,7 +309,7 @@ def complete_without_configurator() -> None:
     )
     capture = _capture_payloads(options)
     scrubber = Scrubber(capture_payloads=capture, patterns=patterns)
-    context_processor = ContextProcessor(capture_payloads=capture)
+    context_processor = ContextProcessor(capture_payloads=capture, scrub_text=scrubber.free_text)
     # Added after the exporters that configurator put on the provider: the stamps and the
     # scrubbing happen in `on_start`, and exporters read a span only when it ends.
     provider.add_span_processor(context_processor)

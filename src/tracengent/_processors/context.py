@@ -19,7 +19,10 @@ end.
 The root request is the root's `tracengent.trace.root_request` (the application's own field,
 always kept), else the last user message of its `gen_ai.input.messages`: that message is payload
 (`attributes.PAYLOAD_ATTRIBUTES`), so it is taken only while payload capture is on. This processor
-runs before the scrubbing processor, so it must know the setting itself (`capture_payloads`).
+runs before the scrubbing processor, so it must know the setting itself (`capture_payloads`), and
+it scrubs the root request it keeps for the trace's first event itself (`scrub_text`, the
+scrubber's `free_text`), once per root: the first event is often a span Tracengent records, which
+the scrubbing processor does not look at again.
 
 `on_start` is O(1) and does no I/O and never waits: a dict of open spans (span id → record) is
 consulted for the parent and updated. Under concurrency, dict operations are atomic in CPython
@@ -43,7 +46,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Final
 
@@ -137,14 +140,24 @@ class ContextProcessor(SpanProcessor):
         capture_payloads: `TracengentOptions.capture_payloads`. When False, a root request is
             never taken from a root's `gen_ai.input.messages` (a payload); an explicit
             `tracengent.trace.root_request` still is.
+        scrub_text: what the root request kept for the trace's first event goes through (the
+            client's `Scrubber.free_text`): a third-party root's request, explicit or taken from
+            its input messages, is stamped on the first event only as this returns it. None
+            keeps it as given (the request is then scrubbed, if at all, where it was set).
 
     Attributes:
         capture_payloads: as the argument; read as each trace's root starts, so it may be
             turned off later (a provider shared by several clients: the strictest holds).
     """
 
-    def __init__(self, *, capture_payloads: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        capture_payloads: bool = True,
+        scrub_text: Callable[[str], str] | None = None,
+    ) -> None:
         self.capture_payloads = capture_payloads
+        self._scrub_text = scrub_text
         self._open: dict[int, _OpenSpan] = {}
         # Ended roots (span id → their record) while something holds the record: a plain dict
         # read at C speed, each entry removed by its reference's callback.
@@ -360,6 +373,11 @@ class ContextProcessor(SpanProcessor):
                 # payload: with capture off it must not leave as the root request either).
                 root_request = root_request_from_messages(attrs.get(A.GEN_AI_INPUT_MESSAGES))
                 if root_request is not None:
+                    root_stamps[A.TRACE_ROOT_REQUEST] = root_request
+            if root_request.__class__ is str and self._scrub_text is not None:
+                # Once per root: what the trace's first event carries, whoever records it.
+                root_request = self._scrub_text(root_request)
+                if A.TRACE_ROOT_REQUEST in root_stamps:
                     root_stamps[A.TRACE_ROOT_REQUEST] = root_request
             state = _TraceState(
                 context.span_id,

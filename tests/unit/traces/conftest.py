@@ -68,7 +68,7 @@ def make_harness(scrubber: Scrubber | None = None) -> Harness:
     """A fresh harness (tests that need two call it twice)."""
     scrubber = scrubber or Scrubber()
     provider = TracerProvider()
-    context = ContextProcessor()
+    context = ContextProcessor(scrub_text=scrubber.free_text)
     memory = InMemorySpanExporter()
     provider.add_span_processor(context)
     provider.add_span_processor(ScrubbingProcessor(scrubber))

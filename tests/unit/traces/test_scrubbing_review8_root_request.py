@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
@@ -13,7 +16,8 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._translate import SpanTranslator, TranslationSettings
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
 from opentelemetry.exporter.tracengent.wire import AgentEvent
-from tests.unit.traces.conftest import Harness, make_harness
+from tests.unit.traces.conftest import FakePlatform, Harness, make_harness, platform_options
+from tracengent import TracengentClient
 from tracengent._scrubbing import Scrubber
 
 SECRET_REQUEST = "refund https://bob:hunter2@shop.example/orders?token=abc and password=hunter2"
@@ -178,3 +182,43 @@ def test_exported_payload_scrubs_a_root_request_as_free_text() -> None:
     assert scrubber.exported_payload(A.TRACE_ROOT_REQUEST, SCRUBBED_REQUEST) == SCRUBBED_REQUEST
     masking = Scrubber(patterns=["*root_request*"])
     assert masking.exported_payload(A.TRACE_ROOT_REQUEST, "refund") == MASK_TOKEN
+
+
+@pytest.mark.parametrize(
+    "root_attributes",
+    [
+        {A.TRACE_ROOT_REQUEST: SECRET_REQUEST},
+        {
+            A.GEN_AI_INPUT_MESSAGES: json.dumps(
+                [{"role": "user", "parts": [{"type": "text", "content": SECRET_REQUEST}]}]
+            )
+        },
+    ],
+    ids=["explicit", "from-input-messages"],
+)
+def test_a_framework_roots_first_event_recorded_by_tracengent_carries_it_scrubbed(
+    sdk_global_provider: TracerProvider, root_attributes: dict[str, AttributeValue]
+) -> None:
+    """A client alongside the application's pipeline, and an agent framework's `invoke_agent`
+    root holding a secret in its request: the trace's first event is a `@client.tool` call,
+    a span Tracengent records (the scrubbing processor does not look at it again), and it
+    reaches the application's own exporter with the root request scrubbed."""
+    mine = InMemorySpanExporter()
+    sdk_global_provider.add_span_processor(SimpleSpanProcessor(mine))
+    client = TracengentClient(platform_options(), transport=httpx.MockTransport(FakePlatform([])))
+    try:
+
+        @client.tool("lookup")
+        def lookup() -> str:
+            return "found"
+
+        tracer = sdk_global_provider.get_tracer("some.agent.framework")
+        root = {A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT, **root_attributes}
+        with tracer.start_as_current_span("invoke_agent framework", attributes=root):
+            lookup()
+    finally:
+        client.close()
+    (event,) = [span for span in mine.get_finished_spans() if span.name == "lookup"]
+    assert (event.attributes or {})[A.TRACE_ROOT_REQUEST] == SCRUBBED_REQUEST
+    for span in mine.get_finished_spans():
+        _assert_no_secret((span.attributes or {}).get(A.TRACE_ROOT_REQUEST))
