@@ -313,7 +313,7 @@ class Recorder:
         elif self.scrubber.capture_payloads:
             # The event goes out without the value; say so rather than lose it silently.
             self.payload_guard.failed(
-                f"recording {key}", "not JSON-encodable (NaN, a cycle, an unknown object): left out"
+                f"recording {key}", "not JSON-encodable (a cycle, an unknown object): left out"
             )
 
     def event_attributes(self, event: AgentEvent, redact_paths: Sequence[str]) -> Attributes:

@@ -171,8 +171,10 @@ class TracengentSpanExporter(SpanExporter):
         it is sent, from the next batch on; None sends such text as it is (the default).
 
         `payload_filter(attribute, text, trace_id)` (`attribute` is `tracengent.input`,
-        `.output`, `.attributes`, or a tool call's `gen_ai.tool.call.arguments`/`result`;
-        `trace_id` the span's `tracengent.trace.id`, None outside a decision trace) returns the
+        `.output`, `.attributes`, a tool call's `gen_ai.tool.call.arguments`/`result`, or
+        `tracengent.trace.root_request`, the trace's root request as an event or the trace close
+        sends it, with payload capture off too: a filter that returns None for an attribute it
+        does not know leaves the root request out; `trace_id` the span's `tracengent.trace.id`, None outside a decision trace) returns the
         text to send, or None to send no such payload; it must not raise (an event whose filter
         raises is left out and counted) and runs on the export thread. `tracengent` sets its
         scrubber's here (`Scrubber.exported_payload`), so payloads a third-party instrumentation
