@@ -80,12 +80,29 @@ class Truncate:
     declared: int = 4096
 
 
+@dataclass
+class Drip:
+    """Answer `status` with `body` (JSON-encoded unless bytes) one byte every `interval_s`: each
+    read is quick, the whole answer slow. `written` counts the body bytes sent, and `finished`
+    is set when the last one went (it stays clear when the client hung up first)."""
+
+    body: object
+    interval_s: float
+    status: int = 200
+    written: int = 0
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def encoded(self) -> bytes:
+        """The body's bytes."""
+        return self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+
+
 @dataclass(frozen=True)
 class Drop:
     """Close the connection without answering anything."""
 
 
-Fault = Answer | Stall | Truncate | Drop
+Fault = Answer | Stall | Truncate | Drip | Drop
 Script = Callable[[int, Received], Fault | None]
 """`(n, request) -> fault`: n counts the requests to this path from 0; None means the default."""
 
@@ -257,7 +274,25 @@ def chaos_server() -> Iterator[ChaosServer]:
                 self.end_headers()
                 self.wfile.write(payload)
                 return
-            if isinstance(fault, Stall):
+            if isinstance(fault, Drip):
+                payload = fault.encoded()
+                self.send_response(fault.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.flush()
+                try:
+                    for index in range(len(payload)):
+                        if state.release.wait(fault.interval_s):
+                            break
+                        self.wfile.write(payload[index : index + 1])
+                        self.wfile.flush()
+                        fault.written += 1
+                    else:
+                        fault.finished.set()
+                except OSError:
+                    pass  # the client hung up: what the test looks for
+            elif isinstance(fault, Stall):
                 state.release.wait(fault.max_s)
             elif isinstance(fault, Truncate):
                 self.send_response(fault.status)

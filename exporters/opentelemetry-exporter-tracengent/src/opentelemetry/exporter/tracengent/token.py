@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from opentelemetry.exporter.tracengent._bounded_body import bound_body
 from opentelemetry.exporter.tracengent._http_policy import (
     AGENT_DISABLED,
     MAX_NOT_BEFORE_S,
@@ -238,14 +239,22 @@ class AgentTokenProvider:
             http = self._sync_client()
             try:
                 with platform_call():
-                    response = http.post(
+                    request = http.build_request(
+                        "POST",
                         self._url(),
                         content=self._form(),
                         headers=self._headers(),
                         timeout=timeout_s,
-                        # A redirect would re-post the client secret to the host it names.
-                        follow_redirects=False,
                     )
+                    # The whole answer within the timeout, not each read (see `bound_body`).
+                    end = time.monotonic() + timeout_s
+                    # A redirect would re-post the client secret to the host it names.
+                    response = http.send(request, stream=True, follow_redirects=False)
+                    try:
+                        bound_body(response, end)
+                        response.read()
+                    finally:
+                        response.close()
             except httpx.HTTPError as exc:
                 raise self._transport_failed(exc) from exc
             return self._accept(response)

@@ -41,6 +41,7 @@ from typing import Final
 import httpx
 
 from opentelemetry.exporter.tracengent._async_client import AsyncPlatformClient
+from opentelemetry.exporter.tracengent._bounded_body import bound_body
 from opentelemetry.exporter.tracengent._http_policy import (
     CallOutcome,
     FetchToken,
@@ -335,6 +336,9 @@ class PlatformClient:
 
     def _send(self, step: SendRequest) -> object:
         try:
+            # The whole answer's bound: `timeout_s` bounds each read, so an answer dripped a
+            # byte at a time would pass every read and never end (see `bound_body`).
+            end = time.monotonic() + step.timeout_s
             transport = self._transport
             if transport is None:
                 request = self._http.build_request(
@@ -355,6 +359,7 @@ class PlatformClient:
                 request = self._core.request_for(step)
                 response = transport.handle_request(request)
                 response.request = request
+            bound_body(response, end)
             try:
                 response.read()
             except httpx.DecodingError as exc:
