@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
@@ -72,6 +72,7 @@ from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTyp
 from opentelemetry.exporter.tracengent.ids import event_id_for
 from opentelemetry.exporter.tracengent.jsonvalue import (
     JsonObject,
+    JsonValue,
     dumps_compact,
 )
 from opentelemetry.exporter.tracengent.options import TracengentOptions
@@ -567,9 +568,9 @@ class SpanTranslator:
                                 wire[wire_key] = _Fragment(_compact_json_text(raw))  # type: ignore[assignment]
                             continue
                         except _JSONDecodeError:
-                            decoded = strict_json(raw)
+                            decoded = _decoded(strict_json, raw)
                     else:
-                        decoded = json_or_raw(raw)
+                        decoded = _decoded(json_or_raw, raw)
                     if decoded is not None:
                         wire[wire_key] = decoded
                 if http_attributes is not None and "attributes" not in wire:
@@ -630,6 +631,21 @@ class SpanTranslator:
             trace_close_of(span, attrs, self._agent_id, format_time=self._format_time),
             self._payload_filter,
         )
+
+
+def _decoded(decode: Callable[[Any], JsonValue], raw: object) -> JsonValue:
+    """`decode(raw)` (`strict_json`, `json_or_raw`: what orjson did not read, and payloads
+    translated without `embed`); text nested deeper than the standard decoder reads (a run of
+    brackets, a cut-off document beyond orjson's 1024 levels) as the JSON string of its text, as
+    other text that is not JSON: its event is not lost over it. Off the common path.
+
+    Raises:
+        NonFiniteNumberError: the payload holds NaN or an infinity.
+    """
+    try:
+        return decode(raw)
+    except RecursionError:
+        return raw if isinstance(raw, str) else None
 
 
 def _encodable_close(
