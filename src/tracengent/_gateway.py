@@ -12,7 +12,8 @@ platform is never asked about, nor shown, our own propagation header.
 from __future__ import annotations
 
 import logging
-from typing import Any, Final, Protocol, cast, runtime_checkable
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Protocol, TypeVar, cast, runtime_checkable
 
 import httpx
 from opentelemetry import context as otel_context
@@ -29,6 +30,7 @@ __all__ = [
     "AsyncGatewayTransport",
     "EgressGateSource",
     "GatewayTransport",
+    "environment_mounts",
     "governed_async_client",
     "governed_client",
     "split_client_kwargs",
@@ -42,6 +44,9 @@ _LOGGER = logging.getLogger("tracengent.gateway")
 _BYPASSING_KWARGS: Final = ("transport", "mounts", "proxy", "proxies")
 # httpx applies these to its default transport only; we build that transport ourselves.
 _TRANSPORT_KWARGS: Final = ("verify", "cert", "trust_env", "http1", "http2", "limits")
+
+_Sender = TypeVar("_Sender", httpx.BaseTransport, httpx.AsyncBaseTransport)
+_Layer = TypeVar("_Layer", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
 @runtime_checkable
@@ -159,6 +164,37 @@ def split_client_kwargs(
     return cast(dict[str, Any], httpx_kwargs), cast(dict[str, Any], transport_kwargs)
 
 
+def _environment_proxies() -> dict[str, str | None]:
+    """httpx's reading of `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (URL pattern:
+    proxy URL, or None for a host sent directly), as a client httpx builds applies them."""
+    try:
+        from httpx._utils import get_environment_proxies
+    except ImportError:  # pragma: no cover - every httpx this package supports has it
+        return {}
+    return get_environment_proxies()
+
+
+def environment_mounts(
+    transport_kwargs: Mapping[str, Any],
+    sender: Callable[..., _Sender],
+    layer: Callable[[_Sender], _Layer],
+) -> dict[str, _Layer | None]:
+    """The `mounts` of a client whose own transport wraps the one httpx would build: the proxies
+    of the environment variables, as a plain `httpx.Client` mounts them, each sending through
+    `layer(sender(proxy=..., **transport_kwargs))`; None (a `NO_PROXY` host) uses the client's
+    own transport. Empty with `trust_env=False`.
+
+    httpx reads the proxy environment only for a client it builds the transport of: handed a
+    gated or tracking transport, it would send every request around the proxy a plain client uses.
+    """
+    if not transport_kwargs.get("trust_env", True):
+        return {}
+    return {
+        pattern: None if url is None else layer(sender(proxy=url, **transport_kwargs))
+        for pattern, url in _environment_proxies().items()
+    }
+
+
 def governed_client(
     client: EgressGate | EgressGateSource,
     *,
@@ -170,7 +206,10 @@ def governed_client(
     Args:
         client: the `TracengentClient` (or an `EgressGate`) deciding each request.
         inner: the transport that sends approved requests; by default an `httpx.HTTPTransport`
-            built with the `verify`, `cert`, `trust_env`, `http1`, `http2`, `limits` given here.
+            built with the `verify`, `cert`, `trust_env`, `http1`, `http2`, `limits` given here,
+            and (with `trust_env`, as a plain `httpx.Client`) one through each proxy that
+            `HTTP_PROXY`, `HTTPS_PROXY` or `ALL_PROXY` names, except for `NO_PROXY` hosts; each is
+            gated.
         **httpx_kwargs: passed to `httpx.Client` (`base_url`, `headers`, `timeout`, ...).
 
     Raises:
@@ -178,9 +217,18 @@ def governed_client(
             the gate).
     """
     client_kwargs, transport_kwargs = split_client_kwargs(httpx_kwargs)
+    gate = _gate_of(client)
+    mounts: dict[str, httpx.BaseTransport | None] = {}
     if inner is None:
         inner = httpx.HTTPTransport(**transport_kwargs)
-    return httpx.Client(transport=GatewayTransport(client, inner=inner), **client_kwargs)
+        mounts = environment_mounts(
+            transport_kwargs,
+            httpx.HTTPTransport,
+            lambda sender: GatewayTransport(gate, inner=sender),
+        )
+    return httpx.Client(
+        transport=GatewayTransport(gate, inner=inner), mounts=mounts or None, **client_kwargs
+    )
 
 
 def governed_async_client(
@@ -191,6 +239,15 @@ def governed_async_client(
 ) -> httpx.AsyncClient:
     """The `httpx.AsyncClient` twin of `governed_client` (same arguments and errors)."""
     client_kwargs, transport_kwargs = split_client_kwargs(httpx_kwargs)
+    gate = _gate_of(client)
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     if inner is None:
         inner = httpx.AsyncHTTPTransport(**transport_kwargs)
-    return httpx.AsyncClient(transport=AsyncGatewayTransport(client, inner=inner), **client_kwargs)
+        mounts = environment_mounts(
+            transport_kwargs,
+            httpx.AsyncHTTPTransport,
+            lambda sender: AsyncGatewayTransport(gate, inner=sender),
+        )
+    return httpx.AsyncClient(
+        transport=AsyncGatewayTransport(gate, inner=inner), mounts=mounts or None, **client_kwargs
+    )
