@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
 from tracengent._direct_spans import RecordedAttributes
-from tracengent._gateway import split_client_kwargs
+from tracengent._gateway import environment_mounts, split_client_kwargs
 from tracengent._propagation import inject_span_context
 from tracengent._recording import ActiveSpan, Attributes, Recorder, mark_failed
 from tracengent._scrubbing import Scrubber
@@ -178,7 +178,9 @@ def tracked_client(
     """An `httpx.Client` whose every request is recorded as a `tool_call` event.
 
     `httpx_kwargs` go to `httpx.Client`; without `inner`, its transport settings (`verify`,
-    `cert`, `trust_env`, `http1`, `http2`, `limits`) build the transport that sends. Never
+    `cert`, `trust_env`, `http1`, `http2`, `limits`) build the transport that sends, and (with
+    `trust_env`, as a plain `httpx.Client`) one through each proxy that `HTTP_PROXY`,
+    `HTTPS_PROXY` or `ALL_PROXY` names, except for `NO_PROXY` hosts; each is tracked. Never
     blocks.
 
     Raises:
@@ -188,9 +190,15 @@ def tracked_client(
     client_kwargs, transport_kwargs = split_client_kwargs(
         httpx_kwargs, clients="tracked clients", layer="the tracking"
     )
+    mounts: dict[str, httpx.BaseTransport | None] = {}
     if inner is None:
         inner = httpx.HTTPTransport(**transport_kwargs)
-    return httpx.Client(transport=TrackingTransport(client, inner), **client_kwargs)
+        mounts = environment_mounts(
+            transport_kwargs, httpx.HTTPTransport, lambda sender: TrackingTransport(client, sender)
+        )
+    return httpx.Client(
+        transport=TrackingTransport(client, inner), mounts=mounts or None, **client_kwargs
+    )
 
 
 def tracked_async_client(
@@ -204,6 +212,14 @@ def tracked_async_client(
     client_kwargs, transport_kwargs = split_client_kwargs(
         httpx_kwargs, clients="tracked clients", layer="the tracking"
     )
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     if inner is None:
         inner = httpx.AsyncHTTPTransport(**transport_kwargs)
-    return httpx.AsyncClient(transport=AsyncTrackingTransport(client, inner), **client_kwargs)
+        mounts = environment_mounts(
+            transport_kwargs,
+            httpx.AsyncHTTPTransport,
+            lambda sender: AsyncTrackingTransport(client, sender),
+        )
+    return httpx.AsyncClient(
+        transport=AsyncTrackingTransport(client, inner), mounts=mounts or None, **client_kwargs
+    )
