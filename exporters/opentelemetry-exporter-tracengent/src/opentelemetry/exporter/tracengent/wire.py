@@ -409,6 +409,15 @@ def _approval_id_problem(raw: Mapping[str, object]) -> str | None:
     return f"a pending approval without an approval id: 'approvalId' is {raw.get('approvalId')!r}"
 
 
+def _outcome_problem(raw: Mapping[str, object]) -> str | None:
+    """Why an allowing tool decision contradicts itself (its `outcome` names a deny, as
+    `policy_deny` and `egress_deny` do), or None: such an answer is no unambiguous allow."""
+    outcome = raw.get("outcome")
+    if raw["allowed"] is True and isinstance(outcome, str) and outcome.endswith("_deny"):
+        return f"'allowed' is true but 'outcome' is {outcome!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class AuthDecision:
     """The answer to `/v1/authorize` (§4). `allowed` is True only for an unambiguous allow."""
@@ -484,7 +493,7 @@ class ToolDecision:
         """Parse a tool decision strictly; malformed → deny naming what was wrong. Never raises."""
         problem = _decision_problem(raw)
         if problem is None and isinstance(raw, Mapping):
-            problem = _approval_id_problem(raw)
+            problem = _approval_id_problem(raw) or _outcome_problem(raw)
         if problem is not None or not isinstance(raw, Mapping):
             return cls.deny(
                 f"malformed tool decision from the platform: {problem}", "malformed_decision"
