@@ -269,6 +269,20 @@ async def _checked(
     return approved
 
 
+def _wire_arguments(arguments: Mapping[str, object]) -> object:
+    """`arguments` as the SDK sends them: JSON-native, as `mcp` dumps a request (pydantic's JSON
+    mode: a date or UUID as its text, a tuple as a list, NaN as null, a nested model by alias
+    without its None fields); a copy of the mapping when they cannot be converted (the SDK will
+    refuse them too)."""
+    try:
+        # An `mcp` dependency (this package does not require it).
+        from pydantic_core import to_jsonable_python
+
+        return to_jsonable_python(arguments, by_alias=True, exclude_none=True, inf_nan_mode="null")
+    except Exception:  # noqa: BLE001 - not sendable: the payload hook drops what it cannot write
+        return dict(arguments)
+
+
 def _result_document(result: object) -> object:
     """A JSON-native view of a `CallToolResult` (pydantic), as the server sent it."""
     dump = getattr(result, "model_dump", None)
@@ -351,7 +365,7 @@ async def call_tool_traced(
                 arguments = await _checked(gate, name, arguments)
                 args, kwargs = _with_arguments(args, kwargs, arguments)
             if span.is_recording() and state.payload_hook is not None and arguments is not None:
-                text = state.payload(dict(arguments))
+                text = state.payload(_wire_arguments(arguments))
                 if text is not None:
                     span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS, text)
             given_meta = kwargs.get("meta")
