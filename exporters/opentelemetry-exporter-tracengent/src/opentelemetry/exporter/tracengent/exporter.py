@@ -92,7 +92,15 @@ class TracengentSpanExporter(SpanExporter):
     most `max_batch_size` events and `MAX_BODY_BYTES` of JSON, then the trace closes of the
     traces that ended. `export` never raises: every event not delivered is counted in `stats`
     by reason. Use it under `TracengentSpanProcessor` (counted, bounded buffering); under OTel's
-    `BatchSpanProcessor` (the `OTEL_TRACES_EXPORTER=tracengent` path) it works too.
+    `BatchSpanProcessor` (the `OTEL_TRACES_EXPORTER=tracengent` path under another package's
+    configurator) it works too, but what that processor drops (its queue full, a shutdown that
+    times out) is not in `stats`: only the exporter's own drops are counted there.
+
+    The exporter only reads the decision-trace context spans carry (`tracengent.trace.id`,
+    `tracengent.event.parent_id`, the root request), which `tracengent`'s context processor
+    stamps as they start: it is on the provider once a `TracengentClient` was made there or
+    under zero code. On a provider without it, an `invoke_agent` root still sends its trace
+    close, but the events under it go as standalone events (no `traceId`, no `parentEventId`).
 
     Args:
         options: validated here. None reads `options_from_environment()` (`TRACENGENT_*`, the
