@@ -262,25 +262,30 @@ def _with_arguments(
 async def _checked(
     gate: ToolCallGate, name: str, arguments: Mapping[str, object] | None
 ) -> Mapping[str, object] | None:
-    approved = await gate.check_async(name, arguments)
+    # The gate decides on what the server would receive (and its answer is what is sent).
+    approved = await gate.check_async(
+        name, None if arguments is None else _wire_arguments(arguments)
+    )
     if approved is not None and not isinstance(approved, Mapping):
         # A gate answering nonsense must not let the call through (fail closed).
         raise TypeError(f"MCP tool gate returned {type(approved).__name__}, not a mapping")
     return approved
 
 
-def _wire_arguments(arguments: Mapping[str, object]) -> object:
+def _wire_arguments(arguments: Mapping[str, object]) -> dict[str, object]:
     """`arguments` as the SDK sends them: JSON-native, as `mcp` dumps a request (pydantic's JSON
     mode: a date or UUID as its text, a tuple as a list, NaN as null, a nested model by alias
-    without its None fields); a copy of the mapping when they cannot be converted (the SDK will
-    refuse them too)."""
+    without its None fields); a copy of the mapping as it is when they cannot be converted (the
+    SDK will refuse them too; a gate denies them, the payload hook drops them)."""
+    copy = dict(arguments)
     try:
         # An `mcp` dependency (this package does not require it).
         from pydantic_core import to_jsonable_python
 
-        return to_jsonable_python(arguments, by_alias=True, exclude_none=True, inf_nan_mode="null")
-    except Exception:  # noqa: BLE001 - not sendable: the payload hook drops what it cannot write
-        return dict(arguments)
+        wire = to_jsonable_python(copy, by_alias=True, exclude_none=True, inf_nan_mode="null")
+    except Exception:  # noqa: BLE001 - not sendable: left for the gate and the hook to refuse
+        return copy
+    return wire if isinstance(wire, dict) else copy
 
 
 def _result_document(result: object) -> object:

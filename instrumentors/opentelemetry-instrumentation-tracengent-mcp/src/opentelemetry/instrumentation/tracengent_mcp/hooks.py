@@ -43,6 +43,9 @@ class ToolCallGate(Protocol):
     ) -> Mapping[str, object] | None:
         """Authorize calling `tool` with `arguments`.
 
+        `arguments` are JSON-native, as the SDK would send them (pydantic's JSON mode: a date as
+        its ISO text, a tuple as a list), unless the SDK could not send them either.
+
         Returns:
             The arguments to send: `arguments` itself, or a redacted copy.
 
