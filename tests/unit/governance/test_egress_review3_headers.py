@@ -29,6 +29,13 @@ SECRETS = {
     "X-Functions-Key": "function-secret",
     "X-Auth-Key": "cloudflare-secret",
     "X-Hub-Signature-256": "sha256=secret",
+    # Keys named for what they open (review 9).
+    "X-Access-Key": "access-secret",
+    "X-Master-Key": "master-secret",
+    "DD-API-KEY": "datadog-api-secret",
+    "DD-Application-Key": "datadog-app-secret",
+    "X-Secret-Key": "secret-secret",
+    "X-Key": "bare-secret",
 }
 KEPT = {"X-Amz-Date": "20240101T000000Z", "Idempotency-Key": "k-1", "X-Request-Id": "r-1"}
 

@@ -125,10 +125,14 @@ CREDENTIAL_HEADERS: Final = frozenset(
 masked when an instrumentation records them; see `is_credential_header` for the others."""
 
 # Header names that carry credentials whatever their prefix (`X-Amz-Security-Token`,
-# `PRIVATE-TOKEN`, `X-Vault-Token`, `X-Hub-Signature-256`, `X-Amz-Credential`), and API-gateway
-# keys named otherwise (Azure API Management and Functions, Cloudflare).
+# `PRIVATE-TOKEN`, `X-Vault-Token`, `X-Hub-Signature-256`, `X-Amz-Credential`), and keys named
+# for what they open (`X-Access-Key`, `X-Master-Key`, Datadog's `DD-API-KEY` and
+# `DD-Application-Key`, Azure's `Ocp-Apim-Subscription-Key` and `X-Functions-Key`, Cloudflare's
+# `X-Auth-Key`, a bare `X-Key`); a key named for something else (`Idempotency-Key`) is not one.
 _CREDENTIAL_NAME: Final = re.compile(
-    r"token|signature|credential|^(?:ocp-apim-subscription-key|x-functions-key|x-auth-key)$"
+    r"token|signature|credential"
+    r"|(?:^|[-_])(?:api|access|master|secret|private|application|app|subscription|client|auth"
+    r"|functions|license)[-_]?key$|^x-key$"
 )
 
 
@@ -136,8 +140,9 @@ _CREDENTIAL_NAME: Final = re.compile(
 def is_credential_header(name: str) -> bool:
     """Whether header `name` (lower-case) carries a credential (the egress gate never tells the
     platform its value; the scrubber masks it where an instrumentation records it):
-    `CREDENTIAL_HEADERS`, a name holding `token`, `signature` or `credential`, an API-gateway
-    key, or a signature query parameter's name (`SIGNATURE_PARAMETERS`, any case)."""
+    `CREDENTIAL_HEADERS`, a name holding `token`, `signature` or `credential`, a key named for
+    what it opens (`X-Access-Key`, `DD-Application-Key`, `X-Functions-Key`, `X-Key`), or a
+    signature query parameter's name (`SIGNATURE_PARAMETERS`, any case)."""
     return (
         name in CREDENTIAL_HEADERS
         or name in _SIGNATURE_NAMES
