@@ -135,6 +135,10 @@ class TracengentSpanProcessor(SpanProcessor):
         self._max_queue_size = _positive("max_queue_size", max_queue_size)
         self._max_batch_size = _positive("max_batch_size", max_batch_size)
         self._schedule_delay_s = _positive("schedule_delay_ms", schedule_delay_ms) / 1000
+        # The buffered count that wakes the worker: a full batch, or a full buffer when the
+        # buffer holds less than a batch (else a burst would be dropped `queue_full` while the
+        # worker sleeps out the schedule delay).
+        self._wake_at = min(self._max_batch_size, self._max_queue_size)
         self._exit_flush_timeout_ms = exit_flush_timeout_ms
         # Spans of a not-configured exporter are counted at once instead of being buffered.
         self._counting_only = not exporter.configured
@@ -240,7 +244,7 @@ class TracengentSpanProcessor(SpanProcessor):
                 # that check; another thread's shutdown does not.)
                 self._take_back(queue, span)  # type: ignore[unreachable]
                 return
-            if len(queue) >= self._max_batch_size and not self._held and not self._wake.is_set():
+            if len(queue) >= self._wake_at and not self._held and not self._wake.is_set():
                 self._wake.set()
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._stats.add_internal_error("on_end", exc)
