@@ -49,6 +49,7 @@ __all__ = [
     "MCPPayloadWriter",
     "instrument_mcp",
     "mcp_hooks",
+    "warn_if_mcp_cannot_be_governed",
     "zero_code_mcp_hooks",
 ]
 
@@ -304,6 +305,36 @@ def _govern_from_environment() -> bool:
             raw,
         )
         return True
+
+
+def warn_if_mcp_cannot_be_governed() -> bool:
+    """Zero code: warn when `TRACENGENT_GOVERN_MCP` asks for governance but the installed `mcp`
+    is older than Tracengent's MCP instrumentation supports. `opentelemetry-instrument` then
+    skips the instrumentation after a dependency check it only logs, so no gate would ever see
+    a tool call. Whether it warned; never raises.
+    """
+    try:
+        if not _govern_from_environment():
+            return False
+        from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+
+        from opentelemetry.instrumentation.tracengent_mcp.package import _instruments
+
+        conflict = get_dependency_conflicts(_instruments)
+        if conflict is None or conflict.found is None:
+            return False  # supported, or no `mcp` at all: no MCP tool call to govern
+        _LOGGER.warning(
+            "tracengent: %s=true, but %s is installed and Tracengent's MCP instrumentation needs "
+            "%s: opentelemetry-instrument skips it, so MCP tool calls are neither traced nor "
+            "governed; upgrade mcp",
+            env.TRACENGENT_GOVERN_MCP,
+            conflict.found,
+            conflict.required,
+        )
+        return True
+    except Exception:  # a check must not stop the application
+        _LOGGER.warning("tracengent: could not check the installed mcp version", exc_info=True)
+        return False
 
 
 def _scrubber_from_environment() -> Scrubber:

@@ -67,6 +67,11 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
         raw_capture = os.environ.get(env.TRACENGENT_CAPTURE_PAYLOADS)
         if raw_capture is not None and not _capture_allowed(raw_capture):
             os.environ.setdefault(_GENAI_CAPTURE, "false")
+        if env.TRACENGENT_GOVERN_MCP in os.environ and not _zero_code.tracengent_disabled():
+            # Before the instrumentors load: an `mcp` too old for ours makes OTel skip it.
+            from tracengent._mcp import warn_if_mcp_cannot_be_governed
+
+            warn_if_mcp_cannot_be_governed()
 
     def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
         """Activate one instrumentation; ours gets the configured gate, or none when disabled."""
