@@ -196,7 +196,7 @@ class TracengentMCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         What `instrument(gate=...)` does, for an instrumentation made already (by
         `opentelemetry-instrument`, say): the gate is swapped in one step, so each call is
         authorized by the previous gate or by this one, never by none. Tracing (provider,
-        payload hook) is left as it is. Does not block.
+        payload hook) is left as it is. Blocks only while another thread instruments or uninstruments.
 
         Returns:
             The gate it replaces; None when calls were traced, not governed.
@@ -206,11 +206,14 @@ class TracengentMCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             TypeError: `gate` does not implement `ToolCallGate`.
         """
         _check_hooks(MCPHooks(gate=gate))
-        state = self._state
-        if state is None or not state.active:
-            raise RuntimeError("MCP is not instrumented: call instrument(gate=...) instead")
-        previous = state.gate
-        state.gate = gate
+        # Under the instrument/uninstrument lock: never set on a state an `uninstrument()` in
+        # another thread has just discarded while a fresh `instrument()` made the active one.
+        with self._lock:
+            state = self._state
+            if state is None or not state.active:
+                raise RuntimeError("MCP is not instrumented: call instrument(gate=...) instead")
+            previous = state.gate
+            state.gate = gate
         return previous
 
     def _uninstrument(self, **kwargs: Any) -> None:
