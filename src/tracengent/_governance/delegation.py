@@ -111,8 +111,16 @@ class DelegatedSession:
         return self.grant_id is not None
 
     def close(self) -> None:
-        """Release the blocking client's connections (`aclose` releases both). Idempotent."""
+        """Release the blocking client's connections (`aclose` releases both). Idempotent.
+
+        The session decides nothing afterwards, sync or async: its calls deny (an attenuation
+        raises) without asking the platform or opening a connection.
+        """
         self._platform.close()
+        # The `*_async` calls end with the sync ones (as `TracengentClient.close` ends them).
+        mark_closed = getattr(self._async_platform, "mark_closed", None)
+        if callable(mark_closed):
+            mark_closed()
 
     async def aclose(self) -> None:
         """Release both platform clients' connections. Idempotent."""
