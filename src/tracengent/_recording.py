@@ -9,6 +9,7 @@ propagates unchanged.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -16,7 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+from types import CoroutineType
+from typing import TYPE_CHECKING, Final, Protocol, TypeGuard, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -648,16 +650,26 @@ async def run_tracked_async(
     *,
     llm: bool = False,
 ) -> object:
-    """`run_tracked` for a coroutine function: awaits `call()`."""
+    """`run_tracked` for a coroutine function: awaits `call()` (a result that is not
+    awaitable, from a plain callable, is taken as it is: the call ran, its result is kept)."""
     if not recorder.recording:
-        return _untracked(await call(), llm)
+        result: object = call()
+        return _untracked(await result if _awaitable(result) else result, llm)
     active = recorder.open(name, attrs, trace)
     try:
-        result = await call()
+        result = call()
+        if _awaitable(result):
+            result = await result
     except BaseException as exc:
         recorder.close_failed(active, exc)
         raise
     return recorder.close_ok(active, result, trace, llm=llm)
+
+
+def _awaitable(result: object) -> TypeGuard[Awaitable[object]]:
+    """Whether a tracked callable's `result` is to be awaited (a coroutine, the usual case,
+    told at once)."""
+    return result.__class__ is CoroutineType or inspect.isawaitable(result)
 
 
 def _untracked(result: object, llm: bool) -> object:

@@ -1,0 +1,74 @@
+"""Trackers given a callable of the other kind: an async tracker given a plain callable takes
+its result as it is (the callable ran; its result is not lost to a `TypeError`), and a sync
+tracker given a coroutine function (0.1.0's API in async code, its result awaited by the caller)
+records the event over the awaiting, with the coroutine's outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+import pytest
+from opentelemetry.trace import StatusCode
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.wire import LlmCallResult
+from tests.unit.traces.conftest import Harness
+
+
+def _given_as_async(fn: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+    """A plain callable, typed as the async trackers take (what an agent passes by mistake)."""
+    return cast("Callable[[], Awaitable[object]]", fn)
+
+
+def test_an_async_tracker_takes_a_plain_callables_result(harness: Harness) -> None:
+    """`track_*_async` with a callable returning no awaitable: its result is returned and
+    recorded, the event a success (the call ran; awaiting its result raised `TypeError`)."""
+    ran: list[str] = []
+
+    def lookup() -> dict[str, int]:
+        ran.append("lookup")
+        return {"id": 42}
+
+    async def run() -> tuple[object, object, object]:
+        async with harness.begin() as trace:
+            tool = await trace.track_tool_call_async("lookup", _given_as_async(lookup))
+            action = await trace.track_action_async("act", _given_as_async(lambda: "done"))
+            llm = await trace.track_llm_call_async(
+                "llm",
+                cast(
+                    "Callable[[], Awaitable[LlmCallResult]]",
+                    lambda: LlmCallResult("answer", tokens=7),
+                ),
+            )
+        return tool, action, llm
+
+    assert asyncio.run(run()) == ({"id": 42}, "done", "answer")
+    assert ran == ["lookup"]
+    assert harness.attr("lookup", A.OUTPUT) == '{"id":42}'
+    assert harness.span("lookup").status.status_code is not StatusCode.ERROR
+    assert harness.attr("act", A.OUTPUT) == '"done"'
+    assert harness.attr("llm", A.USAGE_TOKENS) == 7
+    assert harness.span("llm").status.status_code is not StatusCode.ERROR
+
+
+def test_an_async_tracker_takes_a_plain_result_with_the_sdk_disabled(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing recorded: the plain callable's result (an LLM call's `.value`) still returned."""
+    monkeypatch.setattr(harness.recorder, "recording", False)
+
+    async def run() -> tuple[object, object]:
+        trace = harness.begin()
+        tool = await trace.track_tool_call_async("lookup", _given_as_async(lambda: 5))
+        llm = await trace.track_llm_call_async(
+            "llm",
+            cast(
+                "Callable[[], Awaitable[LlmCallResult]]",
+                lambda: LlmCallResult("answer", tokens=7),
+            ),
+        )
+        return tool, llm
+
+    assert asyncio.run(run()) == (5, "answer")
