@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
 from datetime import datetime
 from types import CoroutineType
-from typing import TYPE_CHECKING, Final, Protocol, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol, TypeGuard, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -629,16 +629,56 @@ def run_tracked(
     """Run `call` with its event span current; end the span with the outcome.
 
     Returns the call's result (an LLM call's `.value`); re-raises its exception unchanged.
+    A coroutine function given to a sync tracker (0.1.0's API in async code: the caller awaits
+    what the tracker returns): a coroutine whose awaiting the event spans, with its outcome.
     """
     if not recorder.recording:
-        return _untracked(call(), llm)
+        result: object = call()
+        if llm and result.__class__ is CoroutineType:
+            return _untracked_later(cast("Awaitable[object]", result))
+        return _untracked(result, llm)
     active = recorder.open(name, attrs, trace)
     try:
         result = call()
     except BaseException as exc:
         recorder.close_failed(active, exc)
         raise
+    if result.__class__ is CoroutineType:
+        if active is not None:
+            recorder.detach(active)  # the caller runs on before awaiting: not current for it
+        return _tracked_later(recorder, active, cast("Awaitable[object]", result), trace, llm)
     return recorder.close_ok(active, result, trace, llm=llm)
+
+
+async def _tracked_later(
+    recorder: Recorder,
+    active: ActiveSpan | None,
+    awaited: Awaitable[object],
+    trace: AgentTrace | None,
+    llm: bool,
+) -> object:
+    """Await what a sync tracker's callable returned with its event span current (`trace`
+    too), then end the span with the outcome (see `run_tracked`)."""
+    resumed: ActiveSpan | None = None
+    if active is not None:
+        otel_token = otel_context.attach(active.context)
+        trace_token = (
+            CURRENT_TRACE.set(trace)
+            if trace is not None and CURRENT_TRACE.get() is not trace
+            else None
+        )
+        resumed = ActiveSpan(active.span, active.context, otel_token, trace_token)
+    try:
+        result = await awaited
+    except BaseException as exc:
+        recorder.close_failed(resumed, exc)
+        raise
+    return recorder.close_ok(resumed, result, trace, llm=llm)
+
+
+async def _untracked_later(awaited: Awaitable[object]) -> object:
+    """An LLM call's `.value` once awaited, nothing recorded (see `run_tracked`)."""
+    return _untracked(await awaited, True)
 
 
 async def run_tracked_async(

@@ -72,3 +72,75 @@ def test_an_async_tracker_takes_a_plain_result_with_the_sdk_disabled(
         return tool, llm
 
     assert asyncio.run(run()) == (5, "answer")
+
+
+def test_a_sync_tracker_given_a_coroutine_function_records_the_awaiting(
+    harness: Harness,
+) -> None:
+    """`await trace.track_tool_call(name, async_fn)`: the event spans the coroutine's run, its
+    output is the awaited result, and what the coroutine starts nests under it."""
+    tracer = harness.provider.get_tracer("inner")
+
+    async def fetch() -> dict[str, int]:
+        await asyncio.sleep(0)
+        with tracer.start_as_current_span("http GET"):
+            await asyncio.sleep(0)
+        return {"rows": 3}
+
+    async def run() -> object:
+        async with harness.begin() as trace:
+            return await trace.track_tool_call("fetch", fetch)
+
+    assert asyncio.run(run()) == {"rows": 3}
+    event = harness.span("fetch")
+    inner = harness.span("http GET")
+    assert harness.attr("fetch", A.OUTPUT) == '{"rows":3}'
+    assert event.status.status_code is not StatusCode.ERROR
+    assert inner.parent is not None
+    assert event.context is not None
+    assert inner.parent.span_id == event.context.span_id
+    # Ended once the coroutine finished, not as it was made.
+    ended = [span.name for span in harness.spans()]
+    assert ended.index("fetch") > ended.index("http GET")
+    assert harness.recorder.payload_guard.failures == 0
+
+
+def test_a_sync_tracker_given_a_failing_coroutine_records_the_failure(harness: Harness) -> None:
+    """The coroutine's exception, raised as it is awaited, fails the event and propagates."""
+
+    async def refund() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("card declined")
+
+    async def run() -> None:
+        async with harness.begin() as trace:
+            await trace.track_action("refund", refund)
+
+    with pytest.raises(ValueError, match="card declined"):
+        asyncio.run(run())
+    assert harness.span("refund").status.status_code is StatusCode.ERROR
+    assert harness.attr("refund", A.EVENT_STATUS) == A.EventStatuses.FAILURE
+
+
+def test_a_sync_llm_tracker_given_a_coroutine_function_returns_the_value(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`await trace.track_llm_call(name, async_fn)` returns the `LlmCallResult`'s `.value` and
+    records its usage, as for a sync callable; with the SDK disabled, the value too."""
+
+    async def ask() -> LlmCallResult:
+        await asyncio.sleep(0)
+        return LlmCallResult("refund", tokens=350, model="m")
+
+    async def run() -> object:
+        trace = harness.begin()
+        answer = await cast("Awaitable[object]", trace.track_llm_call("decide", ask))  # type: ignore[arg-type]
+        trace.close()
+        return answer
+
+    assert asyncio.run(run()) == "refund"
+    assert harness.attr("decide", A.USAGE_TOKENS) == 350
+    assert harness.attr("decide", A.USAGE_MODEL) == "m"
+    assert harness.recorder.misuse_guard.failures == 0
+    monkeypatch.setattr(harness.recorder, "recording", False)
+    assert asyncio.run(run()) == "refund"
