@@ -127,24 +127,29 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
             return Principal(agent)
         raise _Unauthorized("send Authorization: Bearer <token> or X-Ingest-Key")
 
-    async def read_json(request: Request) -> object:
+    async def read_json(request: Request, *, events: bool) -> object:
         raw = await read_limited(
             request.stream(),
             declared_length=request.headers.get("content-length"),
             limit=MAX_BODY_BYTES,
         )
-        return decode_body(raw, request.headers.get("content-encoding"))
+        return decode_body(
+            raw, request.headers.get("content-encoding"), deep_payloads_as_text=events
+        )
 
     def endpoint(
-        handler: Callable[[Request, Principal, object], JSONResponse],
+        handler: Callable[[Request, Principal, object], JSONResponse], *, events: bool = False
     ) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind authentication and body decoding; `events`: an events body, whose
+        payloads too deep to decode are stored as their text (`decode_body`)."""
+
         async def run(request: Request) -> Response:
             try:
                 principal = await run_in_threadpool(authenticate, request)
             except _Unauthorized as exc:
                 return _error(401, "unauthorized", str(exc))
             try:
-                body = await read_json(request)
+                body = await read_json(request, events=events)
             except ClientDisconnect:
                 return _gone()
             except IngestError as exc:
@@ -296,7 +301,7 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/oauth/token", _loopback_only(token), methods=["POST"]),
-            Route("/v1/ingest/events", endpoint(ingest_events), methods=["POST"]),
+            Route("/v1/ingest/events", endpoint(ingest_events, events=True), methods=["POST"]),
             Route("/v1/ingest/traces", endpoint(ingest_traces), methods=["POST"]),
             Route("/v1/authorize", endpoint(authorize), methods=["POST"]),
             Route("/v1/tool-authorize", endpoint(tool_authorize), methods=["POST"]),

@@ -12,6 +12,8 @@ import zlib
 from collections.abc import AsyncIterable
 from typing import Final, NoReturn, cast
 
+import orjson
+
 from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 
@@ -155,8 +157,78 @@ def _gunzip(raw: bytes) -> bytes:
             return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-def decode_body(raw: bytes, content_encoding: str | None) -> object:
+# A JSON string (escapes included), or a run of brackets opening or closing (one match for a
+# run: a body of a million `[` is one token).
+_DEPTH_TOKEN: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]+|[\]}]+')
+
+MAX_NATIVE_PAYLOAD_DEPTH: Final = 900
+"""In an events body too deep for the standard decoder, an event's field value nested more than
+this many levels is stored as the JSON string of its text (`_deep_values_as_text`)."""
+
+_EVENT_FIELD_LEVEL: Final = 3
+"""The nesting level of an event's field value in an events body: array, event object, value."""
+
+
+def _deep_values_as_text(text: str) -> str | None:
+    """`text`, an array of event objects, with every event field value nested more than
+    `MAX_NATIVE_PAYLOAD_DEPTH` levels replaced by the JSON string of its text (as sent); None when
+    there is none, the body is not so shaped, or such a value is not one JSON value orjson reads
+    (at most 1024 levels: the most the SDK embeds, as its encoder reads payload text).
+
+    Off the common path: only for a body the standard decoder found too deep. One regex match
+    per string or run of brackets, so a body of a million brackets is one step.
+    """
+    depth = 0
+    opened = ["", ""]  # the brackets that opened levels 1 and 2 (`[`, then `{` for an event)
+    start = deepest = 0
+    spans: list[tuple[int, int]] = []
+    level = _EVENT_FIELD_LEVEL
+    for match in _DEPTH_TOKEN.finditer(text):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        run = len(token)
+        if token[0] in "[{":
+            for index in range(depth, min(depth + run, level - 1)):
+                opened[index] = token[index - depth]
+            if depth < level <= depth + run:
+                start = match.start() + level - 1 - depth
+                deepest = 0
+            depth += run
+            deepest = max(deepest, depth)
+            continue
+        closes_field = depth >= level > depth - run and opened == ["[", "{"]
+        if closes_field and deepest - level + 1 > MAX_NATIVE_PAYLOAD_DEPTH:
+            spans.append((start, match.start() + depth - level + 1))
+        depth -= run
+        if depth < 0:
+            return None
+    if depth != 0 or not spans:
+        return None
+    pieces: list[str] = []
+    position = 0
+    for start, end in spans:
+        value = text[start:end]
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+        pieces += (text[position:start], json.dumps(value))
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def decode_body(
+    raw: bytes, content_encoding: str | None, *, deep_payloads_as_text: bool = False
+) -> object:
     """Gunzip (when `Content-Encoding: gzip`) and parse JSON that can be stored and answered.
+
+    `deep_payloads_as_text` (an events body): when the body is too deep for the standard decoder,
+    each event field value nested more than `MAX_NATIVE_PAYLOAD_DEPTH` levels (and at most 1024,
+    as orjson reads it) is decoded as the JSON string of its text, so one deep payload does not
+    cost its batch-mates their delivery. Governance bodies stay refused: their bodies are read,
+    redacted and decided on, which text would escape.
 
     Raises:
         IngestError: bad gzip, too large, unsupported encoding, not JSON, nested too deep, a
@@ -171,15 +243,26 @@ def decode_body(raw: bytes, content_encoding: str | None) -> object:
     try:
         # Strictly: json.loads(bytes) would let encoded surrogates through (`surrogatepass`).
         text = raw.decode(json.detect_encoding(raw))
-        value = cast(object, _STRICT_DECODER.decode(text))
-    except RecursionError as exc:
-        raise IngestError(*_TOO_DEEP) from exc
+        value = _decode_strict(text, deep_payloads_as_text=deep_payloads_as_text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise IngestError("not json", f"body is not JSON: {exc}") from exc
     # sqlite3 and every JSON answer encode text as UTF-8, which a lone surrogate cannot be.
     if _SURROGATE_ESCAPE.search(text) is not None and _has_lone_surrogate(value):
         raise IngestError("invalid string", "body has a string with an unpaired \\u surrogate")
     return value
+
+
+def _decode_strict(text: str, *, deep_payloads_as_text: bool) -> object:
+    try:
+        return cast(object, _STRICT_DECODER.decode(text))
+    except RecursionError as exc:
+        shallower = _deep_values_as_text(text) if deep_payloads_as_text else None
+        if shallower is None:
+            raise IngestError(*_TOO_DEEP) from exc
+    try:
+        return cast(object, _STRICT_DECODER.decode(shallower))
+    except RecursionError as exc:
+        raise IngestError(*_TOO_DEEP) from exc
 
 
 def _one_of(index: int, event: JsonObject, key: str, allowed: frozenset[str]) -> None:
