@@ -40,7 +40,7 @@ from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _state
 from tracengent._governance.egress import EgressGovernor, is_governed_host
 from tracengent._processors import ContextProcessor
-from tracengent._processors.routing import ExportRouter, scrub_payloads
+from tracengent._processors.routing import ExportRouter, exporter_of, scrub_payloads
 from tracengent._sampler import TracengentSampler
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
@@ -291,7 +291,9 @@ def complete_without_configurator() -> None:
 
     Without them, an exporter that configurator built from `OTEL_TRACES_EXPORTER=tracengent`
     sends every event as standalone (none joins its decision trace), and the user's own
-    exporters get unscrubbed payloads. Runs once OTel's configuration is done (our distro and
+    exporters get unscrubbed payloads. That export is put inside an `ExportRouter` as zero
+    code's pipeline (`_route_their_export`): a `TracengentClient` made later shares it or adds
+    its own beside it, and nothing is sent twice. Runs once OTel's configuration is done (our distro and
     our gate call it); does nothing when our configurator ran, when Tracengent is disabled or
     not asked for, or when the provider is not an SDK one. Logs one warning (`governance_state`).
     """
@@ -314,7 +316,55 @@ def complete_without_configurator() -> None:
     # scrubbing happen in `on_start`, and exporters read a span only when it ends.
     provider.add_span_processor(context_processor)
     provider.add_span_processor(ScrubbingProcessor(scrubber))
-    _state.adopt_provider(provider, context_processor, scrubber)
+    router, export_options = _route_their_export(provider, context_processor)
+    if router is None or export_options is None:
+        _state.adopt_provider(provider, context_processor, scrubber)
+        return
+    _state.adopt_provider(
+        provider,
+        context_processor,
+        scrubber,
+        router=router,
+        agent_id=export_options.agent_id,
+        export_settings=_state.export_settings(export_options),
+    )
+
+
+def _route_their_export(
+    provider: TracerProvider, context_processor: ContextProcessor
+) -> tuple[ExportRouter | None, TracengentOptions | None]:
+    """Put the export of our exporter that configurator made (`OTEL_TRACES_EXPORTER=tracengent`)
+    inside an `ExportRouter`, in its place on the provider, as zero code's pipeline.
+
+    Left as it is, it gets every span of the provider: a `TracengentClient` made later would
+    send its events a second time through it (its agent's) or under the environment's
+    credentials (another agent's). In the router, clients share it or add their own pipelines
+    beside it, as with our configurator. `(None, None)` when there is not exactly one such
+    configured export or the provider's processors cannot be reached (nothing is changed).
+    """
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    lock = getattr(active, "_lock", None)
+    if not isinstance(processors, tuple) or lock is None:
+        return None, None
+    ours = [p for p in processors if isinstance(exporter_of(p), TracengentSpanExporter)]
+    if len(ours) != 1:
+        return None, None
+    (export,) = ours
+    exporter = exporter_of(export)
+    options = exporter.options if isinstance(exporter, TracengentSpanExporter) else None
+    if options is None:
+        return None, None
+    router = ExportRouter(context_processor)
+    router.set_routes({options.agent_id or "": export}, export)
+    with lock:
+        current = active._span_processors  # type: ignore[union-attr]  # checked above
+        if export not in current:
+            return None, None
+        active._span_processors = tuple(  # type: ignore[union-attr]  # checked above
+            router if processor is export else processor for processor in current
+        )
+    return router, options
 
 
 class _NotConfiguredGate:

@@ -60,6 +60,7 @@ __all__ = [
     "ExportRouter",
     "PipelineKey",
     "Routes",
+    "exporter_of",
     "owned_scope",
     "scrub_payloads",
     "withhold_payloads",
@@ -100,15 +101,21 @@ def owned_scope(tracer: Tracer, key: PipelineKey) -> InstrumentationScope | None
     return None
 
 
-def _exporter_of(processor: SpanProcessor) -> TracengentSpanExporter | None:
-    """The Tracengent exporter `processor` exports through, if it is one."""
+def exporter_of(processor: SpanProcessor) -> TracengentSpanExporter | None:
+    """The Tracengent exporter `processor` exports through, if it is one: ours, or the SDK's
+    batching or simple processor (another configurator's export of our exporter). Never raises."""
     exporter = getattr(processor, "_exporter", None)
+    if exporter is None:
+        exporter = getattr(processor, "span_exporter", None)
+    if exporter is None:
+        batch = getattr(processor, "_batch_processor", None)
+        exporter = getattr(batch, "_exporter", None)
     return exporter if isinstance(exporter, TracengentSpanExporter) else None
 
 
 def withhold_payloads(processor: SpanProcessor) -> None:
     """Have `processor`'s exporter send no payload from now on (capture off; never undone)."""
-    exporter = _exporter_of(processor)
+    exporter = exporter_of(processor)
     if exporter is not None:
         exporter.withhold_payloads()
 
@@ -118,7 +125,7 @@ def scrub_payloads(processor: SpanProcessor, scrubber: Scrubber) -> None:
     write (`Scrubber.exported_payload`): those set after their span started are beyond the
     scrubbing processor. On a shared provider `scrubber` is the provider's, tightened in place
     to the strictest client's rules, so every pipeline there applies them."""
-    exporter = _exporter_of(processor)
+    exporter = exporter_of(processor)
     if exporter is not None:
         exporter.set_payload_filter(scrubber.exported_payload)
 
