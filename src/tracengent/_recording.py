@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import numbers
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -566,8 +567,10 @@ class Recorder:
             attrs = RecordedAttributes()
             if llm and isinstance(result, LlmCallResult):
                 tokens: object = result.tokens
-                if type(tokens) is int or (type(tokens) is float and math.isfinite(tokens)):
-                    attrs[A.USAGE_TOKENS] = int(tokens)
+                if type(tokens) is not int:
+                    tokens = _token_count(tokens)
+                if tokens.__class__ is int:
+                    attrs[A.USAGE_TOKENS] = tokens
                 else:
                     # The event goes without its usage (counted as an omitted value).
                     self.payload_guard.failed(
@@ -704,6 +707,21 @@ async def run_tracked_async(
         recorder.close_failed(active, exc)
         raise
     return recorder.close_ok(active, result, trace, llm=llm)
+
+
+def _token_count(tokens: object) -> object:
+    """An LLM call's `tokens` as an `int` when it is a finite number (a `float`, a number type
+    of its own such as NumPy's `int64`/`float64`), else as it is (text, `bool`: left out)."""
+    if isinstance(tokens, bool):
+        return tokens
+    try:
+        if isinstance(tokens, float):
+            return int(tokens) if math.isfinite(tokens) else tokens
+        if isinstance(tokens, numbers.Integral):
+            return int(tokens)
+    except Exception:  # noqa: BLE001 - a number type of its own that fails: left out
+        return None
+    return tokens
 
 
 def _awaitable(result: object) -> TypeGuard[Awaitable[object]]:
