@@ -16,6 +16,7 @@ import httpx
 from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.claims import read_claims
 from opentelemetry.exporter.tracengent.errors import DelegationException, MalformedResponseError
 from opentelemetry.exporter.tracengent.jsonvalue import (
@@ -451,9 +452,14 @@ def begin_delegated_task(
     from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
 
     def platforms(bearer: str) -> tuple[GovernancePlatform, AsyncGovernancePlatform]:
-        return (
-            PlatformClient(options, transport=transport, http=http, bearer_token=bearer),
-            AsyncPlatformClient(options, transport=async_transport, bearer_token=bearer),
+        platform = PlatformClient(options, transport=transport, http=http, bearer_token=bearer)
+        async_platform = AsyncPlatformClient(
+            options, transport=async_transport, bearer_token=bearer
         )
+        # Reset in a forked child (a pre-forking server's worker): on the parent's kept-alive
+        # sockets each process could read the other's decisions as its own.
+        at_fork(platform, after_in_child=PlatformClient.after_fork)
+        at_fork(async_platform, after_in_child=AsyncPlatformClient.after_fork)
+        return platform, async_platform
 
     return DelegatedSession(token, options=options, tracer=tracer, platforms=platforms)
