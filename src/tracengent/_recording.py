@@ -15,6 +15,7 @@ import math
 import numbers
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
 from datetime import datetime
@@ -647,9 +648,18 @@ def run_tracked(
         recorder.close_failed(active, exc)
         raise
     if result.__class__ is CoroutineType:
+        coroutine = cast("CoroutineType[object, object, object]", result)
+        later = cast(
+            "CoroutineType[object, object, object]",
+            _tracked_later(recorder, active, coroutine, trace, llm),
+        )
+        # Python's "never awaited" warning for it names the agent's coroutine.
+        later.__name__, later.__qualname__ = coroutine.__name__, coroutine.__qualname__
         if active is not None:
             recorder.detach(active)  # the caller runs on before awaiting: not current for it
-        return _tracked_later(recorder, active, cast("Awaitable[object]", result), trace, llm)
+            # Dropped unawaited, or cancelled before it first ran, `later` never ends the span.
+            weakref.finalize(later, _never_ran, recorder, active.span, coroutine).atexit = False
+        return later
     return recorder.close_ok(active, result, trace, llm=llm)
 
 
@@ -677,6 +687,29 @@ async def _tracked_later(
         recorder.close_failed(resumed, exc)
         raise
     return recorder.close_ok(resumed, result, trace, llm=llm)
+
+
+def _never_ran(
+    recorder: Recorder, span: Span, coroutine: CoroutineType[object, object, object]
+) -> None:
+    """End the event span of a sync tracker's coroutine that never ran (finalizer of what
+    `run_tracked` returned): failed, as the work was not done. The agent's `coroutine` is
+    closed (it was not awaited either: one "never awaited" warning is enough)."""
+    try:
+        if inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED:
+            coroutine.close()
+        if span.is_recording():
+            mark_failed(span, _NeverRan(_NEVER_RAN), recorder.scrubber)
+            span.end()
+    except Exception as exc:  # noqa: BLE001 - runs in a finalizer: never raise there
+        recorder.guard.failed("ending a span", exc)
+
+
+class _NeverRan(RuntimeError):
+    """Recorded on the event of a tracked coroutine that never ran."""
+
+
+_NEVER_RAN: Final = "the coroutine was never awaited, or was cancelled before it ran"
 
 
 async def _untracked_later(awaited: Awaitable[object]) -> object:

@@ -6,6 +6,8 @@ records the event over the awaiting, with the coroutine's outcome."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import cast
 
@@ -15,6 +17,7 @@ from opentelemetry.trace import StatusCode
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.wire import LlmCallResult
 from tests.unit.traces.conftest import Harness
+from tracengent._trace import AgentTrace
 
 
 def _given_as_async(fn: Callable[[], object]) -> Callable[[], Awaitable[object]]:
@@ -144,3 +147,32 @@ def test_a_sync_llm_tracker_given_a_coroutine_function_returns_the_value(
     assert harness.recorder.misuse_guard.failures == 0
     monkeypatch.setattr(harness.recorder, "recording", False)
     assert asyncio.run(run()) == "refund"
+
+
+def test_a_coroutine_from_a_sync_tracker_never_run_still_ends_its_event(harness: Harness) -> None:
+    """What a sync tracker returned for a coroutine function, dropped unawaited or cancelled
+    before it first ran: its event still ends (failed: the work never ran), never left open."""
+
+    async def fetch() -> int:
+        return 1
+
+    async def cancelled_before_it_ran(trace: AgentTrace) -> None:
+        task = asyncio.ensure_future(
+            cast("Awaitable[object]", trace.track_tool_call("cancelled", fetch))
+        )
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with harness.begin() as trace:
+        dropped = trace.track_tool_call("dropped", fetch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "never awaited", as without us
+            del dropped
+            gc.collect()
+        asyncio.run(cancelled_before_it_ran(trace))
+        gc.collect()
+    for name in ("dropped", "cancelled"):
+        assert harness.span(name).status.status_code is StatusCode.ERROR, name
+        assert harness.attr(name, A.EVENT_STATUS) == A.EventStatuses.FAILURE
+    assert harness.context.open_span_count == 0
