@@ -21,6 +21,13 @@ span goes to the pipeline of whoever owns it, sent with that owner's credentials
 - every other span goes to the default pipeline (zero code's while it is live, else the one
   attached first of those still live), its agent id kept on the wire, as 0.1.0 sent it.
 
+A decision trace whose root names no agent with a pipeline here (zero code's or a framework's
+root, naming no agent or one of its own) is anyone's: each client's spans in it go to its own
+pipeline, and the platform files them under that agent's copy of the trace. So the root, which
+sends the trace close, goes to every pipeline that got spans of its trace, not only to its own:
+each agent's copy is closed, none left open. (Only a span of such a trace that ends after its
+root is beyond this: its agent's copy was never closed when it reaches the platform.)
+
 An owner whose pipeline was released (its client closed; a task outliving it still records)
 finds it among the released pipelines, which count the span `after_shutdown`, unless a live
 pipeline for the same agent took over. With no live pipeline left, unowned spans go to the last
@@ -70,6 +77,10 @@ _AGENT_ID: Final = A.GEN_AI_AGENT_ID
 _OPERATION: Final = A.GEN_AI_OPERATION_NAME
 _INVOKE_AGENT: Final = A.OPERATION_INVOKE_AGENT
 _TRACE_ID: Final = A.TRACE_ID
+_GOVERNANCE_KIND: Final = A.GOVERNANCE_KIND
+_JOINED_KEPT: Final = 4096
+"""Open traces of anyone (see the module docstring) whose pipelines a router remembers; past
+it, the oldest is forgotten (a root that never ends must not grow it without bound)."""
 
 PipelineKey = str | tuple[str, int]
 """Which clients share a pipeline: the agent id, or `(agent id, id() of the client's own
@@ -215,6 +226,9 @@ class ExportRouter(SpanProcessor):
     def __init__(self, context: ContextProcessor | None = None) -> None:
         self._routes: Routes = _NO_ROUTES
         self.context = context
+        # Trace id → the pipelines (by identity) its spans went to, for an open trace of
+        # anyone's while several pipelines are live (see the module docstring).
+        self._joined: dict[object, dict[int, SpanProcessor]] = {}
 
     @property
     def pipelines(self) -> tuple[SpanProcessor, ...]:
@@ -264,26 +278,67 @@ class ExportRouter(SpanProcessor):
             only(span)
             return
         target = routes.default
+        joined: dict[int, SpanProcessor] | None = None
         try:
-            found = self._target(span, routes)
+            found, joined = self._target(span, routes)
             if found is not None:
                 target = found
         except Exception:  # noqa: BLE001, S110 - the default pipeline takes it (and counts it if unsendable)
             pass
         if target is not None:
             target.on_end(span)
+        if joined:
+            # A root of anyone's trace: its close closes every agent's copy of the trace.
+            for pipeline in joined.values():
+                if pipeline is not target:
+                    with suppress(Exception):
+                        pipeline.on_end(span)
 
-    def _target(self, span: ReadableSpan, routes: Routes) -> SpanProcessor | None:
+    def _target(
+        self, span: ReadableSpan, routes: Routes
+    ) -> tuple[SpanProcessor | None, dict[int, SpanProcessor] | None]:
+        """The span's pipeline (None: the default) and, for a root, the other pipelines its
+        trace's spans went to."""
         attrs = attributes_of(span)
         agent = attrs.get(_AGENT_ID)
         scope = span.instrumentation_scope
         key = scope.tracengent_pipeline if isinstance(scope, _OwnedScope) else None
-        trace_agent: object = None
+        trace_id = attrs.get(_TRACE_ID)
         if attrs.get(_OPERATION) == _INVOKE_AGENT:
-            trace_agent = agent  # a decision trace's root is its own agent's
-        elif _TRACE_ID in attrs and self.context is not None:
-            trace_agent = self.context.trace_agent_under(span.parent)
-        return routes.target(trace_agent, key, agent)
+            # A decision trace's root is its own agent's.
+            found = routes.target(agent, key, agent)
+            if not self._joined or trace_id.__class__ is not str:
+                return found, None
+            return found, self._joined.pop(trace_id, None)
+        if trace_id.__class__ is not str or self.context is None:
+            return routes.target(None, key, agent), None
+        trace_agent = self.context.trace_agent_under(span.parent)
+        found = routes.target(trace_agent, key, agent)
+        if (
+            (
+                trace_agent.__class__ is not str
+                or (
+                    trace_agent not in routes.by_agent
+                    and trace_agent not in routes.released_by_agent
+                )
+            )
+            and _GOVERNANCE_KIND not in attrs  # never an event: nothing of the trace to close
+        ):
+            self._join(trace_id, found if found is not None else routes.default)
+        return found, None
+
+    def _join(self, trace_id: object, pipeline: SpanProcessor | None) -> None:
+        """Remember that a span of anyone's trace `trace_id` went to `pipeline`."""
+        if pipeline is None:
+            return
+        joined = self._joined
+        pipelines = joined.get(trace_id)
+        if pipelines is None:
+            if len(joined) >= _JOINED_KEPT:
+                with suppress(Exception):  # another thread may pop it first
+                    del joined[next(iter(joined))]
+            pipelines = joined.setdefault(trace_id, {})
+        pipelines[id(pipeline)] = pipeline
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Flush every live pipeline at once; blocks at most `timeout_millis`. True when all did."""
