@@ -4,6 +4,8 @@ asked the platform (an allow after close), and that pool was never closed."""
 
 from __future__ import annotations
 
+import httpx
+
 from tracengent import TracengentClient
 from tracengent.testing import RunningPlatform
 
@@ -40,3 +42,23 @@ async def test_async_authorization_after_aclose_is_denied(
     assert not after.allowed
     assert "closed" in (after.reason or "")
     assert len(tracengent_platform.store.decisions()) == asked
+
+
+async def test_authorization_after_close_is_denied_with_the_applications_http_clients(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """With `http=` clients of the application's (which `close()` leaves open for it), a closed
+    client still asks nobody: sync and async calls deny, and the platform records no decision."""
+    with httpx.Client() as http:
+        client = TracengentClient(tracengent_platform.options(), http=http)
+        assert client.authorize(_PERMISSION, {"amount": 10}).allowed
+        asked = len(tracengent_platform.store.decisions())
+        client.close()
+        after = client.authorize(_PERMISSION, {"amount": 10})
+        after_async = await client.authorize_async(_PERMISSION, {"amount": 10})
+        assert not after.allowed
+        assert "closed" in (after.reason or "")
+        assert not after_async.allowed
+        assert len(tracengent_platform.store.decisions()) == asked
+        # The application's client is still its own, open and usable.
+        assert not http.is_closed

@@ -339,6 +339,10 @@ class PlatformClient:
             # The whole answer's bound: `timeout_s` bounds each read, so an answer dripped a
             # byte at a time would pass every read and never end (see `bound_body`).
             end = time.monotonic() + step.timeout_s
+            if self._closed:
+                # Whoever's connections these are (an `http=` client of the application's stays
+                # open): a closed platform client asks nothing more.
+                raise RuntimeError("the platform client is closed")
             transport = self._transport
             if transport is None:
                 request = self._http.build_request(
@@ -354,8 +358,6 @@ class PlatformClient:
                 # body to the host it names, and take that host's answer for a decision.
                 response = self._http.send(request, stream=True, follow_redirects=False)
             else:
-                if self._closed:
-                    raise RuntimeError("the platform client is closed")
                 request = self._core.request_for(step)
                 response = transport.handle_request(request)
                 response.request = request
