@@ -168,6 +168,9 @@ this many levels is stored as the JSON string of its text (`_deep_values_as_text
 _EVENT_FIELD_LEVEL: Final = 3
 """The nesting level of an event's field value in an events body: array, event object, value."""
 
+_MAX_TEXT_PAYLOAD_DEPTH: Final = 1024
+"""The deepest payload stored as text: as deep as orjson reads (and the SDK embeds) payload text."""
+
 
 def _deep_values_as_text(text: str) -> str | None:
     """`text`, an array of event objects, with every event field value nested more than
@@ -195,6 +198,8 @@ def _deep_values_as_text(text: str) -> str | None:
                 start = match.start() + level - 1 - depth
                 deepest = 0
             depth += run
+            if depth - level + 1 > _MAX_TEXT_PAYLOAD_DEPTH:
+                return None  # deeper than any payload stored as text: no need to read on
             deepest = max(deepest, depth)
             continue
         closes_field = depth >= level > depth - run and opened == ["[", "{"]
