@@ -20,7 +20,12 @@ import httpx
 from opentelemetry import trace
 from opentelemetry.sdk._configuration import _get_sampler, _import_sampler
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    ConcurrentMultiSpanProcessor,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+    TracerProvider,
+)
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
 
@@ -293,14 +298,22 @@ def complete_without_configurator() -> None:
     sends every event as standalone (none joins its decision trace), and the user's own
     exporters get unscrubbed payloads. That export is put inside an `ExportRouter` as zero
     code's pipeline (`_route_their_export`): a `TracengentClient` made later shares it or adds
-    its own beside it, and nothing is sent twice. Runs once OTel's configuration is done (our distro and
-    our gate call it); does nothing when our configurator ran, when Tracengent is disabled or
-    not asked for, or when the provider is not an SDK one. Logs one warning (`governance_state`).
+    its own beside it, and nothing is sent twice. When Tracengent is disabled, that export is
+    taken off the provider instead (`_drop_their_export`). Runs once OTel's configuration is
+    done (our distro and our gate call it); does nothing else when our configurator ran, when
+    Tracengent is disabled or not asked for, or when the provider is not an SDK one. Logs one
+    warning (`governance_state`).
     """
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider) and _state.attachment_of(provider) is not None:
         return  # our configurator (or a client) attached to it already
-    if _state.zero_code() is not None or tracengent_disabled() or not _asked_for():
+    if _state.zero_code() is not None:
+        return
+    if tracengent_disabled():
+        if isinstance(provider, TracerProvider):
+            _drop_their_export(provider)
+        return
+    if not _asked_for():
         return
     state = governance_state()
     if not isinstance(provider, TracerProvider):
@@ -330,6 +343,48 @@ def complete_without_configurator() -> None:
     )
 
 
+def _their_export(
+    provider: TracerProvider,
+) -> tuple[SynchronousMultiSpanProcessor | ConcurrentMultiSpanProcessor, SpanProcessor] | None:
+    """The provider's processors and the one export of our exporter on it that another
+    configurator made (`OTEL_TRACES_EXPORTER=tracengent`); None when there is not exactly one."""
+    active = getattr(provider, "_active_span_processor", None)
+    if not isinstance(active, (SynchronousMultiSpanProcessor, ConcurrentMultiSpanProcessor)):
+        return None
+    processors = getattr(active, "_span_processors", None)
+    if not isinstance(processors, tuple):
+        return None
+    ours = [p for p in processors if isinstance(exporter_of(p), TracengentSpanExporter)]
+    return (active, ours[0]) if len(ours) == 1 else None
+
+
+def _replace_processor(
+    active: SynchronousMultiSpanProcessor | ConcurrentMultiSpanProcessor,
+    old: SpanProcessor,
+    new: SpanProcessor | None,
+) -> bool:
+    """Put `new` (None: nothing) in `old`'s place among the provider's processors; False when
+    `old` is no longer there. (The SDK has no API to take a processor off a provider.)"""
+    with active._lock:
+        current = active._span_processors
+        if old not in current:
+            return False
+        replaced = (new if processor is old else processor for processor in current)
+        active._span_processors = tuple(p for p in replaced if p is not None)
+    return True
+
+
+def _drop_their_export(provider: TracerProvider) -> None:
+    """`TRACENGENT_DISABLED`: take the export of our exporter another configurator made off the
+    provider and shut it down, so nothing is posted, a trace close included. Never raises."""
+    try:
+        found = _their_export(provider)
+        if found is not None and _replace_processor(found[0], found[1], None):
+            found[1].shutdown()
+    except Exception as exc:  # noqa: BLE001 - the application runs on
+        _LOGGER.warning("tracengent: the Tracengent export could not be turned off: %s", exc)
+
+
 def _route_their_export(
     provider: TracerProvider, context_processor: ContextProcessor
 ) -> tuple[ExportRouter | None, TracengentOptions | None]:
@@ -342,28 +397,18 @@ def _route_their_export(
     beside it, as with our configurator. `(None, None)` when there is not exactly one such
     configured export or the provider's processors cannot be reached (nothing is changed).
     """
-    active = getattr(provider, "_active_span_processor", None)
-    processors = getattr(active, "_span_processors", None)
-    lock = getattr(active, "_lock", None)
-    if not isinstance(processors, tuple) or lock is None:
+    found = _their_export(provider)
+    if found is None:
         return None, None
-    ours = [p for p in processors if isinstance(exporter_of(p), TracengentSpanExporter)]
-    if len(ours) != 1:
-        return None, None
-    (export,) = ours
+    active, export = found
     exporter = exporter_of(export)
-    options = exporter.options if isinstance(exporter, TracengentSpanExporter) else None
+    options = exporter.options if exporter is not None else None
     if options is None:
         return None, None
     router = ExportRouter(context_processor)
     router.set_routes({options.agent_id or "": export}, export)
-    with lock:
-        current = active._span_processors  # type: ignore[union-attr]  # checked above
-        if export not in current:
-            return None, None
-        active._span_processors = tuple(  # type: ignore[union-attr]  # checked above
-            router if processor is export else processor for processor in current
-        )
+    if not _replace_processor(active, export, router):
+        return None, None
     return router, options
 
 

@@ -25,7 +25,8 @@ set up all the same, so the instrumentations and their gates still load. When an
 configurator ran instead of ours, our distro and gate add the decision-trace context and scrubbing
 processors to the provider it built, with one warning.
 `OTEL_SDK_DISABLED=true` turns telemetry off; `TRACENGENT_DISABLED=true` turns everything off
-(the `tracengent` exporter named in `OTEL_TRACES_EXPORTER` included).
+(the `tracengent` exporter named in `OTEL_TRACES_EXPORTER` included, also when another
+configurator built it).
 """
 
 from __future__ import annotations

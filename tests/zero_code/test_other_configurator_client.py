@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.loopback import json_reply, serve
 from tests.zero_code.conftest import platform_environment, run_instrumented
 from tests.zero_code.test_zero_code_review import (
     _CLIENT_AGENT,
@@ -55,3 +56,19 @@ def test_client_for_another_agent_sends_alone_beside_the_other_configurators_exp
     assert set(counters) == {"hotel-agent"}, counters
     assert counters["hotel-agent"].events_received == 1
     assert counters["hotel-agent"].trace_closes_received == 1
+
+
+def test_tracengent_disabled_sends_nothing_when_another_configurator_built_our_exporter(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """TRACENGENT_DISABLED=true with OTEL_TRACES_EXPORTER=tracengent: the exporter the other
+    configurator built from it posts nothing (no trace close either), and the agent runs."""
+    environment = platform_environment(
+        tracengent_platform, TRACENGENT_DISABLED="true", PYTHONPATH=_other_configurator(tmp_path)
+    )
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented("httpx_agent.py", [tools.url, "/a"], environment)
+    assert run.returncode == 0, run.stderr
+    assert "Configuration of tracengent not loaded" in run.stderr, "ours ran: nothing was tested"
+    assert tools.paths() == ["/a"]
+    assert tracengent_platform.store.counters() == {}
