@@ -2,9 +2,9 @@
 
 Three OTel entry points live here:
 
-- `TracengentDistro` (`opentelemetry_distro`) only sets defaults (`os.environ.setdefault`): the
-  OTLP protocol of the exporter we ship (`http/protobuf`), and no GenAI message capture when
-  `TRACENGENT_CAPTURE_PAYLOADS=false`.
+- `TracengentDistro` (`opentelemetry_distro`) only sets defaults, never a value set: the OTLP
+  protocol of the exporter we ship (`http/protobuf`, also over a blank value), and no GenAI
+  message capture when `TRACENGENT_CAPTURE_PAYLOADS=false`.
 - `TracengentConfigurator` (`opentelemetry_configurator`) builds the SDK exactly as OTel's own
   configurator does (exporters from `OTEL_TRACES_EXPORTER`, resource, id generator, processors),
   and adds Tracengent to it: the sampler that never drops decision traces, the decision-trace
@@ -64,7 +64,9 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
 
     def _configure(self, **kwargs: Any) -> None:
         # The OTLP exporter we depend on speaks HTTP; `otlp` alone would otherwise mean gRPC.
-        os.environ.setdefault(_OTLP_PROTOCOL, "http/protobuf")
+        # Blank is unset (OTel's environment-variable spec), yet OTel reads it as no protocol.
+        if not os.environ.get(_OTLP_PROTOCOL, "").strip():
+            os.environ[_OTLP_PROTOCOL] = "http/protobuf"
         raw_capture = os.environ.get(env.TRACENGENT_CAPTURE_PAYLOADS)
         if raw_capture is not None and not _capture_allowed(raw_capture):
             os.environ.setdefault(_GENAI_CAPTURE, "false")
