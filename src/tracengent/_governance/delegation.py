@@ -8,6 +8,7 @@ subset invariant, and any refusal or failure is a `DelegationException`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -273,7 +274,9 @@ class DelegatedSession:
                 )
             except Exception as exc:  # noqa: BLE001 - every failure is a DelegationException
                 raise self._failure(span, exc, deadline) from _cause(exc)
-            return self._child(span, answer, callee_agent_id, request)
+            # Off the event loop: the child's platform clients load the TLS trust store (tens of
+            # milliseconds of blocking work for a default `httpx` transport).
+            return await asyncio.to_thread(self._child, span, answer, callee_agent_id, request)
 
     def _attenuation(
         self,

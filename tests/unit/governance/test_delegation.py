@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -9,6 +12,7 @@ from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.errors import DelegationException
+from tracengent._governance import delegation
 from tracengent._governance.delegation import DelegatedSession, begin_delegated_task
 
 from .conftest import either, governance_spans, make_options, track
@@ -165,3 +169,32 @@ def test_empty_token_is_refused(
     """An empty token cannot start a delegated task."""
     with pytest.raises(DelegationException):
         _session(platform, spans, "")
+
+
+async def test_async_attenuation_builds_the_child_session_off_the_event_loop(
+    platform: FakePlatform,
+    spans: tuple[Tracer, InMemorySpanExporter],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child session's platform clients load the TLS trust store when they use a default
+    transport (blocking work): `attenuate_for_call_async` makes it in a worker thread, never on
+    the event loop's."""
+    child = make_jwt({"grant_id": "dlg_2", "delegated_permissions": ["hotels:book"]})
+    platform.on(
+        ATTENUATE,
+        httpx.Response(200, json={"token": {"accessToken": child, "tokenType": "Bearer"}}),
+    )
+    made_on: list[int] = []
+
+    class Recorded(DelegatedSession):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made_on.append(threading.get_ident())
+            super().__init__(*args, **kwargs)
+
+    session = _session(platform, spans)
+    monkeypatch.setattr(delegation, "DelegatedSession", Recorded)
+    result = await session.attenuate_for_call_async("hotel-agent", ["hotels:book"])
+    track(result)
+    assert result.grant_id == "dlg_2"
+    assert made_on
+    assert threading.get_ident() not in made_on
