@@ -570,7 +570,12 @@ class SpanTranslator:
                         except _JSONDecodeError:
                             decoded = _decoded(strict_json, raw)
                     else:
-                        decoded = _decoded(json_or_raw, raw)
+                        try:
+                            decoded = json_or_raw(raw)
+                        except RecursionError:
+                            # Nested deeper than the standard decoder reads: sent as its text
+                            # (see `_decoded`); caught here, with no call on the common path.
+                            decoded = raw if isinstance(raw, str) else None
                     if decoded is not None:
                         wire[wire_key] = decoded
                 if http_attributes is not None and "attributes" not in wire:
