@@ -31,7 +31,7 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent import environment_variables as env
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_compact
-from opentelemetry.exporter.tracengent.options import TracengentOptions, parse_bool, parse_csv
+from opentelemetry.exporter.tracengent.options import TracengentOptions, parse_bool
 from opentelemetry.exporter.tracengent.redaction import redact_value
 from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
 from opentelemetry.exporter.tracengent.wire import ToolDecision
@@ -39,7 +39,7 @@ from opentelemetry.instrumentation.tracengent_mcp import MCPHooks, TracengentMCP
 from tracengent import _state
 from tracengent._governance.tools import ToolGate, raise_unless_allowed
 from tracengent._scrubbing import Scrubber
-from tracengent._zero_code import gate_platform_clients, governance_state
+from tracengent._zero_code import gate_platform_clients, governance_state, scrubber_for
 
 if TYPE_CHECKING:
     from tracengent._recording import Recorder
@@ -337,16 +337,6 @@ def warn_if_mcp_cannot_be_governed() -> bool:
         return False
 
 
-def _scrubber_from_environment() -> Scrubber:
-    raw = os.environ.get(env.TRACENGENT_CAPTURE_PAYLOADS)
-    try:
-        capture = True if raw is None else parse_bool(env.TRACENGENT_CAPTURE_PAYLOADS, raw)
-    except (TracengentConfigError, ValueError):
-        capture = False
-    patterns = parse_csv(os.environ.get(env.TRACENGENT_SCRUB_PATTERNS, ""))
-    return Scrubber(capture_payloads=capture, patterns=patterns)
-
-
 def zero_code_mcp_hooks() -> MCPHooks | None:
     """The `tracengent_mcp_hooks` entry point: the hooks of the zero-code set-up.
 
@@ -364,7 +354,7 @@ def zero_code_mcp_hooks() -> MCPHooks | None:
     options, problem = state
     try:
         if options is None:
-            writer = MCPPayloadWriter(_scrubber_from_environment())
+            writer = MCPPayloadWriter(scrubber_for(None))
             gate = _DenyAllGate(problem or "invalid settings") if govern else None
             return MCPHooks(gate=gate, payload_hook=writer)
         return mcp_hooks(options, tracer=trace.get_tracer(_INSTRUMENTATION_SCOPE), govern=govern)

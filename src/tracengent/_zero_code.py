@@ -58,6 +58,7 @@ __all__ = [
     "current_egress_gate",
     "gate_platform_clients",
     "governance_state",
+    "scrubber_for",
     "tracengent_disabled",
 ]
 
@@ -172,6 +173,25 @@ def _capture_payloads(options: TracengentOptions | None) -> bool:
         return False
 
 
+def scrubber_for(options: TracengentOptions | None) -> Scrubber:
+    """The zero-code scrubber: `options`' scrub patterns and payload capture, or, without
+    options (settings invalid or not read), `TRACENGENT_SCRUB_PATTERNS` and
+    `TRACENGENT_CAPTURE_PAYLOADS` as set (an unreadable capture switch: off)."""
+    patterns = (
+        options.scrub_patterns if options is not None else _env_list(env.TRACENGENT_SCRUB_PATTERNS)
+    )
+    return Scrubber(capture_payloads=_capture_payloads(options), patterns=patterns)
+
+
+def _scrubbing_of(options: TracengentOptions | None) -> tuple[Scrubber, ContextProcessor]:
+    """The scrubber (`scrubber_for`) and the context processor of the zero-code set-up, the
+    root request the context processor keeps scrubbed by that scrubber."""
+    scrubber = scrubber_for(options)
+    return scrubber, ContextProcessor(
+        capture_payloads=scrubber.capture_payloads, scrub_text=scrubber.free_text
+    )
+
+
 def configure_from_environment() -> ZeroCodeSetup:
     """Read `TRACENGENT_*` (and `OTEL_SERVICE_NAME`); warn once and go on when they are bad."""
     options: TracengentOptions | None
@@ -191,12 +211,7 @@ def configure_from_environment() -> ZeroCodeSetup:
             problem,
             governed,
         )
-    patterns = (
-        options.scrub_patterns if options is not None else _env_list(env.TRACENGENT_SCRUB_PATTERNS)
-    )
-    capture = _capture_payloads(options)
-    scrubber = Scrubber(capture_payloads=capture, patterns=patterns)
-    context_processor = ContextProcessor(capture_payloads=capture, scrub_text=scrubber.free_text)
+    scrubber, context_processor = _scrubbing_of(options)
     return ZeroCodeSetup(
         options=options,
         problem=problem,
@@ -319,12 +334,7 @@ def complete_without_configurator() -> None:
     if not isinstance(provider, TracerProvider):
         return
     options = state[0] if state is not None else None
-    patterns = (
-        options.scrub_patterns if options is not None else _env_list(env.TRACENGENT_SCRUB_PATTERNS)
-    )
-    capture = _capture_payloads(options)
-    scrubber = Scrubber(capture_payloads=capture, patterns=patterns)
-    context_processor = ContextProcessor(capture_payloads=capture, scrub_text=scrubber.free_text)
+    scrubber, context_processor = _scrubbing_of(options)
     # Added after the exporters that configurator put on the provider: the stamps and the
     # scrubbing happen in `on_start`, and exporters read a span only when it ends.
     provider.add_span_processor(context_processor)
