@@ -23,13 +23,18 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import AsyncGenerator, Callable, Generator
-from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
-from tracengent._recording import ActiveSpan, Attributes, Recorder
+from tracengent._recording import (
+    Attributes,
+    ContextTokens,
+    Recorder,
+    enter_context,
+    reentered,
+)
 from tracengent._state import CURRENT_TRACE
 
 if TYPE_CHECKING:
@@ -37,20 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["GeneratorFunction", "track_async_generator", "track_generator"]
 
-_Tokens = tuple[Token[Context], "Token[AgentTrace | None] | None"]
 
-
-def _enter(own: Context, trace: AgentTrace | None) -> _Tokens:
-    """Make the generator's own context (the event's span, at first) and its trace current
-    while the generator's code runs."""
-    otel_token = otel_context.attach(own)
-    trace_token = (
-        CURRENT_TRACE.set(trace) if trace is not None and CURRENT_TRACE.get() is not trace else None
-    )
-    return otel_token, trace_token
-
-
-def _leave(tokens: _Tokens) -> Context:
+def _leave(tokens: ContextTokens) -> Context:
     """Restore the consumer's context; returns the generator's own as its code left it (what
     it made current, such as a span held open around a `yield`), to enter at its next step."""
     own = otel_context.get_current()
@@ -59,14 +52,6 @@ def _leave(tokens: _Tokens) -> Context:
         CURRENT_TRACE.reset(trace_token)
     otel_context.detach(otel_token)
     return own
-
-
-def _entered(active: ActiveSpan | None, trace: AgentTrace | None) -> ActiveSpan | None:
-    """`active` made current again, as the recorder's `close_*` expect (they detach it)."""
-    if active is None:
-        return None
-    otel_token, trace_token = _enter(active.context, trace)
-    return ActiveSpan(active.span, active.context, otel_token, trace_token)
 
 
 def track_generator(
@@ -91,7 +76,7 @@ def track_generator(
         sent: object = None
         thrown: BaseException | None = None
         while True:
-            tokens = _enter(own, trace)
+            tokens = enter_context(own, trace)
             try:
                 item = inner.throw(thrown) if thrown is not None else inner.send(sent)
             finally:
@@ -100,7 +85,7 @@ def track_generator(
             try:
                 sent = yield item
             except GeneratorExit:
-                tokens = _enter(own, trace)
+                tokens = enter_context(own, trace)
                 try:
                     inner.close()
                 finally:
@@ -109,12 +94,12 @@ def track_generator(
             except BaseException as exc:  # noqa: BLE001 - handed to the generator, as without us
                 thrown = exc
     except StopIteration as stop:
-        return recorder.close_ok(_entered(active, trace), stop.value, trace)
+        return recorder.close_ok(reentered(active, trace), stop.value, trace)
     except GeneratorExit:
-        recorder.close_ok(_entered(active, trace), None, trace)
+        recorder.close_ok(reentered(active, trace), None, trace)
         raise
     except BaseException as exc:
-        recorder.close_failed(_entered(active, trace), exc)
+        recorder.close_failed(reentered(active, trace), exc)
         raise
 
 
@@ -153,7 +138,7 @@ async def _tracked_async_generator(
         sent: object = None
         thrown: BaseException | None = None
         while True:
-            tokens = _enter(own, trace)
+            tokens = enter_context(own, trace)
             try:
                 item = await (inner.athrow(thrown) if thrown is not None else inner.asend(sent))
             finally:
@@ -162,7 +147,7 @@ async def _tracked_async_generator(
             try:
                 sent = yield item
             except GeneratorExit:
-                tokens = _enter(own, trace)
+                tokens = enter_context(own, trace)
                 try:
                     await inner.aclose()
                 finally:
@@ -171,12 +156,12 @@ async def _tracked_async_generator(
             except BaseException as exc:  # noqa: BLE001 - handed to the generator, as without us
                 thrown = exc
     except StopAsyncIteration:
-        recorder.close_ok(_entered(active, trace), None, trace)
+        recorder.close_ok(reentered(active, trace), None, trace)
     except GeneratorExit:
-        recorder.close_ok(_entered(active, trace), None, trace)
+        recorder.close_ok(reentered(active, trace), None, trace)
         raise
     except BaseException as exc:
-        recorder.close_failed(_entered(active, trace), exc)
+        recorder.close_failed(reentered(active, trace), exc)
         raise
 
 

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Token
 from datetime import datetime
 from types import CoroutineType
-from typing import TYPE_CHECKING, Final, Protocol, TypeGuard, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, TypeGuard, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -61,10 +61,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ActiveSpan",
     "Attributes",
+    "ContextTokens",
     "Recorder",
     "TelemetryGuard",
     "cost_attributes",
+    "enter_context",
     "mark_failed",
+    "reentered",
     "run_tracked",
     "run_tracked_async",
 ]
@@ -663,6 +666,28 @@ def run_tracked(
     return recorder.close_ok(active, result, trace, llm=llm)
 
 
+ContextTokens: TypeAlias = tuple[Token[Context], "Token[AgentTrace | None] | None"]
+"""What `enter_context` made current, to restore."""
+
+
+def enter_context(own: Context, trace: AgentTrace | None) -> ContextTokens:
+    """Make `own` (an event span's context, or what a generator made current since) and `trace`
+    current, where code tracked across suspensions (a generator, an awaited coroutine) resumes."""
+    otel_token = otel_context.attach(own)
+    trace_token = (
+        CURRENT_TRACE.set(trace) if trace is not None and CURRENT_TRACE.get() is not trace else None
+    )
+    return otel_token, trace_token
+
+
+def reentered(active: ActiveSpan | None, trace: AgentTrace | None) -> ActiveSpan | None:
+    """`active` made current again, as the recorder's `close_*` expect (they detach it)."""
+    if active is None:
+        return None
+    otel_token, trace_token = enter_context(active.context, trace)
+    return ActiveSpan(active.span, active.context, otel_token, trace_token)
+
+
 async def _tracked_later(
     recorder: Recorder,
     active: ActiveSpan | None,
@@ -672,15 +697,7 @@ async def _tracked_later(
 ) -> object:
     """Await what a sync tracker's callable returned with its event span current (`trace`
     too), then end the span with the outcome (see `run_tracked`)."""
-    resumed: ActiveSpan | None = None
-    if active is not None:
-        otel_token = otel_context.attach(active.context)
-        trace_token = (
-            CURRENT_TRACE.set(trace)
-            if trace is not None and CURRENT_TRACE.get() is not trace
-            else None
-        )
-        resumed = ActiveSpan(active.span, active.context, otel_token, trace_token)
+    resumed = reentered(active, trace)
     try:
         result = await awaited
     except BaseException as exc:
