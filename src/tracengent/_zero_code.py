@@ -30,7 +30,6 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
 
 from opentelemetry.exporter.tracengent import environment_variables as env
-from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import (
@@ -40,7 +39,11 @@ from opentelemetry.exporter.tracengent.options import (
     parse_csv,
 )
 from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
-from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
+from opentelemetry.exporter.tracengent.transport import (
+    AsyncPlatformClient,
+    PlatformClient,
+    fork_safe,
+)
 from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _state
 from tracengent._governance.egress import EgressGovernor, is_governed_host
@@ -456,11 +459,9 @@ def gate_platform_clients(
         Exception: what building a client raises (httpx refuses a proxy setting it cannot read).
     """
     if platform is None:
-        platform = PlatformClient(options)
-        at_fork(platform, after_in_child=PlatformClient.after_fork)
+        platform = fork_safe(PlatformClient(options))
     if async_platform is None:
-        async_platform = AsyncPlatformClient(options)
-        at_fork(async_platform, after_in_child=AsyncPlatformClient.after_fork)
+        async_platform = fork_safe(AsyncPlatformClient(options))
     return platform, async_platform
 
 

@@ -17,7 +17,6 @@ import httpx
 from opentelemetry.trace import Span, Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
-from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.claims import read_claims
 from opentelemetry.exporter.tracengent.errors import DelegationException, MalformedResponseError
 from opentelemetry.exporter.tracengent.jsonvalue import (
@@ -452,17 +451,17 @@ def begin_delegated_task(
     Raises:
         DelegationException: `token` is empty, or not one bearer token (see `DelegatedSession`).
     """
-    from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
+    from opentelemetry.exporter.tracengent.transport import (
+        AsyncPlatformClient,
+        PlatformClient,
+        fork_safe,
+    )
 
     def platforms(bearer: str) -> tuple[GovernancePlatform, AsyncGovernancePlatform]:
-        platform = PlatformClient(options, transport=transport, http=http, bearer_token=bearer)
-        async_platform = AsyncPlatformClient(
-            options, transport=async_transport, bearer_token=bearer
+        # Reset in a forked child: the session's clients are no `TracengentClient`'s.
+        return (
+            fork_safe(PlatformClient(options, transport=transport, http=http, bearer_token=bearer)),
+            fork_safe(AsyncPlatformClient(options, transport=async_transport, bearer_token=bearer)),
         )
-        # Reset in a forked child (a pre-forking server's worker): on the parent's kept-alive
-        # sockets each process could read the other's decisions as its own.
-        at_fork(platform, after_in_child=PlatformClient.after_fork)
-        at_fork(async_platform, after_in_child=AsyncPlatformClient.after_fork)
-        return platform, async_platform
 
     return DelegatedSession(token, options=options, tracer=tracer, platforms=platforms)

@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
+from opentelemetry.exporter.tracengent import transport
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
 from tests.unit.exporter.test_fork_safety import in_child
-from tracengent import _mcp, _zero_code
+from tracengent import _mcp
 
 _OPTIONS = TracengentOptions(agent_id="a", base_url="http://127.0.0.1:9", ingest_key="agk_x")
 
@@ -51,7 +52,7 @@ def test_given_platform_clients_are_left_to_their_owner(monkeypatch: pytest.Monk
     def record(target: object, **hooks: Callable[[object], None]) -> None:
         registered.append(target)
 
-    monkeypatch.setattr(_zero_code, "at_fork", record)
+    monkeypatch.setattr(transport, "at_fork", record)
     platform, async_platform = PlatformClient(_OPTIONS), AsyncPlatformClient(_OPTIONS)
     _mcp.mcp_hooks(
         _OPTIONS,

@@ -36,7 +36,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Generator, Sequence
-from typing import Final
+from typing import Final, TypeVar
 
 import httpx
 
@@ -65,13 +65,14 @@ from opentelemetry.exporter.tracengent._platform_core import (
     parse_approval_status,
     parse_attenuated_token,
 )
+from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.errors import PlatformError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.token import AgentTokenProvider
 from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 
-__all__ = ["AsyncPlatformClient", "DeliveryResult", "PlatformClient"]
+__all__ = ["AsyncPlatformClient", "DeliveryResult", "PlatformClient", "fork_safe"]
 
 # The schemes of the environment proxies httpx mounts on a client built without a transport.
 _PROXY_SCHEMES: Final = ("http", "https", "all")
@@ -380,3 +381,15 @@ class PlatformClient:
             return self._tokens.get_token(deadline=step.deadline)
         except PlatformError as exc:
             return exc
+
+
+_Platform = TypeVar("_Platform", PlatformClient, AsyncPlatformClient)
+
+
+def fork_safe(platform: _Platform) -> _Platform:
+    """`platform`, made reset in a forked child (a pre-forking server's worker, multiprocessing's
+    workers): on the parent's kept-alive sockets each process could read the other's answers as
+    its own. For platform clients no `TracengentClient` owns (whose own fork hook resets its
+    clients). Returns `platform`."""
+    at_fork(platform, after_in_child=type(platform).after_fork)
+    return platform
