@@ -35,6 +35,7 @@ from typing import Any, Final
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._classify import Attributes
@@ -129,6 +130,10 @@ _PAYLOAD_SLOTS: Final = (
     (A.ATTRIBUTES, "attributes", None),
 )
 """(attribute, wire field, the GenAI attribute a tool call's span may carry instead)."""
+_INPUT_SLOT, _OUTPUT_SLOT, _ATTRIBUTES_SLOT = _PAYLOAD_SLOTS
+_INPUT: Final = A.INPUT
+_OUTPUT: Final = A.OUTPUT
+_ATTRIBUTES: Final = A.ATTRIBUTES
 _PAYLOAD_FIELDS: Final = frozenset(wire_key for _, wire_key, _ in _PAYLOAD_SLOTS)
 _EVENT_TYPES: Final = EventTypes.ALL
 _EVENT_STATUSES: Final = EventStatuses.ALL
@@ -230,8 +235,8 @@ class SpanTranslator:
         self._agent_id = settings.agent_id
         self._base_tags = settings.base_tags
         self._format_time = format_time if format_time is not None else TimestampFormatter()
-        # Capture off: the per-span loop has no payload slot to fill.
-        self._payload_slots = _PAYLOAD_SLOTS if settings.capture_payloads else ()
+        # Capture off: the per-span loop fills no payload slot.
+        self._capture = settings.capture_payloads
         self._payload_filter = settings.payload_filter
         self.payloads_omitted = 0
         # (trace id, `evt_<its hex>`) of the last trace seen, replaced as one tuple: formatting
@@ -245,7 +250,7 @@ class SpanTranslator:
         every span: a client with capture off turns it off in every pipeline there. Batches
         translated from now on carry no input, output or payload attributes.
         """
-        self._payload_slots = ()
+        self._capture = False
 
     def set_payload_filter(self, payload_filter: PayloadFilter | None) -> None:
         """Pass payload text the recorder did not write through `payload_filter` from now on
@@ -363,7 +368,7 @@ class SpanTranslator:
         Raises:
             ValueError, TypeError: only without `batch`, for an event that cannot be sent.
         """
-        payload_slots = self._payload_slots
+        capture = self._capture
         payload_filter = self._payload_filter
         events: list[JsonObject] = []
         origins: list[tuple[ReadableSpan, Attributes]] = []
@@ -397,7 +402,7 @@ class SpanTranslator:
                     end = span.end_time
                 get = attrs.get
                 operation = get(_OPERATION)
-                if operation == _INVOKE_AGENT:
+                if operation is not None and operation == _INVOKE_AGENT:
                     if batch is not None:
                         close = self.trace_close(span, attrs)
                         if close is not None:
@@ -448,21 +453,6 @@ class SpanTranslator:
                         event_id = prefix + span_id.to_bytes(8, "big").hex()
                     except OverflowError:
                         event_id = event_id_for(trace_id, span_id)
-                wire: JsonObject = {"eventId": event_id}
-                if rare and isinstance(value := get(_IDEMPOTENCY_KEY), str):
-                    wire["idempotencyKey"] = value
-                wire["agentId"] = (
-                    agent
-                    if agent and (agent.__class__ is str or isinstance(agent, str))
-                    else agent_id
-                )
-                value = get(_TRACE_ID)
-                if value.__class__ is str or isinstance(value, str):
-                    wire["traceId"] = value
-                    value = get(_PARENT_ID)
-                    if value.__class__ is str or isinstance(value, str):
-                        wire["parentEventId"] = value
-                wire["type"] = event_type
                 http_attributes: JsonObject | None = None
                 http_failed = False
                 if rare or is_http or operation is not None:
@@ -486,7 +476,6 @@ class SpanTranslator:
                     raise OutOfContractEventError(
                         f"event name {event_name!r} is not a non-empty string"
                     )
-                wire["name"] = event_name
                 status = get(_EVENT_STATUS)
                 if not status or not (status.__class__ is str or isinstance(status, str)):
                     span_status = span._status if direct else span.status
@@ -500,7 +489,38 @@ class SpanTranslator:
                     raise OutOfContractEventError(
                         f"span {span_name!r}: event status {status!r} is not in the contract"
                     )
-                wire["status"] = status
+                if not (agent and (agent.__class__ is str or isinstance(agent, str))):
+                    agent = agent_id
+                trace = get(_TRACE_ID)
+                parent = get(_PARENT_ID)
+                # The common event (in a trace, under a parent event, no idempotency key) is
+                # one dict display; the others are built field by field, in the same order.
+                if (
+                    trace.__class__ is str
+                    and parent.__class__ is str
+                    and not (rare and _IDEMPOTENCY_KEY in attrs)
+                ):
+                    wire: JsonObject = {
+                        "eventId": event_id,
+                        "agentId": agent,
+                        "traceId": trace,
+                        "parentEventId": parent,
+                        "type": event_type,
+                        "name": event_name,
+                        "status": status,
+                    }
+                else:
+                    wire = {"eventId": event_id}
+                    if rare and isinstance(value := get(_IDEMPOTENCY_KEY), str):
+                        wire["idempotencyKey"] = value
+                    wire["agentId"] = agent
+                    if isinstance(trace, str):
+                        wire["traceId"] = trace
+                        if isinstance(parent, str):
+                            wire["parentEventId"] = parent
+                    wire["type"] = event_type
+                    wire["name"] = event_name
+                    wire["status"] = status
                 amount = get(_COST_AMOUNT)
                 # `finite_number`, its common case (a finite float: x - x is 0.0) inlined.
                 if amount is not None and (
@@ -523,61 +543,52 @@ class SpanTranslator:
                     last_actor = value
                 # The texts the recorder wrote with orjson for this span (`RecordedSpan`).
                 json_texts = span.json_texts if span_class is _RECORDED_SPAN else _NO_TEXTS  # type: ignore[attr-defined]
-                for key, wire_key, tool_key in payload_slots:
-                    raw = get(key)
-                    if raw is None:
-                        if tool_key is None or operation != _EXECUTE_TOOL:
-                            continue
-                        raw = get(tool_key)
-                        if raw is None:
-                            continue
-                    if raw.__class__ is str or isinstance(raw, str):
-                        if raw in json_texts:
-                            # A text the recorder wrote (scrubbed, compact: orjson wrote it)
-                            # is embedded unread.
-                            if embed:
-                                wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
-                                continue
-                        elif payload_filter is not None:
-                            # Any other may have been set after its span started, unscrubbed
-                            # (its trace's obligations unapplied too: the trace id says which).
-                            in_trace = get(_TRACE_ID)
-                            raw = payload_filter(
-                                key if tool_key is None or key in attrs else tool_key,
-                                raw,
-                                in_trace if isinstance(in_trace, str) else None,
-                            )
-                            if raw is None:
-                                continue
-                    elif payload_filter is not None:
-                        # Not text (a sequence of texts, a number) set after its span started:
-                        # filtered as the JSON text of its wire value, as any other payload.
-                        in_trace = get(_TRACE_ID)
-                        raw = payload_filter(
-                            key if tool_key is None or key in attrs else tool_key,
-                            dumps_compact(json_or_raw(raw)),
-                            in_trace if isinstance(in_trace, str) else None,
+                if capture:
+                    # Each slot's common case (text the recorder wrote, scrubbed and compact:
+                    # orjson wrote it) is embedded unread, inline; `_fill_payload` does the rest.
+                    raw = get(_INPUT)
+                    if raw is not None and embed and raw in json_texts:
+                        wire["input"] = _Fragment(raw)  # type: ignore[arg-type, assignment]  # a str
+                    elif raw is not None or (operation is not None and operation == _EXECUTE_TOOL):
+                        _fill_payload(
+                            wire,
+                            attrs,
+                            _INPUT_SLOT,
+                            raw,
+                            operation,
+                            json_texts,
+                            embed,
+                            payload_filter,
                         )
-                        if raw is None:
-                            continue
-                    if embed and raw.__class__ is str:
-                        try:
-                            # Once orjson has read it as one JSON value other than `null`, in
-                            # with the whitespace between its tokens removed.
-                            if _orjson_loads(raw) is not None:
-                                wire[wire_key] = _Fragment(_compact_json_text(raw))  # type: ignore[assignment]
-                            continue
-                        except _JSONDecodeError:
-                            decoded = _decoded(strict_json, raw)
-                    else:
-                        try:
-                            decoded = json_or_raw(raw)
-                        except RecursionError:
-                            # Nested deeper than the standard decoder reads: sent as its text
-                            # (see `_decoded`); caught here, with no call on the common path.
-                            decoded = raw if isinstance(raw, str) else None
-                    if decoded is not None:
-                        wire[wire_key] = decoded
+                    raw = get(_OUTPUT)
+                    if raw is not None and embed and raw in json_texts:
+                        wire["output"] = _Fragment(raw)  # type: ignore[arg-type, assignment]  # a str
+                    elif raw is not None or (operation is not None and operation == _EXECUTE_TOOL):
+                        _fill_payload(
+                            wire,
+                            attrs,
+                            _OUTPUT_SLOT,
+                            raw,
+                            operation,
+                            json_texts,
+                            embed,
+                            payload_filter,
+                        )
+                    raw = get(_ATTRIBUTES)
+                    if raw is not None:
+                        if embed and raw in json_texts:
+                            wire["attributes"] = _Fragment(raw)  # type: ignore[arg-type, assignment]  # a str
+                        else:
+                            _fill_payload(
+                                wire,
+                                attrs,
+                                _ATTRIBUTES_SLOT,
+                                raw,
+                                operation,
+                                json_texts,
+                                embed,
+                                payload_filter,
+                            )
                 if http_attributes is not None and "attributes" not in wire:
                     wire["attributes"] = http_attributes
                 if rare and (value := get(_OCCURRED_AT)) and isinstance(value, str):
@@ -636,6 +647,79 @@ class SpanTranslator:
             trace_close_of(span, attrs, self._agent_id, format_time=self._format_time),
             self._payload_filter,
         )
+
+
+def _fill_payload(
+    wire: JsonObject,
+    attrs: Attributes,
+    slot: tuple[str, str, str | None],
+    raw: AttributeValue | None,
+    operation: object,
+    json_texts: tuple[str, ...],
+    embed: bool,
+    payload_filter: PayloadFilter | None,
+) -> None:
+    """Fill one payload slot of `wire` (`_PAYLOAD_SLOTS`) from `raw`, its attribute's value,
+    in every case but the common one the per-span loop handles inline (text the recorder wrote,
+    embedded): a tool call's GenAI attribute when `raw` is None, payload text the recorder did
+    not write through `payload_filter`, text orjson reads embedded compacted, anything else as
+    `json_or_raw` decodes it. Leaves the slot empty when there is nothing to send.
+
+    Raises:
+        NonFiniteNumberError: the payload holds NaN or an infinity.
+    """
+    key, wire_key, tool_key = slot
+    get = attrs.get
+    if raw is None:
+        if tool_key is None or operation != _EXECUTE_TOOL:
+            return
+        raw = get(tool_key)
+        if raw is None:
+            return
+    if raw.__class__ is str or isinstance(raw, str):
+        if raw in json_texts:
+            if embed:
+                wire[wire_key] = _Fragment(raw)  # type: ignore[assignment]
+                return
+        elif payload_filter is not None:
+            # Any other may have been set after its span started, unscrubbed (its trace's
+            # obligations unapplied too: the trace id says which).
+            in_trace = get(_TRACE_ID)
+            raw = payload_filter(
+                key if tool_key is None or key in attrs else tool_key,
+                raw,
+                in_trace if isinstance(in_trace, str) else None,
+            )
+            if raw is None:
+                return
+    elif payload_filter is not None:
+        # Not text (a sequence of texts, a number) set after its span started: filtered as the
+        # JSON text of its wire value, as any other payload.
+        in_trace = get(_TRACE_ID)
+        raw = payload_filter(
+            key if tool_key is None or key in attrs else tool_key,
+            dumps_compact(json_or_raw(raw)),
+            in_trace if isinstance(in_trace, str) else None,
+        )
+        if raw is None:
+            return
+    if embed and raw.__class__ is str:
+        try:
+            # Once orjson has read it as one JSON value other than `null`, in with the
+            # whitespace between its tokens removed.
+            if _orjson_loads(raw) is not None:
+                wire[wire_key] = _Fragment(_compact_json_text(raw))  # type: ignore[assignment]
+            return
+        except _JSONDecodeError:
+            decoded = _decoded(strict_json, raw)
+    else:
+        try:
+            decoded = json_or_raw(raw)
+        except RecursionError:
+            # Nested deeper than the standard decoder reads: sent as its text (see `_decoded`).
+            decoded = raw if isinstance(raw, str) else None
+    if decoded is not None:
+        wire[wire_key] = decoded
 
 
 def _decoded(decode: Callable[[Any], JsonValue], raw: object) -> JsonValue:
