@@ -35,7 +35,11 @@ _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 
 _TOO_DEEP: Final = ("too deep", "body nests arrays or objects too deeply")
 _CLOSE_STATUSES: Final = ("completed", "failed")
-_STRING_FIELDS: Final = ("eventId", "idempotencyKey", "agentId", "traceId", "parentEventId")
+_ID_FIELDS: Final = ("eventId", "idempotencyKey", "agentId", "traceId", "parentEventId")
+"""An event's id fields: each optional, and when present a non-empty string. `""` is no id (ids
+are prefixed opaque strings) nor the absence of one (an absent optional is left out): an event
+filed under `traceId: ""` would open a trace no close can end (a close's `traceId` must be
+non-empty)."""
 
 
 class IngestError(Exception):
@@ -284,7 +288,8 @@ def validate_events(batch: object) -> list[JsonObject]:
 
     Raises:
         IngestError: not an array, an element not an object, a missing/invalid `type`, `name` or
-            `status`, or an id field that is not a string (the detail names the event's index).
+            `status`, or an id field (`_ID_FIELDS`) present but not a non-empty string (the
+            detail names the event's index).
     """
     if not isinstance(batch, list):
         raise IngestError("not an array", "body must be a JSON array of events")
@@ -297,9 +302,11 @@ def validate_events(batch: object) -> list[JsonObject]:
         if not isinstance(name, str) or not name:
             raise IngestError("invalid name", f"event {index}: 'name' must be a non-empty string")
         _one_of(index, event, "status", EventStatuses.ALL)
-        for key in _STRING_FIELDS:
-            if key in event and not isinstance(event[key], str):
-                raise IngestError(f"invalid {key}", f"event {index}: {key!r} must be a string")
+        for key in _ID_FIELDS:
+            if key in event and (not isinstance(value := event[key], str) or not value):
+                raise IngestError(
+                    f"invalid {key}", f"event {index}: {key!r} must be a non-empty string"
+                )
         events.append(event)
     return events
 

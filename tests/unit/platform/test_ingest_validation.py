@@ -7,7 +7,13 @@ import zlib
 
 import pytest
 
-from tracengent.platform._ingest import MAX_BODY_BYTES, IngestError, decode_body, validate_events
+from tracengent.platform._ingest import (
+    MAX_BODY_BYTES,
+    IngestError,
+    decode_body,
+    validate_close,
+    validate_events,
+)
 
 
 def test_gzip_body_is_decoded() -> None:
@@ -63,3 +69,46 @@ def test_valid_events_pass_through_unchanged() -> None:
     """Valid events come back as the same objects, in order."""
     batch = [{"type": "error", "name": "boom", "status": "failure", "extra": {"kept": True}}]
     assert validate_events(batch) == batch
+
+
+_ID_FIELDS = ["eventId", "idempotencyKey", "agentId", "traceId", "parentEventId"]
+
+
+@pytest.mark.parametrize("field", _ID_FIELDS)
+def test_an_empty_id_is_refused_naming_the_field_and_the_event(field: str) -> None:
+    """`""` is no id (ids are prefixed opaque strings; an absent optional is left out): an event
+    carrying one is refused as a non-string id is, the detail naming the event."""
+    batch = [
+        {"type": "action", "name": "ok", "status": "success"},
+        {"type": "action", "name": "odd", "status": "success", field: ""},
+    ]
+    with pytest.raises(IngestError) as caught:
+        validate_events(batch)
+    assert caught.value.error == f"invalid {field}"
+    assert caught.value.detail == f"event 1: {field!r} must be a non-empty string"
+
+
+@pytest.mark.parametrize("field", _ID_FIELDS)
+@pytest.mark.parametrize("value", [7, None, ["trc_1"]])
+def test_a_non_string_id_is_still_refused(field: str, value: object) -> None:
+    """An id field holding something other than a string (null included) stays refused."""
+    batch = [{"type": "action", "name": "odd", "status": "success", field: value}]
+    with pytest.raises(IngestError) as caught:
+        validate_events(batch)
+    assert caught.value.error == f"invalid {field}"
+
+
+def test_present_and_absent_ids_pass() -> None:
+    """Every id field set to a non-empty string, or left out, passes unchanged."""
+    batch = [
+        {"type": "action", "name": "bare", "status": "success"},
+        {"type": "action", "name": "full", "status": "success", **{f: "x" for f in _ID_FIELDS}},
+    ]
+    assert validate_events(batch) == batch
+
+
+def test_an_empty_close_trace_id_is_refused() -> None:
+    """A close with `traceId: ""` is refused, as events under that id are."""
+    with pytest.raises(IngestError) as caught:
+        validate_close({"traceId": "", "op": "Close", "status": "completed"})
+    assert caught.value.error == "invalid traceId"

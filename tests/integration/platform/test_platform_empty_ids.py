@@ -1,0 +1,70 @@
+"""Empty-string ids on the real local platform, over loopback (wire contract §2, §3).
+
+Ids are prefixed opaque strings and an absent optional is left out: `""` is neither an id nor
+the absence of one. An event filed under the empty trace id could never be closed (a close needs
+a non-empty `traceId`) and showed in the console as a trace that never ends.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tracengent.testing import RunningPlatform
+
+_ID_FIELDS = ["eventId", "idempotencyKey", "agentId", "traceId", "parentEventId"]
+
+
+def _action(name: str, **ids: str) -> dict[str, str]:
+    return {**ids, "type": "action", "name": name, "status": "success"}
+
+
+@pytest.mark.parametrize("field", _ID_FIELDS)
+def test_an_empty_id_refuses_the_batch_with_400_and_stores_nothing(
+    demo: httpx.Client, tracengent_platform: RunningPlatform, field: str
+) -> None:
+    """An event with an empty id field refuses its batch as a non-string id does: 400 naming the
+    field and the event, nothing stored, counted under its reason."""
+    batch = [_action("fine", traceId="trc_1", eventId="evt_1"), _action("odd", **{field: ""})]
+    answer = demo.post("/v1/ingest/events", json=batch)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == f"invalid {field}"
+    assert f"event 1: {field!r} must be a non-empty string" in answer.json()["detail"]
+    assert tracengent_platform.store.events() == []
+    counters = tracengent_platform.store.counters()["demo-agent"]
+    assert (counters.batches_rejected, counters.events_received) == (1, 0)
+    assert counters.rejection_reasons == {f"invalid {field}": 1}
+
+
+def test_no_trace_is_opened_under_the_empty_trace_id(
+    demo: httpx.Client, tracengent_platform: RunningPlatform
+) -> None:
+    """Events under `traceId: ""` no longer make a trace that no close can end: the console shows
+    no trace, and the close of that id is refused as before."""
+    events = [_action("step", traceId=""), _action("next", traceId="", parentEventId="evt_x")]
+    assert demo.post("/v1/ingest/events", json=events).status_code == 400
+    close = {"traceId": "", "op": "Close", "status": "completed"}
+    refused = demo.post("/v1/ingest/traces", json=close)
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid traceId")
+    assert tracengent_platform.store.traces() == []
+    with httpx.Client(base_url=tracengent_platform.url, timeout=10) as browser:
+        state = browser.get("/console/api/state").json()
+    assert state["traces"] == []
+
+
+def test_ids_that_are_present_and_non_empty_are_still_stored(
+    demo: httpx.Client, tracengent_platform: RunningPlatform
+) -> None:
+    """The rule refuses only the empty string: every id field set, or left out, is stored."""
+    full = _action(
+        "full",
+        eventId="evt_1",
+        idempotencyKey="k1",
+        agentId="demo-agent",
+        traceId="trc_1",
+        parentEventId="evt_0",
+    )
+    bare = _action("bare")
+    answer = demo.post("/v1/ingest/events", json=[full, bare])
+    assert (answer.status_code, answer.json()["stored"]) == (200, 2)
+    assert [e.body for e in tracengent_platform.store.events()] == [full, bare]
