@@ -31,7 +31,7 @@ from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent import environment_variables as env
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue, dumps_compact
-from opentelemetry.exporter.tracengent.options import TracengentOptions, parse_bool
+from opentelemetry.exporter.tracengent.options import TracengentOptions, flag_from_environment
 from opentelemetry.exporter.tracengent.redaction import redact_value
 from opentelemetry.exporter.tracengent.transport import AsyncPlatformClient, PlatformClient
 from opentelemetry.exporter.tracengent.wire import ToolDecision
@@ -292,17 +292,15 @@ def instrument_mcp(
 
 
 def _govern_from_environment() -> bool:
-    raw = os.environ.get(env.TRACENGENT_GOVERN_MCP)
-    if raw is None:
-        return False
     try:
-        return parse_bool(env.TRACENGENT_GOVERN_MCP, raw)
-    except (TracengentConfigError, ValueError):
+        # Blank is unset: not governed, as the switch's default.
+        return flag_from_environment(env.TRACENGENT_GOVERN_MCP, default=False)
+    except TracengentConfigError:
         # Someone meant to set the switch: an unreadable value governs rather than lets calls by.
         _LOGGER.warning(
             "tracengent: %s=%r is not a boolean; governing MCP calls",
             env.TRACENGENT_GOVERN_MCP,
-            raw,
+            os.environ.get(env.TRACENGENT_GOVERN_MCP),
         )
         return True
 

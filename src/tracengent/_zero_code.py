@@ -34,8 +34,8 @@ from opentelemetry.exporter.tracengent.errors import ToolDeniedException, Tracen
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import (
     TracengentOptions,
+    flag_from_environment,
     options_from_environment,
-    parse_bool,
     parse_csv,
 )
 from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
@@ -56,6 +56,7 @@ __all__ = [
     "EGRESS_ENTRY_POINT",
     "OUR_INSTRUMENTORS",
     "ZeroCodeSetup",
+    "capture_payloads_from_environment",
     "complete_without_configurator",
     "configure_from_environment",
     "current_egress_gate",
@@ -165,15 +166,18 @@ class ZeroCodeSetup:
         )
 
 
-def _capture_payloads(options: TracengentOptions | None) -> bool:
-    if options is not None:
-        return options.capture_payloads
-    raw = os.environ.get(env.TRACENGENT_CAPTURE_PAYLOADS)
+def capture_payloads_from_environment() -> bool:
+    """`TRACENGENT_CAPTURE_PAYLOADS` as zero code reads it, the one reader of it outside the
+    options: unset or blank, on (the options' default); not a boolean, off (an unreadable switch
+    must not turn capture on by accident; the options refuse it, and their warning names it)."""
     try:
-        return True if raw is None else parse_bool(env.TRACENGENT_CAPTURE_PAYLOADS, raw)
+        return flag_from_environment(env.TRACENGENT_CAPTURE_PAYLOADS, default=True)
     except TracengentConfigError:
-        # An unreadable switch must not turn capture on by accident.
         return False
+
+
+def _capture_payloads(options: TracengentOptions | None) -> bool:
+    return options.capture_payloads if options is not None else capture_payloads_from_environment()
 
 
 def scrubber_for(options: TracengentOptions | None) -> Scrubber:
@@ -242,21 +246,16 @@ def _options_from_environment() -> TracengentOptions:
     Raises:
         TracengentConfigError: a setting is missing or invalid.
     """
-    raw = os.environ.get(env.TRACENGENT_DISABLED)
-    if raw is not None:
-        parse_bool(env.TRACENGENT_DISABLED, raw)
+    flag_from_environment(env.TRACENGENT_DISABLED, default=False)
     return options_from_environment()
 
 
 def tracengent_disabled() -> bool:
     """`TRACENGENT_DISABLED` is true: nothing of Tracengent's runs (an unreadable value: false,
-    and the settings count as invalid: see `_options_from_environment`)."""
-    raw = os.environ.get(env.TRACENGENT_DISABLED)
-    if raw is None:
-        return False
+    and the settings count as invalid: see `_options_from_environment`; blank: unset)."""
     try:
-        return parse_bool(env.TRACENGENT_DISABLED, raw)
-    except ValueError:
+        return flag_from_environment(env.TRACENGENT_DISABLED, default=False)
+    except TracengentConfigError:
         return False
 
 

@@ -4,7 +4,8 @@ Three OTel entry points live here:
 
 - `TracengentDistro` (`opentelemetry_distro`) only sets defaults, never a value set: the OTLP
   protocol of the exporter we ship (`http/protobuf`, also over a blank value), and no GenAI
-  message capture when `TRACENGENT_CAPTURE_PAYLOADS=false`.
+  message capture when `TRACENGENT_CAPTURE_PAYLOADS` is false or not a boolean (blank is unset:
+  capture stays on, scrubbed).
 - `TracengentConfigurator` (`opentelemetry_configurator`) builds the SDK exactly as OTel's own
   configurator does (exporters from `OTEL_TRACES_EXPORTER`, resource, id generator, processors),
   and adds Tracengent to it: the sampler that never drops decision traces, the decision-trace
@@ -45,7 +46,7 @@ from opentelemetry.util._importlib_metadata import EntryPoint
 
 from opentelemetry.exporter.tracengent import environment_variables as env
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
-from opentelemetry.exporter.tracengent.options import parse_bool, parse_csv
+from opentelemetry.exporter.tracengent.options import parse_csv
 from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _zero_code
 from tracengent._sampler import TracengentSampler
@@ -67,8 +68,7 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
         # Blank is unset (OTel's environment-variable spec), yet OTel reads it as no protocol.
         if not os.environ.get(_OTLP_PROTOCOL, "").strip():
             os.environ[_OTLP_PROTOCOL] = "http/protobuf"
-        raw_capture = os.environ.get(env.TRACENGENT_CAPTURE_PAYLOADS)
-        if raw_capture is not None and not _capture_allowed(raw_capture):
+        if not _zero_code.capture_payloads_from_environment():
             os.environ.setdefault(_GENAI_CAPTURE, "false")
         if env.TRACENGENT_GOVERN_MCP in os.environ and not _zero_code.tracengent_disabled():
             # Before the instrumentors load: an `mcp` too old for ours makes OTel skip it.
@@ -83,14 +83,6 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
         if _zero_code.tracengent_disabled() and entry_point.name in _zero_code.OUR_INSTRUMENTORS:
             return
         super().load_instrumentor(entry_point, **kwargs)
-
-
-def _capture_allowed(raw: str) -> bool:
-    try:
-        return parse_bool(env.TRACENGENT_CAPTURE_PAYLOADS, raw)
-    except ValueError:
-        # An unreadable switch must not turn capture on by accident.
-        return False
 
 
 def _exporter_names_from_env() -> list[str]:

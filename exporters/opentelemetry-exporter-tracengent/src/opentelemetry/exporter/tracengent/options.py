@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "MAX_DURATION_S",
     "TracengentOptions",
+    "flag_from_environment",
     "options_from_environment",
     "parse_bool",
     "parse_csv",
@@ -57,6 +58,21 @@ def parse_bool(name: str, raw: str) -> bool:
     if value in _FALSE:
         return False
     raise TracengentConfigError(f"{name}={raw!r} is not a boolean: set it to true or false")
+
+
+def flag_from_environment(
+    name: str, default: bool, environ: Mapping[str, str] | None = None
+) -> bool:
+    """The boolean `TRACENGENT_*` switch `name` as every reader reads it: unset or blank (a
+    chart's empty default) is `default`, as the options read it.
+
+    Raises:
+        TracengentConfigError: the value is not a boolean (the message names the variable).
+    """
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None or not raw.strip():
+        return default
+    return parse_bool(name, raw)
 
 
 def _header_token(value: object) -> bool:
