@@ -69,6 +69,13 @@ def _optional_str(request: JsonObject, key: str) -> str | None:
     return value
 
 
+def _trace_id(request: JsonObject) -> str | None:
+    """The request's `traceId`; None when absent, null or empty. The id only files the decision
+    (and a held approval or token reservation) under a trace: `""` names none (ingest refuses
+    events and closes under it), and refusing the request for it would deny the call."""
+    return _optional_str(request, "traceId") or None
+
+
 def _required_str(request: JsonObject, key: str) -> str:
     value = _optional_str(request, key)
     if not value:
@@ -316,7 +323,7 @@ class Engine:
             RequestError: the request breaks the contract.
         """
         permission = _required_str(request, "permission")
-        trace_id = _optional_str(request, "traceId")
+        trace_id = _trace_id(request)
         context = request.get("context")
         if context is None:
             # Only a missing or null context means none; 0, false, "" and [] are not objects.
@@ -375,7 +382,7 @@ class Engine:
             RequestError: the request breaks the contract.
         """
         transport = _required_str(request, "transport")
-        trace_id = _optional_str(request, "traceId")
+        trace_id = _trace_id(request)
         # Header values may carry secrets: keep only their names in the stored request.
         headers = request.get("headers")
         stored: JsonObject = {k: v for k, v in request.items() if k != "headers"}

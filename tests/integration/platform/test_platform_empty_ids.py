@@ -68,3 +68,50 @@ def test_ids_that_are_present_and_non_empty_are_still_stored(
     answer = demo.post("/v1/ingest/events", json=[full, bare])
     assert (answer.status_code, answer.json()["stored"]) == (200, 2)
     assert [e.body for e in tracengent_platform.store.events()] == [full, bare]
+
+
+def test_an_empty_authorize_trace_id_is_no_trace(
+    demo: httpx.Client, tracengent_platform: RunningPlatform
+) -> None:
+    """`/v1/authorize` with `traceId: ""` is decided as without a trace id (as a null one is):
+    the id only files the decision, so it is neither refused (a deny) nor filed under a trace
+    ingest refuses, and the held approval links to no trace."""
+    request = {
+        "permission": "payments:refund",
+        "context": {"amount": 800, "currency": "EUR"},
+        "traceId": "",
+    }
+    answer = demo.post("/v1/authorize", json=request)
+    assert (answer.status_code, answer.json()["status"]) == (200, "pending_approval")
+    (decision,) = tracengent_platform.store.decisions()
+    assert decision.trace_id is None
+    poll = demo.get(f"/v1/approvals/{answer.json()['approvalId']}").json()
+    assert (poll["status"], "traceId" in poll) == ("pending", False)
+    with httpx.Client(base_url=tracengent_platform.url, timeout=10) as browser:
+        (approval,) = browser.get("/console/api/state").json()["approvals"]
+    assert (approval["traceId"], approval["traceAnchor"]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"transport": "function", "functionName": "book_flight", "traceId": ""},
+        {"transport": "mcp", "toolName": "search_flights", "traceId": ""},
+    ],
+    ids=["function", "mcp"],
+)
+def test_an_empty_tool_authorize_trace_id_is_no_trace(
+    demo: httpx.Client, tracengent_platform: RunningPlatform, request_body: dict[str, str]
+) -> None:
+    """`/v1/tool-authorize` with `traceId: ""` is answered as without one; its decision is filed
+    under no trace."""
+    answer = demo.post("/v1/tool-authorize", json=request_body)
+    without = demo.post(
+        "/v1/tool-authorize", json={k: v for k, v in request_body.items() if k != "traceId"}
+    )
+    assert answer.status_code == without.status_code == 200
+    assert (answer.json()["status"], answer.json()["outcome"]) == (
+        without.json()["status"],
+        without.json()["outcome"],
+    )
+    assert [d.trace_id for d in tracengent_platform.store.decisions()] == [None, None]
