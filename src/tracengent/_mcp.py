@@ -48,6 +48,7 @@ __all__ = [
     "MCPGovernor",
     "MCPPayloadWriter",
     "instrument_mcp",
+    "mcp_governed_from_environment",
     "mcp_hooks",
     "warn_if_mcp_cannot_be_governed",
     "zero_code_mcp_hooks",
@@ -291,7 +292,8 @@ def instrument_mcp(
     return instrumentor
 
 
-def _govern_from_environment() -> bool:
+def mcp_governed_from_environment() -> bool:
+    """`TRACENGENT_GOVERN_MCP`: unset or blank, False; not a boolean, True (with a warning)."""
     try:
         # Blank is unset: not governed, as the switch's default.
         return flag_from_environment(env.TRACENGENT_GOVERN_MCP, default=False)
@@ -312,7 +314,7 @@ def warn_if_mcp_cannot_be_governed() -> bool:
     a tool call. Whether it warned; never raises.
     """
     try:
-        if not _govern_from_environment():
+        if not mcp_governed_from_environment():
             return False
         from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 
@@ -344,7 +346,7 @@ def zero_code_mcp_hooks() -> MCPHooks | None:
     Tracengent's. Never raises: when governance is on and the hooks cannot be built, every call
     is denied.
     """
-    govern = _govern_from_environment()
+    govern = mcp_governed_from_environment()
     # Governance the environment asks for never depends on which configurator ran.
     state = governance_state() if govern else _state.zero_code()
     if state is None:

@@ -54,6 +54,7 @@ from tracengent._scrubbing import Scrubber, ScrubbingProcessor
 
 __all__ = [
     "EGRESS_ENTRY_POINT",
+    "MCP_ENTRY_POINT",
     "OUR_INSTRUMENTORS",
     "ZeroCodeSetup",
     "capture_payloads_from_environment",
@@ -70,7 +71,9 @@ _LOGGER = logging.getLogger("tracengent.distro")
 
 EGRESS_ENTRY_POINT: Final = "tracengent_httpx"
 """Name of our egress instrumentation's `opentelemetry_instrumentor` entry point."""
-OUR_INSTRUMENTORS: Final = frozenset({EGRESS_ENTRY_POINT, "tracengent_mcp"})
+MCP_ENTRY_POINT: Final = "tracengent_mcp"
+"""Name of our MCP instrumentation's `opentelemetry_instrumentor` entry point."""
+OUR_INSTRUMENTORS: Final = frozenset({EGRESS_ENTRY_POINT, MCP_ENTRY_POINT})
 """Our `opentelemetry_instrumentor` entry points (not loaded when `TRACENGENT_DISABLED`)."""
 
 _INSTRUMENTATION_SCOPE: Final = "tracengent"

@@ -1,6 +1,6 @@
 """Zero code: what `opentelemetry-instrument` loads from Tracengent.
 
-Three OTel entry points live here:
+The entry points `opentelemetry-instrument` loads from us live here:
 
 - `TracengentDistro` (`opentelemetry_distro`) only sets defaults, never a value set: the OTLP
   protocol of the exporter we ship (`http/protobuf`, also over a blank value), and no GenAI
@@ -13,6 +13,10 @@ Three OTel entry points live here:
   processor. Configured `TRACENGENT_*` credentials add the `tracengent` exporter even when
   `OTEL_TRACES_EXPORTER` does not name it.
 - `egress_gate` (`tracengent_egress_gate`) hands the httpx egress instrumentor its gate.
+- `complete_configuration` (`opentelemetry_pre_instrument`) completes the SDK another
+  configurator built, once OTel's configuration is done, also when
+  `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=*` loads no instrumentation (so no `load_instrumentor`
+  and no gate is asked) and whichever distro was loaded.
 
 `TracengentSampler` is here too, for an application that builds its own provider: wrapped
 around its sampler (`TracerProvider(sampler=TracengentSampler(ParentBased(TraceIdRatioBased(0.1))))`),
@@ -25,6 +29,9 @@ OTel's own configuration fails (an exporter it cannot load), one warning says so
 set up all the same, so the instrumentations and their gates still load. When another package's
 configurator ran instead of ours, our distro and gate add the decision-trace context and scrubbing
 processors to the provider it built, with one warning.
+`OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` (`*` included) disables instrumentations only, never
+Tracengent's pipeline; our gates are instrumentations (`tracengent_httpx`, `tracengent_mcp`), so
+it disables them too, with one warning each when governance was asked for.
 `OTEL_SDK_DISABLED=true` turns telemetry off; `TRACENGENT_DISABLED=true` turns everything off
 (the `tracengent` exporter named in `OTEL_TRACES_EXPORTER` included, also when another
 configurator built it).
@@ -51,13 +58,21 @@ from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _zero_code
 from tracengent._sampler import TracengentSampler
 
-__all__ = ["TracengentConfigurator", "TracengentDistro", "TracengentSampler", "egress_gate"]
+__all__ = [
+    "TracengentConfigurator",
+    "TracengentDistro",
+    "TracengentSampler",
+    "complete_configuration",
+    "egress_gate",
+]
 
 _LOGGER = logging.getLogger("tracengent.distro")
 
 _OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
 _GENAI_CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _EXPORTER_NAME = "tracengent"
+_DISABLED_INSTRUMENTATIONS = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+_ALL_INSTRUMENTATIONS = "*"  # opentelemetry-instrument's wildcard: no instrumentation at all
 
 
 class TracengentDistro(BaseDistro):  # type: ignore[misc]
@@ -83,6 +98,61 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
         if _zero_code.tracengent_disabled() and entry_point.name in _zero_code.OUR_INSTRUMENTORS:
             return
         super().load_instrumentor(entry_point, **kwargs)
+
+
+def complete_configuration() -> None:
+    """The `opentelemetry_pre_instrument` entry point: complete the SDK another configurator
+    built (`_zero_code.complete_without_configurator`) once OTel's configuration is done, and
+    say when governance that was asked for is among the instrumentations disabled.
+
+    `opentelemetry-instrument` runs it after the configurator and before the instrumentations,
+    whichever distro it loaded and whatever `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` says: `*`
+    loads no instrumentation, so neither our distro's `load_instrumentor` nor our egress gate
+    (which complete it too) is ever asked. Disabling instrumentations leaves Tracengent's own
+    pipeline (processors, export) as configured; the gates are instrumentations, and `*` turns
+    them off with the rest. Never raises: OTel would stop initializing the application.
+    """
+    try:
+        _zero_code.complete_without_configurator()
+        _warn_about_disabled_gates()
+    except Exception as exc:  # noqa: BLE001 - the application starts all the same
+        _LOGGER.warning("tracengent: the zero-code set-up could not be completed: %s", exc)
+
+
+def _warn_about_disabled_gates() -> None:
+    """One warning per gate governance was asked for but `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`
+    disables (by name or `*`): governance asked for is never silently off."""
+    raw = os.environ.get(_DISABLED_INSTRUMENTATIONS, "")
+    # Read as opentelemetry-instrument reads it: comma-separated, spaces stripped.
+    disabled = {name.strip() for name in raw.split(",")}
+    everything = _ALL_INSTRUMENTATIONS in disabled
+    if not (everything or disabled & _zero_code.OUR_INSTRUMENTORS):
+        return
+    if _zero_code.tracengent_disabled():
+        return
+    if (everything or _zero_code.EGRESS_ENTRY_POINT in disabled) and parse_csv(
+        os.environ.get(env.TRACENGENT_GOVERNED_HOSTS, "")
+    ):
+        _LOGGER.warning(
+            "tracengent: %s=%r disables the egress gate (%s) with the instrumentations: "
+            "requests to %s are not authorized",
+            _DISABLED_INSTRUMENTATIONS,
+            raw,
+            _zero_code.EGRESS_ENTRY_POINT,
+            env.TRACENGENT_GOVERNED_HOSTS,
+        )
+    if everything or _zero_code.MCP_ENTRY_POINT in disabled:
+        from tracengent._mcp import mcp_governed_from_environment
+
+        if mcp_governed_from_environment():
+            _LOGGER.warning(
+                "tracengent: %s=%r disables the MCP instrumentation (%s): MCP tool calls are "
+                "not authorized although %s asks for it",
+                _DISABLED_INSTRUMENTATIONS,
+                raw,
+                _zero_code.MCP_ENTRY_POINT,
+                env.TRACENGENT_GOVERN_MCP,
+            )
 
 
 def _exporter_names_from_env() -> list[str]:
