@@ -315,12 +315,15 @@ def validate_close(body: object) -> JsonObject:
     """The trace close object.
 
     Raises:
-        IngestError: not an object, no `traceId`, `op` not `Close`, or a bad `status`.
+        IngestError: not an object, no `traceId`, an `agentId` present but not a non-empty
+            string (as on an event), `op` not `Close`, or a bad `status`.
     """
     if not isinstance(body, dict):
         raise IngestError("invalid close", "body must be a JSON object (a trace close)")
     if not isinstance(body.get("traceId"), str) or not body["traceId"]:
         raise IngestError("invalid traceId", "'traceId' must be a non-empty string")
+    if "agentId" in body and (not isinstance(agent := body["agentId"], str) or not agent):
+        raise IngestError("invalid agentId", "'agentId' must be a non-empty string")
     if body.get("op") != "Close":
         raise IngestError("invalid op", f"'op' must be 'Close', got {body.get('op')!r}")
     if body.get("status") not in _CLOSE_STATUSES:

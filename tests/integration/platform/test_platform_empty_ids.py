@@ -115,3 +115,31 @@ def test_an_empty_tool_authorize_trace_id_is_no_trace(
         without.json()["outcome"],
     )
     assert [d.trace_id for d in tracengent_platform.store.decisions()] == [None, None]
+
+
+@pytest.mark.parametrize("agent_id", ["", 7, None], ids=["empty", "number", "null"])
+def test_a_close_whose_agent_id_is_no_id_is_refused_as_an_events_is(
+    demo: httpx.Client, tracengent_platform: RunningPlatform, agent_id: object
+) -> None:
+    """A close's `agentId`, when present, is held to the events' rule (a non-empty string): 400
+    `invalid agentId`, nothing stored, counted."""
+    close = {"traceId": "trc_1", "agentId": agent_id, "op": "Close", "status": "completed"}
+    answer = demo.post("/v1/ingest/traces", json=close)
+    assert (answer.status_code, answer.json()["error"]) == (400, "invalid agentId")
+    assert answer.json()["detail"] == "'agentId' must be a non-empty string"
+    assert tracengent_platform.store.traces() == []
+    counters = tracengent_platform.store.counters()["demo-agent"]
+    assert (counters.trace_closes_received, counters.rejection_reasons) == (
+        0,
+        {"invalid agentId": 1},
+    )
+
+
+def test_a_close_without_an_agent_id_is_still_stored(
+    demo: httpx.Client, tracengent_platform: RunningPlatform
+) -> None:
+    """`agentId` stays optional on a close: one without it is stored under the sender."""
+    close = {"traceId": "trc_1", "op": "Close", "status": "failed"}
+    assert demo.post("/v1/ingest/traces", json=close).json()["stored"] == 1
+    (trace,) = tracengent_platform.store.traces()
+    assert (trace.agent_id, trace.status) == ("demo-agent", "failed")

@@ -112,3 +112,14 @@ def test_an_empty_close_trace_id_is_refused() -> None:
     with pytest.raises(IngestError) as caught:
         validate_close({"traceId": "", "op": "Close", "status": "completed"})
     assert caught.value.error == "invalid traceId"
+
+
+@pytest.mark.parametrize("agent_id", ["", 7, None])
+def test_a_close_agent_id_follows_the_events_rule(agent_id: object) -> None:
+    """A close's `agentId`, when present, must be a non-empty string, as an event's must."""
+    with pytest.raises(IngestError) as caught:
+        validate_close({"traceId": "trc_1", "agentId": agent_id, "op": "Close", "status": "failed"})
+    assert (caught.value.error, caught.value.detail) == (
+        "invalid agentId",
+        "'agentId' must be a non-empty string",
+    )
