@@ -148,8 +148,8 @@ def current_trace_id(recorder: Recorder | None = None) -> str | None:
         if not isinstance(attributes, Mapping):
             return None
         stamped = attributes.get(A.TRACE_ID)
-        if not isinstance(stamped, str):
-            return None  # outside any decision trace: nothing to ask about
+        if not isinstance(stamped, str) or not stamped:
+            return None  # outside any decision trace (empty text is no id): nothing to ask about
         trace_id = stamped
     if recorder is not None and recorder.in_foreign_trace():
         return None  # not ours: the platform would file our decision under its trace

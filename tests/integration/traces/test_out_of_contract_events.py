@@ -64,3 +64,30 @@ def test_a_lone_surrogate_costs_no_event_and_no_trace_close(
     (record,) = tracengent_platform.store.traces()
     assert (record.root_request, record.status) == (f"open {MENDED}", "completed")
     assert client.delivery_stats["payloads_omitted"] == 1
+
+
+def test_empty_ids_set_by_hand_are_left_out_and_cost_no_batch_mate(
+    tracengent_platform: RunningPlatform, no_global_provider: None
+) -> None:
+    """A manual span whose trace id, parent id and idempotency key are empty text (the platform
+    refuses a whole request holding an empty id): its event goes without them, as a standalone
+    event, and its batch-mates go too."""
+    client = TracengentClient(tracengent_platform.options(flush_interval_ms=60_000))
+    client.record(AgentEvent(name="before", type="action"))
+    with client.tracer.start_as_current_span(
+        "by hand",
+        attributes={
+            "tracengent.event.type": "action",
+            "tracengent.trace.id": "",
+            "tracengent.event.parent_id": "",
+            "tracengent.event.idempotency_key": "",
+        },
+    ):
+        pass
+    client.record(AgentEvent(name="after", type="action"))
+    assert client.close(timeout=10)
+    bodies = {str(event.body["name"]): event.body for event in tracengent_platform.store.events()}
+    assert sorted(bodies) == ["after", "before", "by hand"]
+    assert not {"traceId", "parentEventId", "idempotencyKey"} & set(bodies["by hand"])
+    stats = client.delivery_stats
+    assert (stats["delivered"], stats["rejected"]) == (3, 0)

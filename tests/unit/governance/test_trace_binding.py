@@ -121,3 +121,21 @@ def test_a_trace_opened_by_an_invoke_agent_span_is_sent_as_trace_id() -> None:
         assert [body.get("traceId") for body in asked] == [stamped]
     finally:
         client.close()
+
+
+def test_an_empty_trace_id_stamped_by_hand_is_no_trace() -> None:
+    """A span whose `tracengent.trace.id` is empty text (set by hand) is in no decision trace:
+    the decision is asked without a `traceId`, never with `""`."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from tracengent._governance._decisions import current_trace_id
+
+    provider = TracerProvider()
+    try:
+        tracer = provider.get_tracer("by-hand")
+        with tracer.start_as_current_span("step", attributes={A.TRACE_ID: ""}):
+            assert current_trace_id() is None
+        with tracer.start_as_current_span("step", attributes={A.TRACE_ID: "trc_1"}):
+            assert current_trace_id() == "trc_1"
+    finally:
+        provider.shutdown()

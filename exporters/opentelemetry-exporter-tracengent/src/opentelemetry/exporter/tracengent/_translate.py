@@ -494,10 +494,13 @@ class SpanTranslator:
                 trace = get(_TRACE_ID)
                 parent = get(_PARENT_ID)
                 # The common event (in a trace, under a parent event, no idempotency key) is
-                # one dict display; the others are built field by field, in the same order.
+                # one dict display; the others are built field by field, in the same order. An
+                # id that is empty text is no id (the platform refuses a request holding one).
                 if (
                     trace.__class__ is str
+                    and trace
                     and parent.__class__ is str
+                    and parent
                     and not (rare and _IDEMPOTENCY_KEY in attrs)
                 ):
                     wire: JsonObject = {
@@ -511,12 +514,12 @@ class SpanTranslator:
                     }
                 else:
                     wire = {"eventId": event_id}
-                    if rare and isinstance(value := get(_IDEMPOTENCY_KEY), str):
+                    if rare and isinstance(value := get(_IDEMPOTENCY_KEY), str) and value:
                         wire["idempotencyKey"] = value
                     wire["agentId"] = agent
-                    if isinstance(trace, str):
+                    if isinstance(trace, str) and trace:
                         wire["traceId"] = trace
-                        if isinstance(parent, str):
+                        if isinstance(parent, str) and parent:
                             wire["parentEventId"] = parent
                     wire["type"] = event_type
                     wire["name"] = event_name
@@ -625,7 +628,9 @@ class SpanTranslator:
                         # The trace's first event only: free text, scrubbed as it leaves.
                         in_trace = get(_TRACE_ID)
                         value = payload_filter(
-                            _ROOT_REQUEST, value, in_trace if isinstance(in_trace, str) else None
+                            _ROOT_REQUEST,
+                            value,
+                            in_trace if isinstance(in_trace, str) and in_trace else None,
                         )
                     if value is not None:
                         wire["rootRequest"] = value
@@ -688,7 +693,7 @@ def _fill_payload(
             raw = payload_filter(
                 key if tool_key is None or key in attrs else tool_key,
                 raw,
-                in_trace if isinstance(in_trace, str) else None,
+                in_trace if isinstance(in_trace, str) and in_trace else None,
             )
             if raw is None:
                 return
@@ -699,7 +704,7 @@ def _fill_payload(
         raw = payload_filter(
             key if tool_key is None or key in attrs else tool_key,
             dumps_compact(json_or_raw(raw)),
-            in_trace if isinstance(in_trace, str) else None,
+            in_trace if isinstance(in_trace, str) and in_trace else None,
         )
         if raw is None:
             return
