@@ -302,11 +302,15 @@ def _read_without_configurator() -> _state.ZeroCodeState:
 
 
 def _asked_for() -> bool:
-    """Some `TRACENGENT_*` setting, or `tracengent` in `OTEL_TRACES_EXPORTER`, is set."""
+    """Some `TRACENGENT_*` setting, or `tracengent` in `OTEL_TRACES_EXPORTER`, is set (blank
+    is unset, as every reader of them reads it: a chart's empty defaults ask for nothing)."""
     if _TRACES_EXPORTER_NAME in _env_list(env.OTEL_TRACES_EXPORTER):
         return True
     ignored = (env.TRACENGENT_DISABLED, env.TRACENGENT_DEV_DB)
-    return any(name.startswith("TRACENGENT_") and name not in ignored for name in os.environ)
+    return any(
+        name.startswith("TRACENGENT_") and name not in ignored and value.strip()
+        for name, value in os.environ.items()
+    )
 
 
 def complete_without_configurator() -> None:
