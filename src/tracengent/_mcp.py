@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
@@ -55,6 +56,10 @@ __all__ = [
 ]
 
 _LOGGER = logging.getLogger("tracengent.mcp")
+# The unreadable `TRACENGENT_GOVERN_MCP` values already warned about: each once per process,
+# however many readers (the distro's version check, the zero-code hooks) ask.
+_UNREADABLE_SWITCHES_WARNED: set[str] = set()
+_UNREADABLE_SWITCHES_LOCK: Final = threading.Lock()
 
 _INSTRUMENTATION_SCOPE: Final = "tracengent"
 
@@ -293,17 +298,23 @@ def instrument_mcp(
 
 
 def mcp_governed_from_environment() -> bool:
-    """`TRACENGENT_GOVERN_MCP`: unset or blank, False; not a boolean, True (with a warning)."""
+    """`TRACENGENT_GOVERN_MCP`: unset or blank, False; not a boolean, True (with one warning per
+    process)."""
     try:
         # Blank is unset: not governed, as the switch's default.
         return flag_from_environment(env.TRACENGENT_GOVERN_MCP, default=False)
     except TracengentConfigError:
         # Someone meant to set the switch: an unreadable value governs rather than lets calls by.
-        _LOGGER.warning(
-            "tracengent: %s=%r is not a boolean; governing MCP calls",
-            env.TRACENGENT_GOVERN_MCP,
-            os.environ.get(env.TRACENGENT_GOVERN_MCP),
-        )
+        raw = os.environ.get(env.TRACENGENT_GOVERN_MCP, "")
+        with _UNREADABLE_SWITCHES_LOCK:
+            first = raw not in _UNREADABLE_SWITCHES_WARNED
+            _UNREADABLE_SWITCHES_WARNED.add(raw)
+        if first:
+            _LOGGER.warning(
+                "tracengent: %s=%r is not a boolean; governing MCP calls",
+                env.TRACENGENT_GOVERN_MCP,
+                raw,
+            )
         return True
 
 
