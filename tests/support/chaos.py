@@ -84,17 +84,33 @@ class Truncate:
 class Drip:
     """Answer `status` with `body` (JSON-encoded unless bytes) one byte every `interval_s`: each
     read is quick, the whole answer slow. `written` counts the body bytes sent, and `finished`
-    is set when the last one went (it stays clear when the client hung up first)."""
+    is set when the last one went (it stays clear when the client hung up first).
+
+    With `head`, the status line and headers are dripped too (`written` then counts from the
+    status line's first byte: see `dripped`), as a platform or proxy might."""
 
     body: object
     interval_s: float
     status: int = 200
+    head: bool = False
     written: int = 0
     finished: threading.Event = field(default_factory=threading.Event)
 
     def encoded(self) -> bytes:
         """The body's bytes."""
         return self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+
+    def head_bytes(self) -> bytes:
+        """The status line and headers (through the blank line) a `head` drip writes."""
+        return (
+            f"HTTP/1.1 {self.status} Chaos\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(self.encoded())}\r\nCache-Control: no-store\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode("ascii")
+
+    def dripped(self) -> bytes:
+        """Every byte dripped: the body, after the head with `head`."""
+        return self.head_bytes() + self.encoded() if self.head else self.encoded()
 
 
 @dataclass(frozen=True)
@@ -275,12 +291,13 @@ def chaos_server() -> Iterator[ChaosServer]:
                 self.wfile.write(payload)
                 return
             if isinstance(fault, Drip):
-                payload = fault.encoded()
-                self.send_response(fault.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.flush()
+                payload = fault.dripped()
+                if not fault.head:
+                    self.send_response(fault.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.flush()
                 try:
                     for index in range(len(payload)):
                         if state.release.wait(fault.interval_s):

@@ -30,7 +30,13 @@ from urllib.parse import urlencode
 
 import httpx
 
-from opentelemetry.exporter.tracengent._bounded_body import bound_body
+from opentelemetry.exporter.tracengent._bounded_body import (
+    BoundedTransport,
+    bound_body,
+    end_exchange,
+    environment_proxy_configured,
+    exchange_until,
+)
 from opentelemetry.exporter.tracengent._http_policy import (
     AGENT_DISABLED,
     MAX_NOT_BEFORE_S,
@@ -151,7 +157,9 @@ class AgentTokenProvider:
 
     Args:
         options: the client's options (`base_url`, `client_id`, `client_secret`, timeouts).
-        http: the client sync fetches use; by default one of its own (closed by `close`).
+        http: the client sync fetches use; by default one of its own (closed by `close`), on
+            a `BoundedTransport` unless a proxy is named in the environment: a fetch then ends
+            by its timeout, status line and headers included (see `_bounded_body`).
         async_http: the client async fetches use; by default one of its own (`aclose`).
         clock: a monotonic clock in seconds (tests inject one).
     """
@@ -246,15 +254,20 @@ class AgentTokenProvider:
                         headers=self._headers(),
                         timeout=timeout_s,
                     )
-                    # The whole answer within the timeout, not each read (see `bound_body`).
+                    # The whole exchange within the timeout, not each read: all of it on the
+                    # default transport, the body on another (see `_bounded_body`).
                     end = time.monotonic() + timeout_s
-                    # A redirect would re-post the client secret to the host it names.
-                    response = http.send(request, stream=True, follow_redirects=False)
+                    bounded = exchange_until(end)
                     try:
-                        bound_body(response, end)
-                        response.read()
+                        # A redirect would re-post the client secret to the host it names.
+                        response = http.send(request, stream=True, follow_redirects=False)
+                        try:
+                            bound_body(response, end)
+                            response.read()
+                        finally:
+                            response.close()
                     finally:
-                        response.close()
+                        end_exchange(bounded)
             except httpx.HTTPError as exc:
                 raise self._transport_failed(exc) from exc
             return self._accept(response)
@@ -496,7 +509,10 @@ class AgentTokenProvider:
 
     def _sync_client(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client()
+            # As the platform client's: a proxy named in the environment keeps httpx's own pools.
+            self._http = httpx.Client(
+                transport=None if environment_proxy_configured() else BoundedTransport()
+            )
             self._owns_http = True
         return self._http
 

@@ -17,10 +17,12 @@ the coroutine shell in `_async_client` (re-exported here).
 The blocking shell hands its requests straight to a transport, without an `httpx.Client` around
 it: platform calls use none of a client's cookies, redirects, auth flows, hooks or default
 headers, and every governed egress request waits for one of them (the client layer costs about
-as much CPU per call as the transport beneath it). By default that transport is an
-`httpx.HTTPTransport` (httpcore's pool: kept-alive connections, TLS verified). An `http` client the
-caller gives, or a proxy configured in the environment (httpx applies it at the client level,
-`NO_PROXY` included), keeps the calls on an `httpx.Client` exactly as before.
+as much CPU per call as the transport beneath it). By default that transport is a
+`BoundedTransport` (httpcore's pool as `httpx.HTTPTransport()` makes it: kept-alive connections,
+TLS verified), which ends each exchange, status line and headers included, by the call's
+deadline (see `_bounded_body`). An `http` client the caller gives, or a proxy configured in the
+environment (httpx applies it at the client level, `NO_PROXY` included), keeps the calls on an
+`httpx.Client` exactly as before; its answers' bodies, not their headers, are bounded as a whole.
 
 Connection pools are not fork-safe: a child made by `os.fork()` would send on the parent's
 kept-alive sockets, and each process could read the other's answers. `PlatformClient.after_fork`
@@ -34,14 +36,19 @@ import os
 import random
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Generator, Sequence
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from opentelemetry.exporter.tracengent._async_client import AsyncPlatformClient
-from opentelemetry.exporter.tracengent._bounded_body import bound_body
+from opentelemetry.exporter.tracengent._bounded_body import (
+    BoundedTransport,
+    bound_body,
+    end_exchange,
+    environment_proxy_configured,
+    exchange_until,
+)
 from opentelemetry.exporter.tracengent._http_policy import (
     CallOutcome,
     FetchToken,
@@ -74,15 +81,6 @@ from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 
 __all__ = ["AsyncPlatformClient", "DeliveryResult", "PlatformClient", "fork_safe"]
 
-# The schemes of the environment proxies httpx mounts on a client built without a transport.
-_PROXY_SCHEMES: Final = ("http", "https", "all")
-
-
-def _environment_proxy_configured() -> bool:
-    # httpx reads the same `getproxies()`; `no_proxy` alone mounts nothing.
-    proxies = urllib.request.getproxies()
-    return any(proxies.get(scheme) for scheme in _PROXY_SCHEMES)
-
 
 class PlatformClient:
     """Blocking client of the platform's HTTP API (wire contract §1-§7). Thread-safe.
@@ -94,10 +92,12 @@ class PlatformClient:
     Args:
         options: validated here; `TracengentConfigError` names the field to fix.
         transport: the httpx transport every call is handed to (tests: `httpx.MockTransport`);
-            by default an `httpx.HTTPTransport` (see the module docstring).
+            by default a `BoundedTransport` (see the module docstring). With one you pass, only
+            each answer's body is bounded as a whole; its status line and headers per read.
         http: an `httpx.Client` to use instead (not closed by `close`); its `follow_redirects`
-            does not apply: a platform call never follows a redirect. A `transport` or `http`
-            you pass stays yours, in a forked child too (see `after_fork`).
+            does not apply: a platform call never follows a redirect. As with `transport`,
+            its answers' status line and headers are bounded per read only. A `transport` or
+            `http` you pass stays yours, in a forked child too (see `after_fork`).
         token_provider: a provider to share; by default one is made when client credentials are set.
         bearer_token: a fixed bearer (a delegated token): no token provider is used.
         stop_event: setting it wakes backoff sleeps and ends the call (shutdown).
@@ -140,9 +140,9 @@ class PlatformClient:
         # What `_send` hands requests to directly; None: through `self._http` (see module doc).
         self._transport: httpx.BaseTransport | None = None
         if http is None:
-            if transport is None and not _environment_proxy_configured():
+            if transport is None and not environment_proxy_configured():
                 # The client below shares it (token fetches).
-                transport = httpx.HTTPTransport()
+                transport = BoundedTransport()
                 self._owns_transport = True
             self._transport = transport
             http = httpx.Client(transport=transport)
@@ -244,7 +244,7 @@ class PlatformClient:
         """Stop sharing connections and locks with the parent: call it in a child of `os.fork()`.
 
         An `httpx.Client` this client made is replaced by a new one, and with it the connection
-        pool this client made (the default `httpx.HTTPTransport`, or the pools httpx mounts
+        pool this client made (the default `BoundedTransport`, or the pools httpx mounts
         for an environment proxy): the child opens connections of its own. The parent's are
         abandoned, not closed, since closing takes the pool's locks, which a parent thread
         may have held at the fork; no request or close is ever sent on them from the child.
@@ -277,7 +277,7 @@ class PlatformClient:
             self._stop = stop_events[1]
         if self._owns_http:
             if self._owns_transport:
-                self._transport = httpx.HTTPTransport()
+                self._transport = BoundedTransport()
             # Made anew even around your transport: the client's cookie jar has a lock too.
             self._http = httpx.Client(transport=self._transport)
         if self._tokens is not None:
@@ -336,10 +336,12 @@ class PlatformClient:
                 return outcome
 
     def _send(self, step: SendRequest) -> object:
+        # The whole exchange's bound: `timeout_s` bounds each read, so an answer dripped a byte
+        # at a time would pass every read and never end. The default transport ends every step
+        # by `end`, status line and headers included; another one only its body (`bound_body`).
+        end = time.monotonic() + step.timeout_s
+        bounded = exchange_until(end)
         try:
-            # The whole answer's bound: `timeout_s` bounds each read, so an answer dripped a
-            # byte at a time would pass every read and never end (see `bound_body`).
-            end = time.monotonic() + step.timeout_s
             if self._closed:
                 # Whoever's connections these are (an `http=` client of the application's stays
                 # open): a closed platform client asks nothing more.
@@ -372,6 +374,8 @@ class PlatformClient:
             return response
         except Exception as exc:  # noqa: BLE001 - the policy decides (only transport errors retry)
             return exc
+        finally:
+            end_exchange(bounded)
 
     def _token(self, step: FetchToken) -> object:
         assert self._tokens is not None  # the policy only asks when a provider is configured
