@@ -34,9 +34,10 @@ __all__ = [
 
 
 def default_db_path() -> Path:
-    """`TRACENGENT_DEV_DB`, else `dev.sqlite3` in the user's data dir (platformdirs)."""
-    configured = os.environ.get(TRACENGENT_DEV_DB)
-    if configured:
+    """`TRACENGENT_DEV_DB`, else (unset or blank) `dev.sqlite3` in the user's data dir
+    (platformdirs)."""
+    configured = os.environ.get(TRACENGENT_DEV_DB, "")
+    if configured.strip():
         return Path(configured)
     import platformdirs
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tracengent.cli import main
@@ -36,3 +37,17 @@ def test_approve_of_an_unknown_id_says_where_the_ids_are(tmp_path: Path) -> None
     assert result.exit_code == 1, result.output
     assert "unknown approval 'apr_nope'" in result.output
     assert "tracengent approvals --status pending" in result.output
+
+
+def test_a_blank_dev_db_setting_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`TRACENGENT_DEV_DB` of only spaces (a chart's empty default) is the default database in
+    the user's data dir, not a file named by spaces in the working directory."""
+    from tracengent.cli._store_commands import default_db_path
+
+    monkeypatch.delenv("TRACENGENT_DEV_DB", raising=False)
+    default = default_db_path()
+    assert default.name == "dev.sqlite3"
+    monkeypatch.setenv("TRACENGENT_DEV_DB", "   ")
+    assert default_db_path() == default
+    monkeypatch.setenv("TRACENGENT_DEV_DB", "/tmp/mine.sqlite3")
+    assert str(default_db_path()) == "/tmp/mine.sqlite3"
