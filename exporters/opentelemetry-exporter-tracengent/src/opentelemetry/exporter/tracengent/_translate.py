@@ -6,10 +6,12 @@ built directly in `AgentEvent.to_wire()` order, nulls omitted, its payload text 
 the whitespace between its tokens removed: request bodies are compact); the events are then
 encoded into requests by `_requests` (one orjson call per request), so the bytes are what the wire
 model would produce. The per-span code is one loop over the batch, kept lean
-(translation is most of the exporter's CPU): classification and the payload check are inlined, the
-SDK's span fields are read directly (`_span_reads`), each attribute is read once, attributes few
-spans carry are read only when the span has one, and what repeats across a batch is done once: the
-event id part of a trace and the timestamp prefix of a second.
+(translation is most of the exporter's CPU): classification is inlined, and so is each payload
+slot's common case (text the recorder wrote, embedded unread; any other payload goes through
+`_fill_payload`), the common event's fixed fields are one dict display, the SDK's span fields are
+read directly (`_span_reads`), each attribute is read once, attributes few spans carry are read
+only when the span has one, and what repeats across a batch is done once: the event id part of a
+trace and the timestamp prefix of a second. An id attribute that is empty text is no id.
 
 The platform refuses a whole request for one event outside the contract (§2), so such an event is
 left out alone and counted (`TranslatedBatch.unserializable`): a `type` that is not one of the
