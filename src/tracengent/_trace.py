@@ -75,9 +75,11 @@ def begin_trace(
     masked), payload capture on or off, so neither the root span nor the trace's first event
     carries what it masks, for any exporter.
 
-    An `actor_user_id` that is a number (not a `bool`) stands for its text, as in `Actor`; any
-    other value that is not text is left out, logged and counted as misuse (the wire's actor is
-    a string `userId`; such a value would be dropped from every event, silently).
+    An `actor_user_id` that is a number (not a `bool`; `0` too) stands for its text, as in
+    `Actor`; None or `""` is no actor; any other value that is not non-blank text (spaces, a
+    `bool`, another object) is left out, logged and counted as misuse, as an event's `Actor` is
+    (the wire's actor is a string `userId`; such a value would be dropped from every event,
+    silently).
     """
     request = recorder.scrubber.free_text(str(root_request))
     attrs: Attributes = {
@@ -86,16 +88,19 @@ def begin_trace(
         A.TRACE_ROOT_REQUEST: request,
     }
     actor: object = actor_user_id
-    if actor:
+    # None and "" are no actor; anything else is one (a falsy number too: `0` is an id).
+    if actor is not None and not (actor.__class__ is str and actor == ""):
         if actor.__class__ is not str:
             # What `Actor` converts: a number (an `int` database id) stands for its text.
             actor = cast("object", Actor(actor).user_id)  # type: ignore[arg-type]
-        if isinstance(actor, str):
+        if isinstance(actor, str) and actor.strip():
             attrs[A.ACTOR_USER_ID] = actor
         else:
+            # As an event's `Actor` is recorded: blank text is no user either.
             recorder.misuse_guard.failed(
                 "begin_trace",
-                f"actor_user_id must be a string, got {type(actor).__name__}: the trace has no actor",
+                f"actor_user_id must be non-blank text, got {type(actor).__name__}: "
+                "the trace has no actor",
             )
     root: Span
     try:
