@@ -131,8 +131,11 @@ class AgentTrace:
         self._root_request = root_request
         span_context = root.get_span_context()
         self._trace_id = trace_id_for(span_context.trace_id, span_context.span_id)
-        # Children of a trace used without `with` are parented to the root explicitly.
-        self._root_context = set_span_in_context(root)
+        # Children of a trace used without `with` are parented to the root explicitly: the
+        # root made current in the context current then (`_root_in_current`), built once per
+        # context it is asked in (one tuple, read and replaced whole by any thread).
+        base = otel_context.get_current()
+        self._root_contexts: tuple[Context, Context] = (base, set_span_in_context(root, base))
         # Held for the trace's lifetime: events recorded after the root ended stay in the trace.
         self._kept = recorder.keep_trace(root) if root is not INVALID_SPAN else None
         self._redact_fields: tuple[str, ...] = ()
@@ -195,7 +198,7 @@ class AgentTrace:
         with self._close_lock:
             self._blocks += 1
         try:
-            otel_token = otel_context.attach(self._root_context)
+            otel_token = otel_context.attach(self._root_in_current())
             entered = (self, otel_token, CURRENT_TRACE.set(self))
             ENTERED_TRACES.set((*ENTERED_TRACES.get(), entered))
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
@@ -265,8 +268,19 @@ class AgentTrace:
 
     def parent_context(self) -> Context | None:
         """The parent of a span this trace starts now: None (the current span) while this trace
-        is current, else a context holding the root."""
-        return None if CURRENT_TRACE.get() is self else self._root_context
+        is current, else the current context with the root as its span."""
+        return None if CURRENT_TRACE.get() is self else self._root_in_current()
+
+    def _root_in_current(self) -> Context:
+        """The context current now with the root as its current span, as OTel's `use_span`
+        makes a span current: its other values (baggage, instrumentations' keys) stay those
+        current now, not those `begin_trace` ran in. O(1): built once per context."""
+        current = otel_context.get_current()
+        base, made = self._root_contexts
+        if base is not current:
+            made = set_span_in_context(self._root, current)
+            self._root_contexts = (current, made)
+        return made
 
     @contextmanager
     def _current(self) -> Iterator[None]:
@@ -275,7 +289,7 @@ class AgentTrace:
         if CURRENT_TRACE.get() is self:
             yield
             return
-        otel_token = otel_context.attach(self._root_context)
+        otel_token = otel_context.attach(self._root_in_current())
         trace_token = CURRENT_TRACE.set(self)
         try:
             yield
