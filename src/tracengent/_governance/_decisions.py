@@ -156,8 +156,15 @@ def current_trace_id(recorder: Recorder | None = None) -> str | None:
     return trace_id
 
 
-def add_redact_fields(fields: Sequence[str]) -> None:
-    """Make an allow's `redactFields` obligations apply to the rest of the current trace."""
+def add_redact_fields(fields: Sequence[str], recorder: Recorder | None = None) -> None:
+    """Make an allow's `redactFields` obligations apply to the rest of the current trace.
+
+    The trace `begin_trace` made current takes them itself. A trace an `invoke_agent` span
+    opened (zero code, manual OTel, an agent framework) has no such object: the paths are noted
+    on `recorder`'s scrubber under the trace's id (`current_trace_id`), which the exporter masks
+    in that trace's payloads, as it does for a `begin_trace` trace's. Without a recorder, or
+    outside this agent's traces, there is no trace to apply them to.
+    """
     if not fields:
         return
     try:
@@ -167,6 +174,18 @@ def add_redact_fields(fields: Sequence[str]) -> None:
     trace = current_trace()
     if trace is not None:
         trace.add_redact_fields(list(fields))
+        return
+    if recorder is None:
+        return
+    trace_id = current_trace_id(recorder)
+    if trace_id is None:
+        return
+    scrubber = recorder.scrubber
+    # The paths noted so far (all of them are noted at once, as `AgentTrace` notes its own).
+    noted: tuple[str, ...] = getattr(scrubber, "_trace_paths", {}).get(trace_id, ())
+    added = tuple(p for p in dict.fromkeys(fields) if isinstance(p, str) and p not in noted)
+    if added:
+        scrubber.note_trace_paths(trace_id, noted + added)
 
 
 def build_authorize_request(

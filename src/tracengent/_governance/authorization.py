@@ -339,10 +339,9 @@ class Authorizer:
         )
         return self._apply_obligations(decision)
 
-    @staticmethod
-    def _apply_obligations(decision: AuthDecision) -> AuthDecision:
+    def _apply_obligations(self, decision: AuthDecision) -> AuthDecision:
         if decision.allowed and decision.obligations is not None:
-            add_redact_fields(decision.obligations.redact_fields)
+            add_redact_fields(decision.obligations.redact_fields, self._recorder)
         return decision
 
     @staticmethod
