@@ -19,7 +19,8 @@ interrupted, a token or the `PlatformError` the token fetch raised). The sync an
   included). A token endpoint refusing the credentials (401, another 4xx) or answering nonsense
   ends the call; its 4xx other than 401 (a 404 from a wrong base_url) is a rejection, as the
   same answer from any other endpoint is;
-- any other non-2xx is a permanent rejection, never retried;
+- any other non-2xx is a permanent rejection, never retried (a redirect is not followed: its
+  reason names where it points and the base URL it implies, `redirect_hint`);
 - the status decides: an answer whose body cannot be decoded is still a 2xx, a 429/5xx or a 4xx.
   A call that only needs the status (ingest) succeeds on such a 2xx; one that reads the answer
   (governance) gets a `MalformedResponseError`, which never fails open;
@@ -38,6 +39,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Final, Literal, TypeAlias
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -78,6 +80,7 @@ __all__ = [
     "not_found_hint",
     "parse_json_object",
     "parse_retry_after",
+    "redirect_hint",
     "run_call",
     "unreachable_hint",
 ]
@@ -105,6 +108,30 @@ def not_found_hint(url: str) -> str:
     return (
         f"(no endpoint at {url}: base_url / TRACENGENT_URL is the platform's address alone, "
         "without /v1)"
+    )
+
+
+def redirect_hint(location: str | None, url: str, path: str) -> str:
+    """What follows a 3xx: platform calls follow no redirect (the credentials and the body would
+    go to the host it names), so the base URL must be the address it points at (an `http://`
+    base URL in front of an https-only platform, a moved host). Shows the target resolved
+    against `url` (the URL tried, whose endpoint path is `path`) without its userinfo, query or
+    fragment, which may hold credentials, and the base URL it implies."""
+    target = ""
+    if location is not None and location.strip():
+        try:
+            parts = urlsplit(urljoin(url, location.strip()))
+            if parts.scheme in ("http", "https") and parts.hostname:
+                netloc = parts.netloc.rpartition("@")[2]
+                target = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        except ValueError:
+            target = ""
+    if not target:
+        return "(a redirect: platform calls follow none; check base_url / TRACENGENT_URL)"
+    base = target.removesuffix(path) if path and target.endswith(path) else target
+    return (
+        f"(a redirect to {target}: platform calls follow none; set base_url / TRACENGENT_URL "
+        f"to {base.rstrip('/') or base})"
     )
 
 
@@ -406,11 +433,15 @@ def _snippet(response: httpx.Response) -> str:
     return " ".join(text.split())[:_SNIPPET_CHARS]
 
 
-def _rejected(response: httpx.Response, url: str, *, body_readable: bool) -> CallOutcome:
+def _rejected(response: httpx.Response, url: str, path: str, *, body_readable: bool) -> CallOutcome:
     status = response.status_code
     detail = _snippet(response) if body_readable else "(body could not be decoded)"
     if status == 404:
         detail = f"{detail} {not_found_hint(url)}".lstrip()
+    elif 300 <= status < 400:
+        # A redirect's body is a server's boilerplate ("Moved Permanently"): where it points
+        # is what the reader needs.
+        detail = redirect_hint(response.headers.get("Location"), url, path)
     return CallOutcome(
         "rejected",
         error=PlatformRejectedError(f"rejected: {status} {detail}".rstrip(), status_code=status),
@@ -570,7 +601,7 @@ def run_call(
                     stale, token = token, None
                     continue
                 if status != 429 and status < 500:
-                    return _rejected(reply, url, body_readable=undecodable is None)
+                    return _rejected(reply, url, path, body_readable=undecodable is None)
                 last, last_status = str(status), status
                 retry_after = parse_retry_after(reply.headers.get("Retry-After"), wall_clock())
                 if retry_after is not None:

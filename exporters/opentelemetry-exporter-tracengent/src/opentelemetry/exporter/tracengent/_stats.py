@@ -21,7 +21,8 @@ class DropReason(str, enum.Enum):
     QUEUE_FULL = "queue_full"
     """The bounded buffer was full when the span ended."""
     REJECTED = "rejected"
-    """The platform (its token endpoint included) answered a permanent 4xx."""
+    """The platform (its token endpoint included) answered a permanent 4xx, or a redirect
+    (platform calls follow none)."""
     RETRIES_EXHAUSTED = "retries_exhausted"
     """429/5xx/transport errors outlasted the retries."""
     UNSERIALIZABLE = "unserializable"
@@ -40,7 +41,9 @@ _ERROR_LOG_INTERVAL_S = 60.0
 
 _CAUSES: dict[DropReason, str] = {
     DropReason.QUEUE_FULL: "the buffer is full; raise queue_capacity or flush more often",
-    DropReason.REJECTED: "the platform refused a request permanently (a 4xx, not retried)",
+    DropReason.REJECTED: (
+        "the platform refused a request permanently (a 4xx or a redirect, not retried)"
+    ),
     DropReason.RETRIES_EXHAUSTED: "the platform could not be reached after the retries",
     DropReason.UNSERIALIZABLE: "an event could not be encoded as JSON",
     DropReason.AFTER_SHUTDOWN: "spans ended after shutdown",
