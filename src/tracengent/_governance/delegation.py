@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from decimal import Decimal
 
 import httpx
 from opentelemetry.trace import Span, Tracer
@@ -221,7 +222,7 @@ class DelegatedSession:
         callee_agent_id: str,
         permissions: Sequence[str],
         *,
-        max_amount: float | None = None,
+        max_amount: float | Decimal | None = None,
         expires_in_seconds: int | None = None,
         reason: str | None = None,
     ) -> DelegatedSession:
@@ -251,7 +252,7 @@ class DelegatedSession:
         callee_agent_id: str,
         permissions: Sequence[str],
         *,
-        max_amount: float | None = None,
+        max_amount: float | Decimal | None = None,
         expires_in_seconds: int | None = None,
         reason: str | None = None,
     ) -> DelegatedSession:
@@ -281,7 +282,7 @@ class DelegatedSession:
         self,
         callee_agent_id: str,
         permissions: Sequence[str],
-        max_amount: float | None,
+        max_amount: float | Decimal | None,
         expires_in_seconds: int | None,
         reason: str | None,
     ) -> tuple[str, JsonObject]:
@@ -396,8 +397,9 @@ def _attenuation_request(
 
     Checked before anything is sent, so a request the platform could misread as wider than
     meant (no permissions, a cap that is not a number) never leaves: a non-empty callee, one
-    permission string or a non-empty sequence of them, a finite `max_amount` >= 0, a positive
-    integer `expires_in_seconds`, a string `reason`.
+    permission string or a non-empty sequence of them, a finite `max_amount` >= 0 (an int, a
+    float or a `Decimal`, sent as the number it is), a positive integer `expires_in_seconds`, a
+    string `reason`.
     """
     if not isinstance(callee_agent_id, str) or not callee_agent_id.strip():
         return f"the callee agent id must be a non-empty string, got {callee_agent_id!r}"
@@ -412,11 +414,15 @@ def _attenuation_request(
         return f"permissions must be one or more non-empty strings, got {wanted!r}"
     request: JsonObject = {"grantedToAgentId": callee_agent_id, "permissions": names}
     if max_amount is not None:
-        cap = finite_float(max_amount)
+        amount = max_amount
+        if isinstance(amount, Decimal) and amount.is_finite():
+            # Money kept as a Decimal is sent as the number it is, as in an authorize context.
+            amount = int(amount) if amount == amount.to_integral_value() else float(amount)
+        cap = finite_float(amount)
         if cap is None or cap < 0:
             return f"max_amount must be a finite number >= 0, got {max_amount!r}"
         # An int stays one on the wire (`500`, not `500.0`).
-        request["maxAmount"] = max_amount if isinstance(max_amount, int) else cap
+        request["maxAmount"] = amount if isinstance(amount, int) else cap
     if expires_in_seconds is not None:
         if (
             isinstance(expires_in_seconds, bool)
