@@ -301,7 +301,9 @@ class AgentTrace:
     def step(self, reasoning: str, attributes: Mapping[str, JsonInput] | None = None) -> None:
         """Record a reasoning step: an instant `decision` event named by the reasoning.
 
-        `attributes` become the event's attributes payload (scrubbed). Never raises.
+        `attributes` become the event's attributes payload (scrubbed); when they are no mapping
+        (a list, text) the step is recorded without them, logged and counted as misuse. Never
+        raises.
         """
         try:
             attrs: Attributes = RecordedAttributes(
@@ -312,10 +314,23 @@ class AgentTrace:
                 }
             )
             if attributes is not None:
-                self._recorder.payload(attrs, A.ATTRIBUTES, dict(attributes), self._redact_fields)
+                self._step_attributes(attrs, attributes)
             self._recorder.instant(str(reasoning), attrs, self.parent_context())
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self._recorder.guard.failed("step", exc)
+
+    def _step_attributes(self, attrs: Attributes, attributes: object) -> None:
+        """A step's attributes payload; attributes that are no mapping lose the payload only."""
+        try:
+            mapping = dict(attributes)  # type: ignore[call-overload]
+        except Exception:  # noqa: BLE001 - the step is recorded without them
+            self._recorder.misuse_guard.failed(
+                "step",
+                f"attributes must be a mapping, got {type(attributes).__name__}: "
+                "the step has no attributes",
+            )
+            return
+        self._recorder.payload(attrs, A.ATTRIBUTES, mapping, self._redact_fields)
 
     def record(self, event: AgentEvent) -> None:
         """Record a user-built event in this trace (ids, agent and time filled when empty)."""
