@@ -358,17 +358,23 @@ def zero_code_mcp_hooks() -> MCPHooks | None:
     is denied.
     """
     govern = mcp_governed_from_environment()
-    # Governance the environment asks for never depends on which configurator ran.
-    state = governance_state() if govern else _state.zero_code()
-    if state is None:
-        return None
-    options, problem = state
     try:
+        # Governance the environment asks for never depends on which configurator ran. Reading
+        # it may fail (a setting the options' own parsing refuses with a plain error): a factory
+        # that raised would be skipped by `load_hooks`, and every call would go out ungoverned.
+        state = governance_state() if govern else _state.zero_code()
+        if state is None:
+            return None
+        options, problem = state
         if options is None:
             writer = MCPPayloadWriter(scrubber_for(None))
             gate = _DenyAllGate(problem or "invalid settings") if govern else None
             return MCPHooks(gate=gate, payload_hook=writer)
         return mcp_hooks(options, tracer=trace.get_tracer(_INSTRUMENTATION_SCOPE), govern=govern)
     except Exception as exc:  # noqa: BLE001 - an entry point must not stop the application
-        _LOGGER.warning("tracengent: MCP hooks could not be built: %s", exc)
-        return MCPHooks(gate=_DenyAllGate(str(exc))) if govern else None
+        _LOGGER.warning(
+            "tracengent: MCP hooks could not be built: %s%s",
+            exc,
+            "; governed MCP tool calls are denied" if govern else "",
+        )
+        return MCPHooks(gate=_DenyAllGate(str(exc) or type(exc).__name__)) if govern else None
