@@ -37,6 +37,7 @@ import math
 import threading
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Final, Literal, TypeAlias
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -354,7 +355,9 @@ def backoff_seconds(retry_index: int, jitter: float) -> float:
 def parse_retry_after(value: str | None, now_epoch_s: float) -> float | None:
     """Seconds a `Retry-After` header asks to wait (delta-seconds or HTTP date); None if unusable.
 
-    A date in the past means 0.
+    A date in the past means 0. Every HTTP date is in GMT: one that names no zone (the obsolete
+    asctime form, `Sun Nov  6 08:49:37 1994`, which RFC 9110 says a recipient must accept) is
+    read as GMT.
     """
     if value is None or not value.strip():
         return None
@@ -367,8 +370,11 @@ def parse_retry_after(value: str | None, now_epoch_s: float) -> float | None:
         except (TypeError, ValueError, IndexError):
             return None
         if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        try:
+            return max(moment.timestamp() - now_epoch_s, 0.0)
+        except (OverflowError, ValueError):
             return None
-        return max(moment.timestamp() - now_epoch_s, 0.0)
     if not math.isfinite(seconds) or seconds < 0:
         return None
     return seconds
