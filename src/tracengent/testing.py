@@ -88,8 +88,19 @@ def tracengent_policy() -> Policy | str | Path | None:
 def tracengent_platform(
     tracengent_policy: Policy | str | Path | None, tmp_path: Path
 ) -> Iterator[RunningPlatform]:
-    """A local platform on a free loopback port with a fresh database; stopped after the test."""
-    from tracengent.platform import LocalPlatform
+    """A local platform on a free loopback port with a fresh database; stopped after the test.
+
+    Raises:
+        ImportError: the `platform` extra is not installed (the message names it).
+    """
+    try:
+        from tracengent.platform import LocalPlatform
+    except ImportError as exc:
+        message = (
+            "the tracengent_platform fixture needs the platform extra: "
+            f"pip install 'tracengent[platform]' ({exc})"
+        )
+        raise ImportError(message, name=exc.name) from exc
 
     platform = LocalPlatform(tmp_path / "tracengent-platform.sqlite3", tracengent_policy)
     with platform:
