@@ -129,8 +129,9 @@ class _ApprovalWait:
         self.end = time.monotonic() + timeout_s
         self.failures = 0
         self.last_error: BaseException | None = None
-        """The failure of the latest poll, unless the platform answered since (for the reason
-        of a timeout); a poll the wait's own end cut short is no failure of the platform's."""
+        """The failure of the latest poll (a throttled one included: it read nothing), unless
+        the platform answered since (for the reason of a timeout); a poll the wait's own end cut
+        short is no failure of the platform's."""
         self.asked = False
         self.cut_by_end = False
 
@@ -162,13 +163,14 @@ class _ApprovalWait:
         return approval_decision(status, self.approval_id, self.pending)
 
     def on_error(self, error: BaseException) -> AuthDecision | None:
+        if not (self.cut_by_end and time.monotonic() >= self.end):
+            # Named by a timeout's reason (a throttled poll too: it did not read the approval).
+            self.last_error = error
         if _throttled(error):
             # Up, and asking for a pause: polls it holds back are not sent, and the wait goes on
             # (bounded by `timeout_s`) instead of ending as though the approval were unreadable.
             return None
         self.failures += 1
-        if not (self.cut_by_end and time.monotonic() >= self.end):
-            self.last_error = error
         if self.failures < MAX_CONSECUTIVE_POLL_FAILURES:
             return None
         why = deny_for_error(error, deadline=self.request_deadline()).reason
