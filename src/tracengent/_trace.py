@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from enum import Enum
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar, cast, overload
 
@@ -486,15 +487,19 @@ class AgentTrace:
     # --- ending ---------------------------------------------------------------------------------
     def complete(self, status: str, summary: str | None = None) -> None:
         """End the trace with `status` (`completed` or `failed`, in any case; 0.1.0's `success`
-        and `failure` too) and an optional summary.
+        and `failure` too; an enum member by its text value) and an optional summary.
 
         An unknown status is logged and counted, and the trace ends without one. Idempotent;
         never raises.
         """
         # In any case and spacing: "Failed" (as an enum name spells it) must not be an unknown
-        # status, which the close would then send as "completed".
+        # status, which the close would then send as "completed"; nor must an application's own
+        # status enum member (not a `str`), read by its text value.
+        text: object = status
+        if isinstance(text, Enum) and not isinstance(text, str):
+            text = text.value
         resolved = (
-            _TRACE_STATUS_ALIASES.get(status.strip().lower()) if isinstance(status, str) else None
+            _TRACE_STATUS_ALIASES.get(text.strip().lower()) if isinstance(text, str) else None
         )
         if resolved is None:
             self._recorder.misuse_guard.failed("complete", f"unknown trace status {status!r}")
