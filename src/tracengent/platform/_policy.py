@@ -117,9 +117,10 @@ class EgressRoute:
 
 
 def _loose_path(path: str) -> str:
-    """`path` as a lenient server routes it: letter case folded, runs of `/` collapsed, `.`
-    and `..` segments resolved, no trailing `/` (`/V1//x/../Refunds/.` is `/v1/refunds`)."""
-    collapsed = re.sub("/{2,}", "/", path)
+    """`path` as a lenient server routes it: each segment's `;` parameters dropped (as Servlet
+    containers route `/v1/refunds;x`), letter case folded, runs of `/` collapsed, `.` and `..`
+    segments resolved, no trailing `/` (`/V1//x/../Refunds;v=2/.` is `/v1/refunds`)."""
+    collapsed = re.sub("/{2,}", "/", re.sub(";[^/]*", "", path))
     # `normpath` resolves `..` lexically, as RFC 3986 does; above the root it stays there.
     resolved = posixpath.normpath(collapsed) if collapsed.startswith("/") else collapsed
     return resolved.lower().rstrip("/") or "/"
