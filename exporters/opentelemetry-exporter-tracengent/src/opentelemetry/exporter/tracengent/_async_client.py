@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Sequence
+from typing import TypeVar
 
 import httpx
 
@@ -42,6 +44,21 @@ from opentelemetry.exporter.tracengent.token import AgentTokenProvider
 from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 
 __all__ = ["AsyncPlatformClient"]
+
+_T = TypeVar("_T")
+
+
+async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
+    """Await `awaitable` for at most `seconds`; raises `TimeoutError` past it.
+
+    `asyncio.timeout` where there is one: `asyncio.wait_for` can swallow a cancellation that
+    arrives as the inner call completes (CPython gh-86296), and a cancelled call must stay
+    cancelled.
+    """
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(max(seconds, 0.0)):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, timeout=max(seconds, 0.0))
 
 
 class AsyncPlatformClient:
@@ -244,6 +261,7 @@ class AsyncPlatformClient:
                 return outcome
 
     async def _send(self, step: SendRequest) -> object:
+        request: httpx.Request | None = None
         try:
             http = self._http.get()
             request = http.build_request(
@@ -253,18 +271,30 @@ class AsyncPlatformClient:
                 content=step.content,
                 timeout=step.timeout_s,
             )
-            # Streamed, so an undecodable body still leaves the status to the policy. Never a
-            # redirect, whatever the caller's client does (see `PlatformClient._send`).
-            response = await http.send(request, stream=True, follow_redirects=False)
-            try:
-                await response.aread()
-            except httpx.DecodingError as exc:
-                return UndecodableAnswer(response, exc)
-            finally:
-                await response.aclose()
-            return response
+            # The whole exchange's bound, as the sync shell's: `timeout_s` bounds each read, so
+            # an answer dripped a byte at a time (its headers or its body) would pass every
+            # read and never end by the call's deadline.
+            return await _within(self._exchange(http, request), step.timeout_s)
+        except TimeoutError:
+            # Ours (the whole exchange's bound): a timeout like httpx's, retried as one.
+            return httpx.ReadTimeout(
+                f"timed out: no whole answer within {step.timeout_s:.2f}s", request=request
+            )
         except Exception as exc:  # noqa: BLE001 - the policy decides (only transport errors retry)
             return exc
+
+    @staticmethod
+    async def _exchange(http: httpx.AsyncClient, request: httpx.Request) -> object:
+        # Streamed, so an undecodable body still leaves the status to the policy. Never a
+        # redirect, whatever the caller's client does (see `PlatformClient._send`).
+        response = await http.send(request, stream=True, follow_redirects=False)
+        try:
+            await response.aread()
+        except httpx.DecodingError as exc:
+            return UndecodableAnswer(response, exc)
+        finally:
+            await response.aclose()
+        return response
 
     async def _wait(self, seconds: float) -> bool:
         if self._stop is not None and self._stop.is_set():
