@@ -459,6 +459,18 @@ class Scrubber:
             if len(noted) > _TRACE_PATHS_LIMIT:
                 del noted[next(iter(noted))]
 
+    def add_trace_paths(self, trace_id: str, paths: Sequence[str]) -> None:
+        """Add `paths` to those `note_trace_paths` noted for decision trace `trace_id` (each
+        once, in order; text only): a trace with no `AgentTrace` to keep them (one an
+        `invoke_agent` span opened). Read and extended under one lock. Never raises."""
+        with self._cache_lock:
+            noted = self._trace_paths
+            before = noted.pop(trace_id, ())
+            added = tuple(p for p in dict.fromkeys(paths) if isinstance(p, str) and p not in before)
+            noted[trace_id] = before + added
+            if len(noted) > _TRACE_PATHS_LIMIT:
+                del noted[next(iter(noted))]
+
     def exported_payload(self, key: str, text: str, trace_id: str | None = None) -> str | None:
         """The text an exporter may send for payload attribute `key` of a finished span, which
         holds `text` and belongs to decision trace `trace_id` (None: to none); None means send

@@ -180,12 +180,7 @@ def add_redact_fields(fields: Sequence[str], recorder: Recorder | None = None) -
     trace_id = current_trace_id(recorder)
     if trace_id is None:
         return
-    scrubber = recorder.scrubber
-    # The paths noted so far (all of them are noted at once, as `AgentTrace` notes its own).
-    noted: tuple[str, ...] = getattr(scrubber, "_trace_paths", {}).get(trace_id, ())
-    added = tuple(p for p in dict.fromkeys(fields) if isinstance(p, str) and p not in noted)
-    if added:
-        scrubber.note_trace_paths(trace_id, noted + added)
+    recorder.scrubber.add_trace_paths(trace_id, fields)
 
 
 def build_authorize_request(
