@@ -93,7 +93,9 @@ class TracengentClient(GovernanceMethods):
             connection and is denied).
 
     Raises:
-        TracengentConfigError: the options are invalid (the message names the field to set).
+        TracengentConfigError: the options are invalid (the message names the field to set), or
+            a connection argument is of the wrong kind (an `httpx.AsyncClient` as `http`, a
+            sync-only transport as `async_transport`).
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class TracengentClient(GovernanceMethods):
     ) -> None:
         if not isinstance(options, TracengentOptions):
             raise TracengentConfigError("options must be a TracengentOptions")
+        _check_connections(http, async_transport)
         self._options = options.validate()
         agent_id = self._options.agent_id or ""
         self._platform = PlatformClient(self._options, transport=transport, http=http)
@@ -531,6 +534,30 @@ class TracengentClient(GovernanceMethods):
     ) -> None:
         """`close()`."""
         self.close()
+
+
+def _check_connections(http: object, async_transport: object) -> None:
+    """Refuse a connection argument that cannot make the calls it is for: every event would
+    be dropped after its retries and every governed call denied, an `AttributeError` the only
+    reason given.
+
+    Raises:
+        TracengentConfigError: naming the argument and what to pass instead.
+    """
+    if http is not None and (
+        isinstance(http, httpx.AsyncClient) or not callable(getattr(http, "send", None))
+    ):
+        raise TracengentConfigError(
+            f"http must be an httpx.Client, got {type(http).__name__} (the async calls take "
+            "an httpx.AsyncBaseTransport as async_transport)"
+        )
+    if async_transport is not None and not callable(
+        getattr(async_transport, "handle_async_request", None)
+    ):
+        raise TracengentConfigError(
+            "async_transport must be an httpx.AsyncBaseTransport, got "
+            f"{type(async_transport).__name__} (a sync transport goes in transport)"
+        )
 
 
 def _own_provider_sampler() -> Sampler:
