@@ -35,3 +35,22 @@ def test_refused_naming_the_problem_without_the_password(url: str) -> None:
 )
 def test_a_plain_base_url_with_a_path_is_fine(url: str) -> None:
     TracengentOptions(agent_id="a", ingest_key="k", base_url=url).validate()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",
+        "http://[zz]:8080",
+        "http://localhost:99999",
+        "http://localhost:port",
+        "http://user:s3cret@localhost:-1",
+    ],
+)
+def test_a_url_no_request_could_reach_is_a_configuration_error(url: str) -> None:
+    """What `urlsplit` refuses with a plain `ValueError` (a broken IPv6 literal, a port that is
+    no number from 0 to 65535) is a `TracengentConfigError`, as every other bad setting: zero
+    code catches that one and fails closed, where a bare `ValueError` stopped OTel's start-up."""
+    with pytest.raises(TracengentConfigError, match="base_url is not a valid URL") as caught:
+        TracengentOptions(agent_id="a", ingest_key="k", base_url=url).validate()
+    assert "s3cret" not in str(caught.value)

@@ -195,7 +195,17 @@ class TracengentOptions:
             raise TracengentConfigError(
                 "base_url is missing: pass TracengentOptions(base_url=...) or set TRACENGENT_URL"
             )
-        parts = urlsplit(self.base_url)
+        try:
+            parts = urlsplit(self.base_url)
+            # Each raises ValueError for what no request could be sent to (`http://[::1`, a
+            # bracketed non-address, a port that is no number from 0 to 65535).
+            hostname = parts.hostname
+            _ = parts.port
+        except ValueError as exc:
+            # Not quoted: it may hold credentials.
+            raise TracengentConfigError(
+                f"base_url is not a valid URL ({exc}): use e.g. http://localhost:8080"
+            ) from None
         if "@" in parts.netloc:
             # Not quoted: it may hold a password.
             raise TracengentConfigError(
@@ -208,7 +218,7 @@ class TracengentOptions:
                 "base_url has a query or fragment: the endpoints' paths would end up inside it; "
                 "use the platform's address alone, e.g. http://localhost:8080"
             )
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not hostname:
             raise TracengentConfigError(
                 f"base_url {self.base_url!r} is not an http(s) URL: use e.g. http://localhost:8080"
             )
