@@ -24,7 +24,7 @@ import httpx
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
+from opentelemetry.sdk.trace.sampling import DEFAULT_ON, Sampler, _get_from_env_or_default
 from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import DeliveryStats
@@ -41,6 +41,7 @@ from tracengent._processors.context import ContextProcessor
 from tracengent._processors.routing import owned_scope, scrub_payloads
 from tracengent._recording import Recorder
 from tracengent._sampler import (
+    OWN_PROVIDER_DEFAULT,
     TracengentSampler,
     sampler_may_drop_decision_spans,
     with_tracengent_sampling,
@@ -564,11 +565,13 @@ def _own_provider_sampler() -> Sampler:
     """The sampler of a client's own provider: `OTEL_TRACES_SAMPLER`'s, as the SDK would pick
     it, inside a `TracengentSampler` when it could drop a span of ours of its own accord.
 
-    The SDK's default (parent-based always-on) is kept as it is: the recorder decides it inline,
-    and on a provider holding only our spans it drops none but those below a parent someone
-    else sampled out.
+    The SDK's default (parent-based always-on) is `OWN_PROVIDER_DEFAULT`: the recorder decides
+    it inline, and a decision span below a parent someone else sampled out is kept all the same
+    (the default alone would drop it, and with it a whole decision trace).
     """
     sampler = _get_from_env_or_default()
+    if sampler is DEFAULT_ON:
+        return OWN_PROVIDER_DEFAULT
     return TracengentSampler(sampler) if sampler_may_drop_decision_spans(sampler) else sampler
 
 

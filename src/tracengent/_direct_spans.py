@@ -60,7 +60,7 @@ from opentelemetry.sdk.trace import (
 )
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import Tracer as SdkTracer
-from opentelemetry.sdk.trace.sampling import DEFAULT_ON, Decision
+from opentelemetry.sdk.trace.sampling import DEFAULT_ON, Decision, Sampler
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
@@ -80,6 +80,7 @@ from opentelemetry.util import types
 
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._span_reads import RecordedSpan
+from tracengent._sampler import OWN_PROVIDER_DEFAULT
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -207,7 +208,14 @@ class DirectSpans:
         # The SDK's default sampler (the `parentbased_always_on` instance, no other): its
         # decision is the parent's sampled flag, or sample a new trace; made here without the
         # two sampler calls and their context look-ups, exactly as it makes it.
-        self._parent_based_on = self._sampler is DEFAULT_ON
+        # A client's own provider under the default (`OWN_PROVIDER_DEFAULT`) is decided so too
+        # wherever the default samples; below a parent someone else sampled out (a remote
+        # `traceparent` ending `-00`) the sampler decides: a decision span is kept (decision
+        # traces are never lost to sampling), any other is dropped, as the default would.
+        self._parent_based_on = self._sampler is DEFAULT_ON or self._sampler is OWN_PROVIDER_DEFAULT
+        self._deciding: Sampler = (
+            OWN_PROVIDER_DEFAULT if self._sampler is DEFAULT_ON else self._sampler
+        )
         self._ids = tracer.id_generator
         # Read per span: the provider replaces it after a fork (a new `service.instance.id`).
         self._tracer = tracer
@@ -315,12 +323,10 @@ class DirectSpans:
             parent_context = None
         attributes: dict[str, types.AttributeValue] | None
         dropped = 0
-        if self._parent_based_on:
-            sampled_flag = parent_context is None or bool(parent_span.trace_flags.sampled)
+        if self._parent_based_on and (parent_context is None or parent_span.trace_flags & _SAMPLED):
+            sampled_flag = True
             trace_state = parent_span.trace_state if parent_context is not None else None
-            if not sampled_flag:
-                attributes = None
-            elif not attrs:
+            if not attrs:
                 attributes = {}
             elif (attrs.__class__ is RecordedAttributes and not attrs.agent_values) or (
                 _PLAIN_VALUES.issuperset(map(type, attrs.values()))
@@ -331,7 +337,7 @@ class DirectSpans:
             else:
                 attributes, dropped = _cleaned(attrs)
         else:
-            sampled = self._sampler.should_sample(parent, trace_id, name, kind, attrs, _NO_LINKS)
+            sampled = self._deciding.should_sample(parent, trace_id, name, kind, attrs, _NO_LINKS)
             decision = sampled.decision
             sampled_flag = decision is Decision.RECORD_AND_SAMPLE
             trace_state = sampled.trace_state

@@ -36,6 +36,7 @@ from opentelemetry.util.types import Attributes
 from opentelemetry.exporter.tracengent import attributes as A
 
 __all__ = [
+    "OWN_PROVIDER_DEFAULT",
     "TRACESTATE_KEY",
     "TracengentSampler",
     "records_every_decision_span",
@@ -107,6 +108,13 @@ class TracengentSampler(Sampler):
     def get_description(self) -> str:
         """`TracengentSampler{<delegate>}`."""
         return f"TracengentSampler{{{self._delegate.get_description()}}}"
+
+
+OWN_PROVIDER_DEFAULT: Final = TracengentSampler(DEFAULT_ON)
+"""The sampler of a `TracengentClient`'s own provider under the SDK's default
+(`parentbased_always_on`): the default's decisions, but a decision span below a parent someone
+else sampled out (an upstream's `traceparent` ending `-00`) is kept. The recorder decides it
+inline (`DirectSpans`, by this instance's identity) wherever that is the default's decision."""
 
 
 def records_every_decision_span(sampler: Sampler) -> bool:

@@ -153,10 +153,13 @@ def test_trace_state_of_the_parent_goes_out(
     assert headers["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
 
 
-def test_unsampled_parent_gives_flags_00(
+def test_unsampled_parent_still_records_the_request_and_says_so(
     client_harness: ClientHarness, global_textmap: Callable[[TextMapPropagator], None]
 ) -> None:
-    """A parent that was not sampled: the request's span is not either, and says so."""
+    """A parent that was not sampled (an upstream sampled the request out): the request is an
+    event, never lost to sampling; its span is recorded and sampled in the parent's trace, and
+    its headers say so (flags 01, the `tracengent=1` mark a callee's `TracengentSampler` keeps
+    its decision trace by)."""
     global_textmap(_W3C)
     parent_context = SpanContext(
         trace_id=0x1234,
@@ -168,7 +171,10 @@ def test_unsampled_parent_gives_flags_00(
     headers = _sent_headers(client_harness, parent)
     trace_id, _span_id, flags = headers["traceparent"].split("-")[1:]
     assert trace_id == f"{0x1234:032x}"
-    assert flags == "00"
+    assert flags == "01"
+    assert headers["tracestate"] == "tracengent=1"
+    (span,) = client_harness.memory.get_finished_spans()
+    assert span.context is not None and span.context.trace_id == 0x1234
 
 
 def test_baggage_goes_through_the_propagator(
