@@ -34,6 +34,8 @@ class Reply:
     status: int = 200
     body: bytes = b"{}"
     content_type: str = "application/json"
+    content_encoding: str | None = None
+    """Sent as `Content-Encoding` when set (`body` is then already encoded)."""
 
 
 Responder = Callable[[Received], Reply]
@@ -82,6 +84,8 @@ def serve(responder: Responder, *, keep_alive: bool = False) -> Iterator[Loopbac
             reply = responder(received)
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
+            if reply.content_encoding is not None:
+                self.send_header("Content-Encoding", reply.content_encoding)
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             self.wfile.write(reply.body)

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import httpx
 
+from opentelemetry.exporter.tracengent._bounded_body import aread_answer
 from opentelemetry.exporter.tracengent._http_policy import (
     CallOutcome,
     FetchToken,
@@ -289,12 +290,13 @@ class AsyncPlatformClient:
         # redirect, whatever the caller's client does (see `PlatformClient._send`).
         response = await http.send(request, stream=True, follow_redirects=False)
         try:
-            await response.aread()
+            # At most `MAX_ANSWER_BYTES` decoded: a compressed answer cannot inflate in memory.
+            answer = await aread_answer(response)
         except httpx.DecodingError as exc:
             return UndecodableAnswer(response, exc)
         finally:
             await response.aclose()
-        return response
+        return answer
 
     async def _wait(self, seconds: float) -> bool:
         if self._stop is not None and self._stop.is_set():

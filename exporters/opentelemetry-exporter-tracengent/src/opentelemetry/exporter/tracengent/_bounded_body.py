@@ -19,6 +19,11 @@ Asynchronous calls are bounded as a whole by `asyncio`; the blocking ones by two
 
 Either way the failure is an `httpx.TimeoutException`, which the platform calls already take for
 a timeout (governance denies, fail closed; an export counts it and retries).
+
+The body is bounded in size too: `read_answer` / `aread_answer` keep at most `MAX_ANSWER_BYTES`
+of it once decoded (a gzip answer of 64 KiB can stand for 64 MiB), and more is an answer that
+cannot be decoded (`AnswerTooLarge`): the call decides on its status alone (governance denies a
+2xx it cannot read; an ingest 2xx still acknowledges its batch).
 """
 
 from __future__ import annotations
@@ -27,18 +32,22 @@ import contextvars
 import ssl
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Final
 
 import httpcore
 import httpx
 
 __all__ = [
+    "MAX_ANSWER_BYTES",
+    "AnswerTooLarge",
     "BoundedTransport",
+    "aread_answer",
     "bound_body",
     "end_exchange",
     "environment_proxy_configured",
     "exchange_until",
+    "read_answer",
 ]
 
 _TOO_LONG: Final = "the platform's answer took longer than the request's timeout"
@@ -263,3 +272,121 @@ def bound_body(response: httpx.Response, end: float) -> None:
     (`time.monotonic()`): reading it after that raises `httpx.ReadTimeout`."""
     if isinstance(response.stream, httpx.SyncByteStream):
         response.stream = _BoundedBody(response.stream, end)
+
+
+MAX_ANSWER_BYTES: Final = 1 << 20
+"""The most a platform answer's body may hold once decoded (its decisions, tokens and ingest
+results are a few hundred bytes): more is read as an answer that cannot be decoded."""
+
+# The content codings httpx decodes; `identity` (or none) is the body as sent.
+_AS_SENT: Final = frozenset({"", "identity"})
+
+
+class AnswerTooLarge(httpx.DecodingError):
+    """A platform answer whose body, decoded, holds more than `MAX_ANSWER_BYTES` (a compressed
+    answer can inflate a thousandfold): it is not read further, and the call decides on its
+    status alone, as for any answer that cannot be decoded."""
+
+
+def _too_large() -> AnswerTooLarge:
+    return AnswerTooLarge(f"the platform's answer holds more than {MAX_ANSWER_BYTES} bytes")
+
+
+class _CappedBody(httpx.SyncByteStream):
+    """`inner`'s chunks while they hold at most `MAX_ANSWER_BYTES` in all."""
+
+    def __init__(self, inner: httpx.SyncByteStream) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        size = 0
+        for chunk in self._inner:
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise _too_large()
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _AsyncCappedBody(httpx.AsyncByteStream):
+    """`_CappedBody` for an asynchronous answer."""
+
+    def __init__(self, inner: httpx.AsyncByteStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._inner:
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise _too_large()
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _decoded(response: httpx.Response, content: bytes) -> httpx.Response:
+    """`response` holding `content`, its body decoded already (no content coding left)."""
+    headers = [
+        (name, value)
+        for name, value in response.headers.raw
+        if name.lower() not in (b"content-encoding", b"content-length")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=content,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+def _as_sent(response: httpx.Response) -> bool:
+    return response.headers.get("content-encoding", "").strip().lower() in _AS_SENT
+
+
+def read_answer(response: httpx.Response) -> httpx.Response:
+    """Read the body of `response` (sent with `stream=True`, not read yet), decoded, and return
+    the response holding it: `response` itself, or for a compressed body a response like it
+    holding the decoded body. Never more than `MAX_ANSWER_BYTES` decoded is kept.
+
+    Raises:
+        httpx.DecodingError: the body cannot be decoded, or holds too much (`AnswerTooLarge`).
+    """
+    if _as_sent(response):
+        if isinstance(response.stream, httpx.SyncByteStream):
+            response.stream = _CappedBody(response.stream)
+        response.read()
+        return response
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return _decoded(response, b"".join(chunks))
+
+
+async def aread_answer(response: httpx.Response) -> httpx.Response:
+    """`read_answer` for an asynchronous response.
+
+    Raises:
+        httpx.DecodingError: the body cannot be decoded, or holds too much (`AnswerTooLarge`).
+    """
+    if _as_sent(response):
+        if isinstance(response.stream, httpx.AsyncByteStream):
+            response.stream = _AsyncCappedBody(response.stream)
+        await response.aread()
+        return response
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return _decoded(response, b"".join(chunks))

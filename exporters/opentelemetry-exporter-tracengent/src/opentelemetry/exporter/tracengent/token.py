@@ -32,10 +32,12 @@ import httpx
 
 from opentelemetry.exporter.tracengent._bounded_body import (
     BoundedTransport,
+    aread_answer,
     bound_body,
     end_exchange,
     environment_proxy_configured,
     exchange_until,
+    read_answer,
 )
 from opentelemetry.exporter.tracengent._http_policy import (
     AGENT_DISABLED,
@@ -260,12 +262,13 @@ class AgentTokenProvider:
                     bounded = exchange_until(end)
                     try:
                         # A redirect would re-post the client secret to the host it names.
-                        response = http.send(request, stream=True, follow_redirects=False)
+                        streamed = http.send(request, stream=True, follow_redirects=False)
                         try:
-                            bound_body(response, end)
-                            response.read()
+                            bound_body(streamed, end)
+                            # At most `MAX_ANSWER_BYTES` decoded, compressed or not.
+                            response = read_answer(streamed)
                         finally:
-                            response.close()
+                            streamed.close()
                     finally:
                         end_exchange(bounded)
             except httpx.HTTPError as exc:
@@ -293,14 +296,20 @@ class AgentTokenProvider:
             http = self._async_client()
             try:
                 with platform_call():
-                    response = await http.post(
+                    request = http.build_request(
+                        "POST",
                         self._url(),
                         content=self._form(),
                         headers=self._headers(),
                         timeout=timeout_s,
-                        # A redirect would re-post the client secret to the host it names.
-                        follow_redirects=False,
                     )
+                    # A redirect would re-post the client secret to the host it names.
+                    streamed = await http.send(request, stream=True, follow_redirects=False)
+                    try:
+                        # At most `MAX_ANSWER_BYTES` decoded, compressed or not.
+                        response = await aread_answer(streamed)
+                    finally:
+                        await streamed.aclose()
             except httpx.HTTPError as exc:
                 raise self._transport_failed(exc) from exc
             return self._accept(response)

@@ -48,6 +48,7 @@ from opentelemetry.exporter.tracengent._bounded_body import (
     end_exchange,
     environment_proxy_configured,
     exchange_until,
+    read_answer,
 )
 from opentelemetry.exporter.tracengent._http_policy import (
     CallOutcome,
@@ -366,12 +367,13 @@ class PlatformClient:
                 response.request = request
             bound_body(response, end)
             try:
-                response.read()
+                # At most `MAX_ANSWER_BYTES` decoded: a compressed answer cannot inflate in memory.
+                answer = read_answer(response)
             except httpx.DecodingError as exc:
                 return UndecodableAnswer(response, exc)
             finally:
                 response.close()
-            return response
+            return answer
         except Exception as exc:  # noqa: BLE001 - the policy decides (only transport errors retry)
             return exc
         finally:
