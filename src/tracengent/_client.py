@@ -109,7 +109,7 @@ class TracengentClient(GovernanceMethods):
     ) -> None:
         if not isinstance(options, TracengentOptions):
             raise TracengentConfigError("options must be a TracengentOptions")
-        _check_connections(http, async_transport)
+        _check_connections(http, transport, async_transport)
         self._options = options.validate()
         agent_id = self._options.agent_id or ""
         self._platform = PlatformClient(self._options, transport=transport, http=http)
@@ -537,7 +537,7 @@ class TracengentClient(GovernanceMethods):
         self.close()
 
 
-def _check_connections(http: object, async_transport: object) -> None:
+def _check_connections(http: object, transport: object, async_transport: object) -> None:
     """Refuse a connection argument that cannot make the calls it is for: every event would
     be dropped after its retries and every governed call denied, an `AttributeError` the only
     reason given.
@@ -551,6 +551,12 @@ def _check_connections(http: object, async_transport: object) -> None:
         raise TracengentConfigError(
             f"http must be an httpx.Client, got {type(http).__name__} (the async calls take "
             "an httpx.AsyncBaseTransport as async_transport)"
+        )
+    if transport is not None and not callable(getattr(transport, "handle_request", None)):
+        raise TracengentConfigError(
+            f"transport must be an httpx.BaseTransport, got {type(transport).__name__} (an "
+            "async-only transport goes in async_transport: telemetry is sent by a blocking "
+            "client)"
         )
     if async_transport is not None and not callable(
         getattr(async_transport, "handle_async_request", None)

@@ -4,7 +4,7 @@ connection at construction, saying what to pass, rather than dropping every even
 An `httpx.AsyncClient` given as `http` (an async application's own client) cannot make the sync
 calls (every event dropped after its retries, every governed call denied, an `AttributeError`
 the only reason given), nor can a sync-only transport given as `async_transport` make the async
-ones.
+ones, nor an async-only transport given as `transport` the telemetry the blocking client sends.
 """
 
 from __future__ import annotations
@@ -39,6 +39,18 @@ def test_a_sync_only_async_transport_is_refused(no_global_provider: None) -> Non
         pytest.raises(TracengentConfigError, match=r"async_transport must be"),
     ):
         TracengentClient(platform_options(), async_transport=transport)  # type: ignore[arg-type]
+
+
+def test_an_async_only_transport_is_refused(no_global_provider: None) -> None:
+    """`transport=httpx.AsyncHTTPTransport()`: the blocking telemetry client cannot send
+    through it (every event would be dropped); a config error naming `async_transport`."""
+
+    async def refused() -> None:
+        async with httpx.AsyncHTTPTransport() as transport:
+            with pytest.raises(TracengentConfigError, match=r"transport must be .*async_transport"):
+                TracengentClient(platform_options(), transport=transport)  # type: ignore[arg-type]
+
+    asyncio.run(refused())
 
 
 def test_the_right_kinds_are_accepted(no_global_provider: None) -> None:

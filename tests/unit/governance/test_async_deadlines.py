@@ -43,7 +43,12 @@ def _client(platform: StallingPlatform, **options: object) -> TracengentClient:
         "max_retries": 0,
     }
     settings.update(options)
-    return TracengentClient(TracengentOptions(**settings), transport=platform)  # type: ignore[arg-type]
+    # The async calls go to the stalling platform; telemetry (sync) is acknowledged at once.
+    return TracengentClient(
+        TracengentOptions(**settings),  # type: ignore[arg-type]
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, json={})),
+        async_transport=platform,
+    )
 
 
 async def test_the_async_tool_gate_denies_when_the_platform_stalls() -> None:
