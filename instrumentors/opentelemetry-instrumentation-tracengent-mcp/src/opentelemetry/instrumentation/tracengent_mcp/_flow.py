@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, StatusCode, Tracer, use_span
 from opentelemetry.util.types import AttributeValue
@@ -36,7 +35,14 @@ __all__ = ["ToolCallState", "call_tool_traced"]
 
 _logger = logging.getLogger(__name__)
 
-_EXECUTE_TOOL: Final = gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
+# The GenAI semantic conventions' names, written here: the incubating module of the
+# `opentelemetry-semantic-conventions` versions this package supports (0.51b0 on) lacks the tool
+# call's arguments and result (added in 0.60b0), and newer ones deprecate it.
+_OPERATION_NAME: Final = "gen_ai.operation.name"
+_TOOL_NAME: Final = "gen_ai.tool.name"
+_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+_EXECUTE_TOOL: Final = "execute_tool"
 _TOOL_ERROR: Final = "tool_error"
 _HOOK_LOG_INTERVAL_S: Final = 60.0
 
@@ -311,7 +317,7 @@ def _record_result(state: ToolCallState, span: Span, result: object) -> None:
     if span.is_recording() and state.payload_hook is not None:
         text = state.payload(_result_document(result))
         if text is not None:
-            span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_RESULT, text)
+            span.set_attribute(_TOOL_CALL_RESULT, text)
 
 
 async def call_tool_traced(
@@ -361,8 +367,8 @@ async def call_tool_traced(
             return await wrapped(*args, **kwargs)
     attributes = {
         **TOOL_CALL_ATTRIBUTES,
-        gen_ai.GEN_AI_OPERATION_NAME: _EXECUTE_TOOL,
-        gen_ai.GEN_AI_TOOL_NAME: name,
+        _OPERATION_NAME: _EXECUTE_TOOL,
+        _TOOL_NAME: name,
     }
     with _tool_span(state, f"{_EXECUTE_TOOL} {name}", attributes) as span:
         try:
@@ -372,7 +378,7 @@ async def call_tool_traced(
             if span.is_recording() and state.payload_hook is not None and arguments is not None:
                 text = state.payload(_wire_arguments(arguments))
                 if text is not None:
-                    span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS, text)
+                    span.set_attribute(_TOOL_CALL_ARGUMENTS, text)
             given_meta = kwargs.get("meta")
             # A `meta` that is not a mapping is left to the SDK to refuse, as without us.
             if accepts_meta and (given_meta is None or isinstance(given_meta, Mapping)):
