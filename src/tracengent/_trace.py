@@ -82,7 +82,12 @@ def begin_trace(
     (the wire's actor is a string `userId`; such a value would be dropped from every event,
     silently).
     """
-    request = recorder.scrubber.free_text(str(root_request))
+    try:
+        text = root_request if root_request.__class__ is str else str(root_request)
+    except Exception as exc:  # noqa: BLE001 - an object whose `__str__` raises: its type stands in
+        text = f"<{type(root_request).__name__}>"
+        recorder.misuse_guard.failed("begin_trace", f"root_request has no text ({exc!r})")
+    request = recorder.scrubber.free_text(text)
     attrs: Attributes = {
         A.GEN_AI_OPERATION_NAME: A.OPERATION_INVOKE_AGENT,
         A.GEN_AI_AGENT_ID: recorder.agent_id,

@@ -73,3 +73,20 @@ def test_an_actor_id_whose_truth_value_raises_does_not_raise(
     (event,) = client_harness.platform.events()
     assert "actor" not in event
     assert client.misuse_count == 1
+
+
+class _NoText:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_root_request_without_text_never_raises(client_harness: ClientHarness) -> None:
+    """`begin_trace` never raises: a root request whose `__str__` raises is sent as its type,
+    counted as misuse once, and the trace is recorded and closed."""
+    client = client_harness.client
+    with client.begin_trace(_NoText()) as trace:  # type: ignore[arg-type]
+        trace.step("s")
+    assert client.close(timeout=10)
+    (event,) = client_harness.platform.events()
+    assert event["rootRequest"] == "<_NoText>"
+    assert (client.dropped_count, client.misuse_count) == (0, 1)
