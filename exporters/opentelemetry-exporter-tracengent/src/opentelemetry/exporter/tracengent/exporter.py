@@ -215,8 +215,10 @@ class TracengentSpanExporter(SpanExporter):
         """
         result = SpanExportResult.FAILURE
         with self._stats.guard("export"):
-            entries = list(zip(spans, map(attributes_of, spans), strict=True))
+            entries = _entries_of(spans, self._stats)
             result = self.deliver(entries, deadline=None)
+            if len(entries) < len(spans):
+                result = SpanExportResult.FAILURE  # some spans were counted unserializable
         return result
 
     def deliver(
@@ -410,3 +412,24 @@ class TracengentSpanExporter(SpanExporter):
                 self._platform.after_fork(stop_events=(old_stop, self._stop))
         except Exception as exc:  # noqa: BLE001 - runs in the fork hook: never raise there
             self._stats.add_internal_error("after_fork", exc)
+
+
+def _entries_of(
+    spans: Sequence[ReadableSpan], stats: DeliveryStats
+) -> list[tuple[ReadableSpan, Attributes]]:
+    """`(span, attributes_of(span))` for each of `spans`; a span whose attributes cannot be read
+    (an odd span class) is left out alone, counted `unserializable` (and as an internal error):
+    its batch-mates still go. Never raises."""
+    try:
+        return list(zip(spans, map(attributes_of, spans), strict=True))
+    except Exception:  # noqa: BLE001 - off the common path: the spans one by one
+        entries: list[tuple[ReadableSpan, Attributes]] = []
+        for span in spans:
+            try:
+                entries.append((span, attributes_of(span)))
+            except Exception as exc:  # noqa: BLE001 - counted, the others go
+                stats.add_internal_error("reading a span's attributes", exc)
+                stats.add_dropped(
+                    DropReason.UNSERIALIZABLE, detail="its span's attributes could not be read"
+                )
+        return entries

@@ -24,14 +24,13 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
-    Attributes,
     classify,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
 from opentelemetry.exporter.tracengent._weak import at_fork, weak_hook
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
-from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
+from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter, _entries_of
 
 __all__ = ["TracengentSpanProcessor"]
 
@@ -354,17 +353,11 @@ class TracengentSpanProcessor(SpanProcessor):
 
     def _deliver(self, spans: list[ReadableSpan], deadline: float, on_deadline: DropReason) -> bool:
         """Export one batch the worker took; True when all of it was delivered."""
-        try:
-            # Copied here, on the export thread: the agent's thread buffers the span alone.
-            batch: list[tuple[ReadableSpan, Attributes]] = list(
-                zip(spans, map(attributes_of, spans), strict=True)
-            )
-        except Exception as exc:  # noqa: BLE001 - counted: a span taken is never lost
-            self._stats.add_internal_error("export worker", exc)
-            self._stats.add_dropped(DropReason.UNSERIALIZABLE, len(spans))
-            return False
+        # Copied here, on the export thread: the agent's thread buffers the span alone. A span
+        # whose attributes cannot be read is counted alone: a span taken is never lost uncounted.
+        batch = _entries_of(spans, self._stats)
         result = self._exporter.deliver(batch, deadline=deadline, on_deadline=on_deadline)
-        return result is _SUCCESS
+        return result is _SUCCESS and len(batch) == len(spans)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Have the worker export what is buffered now, in batches; blocks at most `timeout_millis`.
