@@ -174,7 +174,8 @@ def test_unsampled_parent_still_records_the_request_and_says_so(
     assert flags == "01"
     assert headers["tracestate"] == "tracengent=1"
     (span,) = client_harness.memory.get_finished_spans()
-    assert span.context is not None and span.context.trace_id == 0x1234
+    assert span.context is not None
+    assert span.context.trace_id == 0x1234
 
 
 def test_baggage_goes_through_the_propagator(
