@@ -22,7 +22,8 @@ Where it runs, and what it covers:
   (obligation `redactFields`) and the configured rules.
 - `ScrubbingProcessor.on_start` scrubs the attributes a span *starts with*: payload attributes are
   re-scrubbed (JSON text is parsed, masked and re-encoded) with the current decision trace's
-  redact fields, or replaced by `MASK_TOKEN` when payload capture is off; attributes whose name
+  redact fields and those noted for the trace the span is stamped with (`trace_paths`: an
+  `invoke_agent` span's trace has no `AgentTrace` to hold them), or replaced by `MASK_TOKEN` when payload capture is off; attributes whose name
   matches a glob are masked; a URL (`url.full`, `http.url`, `http.target`, `url.query`, as
   OTel's HTTP instrumentations record them) loses its userinfo and the values of its credential
   query parameters (`is_secret_parameter`, the configured globs included). Because it runs before any span ends, it protects every exporter on
@@ -471,6 +472,13 @@ class Scrubber:
             if len(noted) > _TRACE_PATHS_LIMIT:
                 del noted[next(iter(noted))]
 
+    def trace_paths(self, trace_id: object) -> tuple[str, ...]:
+        """The JSON paths noted for decision trace `trace_id` (`note_trace_paths`,
+        `add_trace_paths`); none for an id not noted, or one that is not text. Never raises."""
+        if not self._trace_paths or trace_id.__class__ is not str:
+            return ()
+        return self._trace_paths.get(trace_id, ())
+
     def exported_payload(self, key: str, text: str, trace_id: str | None = None) -> str | None:
         """The text an exporter may send for payload attribute `key` of a finished span, which
         holds `text` and belongs to decision trace `trace_id` (None: to none); None means send
@@ -494,8 +502,7 @@ class Scrubber:
                 return self.free_text(text)
             if not self.capture_payloads:
                 return None
-            paths = self._trace_paths.get(trace_id, ()) if trace_id is not None else ()
-            return self._payload_attribute(text, paths)
+            return self._payload_attribute(text, self.trace_paths(trace_id))
         except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
             return None
 
@@ -807,7 +814,13 @@ class ScrubbingProcessor(SpanProcessor):
             redact_paths: Sequence[str] | None = None
             for key, value in attributes.items():
                 if redact_paths is None and A.is_payload_attribute(key):
+                    # The current `AgentTrace`'s, and those noted for the trace the context
+                    # processor stamped on the span (one an `invoke_agent` span opened has no
+                    # `AgentTrace`: its obligations' paths are noted under its id).
                     redact_paths = self._redact_fields()
+                    noted = self._scrubber.trace_paths(attributes.get(A.TRACE_ID))
+                    if noted:
+                        redact_paths = (*redact_paths, *noted)
                 scrubbed = self._scrubber.scrub_attribute(
                     key, value, redact_paths=redact_paths or ()
                 )

@@ -1,0 +1,76 @@
+"""Hunt G: scrubbing and payloads, what earlier reviews missed."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
+from tracengent._processors.context import ContextProcessor
+from tracengent._scrubbing import Scrubber, ScrubbingProcessor
+
+
+def _provider(scrubber: Scrubber) -> tuple[TracerProvider, InMemorySpanExporter]:
+    """A provider as the client builds it (context, then scrubbing), with the user's own
+    exporter (an in-memory one standing for OTLP or the console) after them."""
+    provider = TracerProvider()
+    provider.add_span_processor(ContextProcessor(scrub_text=scrubber.free_text))
+    provider.add_span_processor(ScrubbingProcessor(scrubber))
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def test_an_invoke_agent_traces_obligations_mask_payloads_spans_start_with() -> None:
+    """An allow's `redactFields` in a trace an `invoke_agent` span opened (no `AgentTrace`:
+    they are noted on the scrubber under the trace's id) mask the payloads a later span of that
+    trace *starts* with, for the user's own exporters too, not only in what Tracengent's
+    exporter sends."""
+    scrubber = Scrubber()
+    provider, exporter = _provider(scrubber)
+    tracer = provider.get_tracer("agent-framework")
+    with tracer.start_as_current_span(
+        "invoke_agent refunds", attributes={A.GEN_AI_OPERATION_NAME: "invoke_agent"}
+    ) as root:
+        trace_id = (getattr(root, "attributes", None) or {}).get(A.TRACE_ID)
+        assert isinstance(trace_id, str)
+        scrubber.add_trace_paths(trace_id, ["$.card"])  # what an allow's obligations do
+        with tracer.start_as_current_span(
+            "execute_tool refund",
+            attributes={
+                A.GEN_AI_OPERATION_NAME: "execute_tool",
+                A.GEN_AI_TOOL_CALL_ARGUMENTS: '{"card":"4111 1111 1111 1111","amount":280}',
+            },
+        ):
+            pass
+    (tool,) = [s for s in exporter.get_finished_spans() if s.name == "execute_tool refund"]
+    assert (tool.attributes or {})[A.GEN_AI_TOOL_CALL_ARGUMENTS] == (
+        f'{{"card":"{MASK_TOKEN}","amount":280}}'
+    )
+
+
+def test_another_traces_payloads_are_not_masked_by_its_obligations() -> None:
+    """The noted paths are that trace's: a span of another trace starts with its payload."""
+    scrubber = Scrubber()
+    provider, exporter = _provider(scrubber)
+    tracer = provider.get_tracer("agent-framework")
+    agent = {A.GEN_AI_OPERATION_NAME: "invoke_agent"}
+    with tracer.start_as_current_span("invoke_agent refunds", attributes=agent) as root:
+        trace_id = (getattr(root, "attributes", None) or {}).get(A.TRACE_ID)
+        assert isinstance(trace_id, str)
+        scrubber.add_trace_paths(trace_id, ["$.card"])
+    with (
+        tracer.start_as_current_span("invoke_agent lookup", attributes=agent),
+        tracer.start_as_current_span(
+            "execute_tool lookup",
+            attributes={
+                A.GEN_AI_OPERATION_NAME: "execute_tool",
+                A.GEN_AI_TOOL_CALL_ARGUMENTS: '{"card":"4111"}',
+            },
+        ),
+    ):
+        pass
+    (tool,) = [s for s in exporter.get_finished_spans() if s.name == "execute_tool lookup"]
+    assert (tool.attributes or {})[A.GEN_AI_TOOL_CALL_ARGUMENTS] == '{"card":"4111"}'
