@@ -377,8 +377,8 @@ class Scrubber:
             item_kind = type(item)
             if item_kind is str:
                 if item[:1] in _JSON_OPENERS or "://" in item:  # type: ignore[index,operator]
-                    # It may be JSON text (a tool call's arguments) or hold a URL: the walk
-                    # reads it.
+                    # It may be JSON text (a tool call's arguments, after whitespace too) or
+                    # hold a URL: the walk reads it.
                     return False
                 continue
             if item_kind is int or item_kind is bool or item is None:
@@ -632,7 +632,10 @@ class Scrubber:
         if depth > _MAX_DEPTH:
             raise _Unsafe("too deep")
         if isinstance(value, str):
-            if value[:1] in _JSON_OPENERS:
+            first = value[:1]
+            if first in _JSON_OPENERS and (
+                first in _JSON_BRACKETS or _JSON_AFTER_WHITESPACE.match(value) is not None
+            ):
                 return self._nested_text(value, depth)
             return self._urls_scrubbed(value)
         if value is None or isinstance(value, (bool, int)):
@@ -659,8 +662,8 @@ class Scrubber:
         raise _Unsafe(f"cannot encode {type(value).__name__}")
 
     def _nested_text(self, text: str, depth: int) -> str:
-        """A string value that opens like JSON text (`{`, `[`: a tool call's arguments, a
-        request body) with the keys it writes scrubbed as the payload's own are (name globs; the
+        """A string value that opens like JSON text (`{`, `[`, after whitespace too: a tool
+        call's arguments, a request body) with the keys it writes scrubbed as the payload's own are (name globs; the
         JSON paths name the payload's structure, not the text's): re-encoded compactly when
         something in it was masked, `text` itself otherwise. Text that is no JSON object or array,
         or that the walk refuses (too deep), is `MASK_TOKEN` when it writes a key a name glob
@@ -694,7 +697,11 @@ class Scrubber:
 
 _NOT_JSON: Final = object()
 # How a string value that may be JSON text starts (`Scrubber._nested_text`).
-_JSON_OPENERS: Final = frozenset({"{", "["})
+# JSON text may start with whitespace (a raw request body, pretty-printed arguments): a string
+# that starts with it is read as JSON text when a bracket follows (`_JSON_AFTER_WHITESPACE`).
+_JSON_BRACKETS: Final = frozenset({"{", "["})
+_JSON_OPENERS: Final = frozenset({"{", "[", " ", "\t", "\n", "\r"})
+_JSON_AFTER_WHITESPACE: Final = re.compile(r"[ \t\n\r]*[\[{]")
 
 
 def _orjson_text(value: object) -> str | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -74,3 +77,32 @@ def test_another_traces_payloads_are_not_masked_by_its_obligations() -> None:
         pass
     (tool,) = [s for s in exporter.get_finished_spans() if s.name == "execute_tool lookup"]
     assert (tool.attributes or {})[A.GEN_AI_TOOL_CALL_ARGUMENTS] == '{"card":"4111"}'
+
+
+@pytest.mark.parametrize("lead", [" ", "\n", "\r\n", "\t", "\n  "])
+def test_json_text_in_a_payload_string_after_whitespace_has_its_keys_masked(lead: str) -> None:
+    """JSON text may start with whitespace (a raw request body, pretty-printed arguments): a
+    payload string holding it has its keys masked as one without it does, where the payload is
+    set and in a payload attribute a span starts with or the exporter sends."""
+    scrubber = Scrubber()
+    inner = f'{lead}{{"password": "hunter2", "n": 1}}'
+    set_text = scrubber.payload_text({"body": inner})
+    assert set_text is not None
+    assert "hunter2" not in set_text
+    assert json.loads(json.loads(set_text)["body"]) == {"password": MASK_TOKEN, "n": 1}
+    attribute = json.dumps({"body": inner})
+    for scrubbed in (
+        scrubber.scrub_attribute(A.INPUT, attribute),
+        scrubber.exported_payload(A.GEN_AI_TOOL_CALL_ARGUMENTS, attribute),
+    ):
+        assert isinstance(scrubbed, str)
+        assert "hunter2" not in scrubbed
+        assert json.loads(json.loads(scrubbed)["body"]) == {"password": MASK_TOKEN, "n": 1}
+
+
+def test_text_after_whitespace_that_is_not_json_is_kept() -> None:
+    """A string that only starts with whitespace is text as before: kept as written."""
+    scrubber = Scrubber()
+    assert scrubber.payload_text({"note": "  [draft] refund 42"}) == (
+        '{"note":"  [draft] refund 42"}'
+    )
