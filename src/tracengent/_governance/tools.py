@@ -108,6 +108,8 @@ def decision_from_error(error: Exception) -> ToolDecision:
     if isinstance(error, AgentDisabledError):
         return ToolDecision.deny(f"agent disabled: {error}", "agent_disabled")
     if isinstance(error, PlatformRejectedError):
+        if _never_sent(error):
+            return ToolDecision.deny(f"not sent: {error}", "sdk_error")
         return ToolDecision.deny(f"platform rejected the request: {error}", "platform_rejected")
     if isinstance(error, MalformedResponseError):
         return ToolDecision.deny(
@@ -116,6 +118,12 @@ def decision_from_error(error: Exception) -> ToolDecision:
     return ToolDecision.deny(
         f"tool authorization failed: {type(error).__name__}: {error}", "sdk_error"
     )
+
+
+def _never_sent(error: PlatformRejectedError) -> bool:
+    """Whether `error` is the client's refusal to encode the request (nothing was sent: no
+    status, raised from the encoder's ValueError/TypeError), not the platform's 4xx answer."""
+    return error.status_code is None and isinstance(error.__cause__, (ValueError, TypeError))
 
 
 def raise_unless_allowed(decision: ToolDecision) -> None:
@@ -201,6 +209,22 @@ def _function_request(function: str, args: JsonValue, recorder: Recorder | None)
     return _with_body_and_trace(request, args, recorder)
 
 
+def _name_problem(name: object, what: str) -> ToolDecision | None:
+    """The deny for a tool or function name the platform would refuse (None, not text, empty or
+    blank), made without asking it; None for a usable name."""
+    if isinstance(name, str) and name.strip():
+        return None
+    told = f"{name!r}" if isinstance(name, str) or name is None else type(name).__name__
+    return ToolDecision.deny(
+        f"not sent: the {what} name must be non-blank text, got {told}", "sdk_error"
+    )
+
+
+def _label(name: object) -> str:
+    """`name` as a governance span names it (the type of one that is not text)."""
+    return name if isinstance(name, str) else f"<{type(name).__name__}>"
+
+
 def _with_body_and_trace(
     request: JsonObject, args: JsonValue, recorder: Recorder | None
 ) -> JsonObject:
@@ -280,22 +304,36 @@ class ToolGate:
         self._recorder = recorder
 
     def authorize_mcp(self, tool: str, args: JsonInput = None) -> ToolDecision:
-        """Ask whether MCP tool `tool` may be called with `args`; fails closed."""
+        """Ask whether MCP tool `tool` may be called with `args`; fails closed (a `tool` that is
+        not non-blank text is denied, `sdk_error`, without asking)."""
+        refused = _name_problem(tool, "tool")
+        if refused is not None:
+            return self._refuse(TRANSPORT_MCP, tool, refused)
         request = _mcp_request(tool, _arguments(args), self._recorder)
         return self._decide(TRANSPORT_MCP, tool, request)
 
     def authorize_function(self, fn: str, args: JsonInput = None) -> ToolDecision:
-        """Ask whether function `fn` may be called with `args`; fails closed."""
+        """Ask whether function `fn` may be called with `args`; fails closed (an `fn` that is
+        not non-blank text is denied, `sdk_error`, without asking)."""
+        refused = _name_problem(fn, "function")
+        if refused is not None:
+            return self._refuse(TRANSPORT_FUNCTION, fn, refused)
         request = _function_request(fn, _arguments(args), self._recorder)
         return self._decide(TRANSPORT_FUNCTION, fn, request)
 
     async def authorize_mcp_async(self, tool: str, args: JsonInput = None) -> ToolDecision:
         """The coroutine twin of `authorize_mcp`."""
+        refused = _name_problem(tool, "tool")
+        if refused is not None:
+            return self._refuse(TRANSPORT_MCP, tool, refused)
         request = _mcp_request(tool, _arguments(args), self._recorder)
         return await self._decide_async(TRANSPORT_MCP, tool, request)
 
     async def authorize_function_async(self, fn: str, args: JsonInput = None) -> ToolDecision:
         """The coroutine twin of `authorize_function`."""
+        refused = _name_problem(fn, "function")
+        if refused is not None:
+            return self._refuse(TRANSPORT_FUNCTION, fn, refused)
         request = _function_request(fn, _arguments(args), self._recorder)
         return await self._decide_async(TRANSPORT_FUNCTION, fn, request)
 
@@ -468,6 +506,12 @@ class ToolGate:
             **approvals.wait_bounds(self._options, timeout_s, poll_interval_s),
         )
         return None if wait.allowed else _refusal_of(wait, approval_id)
+
+    def _refuse(self, transport: str, target: object, decision: ToolDecision) -> ToolDecision:
+        """Record `decision`, made without asking the platform, as the decision's span."""
+        with tool_span(self._tracer, transport, _label(target), self._recorder) as span:
+            record_decision(span, decision)
+        return decision
 
     def _decide(self, transport: str, target: str, request: JsonObject) -> ToolDecision:
         with tool_span(self._tracer, transport, target, self._recorder) as span:
