@@ -17,7 +17,7 @@ from typing import Final
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -156,6 +156,10 @@ def console_routes(store: PlatformStore, agent_ids: Iterable[str] = ()) -> list[
                 declared_length=request.headers.get("content-length"),
                 limit=_MAX_FORM_BYTES,
             )
+        except ClientDisconnect:
+            # The browser went away mid-form (a tab closed): nobody reads the answer, and the
+            # approval stays undecided. Raising would have uvicorn log a traceback.
+            return Response(status_code=400)
         except IngestError:
             return JSONResponse({"error": "too_large", "detail": "form too large"}, 413)
         form = parse_qs(body.decode("utf-8", "replace"))
