@@ -633,10 +633,11 @@ class Scrubber:
             raise _Unsafe("too deep")
         if isinstance(value, str):
             first = value[:1]
-            if first in _JSON_OPENERS and (
-                first in _JSON_BRACKETS or _JSON_AFTER_WHITESPACE.match(value) is not None
-            ):
-                return self._nested_text(value, depth)
+            if first in _JSON_OPENERS:
+                if first == '"':
+                    return self._json_string_text(value, depth)
+                if first in _JSON_BRACKETS or _JSON_AFTER_WHITESPACE.match(value) is not None:
+                    return self._nested_text(value, depth)
             return self._urls_scrubbed(value)
         if value is None or isinstance(value, (bool, int)):
             return value
@@ -686,6 +687,20 @@ class Scrubber:
             return MASK_TOKEN
         return self._urls_scrubbed(text)
 
+    def _json_string_text(self, text: str, depth: int) -> str:
+        """A string value that opens with a quote: when it is a JSON string (JSON text encoded
+        twice, as `json.dumps` of arguments already JSON), the text it holds scrubbed as a
+        payload's string is (`_safe_copy`), re-encoded as a JSON string when something in it
+        changed (`MASK_TOKEN` when the walk refuses it); other text as plain text."""
+        parsed = _decode(text)
+        if parsed.__class__ is not str:
+            return self._urls_scrubbed(text)
+        try:
+            copied = self._safe_copy(parsed, depth + 1)
+        except _Unsafe:
+            return MASK_TOKEN
+        return text if copied == parsed else dumps_finite(copied)
+
     def _urls_scrubbed(self, text: str) -> str:
         """`text` (a payload's string, free text) with each URL in it as `url_value` leaves
         it: no userinfo, credential query values `REDACTED`; `text` itself when none changed (at
@@ -700,7 +715,8 @@ _NOT_JSON: Final = object()
 # JSON text may start with whitespace (a raw request body, pretty-printed arguments): a string
 # that starts with it is read as JSON text when a bracket follows (`_JSON_AFTER_WHITESPACE`).
 _JSON_BRACKETS: Final = frozenset({"{", "["})
-_JSON_OPENERS: Final = frozenset({"{", "[", " ", "\t", "\n", "\r"})
+# A string that opens with a quote may be a JSON string of JSON text (`_json_string_text`).
+_JSON_OPENERS: Final = frozenset({"{", "[", '"', " ", "\t", "\n", "\r"})
 _JSON_AFTER_WHITESPACE: Final = re.compile(r"[ \t\n\r]*[\[{]")
 
 

@@ -106,3 +106,27 @@ def test_text_after_whitespace_that_is_not_json_is_kept() -> None:
     assert scrubber.payload_text({"note": "  [draft] refund 42"}) == (
         '{"note":"  [draft] refund 42"}'
     )
+
+
+def test_json_text_encoded_twice_in_a_payload_string_has_its_keys_masked() -> None:
+    """A payload string holding a JSON string of JSON text (arguments `json.dumps`ed twice): the
+    keys of the inner text are masked, and the string keeps its shape (a JSON string of JSON)."""
+    scrubber = Scrubber()
+    twice = json.dumps(json.dumps({"api_key": "sk-live-123", "n": 1}))
+    for scrubbed in (
+        scrubber.payload_text({"arguments": twice}),
+        scrubber.scrub_attribute(A.INPUT, json.dumps({"arguments": twice})),
+    ):
+        assert isinstance(scrubbed, str)
+        assert "sk-live-123" not in scrubbed
+        inner = json.loads(json.loads(json.loads(scrubbed)["arguments"]))
+        assert inner == {"api_key": MASK_TOKEN, "n": 1}
+
+
+def test_a_payload_string_in_quotes_that_holds_no_json_is_kept() -> None:
+    """Quoted words, or a JSON string of plain text, are kept as written."""
+    scrubber = Scrubber()
+    for text in ('"refund" was asked twice', json.dumps("refund 42"), '"{not json"'):
+        assert scrubber.payload_text({"note": text}) == json.dumps(
+            {"note": text}, separators=(",", ":")
+        )
