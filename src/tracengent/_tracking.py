@@ -4,17 +4,19 @@
 a CLIENT span with the HTTP semantic-convention attributes, mark it tracked (so it is an event even
 outside a decision trace), make it current while the inner transport runs, and inject its trace
 context into the outgoing headers by the global propagator (W3C `traceparent` by default). A
-status >= 400, or an exception, marks the event failed; the application's exception is re-raised
-untouched. The span logic is shared and I/O-free; only
-the two thin `handle_*` shells differ.
+status >= 400, or an exception (while sending, or while the response body is read), marks the
+event failed; the application's exception is re-raised untouched. The span ends when the
+response body is closed (httpx closes it once read; a streamed response when its block exits).
+The span logic is shared and I/O-free; only the thin `handle_*` shells and body wrappers differ.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 import httpx
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from opentelemetry.exporter.tracengent import attributes as A
 from tracengent._direct_spans import RecordedAttributes
@@ -79,22 +81,99 @@ def start_request(recorder: Recorder, request: httpx.Request) -> ActiveSpan | No
 
 def finish_response(
     recorder: Recorder, active: ActiveSpan | None, request: httpx.Request, status_code: int
-) -> None:
-    """End the span with the response status; failure when it is >= 400. Never raises."""
+) -> Span | None:
+    """Record the response status on the span (failure when it is >= 400) and undo what
+    `start_request` made current. The span stays open until the body is closed (`end_span`):
+    reading the body may still fail the call. Never raises; None when the span is gone."""
     if active is None:
-        return
+        return None
+    span = active.span
     try:
         recorder.detach(active)
-        span = active.span
         # The exporter derives the event's `method`/`url`/`statusCode` attributes from these.
         # One `set_attribute` on success: the SDK's mapping variant costs twice as much.
         span.set_attribute(A.HTTP_RESPONSE_STATUS_CODE, status_code)
         if status_code >= _FAILURE_STATUS:
             span.set_attribute(A.EVENT_STATUS, A.EventStatuses.FAILURE)
             span.set_status(Status(StatusCode.ERROR, str(status_code)))
+    except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+        recorder.guard.failed("ending a request span", exc)
+    return span
+
+
+def end_span(recorder: Recorder, span: Span, error: BaseException | None = None) -> None:
+    """End a request's span once its body is closed; failed first when reading it raised
+    `error`. Never raises."""
+    try:
+        if error is not None:
+            mark_failed(span, error, recorder.scrubber)
         span.end()
     except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
         recorder.guard.failed("ending a request span", exc)
+
+
+class _TrackedBody(httpx.SyncByteStream):
+    """A tracked response's body: its span ends when the body is closed, failed when reading
+    the body raised (a peer closing mid-body, a read timeout)."""
+
+    __slots__ = ("_inner", "_recorder", "_span")
+
+    def __init__(self, inner: httpx.SyncByteStream, recorder: Recorder, span: Span) -> None:
+        self._inner = inner
+        self._recorder = recorder
+        self._span: Span | None = span
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._inner
+        except GeneratorExit:  # the consumer stopped reading: not a failure
+            raise
+        except BaseException as exc:
+            self._end(exc)
+            raise
+
+    def _end(self, error: BaseException | None) -> None:
+        span, self._span = self._span, None
+        if span is not None:
+            end_span(self._recorder, span, error)
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._end(None)
+
+
+class _AsyncTrackedBody(httpx.AsyncByteStream):
+    """The `httpx.AsyncByteStream` twin of `_TrackedBody`."""
+
+    __slots__ = ("_inner", "_recorder", "_span")
+
+    def __init__(self, inner: httpx.AsyncByteStream, recorder: Recorder, span: Span) -> None:
+        self._inner = inner
+        self._recorder = recorder
+        self._span: Span | None = span
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except GeneratorExit:  # the consumer stopped reading: not a failure
+            raise
+        except BaseException as exc:
+            self._end(exc)
+            raise
+
+    def _end(self, error: BaseException | None) -> None:
+        span, self._span = self._span, None
+        if span is not None:
+            end_span(self._recorder, span, error)
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._end(None)
 
 
 def finish_error(recorder: Recorder, active: ActiveSpan | None, error: BaseException) -> None:
@@ -117,6 +196,8 @@ class TrackingTransport(httpx.BaseTransport):
         inner: the transport that sends the requests (default: `httpx.HTTPTransport()`).
 
     `handle_request` blocks as long as `inner` does; `inner`'s exceptions propagate unchanged.
+    The span ends when the response body is closed (httpx closes it once read), failed when
+    reading the body raised.
     """
 
     def __init__(self, client: TracengentClient, inner: httpx.BaseTransport | None = None) -> None:
@@ -131,7 +212,15 @@ class TrackingTransport(httpx.BaseTransport):
         except BaseException as exc:
             finish_error(self._recorder, active, exc)
             raise
-        finish_response(self._recorder, active, request, response.status_code)
+        span = finish_response(self._recorder, active, request, response.status_code)
+        if span is not None:
+            stream = response.stream
+            if isinstance(stream, httpx.SyncByteStream) and not isinstance(
+                stream, httpx.ByteStream
+            ):
+                response.stream = _TrackedBody(stream, self._recorder, span)
+            else:  # a body in memory (httpx never closes it; it cannot fail), or a foreign one
+                end_span(self._recorder, span)
         return response
 
     def close(self) -> None:
@@ -161,7 +250,15 @@ class AsyncTrackingTransport(httpx.AsyncBaseTransport):
         except BaseException as exc:
             finish_error(self._recorder, active, exc)
             raise
-        finish_response(self._recorder, active, request, response.status_code)
+        span = finish_response(self._recorder, active, request, response.status_code)
+        if span is not None:
+            stream = response.stream
+            if isinstance(stream, httpx.AsyncByteStream) and not isinstance(
+                stream, httpx.ByteStream
+            ):
+                response.stream = _AsyncTrackedBody(stream, self._recorder, span)
+            else:  # a body in memory (httpx never closes it; it cannot fail), or a foreign one
+                end_span(self._recorder, span)
         return response
 
     async def aclose(self) -> None:
