@@ -12,8 +12,8 @@ Two kinds of rules:
 - **JSON paths** (`$.card`, wire contract §8, case-sensitive as the platform's `redactFields`
   are): masked inside payload attributes (`attributes.is_payload_attribute`). A rule is a path when it starts with `$`; anything else is a
   name glob (attribute names contain dots, so `a.b` is read as a name). A path outside the
-  grammar (`$..card`, `$.orders[*].iban`) masks its last name at any depth, as a name glob
-  does, and is logged as a warning when configured.
+  grammar (`$..card`, `$.orders[*].iban`, a wildcard step such as `$.orders.*.iban`) masks its
+  last name at any depth, as a name glob does, and is logged as a warning when configured.
 
 Where it runs, and what it covers:
 
@@ -195,7 +195,8 @@ class _Rules:
         for rule in patterns:
             if not rule.startswith("$"):
                 continue
-            if parse_path(rule) is not None:
+            steps = parse_path(rule)
+            if steps is not None and not any(isinstance(s, str) and "*" in s for s in steps):
                 paths.append(rule)
             else:
                 globs.extend(_outside_the_grammar(rule))

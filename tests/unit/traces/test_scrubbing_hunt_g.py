@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -130,3 +131,17 @@ def test_a_payload_string_in_quotes_that_holds_no_json_is_kept() -> None:
         assert scrubber.payload_text({"note": text}) == json.dumps(
             {"note": text}, separators=(",", ":")
         )
+
+
+def test_a_scrub_path_with_a_wildcard_step_masks_its_last_name_at_any_depth(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`$.orders.*.iban` is a JSONPath wildcard, which the grammar (`$.a.b[0].c`) cannot apply:
+    it was read as a path through a key literally named `*` and masked nothing. As every path
+    outside the grammar (`$.orders[*].iban`), it now masks its last name at any depth, warned."""
+    with caplog.at_level(logging.WARNING, logger="tracengent.scrubbing"):
+        scrubber = Scrubber(patterns=["$.orders.*.iban"])
+    assert scrubber.paths == ()
+    text = scrubber.payload_text({"orders": [{"iban": "DE89 3704"}], "n": 1})
+    assert text == f'{{"orders":[{{"iban":"{MASK_TOKEN}"}}],"n":1}}'
+    assert "$.orders.*.iban" in caplog.text
