@@ -37,6 +37,27 @@ def _loads(text: str) -> JsonObject:
     return cast(JsonObject, json.loads(text))
 
 
+_JSON_KINDS: Final = {list: "an array", str: "a string", int: "a number", float: "a number"}
+
+
+def _body(text: object) -> JsonObject:
+    """A stored event's or trace close's body: the JSON object it was stored as.
+
+    Raises:
+        json.JSONDecodeError: the text is not JSON, or JSON that is not an object (a record
+            edited by hand or damaged): the console answers 503 and the CLI one error line, as
+            for any damaged record, rather than an AttributeError where a field is read.
+    """
+    if not isinstance(text, (str, bytes, bytearray)):
+        # A hand edit can store any SQLite type (an integer, a real) in a TEXT column.
+        raise json.JSONDecodeError(f"expected JSON text, got {type(text).__name__}", "", 0)
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        kind = "null" if value is None else _JSON_KINDS.get(type(value), "a boolean")
+        raise json.JSONDecodeError(f"expected a JSON object, got {kind}", str(text), 0)
+    return cast(JsonObject, value)
+
+
 class TraceHead(NamedTuple):
     """A decision trace without its events: whose it is, where it sorts, its status."""
 
@@ -333,7 +354,7 @@ class PlatformStore(IngestStore):
 
     @staticmethod
     def _event(r: sqlite3.Row) -> StoredEvent:
-        return StoredEvent(r["seq"], r["agent_id"], r["received_at"], _loads(r["body"]))
+        return StoredEvent(r["seq"], r["agent_id"], r["received_at"], _body(r["body"]))
 
     def standalone_events(self) -> list[StoredEvent]:
         """Events recorded outside any decision trace (no `traceId`), in the order received."""
@@ -369,7 +390,7 @@ class PlatformStore(IngestStore):
         key: tuple[str, str], events: list[StoredEvent], row: sqlite3.Row | None
     ) -> TraceRecord:
         agent_id, trace_id = key
-        close = _loads(row["body"]) if row is not None else None
+        close = _body(row["body"]) if row is not None else None
 
         def text(value: JsonValue) -> str | None:
             return value if isinstance(value, str) else None
@@ -460,7 +481,7 @@ class PlatformStore(IngestStore):
             # past the events read, looked for a bounded way on (not through a whole long trace).
             rooted = []
             closed_root = close is not None and isinstance(
-                _loads(close["body"]).get("rootRequest"), str
+                _body(close["body"]).get("rootRequest"), str
             )
             if (
                 count > len(events)
