@@ -113,8 +113,10 @@ def end_span(recorder: Recorder, span: Span, error: BaseException | None = None)
 
 
 class _TrackedBody(httpx.SyncByteStream):
-    """A tracked response's body: its span ends when the body is closed, failed when reading
-    the body raised (a peer closing mid-body, a read timeout)."""
+    """A tracked response's body: its span ends when the body is read to its end, when reading
+    it stops (a consumer leaving early; one that drops the response unclosed, once it is
+    collected), or when it is closed; failed when reading the body raised (a peer closing
+    mid-body, a read timeout)."""
 
     __slots__ = ("_inner", "_recorder", "_span")
 
@@ -126,11 +128,13 @@ class _TrackedBody(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._inner
-        except GeneratorExit:  # the consumer stopped reading: not a failure
+        except GeneratorExit:  # the consumer stopped reading, or dropped the response unclosed
+            self._end(None)
             raise
         except BaseException as exc:
             self._end(exc)
             raise
+        self._end(None)
 
     def _end(self, error: BaseException | None) -> None:
         span, self._span = self._span, None
@@ -158,11 +162,13 @@ class _AsyncTrackedBody(httpx.AsyncByteStream):
         try:
             async for chunk in self._inner:
                 yield chunk
-        except GeneratorExit:  # the consumer stopped reading: not a failure
+        except GeneratorExit:  # the consumer stopped reading, or dropped the response unclosed
+            self._end(None)
             raise
         except BaseException as exc:
             self._end(exc)
             raise
+        self._end(None)
 
     def _end(self, error: BaseException | None) -> None:
         span, self._span = self._span, None

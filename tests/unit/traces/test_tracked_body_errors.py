@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -90,6 +91,19 @@ def test_a_stream_left_early_is_a_success(client_harness: ClientHarness) -> None
     span = client_harness.span("GET api.example/s")
     assert span.status.status_code is StatusCode.UNSET
     assert A.EVENT_STATUS not in (span.attributes or {})
+
+
+def test_a_stream_dropped_unclosed_still_ends_its_event(client_harness: ClientHarness) -> None:
+    """A consumer that stops reading and drops the response without closing it (an abandoned
+    LLM stream): the event is recorded, a success, once the response is collected."""
+    with tracked_client(client_harness.client, inner=httpx.MockTransport(_whole)) as http:
+        response = http.send(http.build_request("GET", "https://api.example/d"), stream=True)
+        for _chunk in response.iter_raw():
+            break
+        del response, _chunk
+        gc.collect()
+        span = client_harness.span("GET api.example/d")
+    assert span.status.status_code is StatusCode.UNSET
 
 
 def test_a_body_in_memory_ends_the_event_with_the_request(client_harness: ClientHarness) -> None:
