@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Final, cast
@@ -63,7 +64,8 @@ def _loopback_only(
     handler: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
     """`handler`, answering `403` to a request addressed to a host name other than loopback's,
-    and `503` (`Retry-After: 1`) when the database fails it (locked past the busy timeout).
+    `503` (`Retry-After: 1`) when the database fails it (locked past the busy timeout), and
+    `503` when a record it reads is damaged (not valid JSON).
 
     The platform listens on loopback only, but a web page whose domain an attacker re-binds to
     127.0.0.1 reaches it under that domain's name, and the built-in policy's credentials are
@@ -85,6 +87,13 @@ def _loopback_only(
             answer = _error(503, "unavailable", f"database error: {exc}")
             answer.headers["Retry-After"] = _DATABASE_RETRY_AFTER_S
             return answer
+        except json.JSONDecodeError as exc:
+            # The file reads, but a record it needs (an approval, a grant) was edited by hand
+            # or damaged: said as the console says it, not a bare 500 and a logged traceback.
+            # Governance still denies (any non-2xx is a deny).
+            return _error(
+                503, "unavailable", f"database error: a stored record is not valid JSON ({exc})"
+            )
 
     return run
 
