@@ -65,6 +65,7 @@ import re
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final, cast
 
@@ -241,7 +242,9 @@ class Scrubber:
         self._cache_lock = threading.Lock()
         # Tracengent trace id -> the JSON paths its authorization obligations added
         # (`note_trace_paths`): `exported_payload` masks them in that trace's payloads.
-        self._trace_paths: dict[str, tuple[str, ...]] = {}
+        # Replaced in place, never taken out to be put back: a reader on another thread (the
+        # exporter's) always finds a noted trace's paths.
+        self._trace_paths: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -456,10 +459,10 @@ class Scrubber:
         the trace noted longest ago is forgotten first. Never raises."""
         with self._cache_lock:
             noted = self._trace_paths
-            noted.pop(trace_id, None)
             noted[trace_id] = paths
+            noted.move_to_end(trace_id)
             if len(noted) > _TRACE_PATHS_LIMIT:
-                del noted[next(iter(noted))]
+                noted.popitem(last=False)
 
     def add_trace_paths(self, trace_id: str, paths: Sequence[str]) -> None:
         """Add `paths` to those `note_trace_paths` noted for decision trace `trace_id` (each
@@ -467,11 +470,12 @@ class Scrubber:
         `invoke_agent` span opened). Read and extended under one lock. Never raises."""
         with self._cache_lock:
             noted = self._trace_paths
-            before = noted.pop(trace_id, ())
+            before = noted.get(trace_id, ())
             added = tuple(p for p in dict.fromkeys(paths) if isinstance(p, str) and p not in before)
             noted[trace_id] = before + added
+            noted.move_to_end(trace_id)
             if len(noted) > _TRACE_PATHS_LIMIT:
-                del noted[next(iter(noted))]
+                noted.popitem(last=False)
 
     def trace_paths(self, trace_id: object) -> tuple[str, ...]:
         """The JSON paths noted for decision trace `trace_id` (`note_trace_paths`,

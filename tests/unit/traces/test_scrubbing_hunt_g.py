@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -145,3 +147,37 @@ def test_a_scrub_path_with_a_wildcard_step_masks_its_last_name_at_any_depth(
     text = scrubber.payload_text({"orders": [{"iban": "DE89 3704"}], "n": 1})
     assert text == f'{{"orders":[{{"iban":"{MASK_TOKEN}"}}],"n":1}}'
     assert "$.orders.*.iban" in caplog.text
+
+
+def test_a_traces_noted_paths_apply_while_another_allow_adds_to_them() -> None:
+    """Noting more paths for a trace (a second allow's `redactFields`) must never leave a moment
+    in which the trace has none: the exporter's thread masking one of its payloads then would
+    send the card. Noting took the entry out and put it back, and a reader in between got none."""
+    scrubber = Scrubber()
+    scrubber.add_trace_paths("trace-1", ["$.card"])
+    payload = '{"card":"4111 1111 1111 1111"}'
+    leaked: list[str] = []
+    done = threading.Event()
+
+    def export() -> None:
+        while not done.is_set() and not leaked:
+            text = scrubber.exported_payload(A.INPUT, payload, "trace-1")
+            if text is None or "4111" in text:
+                leaked.append(repr(text))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the window is a few steps
+    exporter = threading.Thread(target=export)
+    exporter.start()
+    try:
+        for index in range(20_000):
+            if leaked:
+                break
+            scrubber.add_trace_paths("trace-1", ["$.card", f"$.extra{index % 3}"])
+            scrubber.note_trace_paths("trace-1", ("$.card", "$.iban"))
+    finally:
+        done.set()
+        exporter.join(timeout=30)
+        sys.setswitchinterval(interval)
+    assert not exporter.is_alive()
+    assert leaked == []
