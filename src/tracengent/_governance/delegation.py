@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import httpx
 from opentelemetry.trace import Span, Tracer
@@ -37,6 +38,9 @@ from tracengent._governance._decisions import (
 )
 from tracengent._governance._spans import governance_span, record_delegation
 from tracengent._governance.authorization import Authorizer
+
+if TYPE_CHECKING:
+    from tracengent._recording import Recorder
 
 __all__ = ["DelegatedSession", "PlatformFactory", "begin_delegated_task"]
 
@@ -76,6 +80,11 @@ class DelegatedSession:
         acting_for: who the session acts for.
         chain: the agents the authority passed through.
         delegated_permissions: the permissions delegated.
+
+    `recorder`, the client's whose `begin_delegated_task` made the session: its decisions are
+    that agent's, as its own client's are (an allow's `redactFields` apply to the current decision
+    trace, one an `invoke_agent` span opened included; inside another agent's trace a decision
+    names no trace and its span is not that trace's). None: a bare session, outside any client.
     """
 
     def __init__(
@@ -85,6 +94,7 @@ class DelegatedSession:
         options: TracengentOptions,
         tracer: Tracer,
         platforms: PlatformFactory,
+        recorder: Recorder | None = None,
     ) -> None:
         token = _bearer(token)
         claims = read_claims(token)
@@ -97,12 +107,14 @@ class DelegatedSession:
         self._options = options
         self._tracer = tracer
         self._platforms = platforms
+        self._recorder = recorder
         self._platform, self._async_platform = platforms(token)
         self._authorizer = Authorizer(
             options,
             platform=self._platform,
             async_platform=self._async_platform,
             tracer=tracer,
+            recorder=recorder,
             acting_for=self.acting_for,
             chain=self.chain,
         )
@@ -298,7 +310,9 @@ class DelegatedSession:
         return self.grant_id, request
 
     def _span(self, callee_agent_id: str) -> AbstractContextManager[Span]:
-        return governance_span(self._tracer, A.GovernanceKinds.ATTENUATE, callee_agent_id)
+        return governance_span(
+            self._tracer, A.GovernanceKinds.ATTENUATE, callee_agent_id, recorder=self._recorder
+        )
 
     def _failure(self, span: Span, error: Exception, deadline: float) -> DelegationException:
         if isinstance(error, MalformedResponseError):
@@ -324,7 +338,11 @@ class DelegatedSession:
                 raise DelegationException(f"no accessToken in {type(answer).__name__}")
             self._check_child(_bearer(token), callee_agent_id, request)
             child = DelegatedSession(
-                token, options=self._options, tracer=self._tracer, platforms=self._platforms
+                token,
+                options=self._options,
+                tracer=self._tracer,
+                platforms=self._platforms,
+                recorder=self._recorder,
             )
         except DelegationException as unusable:
             why = f"malformed attenuation answer: {unusable}"
@@ -446,13 +464,14 @@ def begin_delegated_task(
     transport: httpx.BaseTransport | None = None,
     async_transport: httpx.AsyncBaseTransport | None = None,
     http: httpx.Client | None = None,
+    recorder: Recorder | None = None,
 ) -> DelegatedSession:
     """A session that acts under `token`; its platform clients authenticate with that token only.
 
     `transport` / `async_transport` are passed to the platform clients (tests pass
     `httpx.MockTransport`); `http`, the client's own `httpx.Client` (its TLS, proxy and hooks),
-    carries the sync calls when given. Does not block (no call is made until the session is
-    used).
+    carries the sync calls when given; `recorder`, the client's (see `DelegatedSession`). Does
+    not block (no call is made until the session is used).
 
     Raises:
         DelegationException: `token` is empty, or not one bearer token (see `DelegatedSession`).
@@ -470,4 +489,6 @@ def begin_delegated_task(
             fork_safe(AsyncPlatformClient(options, transport=async_transport, bearer_token=bearer)),
         )
 
-    return DelegatedSession(token, options=options, tracer=tracer, platforms=platforms)
+    return DelegatedSession(
+        token, options=options, tracer=tracer, platforms=platforms, recorder=recorder
+    )
