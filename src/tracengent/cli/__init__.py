@@ -7,7 +7,7 @@ import json
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 
@@ -27,12 +27,23 @@ from tracengent.cli._store_commands import (
 __all__ = ["main"]
 
 
+_PLATFORM_EXTRA: Final = frozenset({"jwt", "mcp", "platformdirs", "starlette", "tomli", "uvicorn"})
+"""The modules of the `platform` extra the commands import (`pip install 'tracengent[platform]'`)."""
+
+
 class _Commands(click.Group):
-    """The command group; a database error inside any command is one line of error, exit 1."""
+    """The command group; a database error inside any command is one line of error, exit 1, and
+    so is a missing dependency of the `platform` extra (the script comes with the base package)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] not in _PLATFORM_EXTRA:
+                raise
+            raise click.ClickException(
+                f"this command needs the platform extra: pip install 'tracengent[platform]' ({exc})"
+            ) from exc
         except sqlite3.Error as exc:
             # The file opened, then an operation failed: locked past the busy timeout, corrupt.
             raise click.ClickException(f"database error: {exc}") from exc
@@ -96,6 +107,12 @@ def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None
             else ""
         )
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}{hint}") from exc
+    try:
+        # Before the banner, or a server that cannot be made (no uvicorn) is announced as serving.
+        server = make_server(policy, store, log_level="info")
+    except BaseException:
+        sock.close()
+        raise
     bound = int(sock.getsockname()[1])
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"database: {path}")
@@ -113,7 +130,6 @@ def dev(host: str, port: int, db: Path | None, policy_path: Path | None) -> None
         if agent.ingest_key:
             credentials.append(f"ingest_key={agent.ingest_key}")
         click.echo(f"  {agent.agent_id}: {' '.join(credentials) or 'no credentials'}")
-    server = make_server(policy, store, log_level="info")
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
