@@ -72,6 +72,7 @@ from typing import Final, cast
 import orjson
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor
+from opentelemetry.trace import get_current_span
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
@@ -316,8 +317,9 @@ class Scrubber:
 
         Sensitive keys are masked at any depth (inside a string value holding a JSON object
         or array too: `_nested_text`), URLs in its strings lose their credentials (`url_value`),
-        then the configured JSON paths and `redact_paths` are masked. Never raises, does not
-        block.
+        then the configured JSON paths and `redact_paths` are masked (no `redact_paths`: those
+        noted for the decision trace stamped on the current span, `trace_paths`, as a trace an
+        `invoke_agent` span opened keeps them). Never raises, does not block.
 
         NaN and the infinities, which JSON has no number for, are written `null` (as orjson
         writes them), wherever they are in `value`.
@@ -343,6 +345,10 @@ class Scrubber:
         if not self.capture_payloads:
             return None, False
         try:
+            if not redact_paths and self._trace_paths:
+                # No `AgentTrace` gave paths: a trace an `invoke_agent` span opened keeps its
+                # obligations' paths here, under the id stamped on the current span.
+                redact_paths = self.trace_paths(_current_span_trace_id())
             rules = self._rules
             if not redact_paths and not rules.paths and self._plain(value, 0, rules.name_cache):
                 # Nothing to mask, refuse or redact: encoded as the walk's copy would be.
@@ -794,6 +800,13 @@ def _last_names(paths: Iterable[object]) -> frozenset[str]:
                 names.add(step)
                 break
     return frozenset(names)
+
+
+def _current_span_trace_id() -> object:
+    """The decision-trace id the context processor stamped on the current span (None when it
+    has none)."""
+    attributes = getattr(get_current_span(), "attributes", None)
+    return attributes.get(A.TRACE_ID) if isinstance(attributes, Mapping) else None
 
 
 def _resolve_redact_fields() -> Callable[[], Sequence[str]]:

@@ -50,3 +50,33 @@ def test_a_span_starting_with_a_payload_after_the_allow_is_masked_for_every_expo
     assert (tool.attributes or {})[A.GEN_AI_TOOL_CALL_ARGUMENTS] == (
         f'{{"card":"{MASK_TOKEN}","amount":280}}'
     )
+
+
+def test_payloads_tracengent_records_after_the_allow_are_masked(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """The payloads Tracengent's own recorder writes in such a trace (a `@client.tool` call's
+    arguments and result) are masked too: they are scrubbed where they are set, and the exporter
+    sends the recorder's text as written."""
+    client = TracengentClient(tracengent_platform.options())
+
+    @client.tool
+    def refund(card: str, amount: int) -> dict[str, object]:
+        return {"card": card, "refunded": True}
+
+    try:
+        tracer = get_tracer("agent-framework", tracer_provider=client.tracer_provider)
+        with tracer.start_as_current_span(
+            "invoke_agent refunds",
+            attributes={A.GEN_AI_OPERATION_NAME: "invoke_agent", "gen_ai.agent.name": "demo-agent"},
+        ) as root:
+            trace_id = (getattr(root, "attributes", None) or {}).get(A.TRACE_ID)
+            assert isinstance(trace_id, str)
+            client.ensure_authorized("payments:refund", {"amount": 280, "currency": "EUR"})
+            refund("4111 1111 1111 1111", 280)
+    finally:
+        assert client.close(timeout=10)
+    (stored,) = [t for t in tracengent_platform.store.traces() if t.trace_id == trace_id]
+    events = {e.body["name"]: e.body for e in stored.events}
+    assert events["refund"]["input"] == {"card": MASK_TOKEN, "amount": 280}
+    assert events["refund"]["output"] == {"card": MASK_TOKEN, "refunded": True}

@@ -181,3 +181,23 @@ def test_a_traces_noted_paths_apply_while_another_allow_adds_to_them() -> None:
         sys.setswitchinterval(interval)
     assert not exporter.is_alive()
     assert leaked == []
+
+
+def test_payload_text_set_in_an_invoke_agent_trace_applies_its_noted_paths() -> None:
+    """`payload_text` (what the recorder scrubs its payloads with as it sets them) applies the
+    paths noted for the decision trace of the current span when no `AgentTrace` gives any."""
+    scrubber = Scrubber()
+    provider, _ = _provider(scrubber)
+    tracer = provider.get_tracer("agent-framework")
+    agent = {A.GEN_AI_OPERATION_NAME: "invoke_agent"}
+    with tracer.start_as_current_span("invoke_agent refunds", attributes=agent) as root:
+        trace_id = (getattr(root, "attributes", None) or {}).get(A.TRACE_ID)
+        assert isinstance(trace_id, str)
+        assert scrubber.payload_text({"card": "4111"}) == '{"card":"4111"}'
+        scrubber.add_trace_paths(trace_id, ["$.card"])
+        assert scrubber.payload_text({"card": "4111"}) == f'{{"card":"{MASK_TOKEN}"}}'
+        with tracer.start_as_current_span("plan"):
+            assert scrubber.payload_text({"card": "4111"}) == f'{{"card":"{MASK_TOKEN}"}}'
+    with tracer.start_as_current_span("invoke_agent lookup", attributes=agent):
+        assert scrubber.payload_text({"card": "4111"}) == '{"card":"4111"}'
+    assert scrubber.payload_text({"card": "4111"}) == '{"card":"4111"}'
