@@ -164,8 +164,11 @@ def approvals(db: Path | None, status: str | None, as_json: bool) -> None:
         click.echo("no approvals")
     for a in found:
         amount = f" {a.amount:g} {plain(a.currency or '')}".rstrip() if a.amount is not None else ""
+        # Held under a delegated token: asked on another agent's authority.
+        behalf = f" (acting for {a.acting_for})" if a.acting_for is not None else ""
         click.echo(
-            f"{a.approval_id} [{a.status}] {a.agent_id} {plain(a.permission)}{amount} {a.created_at}"
+            f"{a.approval_id} [{a.status}] {a.agent_id}{behalf} {plain(a.permission)}{amount}"
+            f" {a.created_at}"
         )
 
 

@@ -169,7 +169,14 @@ def render_approvals(
         amount = _money(a.get("amount"), a.get("currency"))
         raw_amount = a.get("amount")
         asked = f" {raw_amount:g} {a.get('currency') or ''}" if _is_number(raw_amount) else ""
-        what = _esc(f"{a.get('permission')}{asked.rstrip()} for {a.get('agentId')}")
+        acting_for = a.get("actingFor")
+        # Held under a delegated token: the agent asked on another's authority (its permissions,
+        # its limits, its budget); the person deciding sees whose.
+        behalf = f" acting for {acting_for}" if isinstance(acting_for, str) else ""
+        what = _esc(f"{a.get('permission')}{asked.rstrip()} for {a.get('agentId')}{behalf}")
+        agent = _esc(a.get("agentId")) + (
+            f' <span class="acting-for">acting for {_esc(acting_for)}</span>' if behalf else ""
+        )
         anchor = a.get("traceAnchor")
         trace = (
             f'<a href="#{_esc(anchor)}">{_otel(a.get("otelTraceId"))}</a>'
@@ -180,7 +187,7 @@ def render_approvals(
         rows.append(
             f'<tr data-approval-id="{_esc(approval_id)}">'
             f'<td class="when">{_when(a.get("createdAt"))}</td>'
-            f'<td class="agent">{_esc(a.get("agentId"))}</td>'
+            f'<td class="agent">{agent}</td>'
             f'<td><code class="permission">{_esc(a.get("permission"))}</code></td>'
             f'<td class="num">{amount}</td>'
             f'<td><code class="context">{_esc(context) if context else _DASH}</code></td>'
