@@ -316,7 +316,8 @@ def render_traces(state: ConsoleState) -> str:
 
 
 def render_standalone(state: ConsoleState) -> str:
-    """Events recorded outside any decision trace, newest first."""
+    """Events recorded outside any decision trace, newest first; a note says when older ones
+    are left out."""
     if not state.standalone_events:
         return '<p class="empty">No standalone events match.</p>'
     return (
@@ -325,6 +326,13 @@ def render_standalone(state: ConsoleState) -> str:
         '<th scope="col" class="num">Duration</th><th scope="col" class="num">Cost</th>'
         '<th scope="col" class="num">Tokens</th></tr>'
         f"</thead><tbody>{_event_rows(state.standalone_events)}</tbody></table>"
+        + (
+            f'<p class="note more">Older standalone events are not shown (the console shows the'
+            f" newest {len(state.standalone_events)}; <code>tracengent traces</code> lists"
+            " every event).</p>"
+            if state.standalone_more
+            else ""
+        )
     )
 
 

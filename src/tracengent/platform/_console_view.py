@@ -235,14 +235,18 @@ class ConsoleState:
     counters: JsonObject
     agents: list[str]
     statuses: list[str]
+    standalone_more: bool = False
+    """Whether older standalone events that pass the filters are left out."""
 
     def to_json(self) -> JsonObject:
-        """`{"traces", "tracesTotal", "standaloneEvents", "approvals", "approvalsTotal",
-        "counters", "agents"}` (`approvalsTotal`: how many approvals are pending)."""
+        """`{"traces", "tracesTotal", "standaloneEvents", "standaloneMore", "approvals",
+        "approvalsTotal", "counters", "agents"}` (`approvalsTotal`: how many approvals are
+        pending; `standaloneMore`: older standalone events are left out)."""
         return {
             "traces": list[JsonValue](self.traces),
             "tracesTotal": self.traces_total,
             "standaloneEvents": list[JsonValue](self.standalone_events),
+            "standaloneMore": self.standalone_more,
             "approvals": list[JsonValue](self.approvals),
             "approvalsTotal": self.approvals_total,
             "counters": self.counters,
@@ -286,8 +290,9 @@ def load_state(
         (d.approval_id for d in decisions if d.approval_id), max_pending=MAX_PENDING_APPROVALS
     )
     approval_status = {a.approval_id: a.status for a in approvals}
+    # One more than shown: whether a note must say that older ones are left out.
     standalone = store.newest_standalone_events(
-        MAX_STANDALONE_EVENTS,
+        MAX_STANDALONE_EVENTS + 1,
         agent_id=filters.agent or None,
         status=filters.event_status or None,
         event_type=filters.event_type or None,
@@ -309,7 +314,7 @@ def load_state(
     return ConsoleState(
         traces=views,
         traces_total=len(kept),
-        standalone_events=[event_view(0, e) for e in standalone],
+        standalone_events=[event_view(0, e) for e in standalone[:MAX_STANDALONE_EVENTS]],
         # The oldest pending come first: any other pending one (a decision's) is newer.
         approvals=[approval_view(a) for a in approvals if a.status == "pending"][
             :MAX_PENDING_APPROVALS
@@ -318,4 +323,5 @@ def load_state(
         counters=counters_view(counters),
         agents=agents,
         statuses=statuses,
+        standalone_more=len(standalone) > MAX_STANDALONE_EVENTS,
     )
