@@ -21,19 +21,24 @@ redactions cannot be applied to it either: when the platform requires some, such
 
 A JSON body the SDK cannot read is either *opaque* (streamed or content-encoded: never read) or
 *unreadable* (in memory, but parsed neither from its bytes nor with an allowed charset, malformed,
-nested too deep, an object naming a key twice (parsers keep the first or the last), or read as two
-different documents by its bytes and its declared charset). An unreadable body is denied
+nested too deep, an object naming a key twice (parsers keep the first or the last), a number no
+double holds (`1e400`: the platform is shown numbers as doubles) or `NaN` / `Infinity` (not JSON,
+though some parsers take them), or read as two different documents by its bytes and its declared
+charset). An unreadable body is denied
 (`body_unreadable`) even without redactions: the platform would decide without the document the
 server acts on. An opaque or unreadable body the platform requires redactions of is denied
 (`redaction_unapplicable`). A redacted body is re-encoded in the encoding it was read with, with a
-matching Content-Length.
+matching Content-Length, its numbers written exactly as the value the app sent (re-read from its
+text, not from the doubles the platform was shown).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Final
 
 import httpx
@@ -96,6 +101,7 @@ class JsonBody:
         parsed: `value` holds the parsed document (False too for an empty body).
         value: the parsed document.
         charset: the codec the document was read with (and a redacted one is written in).
+        text: the decoded text `value` was parsed from (a redacted body is re-read from it).
     """
 
     is_json: bool = False
@@ -104,6 +110,7 @@ class JsonBody:
     parsed: bool = False
     value: JsonValue = None
     charset: str | None = None
+    text: str | None = None
 
 
 NO_JSON_BODY: Final = JsonBody()
@@ -117,18 +124,42 @@ _NOT_JSON: Final = JsonBody(opaque="the body is not JSON (a form, multipart, tex
 
 @dataclass(frozen=True)
 class _Reading:
-    """The body decoded with one codec, and parsed (`ok`) or not; `duplicate`: why it is JSON
-    that cannot be read one way (an object naming a key twice), else None."""
+    """The body decoded with one codec, and parsed (`ok`) or not; `ambiguous`: why it is JSON
+    that cannot be read one way (an object naming a key twice, a number no double holds, `NaN`
+    or `Infinity`), else None."""
 
     codec: str
     text: str | None = None
     ok: bool = False
     value: JsonValue = None
-    duplicate: str | None = None
+    ambiguous: str | None = None
 
 
-class _DuplicateKeyError(ValueError):
+class _AmbiguousError(ValueError):
+    """The document cannot be read one way (raised by the parser's hooks)."""
+
+
+class _DuplicateKeyError(_AmbiguousError):
     """An object names a key twice."""
+
+
+_SHOWN_DIGITS: Final = 40
+"""How much of a number's text a reason quotes."""
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent as the double the platform is shown; refuses
+    one beyond a double's range (`1e400` would be infinity, which no JSON request carries)."""
+    number = float(text)
+    if math.isinf(number):
+        shown = text if len(text) <= _SHOWN_DIGITS else f"{text[:_SHOWN_DIGITS]}..."
+        raise _AmbiguousError(f"it holds the number {shown}, beyond the range of a double")
+    return number
+
+
+def _no_constant(name: str) -> float:
+    """Refuses `NaN`, `Infinity` and `-Infinity`: not JSON, though Python's parser takes them."""
+    raise _AmbiguousError(f"it holds {name}, which is not JSON (servers read it differently)")
 
 
 def _object(pairs: list[tuple[str, JsonValue]]) -> dict[str, JsonValue]:
@@ -149,11 +180,64 @@ def _read_with(content: bytes, codec: str) -> _Reading:
     except (LookupError, ValueError):
         return _Reading(codec)
     try:
-        return _Reading(codec, text, True, json.loads(text, object_pairs_hook=_object))
-    except _DuplicateKeyError as error:
-        return _Reading(codec, text, duplicate=str(error))
+        value = json.loads(
+            text,
+            object_pairs_hook=_object,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+        )
+    except _AmbiguousError as error:
+        return _Reading(codec, text, ambiguous=str(error))
     except (ValueError, RecursionError):
         return _Reading(codec, text)
+    return _Reading(codec, text, True, value)
+
+
+def _exact(text: str) -> JsonValue:
+    """`text` (read as `_read_with` read it) with its non-integral numbers as the `Decimal`s they
+    are written as: what a redacted body is written from."""
+    return json.loads(text, parse_float=Decimal)  # type: ignore[no-any-return]
+
+
+def _dumps(document: object, *, ensure_ascii: bool) -> str:
+    """Compact JSON of `document`, a `Decimal` written as the number it is. Built without
+    recursion (any nesting `json.loads` read is written).
+
+    Raises:
+        ValueError: a non-finite `Decimal` or float (never in a parsed body).
+        TypeError: a value JSON cannot represent.
+    """
+    parts: list[str] = []
+    # Each item is a value to write, or the text to write as it is (wrapped in a tuple).
+    pending: list[object] = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, tuple):
+            parts.append(item[0])
+        elif isinstance(item, dict):
+            members: list[object] = []
+            for key, value in item.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"keys must be str, not {type(key).__name__}")
+                name = json.dumps(key, ensure_ascii=ensure_ascii)
+                members += [(f",{name}:" if members else f"{name}:",), value]
+            parts.append("{")
+            pending.append(("}",))
+            pending.extend(reversed(members))
+        elif isinstance(item, list):
+            elements: list[object] = []
+            for value in item:
+                elements += [(",",), value] if elements else [value]
+            parts.append("[")
+            pending.append(("]",))
+            pending.extend(reversed(elements))
+        elif isinstance(item, Decimal):
+            if not item.is_finite():
+                raise ValueError(f"{item} is not a JSON number")
+            parts.append(str(item))
+        else:
+            parts.append(json.dumps(item, ensure_ascii=ensure_ascii, allow_nan=False))
+    return "".join(parts)
 
 
 def _read_as_servers_do(content: bytes) -> _Reading:
@@ -188,7 +272,9 @@ def _is_json_media_type(media_type: str) -> bool:
 
 
 def _parsed(reading: _Reading) -> JsonBody:
-    return JsonBody(is_json=True, parsed=True, value=reading.value, charset=reading.codec)
+    return JsonBody(
+        is_json=True, parsed=True, value=reading.value, charset=reading.codec, text=reading.text
+    )
 
 
 def _unreadable(why: str) -> JsonBody:
@@ -198,8 +284,8 @@ def _unreadable(why: str) -> JsonBody:
 def _read_declared(content: bytes, charset: str | None) -> JsonBody:
     """A JSON-declared in-memory `content` read as the server will read it (module docstring)."""
     by_bytes = _read_as_servers_do(content)
-    if by_bytes.duplicate is not None:
-        return _unreadable(by_bytes.duplicate)
+    if by_bytes.ambiguous is not None:
+        return _unreadable(by_bytes.ambiguous)
     codec = None if charset is None else ALLOWED_CHARSETS.get(charset.replace("_", "-"))
     if codec is None:  # none declared, or a charset servers do not honour: the bytes decide
         if by_bytes.ok:
@@ -211,8 +297,8 @@ def _read_declared(content: bytes, charset: str | None) -> JsonBody:
         return _unreadable("it is not valid JSON")
     # The usual case (`charset=utf-8` on UTF-8 bytes) is the reading already made.
     by_charset = by_bytes if codec == by_bytes.codec else _read_with(content, codec)
-    if by_charset.duplicate is not None:
-        return _unreadable(by_charset.duplicate)
+    if by_charset.ambiguous is not None:
+        return _unreadable(by_charset.ambiguous)
     if not by_charset.ok:
         if by_bytes.ok:
             return _parsed(by_bytes)
@@ -250,8 +336,8 @@ def read_json_body(request: httpx.Request) -> JsonBody:
         return _OPAQUE
     if not first:  # no Content-Type: JSON when it parses as JSON, as servers then read it
         by_bytes = _read_as_servers_do(content)
-        if by_bytes.duplicate is not None:  # JSON all the same: not sent as a non-JSON body
-            return _unreadable(by_bytes.duplicate)
+        if by_bytes.ambiguous is not None:  # JSON all the same: not sent as a non-JSON body
+            return _unreadable(by_bytes.ambiguous)
         return _parsed(by_bytes) if by_bytes.ok else _NOT_JSON
     return _read_declared(content, charset)
 
@@ -271,14 +357,14 @@ def _encoded(document: JsonValue, charset: str | None) -> bytes:
 
     Raises:
         ValueError: not even the escaped text can be encoded (a charset without ASCII).
-        RecursionError: the document is nested too deep to encode.
+        TypeError: a value JSON cannot represent (never in a parsed body).
     """
     codec = charset or "utf-8"
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    text = _dumps(document, ensure_ascii=False)
     try:
         return text.encode(codec)
     except UnicodeEncodeError:
-        return json.dumps(document, separators=(",", ":")).encode(codec)
+        return _dumps(document, ensure_ascii=True).encode(codec)
 
 
 def enforce_redactions(decision: ToolDecision, body: JsonBody) -> tuple[ToolDecision, bytes | None]:
@@ -307,8 +393,12 @@ def enforce_redactions(decision: ToolDecision, body: JsonBody) -> tuple[ToolDeci
         redacted = redact_value(body.value, decision.redactions)
         if redacted == body.value:
             return decision, None
+        # Written from the body's text, so every number is the one the app sent (the doubles
+        # the platform was shown may round it); the same paths name the same values there.
+        if body.text is not None:
+            redacted = redact_value(_exact(body.text), decision.redactions)
         return decision, _encoded(redacted, body.charset)
-    except (ValueError, RecursionError) as error:
+    except (ValueError, TypeError, RecursionError) as error:
         return _unapplicable(f"the redacted JSON body cannot be encoded: {error}"), None
 
 
