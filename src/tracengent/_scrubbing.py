@@ -633,9 +633,22 @@ class Scrubber:
         return dumps_finite(self._redacted(document, redact_paths))
 
     def _redacted(self, document: JsonValue, redact_paths: Sequence[str]) -> JsonValue:
-        """`document` with the configured JSON paths and `redact_paths` masked."""
+        """`document` with the configured JSON paths and `redact_paths` masked. A document that
+        is the JSON text of an object or array (a model's tool-call arguments, handed over as
+        they came) is that object: the paths are masked in it, and it is re-encoded when one
+        resolved (`document` itself otherwise)."""
         rules = [*self._rules.paths, *(p for p in redact_paths if isinstance(p, str))]
-        return redact_value(document, rules) if rules else document
+        if not rules:
+            return document
+        if document.__class__ is str:
+            if _JSON_AFTER_WHITESPACE.match(document) is None:
+                return document
+            parsed = _decode(document)
+            if not isinstance(parsed, (dict, list)):
+                return document
+            redacted = redact_value(parsed, rules)
+            return document if redacted == parsed else dumps_finite(redacted)
+        return redact_value(document, rules)
 
     def _safe_copy(self, value: object, depth: int) -> JsonValue:
         """A JSON-native copy of `value` with sensitive keys masked and NaN and the infinities

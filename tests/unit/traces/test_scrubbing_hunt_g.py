@@ -201,3 +201,34 @@ def test_payload_text_set_in_an_invoke_agent_trace_applies_its_noted_paths() -> 
     with tracer.start_as_current_span("invoke_agent lookup", attributes=agent):
         assert scrubber.payload_text({"card": "4111"}) == '{"card":"4111"}'
     assert scrubber.payload_text({"card": "4111"}) == '{"card":"4111"}'
+
+
+@pytest.mark.parametrize(
+    "scrubber",
+    [Scrubber(patterns=["$.card"]), Scrubber()],
+    ids=["scrub_patterns", "redact_fields"],
+)
+def test_json_paths_apply_to_a_payload_given_as_json_text(scrubber: Scrubber) -> None:
+    """A payload handed over as the JSON text of an object (a model's tool-call `arguments`,
+    passed on as they came) is that object: `$.card`, configured or an allow's `redactFields`,
+    masks its card as it does in the object itself, where the payload is set and in a payload
+    attribute (JSON text holding that text) a span starts with or the exporter sends."""
+    paths = () if scrubber.paths else ("$.card",)
+    arguments = '{"card": "4111 1111 1111 1111", "amount": 280}'
+    set_text = scrubber.payload_text(arguments, redact_paths=paths)
+    assert isinstance(set_text, str)
+    assert json.loads(json.loads(set_text)) == {"card": MASK_TOKEN, "amount": 280}
+    attribute = json.dumps(arguments)
+    started = scrubber.scrub_attribute(A.INPUT, attribute, redact_paths=paths)
+    assert isinstance(started, str)
+    assert json.loads(json.loads(started)) == {"card": MASK_TOKEN, "amount": 280}
+    if not paths:
+        exported = scrubber.exported_payload(A.INPUT, attribute)
+        assert isinstance(exported, str)
+        assert json.loads(json.loads(exported)) == {"card": MASK_TOKEN, "amount": 280}
+
+
+def test_json_text_a_path_does_not_resolve_in_is_kept_as_written() -> None:
+    """Nothing to mask: the payload's text stays byte for byte."""
+    scrubber = Scrubber(patterns=["$.card"])
+    assert scrubber.payload_text('{"amount": 280}') == json.dumps('{"amount": 280}')
