@@ -229,6 +229,7 @@ class GovernanceMethods:
             transport=governance.transport,
             async_transport=governance.async_transport,
             http=governance.http,
+            recorder=governance.recorder,
         )
 
     async def _aclose_governance(self) -> None:

@@ -3,7 +3,7 @@
 Its `Authorizer` had no recorder: an allow's `redactFields` inside a decision trace an
 `invoke_agent` span opened were dropped (the trace's tool-call payloads reached the platform
 unmasked), and inside another agent's trace a decision was filed under that trace. The session is
-built here with the client's recorder, as `TracengentClient.begin_delegated_task` is to pass it.
+made by `TracengentClient.begin_delegated_task`, which passes the client's recorder.
 Against the real local platform (its built-in policy: `payments:refund` carries
 `redactFields = ["$.card"]`), with a CLI-granted token from demo-agent to hotel-agent.
 """
@@ -19,7 +19,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
 from opentelemetry.exporter.tracengent.wire import AuthObligations
 from tracengent import TracengentClient
-from tracengent._governance.delegation import DelegatedSession, begin_delegated_task
+from tracengent._governance.delegation import DelegatedSession
 from tracengent.cli import main as cli
 from tracengent.testing import RunningPlatform
 
@@ -50,10 +50,7 @@ def _grant(platform: RunningPlatform) -> str:
 
 
 def _session(client: TracengentClient, token: str) -> DelegatedSession:
-    governance = client._governance
-    return begin_delegated_task(
-        governance.options, token, tracer=governance.tracer, recorder=governance.recorder
-    )
+    return client.begin_delegated_task(token)
 
 
 async def _refund_authorized(session: DelegatedSession, mode: str) -> AuthObligations | None:
