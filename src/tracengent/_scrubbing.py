@@ -386,9 +386,16 @@ class Scrubber:
         for item in items:
             item_kind = type(item)
             if item_kind is str:
-                if item[:1] in _JSON_OPENERS or "://" in item:  # type: ignore[index,operator]
-                    # It may be JSON text (a tool call's arguments, after whitespace too) or
-                    # hold a URL: the walk reads it.
+                first = item[:1]  # type: ignore[index]
+                if (
+                    first in _JSON_OPENERS
+                    and (
+                        first not in _JSON_WHITESPACE
+                        or _JSON_AFTER_WHITESPACE.match(item) is not None  # type: ignore[call-overload]
+                    )
+                ) or "://" in item:  # type: ignore[operator]
+                    # It may be JSON text (a tool call's arguments, after whitespace too, or a
+                    # JSON string of it) or hold a URL: the walk reads it.
                     return False
                 continue
             if item_kind is int or item_kind is bool or item is None:
@@ -741,6 +748,7 @@ _NOT_JSON: Final = object()
 _JSON_BRACKETS: Final = frozenset({"{", "["})
 # A string that opens with a quote may be a JSON string of JSON text (`_json_string_text`).
 _JSON_OPENERS: Final = frozenset({"{", "[", '"', " ", "\t", "\n", "\r"})
+_JSON_WHITESPACE: Final = frozenset({" ", "\t", "\n", "\r"})
 _JSON_AFTER_WHITESPACE: Final = re.compile(r"[ \t\n\r]*[\[{]")
 
 
