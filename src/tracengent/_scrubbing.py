@@ -390,8 +390,12 @@ class Scrubber:
                 if (
                     first in _JSON_OPENERS
                     and (
-                        first not in _JSON_WHITESPACE
-                        or _JSON_AFTER_WHITESPACE.match(item) is not None  # type: ignore[call-overload]
+                        first in _JSON_BRACKETS
+                        or (
+                            _ends_like_a_json_string(item)  # type: ignore[arg-type]
+                            if first == '"'
+                            else _JSON_AFTER_WHITESPACE.match(item) is not None  # type: ignore[call-overload]
+                        )
                     )
                 ) or "://" in item:  # type: ignore[operator]
                     # It may be JSON text (a tool call's arguments, after whitespace too, or a
@@ -666,6 +670,8 @@ class Scrubber:
             first = value[:1]
             if first in _JSON_OPENERS:
                 if first == '"':
+                    if not _ends_like_a_json_string(value):
+                        return self._urls_scrubbed(value)  # quoted words, no JSON string
                     return self._json_string_text(value, depth)
                 if first in _JSON_BRACKETS or _JSON_AFTER_WHITESPACE.match(value) is not None:
                     return self._nested_text(value, depth)
@@ -748,7 +754,20 @@ _NOT_JSON: Final = object()
 _JSON_BRACKETS: Final = frozenset({"{", "["})
 # A string that opens with a quote may be a JSON string of JSON text (`_json_string_text`).
 _JSON_OPENERS: Final = frozenset({"{", "[", '"', " ", "\t", "\n", "\r"})
+
+
+def _ends_like_a_json_string(text: str) -> bool:
+    """Whether `text`, which opens with a quote, ends as a JSON string does: with a quote, then
+    JSON's whitespace only. Looks at its end only."""
+    last = text[-1:]
+    if last == '"':
+        return True
+    return last in _JSON_WHITESPACE and text.rstrip(" \t\n\r")[-1:] == '"'
+
+
 _JSON_WHITESPACE: Final = frozenset({" ", "\t", "\n", "\r"})
+
+
 _JSON_AFTER_WHITESPACE: Final = re.compile(r"[ \t\n\r]*[\[{]")
 
 
