@@ -83,8 +83,8 @@ def finish_response(
     recorder: Recorder, active: ActiveSpan | None, request: httpx.Request, status_code: int
 ) -> Span | None:
     """Record the response status on the span (failure when it is >= 400) and undo what
-    `start_request` made current. The span stays open until the body is closed (`end_span`):
-    reading the body may still fail the call. Never raises; None when the span is gone."""
+    `start_request` made current. The span stays open until the body is done with (read to its
+    end, left or closed: `end_span`): reading the body may still fail the call. Never raises; None when the span is gone."""
     if active is None:
         return None
     span = active.span
@@ -102,7 +102,7 @@ def finish_response(
 
 
 def end_span(recorder: Recorder, span: Span, error: BaseException | None = None) -> None:
-    """End a request's span once its body is closed; failed first when reading it raised
+    """End a request's span once its body is done with; failed first when reading it raised
     `error`. Never raises."""
     try:
         if error is not None:
