@@ -46,7 +46,7 @@ from opentelemetry.exporter.tracengent.transport import (
 )
 from opentelemetry.instrumentation.tracengent_httpx import EgressGate
 from tracengent import _state
-from tracengent._governance.egress import EgressGovernor, is_governed_host
+from tracengent._governance.egress import EgressGovernor, request_is_governed
 from tracengent._processors import ContextProcessor
 from tracengent._processors.routing import ExportRouter, exporter_of, scrub_payloads
 from tracengent._sampler import TracengentSampler
@@ -439,7 +439,9 @@ class _NotConfiguredGate:
         self._problem = problem
 
     def is_governed(self, request: httpx.Request) -> bool:
-        return is_governed_host(request.url.host, self._hosts)
+        # As the gate it stands for decides: the host named to the server (a `Host` header, a
+        # TLS server name) and the port count too, or such a request would leave unchecked.
+        return request_is_governed(request, self._hosts)
 
     def check(self, request: httpx.Request) -> httpx.Request:
         # Not an outage the user chose to ride out with fail-open: a misconfiguration stays closed.

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 import httpx
@@ -92,6 +92,7 @@ __all__ = [
     "is_credential_header",
     "is_governed_host",
     "other_named_host",
+    "request_is_governed",
 ]
 
 _logger = logging.getLogger("tracengent.governance.egress")
@@ -178,6 +179,17 @@ def http_tool_request(
     return payload
 
 
+def request_is_governed(request: httpx.Request, patterns: Sequence[str]) -> bool:
+    """Whether `request` goes to a host `patterns` govern: its URL's host (with its port), or
+    the host it names to the server (`other_named_host`: a `Host` header, a TLS server name)."""
+    url = request.url
+    host, port = wire_host(url), request_port(url)
+    if is_governed_host(host, patterns, port=port):
+        return True
+    other = other_named_host(request, host)
+    return other is not None and is_governed_host(other, patterns, port=port)
+
+
 class EgressGovernor:
     """Authorizes outgoing httpx requests; implements the instrumentor's `EgressGate`.
 
@@ -232,14 +244,7 @@ class EgressGovernor:
     def is_governed(self, request: httpx.Request) -> bool:
         """Whether `request` is authorized before it leaves: `govern_all`, or its URL's host
         or the host it names to the server (`other_named_host`) is governed."""
-        if self._govern_all:
-            return True
-        url = request.url
-        host, port, patterns = wire_host(url), request_port(url), self._options.governed_hosts
-        if is_governed_host(host, patterns, port=port):
-            return True
-        other = other_named_host(request, host)
-        return other is not None and is_governed_host(other, patterns, port=port)
+        return self._govern_all or request_is_governed(request, self._options.governed_hosts)
 
     def check(self, request: httpx.Request) -> httpx.Request:
         """Authorize `request`; returns the request to send (possibly with a redacted body).
