@@ -47,18 +47,19 @@ class _Verdict:
     """`writes_w3c_only` of the last global propagator seen: asked again only when the
     application installs another (`propagate.set_global_textmap`)."""
 
-    __slots__ = ("textmap", "w3c_only")
+    __slots__ = ("seen",)
 
     def __init__(self) -> None:
-        self.textmap: TextMapPropagator | None = None
-        self.w3c_only = False
+        # (propagator, its verdict), read and replaced as one tuple: threads asking about two
+        # propagators at once (one swapped in meanwhile) never pair one with the other's verdict.
+        self.seen: tuple[TextMapPropagator | None, bool] = (None, False)
 
     def of(self, textmap: TextMapPropagator) -> bool:
-        if textmap is not self.textmap:
-            # Two threads may both ask: each writes the same answer for the same propagator.
-            self.w3c_only = writes_w3c_only(textmap)
-            self.textmap = textmap
-        return self.w3c_only
+        known, w3c_only = self.seen
+        if textmap is not known:
+            w3c_only = writes_w3c_only(textmap)
+            self.seen = (textmap, w3c_only)
+        return w3c_only
 
 
 _VERDICT: Final = _Verdict()
