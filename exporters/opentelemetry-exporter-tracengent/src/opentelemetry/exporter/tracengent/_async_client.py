@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Final, TypeVar
 
@@ -49,6 +47,8 @@ from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 __all__ = ["AsyncPlatformClient"]
 
 _T = TypeVar("_T")
+_STOP_CHECK_S: Final = 0.05
+"""How often a backoff sleep looks at the stop event."""
 
 
 async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
@@ -302,7 +302,7 @@ class AsyncPlatformClient:
 
     async def _wait(self, seconds: float) -> bool:
         """A backoff sleep of `seconds`; True when the stop event ended it (set before it or
-        during it, from any thread: it wakes at once, as the blocking client's `wait` does)."""
+        during it, from any thread: the sleep ends within `_STOP_CHECK_S` of it)."""
         stop = self._stop
         if stop is not None and stop.is_set():
             return True
@@ -311,7 +311,15 @@ class AsyncPlatformClient:
         if stop is None:
             await asyncio.sleep(seconds)
             return False
-        return await _stop_watch(stop).sleep(seconds)
+        # An event has no callback a loop can await: looked at every `_STOP_CHECK_S`, so a stop
+        # set from any thread ends the sleep within that (no thread, nothing to reset on fork).
+        end = time.monotonic() + max(seconds, 0.0)
+        while not stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0.0:
+                return False
+            await asyncio.sleep(min(left, _STOP_CHECK_S))
+        return True
 
     async def _token(self, step: FetchToken) -> object:
         assert self._tokens is not None  # the policy only asks when a provider is configured
@@ -321,81 +329,3 @@ class AsyncPlatformClient:
             return await self._tokens.get_token_async(deadline=step.deadline)
         except PlatformError as exc:
             return exc
-
-
-class _StopWatch:
-    """Wakes the coroutines sleeping a backoff when a `threading.Event` (a stop event) is set.
-
-    An event has no callback, so a thread waits on it: one per event, started by the first sleep
-    and ending once no sleep is left (it waits until the last sleep's end, never polls), or once
-    the event is set and every sleep has been woken (through its loop's `call_soon_threadsafe`).
-    """
-
-    def __init__(self, stop: threading.Event) -> None:
-        self._stop = stop
-        self._lock = threading.Lock()
-        self._sleeps: dict[asyncio.Future[None], tuple[asyncio.AbstractEventLoop, float]] = {}
-        self._thread: threading.Thread | None = None
-
-    async def sleep(self, seconds: float) -> bool:
-        """Sleep `seconds` or until the event is set; True when it is set."""
-        loop = asyncio.get_running_loop()
-        woken: asyncio.Future[None] = loop.create_future()
-        timer = loop.call_later(max(seconds, 0.0), _settle, woken)
-        with self._lock:
-            self._sleeps[woken] = (loop, time.monotonic() + max(seconds, 0.0))
-            thread = self._thread
-            if thread is None or not thread.is_alive():  # none yet, or not ours (after fork)
-                thread = threading.Thread(
-                    target=self._watch, name="tracengent-stop-watch", daemon=True
-                )
-                self._thread = thread
-                thread.start()
-        try:
-            await woken
-        finally:
-            timer.cancel()
-            with self._lock:
-                self._sleeps.pop(woken, None)
-        return self._stop.is_set()
-
-    def _watch(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                for woken in [w for w, (_, end) in self._sleeps.items() if end <= now]:
-                    del self._sleeps[woken]  # its own timer wakes it
-                if not self._sleeps:
-                    self._thread = None
-                    return
-                last = max(end for _, end in self._sleeps.values())
-            if self._stop.wait(last - now):
-                break
-        with self._lock:
-            sleeping = list(self._sleeps.items())
-            self._sleeps.clear()
-            self._thread = None
-        for woken, (loop, _) in sleeping:
-            # A closed loop raises RuntimeError: nothing waits on it any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, woken)
-
-
-def _settle(woken: asyncio.Future[None]) -> None:
-    if not woken.done():
-        woken.set_result(None)
-
-
-_WATCHES_LOCK: Final = threading.Lock()
-_WATCHES: Final[weakref.WeakKeyDictionary[threading.Event, _StopWatch]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _stop_watch(stop: threading.Event) -> _StopWatch:
-    """The one `_StopWatch` of `stop` (kept as long as the event is)."""
-    with _WATCHES_LOCK:
-        watch = _WATCHES.get(stop)
-        if watch is None:
-            watch = _WATCHES[stop] = _StopWatch(stop)
-        return watch
