@@ -94,7 +94,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, parse_path, redact_value
 from tracengent._processors.context import STARTING
 
-__all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor"]
+__all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor", "stamped_trace_id"]
 
 _logger = logging.getLogger("tracengent.scrubbing")
 
@@ -348,7 +348,7 @@ class Scrubber:
             if not redact_paths and self._trace_paths:
                 # No `AgentTrace` gave paths: a trace an `invoke_agent` span opened keeps its
                 # obligations' paths here, under the id stamped on the current span.
-                redact_paths = self.trace_paths(_current_span_trace_id())
+                redact_paths = self.trace_paths(stamped_trace_id())
             rules = self._rules
             if not redact_paths and not rules.paths and self._plain(value, 0, rules.name_cache):
                 # Nothing to mask, refuse or redact: encoded as the walk's copy would be.
@@ -842,11 +842,15 @@ def _last_names(paths: Iterable[object]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _current_span_trace_id() -> object:
-    """The decision-trace id the context processor stamped on the current span (None when it
-    has none)."""
+def stamped_trace_id() -> str | None:
+    """The decision-trace id the context processor stamped on the current span (the trace an
+    `invoke_agent` span opened, which no `AgentTrace` stands for); None when it has none (empty
+    text is no id)."""
     attributes = getattr(get_current_span(), "attributes", None)
-    return attributes.get(A.TRACE_ID) if isinstance(attributes, Mapping) else None
+    if not isinstance(attributes, Mapping):
+        return None
+    stamped = attributes.get(A.TRACE_ID)
+    return stamped if isinstance(stamped, str) and stamped else None
 
 
 def _resolve_redact_fields() -> Callable[[], Sequence[str]]:

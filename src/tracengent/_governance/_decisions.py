@@ -15,9 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 import httpx
-from opentelemetry.trace import get_current_span
 
-from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent.claims import TokenClaims
 from opentelemetry.exporter.tracengent.errors import (
     AgentDisabledError,
@@ -33,6 +31,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     dumps_compact,
 )
 from opentelemetry.exporter.tracengent.wire import AuthDecision
+from tracengent._scrubbing import stamped_trace_id
 from tracengent._state import CURRENT_TRACE
 
 if TYPE_CHECKING:
@@ -144,12 +143,9 @@ def current_trace_id(recorder: Recorder | None = None) -> str | None:
     if trace is not None:
         trace_id = trace.trace_id
     else:
-        attributes = getattr(get_current_span(), "attributes", None)
-        if not isinstance(attributes, Mapping):
-            return None
-        stamped = attributes.get(A.TRACE_ID)
-        if not isinstance(stamped, str) or not stamped:
-            return None  # outside any decision trace (empty text is no id): nothing to ask about
+        stamped = stamped_trace_id()
+        if stamped is None:
+            return None  # outside any decision trace: nothing to ask about
         trace_id = stamped
     if recorder is not None and recorder.in_foreign_trace():
         return None  # not ours: the platform would file our decision under its trace
