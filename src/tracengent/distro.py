@@ -27,8 +27,9 @@ Bad or missing settings print one warning and leave the application running: tel
 and a governed host (`TRACENGENT_GOVERNED_HOSTS`) is denied unless fail-open was chosen. When
 OTel's own configuration fails (an exporter it cannot load), one warning says so and Tracengent is
 set up all the same, so the instrumentations and their gates still load. When another package's
-configurator ran instead of ours, our distro and gate add the decision-trace context and scrubbing
-processors to the provider it built, with one warning.
+configurator ran instead of ours, `complete_configuration` (and our gate, when the httpx
+instrumentation is instrumented in code) adds the decision-trace context and scrubbing processors
+to the provider it built, with one warning.
 `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` (`*` included) disables instrumentations only, never
 Tracengent's pipeline; our gates are instrumentations (`tracengent_httpx`, `tracengent_mcp`), so
 it disables them too, with one warning each when governance was asked for.
@@ -92,9 +93,9 @@ class TracengentDistro(BaseDistro):  # type: ignore[misc]
             warn_if_mcp_cannot_be_governed()
 
     def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
-        """Activate one instrumentation; ours gets the configured gate, or none when disabled."""
-        # OTel's configuration is done by now: complete it if our configurator did not run.
-        _zero_code.complete_without_configurator()
+        """Activate one instrumentation; ours gets the configured gate, or none when disabled.
+        (Another configurator's SDK was completed before any instrumentation loads, by the
+        `opentelemetry_pre_instrument` entry point, `complete_configuration`.)"""
         if _zero_code.tracengent_disabled() and entry_point.name in _zero_code.OUR_INSTRUMENTORS:
             return
         super().load_instrumentor(entry_point, **kwargs)
