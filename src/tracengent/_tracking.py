@@ -6,12 +6,14 @@ outside a decision trace), make it current while the inner transport runs, and i
 context into the outgoing headers by the global propagator (W3C `traceparent` by default). A
 status >= 400, or an exception (while sending, or while the response body is read), marks the
 event failed; the application's exception is re-raised untouched. The span ends when the
-response body is closed (httpx closes it once read; a streamed response when its block exits).
+response body is closed (httpx closes it once read; a streamed response when its block exits,
+or once it is collected when it was dropped unclosed).
 The span logic is shared and I/O-free; only the thin `handle_*` shells and body wrappers differ.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -114,9 +116,9 @@ def end_span(recorder: Recorder, span: Span, error: BaseException | None = None)
 
 class _TrackedBody(httpx.SyncByteStream):
     """A tracked response's body: its span ends when the body is read to its end, when reading
-    it stops (a consumer leaving early; one that drops the response unclosed, once it is
-    collected), or when it is closed; failed when reading the body raised (a peer closing
-    mid-body, a read timeout)."""
+    it stops (a consumer leaving early), when it is closed, or when the response is collected
+    unclosed (dropped mid-read, or before it was read at all); failed when reading the body
+    raised (a peer closing mid-body, a read timeout)."""
 
     __slots__ = ("_inner", "_recorder", "_span")
 
@@ -146,6 +148,13 @@ class _TrackedBody(httpx.SyncByteStream):
             self._inner.close()
         finally:
             self._end(None)
+
+    def __del__(self) -> None:
+        # A `stream=True` response dropped before it was read or closed: its event still ends
+        # (once the response is collected), as one left mid-read does (`GeneratorExit` above).
+        if self._span is not None:
+            with contextlib.suppress(Exception):  # at interpreter exit, module state may be gone
+                self._end(None)
 
 
 class _AsyncTrackedBody(httpx.AsyncByteStream):
@@ -180,6 +189,12 @@ class _AsyncTrackedBody(httpx.AsyncByteStream):
             await self._inner.aclose()
         finally:
             self._end(None)
+
+    def __del__(self) -> None:
+        # As `_TrackedBody.__del__`: a response dropped unread and unclosed ends its event.
+        if self._span is not None:
+            with contextlib.suppress(Exception):
+                self._end(None)
 
 
 def finish_error(recorder: Recorder, active: ActiveSpan | None, error: BaseException) -> None:

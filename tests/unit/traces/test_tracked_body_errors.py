@@ -106,6 +106,51 @@ def test_a_stream_dropped_unclosed_still_ends_its_event(client_harness: ClientHa
     assert span.status.status_code is StatusCode.UNSET
 
 
+def test_a_stream_dropped_before_it_was_read_still_ends_its_event(
+    client_harness: ClientHarness,
+) -> None:
+    """A `stream=True` response never read and never closed, then dropped: no generator ever
+    ran over its body, yet its event is recorded, a success, once the response is collected."""
+    with tracked_client(client_harness.client, inner=httpx.MockTransport(_whole)) as http:
+        response = http.send(http.build_request("GET", "https://api.example/u"), stream=True)
+        assert client_harness.memory.get_finished_spans() == ()
+        del response
+        gc.collect()
+        span = client_harness.span("GET api.example/u")
+    assert span.status.status_code is StatusCode.UNSET
+    assert (span.attributes or {})[A.HTTP_RESPONSE_STATUS_CODE] == 200
+
+
+async def test_an_async_stream_dropped_before_it_was_read_still_ends_its_event(
+    client_harness: ClientHarness,
+) -> None:
+    """The async twin: an unread, unclosed streamed response ends its event once collected."""
+
+    class _AsyncWhole(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"abc"
+
+    inner = httpx.MockTransport(lambda _: httpx.Response(200, stream=_AsyncWhole()))
+    async with tracked_async_client(client_harness.client, inner=inner) as http:
+        response = await http.send(http.build_request("GET", "https://api.example/au"), stream=True)
+        assert client_harness.memory.get_finished_spans() == ()
+        del response
+        gc.collect()
+        span = client_harness.span("GET api.example/au")
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_a_stream_closed_then_collected_ends_its_event_once(client_harness: ClientHarness) -> None:
+    """Collection after the body was closed ends nothing more: one span, not two."""
+    with tracked_client(client_harness.client, inner=httpx.MockTransport(_whole)) as http:
+        response = http.send(http.build_request("GET", "https://api.example/c"), stream=True)
+        response.close()
+        del response
+        gc.collect()
+    names = [span.name for span in client_harness.memory.get_finished_spans()]
+    assert names.count("GET api.example/c") == 1
+
+
 def test_a_body_in_memory_ends_the_event_with_the_request(client_harness: ClientHarness) -> None:
     """A response whose body is already in memory (httpx never closes it) ends its span at once."""
     with tracked_client(
