@@ -78,10 +78,16 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def make_server(
     policy: Policy, store: PlatformStore, *, log_level: str = "warning"
 ) -> uvicorn.Server:
-    """A uvicorn server for the platform app (h11, no websockets, no lifespan)."""
+    """A uvicorn server for the platform app (h11, no websockets, no lifespan) whose shutdown is
+    bounded: connections still open a second after it begins are closed (`BoundedShutdownServer`).
+    """
     import uvicorn
 
     from tracengent.platform._app import create_app
+    from tracengent.platform._bounded_server import (
+        SHUTDOWN_TASKS_TIMEOUT_S,
+        BoundedShutdownServer,
+    )
 
     config = uvicorn.Config(
         create_app(policy, store),
@@ -90,8 +96,9 @@ def make_server(
         lifespan="off",
         log_level=log_level,
         access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_TASKS_TIMEOUT_S,
     )
-    return uvicorn.Server(config)
+    return BoundedShutdownServer(config)
 
 
 class LocalPlatform:
@@ -182,7 +189,12 @@ class LocalPlatform:
         return self
 
     def stop(self) -> None:
-        """Stop serving and wait (at most 10 s) for the server thread; idempotent."""
+        """Stop serving and wait for the server thread; idempotent.
+
+        Blocks about a second at most: a request in progress may finish meanwhile, and the
+        connection of one still in progress then (a client stalled mid-body) is closed. The
+        wait has a 10 s deadline regardless (a warning is logged if it passes).
+        """
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is None or thread is None:
