@@ -191,9 +191,10 @@ class LocalPlatform:
     def stop(self) -> None:
         """Stop serving and wait for the server thread; idempotent.
 
-        Blocks about a second at most: a request in progress may finish meanwhile, and the
-        connection of one still in progress then (a client stalled mid-body) is closed. The
-        wait has a 10 s deadline regardless (a warning is logged if it passes).
+        Blocks about a second at most while a request is in progress: it may finish meanwhile,
+        and the connection of one still in progress then (a client stalled mid-body) is closed;
+        a handler still running 3 s in is cancelled. The wait has a 10 s deadline regardless (a
+        warning is logged if it passes).
         """
         server, thread = self._server, self._thread
         self._server = self._thread = None
