@@ -22,6 +22,7 @@ from tracengent.platform._ingest import (
     MAX_BODY_BYTES,
     IngestError,
     decode_body,
+    decode_content,
     read_limited,
     validate_close,
     validate_events,
@@ -291,12 +292,16 @@ def create_app(policy: Policy, store: PlatformStore) -> Starlette:
         )
 
     async def token(request: Request) -> Response:
-        # Anyone may call this endpoint: read no more than a client-credentials form needs.
+        # Anyone may call this endpoint: read no more than a client-credentials form needs, as
+        # sent and decoded (a form gzipped as the other endpoints' bodies may be).
         try:
-            form = await read_limited(
+            raw = await read_limited(
                 request.stream(),
                 declared_length=request.headers.get("content-length"),
                 limit=_MAX_TOKEN_FORM_BYTES,
+            )
+            form = decode_content(
+                raw, request.headers.get("content-encoding"), limit=_MAX_TOKEN_FORM_BYTES
             )
         except ClientDisconnect:
             return _gone()

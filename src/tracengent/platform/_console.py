@@ -29,7 +29,7 @@ from tracengent.platform._console_html import (
     render_traces,
 )
 from tracengent.platform._console_view import ConsoleFilters, approval_view, load_state
-from tracengent.platform._ingest import IngestError, read_limited
+from tracengent.platform._ingest import IngestError, decode_content, read_limited
 from tracengent.platform._records import StoreError
 from tracengent.platform._server import is_loopback_host_header
 from tracengent.platform.store import PlatformStore
@@ -151,17 +151,23 @@ def console_routes(store: PlatformStore, agent_ids: Iterable[str] = ()) -> list[
         approved = verb == "approve"
         approval_id = request.path_params["approval_id"]
         try:
-            body = await read_limited(
+            raw = await read_limited(
                 request.stream(),
                 declared_length=request.headers.get("content-length"),
                 limit=_MAX_FORM_BYTES,
+            )
+            # Decoded as the API's bodies are (a gzipped form), under the same limit.
+            body = decode_content(
+                raw, request.headers.get("content-encoding"), limit=_MAX_FORM_BYTES
             )
         except ClientDisconnect:
             # The browser went away mid-form (a tab closed): nobody reads the answer, and the
             # approval stays undecided. Raising would have uvicorn log a traceback.
             return Response(status_code=400)
-        except IngestError:
-            return JSONResponse({"error": "too_large", "detail": "form too large"}, 413)
+        except IngestError as exc:
+            if exc.error == "too large":
+                return JSONResponse({"error": "too_large", "detail": "form too large"}, 413)
+            return JSONResponse({"error": "invalid_request", "detail": exc.detail}, 400)
         form = parse_qs(body.decode("utf-8", "replace"))
         refused = same_origin(request, form.get("csrf_token", [None])[0])
         if refused is not None:

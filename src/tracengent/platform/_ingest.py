@@ -21,6 +21,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "IngestError",
     "decode_body",
+    "decode_content",
     "read_limited",
     "validate_close",
     "validate_events",
@@ -122,9 +123,9 @@ _FIRST_FEED_BYTES: Final = 32
 _MAX_FEED_BYTES: Final = 64 * 1024
 
 
-def _gunzip(raw: bytes) -> bytes:
+def _gunzip(raw: bytes, limit: int) -> bytes:
     """Every member of a gzip body, concatenated (RFC 1952: a gzip file is a series of members,
-    as `gzip -c a b` or a streaming compressor writes), inflated to at most `MAX_BODY_BYTES`.
+    as `gzip -c a b` or a streaming compressor writes), inflated to at most `limit` bytes.
 
     Each member is fed from the body in slices that start small and double: at a member's end
     zlib copies what it was handed past it (`unused_data`), and handing it the whole rest of
@@ -147,13 +148,13 @@ def _gunzip(raw: bytes) -> bytes:
             data = view[position : position + feed]
             try:
                 # At least 1: a max_length of 0 would mean no limit.
-                piece = inflater.decompress(data, MAX_BODY_BYTES + 1 - size)
+                piece = inflater.decompress(data, limit + 1 - size)
             except zlib.error as exc:
                 raise IngestError("bad gzip", f"body is not valid gzip: {exc}") from exc
             size += len(piece)
             # Output beyond the limit is the only way input is left unconsumed (max_length).
-            if size > MAX_BODY_BYTES:
-                raise IngestError("too large", f"body exceeds {MAX_BODY_BYTES} bytes")
+            if size > limit:
+                raise IngestError("too large", f"body exceeds {limit} bytes")
             pieces.append(piece)
             position += len(data) - len(inflater.unused_data)
             feed = min(2 * feed, _MAX_FEED_BYTES)
@@ -228,6 +229,23 @@ def _deep_values_as_text(text: str) -> str | None:
     return "".join(pieces)
 
 
+def decode_content(raw: bytes, content_encoding: str | None, *, limit: int) -> bytes:
+    """`raw` decoded as its `Content-Encoding` says (`gzip`; none or `identity`: as it is), to
+    at most `limit` bytes: the limit the body was read under holds after decompression too (a
+    gzip bomb stops there).
+
+    Raises:
+        IngestError: `bad gzip` (not gzip, cut short, trailing bytes that are not another
+            member), `too large` (decoded), `bad encoding` (any other `Content-Encoding`).
+    """
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "gzip":
+        return _gunzip(raw, limit)
+    if encoding != "identity":
+        raise IngestError("bad encoding", f"unsupported Content-Encoding {encoding!r}")
+    return raw
+
+
 def decode_body(
     raw: bytes, content_encoding: str | None, *, deep_payloads_as_text: bool = False
 ) -> object:
@@ -244,11 +262,7 @@ def decode_body(
             number that is NaN, infinite or beyond the float range (`invalid number`), or a
             string with an unpaired UTF-16 surrogate escape (`invalid string`).
     """
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding == "gzip":
-        raw = _gunzip(raw)
-    elif encoding != "identity":
-        raise IngestError("bad encoding", f"unsupported Content-Encoding {encoding!r}")
+    raw = decode_content(raw, content_encoding, limit=MAX_BODY_BYTES)
     try:
         # Strictly: json.loads(bytes) would let encoded surrogates through (`surrogatepass`).
         text = raw.decode(json.detect_encoding(raw))
