@@ -5,10 +5,14 @@ Two kinds of rules:
 - **Name globs** (`*password*`, `*api_key*`, case-insensitive): an attribute, or a key at any
   depth of a JSON payload, whose name matches is masked (`MASK_TOKEN`), in JSON text a string
   value of the payload holds too (a tool call's `arguments`); a URL in a payload's string loses
-  its credentials as a recorded URL does (`url_value`). Defaults that are always on cover
-  passwords (`*pwd*` and `*passwd*` too), passphrases, secrets, API keys, authorization headers, cookies, access/refresh tokens, private
-  keys and card numbers. Plain `token` is deliberately not a default: `gen_ai.usage.input_tokens`
-  and friends are usage counts, not credentials.
+  its credentials as a recorded URL does (`url_value`). Defaults that are always on
+  (`SENSITIVE_NAME_GLOBS`) cover passwords (`*pwd*` and `*passwd*` too), passphrases, secrets,
+  API keys, authorization headers, cookies, access/refresh/auth tokens, ID tokens (`id_token`,
+  `idToken`, `user.id_token`, `id_token_hint`), session tokens (`aws_session_token`,
+  `sessionToken`), credentials (`*credential*`), private keys and card numbers. Plain `token` is
+  deliberately not a default: `gen_ai.usage.input_tokens`, `max_tokens` and friends are usage
+  counts, not credentials (nor are `paid_tokens` or `session_tokens`: an ID token's `id` stands
+  alone, and an ID or session token's name ends at `token`, `id_token_hint` aside).
 - **JSON paths** (`$.card`, wire contract §8, case-sensitive as the platform's `redactFields`
   are): masked inside payload attributes (`attributes.is_payload_attribute`). A rule is a path when it starts with `$`; anything else is a
   name glob (attribute names contain dots, so `a.b` is read as a name). A path outside the
@@ -24,8 +28,8 @@ Where it runs, and what it covers:
   re-scrubbed (JSON text is parsed, masked and re-encoded) with the current decision trace's
   redact fields and those noted for the trace the span is stamped with (`trace_paths`: an
   `invoke_agent` span's trace has no `AgentTrace` to hold them), or replaced by `MASK_TOKEN` when payload capture is off; attributes whose name
-  matches a glob are masked; a URL (`url.full`, `http.url`, `http.target`, `url.query`, as
-  OTel's HTTP instrumentations record them) loses its userinfo and the values of its credential
+  matches a glob are masked; a URL (`url.full`, `url.original`, `http.url`, `http.target`,
+  `url.query`, as OTel's HTTP instrumentations record them) loses its userinfo and the values of its credential
   query parameters (`is_secret_parameter`, the configured globs included). Because it runs before any span ends, it protects every exporter on
   the provider, the user's own OTLP or console exporter included. On our recorder's own spans
   (payloads scrubbed already) only configured name globs are applied, to every attribute but the
@@ -122,9 +126,12 @@ _STRUCTURAL: Final = frozenset(
     }
 )
 
+_URL_ORIGINAL: Final = "url.original"
 # The URL attributes an HTTP span starts with (OTel's httpx and ASGI instrumentations record the
-# query as the request had it): their credential values are redacted as the span starts.
-_URL_ATTRIBUTES: Final = frozenset({A.URL_FULL, A.HTTP_URL_OLD, "http.target"})
+# query as the request had it; `url.original` is the URL as the client was given it, before any
+# change, which OTel's conventions let an instrumentation record beside `url.full`): their
+# credential values are redacted as the span starts.
+_URL_ATTRIBUTES: Final = frozenset({A.URL_FULL, _URL_ORIGINAL, A.HTTP_URL_OLD, "http.target"})
 _URL_QUERY: Final = "url.query"
 # The decision trace's root request: free text, scrubbed as such (`free_text`), capture on or off.
 _ROOT_REQUEST: Final = A.TRACE_ROOT_REQUEST
@@ -627,8 +634,8 @@ class Scrubber:
         return "".join(parts)
 
     def url_value(self, url: AttributeValue) -> AttributeValue:
-        """A recorded URL (`url.full`, or a server's `http.target`, `/path?query`) without
-        credentials: no userinfo, and `REDACTED` for the
+        """A recorded URL (`url.full`, `url.original`, `http.url`, or a server's `http.target`,
+        `/path?query`) without credentials: no userinfo, and `REDACTED` for the
         values of its query (and fragment) parameters that `is_secret_parameter` names; the URL
         itself when there is nothing to remove, `MASK_TOKEN` when it cannot be split. Never
         raises."""

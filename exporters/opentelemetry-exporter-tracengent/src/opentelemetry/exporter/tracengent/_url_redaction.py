@@ -5,7 +5,7 @@ signature parameters (`SIGNATURE_PARAMETERS`) replaced by `REDACTED`. Tracengent
 values of parameters whose name alone says credential (`is_credential_query_name`: signature
 parameters in any case, `token`, `key`, `...token`, `...key`, `...signature`, `auth`) and of
 every query parameter whose name matches a sensitive-name glob (`SENSITIVE_NAME_GLOBS`:
-`*api_key*`, `*access_token*`, ..., case-insensitive; the scrubber's defaults), whoever recorded the URL: the SDK's tracked clients or another
+`*api_key*`, `*access_token*`, `*credential*`, ..., case-insensitive; the scrubber's defaults), whoever recorded the URL: the SDK's tracked clients or another
 instrumentation (OTel's httpx instrumentation records the query as the request had it). A
 fragment made of `name=value` pairs (an OAuth implicit-flow redirect's `#access_token=...`) is
 redacted like a query.
@@ -71,6 +71,21 @@ SENSITIVE_NAME_GLOBS: Final = (
     "*refresh_token*",
     "*refresh-token*",
     "*refreshtoken*",
+    "*auth[_-]token*",
+    "*authtoken*",
+    # `id` only whole (alone, or after `_`, `-` or `.`): `paid_token`, `valid_token` are no ID
+    # tokens. A name ending in it only (`id_tokens` may count them); OIDC's `id_token_hint` too.
+    "id[_-]token",
+    "idtoken",
+    "*[_.-]id[_-]token",
+    "*[_.-]idtoken",
+    "*id[_-]token[_-]hint",
+    "*idtokenhint",
+    # A name ending in it: `session_tokens` and `session_token_count` may count a session's
+    # tokens.
+    "*session[_-]token",
+    "*sessiontoken",
+    "*credential*",
     "*private_key*",
     "*private-key*",
     "*privatekey*",
@@ -78,8 +93,18 @@ SENSITIVE_NAME_GLOBS: Final = (
     "*card-number*",
     "*cardnumber*",
 )
-"""Name globs whose values are always masked (case-insensitive). Plain `token` is deliberately
-not one: `gen_ai.usage.input_tokens` and friends are usage counts, not credentials. `*pwd*` is a
+"""Name globs whose values are always masked (case-insensitive): passwords (`*pwd*`, `*passwd*`),
+passphrases, secrets, API keys, authorization, cookies, access, refresh and auth tokens (`_`, `-`
+or none between the words), ID tokens (`id_token`, `user.idToken`, `x-id-token`,
+`id_token_hint`), names ending in a session token (`aws_session_token`, `sessionToken`),
+credentials (`*credential*`: `Credentials`, `aws_credentials`), private keys and card numbers.
+
+Plain `token` is deliberately not one: `gen_ai.usage.input_tokens`, `max_tokens`, `token_count`
+are usage counts, not credentials; so `id` must stand alone before `token` (`paid_tokens`,
+`prepaid_token_count` and `valid_token` are kept), and neither an ID token's nor a session
+token's glob reaches past `token` (`id_tokens`, `session_tokens_used` may be counts). A name
+that runs a word into `IdToken` (`googleIdToken`) is not one, as the globs cannot tell it from
+`validToken`: add it to `scrub_patterns`. `*pwd*` is a
 glob, not the exact name, so `db_pwd`, `userPwd` and `pwd_hash` are masked too; no English word
 holds `pwd`, and the names it masks beyond passwords (the shell's `PWD` and `OLDPWD`, a working
 directory in an environment dump) lose a path, never leak a credential."""
