@@ -197,7 +197,7 @@ def test_only_an_id_that_names_an_approval_is_kept(raw: object, usable: str | No
     assert ToolDecision.from_wire(pending).approval_id == usable
 
 
-@pytest.mark.parametrize("path", ["$..card", "$.cards[*]", "$['card']", ""])
+@pytest.mark.parametrize("path", ["$..card", "$.card*", "$.cards[*x]", "$['card']", ""])
 def test_an_allow_whose_redaction_path_cannot_be_applied_is_a_deny(path: str) -> None:
     """A redaction path outside the grammar would be skipped, letting the value it names leave:
     on an allow it makes the decision malformed."""

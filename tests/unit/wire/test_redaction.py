@@ -198,4 +198,7 @@ def test_redaction_from_wire_is_strict() -> None:
     assert Redaction.from_wire("$.a") is None
     # A path outside the grammar could never be applied: not a rule.
     assert Redaction.from_wire({"field": "$..card"}) is None
-    assert Redaction.from_wire({"field": "$.cards[*]", "strategy": "mask"}) is None
+    assert Redaction.from_wire({"field": "$.card*", "strategy": "mask"}) is None
+    # A wildcard step is in the grammar: a rule.
+    wildcard = {"field": "$.cards[*]", "strategy": "mask"}
+    assert Redaction.from_wire(wildcard) == Redaction("$.cards[*]", "mask")

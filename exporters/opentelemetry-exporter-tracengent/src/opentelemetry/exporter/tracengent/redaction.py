@@ -1,8 +1,15 @@
 """Redaction of JSON bodies and arguments by tiny JSON paths (wire contract §8).
 
-Grammar: `$.a.b[0].c` (also `a.b` and `$a`). Strategies: `remove` deletes the key or array element,
-`mask` replaces the value with `MASK_TOKEN`. Total: a path that does not resolve is skipped, a bad
-rule is skipped without touching the body, malformed JSON passes through unchanged; nothing raises.
+Grammar: `$.a.b[0].c` (also `a.b` and `$a`), and the wildcard step `*` (`$.items[*].card`,
+`$.items.*.card`, `$.*.password`): every value of an object, every element of an array, whichever
+spelling (`.*` or `[*]`) names it. Strategies: `remove` deletes the key or array element, `mask`
+replaces the value with `MASK_TOKEN`. Total: a path that does not resolve is skipped (a wildcard
+step on a value that is no object or array resolves to nothing), a bad rule is skipped without
+touching the body, malformed JSON passes through unchanged; nothing raises.
+
+A step with a `*` that is not the whole step (`$.card*`) is no glob the grammar has: such a path is
+not a path (`parse_path` returns None), so a decision requiring it is malformed (a deny), never a
+rule that matches a key literally named `card*` and lets the card leave.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from opentelemetry.exporter.tracengent.jsonvalue import JsonInput, JsonValue
 
 __all__ = [
     "MASK_TOKEN",
+    "WILDCARD",
     "JsonValue",
     "Redaction",
     "RedactionRule",
@@ -29,10 +37,13 @@ __all__ = [
 MASK_TOKEN: Final = "***REDACTED***"
 """What `mask` puts in place of a redacted value."""
 
+WILDCARD: Final = "*"
+"""The path step (`.*` or `[*]`) naming every value of an object and every element of an array."""
+
 Strategy: TypeAlias = Literal["remove", "mask"]
 PathStep: TypeAlias = str | int
 
-_STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+_STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+|\*)\]")
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,10 @@ RedactionRule: TypeAlias = Redaction | str | Mapping[str, object]
 
 
 def parse_path(path: object) -> list[PathStep] | None:
-    """Split `$.a.b[0].c` into `["a", "b", 0, "c"]`; None when it is not a valid path."""
+    """Split `$.a.b[0].c` into `["a", "b", 0, "c"]`; None when it is not a valid path.
+
+    A wildcard step (`.*`, `[*]`, or `*` first: `*.card`) is `WILDCARD`; a step holding a `*`
+    that is not the whole step (`card*`) makes the path invalid (no glob but `*` is applied)."""
     if not isinstance(path, str):
         return None
     rest = path.strip()
@@ -76,9 +90,11 @@ def parse_path(path: object) -> list[PathStep] | None:
             return None
         name, index = match.group(1), match.group(2)
         if index is not None:
-            steps.append(int(index))
+            steps.append(WILDCARD if index == WILDCARD else int(index))
         else:
             if position > 0 and rest[position] != ".":
+                return None
+            if WILDCARD in name and name != WILDCARD:
                 return None
             steps.append(name)
         position = match.end()
@@ -102,6 +118,7 @@ def _normalize(rule: RedactionRule) -> tuple[list[PathStep], Strategy] | None:
 
 
 def _child(node: JsonValue, step: PathStep) -> tuple[bool, JsonValue]:
+    """Whether `node` has the child key or index `step` (no wildcard) names, and that child."""
     if isinstance(step, int) and isinstance(node, list) and 0 <= step < len(node):
         return True, node[step]
     if isinstance(step, str) and isinstance(node, dict) and step in node:
@@ -109,16 +126,48 @@ def _child(node: JsonValue, step: PathStep) -> tuple[bool, JsonValue]:
     return False, None
 
 
-def _target(document: JsonValue, steps: list[PathStep]) -> tuple[JsonValue, PathStep] | None:
-    """The container holding the value `steps` lead to, and its key or index; None when the
-    path does not resolve."""
-    node = document
+def _children(node: JsonValue, step: PathStep) -> list[tuple[JsonValue, PathStep]]:
+    """`node` with each key or index of it that `step` names (all of them for `WILDCARD`);
+    none when `node` has no such child or is no object or array."""
+    if step == WILDCARD:
+        if isinstance(node, dict):
+            return [(node, key) for key in node]
+        if isinstance(node, list):
+            return [(node, index) for index in range(len(node))]
+        return []
+    if isinstance(step, int) and isinstance(node, list) and 0 <= step < len(node):
+        return [(node, step)]
+    if isinstance(step, str) and isinstance(node, dict) and step in node:
+        return [(node, step)]
+    return []
+
+
+def _targets(document: JsonValue, steps: list[PathStep]) -> list[tuple[JsonValue, PathStep]]:
+    """Each container holding a value `steps` lead to, with its key or index; empty when the
+    path does not resolve. Every container is visited once a step (shared or cyclic containers
+    do not multiply the work a wildcard does)."""
+    if WILDCARD not in steps:
+        # The usual path names one value: walk to it without the wildcard's bookkeeping.
+        node = document
+        for step in steps[:-1]:
+            found, node = _child(node, step)
+            if not found:
+                return []
+        return _children(node, steps[-1])
+    nodes: list[JsonValue] = [document]
     for step in steps[:-1]:
-        found, node = _child(node, step)
-        if not found:
-            return None
-    found, _ = _child(node, steps[-1])
-    return (node, steps[-1]) if found else None
+        seen: set[int] = set()
+        following: list[JsonValue] = []
+        for node in nodes:
+            for container, key in _children(node, step):
+                child = container[key]  # type: ignore[index]  # a dict key or a list index
+                if id(child) not in seen and isinstance(child, (dict, list)):
+                    seen.add(id(child))
+                    following.append(child)
+        if not following:
+            return []
+        nodes = following
+    return [found for node in nodes for found in _children(node, steps[-1])]
 
 
 _LEAF_CLASSES: Final = frozenset({str, int, float, bool, type(None)})
@@ -193,16 +242,17 @@ def redact_value(value: JsonValue, rules: Iterable[RedactionRule]) -> JsonValue:
     Every rule's path is resolved against `value` as it was given (the document the platform
     saw), before any rule changes the copy: removing `$.cards[0]` does not make `$.cards[1]` name
     the element that was at index 2. Array elements are removed from the highest index down. A
-    value both masked and removed is removed. Tuples come back as lists (JSON arrays).
+    value both masked and removed is removed. Tuples come back as lists (JSON arrays). A wildcard
+    step names every value of an object and every element of an array: `remove` of
+    `$.items[*]` empties the array, of `$.groups[*].members[0]` removes each group's first
+    member and keeps the others in order.
     """
     normalized = [n for n in (_normalize(rule) for rule in _safe_iter(rules)) if n is not None]
     if not normalized:
         return value
     document = _containers_copied(value)
     targets = [
-        (found, strategy)
-        for steps, strategy in normalized
-        if (found := _target(document, steps)) is not None
+        (found, strategy) for steps, strategy in normalized for found in _targets(document, steps)
     ]
     removals: dict[int, tuple[JsonValue, set[PathStep]]] = {}
     for (container, key), strategy in targets:
