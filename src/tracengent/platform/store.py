@@ -357,33 +357,50 @@ class PlatformStore(IngestStore):
         return StoredEvent(r["seq"], r["agent_id"], r["received_at"], _body(r["body"]))
 
     def standalone_events(self) -> list[StoredEvent]:
-        """Events recorded outside any decision trace (no `traceId`), in the order received."""
-        return [e for e in self.events() if not isinstance(e.body.get("traceId"), str)]
+        """Events recorded outside any decision trace (no `traceId`), in the order received.
+
+        Found per agent through the (agent, trace) index: the events in traces are not read.
+        """
+        with _snapshot(self.path) as db:
+            rows = [
+                r
+                for (agent,) in db.execute(_AGENTS).fetchall()
+                for r in db.execute(
+                    "SELECT * FROM events WHERE agent_id = ? AND trace_id IS NULL", (agent,)
+                )
+            ]
+        rows.sort(key=lambda r: int(r["seq"]))
+        return [self._event(r) for r in rows]
 
     def traces(self, *, limit: int | None = None) -> list[TraceRecord]:
         """Decision traces, newest first (by their latest event or close).
 
         A trace is one agent's: events and a close of the same `traceId` sent by two agents are two
         traces. It exists once it has a close or events; its status is the close's, else `"open"`.
+        With `limit`, only the events and closes of the `limit` newest traces are read (their
+        order comes from the index, as `trace_heads`).
         """
-        by_trace: dict[tuple[str, str], list[StoredEvent]] = {}
-        latest: dict[tuple[str, str], int] = {}
-        for event in self.events():
-            trace_id = event.body.get("traceId")
-            if isinstance(trace_id, str):
-                key = (event.agent_id, trace_id)
-                by_trace.setdefault(key, []).append(event)
-                latest[key] = event.seq
-        with connect(self.path) as db:
-            closes = {
-                (str(r["agent_id"]), str(r["trace_id"])): r
-                for r in db.execute("SELECT * FROM trace_closes")
-            }
-        for key, row in closes.items():
-            latest[key] = max(latest.get(key, 0), int(row["seq"]))
-        ordered = sorted(latest, key=lambda k: latest[k], reverse=True)
-        records = [self._trace(k, by_trace.get(k, []), closes.get(k)) for k in ordered]
-        return records if limit is None else records[:limit]
+        where = "agent_id = ? AND trace_id = ?"
+        with _snapshot(self.path) as db:
+            keys = [(head.agent_id, head.trace_id) for head in self._trace_heads(db)][:limit]
+            by_trace: dict[tuple[str, str], list[StoredEvent]] = {}
+            if limit is None:
+                for r in db.execute("SELECT * FROM events WHERE trace_id IS NOT NULL ORDER BY seq"):
+                    event = self._event(r)
+                    by_trace.setdefault((event.agent_id, str(r["trace_id"])), []).append(event)
+                closes = {
+                    (str(r["agent_id"]), str(r["trace_id"])): r
+                    for r in db.execute("SELECT * FROM trace_closes")
+                }
+            else:
+                closes = {}
+                for key in keys:
+                    rows = db.execute(f"SELECT * FROM events WHERE {where} ORDER BY seq", key)
+                    by_trace[key] = [self._event(r) for r in rows]
+                    close = db.execute(f"SELECT * FROM trace_closes WHERE {where}", key).fetchone()
+                    if close is not None:
+                        closes[key] = close
+        return [self._trace(key, by_trace.get(key, []), closes.get(key)) for key in keys]
 
     @staticmethod
     def _trace(
@@ -426,20 +443,24 @@ class PlatformStore(IngestStore):
         console filters and counts before it reads the few traces it shows (`trace_page`).
         """
         with _snapshot(self.path) as db:
-            latest = {
-                (str(r[0]), str(r[1])): int(r[2])
-                for r in db.execute(
-                    "SELECT agent_id, trace_id, MAX(seq) FROM events"
-                    " WHERE trace_id IS NOT NULL GROUP BY agent_id, trace_id"
-                )
-            }
-            statuses: dict[tuple[str, str], str] = {}
+            return self._trace_heads(db)
+
+    @staticmethod
+    def _trace_heads(db: sqlite3.Connection) -> list[TraceHead]:
+        latest = {
+            (str(r[0]), str(r[1])): int(r[2])
             for r in db.execute(
-                f"SELECT agent_id, trace_id, seq, {_text_field('status')} FROM trace_closes"
-            ):
-                key = (str(r[0]), str(r[1]))
-                latest[key] = max(latest.get(key, 0), int(r[2]))
-                statuses[key] = r[3] or "open"
+                "SELECT agent_id, trace_id, MAX(seq) FROM events"
+                " WHERE trace_id IS NOT NULL GROUP BY agent_id, trace_id"
+            )
+        }
+        statuses: dict[tuple[str, str], str] = {}
+        for r in db.execute(
+            f"SELECT agent_id, trace_id, seq, {_text_field('status')} FROM trace_closes"
+        ):
+            key = (str(r[0]), str(r[1]))
+            latest[key] = max(latest.get(key, 0), int(r[2]))
+            statuses[key] = r[3] or "open"
         ordered = sorted(latest.items(), key=lambda item: item[1], reverse=True)
         return [TraceHead(a, t, seq, statuses.get((a, t), "open")) for (a, t), seq in ordered]
 
