@@ -118,6 +118,9 @@ class TracengentClient(GovernanceMethods):
         self._close_lock = threading.Lock()
         # Set once the first `close()` has its answer: a concurrent `close()` waits for it.
         self._close_done = threading.Event()
+        # The thread making the first `close()`: a signal handler interrupting it there must
+        # not wait for it (see `close`).
+        self._closing_thread: int | None = None
 
         def new_export_processor() -> SpanProcessor:
             # The exporter owns a platform client of its own: an export processor may be shared
@@ -420,14 +423,26 @@ class TracengentClient(GovernanceMethods):
         shares it); the provider itself is left running.
         Idempotent; never raises. Returns (and keeps in `flushed`) whether the buffer drained
         in time with nothing dropped on the way. A call made while another is closing waits
-        for it (at most `timeout`) and returns its answer (False when it is not known in time).
+        for it (at most `timeout`) and returns its answer (False when it is not known in time),
+        unless it is made on the closing thread itself (a signal handler that interrupted that
+        close, which cannot go on before the handler returns): it then returns at once, False
+        while that close is still going on.
         """
         timeout = self._wait_s(timeout, "close")
+        # Read before the lock: nothing under it calls anything, so no signal handler can run
+        # on this thread while it is held.
+        caller = threading.get_ident()
         with self._close_lock:
             closing = self._closed
             self._closed = True
+            if not closing:
+                self._closing_thread = caller
         if closing:
-            self._close_done.wait(timeout)
+            # On the closing thread the first close is over (its answer is kept), or a signal
+            # handler interrupted it: no wait (even an Event's `wait` when set takes its lock,
+            # which that close may hold, setting it).
+            if self._closing_thread != caller:
+                self._close_done.wait(timeout)
             return bool(self._flushed)
         try:
             return self._close(timeout)

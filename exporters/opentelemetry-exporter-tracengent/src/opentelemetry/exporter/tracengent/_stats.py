@@ -61,6 +61,14 @@ class DeliveryStats:
     reason is logged once on the `tracengent.export` logger (later ones only counted), so a
     broken pipeline cannot flood the application's logs. Reading never blocks for long. In a
     child made by `os.fork()`, `after_fork` restarts them at zero (see there).
+
+    The lock is reentrant: Python runs a signal handler on the main thread between two
+    bytecodes, so an application's handler that closes the pipeline or reads a count may run
+    while that very thread is inside one of these methods, holding the lock; with a plain lock
+    it would wait for itself for ever. Each critical section is a few counter updates, and a
+    handler can only come in at a call inside one, where the counters are consistent, so a
+    reentered update counts what it counts and the interrupted one goes on as it would have.
+    Other threads still wait for the handler to return: see `held_by_caller`.
     """
 
     def __init__(self) -> None:
@@ -69,7 +77,7 @@ class DeliveryStats:
     def _start(self, pid: int) -> None:
         """Every field at its initial value, for the process `pid` (construction, `after_fork`)."""
         self._pid = pid
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._delivered = 0
         self._traces_closed = 0
         self._dropped: dict[DropReason, int] = dict.fromkeys(DropReason, 0)
@@ -99,6 +107,12 @@ class DeliveryStats:
             return False
         self._start(pid)
         return True
+
+    def held_by_caller(self) -> bool:
+        """True when the calling thread holds the counters' lock: a signal handler interrupted
+        it inside one of these methods. Until the handler returns, another thread that counts
+        (the export worker) waits, so the handler must not wait for one."""
+        return owned_by_caller(self._lock)
 
     @property
     def delivered(self) -> int:
@@ -242,3 +256,13 @@ class DeliveryStats:
             yield
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
             self.add_internal_error(stage, exc)
+
+
+def owned_by_caller(lock: object) -> bool:
+    """Whether the calling thread holds `lock`, a `threading.RLock` (its C `_is_owned`, which
+    `threading.Condition` relies on too). Never raises: False for a lock that cannot say."""
+    is_owned = getattr(lock, "_is_owned", None)
+    try:
+        return callable(is_owned) and is_owned() is True
+    except Exception:  # noqa: BLE001 - a question about a lock never raises
+        return False

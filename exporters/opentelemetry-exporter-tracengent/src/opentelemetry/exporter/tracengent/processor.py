@@ -26,7 +26,7 @@ from opentelemetry.exporter.tracengent._classify import (
     NOT_EXPORTED,
     classify,
 )
-from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
+from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason, owned_by_caller
 from opentelemetry.exporter.tracengent._weak import at_fork, weak_hook
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
@@ -74,13 +74,53 @@ def _seconds(timeout_millis: int) -> float:
     return min(max(0, timeout_millis) / 1000, threading.TIMEOUT_MAX)
 
 
+class _Latch:
+    """A flag one thread sets and another waits for, as a `threading.Event`, holding no lock
+    while it is set or waited for (a plain lock, locked while the flag is clear, is the flag).
+
+    An Event's `set` and `wait` run Python code under its condition's lock, so a signal handler
+    can run on a thread holding it: the worker, needing that lock to wait or to set, would then
+    wait for the handler, and a handler that closes the pipeline waits for the worker. Here
+    `set` and `is_set` are one C call each, and `wait` holds the lock only if it gets it, to put
+    it back at once: nobody else needs it meanwhile (`set` finds the flag set either way).
+    """
+
+    __slots__ = ("_clear",)
+
+    def __init__(self) -> None:
+        self._clear = threading.Lock()
+        self._clear.acquire()
+
+    def is_set(self) -> bool:
+        """Whether the flag is set."""
+        return not self._clear.locked()
+
+    def set(self) -> None:
+        """Set the flag (waking the thread waiting for it); never blocks."""
+        try:  # noqa: SIM105 - on the agent's thread (on_end): no context manager to enter
+            self._clear.release()
+        except RuntimeError:  # set already
+            pass
+
+    def clear(self) -> None:
+        """Clear the flag; never blocks."""
+        self._clear.acquire(blocking=False)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for the flag; whether it is set. Leaves it set."""
+        if self._clear.acquire(timeout=max(0.0, timeout)):
+            self.set()
+            return True
+        return False
+
+
 class _FlushRequest:
     """One `force_flush` call, waiting for the worker's next drain."""
 
     __slots__ = ("done", "failures_at_call", "flushed")
 
     def __init__(self, failures_at_call: int) -> None:
-        self.done = threading.Event()
+        self.done = _Latch()
         self.failures_at_call = failures_at_call
         self.flushed = False
 
@@ -158,7 +198,9 @@ class TracengentSpanProcessor(SpanProcessor):
         # deque.append/popleft are atomic; the size bound is checked without a lock, so
         # concurrent producers may overshoot it by at most one span each.
         self._queue: collections.deque[ReadableSpan] = collections.deque()
-        self._wake = threading.Event()
+        # A latch, not an Event: `on_end` sets it on the agent's thread, where a signal handler
+        # may run in the middle of the set (see `_Latch`).
+        self._wake = _Latch()
         self._worker_exit = False
         # Shutdown's deadline, set before `_worker_exit`: the bound of the worker's last drain.
         self._final_deadline = 0.0
@@ -169,7 +211,9 @@ class TracengentSpanProcessor(SpanProcessor):
         self._take_lock = threading.Lock()
         self._abandoned = False
         self._in_flight: tuple[int, int] | None = None
-        self._flush_lock = threading.Lock()
+        # Reentrant: a signal handler on a thread inside `force_flush` may flush or shut down
+        # (it then waits for no worker: see `_worker_waits_for_caller`).
+        self._flush_lock = threading.RLock()
         self._flush_requests: list[_FlushRequest] = []
         # Set (under `_flush_lock`) when the worker's last round took the flush requests: a
         # later one would wait for a worker that is gone.
@@ -281,6 +325,9 @@ class TracengentSpanProcessor(SpanProcessor):
                 drained = self._drain(len(self._queue), deadline, on_deadline, last=last)
         finally:
             failures = self._failed_batches
+            # A shutdown that stopped waiting for the worker counted what it left `shutdown_timeout`:
+            # a flush this round answers then was not delivered, though nothing is left to drain.
+            drained = drained and not self._abandoned
             for request in requests:
                 # A failure since the call covers a batch already in flight at the call too.
                 request.flushed = drained and failures == request.failures_at_call
@@ -305,22 +352,26 @@ class TracengentSpanProcessor(SpanProcessor):
         if not last and self._holding():
             return False
         while limit > 0:
-            with self._take_lock:
-                now = time.monotonic()
-                if (
-                    self._abandoned
-                    or (self._worker_exit and not last)
-                    or (deadline is not None and now >= deadline)
-                ):
-                    return False
-                spans = self._take(min(limit, self._max_batch_size))
-                if not spans:
-                    break
-                # Recorded so a shutdown that cannot wait for this request counts its batch.
-                self._in_flight = (threading.get_ident(), len(spans))
-                stats.begin_batch()
-            limit -= len(spans)
+            # Opened before `_take_lock` is taken, never under it: the stats' lock may be held
+            # by a thread a signal handler interrupted, and that handler's shutdown takes
+            # `_take_lock` (`_abandon_worker`); waiting for one while holding the other would
+            # deadlock them. A batch opened with nothing taken counts nothing.
+            stats.begin_batch()
             try:
+                with self._take_lock:
+                    now = time.monotonic()
+                    if (
+                        self._abandoned
+                        or (self._worker_exit and not last)
+                        or (deadline is not None and now >= deadline)
+                    ):
+                        return False
+                    spans = self._take(min(limit, self._max_batch_size))
+                    if not spans:
+                        break
+                    # Recorded so a shutdown that cannot wait for this request counts its batch.
+                    self._in_flight = (threading.get_ident(), len(spans))
+                limit -= len(spans)
                 batch_deadline = now + _WORKER_EXPORT_TIMEOUT_S if deadline is None else deadline
                 delivered = self._deliver(spans, batch_deadline, on_deadline)
             finally:
@@ -374,7 +425,7 @@ class TracengentSpanProcessor(SpanProcessor):
         """
         flushed = False
         with self._stats.guard("force_flush"):
-            if self._closed:
+            if self._closed or self._worker_waits_for_caller():
                 return False
             request = _FlushRequest(self._failed_batches)
             with self._flush_lock:
@@ -395,6 +446,11 @@ class TracengentSpanProcessor(SpanProcessor):
         request still in flight, are counted `shutdown_timeout` (what that request reports
         later is ignored, so nothing is counted twice); spans ending afterwards are counted
         `after_shutdown`.
+
+        Called from a signal handler that interrupted its thread inside this pipeline's
+        counters or `force_flush`, it does not wait at all (the worker cannot go on before the
+        handler returns): what is buffered or in flight is counted `shutdown_timeout` at once.
+        `force_flush` from there returns False at once, leaving the spans to the worker.
         """
         _shut_down_together(((self, timeout_millis),))
 
@@ -408,6 +464,8 @@ class TracengentSpanProcessor(SpanProcessor):
             self._stats.add_internal_error("shutdown", exc)
             seconds = DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000
         self._closed = True
+        if self._worker_waits_for_caller():
+            seconds = 0.0
         deadline = time.monotonic() + seconds
         with self._stats.guard("shutdown"):
             atexit.unregister(self._atexit_hook)
@@ -415,6 +473,13 @@ class TracengentSpanProcessor(SpanProcessor):
             self._worker_exit = True
             self._wake.set()
         return deadline
+
+    def _worker_waits_for_caller(self) -> bool:
+        """Whether the calling thread holds a lock the worker needs to go on: only a signal
+        handler that interrupted its thread inside the counters or `force_flush` (their locks
+        are reentrant, so it got this far) calls with one held. Waiting for the worker there
+        would last until the handler returned: the whole timeout, or for ever without one."""
+        return self._stats.held_by_caller() or owned_by_caller(self._flush_lock)
 
     def _interrupt_near(self, deadline: float) -> None:
         """Wait for the worker until just before `deadline`; then tell its request to give up."""
