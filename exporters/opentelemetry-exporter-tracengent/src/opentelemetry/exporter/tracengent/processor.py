@@ -224,10 +224,12 @@ class TracengentSpanProcessor(SpanProcessor):
         # a full buffer then does not wake it for each span.
         self._held = False
         # The worker holds the processor only weakly, so the atexit and fork hooks' weak
-        # references can actually let an abandoned processor go.
+        # references can actually let an abandoned processor go. When it goes unshut,
+        # `__del__` hands it to the worker through this list, to shut it down.
+        self._orphaned: list[TracengentSpanProcessor] = []
         self._worker = threading.Thread(
             target=_run_worker,
-            args=(weakref.ref(self),),
+            args=(weakref.ref(self), self._orphaned),
             name="tracengent-span-export",
             daemon=True,
         )
@@ -555,6 +557,19 @@ class TracengentSpanProcessor(SpanProcessor):
         except Exception as exc:  # noqa: BLE001 - a fork hook never raises
             self._stats.add_internal_error("fork hook", exc)
 
+    def __del__(self) -> None:
+        # Unreachable and never shut down (a processor the application built, added to a
+        # provider of its own and dropped): what it buffered is not lost uncounted. Its worker
+        # takes it back (a strong reference, which keeps it until then) and shuts it down as at
+        # exit: it exports within the exit flush timeout and counts the rest `shutdown_timeout`.
+        # Here, on whatever thread dropped it, only a list append and a wake-up: never blocks.
+        try:
+            if not self._closed and self._worker.is_alive():
+                self._orphaned.append(self)
+                self._wake.set()
+        except Exception:  # noqa: BLE001, S110 - half-built (its __init__ raised): nothing buffered
+            pass
+
     def _restart_after_fork(self) -> None:
         # The parent's worker thread does not exist in the child; its buffered spans are the
         # parent's to send.
@@ -582,14 +597,20 @@ def _shut_down_together(
         processor._end_shutdown(deadline)
 
 
-def _run_worker(ref: weakref.ref[TracengentSpanProcessor]) -> None:
+def _run_worker(
+    ref: weakref.ref[TracengentSpanProcessor], orphaned: list[TracengentSpanProcessor]
+) -> None:
     """The worker thread: wait for a full batch, a flush or the schedule delay, export, repeat.
 
-    Once shutdown began, one last round (the shutdown's drain) runs without waiting.
+    Once shutdown began, one last round (the shutdown's drain) runs without waiting. A
+    processor that became unreachable unshut (`orphaned`, from its `__del__`) is shut down here.
     """
     while True:
-        processor = ref()
+        processor = orphaned[0] if orphaned else ref()
         if processor is None:
+            return
+        if orphaned:
+            _shut_down_orphan(processor, orphaned)
             return
         if not processor._worker_exit:
             wake, delay = processor._wake, processor._schedule_delay_s
@@ -599,9 +620,27 @@ def _run_worker(ref: weakref.ref[TracengentSpanProcessor]) -> None:
                 delay = max(processor._exporter.held_back_s() - HOLD_LONGER_THAN_S, 0.0)
             del processor
             wake.wait(delay)
-            processor = ref()
+            processor = orphaned[0] if orphaned else ref()
             if processor is None:
+                return
+            if orphaned:
+                _shut_down_orphan(processor, orphaned)
                 return
         if not processor._work_once():
             return
         del processor
+
+
+def _shut_down_orphan(
+    processor: TracengentSpanProcessor, orphaned: list[TracengentSpanProcessor]
+) -> None:
+    """On the worker: shut down `processor`, which nothing else references any more, as the
+    exit flush would (its timeout); then let it go."""
+    orphaned.clear()
+    with processor._stats.guard("shutting down an unreachable processor"):
+        # None when an exit flush began it meanwhile: that one waits for this last round.
+        processor._begin_shutdown(processor._exit_flush_timeout_ms)
+        processor._work_once()
+        processor._count_left_over()
+        processor._exporter.shutdown()
+        processor._count_left_over()
