@@ -15,9 +15,10 @@ Two kinds of rules:
   alone, and an ID or session token's name ends at `token`, `id_token_hint` aside).
 - **JSON paths** (`$.card`, wire contract §8, case-sensitive as the platform's `redactFields`
   are): masked inside payload attributes (`attributes.is_payload_attribute`). A rule is a path when it starts with `$`; anything else is a
-  name glob (attribute names contain dots, so `a.b` is read as a name). A path outside the
-  grammar (`$..card`, `$.orders[*].iban`, a wildcard step such as `$.orders.*.iban`) masks its
-  last name at any depth, as a name glob does, and is logged as a warning when configured.
+  name glob (attribute names contain dots, so `a.b` is read as a name). A wildcard step
+  (`$.orders[*].iban`, `$.orders.*.iban`) names every element or value there. A path outside the
+  grammar (`$..card`, `$['cvv']`) masks its last name at any depth, as a name glob does, and is
+  logged as a warning when configured.
 
 Where it runs, and what it covers:
 
@@ -95,7 +96,12 @@ from opentelemetry.exporter.tracengent.jsonvalue import (
     dumps_finite_by,
     loads_exact,
 )
-from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN, parse_path, redact_value
+from opentelemetry.exporter.tracengent.redaction import (
+    MASK_TOKEN,
+    WILDCARD,
+    parse_path,
+    redact_value,
+)
 from tracengent._processors.context import STARTING
 
 __all__ = ["DEFAULT_SENSITIVE_NAMES", "Scrubber", "ScrubbingProcessor", "stamped_trace_id"]
@@ -159,7 +165,7 @@ def _rules_of(patterns: Iterable[object]) -> tuple[str, ...]:
     return tuple(rules)
 
 
-# A name in a JSON path outside the grammar (`$..card`, `$.orders[*].iban`, `$['cvv']`).
+# A name in a JSON path outside the grammar (`$..card`, `$['cvv']`).
 _PATH_NAME: Final = re.compile(r"[^\W\d][\w\-]*")
 _WARNED_RULES: Final[set[str]] = set()
 
@@ -204,8 +210,7 @@ class _Rules:
         for rule in patterns:
             if not rule.startswith("$"):
                 continue
-            steps = parse_path(rule)
-            if steps is not None and not any(isinstance(s, str) and "*" in s for s in steps):
+            if parse_path(rule) is not None:  # wildcard steps (`$.orders[*].iban`) included
                 paths.append(rule)
             else:
                 globs.extend(_outside_the_grammar(rule))
@@ -843,7 +848,7 @@ def _last_names(paths: Iterable[object]) -> frozenset[str]:
     for path in paths:
         steps = parse_path(path)
         for step in reversed(steps or ()):
-            if isinstance(step, str):
+            if isinstance(step, str) and step != WILDCARD:
                 names.add(step)
                 break
     return frozenset(names)

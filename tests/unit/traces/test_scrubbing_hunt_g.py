@@ -135,18 +135,25 @@ def test_a_payload_string_in_quotes_that_holds_no_json_is_kept() -> None:
         )
 
 
-def test_a_scrub_path_with_a_wildcard_step_masks_its_last_name_at_any_depth(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize("rule", ["$.orders.*.iban", "$.orders[*].iban"])
+def test_a_scrub_path_with_a_wildcard_step_masks_every_element_there(
+    rule: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """`$.orders.*.iban` is a JSONPath wildcard, which the grammar (`$.a.b[0].c`) cannot apply:
-    it was read as a path through a key literally named `*` and masked nothing. As every path
-    outside the grammar (`$.orders[*].iban`), it now masks its last name at any depth, warned."""
+    """`$.orders.*.iban` (or `[*]`) names the `iban` of every order: it was read as a path
+    through a key literally named `*` and masked nothing, then as a name masked at any depth;
+    now that the grammar has wildcard steps (`redaction.WILDCARD`) it is that path, exactly,
+    with no warning: an `iban` elsewhere is not this rule's."""
     with caplog.at_level(logging.WARNING, logger="tracengent.scrubbing"):
-        scrubber = Scrubber(patterns=["$.orders.*.iban"])
-    assert scrubber.paths == ()
-    text = scrubber.payload_text({"orders": [{"iban": "DE89 3704"}], "n": 1})
-    assert text == f'{{"orders":[{{"iban":"{MASK_TOKEN}"}}],"n":1}}'
-    assert "$.orders.*.iban" in caplog.text
+        scrubber = Scrubber(patterns=[rule])
+    assert scrubber.paths == (rule,)
+    text = scrubber.payload_text(
+        {"orders": [{"iban": "DE89 3704"}, {"iban": "FR76 3000", "n": 2}], "iban": "own", "n": 1}
+    )
+    assert text == (
+        f'{{"orders":[{{"iban":"{MASK_TOKEN}"}},{{"iban":"{MASK_TOKEN}","n":2}}],'
+        '"iban":"own","n":1}'
+    )
+    assert not caplog.records
 
 
 def test_a_traces_noted_paths_apply_while_another_allow_adds_to_them() -> None:

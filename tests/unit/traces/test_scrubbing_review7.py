@@ -151,13 +151,13 @@ def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("fresh_warnings")
 @pytest.mark.parametrize(
     ("rule", "key"),
-    [("$..card", "card"), ("$.orders[*].iban", "iban"), ("$['cvv']", "cvv")],
+    [("$..card", "card"), ("$['cvv']", "cvv")],
 )
 def test_a_json_path_rule_outside_the_grammar_masks_its_name_and_warns(
     rule: str, key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A `scrub_patterns` JSON path the grammar (`$.a.b[0].c`) cannot apply (JSONPath's
-    recursive descent, a wildcard, a bracketed name) was ignored without a word, so the value
+    """A `scrub_patterns` JSON path the grammar (`$.a.b[0].c`, wildcard steps included) cannot
+    apply (JSONPath's recursive descent, a bracketed name) was ignored without a word, so the value
     it names was sent: its last name is masked at any depth instead, and a warning names the
     rule."""
     with caplog.at_level("WARNING", logger="tracengent.scrubbing"):
