@@ -23,11 +23,14 @@ from .conftest import chaos_options
 SPANS = 7
 
 
-def buffer_tool_spans(exporter: TracengentSpanExporter) -> weakref.ref[TracengentSpanProcessor]:
-    """A provider and processor of the application's own, `SPANS` tool spans buffered in it
-    (the schedule delay is long: nothing is sent yet); returns only a weak reference."""
+def buffer_tool_spans(
+    exporter: TracengentSpanExporter, **settings: int
+) -> weakref.ref[TracengentSpanProcessor]:
+    """A provider and processor (with `settings`) of the application's own, `SPANS` tool spans
+    buffered in it (the schedule delay is long: nothing is sent yet); returns only a weak
+    reference."""
     provider = TracerProvider(shutdown_on_exit=False)
-    processor = TracengentSpanProcessor(exporter, schedule_delay_ms=600_000)
+    processor = TracengentSpanProcessor(exporter, schedule_delay_ms=600_000, **settings)
     provider.add_span_processor(processor)
     tracer = provider.get_tracer("app")
     for i in range(SPANS):
@@ -71,20 +74,7 @@ def test_an_unreachable_processor_counts_what_it_could_not_deliver(chaos: ChaosS
     chaos.on(EVENTS_PATH, sequence(then=Stall()))
     exporter = TracengentSpanExporter(chaos_options(chaos.url))
     stats = exporter.stats
-    provider = TracerProvider(shutdown_on_exit=False)
-    processor = TracengentSpanProcessor(
-        exporter, schedule_delay_ms=600_000, exit_flush_timeout_ms=500
-    )
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("app")
-    for i in range(SPANS):
-        with tracer.start_as_current_span(
-            f"execute_tool t{i}",
-            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": f"t{i}"},
-        ):
-            pass
-    ref = weakref.ref(processor)
-    del provider, tracer, processor
+    ref = buffer_tool_spans(exporter, exit_flush_timeout_ms=500)
     gc.collect()
     assert wait_for(lambda: stats.delivered + stats.dropped_count == SPANS), (
         stats.dropped_by_reason()
