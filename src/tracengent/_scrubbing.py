@@ -44,6 +44,18 @@ Where it runs, and what it covers:
   (OTLP, console) get them as they were set: turn payload capture off
   in that instrumentation, or set its payloads through our trace helpers.
 
+The JSON paths a decision trace's obligations added are noted by trace id (`note_trace_paths`,
+`add_trace_paths`) for the last `_TRACE_PATHS_LIMIT` (4096) traces that got any, the trace noted
+longest ago forgotten first. Forgetting fails safe: a forgotten trace's id goes into a Bloom
+filter of fixed size (1 MiB, allocated on the first eviction; `_ForgottenTraces`), and a payload
+of such a trace is withheld from then on (`trace_paths` returns None: `exported_payload` and
+`payload_text` return None, `on_start` masks the attribute whole; counted in
+`Scrubber.withheld_payloads`), never sent without its obligations. The filter never forgets; its
+false positives withhold payloads of a trace never noted (about 5e-6 of them after 100k
+evictions, 2% after a million). A forgotten trace an `AgentTrace` notes again (all its paths so
+far) has its paths again; one `add_trace_paths` extends stays forgotten, as its earlier paths
+are unknown. With no obligations at all the map is empty and nothing of this runs.
+
 The decision trace's root request (`tracengent.trace.root_request`) is free text, not a payload:
 it is kept with payload capture off and scrubbed as an exception's message is (`free_text`) where
 it enters: by `begin_trace` and the recorder (an `AgentEvent.root_request`), by `on_start` on a
@@ -147,12 +159,61 @@ _MAX_DEPTH: Final = 64
 _NAME_CACHE_LIMIT: Final = 4096
 # Decision traces whose obligations' JSON paths the exporter applies, the oldest forgotten first:
 # only traces an allow with `redactFields` reached are noted, and their events are exported
-# within seconds.
+# within seconds. A forgotten trace is remembered as forgotten (`_ForgottenTraces`), so that its
+# later payloads are withheld rather than sent without its obligations.
 _TRACE_PATHS_LIMIT: Final = 4096
+# The Bloom filter of forgotten traces: 2**23 bits (1 MiB, allocated on the first eviction),
+# 4 bits per trace id. It never forgets; what it costs is false positives, payloads withheld from
+# a trace that was never noted: about 5e-6 of the traces after 100k evictions, 0.2% after 500k,
+# 2% after a million.
+_FORGOTTEN_BITS: Final = 1 << 23
+_FORGOTTEN_MASK: Final = _FORGOTTEN_BITS - 1
+_FORGOTTEN_HASHES: Final = 4
 
 
 class _Unsafe(Exception):
     """A value that cannot be encoded as JSON (so it is dropped)."""
+
+
+class _ForgottenTraces:
+    """The decision traces whose noted JSON paths were forgotten (evicted from `Scrubber`'s
+    bounded map): a Bloom filter of their ids, fixed in size (`_FORGOTTEN_BITS`) however many
+    are added. An id added is always found (never a payload sent without its trace's
+    obligations); an id never added is found now and then (its payloads withheld, the safe
+    side), more often the more were added. Added to under the scrubber's lock; read without it
+    (each bit is set before its trace is taken out of the map, so a reader that misses the map
+    finds the bits)."""
+
+    __slots__ = ("_bits", "added")
+
+    def __init__(self) -> None:
+        self._bits = bytearray(_FORGOTTEN_BITS >> 3)
+        self.added = 0
+
+    def add(self, trace_id: str) -> None:
+        """Remember `trace_id` as forgotten (for good)."""
+        bits = self._bits
+        for index in _bit_indices(trace_id):
+            bits[index >> 3] |= 1 << (index & 7)
+        self.added += 1
+
+    def __contains__(self, trace_id: str) -> bool:
+        bits = self._bits
+        return all(bits[index >> 3] & (1 << (index & 7)) for index in _bit_indices(trace_id))
+
+
+def _bit_indices(trace_id: str) -> Iterator[int]:
+    """The filter's bits for `trace_id`: double hashing of its `hash` (stable in the process,
+    which is all the filter lives for; cached on the string)."""
+    hashed = hash(trace_id) & 0xFFFF_FFFF_FFFF_FFFF
+    first, step = hashed & 0xFFFF_FFFF, (hashed >> 32) | 1
+    for number in range(_FORGOTTEN_HASHES):
+        yield (first + number * step) & _FORGOTTEN_MASK
+
+
+# What `ScrubbingProcessor.on_start` hands `scrub_attribute` for a span of a forgotten trace
+# (compared by identity): its payload attributes are withheld (the mask replaces them).
+_FORGOTTEN: Final[tuple[str, ...]] = ("$",)
 
 
 def _rules_of(patterns: Iterable[object]) -> tuple[str, ...]:
@@ -258,6 +319,13 @@ class Scrubber:
         # Replaced in place, never taken out to be put back: a reader on another thread (the
         # exporter's) always finds a noted trace's paths.
         self._trace_paths: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        # The traces evicted from `_trace_paths` (None until the first is): their payloads are
+        # withheld, their obligations' paths being unknown now (`trace_paths` returns None).
+        self._forgotten: _ForgottenTraces | None = None
+        self.withheld_payloads = 0
+        """Payloads withheld (dropped, or masked whole on a starting span) because their
+        decision trace's obligations were forgotten (`trace_paths` returned None). Approximate
+        under concurrent writers (a plain counter)."""
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -360,7 +428,12 @@ class Scrubber:
             if not redact_paths and self._trace_paths:
                 # No `AgentTrace` gave paths: a trace an `invoke_agent` span opened keeps its
                 # obligations' paths here, under the id stamped on the current span.
-                redact_paths = self.trace_paths(stamped_trace_id())
+                noted = self.trace_paths(stamped_trace_id())
+                if noted is None:
+                    # Its obligations were forgotten: what they would mask is unknown.
+                    self.withheld_payloads += 1
+                    return None, False
+                redact_paths = noted
             rules = self._rules
             if not redact_paths and not rules.paths and self._plain(value, 0, rules.name_cache):
                 # Nothing to mask, refuse or redact: encoded as the walk's copy would be.
@@ -453,6 +526,10 @@ class Scrubber:
                 return value
             if not self.capture_payloads:
                 return None
+            if redact_paths is _FORGOTTEN:
+                # `on_start`: the span's decision trace's obligations were forgotten.
+                self.withheld_payloads += 1
+                return None
             if isinstance(value, str):
                 return self._payload_attribute(value, redact_paths)
             if isinstance(value, (list, tuple)):
@@ -484,34 +561,65 @@ class Scrubber:
 
     def note_trace_paths(self, trace_id: str, paths: tuple[str, ...]) -> None:
         """Have `exported_payload` mask `paths` (all of them so far) in the payloads of decision
-        trace `trace_id` (an `AgentTrace`'s authorization `redactFields` obligations). Bounded:
-        the trace noted longest ago is forgotten first. Never raises."""
+        trace `trace_id` (an `AgentTrace`'s authorization `redactFields` obligations), besides
+        those noted for it already. Bounded: the trace noted longest ago is forgotten first
+        (its payloads are withheld from then on, `trace_paths`); a forgotten trace noted again
+        has these paths again, all its trace's obligations so far. Never raises."""
         with self._cache_lock:
             noted = self._trace_paths
+            before = noted.get(trace_id)
+            if before is not None:
+                paths = before + tuple(p for p in paths if p not in before)
             noted[trace_id] = paths
             noted.move_to_end(trace_id)
-            if len(noted) > _TRACE_PATHS_LIMIT:
-                noted.popitem(last=False)
+            self._bound(noted)
 
     def add_trace_paths(self, trace_id: str, paths: Sequence[str]) -> None:
         """Add `paths` to those `note_trace_paths` noted for decision trace `trace_id` (each
         once, in order; text only): a trace with no `AgentTrace` to keep them (one an
-        `invoke_agent` span opened). Read and extended under one lock. Never raises."""
+        `invoke_agent` span opened). Read and extended under one lock. A trace whose paths were
+        forgotten stays forgotten (these are not all its obligations): its payloads are still
+        withheld. Never raises."""
         with self._cache_lock:
             noted = self._trace_paths
-            before = noted.get(trace_id, ())
+            before = noted.get(trace_id)
+            if before is None:
+                forgotten = self._forgotten
+                if forgotten is not None and trace_id in forgotten:
+                    return
+                before = ()
             added = tuple(p for p in dict.fromkeys(paths) if isinstance(p, str) and p not in before)
             noted[trace_id] = before + added
             noted.move_to_end(trace_id)
-            if len(noted) > _TRACE_PATHS_LIMIT:
-                noted.popitem(last=False)
+            self._bound(noted)
 
-    def trace_paths(self, trace_id: object) -> tuple[str, ...]:
+    def _bound(self, noted: OrderedDict[str, tuple[str, ...]]) -> None:
+        """Forget the traces noted longest ago beyond `_TRACE_PATHS_LIMIT`, each remembered as
+        forgotten before it leaves the map (a lock-free reader that misses it finds it there).
+        Under `_cache_lock`."""
+        while len(noted) > _TRACE_PATHS_LIMIT:
+            forgotten = self._forgotten
+            if forgotten is None:
+                forgotten = _ForgottenTraces()
+            forgotten.add(next(iter(noted)))
+            self._forgotten = forgotten
+            noted.popitem(last=False)
+
+    def trace_paths(self, trace_id: object) -> tuple[str, ...] | None:
         """The JSON paths noted for decision trace `trace_id` (`note_trace_paths`,
-        `add_trace_paths`); none for an id not noted, or one that is not text. Never raises."""
+        `add_trace_paths`); none for an id not noted, or one that is not text. None when they
+        were noted and then forgotten (the map is bounded): the trace's obligations are unknown,
+        so its payloads must be withheld, never sent as they are (a trace never noted is, now
+        and then, taken for a forgotten one: `_ForgottenTraces`). Never raises; O(1), no lock."""
         if not self._trace_paths or trace_id.__class__ is not str:
             return ()
-        return self._trace_paths.get(trace_id, ())
+        paths = self._trace_paths.get(trace_id)
+        if paths is not None:
+            return paths
+        forgotten = self._forgotten
+        if forgotten is not None and trace_id in forgotten:
+            return None
+        return ()
 
     def exported_payload(self, key: str, text: str, trace_id: str | None = None) -> str | None:
         """The text an exporter may send for payload attribute `key` of a finished span, which
@@ -536,7 +644,12 @@ class Scrubber:
                 return self.free_text(text)
             if not self.capture_payloads:
                 return None
-            return self._payload_attribute(text, self.trace_paths(trace_id))
+            paths = self.trace_paths(trace_id)
+            if paths is None:
+                # Its trace's obligations were forgotten: withheld, never sent unredacted.
+                self.withheld_payloads += 1
+                return None
+            return self._payload_attribute(text, paths)
         except Exception:  # noqa: BLE001 - drop rather than let an unscrubbed value through
             return None
 
@@ -918,6 +1031,9 @@ class ScrubbingProcessor(SpanProcessor):
                     noted = self._scrubber.trace_paths(attributes.get(A.TRACE_ID))
                     if noted:
                         redact_paths = (*redact_paths, *noted)
+                    elif noted is None:
+                        # Its obligations were forgotten: every payload attribute is withheld.
+                        redact_paths = _FORGOTTEN
                 scrubbed = self._scrubber.scrub_attribute(
                     key, value, redact_paths=redact_paths or ()
                 )
