@@ -30,6 +30,17 @@ and the trace's first event is claimed with a non-blocking lock acquire, so exac
 a trace carries the root request; two top-level events of one trace starting at the same instant
 in two threads may both follow the same predecessor, which the contract tolerates.
 
+A span another instrumentation made may end trimmed: past the SDK's span attribute count limit
+the SDK evicts its oldest attributes, on a GenAI span its `gen_ai.operation.name` and the stamps
+set here as it started, and it would end as no event at all. So the record of a span this
+processor stamped (`_StartedSpan`) keeps what it started with and what was stamped (references
+only, no copy); when such a span ends with dropped attributes, `on_end` notes what it lost of
+those that say what it is and where it belongs (`_RESTORED`: never masked by a name glob, so the
+copy taken before the scrubbing processor ran is safe to give back; a stamped actor is not given
+back, a name glob may mask it) for the export processor and router after it
+(`_classify.note_trimmed`). The span itself is left as the SDK kept it. Our recorder's spans keep
+those attributes when trimmed (`_direct_spans.trim_attributes`) and take no part in this.
+
 A trace's events may outlive its root: recorded after `complete()` inside the `with` block, or
 by a task that outlives `async with`. They still belong to the trace (wire contract §2: inside a
 decision trace every event carries `traceId`). So when a root ends, its record is kept by weak
@@ -56,6 +67,7 @@ from opentelemetry.trace import SpanContext, SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._classify import note_trimmed
 from opentelemetry.exporter.tracengent.ids import event_id_for, trace_id_for
 
 __all__ = ["STARTING", "ContextProcessor", "PreparedStart"]
@@ -63,6 +75,26 @@ __all__ = ["STARTING", "ContextProcessor", "PreparedStart"]
 _LOGGER = logging.getLogger("tracengent.context")
 _LOG_INTERVAL_S: Final = 60.0
 _ABSORBING_TYPES: Final = frozenset({A.EventTypes.LLM_CALL, A.EventTypes.TOOL_CALL})
+_RESTORED: Final = (
+    # What says what a span is and where its event belongs (the scrubber's structural names:
+    # never masked), and what makes a client span an HTTP one.
+    A.GEN_AI_OPERATION_NAME,
+    A.EVENT_TYPE,
+    A.EVENT_ID,
+    A.EVENT_IDEMPOTENCY_KEY,
+    A.EVENT_PARENT_ID,
+    A.EVENT_STATUS,
+    A.EVENT_INSTANT,
+    A.TRACE_ID,
+    A.TRACE_STATUS,
+    A.GOVERNANCE_KIND,
+    A.TRACKED,
+    A.GEN_AI_AGENT_ID,
+    A.HTTP_REQUEST_METHOD,
+    A.HTTP_METHOD_OLD,
+)
+"""What a trimmed span is given back of the attributes it started with (see the module
+docstring); of its stamps, all but the actor (the root request stamped is scrubbed already)."""
 
 STARTING: ContextVar[object | None] = ContextVar("tracengent_starting", default=None)
 """Set while our recorder starts a span: its payloads are scrubbed already (the scrubbing
@@ -130,6 +162,34 @@ class _OpenSpan:
         None (see the module docstring)."""
 
 
+class _StartedSpan(_OpenSpan):
+    """The record of a span `on_start` stamped itself (not one our recorder prepared): also what
+    it started with and what was stamped, given back should the count limit evict them."""
+
+    __slots__ = ("span_id", "stamps", "start")
+
+    def __init__(
+        self,
+        trace: _TraceState | None,
+        event_id: str | None,
+        event_type: str | None,
+        absorbs: str | None,
+        span_id: int,
+        start: Mapping[str, AttributeValue] | None,
+        stamps: Mapping[str, AttributeValue] | None,
+    ) -> None:
+        self.trace = trace
+        self.event_id = event_id
+        self.event_type = event_type
+        self.absorbs = absorbs
+        self.span_id = span_id
+        """The span this is the record of (a child that is no event shares its parent's)."""
+        self.start = start
+        """The span's attributes as it started (a copy `on_start` read; None once let go)."""
+        self.stamps = stamps
+        """What `on_start` stamped on the span (None: nothing)."""
+
+
 class ContextProcessor(SpanProcessor):
     """Stamps trace ids, event parents, agent, actor and root request on starting spans.
 
@@ -187,17 +247,29 @@ class ContextProcessor(SpanProcessor):
             self._failed(exc)
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Forget the span's record; a trace's root is kept while its record is held elsewhere."""
+        """Forget the span's record; a trace's root is kept while its record is held elsewhere.
+
+        A span stamped here that ended trimmed by the attribute count limit has what it lost
+        of its start and stamps noted for the processors after this one (see the module
+        docstring)."""
         context = span.context
-        if context is not None:
-            record = self._open.pop(context.span_id, None)
-            if (
-                record is not None
-                and record.event_type is None
-                and record.trace is not None
-                and record.trace.root_span_id == context.span_id
-            ):
-                self._keep_ended_root(context.span_id, record)
+        if context is None:
+            return
+        span_id = context.span_id
+        record = self._open.pop(span_id, None)
+        if record.__class__ is not _StartedSpan or record.span_id != span_id:
+            # None, our recorder's span, or one sharing its parent's record: nothing to do.
+            return
+        try:
+            if span.dropped_attributes:
+                self._note_lost(span, record)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._failed(exc)
+        if record.event_type is None and record.trace is not None:
+            # A root (nothing else stamped here has its own record and no event type); its
+            # record may be kept long after (`keep_trace`): not its start.
+            record.start = record.stamps = None
+            self._keep_ended_root(span_id, record)
 
     def shutdown(self) -> None:
         """Forget every record."""
@@ -214,6 +286,28 @@ class ContextProcessor(SpanProcessor):
         if record is None or record.trace is None or record.trace.root_span_id != root.span_id:
             return None
         return record
+
+    def _note_lost(self, span: ReadableSpan, record: _StartedSpan) -> None:
+        """Note what trimmed `span` lost of what `_RESTORED` names in its start and of its
+        stamps (see the module docstring). Never raises."""
+        try:
+            kept = A.attributes_of(span)
+            lost: dict[str, AttributeValue] = {}
+            start = record.start
+            if start:
+                for key in _RESTORED:
+                    if key not in kept:
+                        value = start.get(key)
+                        if value is not None:
+                            lost[key] = value
+            if record.stamps:
+                for key, value in record.stamps.items():
+                    if key not in kept and key != A.ACTOR_USER_ID:
+                        lost[key] = value
+            if lost:
+                note_trimmed(span, lost)
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._failed(exc)
 
     def _keep_ended_root(self, span_id: int, record: _OpenSpan) -> None:
         ended = self._ended_roots
@@ -386,9 +480,11 @@ class ContextProcessor(SpanProcessor):
                 attrs.get(A.ACTOR_USER_ID),
                 root_request,
             )
-            if remember:
-                self._open[context.span_id] = _OpenSpan(state, None, None)
             root_stamps[A.TRACE_ID] = state.trace_id
+            if remember:
+                self._open[context.span_id] = _StartedSpan(
+                    state, None, None, None, context.span_id, attrs, root_stamps
+                )
             return root_stamps
         trace = parent.trace if parent is not None else None
         enclosing_id = parent.event_id if parent is not None else None
@@ -425,14 +521,24 @@ class ContextProcessor(SpanProcessor):
             event_id = event_id_for(context.trace_id, context.span_id)
         else:
             event_id = None  # outside a decision trace no event follows it: nothing to format
+        stamps = (
+            _event_stamps(trace, enclosing_id, attrs, trace.first_event.acquire(False))
+            if trace is not None
+            else None
+        )
         if remember:
             explicit_type = A.EVENT_TYPE in attrs and event_type in _ABSORBING_TYPES
-            self._open[context.span_id] = _OpenSpan(
-                trace, event_id, event_type, event_type if explicit_type else None
+            self._open[context.span_id] = _StartedSpan(
+                trace,
+                event_id,
+                event_type,
+                event_type if explicit_type else None,
+                context.span_id,
+                attrs,
+                stamps,
             )
         if trace is None:
             return None
-        stamps = _event_stamps(trace, enclosing_id, attrs, trace.first_event.acquire(False))
         if enclosing_id is None:
             # A top-level event follows the previous top-level event of its trace.
             trace.last_top_level = event_id

@@ -33,6 +33,9 @@ finds it among the released pipelines, which count the span `after_shutdown`, un
 pipeline for the same agent took over. With no live pipeline left, unowned spans go to the last
 one released, which counts them too: nothing is lost uncounted.
 
+A span another instrumentation made that the attribute count limit trimmed is routed with the
+attributes it lost of its operation and decision-trace stamps (`_classify.restore_trimmed`).
+
 `on_end` reads the routes, replaced as one object, without a lock. When every span can only
 go to one pipeline (the usual case: one agent) it is a single call on to it; otherwise a few
 dict lookups.
@@ -52,6 +55,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent import attributes as A
+from opentelemetry.exporter.tracengent._classify import TRIMMED, lost_by
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.processor import (
@@ -300,6 +304,13 @@ class ExportRouter(SpanProcessor):
         """The span's pipeline (None: the default) and, for a root, the other pipelines its
         trace's spans went to."""
         attrs = attributes_of(span)
+        if TRIMMED and span.dropped_attributes:
+            # Trimmed by the attribute count limit: routed with what it lost of its operation
+            # and decision-trace stamps, as the context processor noted (the pipeline it goes
+            # to restores them too).
+            lost = lost_by(span)
+            if lost:
+                attrs = {**lost, **attrs}
         agent = attrs.get(_AGENT_ID)
         scope = span.instrumentation_scope
         key = scope.tracengent_pipeline if isinstance(scope, _OwnedScope) else None

@@ -4,13 +4,25 @@ Events are spans with `tracengent.event.type`, GenAI LLM and tool spans (except 
 Tracengent event of its kind: `tracengent.event.absorbed`), and HTTP client spans inside a
 decision trace or from a tracked client; decision-trace roots (`invoke_agent`) send the
 trace close. Everything else (databases, frameworks, governance spans) is skipped at once.
+
+A span another instrumentation made may end with fewer attributes than it had: past the SDK's
+span attribute count limit (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, 128 by default) the SDK evicts
+the oldest ones, on a GenAI span its `gen_ai.operation.name` and the decision-trace stamps the
+context processor set as it started. The context processor remembers those from the start and,
+as such a span ends (it runs first), notes what the span lost here (`note_trimmed`); the export
+processor and the router, reading that only while something is noted (`TRIMMED` is not empty)
+and only for a span that dropped attributes, classify and send the span with them
+(`restore_trimmed`). The span itself is left as the SDK kept it: other exporters see no change.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Final
 
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
@@ -21,9 +33,13 @@ __all__ = [
     "EVENT",
     "NOT_EXPORTED",
     "ROOT",
+    "TRIMMED",
     "Attributes",
     "classify",
     "classify_for_export",
+    "lost_by",
+    "note_trimmed",
+    "restore_trimmed",
 ]
 
 Attributes = dict[str, AttributeValue]
@@ -106,3 +122,62 @@ def classify_for_export(
 def classify(attrs: Mapping[str, AttributeValue], kind: SpanKind) -> int:
     """`EVENT`, `ROOT` or `NOT_EXPORTED`: a few dict lookups, cheap enough for `on_end`."""
     return classify_for_export(attrs, kind)[0]
+
+
+TRIMMED: Final[dict[weakref.ref[ReadableSpan], Attributes]] = {}
+"""Finished spans that lost attributes the context processor remembered (see the module
+docstring) → those attributes. An entry goes with its span: only its weak reference is kept. A
+plain dict, so the processors' `if TRIMMED` costs a global read while it is empty (always, but
+while a trimmed span is around); never rebound."""
+
+
+def _forget(ref: weakref.ref[ReadableSpan]) -> None:
+    # A dead reference keeps the hash it had and equals only itself: this pops its own entry.
+    TRIMMED.pop(ref, None)
+
+
+def note_trimmed(span: ReadableSpan, lost: Attributes) -> None:
+    """Note that `span`, ending, lost `lost` to the attribute count limit (the context
+    processor calls it from `on_end`, before the processors after it read the span). Raises
+    TypeError for a span that cannot be weakly referenced (the caller counts it)."""
+    TRIMMED[weakref.ref(span, _forget)] = lost
+
+
+def lost_by(span: ReadableSpan) -> Attributes | None:
+    """What `note_trimmed` noted for `span`; None when nothing was. Never raises."""
+    try:
+        return TRIMMED.get(weakref.ref(span))
+    except TypeError:  # not weakly referenceable: never noted
+        return None
+
+
+def restore_trimmed(span: ReadableSpan, attrs: Attributes) -> tuple[ReadableSpan, Attributes]:
+    """`(span, attrs)` with what `span` lost to the attribute count limit restored: a copy of
+    the span with its attributes and, under them, the lost ones (the same dropped count), and
+    those attributes; `(span, attrs)` themselves when nothing was noted for it. For a span
+    that dropped attributes while `TRIMMED` is not empty only: the export processor queues the
+    copy (the export thread reads a queued span's attributes again). Never raises."""
+    lost = lost_by(span)
+    if not lost:
+        return span, attrs
+    merged = {**lost, **attrs}
+    try:
+        kept = BoundedAttributes(None, merged, immutable=True)
+        kept.dropped = span.dropped_attributes
+        copy = ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=kept,
+            events=span.events,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+    except Exception:  # noqa: BLE001 - an odd span: classified with the attributes it kept
+        return span, attrs
+    return copy, merged

@@ -24,7 +24,9 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
+    TRIMMED,
     classify,
+    restore_trimmed,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason, owned_by_caller
 from opentelemetry.exporter.tracengent._weak import at_fork, weak_hook
@@ -267,6 +269,10 @@ class TracengentSpanProcessor(SpanProcessor):
             # KeyError per absent key. The span is kept, not the dict; the export thread reads
             # its frozen attributes again.
             attrs = attributes_of(span)
+            if TRIMMED and span.dropped_attributes:
+                # Trimmed by the attribute count limit: what it lost of what says what it is
+                # (its operation, its decision-trace stamps), as the context processor noted.
+                span, attrs = restore_trimmed(span, attrs)
             kind = classify(attrs, span.kind)
             if kind == NOT_EXPORTED:
                 return
