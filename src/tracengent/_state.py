@@ -17,6 +17,15 @@
   capture off every pipeline there sends no payload (`withhold_payloads`). Providers are never
   replaced.
 
+  One lock guards the registry. A signal handler runs on a thread between two bytecodes, so an
+  application's SIGTERM handler that closes a client can run on a thread holding that lock (in
+  the middle of building another client on the provider): waiting for the lock there would wait
+  for ever (the holder cannot go on before the handler returns), and taking it again would let
+  the release run in the middle of the holder's update (a pipeline found but its new user not
+  counted yet: the release would shut down the pipeline the new client is about to share).
+  That close's release is deferred instead: the holder applies it as it lets the lock go (see
+  `release_from_provider`). Any other thread waits for the lock as usual.
+
 - The zero-code set-up (`tracengent._zero_code`): the options read from the environment (or the
   problem that kept them from being read), recorded once the SDK is configured, or by the first
   governance lookup when Tracengent's configurator did not run.
@@ -36,6 +45,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
+from opentelemetry.exporter.tracengent._stats import owned_by_caller
 from tracengent._processors.context import ContextProcessor
 from tracengent._processors.routing import (
     ExportRouter,
@@ -121,10 +131,50 @@ class ProviderAttachment:
     """Payload capture is off on this provider: every pipeline withholds payloads."""
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+"""The registry's lock. Reentrant only so that a thread can tell it holds it (its C `_is_owned`,
+set in the same call that takes it: no bytecode in between where a signal handler could run):
+nothing takes it twice. Taken through `_locked`, which applies the deferred releases."""
 _attachments: weakref.WeakKeyDictionary[TracerProvider, ProviderAttachment] = (
     weakref.WeakKeyDictionary()
 )
+
+_deferred: list[tuple[TracerProvider, PipelineKey]] = []
+"""Releases made on a thread that held the lock (a signal handler's), to apply as it lets go."""
+
+
+class _Locked:
+    """`with _locked:` holds the registry lock; letting it go applies the releases a signal
+    handler deferred meanwhile, and shuts down the pipelines they released last, on a thread
+    of their own (the thread letting go never waits for a pipeline)."""
+
+    def __enter__(self) -> None:
+        _lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        released: list[SpanProcessor] = []
+        while True:
+            try:
+                while _deferred:
+                    provider, key = _deferred.pop(0)
+                    try:
+                        processor = _release(provider, key)
+                    except Exception as exc:  # noqa: BLE001 - letting the lock go never raises
+                        _LOGGER.warning("releasing an export pipeline failed: %s", exc)
+                        continue
+                    if processor is not None:
+                        released.append(processor)
+            finally:
+                _lock.release()
+            # A handler that ran between the last look and the release deferred one more: apply
+            # it now, unless another thread holds the lock (it applies it as it lets go).
+            if not _deferred or not _lock.acquire(blocking=False):
+                break
+        if released:
+            _shut_down_apart(released)
+
+
+_locked: Final = _Locked()
 
 
 ZeroCodeState: TypeAlias = tuple["TracengentOptions | None", "str | None"]
@@ -136,7 +186,7 @@ _zero_code: ZeroCodeState | None = None
 def set_zero_code(options: TracengentOptions | None, problem: str | None) -> None:
     """Record the zero-code set-up: its options, or why there are none."""
     global _zero_code
-    with _lock:
+    with _locked:
         _zero_code = (options, problem)
 
 
@@ -151,7 +201,7 @@ def zero_code_or(read: Callable[[], ZeroCodeState]) -> ZeroCodeState:
     `read` is called at most once per process (under the lock), however many callers race.
     """
     global _zero_code
-    with _lock:
+    with _locked:
         if _zero_code is None:
             _zero_code = read()
         return _zero_code
@@ -174,7 +224,7 @@ def adopt_provider(
     that pipeline (it stays the default route, and one user is kept for the set-up that made
     it, so closing a client never shuts it down).
     """
-    with _lock:
+    with _locked:
         attachment = _attachments.get(provider)
         if attachment is None:
             attachment = ProviderAttachment(context_processor, scrubber)
@@ -243,7 +293,7 @@ def attach_to_provider(
     if key is None:
         key = pipeline_key(agent_id)
     droppy_sampler: str | None = None
-    with _lock:
+    with _locked:
         attachment = _attachments.get(provider)
         if attachment is None:
             scrubber = Scrubber(capture_payloads=capture_payloads, patterns=scrub_patterns)
@@ -320,25 +370,59 @@ def release_from_provider(provider: TracerProvider, key: PipelineKey) -> SpanPro
     Returns the pipeline when this was its last user: it is no longer live from now on (its
     clients' spans still reach it, and it counts them `after_shutdown`, unless a live pipeline
     for its agent took over) and the caller flushes and shuts it down. Else None. Never raises.
+
+    Called on a thread that holds the registry lock (a signal handler that interrupted it while
+    it was attaching a client or setting zero code up), it neither waits for the lock nor
+    changes the registry under the interrupted update: the release is deferred and None
+    returned at once (the caller still flushes the pipeline: its worker needs no registry lock).
+    The interrupted code applies it as it lets the lock go (a client it was attaching for the
+    same agent is counted first, so that pipeline stays live); when it was the last user, the
+    pipeline's `shutdown()` (bounded by its default timeout) then runs on a thread of its own.
     """
-    with _lock:
-        attachment = _attachments.get(provider)
-        if attachment is None:
-            return None
-        pipeline = attachment.pipelines.get(key)
-        if pipeline is None:
-            return None
-        pipeline.users -= 1
-        if pipeline.users > 0:
-            return None
-        del attachment.pipelines[key]
-        released = attachment.released_by_key
-        released.pop(key, None)
-        released[key] = pipeline.processor
-        while len(released) > _RELEASED_KEPT:
-            del released[next(iter(released))]
-        _update_routes(attachment)
-        return pipeline.processor
+    if owned_by_caller(_lock):
+        _deferred.append((provider, key))
+        return None
+    with _locked:
+        return _release(provider, key)
+
+
+def _release(provider: TracerProvider, key: PipelineKey) -> SpanProcessor | None:
+    """`release_from_provider`'s update, under the lock."""
+    attachment = _attachments.get(provider)
+    if attachment is None:
+        return None
+    pipeline = attachment.pipelines.get(key)
+    if pipeline is None:
+        return None
+    pipeline.users -= 1
+    if pipeline.users > 0:
+        return None
+    del attachment.pipelines[key]
+    released = attachment.released_by_key
+    released.pop(key, None)
+    released[key] = pipeline.processor
+    while len(released) > _RELEASED_KEPT:
+        del released[next(iter(released))]
+    _update_routes(attachment)
+    return pipeline.processor
+
+
+def _shut_down_apart(processors: list[SpanProcessor]) -> None:
+    """Shut `processors` down on a daemon thread. Never raises: when no thread can start (the
+    interpreter is exiting), each is left to its own exit flush, which delivers or counts what
+    it holds."""
+
+    def run() -> None:
+        for processor in processors:
+            try:
+                processor.shutdown()
+            except Exception as exc:  # noqa: BLE001 - a thread of ours never raises
+                _LOGGER.warning("shutting down a released export pipeline failed: %s", exc)
+
+    try:
+        threading.Thread(target=run, name="tracengent-release", daemon=True).start()
+    except Exception as exc:  # noqa: BLE001 - letting the lock go never raises
+        _LOGGER.warning("could not shut down a released export pipeline: %s", exc)
 
 
 def _update_routes(attachment: ProviderAttachment) -> None:
@@ -373,7 +457,7 @@ def _update_routes(attachment: ProviderAttachment) -> None:
 
 def attachment_of(provider: TracerProvider) -> ProviderAttachment | None:
     """What we attached to `provider`, if anything (for tests and diagnostics)."""
-    with _lock:
+    with _locked:
         return _attachments.get(provider)
 
 
@@ -383,9 +467,10 @@ def reset_for_tests() -> None:
     Tests call it between cases; the routers stay on their providers, inert.
     """
     global _zero_code
-    with _lock:
+    with _locked:
         attachments = list(_attachments.values())
         _attachments.clear()
+        _deferred.clear()
         _zero_code = None
     for attachment in attachments:
         for pipeline in attachment.pipelines.values():

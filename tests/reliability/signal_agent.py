@@ -14,6 +14,11 @@ Scenarios (the lock held when the handler runs):
 - `force_flush`: the processor's flush lock, held by a `client.force_flush()` the signal interrupts.
 - `close`: none; the signal interrupts the client's own `close()` (the handler's close must not
   wait for the close it interrupted, which cannot go on until the handler returns).
+- `attach_same_agent`, `attach_other_agent`: the registry lock of `tracengent._state`, held by
+  the construction of a second client on the global provider (for the same agent, which shares
+  the first one's pipeline, or for another agent), interrupted in `attach_to_provider` right
+  after it looked the agent's pipeline up. After the handler, the second client records
+  `OTHER` events and closes; the first one records one event after its close.
 """
 
 from __future__ import annotations
@@ -27,12 +32,19 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import TracerProvider
+
 from opentelemetry.exporter.tracengent.processor import TracengentSpanProcessor
-from tracengent import AgentEvent, EventTypes, TracengentClient, TracengentOptions
+from tracengent import AgentEvent, EventTypes, TracengentClient, TracengentOptions, _state
 from tracengent._client import TracengentClient as _Client
 
 BATCH = 5
 """`max_batch_size`: the fifth buffered span wakes the worker."""
+OTHER = 3
+"""Events the second client of the `attach_*` scenarios records."""
+SETTLE_S = 10.0
+"""How long the `attach_other_agent` scenario waits for the released pipeline's shutdown."""
 
 
 def held_elsewhere(lock: Any) -> bool:
@@ -66,16 +78,23 @@ def interrupt_at(code: CodeType, hit: Callable[[FrameType, str, Any], bool]) -> 
 def main() -> None:
     """Run SCENARIO against the platform at URL; print the JSON report."""
     url, scenario = sys.argv[1], sys.argv[2]
-    options = TracengentOptions(
-        agent_id="chaos-agent",
-        base_url=url,
-        client_id="key_chaos",
-        client_secret="ags_chaos_secret",
-        flush_interval_ms=60_000,
-        max_batch_size=BATCH,
-        request_timeout_s=2.0,
-    )
-    client = TracengentClient(options)
+
+    def options(agent_id: str = "chaos-agent") -> TracengentOptions:
+        return TracengentOptions(
+            agent_id=agent_id,
+            base_url=url,
+            client_id="key_chaos",
+            client_secret="ags_chaos_secret",
+            flush_interval_ms=60_000,
+            max_batch_size=BATCH,
+            request_timeout_s=2.0,
+        )
+
+    attach = scenario.startswith("attach_")
+    if attach:
+        # The application's global provider: every client attaches to it (`_state`).
+        otel_trace.set_tracer_provider(TracerProvider())
+    client = TracengentClient(options())
     processor = client._export
     assert isinstance(processor, TracengentSpanProcessor)
     stats = processor.stats
@@ -86,6 +105,8 @@ def main() -> None:
         "wake": lambda: getattr(getattr(processor._wake, "_cond", None), "_lock", None),
         "force_flush": lambda: processor._flush_lock,
         "close": lambda: None,
+        "attach_same_agent": lambda: _state._lock,
+        "attach_other_agent": lambda: _state._lock,
     }
     report: dict[str, Any] = {"handled": False}
 
@@ -97,6 +118,7 @@ def main() -> None:
         report["close_s"] = round(time.monotonic() - started, 3)
         report["dropped_count"] = client.dropped_count
         report["stats"] = client.delivery_stats
+        report["shut_down_in_handler"] = processor.is_shut_down
         report["handled"] = True
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -133,11 +155,50 @@ def main() -> None:
             lambda f, e, a: e == "c_call" and getattr(a, "__name__", "") == "monotonic",
         )
         report["outer_closed"] = client.close(timeout=5.0)
+    elif attach:
+        attach_while_closing(client, options, scenario, report)
     sys.setprofile(None)
     client.close(timeout=5.0)
     report["produced"] = produced
     report["final"] = client.delivery_stats
     sys.stdout.write(json.dumps(report) + "\n")
+
+
+def attach_while_closing(
+    client: TracengentClient,
+    options: Callable[[str], TracengentOptions],
+    scenario: str,
+    report: dict[str, Any],
+) -> None:
+    """Build a second client on the global provider, interrupted (the handler closes `client`)
+    while its construction holds the registry lock, just after looking its pipeline up; then
+    use both clients and report what the registry and the pipelines became."""
+    first = client._export
+    assert isinstance(first, TracengentSpanProcessor)
+    agent = "chaos-agent" if scenario == "attach_same_agent" else "other-agent"
+    interrupt_at(
+        _state.attach_to_provider.__code__,
+        lambda f, e, a: e == "c_return" and getattr(a, "__name__", "") == "get",
+    )
+    other = TracengentClient(options(agent))
+    sys.setprofile(None)
+    attachment = _state.attachment_of(client.tracer_provider)
+    assert attachment is not None
+    report["users"] = {str(k): p.users for k, p in attachment.pipelines.items()}
+    report["shared"] = other._export is first
+    settle = time.monotonic() + SETTLE_S
+    while scenario == "attach_other_agent" and not first.is_shut_down:
+        if time.monotonic() > settle:
+            break
+        time.sleep(0.01)
+    report["first_shut_down"] = first.is_shut_down
+    # After its close: counted `after_shutdown` by its released pipeline (or sent by the
+    # shared one, when another client of its agent keeps it live).
+    client.record(AgentEvent(name="after-close", type=EventTypes.ACTION))
+    for i in range(OTHER):
+        other.record(AgentEvent(name=f"other-{i}", type=EventTypes.ACTION))
+    report["other_closed"] = other.close(timeout=5.0)
+    report["other_final"] = other.delivery_stats
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Python runs signal handlers on the main thread between bytecodes, so an application's SIGTERM
 handler calling `client.close()` can run while that same thread is inside one of the pipeline's
-critical sections: a stats update or read, the worker's wake-up in `on_end`, a `force_flush`, or
-`close()` itself. Each scenario of `signal_agent.py` holds one such lock deterministically when
+critical sections: a stats update or read, the worker's wake-up in `on_end`, a `force_flush`,
+`close()` itself, or the construction of another client on the global provider (the registry
+lock of `tracengent._state`). Each scenario of `signal_agent.py` holds one such lock deterministically when
 the signal arrives (the handler probes it from another thread), closes with no time limit, and
 must return with every event delivered or counted. A regression hangs the subprocess only.
 """
@@ -13,12 +14,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tests.support.chaos import ChaosServer
+from tracengent import _state
 
 AGENT = Path(__file__).with_name("signal_agent.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -107,3 +112,127 @@ def test_a_close_in_a_signal_handler_interrupting_close_returns_and_the_close_go
     assert {str(e["name"]) for e in chaos.acknowledged_events()} == {
         f"sig-{i}" for i in range(report["produced"])
     }
+
+
+def test_a_close_in_a_signal_handler_while_the_thread_attaches_a_client_of_its_agent_returns(
+    chaos: ChaosServer,
+) -> None:
+    """The handler interrupts the construction of a second client for the same agent on the
+    global provider, holding the registry lock, after it found the agent's pipeline and before
+    it counted itself a user. The close neither waits for the lock (for ever) nor releases the
+    pipeline in the middle of that update (it would shut it down under the new client): its
+    release waits for the lock to be let go, so the pipeline stays live, shared by the new
+    client, and every event of both clients is delivered."""
+    report = run_scenario(chaos.url, "attach_same_agent")
+    assert report["handled"] is True
+    assert report["lock_held"] is True, report
+    # The handler's close flushed (the worker needs no registry lock) and delivered.
+    assert report["closed"] is True
+    assert report["close_s"] < 5.0, report
+    assert report["stats"]["delivered"] == report["produced"]
+    assert report["shut_down_in_handler"] is False
+    # The release was applied after the new client's user was counted: one user, live.
+    assert report["shared"] is True
+    assert report["users"] == {"chaos-agent": 1}
+    assert report["first_shut_down"] is False
+    assert report["other_closed"] is True
+    # The first client's 4, its event after its close (its agent's pipeline is still live)
+    # and the second client's 3.
+    final = report["final"]
+    assert final["delivered"] == report["produced"] + 1 + 3, final
+    assert accounted(final) == final["delivered"], final
+    names = {str(e["name"]) for e in chaos.acknowledged_events()}
+    assert names == {f"sig-{i}" for i in range(report["produced"])} | {"after-close"} | {
+        f"other-{i}" for i in range(3)
+    }
+
+
+def test_a_close_in_a_signal_handler_while_the_thread_attaches_another_agent_releases_after(
+    chaos: ChaosServer,
+) -> None:
+    """The same interruption, building a client for another agent: the handler's close
+    delivers and returns at once; its release (the pipeline's last user) is applied as the
+    construction lets the lock go, and the pipeline is then shut down off that thread: its
+    client's later event is counted `after_shutdown`, the new client's are delivered."""
+    report = run_scenario(chaos.url, "attach_other_agent")
+    assert report["handled"] is True
+    assert report["lock_held"] is True, report
+    assert report["closed"] is True
+    assert report["close_s"] < 5.0, report
+    assert report["stats"]["delivered"] == report["produced"]
+    assert report["shut_down_in_handler"] is False
+    assert report["shared"] is False
+    assert report["users"] == {"other-agent": 1}
+    assert report["first_shut_down"] is True
+    final = report["final"]
+    assert final["delivered"] == report["produced"]
+    assert final["after_shutdown"] == 1, final
+    assert accounted(final) == report["produced"] + 1, final
+    assert report["other_closed"] is True
+    assert report["other_final"]["delivered"] == 3
+    assert accounted(report["other_final"]) == 3
+
+
+class _Pipeline(SpanProcessor):
+    """A pipeline that records its shutdown."""
+
+    def __init__(self) -> None:
+        self.shut_down = threading.Event()
+
+    def shutdown(self) -> None:
+        self.shut_down.set()
+
+
+@pytest.fixture
+def registry() -> Iterator[tuple[TracerProvider, _Pipeline]]:
+    """A provider (not the global one) with one pipeline of one user, forgotten afterwards."""
+    provider = TracerProvider()
+    pipeline = _Pipeline()
+    _state.attach_to_provider(
+        provider, agent_id="lock-agent", export_settings=None, export_processor=lambda: pipeline
+    )
+    try:
+        yield provider, pipeline
+    finally:
+        _state.reset_for_tests()
+        provider.shutdown()
+
+
+def test_a_release_on_another_thread_still_waits_for_the_registry_lock(
+    registry: tuple[TracerProvider, _Pipeline],
+) -> None:
+    """Only the thread holding the lock defers: any other thread's release waits for it, then
+    releases at once and gets the pipeline to shut down (nothing shuts it down behind it)."""
+    provider, pipeline = registry
+    got: list[SpanProcessor | None] = []
+    releaser = threading.Thread(
+        target=lambda: got.append(_state.release_from_provider(provider, "lock-agent"))
+    )
+    with _state._locked:
+        releaser.start()
+        releaser.join(timeout=0.3)
+        assert releaser.is_alive()
+        attachment = _state.attachment_of(provider)
+        assert attachment is not None
+        assert attachment.pipelines["lock-agent"].users == 1
+    releaser.join(timeout=10)
+    assert got == [pipeline]
+    assert "lock-agent" not in attachment.pipelines
+    assert not pipeline.shut_down.is_set()
+
+
+def test_a_release_on_the_thread_holding_the_registry_lock_is_applied_as_it_lets_go(
+    registry: tuple[TracerProvider, _Pipeline],
+) -> None:
+    """What a signal handler on the holding thread does: the release returns at once, changes
+    nothing while the lock is held, and is applied when it is let go; the pipeline, released
+    last, is shut down on a thread of its own."""
+    provider, pipeline = registry
+    attachment = _state.attachment_of(provider)
+    assert attachment is not None
+    with _state._locked:
+        assert _state.release_from_provider(provider, "lock-agent") is None
+        assert attachment.pipelines["lock-agent"].users == 1
+    assert "lock-agent" not in attachment.pipelines
+    assert attachment.released_by_key["lock-agent"] is pipeline
+    assert pipeline.shut_down.wait(10)
