@@ -124,25 +124,8 @@ DEFAULT_SENSITIVE_NAMES: Final = SENSITIVE_NAME_GLOBS
 """Name globs that are always masked, whatever else is configured (one list with the exporter's,
 which masks the same names in recorded URLs' query strings)."""
 
-# The attributes that say what a span is and where its event belongs: a name glob never masks
-# them (`*id*` would otherwise turn every event's trace id into the mask, and the platform could
-# not place it). Their values are ours or the instrumentation's, never the agent's data.
-_STRUCTURAL: Final = frozenset(
-    {
-        A.EVENT_TYPE,
-        A.EVENT_ID,
-        A.EVENT_IDEMPOTENCY_KEY,
-        A.EVENT_PARENT_ID,
-        A.EVENT_STATUS,
-        A.EVENT_INSTANT,
-        A.TRACE_ID,
-        A.TRACE_STATUS,
-        A.GOVERNANCE_KIND,
-        A.TRACKED,
-        A.GEN_AI_OPERATION_NAME,
-        A.GEN_AI_AGENT_ID,
-    }
-)
+# What a name glob never masks (`attributes.STRUCTURAL_ATTRIBUTES`).
+_STRUCTURAL: Final = frozenset(A.STRUCTURAL_ATTRIBUTES)
 
 _URL_ORIGINAL: Final = "url.original"
 # The URL attributes an HTTP span starts with (OTel's httpx and ASGI instrumentations record the

@@ -76,20 +76,9 @@ _LOGGER = logging.getLogger("tracengent.context")
 _LOG_INTERVAL_S: Final = 60.0
 _ABSORBING_TYPES: Final = frozenset({A.EventTypes.LLM_CALL, A.EventTypes.TOOL_CALL})
 _RESTORED: Final = (
-    # What says what a span is and where its event belongs (the scrubber's structural names:
-    # never masked), and what makes a client span an HTTP one.
-    A.GEN_AI_OPERATION_NAME,
-    A.EVENT_TYPE,
-    A.EVENT_ID,
-    A.EVENT_IDEMPOTENCY_KEY,
-    A.EVENT_PARENT_ID,
-    A.EVENT_STATUS,
-    A.EVENT_INSTANT,
-    A.TRACE_ID,
-    A.TRACE_STATUS,
-    A.GOVERNANCE_KIND,
-    A.TRACKED,
-    A.GEN_AI_AGENT_ID,
+    # What says what a span is and where its event belongs (never masked by a name glob), and
+    # what makes a client span an HTTP one.
+    *A.STRUCTURAL_ATTRIBUTES,
     A.HTTP_REQUEST_METHOD,
     A.HTTP_METHOD_OLD,
 )

@@ -173,6 +173,25 @@ GOVERNANCE_KIND: Final = "tracengent.governance.kind"
 """Marks a governance span (`authorize`, `tool_authorize`, `approval_wait`, `attenuate`): never
 exported as an event (the platform records decisions itself), always kept by the sampler."""
 
+STRUCTURAL_ATTRIBUTES: Final = (
+    GEN_AI_OPERATION_NAME,
+    EVENT_TYPE,
+    EVENT_ID,
+    EVENT_IDEMPOTENCY_KEY,
+    EVENT_PARENT_ID,
+    EVENT_STATUS,
+    EVENT_INSTANT,
+    TRACE_ID,
+    TRACE_STATUS,
+    GOVERNANCE_KIND,
+    TRACKED,
+    GEN_AI_AGENT_ID,
+)
+"""The attributes that say what a span is and where its event belongs: no name glob masks them
+(a `*id*` would otherwise turn every event's trace id into the mask), and a span trimmed by the
+attribute count limit gets back those it started with (their values are ours or the
+instrumentation's, never the agent's data)."""
+
 PAYLOAD_ATTRIBUTES: Final = frozenset(
     {
         INPUT,
