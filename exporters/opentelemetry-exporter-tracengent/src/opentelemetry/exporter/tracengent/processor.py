@@ -195,6 +195,8 @@ class TracengentSpanProcessor(SpanProcessor):
             before=TracengentSpanProcessor._before_fork,
             after_in_child=TracengentSpanProcessor._restart_after_fork,
         )
+        if "multiprocessing.process" in sys.modules:
+            self._hook_multiprocessing_child()
 
     def _start_worker(self) -> None:
         # deque.append/popleft are atomic; the size bound is checked without a lock, so
@@ -552,8 +554,22 @@ class TracengentSpanProcessor(SpanProcessor):
         except Exception as exc:  # noqa: BLE001 - a fork hook never raises
             self._stats.add_internal_error("fork hook", exc)
 
+    def _hook_multiprocessing_child(self) -> None:
+        # Made inside a child `multiprocessing` started (a `Pool` worker's initializer or task,
+        # a `Process` target): a forked child ends with `os._exit` after multiprocessing's own
+        # finalizers, never the interpreter's exit hooks, so the flush at exit goes there too
+        # (in a spawned child, which exits normally, the exit hook then finds it closed).
+        try:
+            from multiprocessing import parent_process
+
+            if parent_process() is not None:
+                self._flush_at_multiprocessing_exit()
+        except Exception as exc:  # noqa: BLE001 - telemetry never raises into the agent
+            self._stats.add_internal_error("multiprocessing hook", exc)
+
     def _flush_at_multiprocessing_exit(self) -> None:
-        # In a `multiprocessing` child, after its fork: flush at its exit, before `os._exit`.
+        # In a `multiprocessing` child (after its fork, or made there): flush at its exit,
+        # before `os._exit`.
         try:
             from multiprocessing import util
 
