@@ -114,13 +114,35 @@ def end_span(recorder: Recorder, span: Span, error: BaseException | None = None)
         recorder.guard.failed("ending a request span", exc)
 
 
-class _TrackedBody(httpx.SyncByteStream):
+class _SpanOfBody:
+    """What the two tracked bodies share: the span they end once (`_end`), also when the
+    response is collected unclosed (`__del__`)."""
+
+    __slots__ = ("_recorder", "_span")
+
+    _recorder: Recorder
+    _span: Span | None
+
+    def _end(self, error: BaseException | None) -> None:
+        span, self._span = self._span, None
+        if span is not None:
+            end_span(self._recorder, span, error)
+
+    def __del__(self) -> None:
+        # A `stream=True` response dropped before it was read or closed: its event still ends
+        # (once the response is collected), as one left mid-read does (`GeneratorExit`).
+        if self._span is not None:
+            with contextlib.suppress(Exception):  # at interpreter exit, module state may be gone
+                self._end(None)
+
+
+class _TrackedBody(_SpanOfBody, httpx.SyncByteStream):
     """A tracked response's body: its span ends when the body is read to its end, when reading
     it stops (a consumer leaving early), when it is closed, or when the response is collected
     unclosed (dropped mid-read, or before it was read at all); failed when reading the body
     raised (a peer closing mid-body, a read timeout)."""
 
-    __slots__ = ("_inner", "_recorder", "_span")
+    __slots__ = ("_inner",)
 
     def __init__(self, inner: httpx.SyncByteStream, recorder: Recorder, span: Span) -> None:
         self._inner = inner
@@ -138,29 +160,17 @@ class _TrackedBody(httpx.SyncByteStream):
             raise
         self._end(None)
 
-    def _end(self, error: BaseException | None) -> None:
-        span, self._span = self._span, None
-        if span is not None:
-            end_span(self._recorder, span, error)
-
     def close(self) -> None:
         try:
             self._inner.close()
         finally:
             self._end(None)
 
-    def __del__(self) -> None:
-        # A `stream=True` response dropped before it was read or closed: its event still ends
-        # (once the response is collected), as one left mid-read does (`GeneratorExit` above).
-        if self._span is not None:
-            with contextlib.suppress(Exception):  # at interpreter exit, module state may be gone
-                self._end(None)
 
-
-class _AsyncTrackedBody(httpx.AsyncByteStream):
+class _AsyncTrackedBody(_SpanOfBody, httpx.AsyncByteStream):
     """The `httpx.AsyncByteStream` twin of `_TrackedBody`."""
 
-    __slots__ = ("_inner", "_recorder", "_span")
+    __slots__ = ("_inner",)
 
     def __init__(self, inner: httpx.AsyncByteStream, recorder: Recorder, span: Span) -> None:
         self._inner = inner
@@ -179,22 +189,11 @@ class _AsyncTrackedBody(httpx.AsyncByteStream):
             raise
         self._end(None)
 
-    def _end(self, error: BaseException | None) -> None:
-        span, self._span = self._span, None
-        if span is not None:
-            end_span(self._recorder, span, error)
-
     async def aclose(self) -> None:
         try:
             await self._inner.aclose()
         finally:
             self._end(None)
-
-    def __del__(self) -> None:
-        # As `_TrackedBody.__del__`: a response dropped unread and unclosed ends its event.
-        if self._span is not None:
-            with contextlib.suppress(Exception):
-                self._end(None)
 
 
 def finish_error(recorder: Recorder, active: ActiveSpan | None, error: BaseException) -> None:
