@@ -114,6 +114,20 @@ def test_a_close_in_a_signal_handler_interrupting_close_returns_and_the_close_go
     }
 
 
+def closed_while_attaching(chaos: ChaosServer, scenario: str) -> dict[str, Any]:
+    """Run an `attach_*` scenario; its report, once the part both share holds: the handler ran
+    while the thread held the registry lock, and its close flushed (the worker needs no
+    registry lock) and delivered, without shutting the pipeline down in the handler."""
+    report = run_scenario(chaos.url, scenario)
+    assert report["handled"] is True
+    assert report["lock_held"] is True, report
+    assert report["closed"] is True
+    assert report["close_s"] < 5.0, report
+    assert report["stats"]["delivered"] == report["produced"]
+    assert report["shut_down_in_handler"] is False
+    return report
+
+
 def test_a_close_in_a_signal_handler_while_the_thread_attaches_a_client_of_its_agent_returns(
     chaos: ChaosServer,
 ) -> None:
@@ -123,14 +137,7 @@ def test_a_close_in_a_signal_handler_while_the_thread_attaches_a_client_of_its_a
     pipeline in the middle of that update (it would shut it down under the new client): its
     release waits for the lock to be let go, so the pipeline stays live, shared by the new
     client, and every event of both clients is delivered."""
-    report = run_scenario(chaos.url, "attach_same_agent")
-    assert report["handled"] is True
-    assert report["lock_held"] is True, report
-    # The handler's close flushed (the worker needs no registry lock) and delivered.
-    assert report["closed"] is True
-    assert report["close_s"] < 5.0, report
-    assert report["stats"]["delivered"] == report["produced"]
-    assert report["shut_down_in_handler"] is False
+    report = closed_while_attaching(chaos, "attach_same_agent")
     # The release was applied after the new client's user was counted: one user, live.
     assert report["shared"] is True
     assert report["users"] == {"chaos-agent": 1}
@@ -154,13 +161,7 @@ def test_a_close_in_a_signal_handler_while_the_thread_attaches_another_agent_rel
     delivers and returns at once; its release (the pipeline's last user) is applied as the
     construction lets the lock go, and the pipeline is then shut down off that thread: its
     client's later event is counted `after_shutdown`, the new client's are delivered."""
-    report = run_scenario(chaos.url, "attach_other_agent")
-    assert report["handled"] is True
-    assert report["lock_held"] is True, report
-    assert report["closed"] is True
-    assert report["close_s"] < 5.0, report
-    assert report["stats"]["delivered"] == report["produced"]
-    assert report["shut_down_in_handler"] is False
+    report = closed_while_attaching(chaos, "attach_other_agent")
     assert report["shared"] is False
     assert report["users"] == {"other-agent": 1}
     assert report["first_shut_down"] is True
