@@ -167,18 +167,16 @@ class _ForgottenTraces:
     (each bit is set before its trace is taken out of the map, so a reader that misses the map
     finds the bits)."""
 
-    __slots__ = ("_bits", "added")
+    __slots__ = ("_bits",)
 
     def __init__(self) -> None:
         self._bits = bytearray(_FORGOTTEN_BITS >> 3)
-        self.added = 0
 
     def add(self, trace_id: str) -> None:
         """Remember `trace_id` as forgotten (for good)."""
         bits = self._bits
         for index in _bit_indices(trace_id):
             bits[index >> 3] |= 1 << (index & 7)
-        self.added += 1
 
     def __contains__(self, trace_id: str) -> bool:
         bits = self._bits
@@ -580,12 +578,13 @@ class Scrubber:
         """Forget the traces noted longest ago beyond `_TRACE_PATHS_LIMIT`, each remembered as
         forgotten before it leaves the map (a lock-free reader that misses it finds it there).
         Under `_cache_lock`."""
+        if len(noted) <= _TRACE_PATHS_LIMIT:
+            return
+        forgotten = self._forgotten
+        if forgotten is None:
+            forgotten = self._forgotten = _ForgottenTraces()
         while len(noted) > _TRACE_PATHS_LIMIT:
-            forgotten = self._forgotten
-            if forgotten is None:
-                forgotten = _ForgottenTraces()
             forgotten.add(next(iter(noted)))
-            self._forgotten = forgotten
             noted.popitem(last=False)
 
     def trace_paths(self, trace_id: object) -> tuple[str, ...] | None:
