@@ -167,10 +167,7 @@ class _StartedSpan(_OpenSpan):
         start: Mapping[str, AttributeValue] | None,
         stamps: Mapping[str, AttributeValue] | None,
     ) -> None:
-        self.trace = trace
-        self.event_id = event_id
-        self.event_type = event_type
-        self.absorbs = absorbs
+        super().__init__(trace, event_id, event_type, absorbs)
         self.span_id = span_id
         """The span this is the record of (a child that is no event shares its parent's)."""
         self.start = start
