@@ -11,28 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests.support.asgi import post_scope
 from tracengent.platform import PlatformStore, default_policy
 from tracengent.platform._app import create_app
 
-
-def _scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1:8080"),
-            (b"content-type", b"application/x-www-form-urlencoded"),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8080),
-    }
+_FORM = [(b"content-type", b"application/x-www-form-urlencoded")]
 
 
 @pytest.mark.parametrize("verb", ["approve", "deny"])
@@ -54,7 +37,9 @@ def test_a_disconnect_mid_form_ends_the_decision_quietly(tmp_path: Path, verb: s
     async def send(_message: MutableMapping[str, Any]) -> None:
         return None
 
-    asyncio.run(app(_scope(f"/console/approvals/{held.approval_id}/{verb}"), receive, send))
+    asyncio.run(
+        app(post_scope(f"/console/approvals/{held.approval_id}/{verb}", _FORM), receive, send)
+    )
     found = store.approval(held.approval_id)
     assert found is not None
     assert found.status == "pending"

@@ -11,25 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.asgi import post_scope
 from tracengent.platform import PlatformStore, default_policy
 from tracengent.platform._app import create_app
-
-
-def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8080"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8080),
-    }
 
 
 @pytest.mark.parametrize(
@@ -58,5 +42,5 @@ def test_a_disconnect_mid_body_ends_the_request_quietly(
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(_scope(path, headers), receive, send))
+    asyncio.run(app(post_scope(path, headers), receive, send))
     assert (store.events(), store.decisions(), store.counters()) == ([], [], {})
