@@ -146,6 +146,39 @@ class ZeroCodeSetup:
             exporter = TracengentSpanExporter(**self.exporter_arguments())
             provider.add_span_processor(self.export_processor(exporter))
 
+    def install_beside_file(self) -> None:
+        """Put our sampler, processors and export in place once OTel's declarative configuration
+        (`OTEL_CONFIG_FILE`) built the SDK, which takes nothing from a configurator.
+
+        On the provider the file made: the file's sampler is wrapped in a `TracengentSampler`
+        (decision traces are never sampled out, as under our own configuration), our context and
+        scrubbing processors are added (after the file's processors: stamps and scrubbing happen
+        as a span starts, exporters read it as it ends), and the export is the file's own of our
+        exporter (a `tracengent` span exporter, put inside an `ExportRouter`), else ours when
+        the `TRACENGENT_*` settings are configured. When the file made no SDK provider (no
+        `tracer_provider` section, or it failed), ours becomes the global one
+        (`install_without_otel`). Nothing is added twice: the file's provider is left alone when
+        Tracengent is attached to it already.
+        """
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            self.install_without_otel(self.sampler)
+            return
+        if _state.attachment_of(provider) is not None:
+            return
+        if not isinstance(provider.sampler, TracengentSampler):
+            # No tracer is made before the configurator returns: every one gets this sampler.
+            provider.sampler = TracengentSampler(provider.sampler)
+        for processor in self.span_processors:
+            provider.add_span_processor(processor)
+        router, _ = _route_their_export(provider, self.context_processor)
+        if router is not None:
+            self.router = router
+            self.export_processors.append(router)
+        elif self.options is not None:
+            exporter = TracengentSpanExporter(**self.exporter_arguments())
+            provider.add_span_processor(self.export_processor(exporter))
+
     def configured(self) -> None:
         """Record the set-up once the SDK is in place.
 

@@ -11,7 +11,9 @@ The entry points `opentelemetry-instrument` loads from us live here:
   and adds Tracengent to it: the sampler that never drops decision traces, the decision-trace
   context and scrubbing processors, and the Tracengent exporter under its counted, batching
   processor. Configured `TRACENGENT_*` credentials add the `tracengent` exporter even when
-  `OTEL_TRACES_EXPORTER` does not name it.
+  `OTEL_TRACES_EXPORTER` does not name it. Under OTel's declarative configuration
+  (`OTEL_CONFIG_FILE`) the file builds the SDK alone, and Tracengent is put on the provider it
+  made (`ZeroCodeSetup.install_beside_file`).
 - `egress_gate` (`tracengent_egress_gate`) hands the httpx egress instrumentor its gate.
 - `complete_configuration` (`opentelemetry_pre_instrument`) completes the SDK another
   configurator built, once OTel's configuration is done, also when
@@ -42,7 +44,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -73,6 +75,7 @@ _OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
 _GENAI_CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _EXPORTER_NAME = "tracengent"
 _DISABLED_INSTRUMENTATIONS = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+_CONFIG_FILE = "OTEL_CONFIG_FILE"  # OTel's declarative configuration
 _ALL_INSTRUMENTATIONS = "*"  # opentelemetry-instrument's wildcard: no instrumentation at all
 
 
@@ -188,10 +191,17 @@ class TracengentConfigurator(_OTelSDKConfigurator):
         if _zero_code.tracengent_disabled():
             _LOGGER.info("tracengent: TRACENGENT_DISABLED is set; configuring plain OpenTelemetry")
             # Named or not, our exporter stays out: it would build itself from TRACENGENT_*.
+            if _declarative_config_file():
+                # The file builds the SDK alone (a `tracengent` exporter it names is taken off
+                # by `complete_configuration`): any argument would only be warned about.
+                kwargs = {}
             with _without_our_exporter():
                 super()._configure(**kwargs)  # type: ignore[no-untyped-call]  # OTel: untyped
             return
         setup = _zero_code.configure_from_environment()
+        if _declarative_config_file():
+            _configure_from_file(super()._configure, setup)
+            return
         if setup.options is not None:
             if _EXPORTER_NAME not in _exporter_names_from_env():
                 kwargs["trace_exporter_names"] = [
@@ -220,6 +230,39 @@ class TracengentConfigurator(_OTelSDKConfigurator):
             _LOGGER.debug("tracengent: OpenTelemetry's SDK configuration failed", exc_info=True)
             _install_without_otel(setup, kwargs["sampler"])
         setup.configured()
+
+
+def _declarative_config_file() -> bool:
+    """`OTEL_CONFIG_FILE` names a file: OTel's SDK is configured from it (declarative
+    configuration), not from the other `OTEL_*` variables (blank is unset)."""
+    return bool(os.environ.get(_CONFIG_FILE, "").strip())
+
+
+def _configure_from_file(configure: Callable[[], None], setup: _zero_code.ZeroCodeSetup) -> None:
+    """OTel's declarative configuration, then Tracengent beside what it built.
+
+    The file builds the SDK and takes nothing from a configurator (it would ignore our sampler,
+    processors and exporter, with a warning naming them), so `configure` is given nothing and
+    Tracengent is put on the provider afterwards (`ZeroCodeSetup.install_beside_file`). When the
+    file cannot be applied (unreadable, invalid, `opentelemetry-configuration` not installed),
+    one warning says so and Tracengent is set up on a provider of its own all the same, so the
+    instrumentations and their gates still load.
+    """
+    try:
+        configure()
+    except Exception as exc:  # the gates must load all the same (they fail closed)
+        _LOGGER.warning(
+            "tracengent: OpenTelemetry's declarative configuration (%s) failed (%s); only "
+            "Tracengent's telemetry and governance are set up, not the file's",
+            _CONFIG_FILE,
+            exc,
+        )
+        _LOGGER.debug("tracengent: OpenTelemetry's declarative configuration failed", exc_info=True)
+    try:
+        setup.install_beside_file()
+    except Exception as exc:  # noqa: BLE001 - the application starts all the same
+        _LOGGER.warning("tracengent: Tracengent telemetry could not be set up: %s", exc)
+    setup.configured()
 
 
 def _install_without_otel(setup: _zero_code.ZeroCodeSetup, sampler: Sampler) -> None:

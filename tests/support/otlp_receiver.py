@@ -28,6 +28,26 @@ def received_spans(server: LoopbackServer) -> list[tuple[str, str]]:
     return spans
 
 
+def received_span_attributes(server: LoopbackServer) -> list[tuple[str, dict[str, str]]]:
+    """Every span the receiver got as `(span name, its string attributes)`."""
+    spans: list[tuple[str, dict[str, str]]] = []
+    for request in server.received:
+        if request.path != "/v1/traces":
+            continue
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(request.body)
+        for resource_spans in message.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    strings = {
+                        attribute.key: attribute.value.string_value
+                        for attribute in span.attributes
+                        if attribute.value.HasField("string_value")
+                    }
+                    spans.append((span.name, strings))
+    return spans
+
+
 def received_resource_attributes(server: LoopbackServer) -> dict[str, str]:
     """The string attributes of every resource the receiver got spans for, merged."""
     merged: dict[str, str] = {}

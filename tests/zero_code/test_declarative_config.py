@@ -1,0 +1,217 @@
+"""Zero code under OTel's declarative configuration (`OTEL_CONFIG_FILE`), the real
+`opentelemetry-instrument` in a subprocess: the file builds the SDK, Tracengent joins it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from tests.support.loopback import json_reply, serve
+from tests.support.otlp_receiver import (
+    otlp_receiver,
+    received_resource_attributes,
+    received_span_attributes,
+)
+from tests.zero_code.conftest import platform_environment, run_instrumented, traces_json
+from tracengent.testing import RunningPlatform
+
+_ROOT = "invoke_agent refund-bot"
+_SECRET = "sekret-4711"
+_IGNORED_KWARGS = "ignoring configurator kwargs"
+README = Path(__file__).resolve().parents[2] / "README.md"
+_README_CONFIG = re.compile(r"<!-- config: declarative -->\n```yaml\n(.*?)```", re.DOTALL)
+
+
+def _readme_config() -> str:
+    """The README's declarative configuration example."""
+    (text,) = _README_CONFIG.findall(README.read_text(encoding="utf-8"))
+    return text
+
+
+def _config_file(directory: Path, text: str) -> str:
+    path = directory / "otel-config.yaml"
+    path.write_text('file_format: "1.0"\n' + text, encoding="utf-8")
+    return str(path)
+
+
+def _file_environment(platform: RunningPlatform, config_file: str, **extra: str) -> dict[str, str]:
+    """The default agent's `TRACENGENT_*` settings; the SDK from `config_file`, no other
+    `OTEL_*` variable (the file decides)."""
+    environment = platform_environment(platform, OTEL_CONFIG_FILE=config_file, **extra)
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
+        del environment[name]
+    return environment
+
+
+def _events(platform: RunningPlatform) -> list[dict[str, object]]:
+    (trace,) = traces_json(platform)["traces"]
+    assert trace["rootRequest"] == "refund order 42"
+    assert trace["status"] == "completed"
+    return cast(list[dict[str, object]], trace["events"])
+
+
+def test_the_files_pipeline_runs_with_tracengent_beside_it(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """The README's file: its OTLP export gets the spans scrubbed and stamped; Tracengent gets
+    the decision trace; nothing warns that the configurator's arguments were ignored."""
+    with otlp_receiver() as collector, serve(lambda _: json_reply({"quote": 12})) as tools:
+        config = tmp_path / "otel-config.yaml"
+        config.write_text(
+            _readme_config().replace("http://localhost:4318", collector.url), encoding="utf-8"
+        )
+        run = run_instrumented(
+            "httpx_agent.py",
+            [tools.url, f"/quotes/1?api_key={_SECRET}", "/quotes/2"],
+            _file_environment(tracengent_platform, str(config)),
+        )
+        spans = received_span_attributes(collector)
+        resource = received_resource_attributes(collector)
+    assert run.returncode == 0, run.stderr
+    assert resource["service.name"] == "refund-bot"  # the file's resource
+    assert _IGNORED_KWARGS not in run.stderr
+    first, second = _events(tracengent_platform)
+    assert [first["type"], second["type"]] == ["tool_call", "tool_call"]
+    assert second["parentEventId"] == first["eventId"]
+    # The user's collector: the root stamped with the Tracengent trace id, the URL's credential
+    # masked by the scrubbing processor (the secret never left the process).
+    (root,) = [attributes for name, attributes in spans if name == _ROOT]
+    assert root["tracengent.trace.id"] == first["traceId"]
+    values = [value for _, attributes in spans for value in attributes.values()]
+    assert [value for value in values if "/quotes/1" in value]
+    assert all(_SECRET not in value for value in values)
+
+
+def test_decision_traces_survive_the_files_always_off_sampler(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """The file's sampler is wrapped as `OTEL_TRACES_SAMPLER`'s is: always_off keeps decision
+    traces."""
+    config = _config_file(
+        tmp_path,
+        """
+tracer_provider:
+  sampler:
+    always_off:
+  processors:
+    - simple:
+        exporter:
+          console:
+""",
+    )
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented(
+            "httpx_agent.py",
+            [tools.url, "/a", "/b"],
+            _file_environment(tracengent_platform, config),
+        )
+    assert run.returncode == 0, run.stderr
+    assert len(_events(tracengent_platform)) == 2
+
+
+def test_a_tracengent_exporter_the_file_names_sends_each_event_once(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """The file's own `tracengent` export is Tracengent's pipeline: no second one is added."""
+    config = _config_file(
+        tmp_path,
+        """
+tracer_provider:
+  processors:
+    - batch:
+        schedule_delay: 50
+        exporter:
+          tracengent:
+""",
+    )
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented(
+            "httpx_agent.py",
+            [tools.url, "/a", "/b"],
+            _file_environment(tracengent_platform, config),
+        )
+    assert run.returncode == 0, run.stderr
+    first, second = _events(tracengent_platform)
+    assert first["eventId"] != second["eventId"]
+    assert len(tracengent_platform.store.events()) == 2
+
+
+def test_a_file_without_a_tracer_provider_leaves_tracengent_its_own(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """No `tracer_provider` section: OTel's spans go nowhere, Tracengent's provider records the
+    decision trace."""
+    config = _config_file(tmp_path, "\nresource:\n  attributes: []\n")
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented(
+            "httpx_agent.py", [tools.url, "/a"], _file_environment(tracengent_platform, config)
+        )
+    assert run.returncode == 0, run.stderr
+    (event,) = _events(tracengent_platform)
+    assert event["type"] == "tool_call"
+
+
+@pytest.mark.parametrize("broken", ["invalid file", "package missing"])
+def test_a_file_that_cannot_be_applied_warns_and_tracengent_still_runs(
+    tracengent_platform: RunningPlatform, tmp_path: Path, broken: str
+) -> None:
+    """An invalid file, or `opentelemetry-configuration` not installed: one warning names the
+    failure, the agent runs, Tracengent records its decision trace and governs all the same."""
+    if broken == "invalid file":
+        config = _config_file(tmp_path, "tracer_provider:\n  processors: [oops\n")
+        extra: dict[str, str] = {}
+    else:
+        config = _config_file(tmp_path, "tracer_provider:\n  processors: []\n")
+        # A package of that name that cannot be imported, ahead of the installed one.
+        shadow = tmp_path / "shadow" / "opentelemetry" / "configuration"
+        shadow.mkdir(parents=True)
+        (shadow / "__init__.py").write_text('raise ImportError("not installed")\n')
+        extra = {"PYTHONPATH": str(tmp_path / "shadow")}
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented(
+            "httpx_agent.py",
+            [tools.url, "post:/v1/refunds"],
+            _file_environment(
+                tracengent_platform, config, TRACENGENT_GOVERNED_HOSTS="127.0.0.1", **extra
+            ),
+        )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("declarative configuration (OTEL_CONFIG_FILE) failed") == 1
+    if broken == "package missing":
+        assert "opentelemetry-configuration is not installed" in run.stderr
+    assert "/v1/refunds -> ToolDeniedException" in run.stdout
+    assert tools.received == []
+    (event,) = _events(tracengent_platform)
+    assert (event["name"], event["status"]) == (
+        "POST 127.0.0.1:" + tools.url.rsplit(":", 1)[1] + "/v1/refunds",
+        "failure",
+    )
+
+
+def test_tracengent_disabled_takes_the_files_tracengent_export_off(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """TRACENGENT_DISABLED=true: the file's `tracengent` exporter sends nothing."""
+    config = _config_file(
+        tmp_path,
+        """
+tracer_provider:
+  processors:
+    - simple:
+        exporter:
+          tracengent:
+""",
+    )
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented(
+            "httpx_agent.py",
+            [tools.url, "/a"],
+            _file_environment(tracengent_platform, config, TRACENGENT_DISABLED="true"),
+        )
+    assert run.returncode == 0, run.stderr
+    assert _IGNORED_KWARGS not in run.stderr
+    assert tools.paths() == ["/a"]
+    assert traces_json(tracengent_platform) == {"traces": [], "standaloneEvents": []}
