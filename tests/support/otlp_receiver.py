@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.support.loopback import LoopbackServer, Received, Reply, serve
@@ -48,6 +51,32 @@ def received_span_attributes(server: LoopbackServer) -> list[tuple[str, dict[str
     return spans
 
 
+def received_sums(server: LoopbackServer, name: str) -> dict[frozenset[tuple[str, str]], int]:
+    """The latest value of each data point of the integer sum `name` the receiver got (OTLP's
+    default temporality is cumulative), by its attributes (`(key, value as text)` pairs)."""
+    latest: dict[frozenset[tuple[str, str]], int] = {}
+    for request in server.received:
+        if request.path != "/v1/metrics":
+            continue
+        message = ExportMetricsServiceRequest()
+        message.ParseFromString(request.body)
+        for resource_metrics in message.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    if metric.name != name:
+                        continue
+                    for point in metric.sum.data_points:
+                        attributes = frozenset(
+                            (
+                                attribute.key,
+                                str(getattr(attribute.value, attribute.value.WhichOneof("value"))),
+                            )
+                            for attribute in point.attributes
+                        )
+                        latest[attributes] = point.as_int
+    return latest
+
+
 def received_resource_attributes(server: LoopbackServer) -> dict[str, str]:
     """The string attributes of every resource the receiver got spans for, merged."""
     merged: dict[str, str] = {}
@@ -64,6 +93,6 @@ def received_resource_attributes(server: LoopbackServer) -> dict[str, str]:
 
 @contextmanager
 def otlp_receiver() -> Iterator[LoopbackServer]:
-    """Accept OTLP/HTTP protobuf exports at `/v1/traces`."""
+    """Accept OTLP/HTTP protobuf exports (`/v1/traces`, `/v1/metrics`)."""
     with serve(_answer) as server:
         yield server

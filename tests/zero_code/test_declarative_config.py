@@ -27,8 +27,8 @@ _README_CONFIG = re.compile(r"<!-- config: declarative -->\n```yaml\n(.*?)```", 
 
 def _readme_config() -> str:
     """The README's declarative configuration example."""
-    (text,) = _README_CONFIG.findall(README.read_text(encoding="utf-8"))
-    return text
+    (match,) = _README_CONFIG.finditer(README.read_text(encoding="utf-8"))
+    return match.group(1)
 
 
 def _config_file(directory: Path, text: str) -> str:

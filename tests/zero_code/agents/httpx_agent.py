@@ -2,10 +2,12 @@
 
 It opens its decision trace the GenAI way (an `invoke_agent` span, as any agent framework's
 instrumentation does), then calls tools over HTTP. argv: tool server URL, then paths to GET; a
-path starting with `post:` is POSTed with a JSON body instead. Prints one line per call.
+path starting with `post:` is POSTed with a JSON body instead; `sleep:<seconds>` waits (still in
+the trace) instead of calling. Prints one line per call.
 """
 
 import sys
+import time
 
 import httpx
 from opentelemetry import trace
@@ -27,6 +29,9 @@ def main() -> None:
         httpx.Client(base_url=base_url, timeout=10) as client,
     ):
         for path in paths:
+            if path.startswith("sleep:"):
+                time.sleep(float(path[6:]))
+                continue
             try:
                 if path.startswith("post:"):
                     response = client.post(path[5:], json={"order": 42, "card": "4111-1111"})

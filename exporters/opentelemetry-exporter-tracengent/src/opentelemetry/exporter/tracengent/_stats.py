@@ -9,6 +9,10 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opentelemetry.exporter.tracengent._self_metrics import ExporterMetrics, ProcessorMetrics
 
 __all__ = ["DeliveryStats", "DropReason"]
 
@@ -38,6 +42,7 @@ class DropReason(str, enum.Enum):
 
 
 _ERROR_LOG_INTERVAL_S = 60.0
+_PROCESSOR_DROPS = frozenset({DropReason.QUEUE_FULL, DropReason.AFTER_SHUTDOWN})
 
 _CAUSES: dict[DropReason, str] = {
     DropReason.QUEUE_FULL: "the buffer is full; raise queue_capacity or flush more often",
@@ -69,9 +74,16 @@ class DeliveryStats:
     handler can only come in at a call inside one, where the counters are consistent, so a
     reentered update counts what it counts and the interrupted one goes on as it would have.
     Other threads still wait for the handler to return: see `held_by_caller`.
+
+    With OTel's SDK self-observability metrics on (`_self_metrics`), every count is reported
+    there too: deliveries and drops as `otel.sdk.exporter.span.exported` (the drop reason its
+    `error.type`), a full buffer and spans after shutdown as `otel.sdk.processor.span.processed`.
     """
 
     def __init__(self) -> None:
+        # Kept across `after_fork`: the instruments belong to the meter provider, not the pid.
+        self._export_metrics: ExporterMetrics | None = None
+        self._processing_metrics: ProcessorMetrics | None = None
         self._start(os.getpid())
 
     def _start(self, pid: int) -> None:
@@ -114,6 +126,19 @@ class DeliveryStats:
         (the export worker) waits, so the handler must not wait for one."""
         return owned_by_caller(self._lock)
 
+    def report_export_to(self, metrics: ExporterMetrics) -> None:
+        """Report deliveries and the exporter's drops to `metrics` from now on."""
+        self._export_metrics = metrics
+
+    def report_processing_to(self, metrics: ProcessorMetrics) -> None:
+        """Report the processor's drops (a full buffer, after shutdown) to `metrics` from now on."""
+        self._processing_metrics = metrics
+
+    @property
+    def export_metrics(self) -> ExporterMetrics | None:
+        """Where the exporter reports its requests, when self-observability metrics are on."""
+        return self._export_metrics
+
     @property
     def delivered(self) -> int:
         """Events the platform accepted."""
@@ -151,6 +176,10 @@ class DeliveryStats:
                 return
             self._delivered += events
             self._traces_closed += traces_closed
+        metrics = self._export_metrics
+        if metrics is not None and events + traces_closed > 0:
+            with self.guard("self-observability metrics"):
+                metrics.exported(events + traces_closed)
 
     def begin_batch(self) -> None:
         """The calling thread starts delivering a batch (counts it makes are tallied)."""
@@ -218,6 +247,9 @@ class DeliveryStats:
             self._dropped[reason] += count
             first = reason not in self._logged
             self._logged.add(reason)
+        if self._export_metrics is not None or self._processing_metrics is not None:
+            with self.guard("self-observability metrics"):
+                self._report_dropped(reason, count)
         if first:
             _LOGGER.warning(
                 "tracengent: dropped %s item(s) (%s): %s%s; further drops of this kind are "
@@ -227,6 +259,18 @@ class DeliveryStats:
                 _CAUSES[reason],
                 f" ({detail})" if detail else "",
             )
+
+    def _report_dropped(self, reason: DropReason, count: int) -> None:
+        """A full buffer, or a span after shutdown, is the processor's drop (the exporter's when
+        no processor reports: an exporter asked to export after its shutdown); any other is an
+        export that failed."""
+        processing = self._processing_metrics
+        if processing is not None and reason in _PROCESSOR_DROPS:
+            processing.dropped(count, after_shutdown=reason is DropReason.AFTER_SHUTDOWN)
+            return
+        exporting = self._export_metrics
+        if exporting is not None:
+            exporting.exported(count, reason.value)
 
     def add_internal_error(self, stage: str, exc: Exception) -> None:
         """Count an unexpected error in `stage`; log it at most once a minute per stage."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -17,6 +18,10 @@ from opentelemetry.exporter.tracengent._classify import (
     NOT_EXPORTED,
     Attributes,
     classify,
+)
+from opentelemetry.exporter.tracengent._self_metrics import (
+    ExporterMetrics,
+    internal_metrics_enabled,
 )
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason
 from opentelemetry.exporter.tracengent._translate import (
@@ -112,6 +117,9 @@ class TracengentSpanExporter(SpanExporter):
         transport: the httpx transport of the default platform client (tests: `MockTransport`).
         stop_event: the event that wakes `platform`'s backoff (the one it was built with); the
             exporter sets it from `interrupt()` and `shutdown()`. The default client gets one.
+        meter_provider: where its self-observability metrics go when
+            `OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true` (`otel.sdk.exporter.*`, see
+            `_self_metrics`); default: the global meter provider.
 
     Every span it is given is exported, whatever agent it names (an event's `gen_ai.agent.id`
     is its wire `agentId`): on a provider several agents' pipelines share, `tracengent`'s
@@ -128,6 +136,7 @@ class TracengentSpanExporter(SpanExporter):
         platform: EventPlatform | None = None,
         transport: httpx.BaseTransport | None = None,
         stop_event: threading.Event | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self._stats = DeliveryStats()
         self._stop = stop_event if stop_event is not None else threading.Event()
@@ -160,6 +169,9 @@ class TracengentSpanExporter(SpanExporter):
             )
         )
         self._max_batch_size = self._options.max_batch_size if self._options is not None else 1
+        if internal_metrics_enabled():
+            base_url = self._options.base_url if self._options is not None else ""
+            self._stats.report_export_to(ExporterMetrics(base_url, meter_provider))
         # Under any span processor (OTel's `BatchSpanProcessor` in zero-code setups too).
         at_fork(self, after_in_child=TracengentSpanExporter.after_fork)
 
@@ -316,24 +328,48 @@ class TracengentSpanExporter(SpanExporter):
         if budget.expired():
             self._stats.add_dropped(budget.on_deadline, len(batch))
             return len(batch)
+        metrics = self._stats.export_metrics
+        started = time.perf_counter() if metrics is not None else 0.0
+        if metrics is not None:
+            metrics.sending(len(batch))
         try:
             result = platform.post_events(batch, deadline=budget.deadline)
         except Exception as exc:  # noqa: BLE001 - counted below, the agent never sees it
             # The platform client promises not to raise; if it does, the batch is still counted.
             self._stats.add_internal_error("post_events", exc)
-            self._stats.add_dropped(self._failure_reason(None, budget), len(batch))
+            reason = self._failure_reason(None, budget)
+            self._request_done(metrics, len(batch), started, reason)
+            self._stats.add_dropped(reason, len(batch))
             return len(batch)
         delivered = max(0, min(result.delivered, len(batch)))
         rejected = max(0, min(result.rejected, len(batch) - delivered))
         failed = len(batch) - delivered - rejected
+        failure = self._failure_reason(result.reason, budget, result) if failed else None
+        self._request_done(
+            metrics, len(batch), started, DropReason.REJECTED if rejected else failure
+        )
         self._stats.add_delivered(delivered)
         if rejected:
             self._stats.add_dropped(DropReason.REJECTED, rejected, detail=result.reason)
-        if failed:
-            self._stats.add_dropped(
-                self._failure_reason(result.reason, budget, result), failed, detail=result.reason
-            )
+        if failure is not None:
+            self._stats.add_dropped(failure, failed, detail=result.reason)
         return rejected + failed
+
+    def _request_done(
+        self,
+        metrics: ExporterMetrics | None,
+        items: int,
+        started: float,
+        failure: DropReason | None,
+    ) -> None:
+        """Report one ingest request's end (self-observability metrics only)."""
+        if metrics is None:
+            return
+        with self._stats.guard("self-observability metrics"):
+            metrics.sending(-items)
+            metrics.request_took(
+                time.perf_counter() - started, failure.value if failure is not None else None
+            )
 
     def _send_close(self, close: JsonObject, budget: _Budget) -> int:
         platform = self._platform

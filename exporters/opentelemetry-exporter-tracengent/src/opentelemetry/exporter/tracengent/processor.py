@@ -28,6 +28,7 @@ from opentelemetry.exporter.tracengent._classify import (
     classify,
     restore_trimmed,
 )
+from opentelemetry.exporter.tracengent._self_metrics import ProcessorMetrics
 from opentelemetry.exporter.tracengent._stats import DeliveryStats, DropReason, owned_by_caller
 from opentelemetry.exporter.tracengent._weak import at_fork, weak_hook
 from opentelemetry.exporter.tracengent.attributes import attributes_of
@@ -184,6 +185,15 @@ class TracengentSpanProcessor(SpanProcessor):
         # Spans of a not-configured exporter are counted at once instead of being buffered.
         self._counting_only = not exporter.configured
         self._closed = False
+        # Its self-observability metrics (`otel.sdk.processor.span.*`) go where its exporter's
+        # go, when that one reports (`OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true`).
+        self._metrics: ProcessorMetrics | None = None
+        exporting = self._stats.export_metrics
+        if exporting is not None:
+            self._metrics = ProcessorMetrics(
+                self, _queued, self._max_queue_size, meter_provider=exporting.meter_provider
+            )
+            self._stats.report_processing_to(self._metrics)
         self._start_worker()
         self._atexit_hook = weak_hook(self, TracengentSpanProcessor._flush_at_exit)
         atexit.register(self._atexit_hook)
@@ -416,6 +426,10 @@ class TracengentSpanProcessor(SpanProcessor):
         """Export one batch the worker took; True when all of it was delivered."""
         # Copied here, on the export thread: the agent's thread buffers the span alone. A span
         # whose attributes cannot be read is counted alone: a span taken is never lost uncounted.
+        metrics = self._metrics
+        if metrics is not None:
+            with self._stats.guard("self-observability metrics"):
+                metrics.handed_on(len(spans))
         batch = _entries_of(spans, self._stats)
         result = self._exporter.deliver(batch, deadline=deadline, on_deadline=on_deadline)
         return result is _SUCCESS and len(batch) == len(spans)
@@ -598,6 +612,11 @@ class TracengentSpanProcessor(SpanProcessor):
         self._exporter.after_fork()
         if not self._closed:
             self._start_worker()
+
+
+def _queued(processor: object) -> int:
+    """The spans `processor` (a `TracengentSpanProcessor`) buffers: its metrics' queue size."""
+    return processor.queued if isinstance(processor, TracengentSpanProcessor) else 0
 
 
 def _shut_down_together(

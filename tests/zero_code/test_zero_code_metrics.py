@@ -1,0 +1,50 @@
+"""Zero code: Tracengent's delivery as OTel's SDK self-observability metrics, through the real
+`opentelemetry-instrument`'s OTLP metrics pipeline to a loopback collector."""
+
+from __future__ import annotations
+
+from tests.support.loopback import json_reply, serve
+from tests.support.otlp_receiver import otlp_receiver, received_sums
+from tests.zero_code.conftest import platform_environment, run_instrumented, traces_json
+from tracengent.testing import RunningPlatform
+
+
+def test_delivered_events_reach_the_users_metrics_pipeline(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """With `OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true` the application's collector gets
+    `otel.sdk.exporter.span.exported` for Tracengent's exporter (the platform as its server)
+    and `otel.sdk.processor.span.processed` for its processor, counting the delivered events."""
+    host, port = tracengent_platform.url.removeprefix("http://").split(":")
+    with otlp_receiver() as collector, serve(lambda _: json_reply({})) as tools:
+        environment = platform_environment(
+            tracengent_platform,
+            OTEL_METRICS_EXPORTER="otlp",
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+            OTEL_METRIC_EXPORT_INTERVAL="100",
+            OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED="true",
+        )
+        # The pause outlasts the export's 2 s schedule, inside the trace: the events are
+        # delivered (and the metrics collected) while the agent still runs.
+        run = run_instrumented("httpx_agent.py", [tools.url, "/a", "/b", "sleep:3"], environment)
+        exported = received_sums(collector, "otel.sdk.exporter.span.exported")
+        processed = received_sums(collector, "otel.sdk.processor.span.processed")
+    assert run.returncode == 0, run.stderr
+    (trace,) = traces_json(tracengent_platform)["traces"]
+    assert len(trace["events"]) == 2  # type: ignore[arg-type]
+    ours = {
+        attributes: value
+        for attributes, value in exported.items()
+        if ("otel.component.type", "tracengent_span_exporter") in attributes
+    }
+    ((attributes, value),) = ours.items()
+    assert value == 2
+    assert ("server.address", host) in attributes
+    assert ("server.port", port) in attributes
+    assert not any(key == "error.type" for key, _ in attributes)
+    handed_on = [
+        value
+        for attributes, value in processed.items()
+        if ("otel.component.type", "tracengent_span_processor") in attributes
+    ]
+    assert handed_on == [2]
