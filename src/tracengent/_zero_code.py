@@ -77,6 +77,10 @@ OUR_INSTRUMENTORS: Final = frozenset({EGRESS_ENTRY_POINT, MCP_ENTRY_POINT})
 """Our `opentelemetry_instrumentor` entry points (not loaded when `TRACENGENT_DISABLED`)."""
 
 _INSTRUMENTATION_SCOPE: Final = "tracengent"
+# The batching span processor's standard variables (OTel's names).
+_BSP_MAX_QUEUE_SIZE: Final = "OTEL_BSP_MAX_QUEUE_SIZE"
+_BSP_MAX_BATCH_SIZE: Final = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+_BSP_SCHEDULE_DELAY: Final = "OTEL_BSP_SCHEDULE_DELAY"
 _TRACES_EXPORTER_NAME: Final = "tracengent"  # our `opentelemetry_traces_exporter` entry point
 _NO_CONFIGURATOR: Final = (
     "Tracengent's OpenTelemetry configurator did not run (another opentelemetry_configurator "
@@ -102,14 +106,23 @@ class ZeroCodeSetup:
     def export_processor(self, exporter: SpanExporter) -> SpanProcessor:
         """Our exporter under its counted, batching processor, inside an `ExportRouter` (the
         provider keeps it for good; `TracengentClient`s made later put their pipelines in it);
-        every other exporter under OTel's batching processor."""
+        every other exporter under OTel's batching processor.
+
+        Ours is sized by the batching processor's standard variables when they are set, as OTel's
+        would be: `OTEL_BSP_MAX_QUEUE_SIZE` (spans buffered at most), `OTEL_BSP_SCHEDULE_DELAY`
+        (ms between exports) and `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (spans per export; each
+        request still carries at most the options' `max_batch_size` events); else by the
+        options' `queue_capacity`, `flush_interval_ms` and `max_batch_size`. A value that is not
+        a positive integer is ignored, with one warning."""
         if isinstance(exporter, TracengentSpanExporter) and exporter.options is not None:
             options = exporter.options
+            # Where OTel would put our exporter under its `BatchSpanProcessor`: the standard
+            # variables of that processor hold for ours.
             processor = TracengentSpanProcessor(
                 exporter,
-                max_queue_size=options.queue_capacity,
-                max_batch_size=options.max_batch_size,
-                schedule_delay_ms=options.flush_interval_ms,
+                max_queue_size=_batching_setting(_BSP_MAX_QUEUE_SIZE, options.queue_capacity),
+                max_batch_size=_batching_setting(_BSP_MAX_BATCH_SIZE, options.max_batch_size),
+                schedule_delay_ms=_batching_setting(_BSP_SCHEDULE_DELAY, options.flush_interval_ms),
             )
             # Payloads set after their span started are scrubbed on their way out.
             scrub_payloads(processor, self.scrubber)
@@ -200,6 +213,27 @@ class ZeroCodeSetup:
             agent_id=options.agent_id if options is not None else None,
             export_settings=_state.export_settings(options) if options is not None else None,
         )
+
+
+def _batching_setting(name: str, default: int) -> int:
+    """The positive integer `name` (an `OTEL_BSP_*` variable) holds, else `default` (unset or
+    blank: silently; anything else: with a warning naming it)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        _LOGGER.warning(
+            "tracengent: %s=%r is not a positive integer; Tracengent's export uses %s",
+            name,
+            raw,
+            default,
+        )
+        return default
+    return value
 
 
 def capture_payloads_from_environment() -> bool:

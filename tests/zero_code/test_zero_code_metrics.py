@@ -14,7 +14,8 @@ def test_delivered_events_reach_the_users_metrics_pipeline(
 ) -> None:
     """With `OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true` the application's collector gets
     `otel.sdk.exporter.span.exported` for Tracengent's exporter (the platform as its server)
-    and `otel.sdk.processor.span.processed` for its processor, counting the delivered events."""
+    and `otel.sdk.processor.span.processed` for its processor, counting the delivered events;
+    `OTEL_BSP_*` size and pace that processor."""
     host, port = tracengent_platform.url.removeprefix("http://").split(":")
     with otlp_receiver() as collector, serve(lambda _: json_reply({})) as tools:
         environment = platform_environment(
@@ -23,12 +24,16 @@ def test_delivered_events_reach_the_users_metrics_pipeline(
             OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
             OTEL_METRIC_EXPORT_INTERVAL="100",
             OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED="true",
+            # The batching processor's standard variables size Tracengent's.
+            OTEL_BSP_SCHEDULE_DELAY="100",
+            OTEL_BSP_MAX_QUEUE_SIZE="777",
         )
-        # The pause outlasts the export's 2 s schedule, inside the trace: the events are
-        # delivered (and the metrics collected) while the agent still runs.
-        run = run_instrumented("httpx_agent.py", [tools.url, "/a", "/b", "sleep:3"], environment)
+        # The pause outlasts the export's schedule, inside the trace: the events are delivered
+        # (and the metrics collected) while the agent still runs.
+        run = run_instrumented("httpx_agent.py", [tools.url, "/a", "/b", "sleep:1"], environment)
         exported = received_sums(collector, "otel.sdk.exporter.span.exported")
         processed = received_sums(collector, "otel.sdk.processor.span.processed")
+        capacity = received_sums(collector, "otel.sdk.processor.span.queue.capacity")
     assert run.returncode == 0, run.stderr
     (trace,) = traces_json(tracengent_platform)["traces"]
     assert len(trace["events"]) == 2  # type: ignore[arg-type]
@@ -48,3 +53,8 @@ def test_delivered_events_reach_the_users_metrics_pipeline(
         if ("otel.component.type", "tracengent_span_processor") in attributes
     ]
     assert handed_on == [2]
+    assert [
+        value
+        for attributes, value in capacity.items()
+        if ("otel.component.type", "tracengent_span_processor") in attributes
+    ] == [777]

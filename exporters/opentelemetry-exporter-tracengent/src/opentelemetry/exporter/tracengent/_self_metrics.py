@@ -183,25 +183,32 @@ class ProcessorMetrics:
             description="The number of spans for which the processing has finished, either "
             "successful or failed.",
         )
-        meter.create_up_down_counter(
-            _QUEUE_CAPACITY,
-            unit=_SPANS,
-            description="The maximum number of spans the queue of a given instance of an SDK "
-            "span processor can hold.",
-        ).add(capacity, self.attributes)
         reference = weakref.ref(owner)
         attributes = self.attributes
 
-        def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        def observe_size(_options: CallbackOptions) -> Iterable[Observation]:
             current = reference()
             return () if current is None else (Observation(queue_size(current), attributes),)
 
+        def observe_capacity(_options: CallbackOptions) -> Iterable[Observation]:
+            return () if reference() is None else (Observation(capacity, attributes),)
+
+        # Observed as they are collected, both: an instrument made before the application sets
+        # its meter provider (the zero-code configurator makes the tracing pipeline first) is
+        # OTel's proxy, which drops what is added to it until then.
         meter.create_observable_up_down_counter(
             _QUEUE_SIZE,
-            callbacks=(observe,),
+            callbacks=(observe_size,),
+            unit=_SPANS,
             description="The number of spans in the queue of a given instance of an SDK span "
             "processor.",
+        )
+        meter.create_observable_up_down_counter(
+            _QUEUE_CAPACITY,
+            callbacks=(observe_capacity,),
             unit=_SPANS,
+            description="The maximum number of spans the queue of a given instance of an SDK "
+            "span processor can hold.",
         )
 
     def handed_on(self, count: int) -> None:

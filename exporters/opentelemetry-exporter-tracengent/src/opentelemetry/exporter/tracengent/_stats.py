@@ -45,7 +45,10 @@ _ERROR_LOG_INTERVAL_S = 60.0
 _PROCESSOR_DROPS = frozenset({DropReason.QUEUE_FULL, DropReason.AFTER_SHUTDOWN})
 
 _CAUSES: dict[DropReason, str] = {
-    DropReason.QUEUE_FULL: "the buffer is full; raise queue_capacity or flush more often",
+    DropReason.QUEUE_FULL: (
+        "the buffer is full; raise queue_capacity (zero code: OTEL_BSP_MAX_QUEUE_SIZE) or flush "
+        "more often"
+    ),
     DropReason.REJECTED: (
         "the platform refused a request permanently (a 4xx or a redirect, not retried)"
     ),

@@ -260,6 +260,21 @@ class TracengentSpanProcessor(SpanProcessor):
         return self._stats.dropped_count
 
     @property
+    def max_queue_size(self) -> int:
+        """The most spans it buffers; beyond it a span is dropped (`queue_full`)."""
+        return self._max_queue_size
+
+    @property
+    def max_batch_size(self) -> int:
+        """The most spans it hands the exporter at once."""
+        return self._max_batch_size
+
+    @property
+    def schedule_delay_ms(self) -> int:
+        """The longest a span waits in the buffer before it is exported."""
+        return round(self._schedule_delay_s * 1000)
+
+    @property
     def queued(self) -> int:
         """Spans buffered right now."""
         return len(self._queue)
