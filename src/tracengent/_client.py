@@ -279,7 +279,9 @@ class TracengentClient(GovernanceMethods):
         building the span). `misuse` and `payloads_omitted` are not drops: `misuse` counts
         calls logged and ignored whose event was still sent (`misuse_count`),
         `payloads_omitted` events sent without an input, output or attributes value that could
-        not be encoded as JSON. On a shared provider the export pipeline is the agent's, shared
+        not be encoded as JSON, `payloads_withheld` payloads held back because the redaction
+        paths of their decision trace's obligations were forgotten (see `tracengent._scrubbing`:
+        never sent unredacted; the scrubber is the provider's, shared by its clients). On a shared provider the export pipeline is the agent's, shared
         with other clients for the same agent (see the module doc); its counters are then
         theirs too. Never blocks or raises.
         """
@@ -291,6 +293,7 @@ class TracengentClient(GovernanceMethods):
         snapshot["recording_failed"] = self._recorder.guard.failures
         snapshot["misuse"] = self._recorder.misuse_guard.failures
         snapshot["payloads_omitted"] = self._recorder.payload_guard.failures
+        snapshot["payloads_withheld"] = self._recorder.scrubber.withheld_payloads
         return snapshot
 
     def _export_dropped(self) -> int:

@@ -36,7 +36,7 @@ from tracengent import AgentEvent, EventTypes, TracengentClient
 from .conftest import ROWS, ScenarioRow, chaos_options
 
 # Not drops: `misuse` counts calls ignored whose event was still sent.
-COUNTERS = ("delivered", "traces_closed", "payloads_omitted", "misuse")
+COUNTERS = ("delivered", "traces_closed", "payloads_omitted", "payloads_withheld", "misuse")
 
 
 def storm(seconds: float, status: int = 503) -> Script:

@@ -51,7 +51,13 @@ def run_scenario(url: str, scenario: str) -> dict[str, Any]:
 
 def accounted(stats: dict[str, int]) -> int:
     """Events delivered or dropped with a reason (the keys that are no drops left out)."""
-    not_drops = {"traces_closed", "recording_failed", "misuse", "payloads_omitted"}
+    not_drops = {
+        "traces_closed",
+        "recording_failed",
+        "misuse",
+        "payloads_omitted",
+        "payloads_withheld",
+    }
     return sum(count for key, count in stats.items() if key not in not_drops)
 
 

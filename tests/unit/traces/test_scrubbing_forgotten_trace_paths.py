@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -16,8 +17,10 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._translate import SpanTranslator, TranslationSettings
 from opentelemetry.exporter.tracengent.redaction import MASK_TOKEN
-from tracengent import _scrubbing
+from tracengent import TracengentClient, _scrubbing
 from tracengent._scrubbing import Scrubber, ScrubbingProcessor
+
+from .conftest import platform_options
 
 ARGUMENTS = '{"card":"4111 1111 1111 1111","amount":280}'
 MASKED = f'{{"card":"{MASK_TOKEN}","amount":280}}'
@@ -230,3 +233,19 @@ def test_a_reader_never_sees_a_forgotten_traces_payload_unredacted() -> None:
     seen.add(scrubber.exported_payload(A.GEN_AI_TOOL_CALL_ARGUMENTS, ARGUMENTS, "trc_a"))
     assert seen <= {MASKED, None}
     assert None in seen
+
+
+def test_a_clients_delivery_stats_count_the_payloads_withheld(no_global_provider: None) -> None:
+    """`delivery_stats` reports them beside the other counts: an event sent without its payload
+    is visible where the user looks for what did not go out."""
+    client = TracengentClient(
+        platform_options(), transport=httpx.MockTransport(lambda r: httpx.Response(200))
+    )
+    try:
+        assert client.delivery_stats["payloads_withheld"] == 0
+        scrubber = client.recorder.scrubber
+        _forget_trace_a(scrubber)
+        assert scrubber.exported_payload(A.INPUT, ARGUMENTS, "trc_a") is None
+        assert client.delivery_stats["payloads_withheld"] == 1
+    finally:
+        client.close()
