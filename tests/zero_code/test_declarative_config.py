@@ -215,3 +215,31 @@ tracer_provider:
     assert _IGNORED_KWARGS not in run.stderr
     assert tools.paths() == ["/a"]
     assert traces_json(tracengent_platform) == {"traces": [], "standaloneEvents": []}
+
+
+@pytest.mark.parametrize("export", ["tracengent's own", "the file's tracengent exporter"])
+def test_a_client_in_the_process_shares_the_export_each_event_once(
+    tracengent_platform: RunningPlatform, tmp_path: Path, export: str
+) -> None:
+    """A `TracengentClient` made under a file's SDK joins Tracengent's export there: every
+    event once, whichever export it is."""
+    exporter = "console:" if export == "tracengent's own" else "tracengent:"
+    config = _config_file(
+        tmp_path,
+        f"""
+tracer_provider:
+  processors:
+    - batch:
+        schedule_delay: 50
+        exporter:
+          {exporter}
+""",
+    )
+    run = run_instrumented("client_agent.py", [], _file_environment(tracengent_platform, config))
+    assert run.returncode == 0, run.stderr
+    (trace,) = traces_json(tracengent_platform)["traces"]
+    events = cast(list[dict[str, object]], trace["events"])
+    assert [event["name"] for event in events] == ["look for seats", "search", "rebook"]
+    counters = tracengent_platform.store.counters()["demo-agent"]
+    assert counters.events_received == 3
+    assert counters.duplicates_ignored == 0
