@@ -9,13 +9,13 @@ from typing import cast
 
 import pytest
 
-from tests.support.loopback import json_reply, serve
+from tests.support.loopback import LoopbackServer, json_reply, serve
 from tests.support.otlp_receiver import (
     otlp_receiver,
     received_resource_attributes,
     received_span_attributes,
 )
-from tests.zero_code.conftest import platform_environment, run_instrumented, traces_json
+from tests.zero_code.conftest import Run, platform_environment, run_instrumented, traces_json
 from tracengent.testing import RunningPlatform
 
 _ROOT = "invoke_agent refund-bot"
@@ -44,6 +44,33 @@ def _file_environment(platform: RunningPlatform, config_file: str, **extra: str)
     for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
         del environment[name]
     return environment
+
+
+def _exporting_to(directory: Path, exporter: str, *, processor: str = "simple") -> str:
+    """A file whose provider sends each span through `exporter` (its YAML key)."""
+    delay = "\n        schedule_delay: 50" if processor == "batch" else ""
+    return _config_file(
+        directory,
+        f"""
+tracer_provider:
+  processors:
+    - {processor}:{delay}
+        exporter:
+          {exporter}:
+""",
+    )
+
+
+def _run_agent(
+    platform: RunningPlatform, config_file: str, *paths: str, **extra: str
+) -> tuple[Run, LoopbackServer]:
+    """The httpx agent under `config_file`, calling `paths` of a tool server of its own."""
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented(
+            "httpx_agent.py", [tools.url, *paths], _file_environment(platform, config_file, **extra)
+        )
+    assert run.returncode == 0, run.stderr
+    return run, tools
 
 
 def _events(platform: RunningPlatform) -> list[dict[str, object]]:
@@ -102,13 +129,7 @@ tracer_provider:
           console:
 """,
     )
-    with serve(lambda _: json_reply({})) as tools:
-        run = run_instrumented(
-            "httpx_agent.py",
-            [tools.url, "/a", "/b"],
-            _file_environment(tracengent_platform, config),
-        )
-    assert run.returncode == 0, run.stderr
+    _run_agent(tracengent_platform, config, "/a", "/b")
     assert len(_events(tracengent_platform)) == 2
 
 
@@ -116,24 +137,8 @@ def test_a_tracengent_exporter_the_file_names_sends_each_event_once(
     tracengent_platform: RunningPlatform, tmp_path: Path
 ) -> None:
     """The file's own `tracengent` export is Tracengent's pipeline: no second one is added."""
-    config = _config_file(
-        tmp_path,
-        """
-tracer_provider:
-  processors:
-    - batch:
-        schedule_delay: 50
-        exporter:
-          tracengent:
-""",
-    )
-    with serve(lambda _: json_reply({})) as tools:
-        run = run_instrumented(
-            "httpx_agent.py",
-            [tools.url, "/a", "/b"],
-            _file_environment(tracengent_platform, config),
-        )
-    assert run.returncode == 0, run.stderr
+    config = _exporting_to(tmp_path, "tracengent", processor="batch")
+    _run_agent(tracengent_platform, config, "/a", "/b")
     first, second = _events(tracengent_platform)
     assert first["eventId"] != second["eventId"]
     assert len(tracengent_platform.store.events()) == 2
@@ -145,11 +150,7 @@ def test_a_file_without_a_tracer_provider_leaves_tracengent_its_own(
     """No `tracer_provider` section: OTel's spans go nowhere, Tracengent's provider records the
     decision trace."""
     config = _config_file(tmp_path, "\nresource:\n  attributes: []\n")
-    with serve(lambda _: json_reply({})) as tools:
-        run = run_instrumented(
-            "httpx_agent.py", [tools.url, "/a"], _file_environment(tracengent_platform, config)
-        )
-    assert run.returncode == 0, run.stderr
+    _run_agent(tracengent_platform, config, "/a")
     (event,) = _events(tracengent_platform)
     assert event["type"] == "tool_call"
 
@@ -170,15 +171,13 @@ def test_a_file_that_cannot_be_applied_warns_and_tracengent_still_runs(
         shadow.mkdir(parents=True)
         (shadow / "__init__.py").write_text('raise ImportError("not installed")\n')
         extra = {"PYTHONPATH": str(tmp_path / "shadow")}
-    with serve(lambda _: json_reply({})) as tools:
-        run = run_instrumented(
-            "httpx_agent.py",
-            [tools.url, "post:/v1/refunds"],
-            _file_environment(
-                tracengent_platform, config, TRACENGENT_GOVERNED_HOSTS="127.0.0.1", **extra
-            ),
-        )
-    assert run.returncode == 0, run.stderr
+    run, tools = _run_agent(
+        tracengent_platform,
+        config,
+        "post:/v1/refunds",
+        TRACENGENT_GOVERNED_HOSTS="127.0.0.1",
+        **extra,
+    )
     assert run.stderr.count("declarative configuration (OTEL_CONFIG_FILE) failed") == 1
     if broken == "package missing":
         assert "opentelemetry-configuration is not installed" in run.stderr
@@ -195,23 +194,8 @@ def test_tracengent_disabled_takes_the_files_tracengent_export_off(
     tracengent_platform: RunningPlatform, tmp_path: Path
 ) -> None:
     """TRACENGENT_DISABLED=true: the file's `tracengent` exporter sends nothing."""
-    config = _config_file(
-        tmp_path,
-        """
-tracer_provider:
-  processors:
-    - simple:
-        exporter:
-          tracengent:
-""",
-    )
-    with serve(lambda _: json_reply({})) as tools:
-        run = run_instrumented(
-            "httpx_agent.py",
-            [tools.url, "/a"],
-            _file_environment(tracengent_platform, config, TRACENGENT_DISABLED="true"),
-        )
-    assert run.returncode == 0, run.stderr
+    config = _exporting_to(tmp_path, "tracengent")
+    run, tools = _run_agent(tracengent_platform, config, "/a", TRACENGENT_DISABLED="true")
     assert _IGNORED_KWARGS not in run.stderr
     assert tools.paths() == ["/a"]
     assert traces_json(tracengent_platform) == {"traces": [], "standaloneEvents": []}
@@ -223,18 +207,8 @@ def test_a_client_in_the_process_shares_the_export_each_event_once(
 ) -> None:
     """A `TracengentClient` made under a file's SDK joins Tracengent's export there: every
     event once, whichever export it is."""
-    exporter = "console:" if export == "tracengent's own" else "tracengent:"
-    config = _config_file(
-        tmp_path,
-        f"""
-tracer_provider:
-  processors:
-    - batch:
-        schedule_delay: 50
-        exporter:
-          {exporter}
-""",
-    )
+    exporter = "console" if export == "tracengent's own" else "tracengent"
+    config = _exporting_to(tmp_path, exporter, processor="batch")
     run = run_instrumented("client_agent.py", [], _file_environment(tracengent_platform, config))
     assert run.returncode == 0, run.stderr
     (trace,) = traces_json(tracengent_platform)["traces"]

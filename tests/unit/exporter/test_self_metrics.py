@@ -58,6 +58,16 @@ class Metrics:
                         points.append((dict(point.attributes or {}), float(value)))
         return points
 
+    def exporter(
+        self, options: TracengentOptions, platform: object | None = None
+    ) -> TracengentSpanExporter:
+        """An exporter reporting here, over `platform` (default: a fake that accepts all)."""
+        return TracengentSpanExporter(
+            options,
+            platform=platform if platform is not None else FakePlatform(),  # type: ignore[arg-type]
+            meter_provider=self.provider,
+        )
+
     def by_error(self, name: str) -> dict[object, float]:
         """`{error.type or None: value}` of the metric `name`."""
         return {attributes.get("error.type"): value for attributes, value in self.points(name)}
@@ -85,9 +95,7 @@ def test_nothing_is_reported_unless_the_switch_is_on(
     make_span: SpanMaker, options: TracengentOptions, metrics: Metrics
 ) -> None:
     """Off by default, as the SDK's own: no instrument, whatever is delivered or dropped."""
-    exporter = TracengentSpanExporter(
-        options, platform=FakePlatform(), meter_provider=metrics.provider
-    )
+    exporter = metrics.exporter(options)
     exporter.export([_action(make_span)])  # type: ignore[list-item]
     exporter.stats.add_dropped(DropReason.QUEUE_FULL)
     assert exporter.stats.delivered == 1
@@ -102,9 +110,7 @@ def test_delivered_events_are_exported_spans_of_the_platforms_address(
     """Each delivered event counts once, without `error.type`; the request is timed and no
     longer in flight; the component and the platform are named."""
     options.base_url = "https://platform.example.com"
-    exporter = TracengentSpanExporter(
-        options, platform=FakePlatform(), meter_provider=metrics.provider
-    )
+    exporter = metrics.exporter(options)
     spans = [_action(make_span, f"a{i}") for i in range(3)]
     exporter.export(spans)  # type: ignore[arg-type]
     ((attributes, value),) = metrics.points(_EXPORTED)
@@ -151,9 +157,7 @@ def test_every_drop_reason_of_the_export_is_its_error_type(
     options: TracengentOptions, metrics: Metrics
 ) -> None:
     """Whatever counts a drop on the exporter's side reports it under its reason."""
-    exporter = TracengentSpanExporter(
-        options, platform=FakePlatform(), meter_provider=metrics.provider
-    )
+    exporter = metrics.exporter(options)
     exporter.stats.add_delivered(4, traces_closed=1)
     exporter.stats.add_dropped(DropReason.RETRIES_EXHAUSTED, 2)
     exporter.stats.add_dropped(DropReason.UNSERIALIZABLE)
@@ -176,7 +180,7 @@ def test_the_processor_reports_its_buffer_and_what_it_dropped(
     """Spans handed to the exporter, a full buffer (`queue_full`), spans after shutdown
     (`already_shutdown`), the buffer's capacity and size."""
     platform = FakePlatform(block=True)
-    exporter = TracengentSpanExporter(options, platform=platform, meter_provider=metrics.provider)
+    exporter = metrics.exporter(options, platform)
     # The processor reports where its exporter does.
     processor = TracengentSpanProcessor(exporter, max_queue_size=2, max_batch_size=1)
     processors.append(processor)
@@ -205,12 +209,8 @@ def test_components_of_one_kind_are_numbered_apart(
     options: TracengentOptions, metrics: Metrics
 ) -> None:
     """Two exporters in one process report as two components."""
-    first = TracengentSpanExporter(
-        options, platform=FakePlatform(), meter_provider=metrics.provider
-    )
-    second = TracengentSpanExporter(
-        options, platform=FakePlatform(), meter_provider=metrics.provider
-    )
+    first = metrics.exporter(options)
+    second = metrics.exporter(options)
     first.stats.add_delivered(1)
     second.stats.add_delivered(2)
     names = {
