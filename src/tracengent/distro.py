@@ -258,11 +258,28 @@ def _configure_from_file(configure: Callable[[], None], setup: _zero_code.ZeroCo
             exc,
         )
         _LOGGER.debug("tracengent: OpenTelemetry's declarative configuration failed", exc_info=True)
+    else:
+        if _file_disables_sdk():
+            # `disabled: true`, the file's `OTEL_SDK_DISABLED`: no telemetry of ours either.
+            _LOGGER.info("tracengent: %s disables the SDK; no telemetry is recorded", _CONFIG_FILE)
+            setup.configured()
+            return
     try:
         setup.install_beside_file()
     except Exception as exc:  # noqa: BLE001 - the application starts all the same
         _LOGGER.warning("tracengent: Tracengent telemetry could not be set up: %s", exc)
     setup.configured()
+
+
+def _file_disables_sdk() -> bool:
+    """The declarative file applied says `disabled: true` (read again: the SDK keeps nothing of
+    it); False when it cannot be read."""
+    try:
+        from opentelemetry.configuration import load_config_file
+
+        return load_config_file(os.environ[_CONFIG_FILE]).disabled is True
+    except Exception:  # noqa: BLE001 - it was applied already; this only asks one question
+        return False
 
 
 def _install_without_otel(setup: _zero_code.ZeroCodeSetup, sampler: Sampler) -> None:

@@ -217,3 +217,15 @@ def test_a_client_in_the_process_shares_the_export_each_event_once(
     counters = tracengent_platform.store.counters()["demo-agent"]
     assert counters.events_received == 3
     assert counters.duplicates_ignored == 0
+
+
+def test_a_file_that_disables_the_sdk_leaves_tracengent_recording_nothing(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """`disabled: true`, the file's `OTEL_SDK_DISABLED`: the agent runs, nothing is recorded."""
+    config = _exporting_to(tmp_path, "console")
+    Path(config).write_text(Path(config).read_text() + "disabled: true\n")
+    run, tools = _run_agent(tracengent_platform, config, "/a")
+    assert "/a -> 200" in run.stdout
+    assert tools.paths() == ["/a"]
+    assert traces_json(tracengent_platform) == {"traces": [], "standaloneEvents": []}
