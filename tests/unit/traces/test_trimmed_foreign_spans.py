@@ -15,15 +15,17 @@ import json
 
 import httpx
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 
-from opentelemetry.exporter.tracengent import _classify
+from opentelemetry.exporter.tracengent import TracengentSpanExporter, _classify
 from opentelemetry.exporter.tracengent import attributes as A
+from tests.unit.exporter.conftest import FakePlatform as PostedEvents
 from tests.unit.traces.conftest import ClientHarness, FakePlatform, platform_options
 from tracengent import TracengentClient
+from tracengent._processors import ContextProcessor
 
 CHAT: dict[str, AttributeValue] = {
     A.GEN_AI_OPERATION_NAME: "chat",
@@ -187,3 +189,28 @@ def test_a_trimmed_span_under_a_chat_span_is_not_given_the_chats_operation(
     events = client_harness.platform.events()
     assert [(e["name"], e["type"]) for e in events] == [("chat gpt-4o-mini", "llm_call")]
     assert client.dropped_count == 0
+
+
+def test_our_exporter_under_the_sdks_batching_processor_restores_it() -> None:
+    """Another configurator's (or a declarative file's) `BatchSpanProcessor` over our exporter,
+    ahead of the context processor as zero code adds it: the trimmed chat span is still the
+    `llm_call` of its decision trace when the batch is exported."""
+    platform = PostedEvents()
+    exporter = TracengentSpanExporter(platform_options(), platform=platform)
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
+    provider.add_span_processor(ContextProcessor())
+    tracer = provider.get_tracer("agent.framework")
+    root_attributes: dict[str, AttributeValue] = {A.GEN_AI_OPERATION_NAME: "invoke_agent"}
+    try:
+        with tracer.start_as_current_span("invoke_agent planner", attributes=root_attributes):
+            _chat(tracer)
+        assert provider.force_flush(10_000)
+    finally:
+        provider.shutdown()
+    (chat,) = platform.events
+    assert (chat["name"], chat["type"]) == ("chat gpt-4o-mini", "llm_call")
+    (close,) = [body for kind, body in platform.calls if kind == "close"]
+    assert isinstance(close, dict)
+    assert chat["traceId"] == close["traceId"]
+    assert exporter.dropped_count == 0

@@ -16,8 +16,10 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.exporter.tracengent._classify import (
     EVENT,
     NOT_EXPORTED,
+    TRIMMED,
     Attributes,
     classify,
+    restore_trimmed,
 )
 from opentelemetry.exporter.tracengent._self_metrics import (
     ExporterMetrics,
@@ -456,10 +458,21 @@ def _entries_of(
     """`(span, attributes_of(span))` for each of `spans`; a span whose attributes cannot be read
     (an odd span class) is left out alone, counted `unserializable` (and as an internal error):
     its batch-mates still go. Never raises."""
+    entries: list[tuple[ReadableSpan, Attributes]]
     try:
-        return list(zip(spans, map(attributes_of, spans), strict=True))
+        entries = list(zip(spans, map(attributes_of, spans), strict=True))
+        if TRIMMED:
+            # Under the SDK's batching processor (another configurator's, a declarative file's):
+            # a span the attribute count limit trimmed gets back what the context processor
+            # noted it lost, as `TracengentSpanProcessor.on_end` restores it (a span that
+            # processor queued was restored already: nothing is noted for its copy).
+            entries = [
+                restore_trimmed(span, attrs) if span.dropped_attributes else (span, attrs)
+                for span, attrs in entries
+            ]
+        return entries
     except Exception:  # noqa: BLE001 - off the common path: the spans one by one
-        entries: list[tuple[ReadableSpan, Attributes]] = []
+        entries = []
         for span in spans:
             try:
                 entries.append((span, attributes_of(span)))
