@@ -34,8 +34,10 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 
 __all__ = [
+    "MAX_PAYLOAD_DEPTH",
     "NonFiniteNumberError",
     "compact_json_text",
+    "deeper_than",
     "encodable_text",
     "encodable_value",
     "finite_number",
@@ -66,6 +68,9 @@ _STRICT_DECODER: Final = json.JSONDecoder(
     parse_constant=_reject_constant, parse_float=_finite_float
 )
 _LONG_DIGITS: Final = re.compile(r"\d{19}")
+MAX_PAYLOAD_DEPTH: Final = 1024
+"""The deepest payload text sent as JSON: as deep as orjson reads (the platform stores deeper text
+as text too); deeper text is sent as a JSON string."""
 _orjson_loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
 _LONE_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
@@ -74,16 +79,36 @@ _JSON_STRING: Final = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
 
 
 def strict_json(text: str) -> JsonValue:
-    """The standard decoder's value of `text`, or `text` itself when it is not JSON.
+    """The standard decoder's value of `text`, or `text` itself when it is not JSON or is nested
+    more than `MAX_PAYLOAD_DEPTH` levels (as orjson reads: how deep the standard decoder goes
+    depends on the Python version, which must not decide what is sent).
 
     Raises:
         NonFiniteNumberError: the text holds NaN, an infinity or a number that overflows.
+        RecursionError: the standard decoder gave up on its nesting first.
     """
     try:
         decoded: JsonValue = _STRICT_DECODER.decode(text)
     except json.JSONDecodeError:
         return text
-    return decoded
+    return text if deeper_than(decoded, MAX_PAYLOAD_DEPTH) else decoded
+
+
+def deeper_than(value: JsonValue, limit: int) -> bool:
+    """Whether `value` nests lists and objects more than `limit` levels (a scalar is level 0).
+
+    Walked without recursion, and no further than one branch past `limit`.
+    """
+    pending: list[tuple[JsonValue, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (list, dict)):
+            depth += 1
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth) for child in children if isinstance(child, (list, dict)))
+    return False
 
 
 def compact_json_text(text: str) -> str:
