@@ -14,8 +14,9 @@ from typing import Final, NoReturn, cast
 
 import orjson
 
+from opentelemetry.exporter.tracengent._payloads import deeper_than, may_nest_deeper
 from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes
-from opentelemetry.exporter.tracengent.jsonvalue import JsonObject
+from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -173,6 +174,11 @@ this many levels is stored as the JSON string of its text (`_deep_values_as_text
 _EVENT_FIELD_LEVEL: Final = 3
 """The nesting level of an event's field value in an events body: array, event object, value."""
 
+MAX_BODY_DEPTH: Final = MAX_NATIVE_PAYLOAD_DEPTH + _EVENT_FIELD_LEVEL
+"""The deepest body decoded as it is: one whose event field values nest at most
+`MAX_NATIVE_PAYLOAD_DEPTH` levels (within what the standard decoder reads at its default
+recursion limit on every Python version)."""
+
 _MAX_TEXT_PAYLOAD_DEPTH: Final = 1024
 """The deepest payload stored as text: as deep as orjson reads (and the SDK embeds) payload text."""
 
@@ -276,16 +282,34 @@ def decode_body(
 
 
 def _decode_strict(text: str, *, deep_payloads_as_text: bool) -> object:
+    """`text` decoded; a body nested more than `MAX_BODY_DEPTH` levels is too deep (each event
+    field value beyond `MAX_NATIVE_PAYLOAD_DEPTH` as text instead, with
+    `deep_payloads_as_text`), whether or not the standard decoder reads it: how deep it goes
+    depends on the Python version, which must not decide what is stored."""
     try:
-        return cast(object, _STRICT_DECODER.decode(text))
+        value = cast(object, _STRICT_DECODER.decode(text))
     except RecursionError as exc:
-        shallower = _deep_values_as_text(text) if deep_payloads_as_text else None
-        if shallower is None:
-            raise IngestError(*_TOO_DEEP) from exc
+        too_deep: BaseException | None = exc
+    else:
+        if not _too_deep(text, value):
+            return value
+        too_deep = None
+    shallower = _deep_values_as_text(text) if deep_payloads_as_text else None
+    if shallower is None:
+        raise IngestError(*_TOO_DEEP) from too_deep
     try:
-        return cast(object, _STRICT_DECODER.decode(shallower))
+        value = cast(object, _STRICT_DECODER.decode(shallower))
     except RecursionError as exc:
         raise IngestError(*_TOO_DEEP) from exc
+    if _too_deep(shallower, value):
+        raise IngestError(*_TOO_DEEP)
+    return value
+
+
+def _too_deep(text: str, value: object) -> bool:
+    return may_nest_deeper(text, MAX_BODY_DEPTH) and deeper_than(
+        cast("JsonValue", value), MAX_BODY_DEPTH
+    )
 
 
 def _one_of(index: int, event: JsonObject, key: str, allowed: frozenset[str]) -> None:

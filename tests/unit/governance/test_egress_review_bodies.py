@@ -18,6 +18,7 @@ from opentelemetry.trace import Tracer
 
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException
 from tests.unit.tools.stubs import ALLOW, allow_redacting
+from tracengent._governance._egress_body import MAX_BODY_DEPTH
 
 from .egress_support import World, scripted_governor, send
 
@@ -141,3 +142,27 @@ async def test_empty_json_body_with_redactions_is_sent(
     headers = {"Content-Type": "application/json"}
     await send(mode, gate, world, "POST", URL, content=b"", headers=headers)
     assert world.bodies == [b""]
+
+
+async def test_a_body_past_the_depth_bound_is_unreadable_whatever_the_decoder_reads(
+    mode: str, spans: tuple[Tracer, InMemorySpanExporter]
+) -> None:
+    """A decoder that reads 3000 levels (Python 3.13's does; a raised recursion limit here, put
+    back by the fixture) still finds the body unreadable: the Python version must not decide
+    what the platform is shown or what leaves."""
+    sys.setrecursionlimit(20_000)
+    deep = b'{"m":' + b"[" * (MAX_BODY_DEPTH + 1) + b"]" * (MAX_BODY_DEPTH + 1) + b"}"
+    assert json.loads(deep) is not None  # the precondition: this decoder reads it
+    gate, platform = scripted_governor(dict(ALLOW), spans[0])
+    world = World()
+    headers = {"Content-Type": "application/json"}
+    with pytest.raises(ToolDeniedException) as caught:
+        await send(mode, gate, world, "POST", URL, content=deep, headers=headers)
+    assert caught.value.outcome == "body_unreadable"
+    assert world.received == []
+    assert "body" not in platform.requests[0]
+    # As deep as the bound: read, shown and sent.
+    bounded = b"[" * MAX_BODY_DEPTH + b"]" * MAX_BODY_DEPTH
+    await send(mode, gate, world, "POST", URL, content=bounded, headers=headers)
+    assert len(world.received) == 1
+    assert "body" in platform.requests[1]

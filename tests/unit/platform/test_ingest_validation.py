@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import json
+import sys
 import zlib
+from collections.abc import Iterator
 
 import pytest
 
 from tracengent.platform._ingest import (
     MAX_BODY_BYTES,
+    MAX_BODY_DEPTH,
     IngestError,
     decode_body,
     validate_close,
@@ -123,3 +127,31 @@ def test_a_close_agent_id_follows_the_events_rule(agent_id: object) -> None:
         "invalid agentId",
         "'agentId' must be a non-empty string",
     )
+
+
+@pytest.fixture
+def deep_reading_decoder() -> Iterator[None]:
+    """A standard decoder that reads 3000 levels (Python 3.13's does; a raised recursion limit
+    here), put back after the test."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    yield
+    sys.setrecursionlimit(limit)
+
+
+@pytest.mark.usefixtures("deep_reading_decoder")
+def test_the_depth_bound_holds_whatever_the_decoder_reads() -> None:
+    """The Python version must not decide what is stored: a governance body past the bound is
+    refused `too deep`, and an events body's deep field value is stored as its text, as where
+    the decoder gives up first."""
+    deep = "[" * 3000 + "]" * 3000
+    assert json.loads(deep) is not None  # the precondition: this decoder reads it
+    with pytest.raises(IngestError) as caught:
+        decode_body(deep.encode(), None)
+    assert caught.value.error == "too deep"
+    value = "[" * 1000 + "]" * 1000
+    body = f'[{{"name":"deep","input":{value}}},{{"name":"mate","input":[1]}}]'
+    decoded = decode_body(body.encode(), None, deep_payloads_as_text=True)
+    assert decoded == [{"name": "deep", "input": value}, {"name": "mate", "input": [1]}]
+    bounded = "[" * MAX_BODY_DEPTH + "]" * MAX_BODY_DEPTH
+    assert decode_body(bounded.encode(), None) != bounded  # as deep as the bound: decoded

@@ -42,6 +42,7 @@ __all__ = [
     "encodable_value",
     "finite_number",
     "json_or_raw",
+    "may_nest_deeper",
     "refuse_overflowing_integers",
     "strict_json",
     "utf8_encodable",
@@ -91,7 +92,17 @@ def strict_json(text: str) -> JsonValue:
         decoded: JsonValue = _STRICT_DECODER.decode(text)
     except json.JSONDecodeError:
         return text
-    return text if deeper_than(decoded, MAX_PAYLOAD_DEPTH) else decoded
+    return (
+        text
+        if may_nest_deeper(text, MAX_PAYLOAD_DEPTH) and deeper_than(decoded, MAX_PAYLOAD_DEPTH)
+        else decoded
+    )
+
+
+def may_nest_deeper(text: str, limit: int) -> bool:
+    """Whether JSON `text` has enough brackets to nest more than `limit` levels: a count at C
+    speed, so that only such text is walked (`deeper_than`)."""
+    return text.count("[") + text.count("{") > limit
 
 
 def deeper_than(value: JsonValue, limit: int) -> bool:
