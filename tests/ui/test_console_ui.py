@@ -6,6 +6,7 @@ import contextvars
 import re
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -226,7 +227,7 @@ def test_an_api_error_shows_the_servers_detail_as_text(
     status = page.locator("#live-status")
     expect(status).to_contain_text("last updated")
 
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db, db:
         (original,) = db.execute("SELECT body FROM events").fetchone()
         db.execute("UPDATE events SET body = '{broken'")
     db.close()
@@ -235,7 +236,7 @@ def test_an_api_error_shows_the_servers_detail_as_text(
     )
     expect(status).to_contain_text("retrying")
     page.screenshot(path=str(screenshots / "api-error-detail.png"))
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db, db:
         db.execute("UPDATE events SET body = ?", (original,))
     db.close()
     expect(status).to_contain_text("last updated")

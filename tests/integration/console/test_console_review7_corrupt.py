@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 from starlette.testclient import TestClient
@@ -31,7 +32,7 @@ def test_a_record_that_is_not_json_is_a_clear_json_error(
     """The page's script gets 503 and a detail it can show (as for a locked database), not a
     bare 500 it cannot parse; the security headers are still set."""
     store.ingest_events("demo-agent", [event("evt_1", "refund")])
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db, db:
         db.execute("UPDATE events SET body = '{broken'")
     db.close()
     answer = unraised.get(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def test_a_newer_schema_is_refused_with_the_stores_message(tmp_path: Path) -> No
     """A database written by a newer Tracengent: the upgrade hint, not a RuntimeError traceback."""
     path = tmp_path / "dev.sqlite3"
     PlatformStore(path)
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute("PRAGMA user_version = 999")
     _fails_cleanly(["approvals", "--db", str(path)], "newer than this Tracengent")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def test_a_cost_without_a_currency_shows_no_none(tmp_path: Path) -> None:
 def _corrupt_first_event(store: PlatformStore) -> None:
     """Overwrite the stored body of the first event with text that is not JSON (a hand edit,
     a damaged copy): the file is still a database, one record is not."""
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db, db:
         db.execute("UPDATE events SET body = '{broken' WHERE seq = (SELECT MIN(seq) FROM events)")
     db.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def unraised(store: PlatformStore) -> Iterator[TestClient]:
 
 
 def _damage(store: PlatformStore, sql: str) -> None:
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db, db:
         db.execute(sql)
     db.close()
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def upgraded(tmp_path: Path) -> PlatformStore:
 
 def test_v1_database_upgrades_keeping_every_row(upgraded: PlatformStore) -> None:
     """Events (with their seq), the close and the trace it closes survive the upgrade."""
-    with sqlite3.connect(upgraded.path) as db:
+    with closing(sqlite3.connect(upgraded.path)) as db, db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     db.close()
     assert [(e.seq, e.agent_id, e.body["name"]) for e in upgraded.events()] == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def _event(event_id: str, **extra: object) -> JsonObject:
 
 def test_schema_version_and_wal_are_set(store: PlatformStore) -> None:
     """A new database carries the current user_version and runs in WAL mode."""
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db, db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()

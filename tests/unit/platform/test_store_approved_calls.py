@@ -4,6 +4,7 @@ same call, within the TTL of its decision; a version-2 database upgrades keeping
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,7 @@ def test_a_version_2_database_upgrades_keeping_its_approvals(tmp_path: Path) -> 
     )
     db.close()
     store = PlatformStore(path)
-    with sqlite3.connect(path) as check:
+    with closing(sqlite3.connect(path)) as check, check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     check.close()
     old = store.approval("apr_old")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def test_reservations_of_a_version_5_database_expire_after_the_upgrade(tmp_path:
     db.close()
     clock = FakeClock()
     upgraded = PlatformStore(path, clock=clock)
-    with sqlite3.connect(path) as check:
+    with closing(sqlite3.connect(path)) as check, check:
         (expires_at_s,) = check.execute("SELECT expires_at_s FROM reservations").fetchone()
     check.close()
     # The default TTL from the upgrade (a minute's slack for a slow test run).

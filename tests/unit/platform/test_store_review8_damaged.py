@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def unraised(store: PlatformStore) -> Iterator[TestClient]:
 
 
 def _damage(store: PlatformStore, sql: str, value: object) -> None:
-    with sqlite3.connect(store.path) as db:
+    with closing(sqlite3.connect(store.path)) as db, db:
         db.execute(sql, (value,))
     db.close()
 
