@@ -236,7 +236,10 @@ async def bounded(awaitable: Awaitable[T], timeout_s: float) -> T:
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(max(timeout_s, 0.0)):
             return await awaitable
-    return await asyncio.wait_for(awaitable, timeout=max(timeout_s, 0.0))
+    try:
+        return await asyncio.wait_for(awaitable, timeout=max(timeout_s, 0.0))
+    except asyncio.TimeoutError as exc:  # Python 3.10: not yet the built-in TimeoutError
+        raise TimeoutError(str(exc)) from exc
 
 
 # The transport reports a timeout as a PlatformUnavailableError whose message names httpx's

@@ -5,12 +5,12 @@ exporter can read, and its batch-mates go with it."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
+from opentelemetry.exporter.tracengent import _payloads
 from opentelemetry.exporter.tracengent import attributes as A
 from opentelemetry.exporter.tracengent._payloads import MAX_PAYLOAD_DEPTH, deeper_than, strict_json
 from opentelemetry.exporter.tracengent._translate import (
@@ -19,6 +19,7 @@ from opentelemetry.exporter.tracengent._translate import (
     TranslationSettings,
     span_to_event,
 )
+from tests.support.deep_json import deep_reading_decoder
 
 from .conftest import START_NS
 
@@ -94,23 +95,20 @@ def test_a_deep_tool_result_is_sent_as_a_string() -> None:
     assert event["output"] == NOT_JSON_DEEP
 
 
-def test_the_depth_bound_holds_whatever_the_interpreters_recursion_limit() -> None:
-    """An interpreter whose standard decoder reads 2000 levels (Python 3.13's does; a raised
-    recursion limit here) still sends deeper-than-orjson text as text: the Python version must
-    not decide what goes on the wire, nor make the platform read a body 2000 levels deep."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(20_000)
-    try:
-        deep = "[" * 2000 + "]" * 2000
-        assert json.loads(deep) is not None  # the precondition: this decoder reads it
+def test_the_depth_bound_holds_whatever_the_decoder_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A standard decoder that reads 2000 levels (Python 3.13's does) still leaves
+    deeper-than-orjson text as text: the Python version must not decide what goes on the wire,
+    nor make the platform read a body 2000 levels deep."""
+    deep = "[" * 2000 + "]" * 2000
+    with deep_reading_decoder() as decoder:
+        assert decoder.decode(deep) is not None  # the precondition: this decoder reads it
+        monkeypatch.setattr(_payloads, "_STRICT_DECODER", decoder)
         assert strict_json(deep) == deep
         exactly = "[" * MAX_PAYLOAD_DEPTH + "]" * MAX_PAYLOAD_DEPTH
         assert strict_json(exactly) != exactly  # as deep as orjson reads: JSON, as orjson would
         spans = [event_span(A.INPUT, deep, span_id=1), event_span(A.INPUT, '{"ok": 1}', span_id=2)]
         translator = SpanTranslator(SETTINGS)
         batch = translator.translate([(span, A.attributes_of(span)) for span in spans])
-    finally:
-        sys.setrecursionlimit(limit)
     requests = [json.loads(request.json_array()) for request in batch.requests]
     first, second = (event for events in requests for event in events)
     assert first["input"] == deep

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
 import zlib
-from collections.abc import Iterator
 
 import pytest
 
+from tests.support.deep_json import deep_reading_decoder
+from tracengent.platform import _ingest
 from tracengent.platform._ingest import (
     MAX_BODY_BYTES,
     MAX_BODY_DEPTH,
@@ -129,23 +129,18 @@ def test_a_close_agent_id_follows_the_events_rule(agent_id: object) -> None:
     )
 
 
-@pytest.fixture
-def deep_reading_decoder() -> Iterator[None]:
-    """A standard decoder that reads 3000 levels (Python 3.13's does; a raised recursion limit
-    here), put back after the test."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(20_000)
-    yield
-    sys.setrecursionlimit(limit)
+def test_the_depth_bound_holds_whatever_the_decoder_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A standard decoder that reads 3000 levels (Python 3.13's does): the Python version must
+    not decide what is stored. A governance body past the bound is refused `too deep`, and an
+    events body's deep field value is stored as its text, as where the decoder gives up first."""
+    with deep_reading_decoder() as decoder:
+        monkeypatch.setattr(_ingest, "_STRICT_DECODER", decoder)
+        _bounded_bodies(decoder)
 
 
-@pytest.mark.usefixtures("deep_reading_decoder")
-def test_the_depth_bound_holds_whatever_the_decoder_reads() -> None:
-    """The Python version must not decide what is stored: a governance body past the bound is
-    refused `too deep`, and an events body's deep field value is stored as its text, as where
-    the decoder gives up first."""
+def _bounded_bodies(decoder: json.JSONDecoder) -> None:
     deep = "[" * 3000 + "]" * 3000
-    assert json.loads(deep) is not None  # the precondition: this decoder reads it
+    assert decoder.decode(deep) is not None  # the precondition: this decoder reads it
     with pytest.raises(IngestError) as caught:
         decode_body(deep.encode(), None)
     assert caught.value.error == "too deep"

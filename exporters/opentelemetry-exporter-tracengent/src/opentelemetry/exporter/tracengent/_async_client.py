@@ -61,7 +61,10 @@ async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(max(seconds, 0.0)):
             return await awaitable
-    return await asyncio.wait_for(awaitable, timeout=max(seconds, 0.0))
+    try:
+        return await asyncio.wait_for(awaitable, timeout=max(seconds, 0.0))
+    except asyncio.TimeoutError as exc:  # Python 3.10: not yet the built-in TimeoutError
+        raise TimeoutError(str(exc)) from exc
 
 
 class AsyncPlatformClient:

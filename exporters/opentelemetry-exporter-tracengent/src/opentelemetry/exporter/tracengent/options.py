@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import logging
 import math
 import os
@@ -201,6 +202,9 @@ class TracengentOptions:
             # bracketed non-address, a port that is no number from 0 to 65535).
             hostname = parts.hostname
             _ = parts.port
+            if parts.netloc.rpartition("@")[2].startswith("[") and hostname is not None:
+                # What Python 3.11+ checks in `urlsplit` itself, checked on 3.10 as well.
+                ipaddress.IPv6Address(hostname)
         except ValueError as exc:
             # Not quoted: it may hold credentials.
             raise TracengentConfigError(
