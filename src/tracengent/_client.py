@@ -281,9 +281,10 @@ class TracengentClient(GovernanceMethods):
         `payloads_omitted` events sent without an input, output or attributes value that could
         not be encoded as JSON, `payloads_withheld` payloads held back because the redaction
         paths of their decision trace's obligations were forgotten (see `tracengent._scrubbing`:
-        never sent unredacted; the scrubber is the provider's, shared by its clients). On a shared provider the export pipeline is the agent's, shared
-        with other clients for the same agent (see the module doc); its counters are then
-        theirs too. Never blocks or raises.
+        never sent unredacted; the scrubber is the provider's, shared by its clients). On a
+        shared provider the export pipeline is the agent's, shared with other clients for the
+        same agent (see the module doc); its counters are then theirs too. Never blocks or
+        raises.
         """
         snapshot: dict[str, int] = {"delivered": 0, "traces_closed": 0}
         stats = getattr(self._export, "stats", None)

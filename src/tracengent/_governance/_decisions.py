@@ -8,14 +8,14 @@ the network differ between `Authorizer.authorize` and `Authorizer.authorize_asyn
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol
 
 import httpx
 
+from opentelemetry.exporter.tracengent._async_client import bounded
 from opentelemetry.exporter.tracengent.claims import TokenClaims
 from opentelemetry.exporter.tracengent.errors import (
     AgentDisabledError,
@@ -50,8 +50,6 @@ __all__ = [
     "deny_for_error",
     "llm_call_context",
 ]
-
-T = TypeVar("T")
 
 APPROVAL_STATUSES: Final = frozenset({"pending", "approved", "denied", "expired"})
 """The statuses `GET /v1/approvals/{id}` answers (wire contract §5)."""
@@ -224,22 +222,6 @@ def _with_decimal_numbers(value: object) -> JsonValue:
 def llm_call_context(estimated_tokens: int, model: str | None) -> JsonObject:
     """`{"estimatedTokens": N, "model": <model or null>}`: the key is kept even when null (§4)."""
     return {"estimatedTokens": estimated_tokens, "model": model}
-
-
-async def bounded(awaitable: Awaitable[T], timeout_s: float) -> T:
-    """Await `awaitable` for at most `timeout_s` (raises `TimeoutError` past it).
-
-    The transport honours its deadline; this bounds a stalled one regardless. On 3.11+ it uses
-    `asyncio.timeout`, because `asyncio.wait_for` there can swallow a cancellation that arrives
-    as the inner call completes (CPython gh-86296) and a cancelled wait must stay cancelled.
-    """
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(max(timeout_s, 0.0)):
-            return await awaitable
-    try:
-        return await asyncio.wait_for(awaitable, timeout=max(timeout_s, 0.0))
-    except asyncio.TimeoutError as exc:  # Python 3.10: not yet the built-in TimeoutError
-        raise TimeoutError(str(exc)) from exc
 
 
 # The transport reports a timeout as a PlatformUnavailableError whose message names httpx's

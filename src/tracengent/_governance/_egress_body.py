@@ -21,8 +21,8 @@ redactions cannot be applied to it either: when the platform requires some, such
 
 A JSON body the SDK cannot read is either *opaque* (streamed or content-encoded: never read) or
 *unreadable* (in memory, but parsed neither from its bytes nor with an allowed charset, malformed,
-nested more than `MAX_BODY_DEPTH` levels, an object naming a key twice (parsers keep the first or the last), a number no
-double holds (`1e400`: the platform is shown numbers as doubles) or `NaN` / `Infinity` (not JSON,
+nested more than `MAX_BODY_DEPTH` levels, an object naming a key twice (parsers keep the first
+or the last), a number no double holds (`1e400`: the platform is shown numbers as doubles) or `NaN` / `Infinity` (not JSON,
 though some parsers take them), or read as two different documents by its bytes and its declared
 charset). An unreadable body is denied
 (`body_unreadable`) even without redactions: the platform would decide without the document the
@@ -43,7 +43,7 @@ from typing import Final
 
 import httpx
 
-from opentelemetry.exporter.tracengent._payloads import deeper_than, may_nest_deeper
+from opentelemetry.exporter.tracengent._payloads import decoded_deeper_than
 from opentelemetry.exporter.tracengent.jsonvalue import JsonValue
 from opentelemetry.exporter.tracengent.redaction import redact_value
 from opentelemetry.exporter.tracengent.wire import ToolDecision
@@ -146,10 +146,10 @@ class _DuplicateKeyError(_AmbiguousError):
 
 
 _SHOWN_DIGITS: Final = 40
+"""How much of a number's text a reason quotes."""
 MAX_BODY_DEPTH: Final = 900
 """The deepest JSON body shown to the platform (nested in its authorization request, and read
 there as any governance body is); a deeper one is unreadable, and denied."""
-"""How much of a number's text a reason quotes."""
 
 
 def _finite_float(text: str) -> float:
@@ -195,7 +195,7 @@ def _read_with(content: bytes, codec: str) -> _Reading:
         return _Reading(codec, text, ambiguous=str(error))
     except (ValueError, RecursionError):
         return _Reading(codec, text)
-    if may_nest_deeper(text, MAX_BODY_DEPTH) and deeper_than(value, MAX_BODY_DEPTH):
+    if decoded_deeper_than(text, value, MAX_BODY_DEPTH):
         # Unreadable as one deeper than the decoder goes: how deep that is depends on the
         # Python version, which must not decide what leaves.
         return _Reading(codec, text)

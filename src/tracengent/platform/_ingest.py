@@ -14,7 +14,7 @@ from typing import Final, NoReturn, cast
 
 import orjson
 
-from opentelemetry.exporter.tracengent._payloads import deeper_than, may_nest_deeper
+from opentelemetry.exporter.tracengent._payloads import decoded_deeper_than
 from opentelemetry.exporter.tracengent.attributes import EventStatuses, EventTypes
 from opentelemetry.exporter.tracengent.jsonvalue import JsonObject, JsonValue
 
@@ -307,9 +307,7 @@ def _decode_strict(text: str, *, deep_payloads_as_text: bool) -> object:
 
 
 def _too_deep(text: str, value: object) -> bool:
-    return may_nest_deeper(text, MAX_BODY_DEPTH) and deeper_than(
-        cast("JsonValue", value), MAX_BODY_DEPTH
-    )
+    return decoded_deeper_than(text, cast("JsonValue", value), MAX_BODY_DEPTH)
 
 
 def _one_of(index: int, event: JsonObject, key: str, allowed: frozenset[str]) -> None:

@@ -44,19 +44,21 @@ from opentelemetry.exporter.tracengent.options import TracengentOptions
 from opentelemetry.exporter.tracengent.token import AgentTokenProvider
 from opentelemetry.exporter.tracengent.wire import AuthDecision, ToolDecision
 
-__all__ = ["AsyncPlatformClient"]
+__all__ = ["AsyncPlatformClient", "bounded"]
 
 _T = TypeVar("_T")
 _STOP_CHECK_S: Final = 0.05
 """How often a backoff sleep looks at the stop event."""
 
 
-async def _within(awaitable: Awaitable[_T], seconds: float) -> _T:
-    """Await `awaitable` for at most `seconds`; raises `TimeoutError` past it.
+async def bounded(awaitable: Awaitable[_T], seconds: float) -> _T:
+    """Await `awaitable` for at most `seconds`; raises the built-in `TimeoutError` past it (on
+    Python 3.10 too, where `asyncio.wait_for` raises `asyncio.TimeoutError`, another class).
 
     `asyncio.timeout` where there is one: `asyncio.wait_for` can swallow a cancellation that
     arrives as the inner call completes (CPython gh-86296), and a cancelled call must stay
-    cancelled.
+    cancelled. The platform calls bound their whole exchange with it, and governance bounds a
+    stalled transport with it regardless of the transport's own deadline.
     """
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(max(seconds, 0.0)):
@@ -280,7 +282,7 @@ class AsyncPlatformClient:
             # The whole exchange's bound, as the sync shell's: `timeout_s` bounds each read, so
             # an answer dripped a byte at a time (its headers or its body) would pass every
             # read and never end by the call's deadline.
-            return await _within(self._exchange(http, request), step.timeout_s)
+            return await bounded(self._exchange(http, request), step.timeout_s)
         except TimeoutError:
             # Ours (the whole exchange's bound): a timeout like httpx's, retried as one.
             return httpx.ReadTimeout(

@@ -37,12 +37,12 @@ __all__ = [
     "MAX_PAYLOAD_DEPTH",
     "NonFiniteNumberError",
     "compact_json_text",
+    "decoded_deeper_than",
     "deeper_than",
     "encodable_text",
     "encodable_value",
     "finite_number",
     "json_or_raw",
-    "may_nest_deeper",
     "refuse_overflowing_integers",
     "strict_json",
     "utf8_encodable",
@@ -92,17 +92,14 @@ def strict_json(text: str) -> JsonValue:
         decoded: JsonValue = _STRICT_DECODER.decode(text)
     except json.JSONDecodeError:
         return text
-    return (
-        text
-        if may_nest_deeper(text, MAX_PAYLOAD_DEPTH) and deeper_than(decoded, MAX_PAYLOAD_DEPTH)
-        else decoded
-    )
+    return text if decoded_deeper_than(text, decoded, MAX_PAYLOAD_DEPTH) else decoded
 
 
-def may_nest_deeper(text: str, limit: int) -> bool:
-    """Whether JSON `text` has enough brackets to nest more than `limit` levels: a count at C
-    speed, so that only such text is walked (`deeper_than`)."""
-    return text.count("[") + text.count("{") > limit
+def decoded_deeper_than(text: str, value: JsonValue, limit: int) -> bool:
+    """Whether `value`, decoded from the JSON `text`, nests more than `limit` levels: the
+    brackets of `text` are counted first (at C speed), so only text with enough of them is
+    walked (`deeper_than`)."""
+    return text.count("[") + text.count("{") > limit and deeper_than(value, limit)
 
 
 def deeper_than(value: JsonValue, limit: int) -> bool:
