@@ -28,8 +28,8 @@ from __future__ import annotations
 import itertools
 import os
 import weakref
-from collections.abc import Callable, Iterable
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter_provider
@@ -40,6 +40,7 @@ from opentelemetry.exporter.tracengent.version import __version__
 __all__ = [
     "EXPORTER_COMPONENT",
     "PROCESSOR_COMPONENT",
+    "Buffer",
     "ExporterMetrics",
     "ProcessorMetrics",
     "internal_metrics_enabled",
@@ -74,6 +75,15 @@ _INSTANCES: Final = {
     EXPORTER_COMPONENT: itertools.count(),
     PROCESSOR_COMPONENT: itertools.count(),
 }
+
+
+class Buffer(Protocol):
+    """What `ProcessorMetrics` reads of its processor: the spans it buffers now."""
+
+    @property
+    def queued(self) -> int:
+        """Spans buffered right now."""
+        ...
 
 
 def internal_metrics_enabled() -> bool:
@@ -159,19 +169,14 @@ class ProcessorMetrics:
     """The processor's instruments (`otel.sdk.processor.span.*`) for one `TracengentSpanProcessor`.
 
     Args:
-        owner: the processor; its buffer's size is read through a weak reference when metrics
+        owner: the processor; its `queued` count is read through a weak reference when metrics
             are collected (the meter provider keeps the callback for good, not the processor).
-        queue_size: reads the owner's buffered count.
         capacity: the buffer's bound.
         meter_provider: where the instruments are made (default: the global one).
     """
 
     def __init__(
-        self,
-        owner: object,
-        queue_size: Callable[[object], int],
-        capacity: int,
-        meter_provider: MeterProvider | None = None,
+        self, owner: Buffer, capacity: int, meter_provider: MeterProvider | None = None
     ) -> None:
         self.attributes: Attributes = _component(PROCESSOR_COMPONENT)
         self._dropped = {**self.attributes, _ERROR_TYPE: _QUEUE_FULL}
@@ -188,7 +193,7 @@ class ProcessorMetrics:
 
         def observe_size(_options: CallbackOptions) -> Iterable[Observation]:
             current = reference()
-            return () if current is None else (Observation(queue_size(current), attributes),)
+            return () if current is None else (Observation(current.queued, attributes),)
 
         def observe_capacity(_options: CallbackOptions) -> Iterable[Observation]:
             return () if reference() is None else (Observation(capacity, attributes),)

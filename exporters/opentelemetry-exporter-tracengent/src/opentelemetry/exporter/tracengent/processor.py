@@ -191,7 +191,7 @@ class TracengentSpanProcessor(SpanProcessor):
         exporting = self._stats.export_metrics
         if exporting is not None:
             self._metrics = ProcessorMetrics(
-                self, _queued, self._max_queue_size, meter_provider=exporting.meter_provider
+                self, self._max_queue_size, meter_provider=exporting.meter_provider
             )
             self._stats.report_processing_to(self._metrics)
         self._start_worker()
@@ -627,11 +627,6 @@ class TracengentSpanProcessor(SpanProcessor):
         self._exporter.after_fork()
         if not self._closed:
             self._start_worker()
-
-
-def _queued(processor: object) -> int:
-    """The spans `processor` (a `TracengentSpanProcessor`) buffers: its metrics' queue size."""
-    return processor.queued if isinstance(processor, TracengentSpanProcessor) else 0
 
 
 def _shut_down_together(
