@@ -184,13 +184,34 @@ class ZeroCodeSetup:
             provider.sampler = TracengentSampler(provider.sampler)
         for processor in self.span_processors:
             provider.add_span_processor(processor)
-        router, _ = _route_their_export(provider, self.context_processor)
+        router, options = _route_their_export(provider, self.context_processor)
         if router is not None:
             self.router = router
             self.export_processors.append(router)
+            # What the file's exporter was built with (its `tracengent:` settings over
+            # `TRACENGENT_*`) is the set-up's: the agent its events go as, the credentials
+            # the gates ask with, the export a `TracengentClient` of that agent shares.
+            self.options, self.problem = options, None
         elif self.options is not None:
             exporter = TracengentSpanExporter(**self.exporter_arguments())
             provider.add_span_processor(self.export_processor(exporter))
+
+    def warn_if_not_configured(self) -> None:
+        """One warning naming the problem when there are no options (the settings are missing
+        or invalid): no telemetry is sent, and governed hosts are denied."""
+        if self.options is not None or self.problem is None:
+            return
+        # The denial is only worth saying when there are governed hosts to deny.
+        governed = (
+            ", and requests to governed hosts are denied"
+            if _env_list(env.TRACENGENT_GOVERNED_HOSTS)
+            else ""
+        )
+        _LOGGER.warning(
+            "tracengent: not configured (%s); the application runs without Tracengent telemetry%s",
+            self.problem,
+            governed,
+        )
 
     def configured(self) -> None:
         """Record the set-up once the SDK is in place.
@@ -269,27 +290,18 @@ def _scrubbing_of(options: TracengentOptions | None) -> tuple[Scrubber, ContextP
     )
 
 
-def configure_from_environment() -> ZeroCodeSetup:
-    """Read `TRACENGENT_*` (and `OTEL_SERVICE_NAME`); warn once and go on when they are bad."""
+def configure_from_environment(*, announce: bool = True) -> ZeroCodeSetup:
+    """Read `TRACENGENT_*` (and `OTEL_SERVICE_NAME`); warn once and go on when they are bad
+    (without `announce`, the caller warns with `ZeroCodeSetup.warn_if_not_configured` once it
+    knows: a declarative file may configure the exporter instead)."""
     options: TracengentOptions | None
     problem: str | None = None
     try:
         options = _options_from_environment()
     except TracengentConfigError as exc:
         options, problem = None, str(exc)
-        # The denial is only worth saying when there are governed hosts to deny.
-        governed = (
-            ", and requests to governed hosts are denied"
-            if _env_list(env.TRACENGENT_GOVERNED_HOSTS)
-            else ""
-        )
-        _LOGGER.warning(
-            "tracengent: not configured (%s); the application runs without Tracengent telemetry%s",
-            problem,
-            governed,
-        )
     scrubber, context_processor = _scrubbing_of(options)
-    return ZeroCodeSetup(
+    setup = ZeroCodeSetup(
         options=options,
         problem=problem,
         sampler=TracengentSampler(_sampler_from_environment()),
@@ -297,6 +309,9 @@ def configure_from_environment() -> ZeroCodeSetup:
         scrubber=scrubber,
         span_processors=[context_processor, ScrubbingProcessor(scrubber)],
     )
+    if announce:
+        setup.warn_if_not_configured()
+    return setup
 
 
 def _sampler_from_environment() -> Sampler:

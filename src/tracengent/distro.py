@@ -198,10 +198,13 @@ class TracengentConfigurator(_OTelSDKConfigurator):
             with _without_our_exporter():
                 super()._configure(**kwargs)  # type: ignore[no-untyped-call]  # OTel: untyped
             return
-        setup = _zero_code.configure_from_environment()
         if _declarative_config_file():
+            # Not configured is only said once the file is applied: its `tracengent:` exporter
+            # settings may configure what `TRACENGENT_*` does not.
+            setup = _zero_code.configure_from_environment(announce=False)
             _configure_from_file(super()._configure, setup)
             return
+        setup = _zero_code.configure_from_environment()
         if setup.options is not None:
             if _EXPORTER_NAME not in _exporter_names_from_env():
                 kwargs["trace_exporter_names"] = [
@@ -268,6 +271,7 @@ def _configure_from_file(configure: Callable[[], None], setup: _zero_code.ZeroCo
         setup.install_beside_file()
     except Exception as exc:  # noqa: BLE001 - the application starts all the same
         _LOGGER.warning("tracengent: Tracengent telemetry could not be set up: %s", exc)
+    setup.warn_if_not_configured()
     setup.configured()
 
 

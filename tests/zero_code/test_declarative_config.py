@@ -22,12 +22,12 @@ _ROOT = "invoke_agent refund-bot"
 _SECRET = "sekret-4711"
 _IGNORED_KWARGS = "ignoring configurator kwargs"
 README = Path(__file__).resolve().parents[2] / "README.md"
-_README_CONFIG = re.compile(r"<!-- config: declarative -->\n```yaml\n(.*?)```", re.DOTALL)
 
 
-def _readme_config() -> str:
-    """The README's declarative configuration example."""
-    (match,) = _README_CONFIG.finditer(README.read_text(encoding="utf-8"))
+def _readme_config(name: str = "declarative") -> str:
+    """The README's declarative configuration example marked `<!-- config: name -->`."""
+    marked = re.compile(rf"<!-- config: {name} -->\n```yaml\n(.*?)```", re.DOTALL)
+    (match,) = marked.finditer(README.read_text(encoding="utf-8"))
     return match.group(1)
 
 
@@ -229,3 +229,74 @@ def test_a_file_that_disables_the_sdk_leaves_tracengent_recording_nothing(
     assert "/a -> 200" in run.stdout
     assert tools.paths() == ["/a"]
     assert traces_json(tracengent_platform) == {"traces": [], "standaloneEvents": []}
+
+
+def _without_tracengent_settings(environment: dict[str, str]) -> dict[str, str]:
+    """`environment` with no `TRACENGENT_*` setting of where or as whom to send."""
+    for name in (
+        "TRACENGENT_URL",
+        "TRACENGENT_CLIENT_ID",
+        "TRACENGENT_CLIENT_SECRET",
+        "TRACENGENT_AGENT_ID",
+        "TRACENGENT_ENVIRONMENT",
+    ):
+        del environment[name]
+    return environment
+
+
+def test_the_files_tracengent_settings_configure_export_and_governance(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """The README's settings under the file's `tracengent:` exporter key (the secret by
+    `${AGENT_SECRET}`) configure Tracengent with no `TRACENGENT_*` credentials: events go as
+    the file's agent with its tags, and a governed host's request is decided by the platform
+    (denied there, recorded), asked with the file's credentials; nothing warns that Tracengent
+    is not configured."""
+    config = tmp_path / "otel-config.yaml"
+    config.write_text(
+        _readme_config("declarative-tracengent").replace(
+            "http://localhost:8080", tracengent_platform.url
+        ),
+        encoding="utf-8",
+    )
+    environment = _without_tracengent_settings(
+        _file_environment(
+            tracengent_platform,
+            str(config),
+            AGENT_SECRET="ags_demo",
+            TRACENGENT_GOVERNED_HOSTS="127.0.0.1",
+        )
+    )
+    with serve(lambda _: json_reply({})) as tools:
+        run = run_instrumented("httpx_agent.py", [tools.url, "post:/v1/refunds"], environment)
+    assert run.returncode == 0, run.stderr
+    assert "not configured" not in run.stderr
+    assert "/v1/refunds -> ToolDeniedException" in run.stdout
+    assert tools.received == []
+    assert [d.status for d in tracengent_platform.store.decisions()] == ["denied"]
+    (event,) = _events(tracengent_platform)
+    assert event["agentId"] == "demo-agent"
+    assert event["tags"] == ["staging", "declarative"]
+
+
+def test_a_process_setting_under_the_files_tracengent_key_is_refused_by_name(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """`capture_payloads` holds for every pipeline, not one exporter: the file is refused with
+    one warning naming the variable to set, and Tracengent runs from `TRACENGENT_*`."""
+    config = _config_file(
+        tmp_path,
+        """
+tracer_provider:
+  processors:
+    - simple:
+        exporter:
+          tracengent:
+            capture_payloads: false
+""",
+    )
+    run, _ = _run_agent(tracengent_platform, config, "/a")
+    assert run.stderr.count("declarative configuration (OTEL_CONFIG_FILE) failed") == 1
+    assert "set TRACENGENT_CAPTURE_PAYLOADS instead" in run.stderr
+    (event,) = _events(tracengent_platform)
+    assert event["tags"] == ["zero-code-test"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from typing import Any
 
 import httpx
 import pytest
@@ -244,6 +246,66 @@ def test_explicit_invalid_options_raise() -> None:
     """Options passed in code fail fast, naming the field."""
     with pytest.raises(TracengentConfigError, match="agent_id"):
         TracengentSpanExporter(TracengentOptions(ingest_key="agk_x"))
+
+
+def test_keyword_settings_win_over_the_environment_which_fills_the_rest(
+    make_span: SpanMaker, monkeypatch: pytest.MonkeyPatch, platform: FakePlatform
+) -> None:
+    """Settings by name (a declarative file's `tracengent:` mapping) over `TRACENGENT_*`; an
+    empty one (None) leaves the variable's value."""
+    clear_tracengent_env(monkeypatch)
+    monkeypatch.setenv(env.TRACENGENT_INGEST_KEY, "agk_env")
+    monkeypatch.setenv(env.TRACENGENT_ENVIRONMENT, "staging")
+    monkeypatch.setenv(env.TRACENGENT_AGENT_ID, "env-agent")
+    exporter = TracengentSpanExporter(
+        platform=platform,
+        agent_id="file-agent",
+        default_tags=["from-file"],
+        max_batch_size=2,
+        environment=None,
+    )
+    exporter.export(actions(make_span, 3))
+    options = exporter.options
+    assert options is not None
+    assert (options.agent_id, options.ingest_key, options.max_batch_size) == (
+        "file-agent",
+        "agk_env",
+        2,
+    )
+    assert [len(batch) for batch in platform.event_batches] == [2, 1]
+    assert platform.events[0]["agentId"] == "file-agent"
+    assert platform.events[0]["tags"] == ["staging", "from-file"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"capture_payloads": False}, "set TRACENGENT_CAPTURE_PAYLOADS instead"),
+        ({"governed_hosts": ["api.example"]}, "set TRACENGENT_GOVERNED_HOSTS instead"),
+        ({"scrub_patterns": ["*pin*"]}, "set TRACENGENT_SCRUB_PATTERNS instead"),
+        ({"queue_capacity": 5}, "the span processor around the exporter"),
+        ({"approval_timeout_s": 5.0}, "governs tool calls, not their export"),
+        ({"endpoint": "http://x"}, "unknown exporter setting 'endpoint': known are"),
+        ({"max_batch_size": "10"}, "max_batch_size must be a positive integer"),
+        ({"default_tags": "a,b"}, "default_tags must be a list of strings"),
+    ],
+)
+def test_keyword_settings_outside_the_exporters_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], message: str
+) -> None:
+    """A setting the exporter does not own, or an invalid one, raises naming it (and where the
+    process-wide ones are set): never silently ignored."""
+    clear_tracengent_env(monkeypatch)
+    monkeypatch.setenv(env.TRACENGENT_INGEST_KEY, "agk_env")
+    monkeypatch.setenv(env.TRACENGENT_AGENT_ID, "env-agent")
+    with pytest.raises(TracengentConfigError, match=re.escape(message)):
+        TracengentSpanExporter(**settings)
+
+
+def test_options_and_keyword_settings_together_are_refused(options: TracengentOptions) -> None:
+    """Two sources for one exporter: which would win is not guessed."""
+    with pytest.raises(TracengentConfigError, match="not both"):
+        TracengentSpanExporter(options, agent_id="other")
 
 
 def test_entry_point_names_the_exporter() -> None:

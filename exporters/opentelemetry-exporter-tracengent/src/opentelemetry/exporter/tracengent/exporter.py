@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan
@@ -36,7 +36,11 @@ from opentelemetry.exporter.tracengent._weak import at_fork
 from opentelemetry.exporter.tracengent.attributes import attributes_of
 from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 from opentelemetry.exporter.tracengent.jsonvalue import EncodedBatch, JsonObject
-from opentelemetry.exporter.tracengent.options import TracengentOptions, options_from_environment
+from opentelemetry.exporter.tracengent.options import (
+    TracengentOptions,
+    exporter_options,
+    options_from_environment,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -110,10 +114,10 @@ class TracengentSpanExporter(SpanExporter):
     close, but the events under it go as standalone events (no `traceId`, no `parentEventId`).
 
     Args:
-        options: validated here. None reads `options_from_environment()` (`TRACENGENT_*`, the
-            agent id falling back to `OTEL_SERVICE_NAME`); if those are invalid a single warning
-            names what to set and the exporter becomes a no-op that counts every event as
-            `not_configured`.
+        options: validated here. None (and no `settings`) reads `options_from_environment()`
+            (`TRACENGENT_*`, the agent id falling back to `OTEL_SERVICE_NAME`); if those are
+            invalid a single warning names what to set and the exporter becomes a no-op that
+            counts every event as `not_configured`.
         platform: the platform client to post through (shared with the SDK's client); by default
             a `PlatformClient` is created and closed at shutdown.
         transport: the httpx transport of the default platform client (tests: `MockTransport`).
@@ -122,13 +126,20 @@ class TracengentSpanExporter(SpanExporter):
         meter_provider: where its self-observability metrics go when
             `OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true` (`otel.sdk.exporter.*`, see
             `_self_metrics`); default: the global meter provider.
+        **settings: instead of `options`, the exporter's own options by name (`agent_id`,
+            `base_url`, credentials, `environment`, `default_tags`, `max_batch_size`,
+            `max_retries`, `gzip_threshold_bytes`, `request_timeout_s`: `EXPORTER_SETTINGS`),
+            over `TRACENGENT_*` for the rest (`options.exporter_options`). This is how OTel's
+            declarative configuration builds it from the settings under a file's `tracengent:`
+            exporter key.
 
     Every span it is given is exported, whatever agent it names (an event's `gen_ai.agent.id`
     is its wire `agentId`): on a provider several agents' pipelines share, `tracengent`'s
     router gives each exporter its own agent's spans and every other span to one of them.
 
     Raises:
-        TracengentConfigError: when `options` are given and invalid.
+        TracengentConfigError: when `options` or `settings` are given and invalid, or both are
+            given.
     """
 
     def __init__(
@@ -139,12 +150,20 @@ class TracengentSpanExporter(SpanExporter):
         transport: httpx.BaseTransport | None = None,
         stop_event: threading.Event | None = None,
         meter_provider: MeterProvider | None = None,
+        **settings: Any,
     ) -> None:
         self._stats = DeliveryStats()
         self._stop = stop_event if stop_event is not None else threading.Event()
         self._shutdown = False
         self._options: TracengentOptions | None
-        if options is not None:
+        if settings:
+            if options is not None:
+                raise TracengentConfigError(
+                    f"give the exporter options or settings ({', '.join(sorted(settings))}), "
+                    "not both"
+                )
+            self._options = exporter_options(settings)
+        elif options is not None:
             self._options = options.validate()
         else:
             try:

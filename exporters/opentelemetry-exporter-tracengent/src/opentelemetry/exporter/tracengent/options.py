@@ -19,8 +19,10 @@ from opentelemetry.exporter.tracengent.errors import TracengentConfigError
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "EXPORTER_SETTINGS",
     "MAX_DURATION_S",
     "TracengentOptions",
+    "exporter_options",
     "flag_from_environment",
     "options_from_environment",
     "parse_bool",
@@ -384,9 +386,12 @@ def _warn_about_unknown_variables(source: Mapping[str, str]) -> None:
         _LOGGER.debug("tracengent: could not check TRACENGENT_* names", exc_info=True)
 
 
-def options_from_environment(environ: Mapping[str, str] | None = None) -> TracengentOptions:
-    """Validated options from `TRACENGENT_*`, the agent id falling back to OTel's service name
-    (`OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`).
+def options_from_environment(
+    environ: Mapping[str, str] | None = None, **overrides: Any
+) -> TracengentOptions:
+    """Validated options from `TRACENGENT_*`, `overrides` (option names) winning, the agent id
+    falling back to OTel's service name (`OTEL_SERVICE_NAME`, else `service.name` in
+    `OTEL_RESOURCE_ATTRIBUTES`).
 
     This is how the zero-code set-up and an exporter built without options configure themselves.
 
@@ -394,7 +399,7 @@ def options_from_environment(environ: Mapping[str, str] | None = None) -> Tracen
         TracengentConfigError: naming what to set.
     """
     source = os.environ if environ is None else environ
-    options = TracengentOptions.from_env(environ=source)
+    options = TracengentOptions.from_env(environ=source, **overrides)
     if not options.agent_id:
         service = _service_name(source)
         if service:
@@ -419,3 +424,68 @@ def _service_name(source: Mapping[str, str]) -> str:
             # The SDK keeps the last of repeated keys.
             service = unquote(value.strip()).strip()
     return service
+
+
+EXPORTER_SETTINGS: Final = frozenset(
+    {
+        "agent_id",
+        "base_url",
+        "client_id",
+        "client_secret",
+        "ingest_key",
+        "environment",
+        "default_tags",
+        "max_batch_size",
+        "max_retries",
+        "gzip_threshold_bytes",
+        "request_timeout_s",
+    }
+)
+"""The options an exporter takes as keyword settings (`exporter_options`): where its events go,
+as whom, and how they are sent. The rest are the whole process's, not one exporter's."""
+
+_PROCESS_SETTINGS: Final = {
+    "capture_payloads": env.TRACENGENT_CAPTURE_PAYLOADS,
+    "scrub_patterns": env.TRACENGENT_SCRUB_PATTERNS,
+    "governed_hosts": env.TRACENGENT_GOVERNED_HOSTS,
+    "tool_governance_fail_open": env.TRACENGENT_TOOL_GOVERNANCE_FAIL_OPEN,
+    "governance_timeout_s": env.TRACENGENT_GOVERNANCE_TIMEOUT_S,
+}
+"""Options that hold for every pipeline and gate of the process, with the variable that sets
+them: an exporter's settings cannot (the spans are captured and scrubbed, the requests gated,
+before any exporter sees them)."""
+
+
+def exporter_options(settings: Mapping[str, Any]) -> TracengentOptions:
+    """Validated options of an exporter built with keyword `settings` (OTel's declarative
+    configuration passes the mapping under the file's `tracengent:` exporter key this way):
+    `options_from_environment` with `settings` winning over `TRACENGENT_*`. A setting that is
+    None (a YAML key left empty) is not given: the variable, or the default, holds.
+
+    Raises:
+        TracengentConfigError: a setting that is not one of `EXPORTER_SETTINGS` (the message
+            names it, and the variable that sets it when it is the process's), or options that
+            are invalid.
+    """
+    for name in sorted(set(settings) - EXPORTER_SETTINGS):
+        if name in _PROCESS_SETTINGS:
+            raise TracengentConfigError(
+                f"{name} is not an exporter setting: it holds for the whole process, set "
+                f"{_PROCESS_SETTINGS[name]} instead"
+            )
+        if name in ("flush_interval_ms", "queue_capacity"):
+            raise TracengentConfigError(
+                f"{name} is not an exporter setting: the span processor around the exporter "
+                "batches and buffers (a declarative file's `batch:` schedule_delay and "
+                "max_queue_size)"
+            )
+        if name in {f.name for f in dataclasses.fields(TracengentOptions)}:
+            raise TracengentConfigError(
+                f"{name} is not an exporter setting: it governs tool calls, not their export"
+            )
+        raise TracengentConfigError(
+            f"unknown exporter setting {name!r}: known are {sorted(EXPORTER_SETTINGS)}"
+        )
+    return options_from_environment(
+        **{name: value for name, value in settings.items() if value is not None}
+    )
