@@ -11,6 +11,7 @@ scrubbing processors are added to the provider it built (`complete_without_confi
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
 
 from opentelemetry.exporter.tracengent import environment_variables as env
+from opentelemetry.exporter.tracengent._self_metrics import internal_metrics_enabled
 from opentelemetry.exporter.tracengent.errors import ToolDeniedException, TracengentConfigError
 from opentelemetry.exporter.tracengent.exporter import TracengentSpanExporter
 from opentelemetry.exporter.tracengent.options import (
@@ -219,11 +221,19 @@ class ZeroCodeSetup:
         The provider is adopted into the registry with our processors, so a `TracengentClient`
         created later in the process adds nothing twice (and shares our export when it is for
         the same agent). The egress gate is built from the recorded options lazily.
+
+        With the SDK's self-observability metrics on, the tracer provider is shut down at exit
+        before OTel's meter provider (`_shut_down_before_metrics`): what is still buffered then
+        is delivered, and counted in the meter provider's last collection.
         """
         _state.set_zero_code(self.options, self.problem)
         provider = trace.get_tracer_provider()
         if not isinstance(provider, TracerProvider):
             return
+        if self.export_processors and internal_metrics_enabled():
+            # Exit handlers run last registered first: this one, registered after the meter
+            # provider OTel's configuration made, runs before that provider's shutdown.
+            atexit.register(_shut_down_before_metrics, provider)
         exported = self.options is not None and len(self.export_processors) == 1
         options = self.options
         _state.adopt_provider(
@@ -234,6 +244,16 @@ class ZeroCodeSetup:
             agent_id=options.agent_id if options is not None else None,
             export_settings=_state.export_settings(options) if options is not None else None,
         )
+
+
+def _shut_down_before_metrics(provider: TracerProvider) -> None:
+    """Shut `provider` down at exit ahead of its own exit handler (which it then removes): its
+    processors' last export is counted by the self-observability metrics while the meter
+    provider still collects. Never raises: the other exit handlers still run."""
+    try:
+        provider.shutdown()
+    except Exception as exc:  # noqa: BLE001 - exiting; one warning says what was not sent
+        _LOGGER.warning("tracengent: shutting the tracer provider down at exit failed: %s", exc)
 
 
 def _batching_setting(name: str, default: int) -> int:

@@ -43,7 +43,8 @@ def test_delivered_events_reach_the_users_metrics_pipeline(
         if ("otel.component.type", "tracengent_span_exporter") in attributes
     }
     ((attributes, value),) = ours.items()
-    assert value == 2
+    # The two events, then the decision trace's root (its trace close) at exit.
+    assert value == 3
     assert ("server.address", host) in attributes
     assert ("server.port", port) in attributes
     assert not any(key == "error.type" for key, _ in attributes)
@@ -52,9 +53,35 @@ def test_delivered_events_reach_the_users_metrics_pipeline(
         for attributes, value in processed.items()
         if ("otel.component.type", "tracengent_span_processor") in attributes
     ]
-    assert handed_on == [2]
+    assert handed_on == [3]
     assert [
         value
         for attributes, value in capacity.items()
         if ("otel.component.type", "tracengent_span_processor") in attributes
     ] == [777]
+
+
+def test_the_batch_delivered_at_exit_is_in_the_last_metric_export(
+    tracengent_platform: RunningPlatform,
+) -> None:
+    """Nothing is exported while the agent runs (a minute's schedule): its spans go out at
+    exit, before OTel's meter provider collects for the last time, so they are counted."""
+    with otlp_receiver() as collector, serve(lambda _: json_reply({})) as tools:
+        environment = platform_environment(
+            tracengent_platform,
+            OTEL_METRICS_EXPORTER="otlp",
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+            OTEL_METRIC_EXPORT_INTERVAL="60000",
+            OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED="true",
+            OTEL_BSP_SCHEDULE_DELAY="60000",
+        )
+        run = run_instrumented("httpx_agent.py", [tools.url, "/a", "/b"], environment)
+        exported = received_sums(collector, "otel.sdk.exporter.span.exported")
+    assert run.returncode == 0, run.stderr
+    (trace,) = traces_json(tracengent_platform)["traces"]
+    assert len(trace["events"]) == 2  # type: ignore[arg-type]
+    assert [
+        value
+        for attributes, value in exported.items()
+        if ("otel.component.type", "tracengent_span_exporter") in attributes
+    ] == [3]  # the two events and the root span (its trace close)
