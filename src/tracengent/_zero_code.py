@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import (
     SynchronousMultiSpanProcessor,
     TracerProvider,
 )
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler, _get_from_env_or_default
 
 from opentelemetry.exporter.tracengent import environment_variables as env
@@ -515,8 +515,10 @@ def _route_their_export(
     Left as it is, it gets every span of the provider: a `TracengentClient` made later would
     send its events a second time through it (its agent's) or under the environment's
     credentials (another agent's). In the router, clients share it or add their own pipelines
-    beside it, as with our configurator. `(None, None)` when there is not exactly one such
-    configured export or the provider's processors cannot be reached (nothing is changed).
+    beside it, as with our configurator. Under OTel's `SimpleSpanProcessor`, which would post
+    each event on the agent's thread, the exporter goes under a `TracengentSpanProcessor`
+    instead. `(None, None)` when there is not exactly one such configured export or the
+    provider's processors cannot be reached (nothing is changed).
     """
     found = _their_export(provider)
     if found is None:
@@ -524,10 +526,21 @@ def _route_their_export(
     active, export = found
     exporter = exporter_of(export)
     options = exporter.options if exporter is not None else None
-    if options is None:
+    if exporter is None or options is None:
         return None, None
+    routed = export
+    if type(export) is SimpleSpanProcessor:
+        # OTel's simple processor (a declarative file's `simple:`) exports each span as it ends,
+        # on the agent's thread: the agent would wait for the platform on every event, through
+        # the retries and backoff when the platform is slow or down. Tracengent's batching
+        # processor exports it instead (the simple one holds nothing to release).
+        routed = TracengentSpanProcessor(exporter)
+        _LOGGER.info(
+            "tracengent: the tracengent exporter runs under Tracengent's batching processor, not "
+            "OpenTelemetry's simple one: the agent never waits for the platform"
+        )
     router = ExportRouter(context_processor)
-    router.set_routes({options.agent_id or "": export}, export)
+    router.set_routes({options.agent_id or "": routed}, routed)
     if not _replace_processor(active, export, router):
         return None, None
     return router, options

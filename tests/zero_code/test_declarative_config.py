@@ -9,7 +9,7 @@ from typing import cast
 
 import pytest
 
-from tests.support.loopback import LoopbackServer, json_reply, serve
+from tests.support.loopback import LoopbackServer, Received, Reply, json_reply, serve
 from tests.support.otlp_receiver import (
     otlp_receiver,
     received_resource_attributes,
@@ -300,3 +300,29 @@ tracer_provider:
     assert "set TRACENGENT_CAPTURE_PAYLOADS instead" in run.stderr
     (event,) = _events(tracengent_platform)
     assert event["tags"] == ["zero-code-test"]
+
+
+def test_the_files_simple_processor_never_makes_the_agent_wait_for_the_platform(
+    tracengent_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """`simple:` around the `tracengent` exporter would post each event as its span ends, on
+    the agent's thread (through every retry when the platform is down): the first call's event
+    would be stored before the agent's second call left. It is batched off the agent's thread
+    instead, and both events are delivered at exit."""
+    stored_before_second_call: list[int] = []
+
+    def tool(received: Received) -> Reply:
+        if received.path == "/b":
+            stored_before_second_call.append(len(tracengent_platform.store.events()))
+        return json_reply({})
+
+    config = _exporting_to(tmp_path, "tracengent", processor="simple")
+    with serve(tool) as tools:
+        run = run_instrumented(
+            "httpx_agent.py",
+            [tools.url, "/a", "/b"],
+            _file_environment(tracengent_platform, config),
+        )
+    assert run.returncode == 0, run.stderr
+    assert stored_before_second_call == [0]
+    assert len(_events(tracengent_platform)) == 2
