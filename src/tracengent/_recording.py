@@ -81,17 +81,19 @@ T = TypeVar("T")
 
 class TelemetryGuard:
     """Counts telemetry failures and logs them, rate-limited. Never raises; thread-safe (each
-    failure counted once, whichever threads fail at once)."""
+    failure counted once, whichever threads fail at once), and reentrant: a signal handler that
+    records telemetry and fails while its thread holds the guard's lock is counted too, instead
+    of waiting forever for the lock its own thread holds."""
 
     def __init__(self) -> None:
         self.failures = 0
         self._last_log = -math.inf
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         # A thread of the parent may hold the lock at a fork: the child's is a fresh one.
         at_fork(self, after_in_child=TelemetryGuard._reset_lock)
 
     def _reset_lock(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def failed(self, what: str, problem: object) -> None:
         """Count one failure (or misuse) of `what` and log it unless one was logged recently."""
