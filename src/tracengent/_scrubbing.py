@@ -8,7 +8,7 @@ Two kinds of rules:
   its credentials as a recorded URL does (`url_value`). Defaults that are always on
   (`SENSITIVE_NAME_GLOBS`) cover passwords (`*pwd*` and `*passwd*` too), passphrases, secrets,
   API keys, authorization headers, cookies, access/refresh/auth tokens, ID tokens (`id_token`,
-  `idToken`, `user.id_token`, `id_token_hint`), session tokens (`aws_session_token`,
+  `idToken`, `user.id_token`, `id_token_hint`, and in camelCase `googleIdToken`), session tokens (`aws_session_token`,
   `sessionToken`), credentials (`*credential*`), private keys and card numbers. Plain `token` is
   deliberately not a default: `gen_ai.usage.input_tokens`, `max_tokens` and friends are usage
   counts, not credentials (nor are `paid_tokens` or `session_tokens`: an ID token's `id` stands
@@ -97,6 +97,7 @@ from opentelemetry.exporter.tracengent._payloads import utf8_encodable
 from opentelemetry.exporter.tracengent._url_redaction import (
     REDACTED,
     SENSITIVE_NAME_GLOBS,
+    is_camel_case_id_token,
     is_credential_header,
     is_credential_query_name,
     redact_query,
@@ -351,14 +352,17 @@ class Scrubber:
         return {name: MASK_TOKEN for name in attributes if is_sensitive(name)}
 
     def is_sensitive_name(self, name: str) -> bool:
-        """True when `name` (an attribute or a JSON key) matches a sensitive-name glob, or is a
-        header an instrumentation captured (`http.request.header.<name>`) that carries a
+        """True when `name` (an attribute or a JSON key) matches a sensitive-name glob, is an ID
+        token in camelCase (`googleIdToken`: `is_camel_case_id_token`), or is a header an
+        instrumentation captured (`http.request.header.<name>`) that carries a
         credential (`is_credential_header`: the headers the egress gate never tells)."""
         rules = self._rules
         verdict = rules.name_cache.get(name)
         if verdict is None:
-            verdict = rules.name_regex.fullmatch(name) is not None or _credential_header_attribute(
-                name
+            verdict = (
+                rules.name_regex.fullmatch(name) is not None
+                or is_camel_case_id_token(name)
+                or _credential_header_attribute(name)
             )
             with self._cache_lock:
                 if len(rules.name_cache) >= _NAME_CACHE_LIMIT:

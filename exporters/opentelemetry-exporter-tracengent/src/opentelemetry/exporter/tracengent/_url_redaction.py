@@ -29,8 +29,10 @@ __all__ = [
     "SENSITIVE_NAME_GLOBS",
     "SIGNATURE_PARAMETERS",
     "SafeUrl",
+    "is_camel_case_id_token",
     "is_credential_header",
     "is_credential_query_name",
+    "is_default_sensitive_name",
     "is_sensitive_parameter",
     "redact_query",
     "safe_url",
@@ -103,8 +105,9 @@ Plain `token` is deliberately not one: `gen_ai.usage.input_tokens`, `max_tokens`
 are usage counts, not credentials; so `id` must stand alone before `token` (`paid_tokens`,
 `prepaid_token_count` and `valid_token` are kept), and neither an ID token's nor a session
 token's glob reaches past `token` (`id_tokens`, `session_tokens_used` may be counts). A name
-that runs a word into `IdToken` (`googleIdToken`) is not one, as the globs cannot tell it from
-`validToken`: add it to `scrub_patterns`. `*pwd*` is a
+that runs a word into `IdToken` in camelCase (`googleIdToken`) is one too, by a case-sensitive
+rule beside the globs (`is_camel_case_id_token`: the capital `I` tells it from `validToken`,
+which case-insensitive globs cannot). `*pwd*` is a
 glob, not the exact name, so `db_pwd`, `userPwd` and `pwd_hash` are masked too; no English word
 holds `pwd`, and the names it masks beyond passwords (the shell's `PWD` and `OLDPWD`, a working
 directory in an environment dump) lose a path, never leak a credential."""
@@ -112,6 +115,23 @@ directory in an environment dump) lose a path, never leak a credential."""
 _SENSITIVE_NAME: Final = re.compile(
     "|".join(f"(?:{fnmatch.translate(glob)})" for glob in SENSITIVE_NAME_GLOBS), re.IGNORECASE
 )
+
+
+_CAMEL_CASE_ID_TOKEN: Final = re.compile(r".*[a-z0-9]I[dD]Token(?:Hint)?")
+
+
+def is_camel_case_id_token(name: str) -> bool:
+    """Whether `name` runs a word into an ID token in camelCase (`googleIdToken`,
+    `appleIDToken`, `msIdTokenHint`): a capital `I` after a lower-case letter or digit, and
+    nothing after `Token` but `Hint`. Case-sensitive, unlike the globs, so `validToken` and
+    `paidToken` are kept, as are `googleIdTokens` (a count, as `id_tokens`)."""
+    return _CAMEL_CASE_ID_TOKEN.fullmatch(name) is not None
+
+
+def is_default_sensitive_name(name: str) -> bool:
+    """Whether `name` is sensitive by default: it matches `SENSITIVE_NAME_GLOBS` (any case) or
+    is an ID token in camelCase (`is_camel_case_id_token`)."""
+    return _SENSITIVE_NAME.fullmatch(name) is not None or is_camel_case_id_token(name)
 
 
 _CREDENTIAL_QUERY_NAME: Final = re.compile(r".*(?:token|key|signature)|auth", re.IGNORECASE)
@@ -131,8 +151,8 @@ def is_credential_query_name(name: str) -> bool:
 def is_sensitive_parameter(name: str) -> bool:
     """True when a query parameter named `name` (decoded) has its value redacted by default:
     a credential by its name (`is_credential_query_name`), or a name matching
-    `SENSITIVE_NAME_GLOBS`."""
-    return is_credential_query_name(name) or _SENSITIVE_NAME.fullmatch(name) is not None
+    `SENSITIVE_NAME_GLOBS` or an ID token's in camelCase (`is_default_sensitive_name`)."""
+    return is_credential_query_name(name) or is_default_sensitive_name(name)
 
 
 CREDENTIAL_HEADERS: Final = frozenset(
