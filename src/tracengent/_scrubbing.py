@@ -8,11 +8,12 @@ Two kinds of rules:
   its credentials as a recorded URL does (`url_value`). Defaults that are always on
   (`SENSITIVE_NAME_GLOBS`) cover passwords (`*pwd*` and `*passwd*` too), passphrases, secrets,
   API keys, authorization headers, cookies, access/refresh/auth tokens, ID tokens (`id_token`,
-  `idToken`, `user.id_token`, `id_token_hint`, and in camelCase `googleIdToken`), session tokens (`aws_session_token`,
-  `sessionToken`), credentials (`*credential*`), private keys and card numbers. Plain `token` is
-  deliberately not a default: `gen_ai.usage.input_tokens`, `max_tokens` and friends are usage
-  counts, not credentials (nor are `paid_tokens` or `session_tokens`: an ID token's `id` stands
-  alone, and an ID or session token's name ends at `token`, `id_token_hint` aside).
+  `idToken`, `user.id_token`, `id_token_hint`, and in camelCase `googleIdToken`), session
+  tokens (`aws_session_token`, `sessionToken`), credentials (`*credential*`), private keys and
+  card numbers. Plain `token` is deliberately not a default: `gen_ai.usage.input_tokens`,
+  `max_tokens` and friends are usage counts, not credentials (nor are `paid_tokens` or
+  `session_tokens`: an ID token's `id` stands alone, and an ID or session token's name ends at
+  `token`, `id_token_hint` aside).
 - **JSON paths** (`$.card`, wire contract §8, case-sensitive as the platform's `redactFields`
   are): masked inside payload attributes (`attributes.is_payload_attribute`). A rule is a path when it starts with `$`; anything else is a
   name glob (attribute names contain dots, so `a.b` is read as a name). A wildcard step
