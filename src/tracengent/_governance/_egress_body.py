@@ -22,11 +22,10 @@ redactions cannot be applied to it either: when the platform requires some, such
 A JSON body the SDK cannot read is either *opaque* (streamed or content-encoded: never read) or
 *unreadable* (in memory, but parsed neither from its bytes nor with an allowed charset, malformed,
 nested more than `MAX_BODY_DEPTH` levels, an object naming a key twice (parsers keep the first
-or the last), a number no double holds (`1e400`: the platform is shown numbers as doubles) or `NaN` / `Infinity` (not JSON,
-though some parsers take them), or read as two different documents by its bytes and its declared
-charset). An unreadable body is denied
-(`body_unreadable`) even without redactions: the platform would decide without the document the
-server acts on. An opaque or unreadable body the platform requires redactions of is denied
+or the last), a number no double holds (`1e400`: the platform is shown numbers as doubles) or
+`NaN` / `Infinity` (not JSON, though some parsers take them), or read as two different documents
+by its bytes and its declared charset). An unreadable body is denied (`body_unreadable`) even
+without redactions: the platform would decide without the document the server acts on. An opaque or unreadable body the platform requires redactions of is denied
 (`redaction_unapplicable`). A redacted body is re-encoded in the encoding it was read with, with a
 matching Content-Length, its numbers written exactly as the value the app sent (re-read from its
 text, not from the doubles the platform was shown).
