@@ -350,8 +350,9 @@ class TracengentSpanExporter(SpanExporter):
             self._stats.add_dropped(budget.on_deadline, len(batch))
             return len(batch)
         metrics = self._stats.export_metrics
-        started = time.perf_counter() if metrics is not None else 0.0
+        started = 0.0
         if metrics is not None:
+            started = time.perf_counter()
             metrics.sending(len(batch))
         try:
             result = platform.post_events(batch, deadline=budget.deadline)
